@@ -1,0 +1,67 @@
+"""Materialization metadata shared by every table asset: row count, column schema and a preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from pipeline.contract import Table
+
+PREVIEW_ROWS = 10
+
+
+def asset_key(table: Table) -> dg.AssetKey:
+    return dg.AssetKey([table.schema, table.name])
+
+
+def table_spec(table: Table, deps: list[Table] = (), extra_kinds: tuple[str, ...] = ()) -> dg.AssetSpec:
+    """The spec of the asset that materializes `table` (for `multi_asset`)."""
+    return dg.AssetSpec(**table_asset(table, deps, extra_kinds))
+
+
+def table_asset(table: Table, deps: list[Table] = (), extra_kinds: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Keyword arguments of `dg.asset` / `dg.AssetSpec` for the asset that materializes `table`."""
+    return dict(
+        key=asset_key(table),
+        description=table.description,
+        deps=[asset_key(d) for d in deps],
+        group_name=table.schema,
+        kinds={"polars", "duckdb", "parquet", *extra_kinds},
+        metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": table.key},
+    )
+
+
+def column_schema(table: Table) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in table.columns.items()])
+
+
+def table_result(table: Table, frame: pl.DataFrame, **extra: Any) -> dg.MaterializeResult:
+    """MaterializeResult for a table just written, with `extra` metadata of the asset's own."""
+    return dg.MaterializeResult(
+        asset_key=asset_key(table),
+        metadata={
+            "dagster/row_count": frame.height,
+            "dagster/column_schema": column_schema(table),
+            "dagster/table_name": table.key,
+            "preview": dg.MetadataValue.md(markdown_preview(frame)),
+            **extra,
+        },
+    )
+
+
+def markdown_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> str:
+    if frame.is_empty():
+        return "_(no rows)_"
+    head = frame.head(rows)
+    cells = [[_cell(v) for v in row] for row in head.iter_rows()]
+    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,73 @@
+"""Scores: the core tables and the GT -> quality.* tables. Each asset is one table."""
+
+
+import dagster as dg
+
+from pipeline.assets.metadata import table_asset, table_result
+from pipeline.contract import (
+    AGREEMENT_MATRIX,
+    ANNOTATION_SCORES,
+    ANNOTATIONS,
+    ANNOTATOR_PERFORMANCE,
+    ANSWERS,
+    GROUND_TRUTH,
+    PROJECT_AGREEMENT,
+    REGIONS,
+    TASK_AGREEMENT,
+)
+from pipeline.metrics import quality, scores
+from pipeline.resources import WarehouseResource
+
+
+@dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS]))
+def answers(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """What each submitted annotation and prediction chose per classification control."""
+    store = warehouse.store()
+    frame = scores.choice_answers(store.scan(ANNOTATIONS), store.scan(REGIONS)).collect()
+    return table_result(ANSWERS, store.write(ANSWERS, frame), controls=frame["control"].n_unique())
+
+
+@dg.asset(**table_asset(ANNOTATION_SCORES, deps=[ANSWERS, GROUND_TRUTH]))
+def annotation_scores(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Each annotation and prediction scored against its task's GT per control (exact match, 0..1)."""
+    store = warehouse.store()
+    frame = scores.scores_against_ground_truth(store.scan(ANSWERS), store.scan(GROUND_TRUTH)).collect()
+    mean = frame["score"].mean()
+    return table_result(
+        ANNOTATION_SCORES, store.write(ANNOTATION_SCORES, frame), mean_score=float("nan") if mean is None else mean
+    )
+
+
+@dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, ANNOTATION_SCORES]))
+def annotator_performance(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per annotator and model version: volume, skips, accuracy and Cohen's kappa against GT."""
+    store = warehouse.store()
+    frame = quality.annotator_performance(store.scan(ANNOTATIONS), store.scan(ANNOTATION_SCORES)).collect()
+    return table_result(ANNOTATOR_PERFORMANCE, store.write(ANNOTATOR_PERFORMANCE, frame))
+
+
+@dg.asset(**table_asset(AGREEMENT_MATRIX, deps=[ANSWERS]))
+def agreement_matrix(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Pairwise agreement and Cohen's kappa between all participants, per project and control."""
+    store = warehouse.store()
+    frame = quality.agreement_matrix(store.scan(ANSWERS)).collect()
+    return table_result(AGREEMENT_MATRIX, store.write(AGREEMENT_MATRIX, frame))
+
+
+@dg.asset(**table_asset(TASK_AGREEMENT, deps=[ANSWERS]))
+def task_agreement(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Label Studio's pairwise agreement per task (mean over pairs of human annotations)."""
+    store = warehouse.store()
+    frame = scores.pairwise_task_agreement(store.scan(ANSWERS)).collect()
+    mean = frame["agreement"].mean()
+    return table_result(
+        TASK_AGREEMENT, store.write(TASK_AGREEMENT, frame), mean_agreement=float("nan") if mean is None else mean
+    )
+
+
+@dg.asset(**table_asset(PROJECT_AGREEMENT, deps=[ANSWERS]))
+def project_agreement(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Generalised Fleiss' kappa and Krippendorff's alpha per project and control."""
+    store = warehouse.store()
+    frame = quality.project_agreement(store.scan(ANSWERS)).collect()
+    return table_result(PROJECT_AGREEMENT, store.write(PROJECT_AGREEMENT, frame))

@@ -1,0 +1,64 @@
+"""One Dagster asset check per Great Expectations suite in `expectations/`, on the table it names."""
+
+
+import dagster as dg
+
+from pipeline.assets.metadata import asset_key, markdown_preview
+from pipeline.contract import ALL_TABLES, Table
+from pipeline.resources import WarehouseResource
+from pipeline.validation import SuiteOutcome, load_suite_json, suite_files, validate
+
+TABLES = {table.key: table for table in ALL_TABLES}
+
+
+def expectation_checks() -> list[dg.AssetChecksDefinition]:
+    checks = []
+    for path in suite_files():
+        suite = load_suite_json(path)
+        if suite["name"] not in TABLES:
+            raise ValueError(f"{path}: suite '{suite['name']}' does not name a contract table")
+        checks.append(_suite_check(TABLES[suite["name"]], suite))
+    return checks
+
+
+def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
+    meta = suite.get("meta", {})
+
+    @dg.asset_check(
+        asset=asset_key(table),
+        name=f"expectations_{table.name}",
+        description=f"Great Expectations suite expectations/{table.key}.json: {meta.get('description', '')}",
+        blocking=bool(meta.get("blocking", False)),
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        outcome = validate(warehouse.store().read(table), suite)
+        return dg.AssetCheckResult(
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR if meta.get("blocking") else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "expectations": len(outcome.outcomes),
+                "failed": len(outcome.failed),
+                "failures": dg.MetadataValue.md(_failures_markdown(outcome)),
+            },
+        )
+
+    return _check
+
+
+def _failures_markdown(outcome: SuiteOutcome) -> str:
+    if outcome.success:
+        return "_all expectations met_"
+    import polars as pl
+
+    rows = pl.DataFrame(
+        [
+            {
+                "expectation": o.expectation,
+                "column": o.column,
+                "unexpected": o.unexpected_count,
+                "examples": ", ".join(map(str, o.unexpected_examples)),
+            }
+            for o in outcome.failed
+        ]
+    )
+    return markdown_preview(rows, rows=len(rows))

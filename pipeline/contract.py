@@ -1,0 +1,307 @@
+"""The data contract: every warehouse table, its columns and their types, in one place.
+
+Parsers build frames with these schemas, the warehouse writes them, Dagster shows them as column
+schemas and `docs/contract.md` documents them. IDs are strings everywhere: Label Studio, Scout and
+COCO disagree on their types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+TIMESTAMP = pl.Datetime("us", "UTC")
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    columns: dict[str, pl.DataType]
+    description: str
+
+    @property
+    def key(self) -> str:
+        """`schema.name`, as in DuckDB."""
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def polars_schema(self) -> pl.Schema:
+        return pl.Schema(self.columns)
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.polars_schema)
+
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Select the contract's columns in contract order and cast them to the contract's types.
+
+        Raises ValueError naming the missing columns, so a drifting producer fails loudly.
+        """
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{self.key}: frame lacks contract columns {missing}")
+        return frame.select(pl.col(c).cast(t) for c, t in self.columns.items())
+
+
+SOURCE_FILES = Table(
+    "core",
+    "source_files",
+    {
+        "source_file": pl.String,
+        "content_hash": pl.String,
+        "format": pl.String,
+        "project_ids": pl.List(pl.String),
+        "records_read": pl.Int64,
+        "records_accepted": pl.Int64,
+        "records_quarantined": pl.Int64,
+        "ingested_at": TIMESTAMP,
+        "run_id": pl.String,
+    },
+    "One row per ingested file, identified by its content hash; a file already here is not read again.",
+)
+
+TASKS = Table(
+    "core",
+    "tasks",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "item_key": pl.String,
+        "data_json": pl.String,
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+        "source_file": pl.String,
+        "content_hash": pl.String,
+    },
+    "One row per task; a later export of a project replaces the tasks it contains.",
+)
+
+ANNOTATIONS = Table(
+    "core",
+    "annotations",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "model_version": pl.String,
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+        "lead_time_s": pl.Float64,
+        "was_cancelled": pl.Boolean,
+        "gt_flag": pl.Boolean,
+        "score": pl.Float64,
+        "last_action": pl.String,
+        "source_file": pl.String,
+    },
+    "Human annotations (origin 'human') and model predictions (origin 'model') side by side.",
+)
+
+REGIONS = Table(
+    "core",
+    "regions",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "region_id": pl.String,
+        "item_index": pl.Int32,
+        "control": pl.String,
+        "to_name": pl.String,
+        "type": pl.String,
+        "labels": pl.List(pl.String),
+        "x": pl.Float64,
+        "y": pl.Float64,
+        "width": pl.Float64,
+        "height": pl.Float64,
+        "rotation": pl.Float64,
+        "points": pl.List(pl.List(pl.Float64)),
+        "start": pl.Int64,
+        "end": pl.Int64,
+        "text": pl.String,
+        "number": pl.Float64,
+        "score": pl.Float64,
+        "original_width": pl.Int64,
+        "original_height": pl.Int64,
+        "parent_id": pl.String,
+        "value_json": pl.String,
+    },
+    "One row per result item of an annotation or prediction; geometry in Label Studio percent coordinates.",
+)
+
+QUARANTINE = Table(
+    "core",
+    "quarantine",
+    {
+        "source_file": pl.String,
+        "content_hash": pl.String,
+        "locator": pl.String,
+        "reason": pl.String,
+        "run_id": pl.String,
+    },
+    "Records that could not be read, with the file, where in it, and why.",
+)
+
+GROUND_TRUTH = Table(
+    "core",
+    "ground_truth",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "version": pl.Int64,
+        "method": pl.String,
+        "annotator": pl.String,
+        "decided_at": TIMESTAMP,
+        "n_flagged": pl.Int64,
+        "source_file": pl.String,
+    },
+    "Exactly one row per task that has ground truth; `version` is the GT dataset version that set it.",
+)
+
+GROUND_TRUTH_HISTORY = Table(
+    "core",
+    "ground_truth_history",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "previous_annotation_id": pl.String,
+        "change": pl.String,
+        "version": pl.Int64,
+        "valid_from": TIMESTAMP,
+        "valid_to": TIMESTAMP,
+        "method": pl.String,
+        "run_id": pl.String,
+        "source_file": pl.String,
+        "content_hash": pl.String,
+    },
+    "Every GT change per task (set, replaced, unset) as validity periods; the open period has no valid_to.",
+)
+
+GROUND_TRUTH_CONFLICTS = Table(
+    "core",
+    "ground_truth_conflicts",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "chosen_annotation_id": pl.String,
+        "flagged_annotation_ids": pl.List(pl.String),
+        "rule": pl.String,
+    },
+    "Tasks whose export flags several annotations as GT, and which one the rule chose.",
+)
+
+ANSWERS = Table(
+    "quality",
+    "answers",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "updated_at": TIMESTAMP,
+        "control": pl.String,
+        "answer": pl.List(pl.String),
+        "answer_key": pl.String,
+    },
+    "What each submitted annotation or prediction chose per classification control (empty list: nothing).",
+)
+
+ANNOTATION_SCORES = Table(
+    "quality",
+    "annotation_scores",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "control": pl.String,
+        "score": pl.Float64,
+        "gt_annotation_id": pl.String,
+        "answer_key": pl.String,
+        "gt_answer_key": pl.String,
+    },
+    "Each annotation and prediction scored against the task's GT per control, in [0, 1].",
+)
+
+ANNOTATOR_PERFORMANCE = Table(
+    "quality",
+    "annotator_performance",
+    {
+        "project_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "n_annotations": pl.Int64,
+        "n_skipped": pl.Int64,
+        "n_scored": pl.Int64,
+        "accuracy": pl.Float64,
+        "cohen_kappa": pl.Float64,
+    },
+    "Per annotator or model version: volume, accuracy and Cohen's kappa against GT.",
+)
+
+AGREEMENT_MATRIX = Table(
+    "quality",
+    "agreement_matrix",
+    {
+        "project_id": pl.String,
+        "control": pl.String,
+        "annotator_a": pl.String,
+        "annotator_b": pl.String,
+        "n_tasks": pl.Int64,
+        "agreement": pl.Float64,
+        "cohen_kappa": pl.Float64,
+    },
+    "Every ordered pair of participants (annotators and model versions) per control, over shared tasks.",
+)
+
+TASK_AGREEMENT = Table(
+    "quality",
+    "task_agreement",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "n_annotations": pl.Int64,
+        "agreement": pl.Float64,
+    },
+    "Label Studio's pairwise task agreement: mean score over all pairs of human annotations.",
+)
+
+PROJECT_AGREEMENT = Table(
+    "quality",
+    "project_agreement",
+    {
+        "project_id": pl.String,
+        "control": pl.String,
+        "n_tasks": pl.Int64,
+        "n_raters": pl.Int64,
+        "n_ratings": pl.Int64,
+        "percent_agreement": pl.Float64,
+        "fleiss_kappa": pl.Float64,
+        "krippendorff_alpha": pl.Float64,
+        "undefined_reason": pl.String,
+    },
+    "Chance-corrected agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha.",
+)
+
+ALL_TABLES: tuple[Table, ...] = (
+    SOURCE_FILES,
+    TASKS,
+    ANNOTATIONS,
+    REGIONS,
+    QUARANTINE,
+    GROUND_TRUTH,
+    GROUND_TRUTH_HISTORY,
+    GROUND_TRUTH_CONFLICTS,
+    ANSWERS,
+    ANNOTATION_SCORES,
+    ANNOTATOR_PERFORMANCE,
+    AGREEMENT_MATRIX,
+    TASK_AGREEMENT,
+    PROJECT_AGREEMENT,
+)

@@ -1,0 +1,34 @@
+"""The one place where gtq's assets, checks, resources, jobs and schedules meet.
+
+Flow (one way): ingest -> ground truth -> validate (checks) -> score -> publish (DuckDB + Parquet + Delta).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipeline.assets import groundtruth, ingest, quality
+from pipeline.checks import expectations, ground_truth
+from pipeline.resources import WarehouseResource
+
+all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality])
+all_checks = [ground_truth.exactly_one_ground_truth_per_task, *expectations.expectation_checks()]
+
+# Every table in one run: the warehouse is one DuckDB file, which allows a single writer at a time.
+gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all())
+
+nightly = dg.ScheduleDefinition(
+    job=gtq_job,
+    cron_schedule="0 2 * * *",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Nightly ingest of the configured sources and full re-scoring.",
+)
+
+defs = dg.Definitions(
+    assets=all_assets,
+    asset_checks=all_checks,
+    jobs=[gtq_job],
+    schedules=[nightly],
+    resources={"warehouse": WarehouseResource()},
+    executor=dg.in_process_executor,
+)
