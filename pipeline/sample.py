@@ -157,10 +157,11 @@ def _prediction(rng, prediction_id, task_id, species, truth, created) -> dict:
 
 
 def _flag_ground_truth(annotations: list[dict], two: bool) -> None:
-    """A reviewer flags the first submitted annotation by a reliable annotator; with `two`, also the next."""
+    """A reviewer flags the first submitted annotation by a reliable annotator; `two` flags two annotations."""
     careless = {a.email for a in ANNOTATORS if a.accuracy < 0.5}
-    reliable = [a for a in annotations if not a["was_cancelled"] and a["completed_by"]["email"] not in careless]
-    for annotation in reliable[: 2 if two else 1]:
+    submitted = [a for a in annotations if not a["was_cancelled"]]
+    reliable = [a for a in submitted if a["completed_by"]["email"] not in careless]
+    for annotation in submitted[:2] if two else reliable[:1]:
         annotation["ground_truth"] = True
 
 

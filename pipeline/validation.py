@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -48,13 +49,24 @@ def load_suite_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def validate(frame: pl.DataFrame, suite_json: dict) -> SuiteOutcome:
-    """Run one suite against a frame in an ephemeral GE context."""
+@cache
+def _context():
+    """One in-memory GE context per process (each one creates a temporary docs folder)."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+def validate(frame: pl.DataFrame, suite_json: dict) -> SuiteOutcome:
+    """Run one suite against a frame."""
+    import great_expectations as gx
+
     batch = (
-        context.data_sources.add_pandas("gtq")
+        _context()
+        .data_sources.add_or_update_pandas(f"gtq:{suite_json['name']}")
         .add_dataframe_asset(suite_json["name"])
         .add_batch_definition_whole_dataframe("whole_table")
         .get_batch(batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)})

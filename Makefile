@@ -1,0 +1,35 @@
+# gtq: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: demo test ui install clean
+
+## demo: create the environment, then run the whole pipeline on the bundled sample into ./warehouse
+demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/gtq run
+
+## test: create the environment, then run every test
+test: $(VENV)/.installed
+	$(BIN)/pytest
+
+## ui: open the Dagster UI on http://127.0.0.1:3000 (runs from `make demo` show there)
+ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+clean:
+	rm -rf warehouse/gtq.duckdb warehouse/parquet warehouse/delta warehouse/samples $(DAGSTER_HOME)

@@ -1,0 +1,61 @@
+"""Shared fixtures: the team's shared samples (skipped when absent) and a pipeline runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+LABEL_STUDIO_SAMPLES = SHARED / "samples" / "label-studio"
+
+
+@pytest.fixture
+def label_studio_samples() -> list[Path]:
+    files = sorted(LABEL_STUDIO_SAMPLES.glob("*.json"))
+    if not files:
+        pytest.skip(f"shared Label Studio samples not found at {LABEL_STUDIO_SAMPLES} (a user's clone has no ../shared)")
+    return files
+
+
+def write_export(path: Path, tasks: list[dict]) -> Path:
+    path.write_text(json.dumps(tasks), encoding="utf-8")
+    return path
+
+
+def ls_task(task_id: int, annotations: list[dict], project: int | None = 1, predictions: list[dict] | None = None) -> dict:
+    """A minimal Label Studio task as exports have it."""
+    task = {"id": task_id, "data": {"image": f"img_{task_id}.jpg"}, "annotations": annotations, "predictions": predictions or []}
+    if project is not None:
+        task["project"] = project
+    return task
+
+
+def ls_annotation(
+    annotation_id: int,
+    user: int | str = 1,
+    choice: str | None = "cat",
+    *,
+    ground_truth: bool = False,
+    cancelled: bool = False,
+    updated_at: str = "2026-01-01T10:00:00Z",
+) -> dict:
+    result = [] if choice is None else [
+        {"id": f"r{annotation_id}", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": [choice]}}
+    ]
+    completed_by = {"id": 100, "email": user} if isinstance(user, str) else user
+    return {
+        "id": annotation_id,
+        "completed_by": completed_by,
+        "result": result,
+        "ground_truth": ground_truth,
+        "was_cancelled": cancelled,
+        "created_at": "2026-01-01T09:00:00Z",
+        "updated_at": updated_at,
+        "lead_time": 12.5,
+    }

@@ -1,0 +1,129 @@
+"""Label Studio JSON ingest: real exports, every completed_by shape, and bad records in quarantine."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, TASKS
+from pipeline.ingest import read_export
+from pipeline.ingest.merge import CoreState
+from pipeline.sample import generate, write_sample
+from tests.conftest import ls_annotation, ls_task, write_export
+
+
+def test_every_shared_sample_ingests_without_loss(label_studio_samples):
+    for path in label_studio_samples:
+        export = read_export(path)
+        assert export.format == "label-studio-json", path
+        assert export.quarantine.is_empty(), (path, export.quarantine.to_dicts())
+        assert export.records_read == export.tasks.height + export.annotations.height
+        TASKS.conform(export.tasks), ANNOTATIONS.conform(export.annotations), REGIONS.conform(export.regions)
+        assert export.regions.height > 0
+
+
+def test_shared_samples_annotator_rules(label_studio_samples):
+    by_name = {p.name: read_export(p) for p in label_studio_samples}
+    email = by_name["ls_text_choices_with_history.json"].annotations
+    assert email["annotator"].to_list() == ["sergei@heartex.test"]  # completed_by object: the email
+    ids = by_name["ls_bbox_two_annotators.json"].annotations.sort("annotation_id")
+    assert ids["annotator"].to_list() == ["2", "1", "1"]  # completed_by int: the id
+    no_completed_by = by_name["ls_rect_polygon_keypoint.json"].annotations
+    assert no_completed_by["annotator"].to_list() == ["308"]  # falls back to last_created_by
+    with_predictions = by_name["ls_text_csv_source.json"].annotations.filter(pl.col("origin") == "model")
+    assert with_predictions["annotator"].to_list() == ["model 0", "model 0"]
+    assert with_predictions["annotation_id"].to_list() == ["prediction:1", "prediction:2"]
+    assert not with_predictions["gt_flag"].any()
+    assert with_predictions["score"].to_list() == pytest.approx([0.7212843313260696, 0.36088106914938645])
+
+
+def test_regions_keep_geometry_in_percent(label_studio_samples):
+    export = read_export(next(p for p in label_studio_samples if p.name == "ls_rect_polygon_keypoint.json"))
+    regions = {r["type"]: r for r in export.regions.iter_rows(named=True)}
+    box = regions["rectanglelabels"]
+    assert (box["x"], box["width"], box["labels"]) == (pytest.approx(31.941923774954628), pytest.approx(6.352087114337568), ["rectangle_label"])
+    assert (box["original_width"], box["original_height"]) == (500, 320)
+    assert len(regions["polygonlabels"]["points"]) == 3
+    keypoints = export.regions.filter(pl.col("type") == "keypointlabels").sort("item_index")
+    assert keypoints["x"].to_list() == pytest.approx([22.595281306715066, 17.78584392014519])
+
+
+def test_project_id_falls_back_to_the_file_name(tmp_path):
+    path = write_export(tmp_path / "my-project.json", [ls_task(1, [ls_annotation(1)], project=None)])
+    assert read_export(path).project_ids == ["my-project"]
+
+
+def test_bad_records_are_quarantined_and_the_rest_is_kept(tmp_path):
+    good = ls_annotation(1)
+    no_id = {k: v for k, v in ls_annotation(2).items() if k != "id"}
+    bad_geometry = ls_annotation(3)
+    bad_geometry["result"] = [{"type": "rectanglelabels", "from_name": "bbox", "to_name": "image", "value": {"x": "left", "rectanglelabels": ["a"]}}]
+    path = write_export(
+        tmp_path / "export.json",
+        [ls_task(1, [good, no_id, bad_geometry]), {"data": {}, "annotations": []}, ls_task(1, [ls_annotation(4)])],
+    )
+    export = read_export(path)
+    assert export.annotations["annotation_id"].to_list() == ["1"]
+    quarantine = QUARANTINE.conform(export.quarantine)
+    locators = quarantine["locator"].to_list()
+    assert locators == [
+        "$[0].annotations[1] (task 1, annotation ?)",
+        "$[0].annotations[2] (task 1, annotation 3)",
+        "$[1] (task ?)",
+        "$[2] (task 1)",
+    ]
+    reasons = quarantine["reason"].to_list()
+    assert "missing required field `id`" in reasons[0]
+    assert "value.x must be a number, got 'left'" in reasons[1]
+    assert "duplicate task id 1" in reasons[3]
+    assert set(quarantine["source_file"]) == {str(path)}
+    assert export.records_read == export.records_accepted + export.records_quarantined == 2 + 4
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "the file is empty"),
+        (b'[{"id": 1, "annotations": [', "truncated"),
+        ("[{\"id\": 1, \"annotations\": []}]".encode("utf-16"), "not UTF-8"),
+        (b"task_id,label\n1,cat\n", "unrecognised export format"),
+    ],
+)
+def test_unreadable_files_become_one_quarantine_row(tmp_path, content, reason):
+    path = tmp_path / "broken.json"
+    path.write_bytes(content)
+    export = read_export(path)
+    assert export.format == "unreadable"
+    assert export.records_read == export.records_quarantined == 1
+    assert reason in export.quarantine["reason"].item()
+    assert export.quarantine["source_file"].item() == str(path)
+
+
+def test_later_export_supersedes_the_tasks_it_contains(tmp_path):
+    first = read_export(write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1), ls_annotation(2)]), ls_task(2, [ls_annotation(3)])]))
+    second = read_export(write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(1, choice="dog")])]))
+    empty = CoreState(TASKS.empty(), ANNOTATIONS.empty(), REGIONS.empty())
+    state = empty.apply(first).apply(second)
+    assert state.tasks.sort("task_id")["source_file"].to_list() == [str(tmp_path / "b.json"), str(tmp_path / "a.json")]
+    assert sorted(state.annotations["annotation_id"]) == ["1", "3"]
+    assert state.regions.filter(pl.col("task_id") == "1")["labels"].to_list() == [["dog"]]
+
+
+def test_bundled_sample_is_deterministic_and_realistic(tmp_path):
+    assert write_sample(tmp_path / "a.json").read_bytes() == write_sample(tmp_path / "b.json").read_bytes()
+    tasks = generate()
+    assert len(tasks) == 300
+    per_task = [len(t["annotations"]) for t in tasks]
+    assert set(per_task) == {2, 3}
+    annotators = {a["completed_by"]["email"] for t in tasks for a in t["annotations"]}
+    assert 4 <= len(annotators) <= 6
+    assert any(a["was_cancelled"] for t in tasks for a in t["annotations"])
+    assert all(t["predictions"][0]["model_version"] and t["predictions"][0]["score"] for t in tasks)
+    flags = [sum(a["ground_truth"] for a in t["annotations"]) for t in tasks]
+    assert flags.count(2) == 1 and 50 <= sum(f > 0 for f in flags) <= 100
+    export = read_export(tmp_path / "a.json")
+    assert export.quarantine.is_empty()
+    assert set(export.regions["type"]) == {"choices", "rectanglelabels"}
+    json.loads((tmp_path / "a.json").read_text())  # plain JSON any tool can read

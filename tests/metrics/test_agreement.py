@@ -1,0 +1,182 @@
+"""Agreement metrics against published worked examples and against trusted implementations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import krippendorff
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import aggregate_raters
+from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
+
+from pipeline.metrics.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha_nominal, rater_pairs
+
+CASES = Path(__file__).parent / "reference_cases"
+
+
+def case(name: str) -> dict:
+    return json.loads((CASES / f"{name}.json").read_text())
+
+
+def ratings(rows) -> pl.LazyFrame:
+    return pl.LazyFrame([r[:3] for r in rows], schema={"item": pl.String, "rater": pl.String, "label": pl.String}, orient="row")
+
+
+def two_rater_kappa(rows) -> dict:
+    pairs = rater_pairs(ratings(rows)).filter(pl.col("rater_a") < pl.col("rater_b"))
+    return cohen_kappa(pairs, ["rater_a", "rater_b"]).collect().row(0, named=True)
+
+
+# --- published examples ----------------------------------------------------------------------------
+
+
+def test_cohen_kappa_sklearn_docstring():
+    c = case("cohen_kappa_sklearn_docstring_strings")
+    assert two_rater_kappa(c["inputs"]["rows"])["cohen_kappa"] == pytest.approx(c["expected"]["kappa"], abs=1e-9)
+
+
+@pytest.mark.parametrize("subcase", ["binary", "multiclass"])
+def test_cohen_kappa_artstein_poesio(subcase):
+    c = case("cohen_kappa_artstein_poesio")
+    got = two_rater_kappa(c["inputs"][subcase]["rows"])["cohen_kappa"]
+    assert got == pytest.approx(c["expected"][f"{subcase}_kappa"], abs=c["tolerance"]["abs"])
+
+
+def test_two_rater_gwet_table_cohen_alpha_and_percent_agreement():
+    c = case("two_rater_cont3x3abstractors_gwet")
+    rows = c["inputs"]["rows"]
+    got = two_rater_kappa(rows)
+    assert got["agreement"] == pytest.approx(c["expected"]["percent_agreement"], abs=1e-9)
+    assert got["cohen_kappa"] == pytest.approx(c["expected"]["cohen_kappa"], abs=1e-6)
+    alpha = krippendorff_alpha_nominal(ratings(rows)).collect().item()
+    assert alpha == pytest.approx(c["expected"]["krippendorff_alpha_nominal"], abs=1e-6)
+
+
+def test_fleiss_wikipedia_example():
+    c = case("fleiss_wikipedia_10x14")
+    got = fleiss_kappa(ratings(c["inputs"]["rows"])).collect().row(0, named=True)
+    assert got["fleiss_kappa"] == pytest.approx(c["expected"]["fleiss_kappa"], abs=1e-9)
+    assert got["percent_agreement"] == pytest.approx(c["expected"]["P_bar"], abs=1e-9)
+    assert (got["n_items"], got["n_raters"], got["n_ratings"]) == (10, 14, 140)
+
+
+@pytest.mark.parametrize("subcase", ["all_same_category", "two_subjects_mixed", "perfect_two_categories", "unused_third_category"])
+def test_fleiss_edge_cases(subcase):
+    c = case("fleiss_randolph_edge_cases")
+    expected = c["expected"][subcase]["fleiss_kappa"]
+    got = fleiss_kappa(ratings(c["inputs"]["subcases"][subcase]["rows"])).collect()["fleiss_kappa"].item()
+    if expected is None:
+        assert got is None  # 0/0: null, never NaN, 0 or 1
+    else:
+        assert got == pytest.approx(expected, abs=c["tolerance"]["abs"])
+
+
+def test_krippendorff_wikipedia_example_with_missing_ratings():
+    c = case("krippendorff_alpha_wikipedia_3coders_15units")
+    got = krippendorff_alpha_nominal(ratings(c["inputs"]["rows"])).collect().item()
+    assert got == pytest.approx(c["expected"]["nominal"], abs=1e-9)
+
+
+# --- undefined and degenerate cases -------------------------------------------------------------
+
+
+def test_every_rating_the_same_label_is_null_everywhere():
+    rows = [(f"i{i}", r, "A") for i in range(4) for r in ("x", "y", "z")]
+    assert fleiss_kappa(ratings(rows)).collect()["fleiss_kappa"].item() is None
+    assert krippendorff_alpha_nominal(ratings(rows)).collect().item() is None
+    pair = two_rater_kappa([r for r in rows if r[1] != "z"])
+    assert pair["agreement"] == 1.0 and pair["cohen_kappa"] is None
+
+
+def test_single_rater_has_no_pairable_item():
+    rows = [(f"i{i}", "only", "AB"[i % 2]) for i in range(5)]
+    got = fleiss_kappa(ratings(rows)).collect().row(0, named=True)
+    assert got["n_items"] == 0 and got["fleiss_kappa"] is None and got["percent_agreement"] is None
+    assert krippendorff_alpha_nominal(ratings(rows)).collect().item() is None
+    assert rater_pairs(ratings(rows)).collect().is_empty()
+
+
+def test_groups_are_computed_independently():
+    rows = case("fleiss_wikipedia_10x14")["inputs"]["rows"]
+    frame = pl.concat([ratings(rows).with_columns(pl.lit(g).alias("group")) for g in ("a", "b")])
+    got = fleiss_kappa(frame, ["group"]).collect().sort("group")
+    assert got["fleiss_kappa"].to_list() == pytest.approx([0.20993070442195522] * 2, abs=1e-9)
+
+
+# --- against scikit-learn, statsmodels and krippendorff on random data ----------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    labels=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=2, max_size=60),
+)
+def test_cohen_kappa_matches_scikit_learn(labels):
+    a, b = map(list, zip(*labels, strict=True))
+    expected = cohen_kappa_score(a, b)
+    rows = [(f"i{i}", "a", str(x)) for i, x in enumerate(a)] + [(f"i{i}", "b", str(y)) for i, y in enumerate(b)]
+    got = two_rater_kappa(rows)["cohen_kappa"]
+    if np.isnan(expected):
+        assert got is None
+    else:
+        assert got == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_items=st.integers(2, 30),
+    n_raters=st.integers(2, 7),
+    n_categories=st.integers(2, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_fleiss_kappa_matches_statsmodels(n_items, n_raters, n_categories, seed):
+    table = np.random.default_rng(seed).integers(0, n_categories, (n_items, n_raters))
+    expected = statsmodels_fleiss(aggregate_raters(table)[0])
+    rows = [(f"i{i}", f"r{r}", str(table[i, r])) for i in range(n_items) for r in range(n_raters)]
+    got = fleiss_kappa(ratings(rows)).collect()["fleiss_kappa"].item()
+    if np.isnan(expected):
+        assert got is None
+    else:
+        assert got == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_items=st.integers(2, 30),
+    n_raters=st.integers(2, 6),
+    n_categories=st.integers(2, 5),
+    missing=st.floats(0, 0.6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_krippendorff_alpha_matches_krippendorff_package_with_missing_ratings(n_items, n_raters, n_categories, missing, seed):
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, n_categories, (n_raters, n_items)).astype(float)
+    table[rng.random(table.shape) < missing] = np.nan
+    rows = [(f"i{i}", f"r{r}", str(int(table[r, i]))) for r in range(n_raters) for i in range(n_items) if not np.isnan(table[r, i])]
+    got = krippendorff_alpha_nominal(ratings(rows)).collect()["krippendorff_alpha"]
+    if not rows:
+        assert got.is_empty()  # no rating at all: no group to report
+        return
+    values_in_pairable_units = [
+        table[~np.isnan(table[:, i]), i] for i in range(n_items) if (~np.isnan(table[:, i])).sum() >= 2
+    ]
+    if not values_in_pairable_units or len(set(np.concatenate(values_in_pairable_units))) < 2:
+        assert got.item() is None  # the package raises here: nothing to compare or one value only
+        return
+    expected = krippendorff.alpha(reliability_data=table, level_of_measurement="nominal")
+    assert got.item() == pytest.approx(expected, abs=1e-9)
+
+
+def test_generalised_fleiss_with_unequal_raters_per_item():
+    """Hand-computed: items with 3, 2 and 1 ratings; the single rating counts only in category shares."""
+    rows = [("i1", "a", "x"), ("i1", "b", "x"), ("i1", "c", "y"), ("i2", "a", "y"), ("i2", "b", "y"), ("i3", "a", "x")]
+    got = fleiss_kappa(ratings(rows)).collect().row(0, named=True)
+    p_bar = (2 / 6 + 2 / 2) / 2  # item 1: x,x pair agrees (2 of 6 ordered pairs); item 2: all agree
+    p_e = (3 / 6) ** 2 + (3 / 6) ** 2  # shares over all six ratings
+    assert got["n_items"] == 2 and got["n_ratings"] == 6
+    assert got["fleiss_kappa"] == pytest.approx((p_bar - p_e) / (1 - p_e), abs=1e-12)

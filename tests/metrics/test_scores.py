@@ -1,0 +1,134 @@
+"""Answers, exact-match scores, task agreement and the quality tables built from them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from pipeline.contract import AGREEMENT_MATRIX, ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, TASK_AGREEMENT
+from pipeline.metrics import quality, scores
+
+CASES = Path(__file__).parent / "reference_cases"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def annotations_and_regions(rows, origin="human", cancelled=()):
+    """Core frames from (task, annotator, labels) rows; labels None = the annotation chose nothing."""
+    annotations = pl.DataFrame(
+        {
+            "project_id": "p",
+            "task_id": [t for t, _, _ in rows],
+            "annotation_id": [f"{t}:{a}" for t, a, _ in rows],
+            "annotator": [a for _, a, _ in rows],
+            "origin": origin,
+            "updated_at": T0,
+            "was_cancelled": [(t, a) in cancelled for t, a, _ in rows],
+            "gt_flag": False,
+        }
+    )
+    regions = pl.DataFrame(
+        {
+            "project_id": "p",
+            "task_id": [t for t, _, labels in rows if labels is not None],
+            "annotation_id": [f"{t}:{a}" for t, a, labels in rows if labels is not None],
+            "region_id": [f"{t}:{a}" for t, a, labels in rows if labels is not None],
+            "control": "label",
+            "type": "choices",
+            "labels": [labels for _, _, labels in rows if labels is not None],
+        },
+        schema_overrides={"labels": pl.List(pl.String)},
+    )
+    return annotations.lazy(), regions.lazy()
+
+
+def test_answers_include_empty_answers_and_skip_cancelled_annotations():
+    annotations, regions = annotations_and_regions(
+        [("t1", "a", ["cat"]), ("t1", "b", None), ("t1", "c", ["dog", "cat"]), ("t1", "d", ["cat"])],
+        cancelled={("t1", "d")},
+    )
+    got = scores.choice_answers(annotations, regions).collect().sort("annotator")
+    assert got["annotator"].to_list() == ["a", "b", "c"]
+    assert got["answer"].to_list() == [["cat"], [], ["cat", "dog"]]
+    assert got["answer_key"].to_list() == ["cat", None, "cat\x1fdog"]
+
+
+def test_choices_attached_to_a_region_are_not_task_answers():
+    annotations, regions = annotations_and_regions([("t1", "a", ["cat"])])
+    box = pl.LazyFrame(
+        {"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["t1:a"], "region_id": ["box1"], "control": ["bbox"],
+         "type": ["rectanglelabels"], "labels": [["animal"]]}
+    )
+    per_region = box.with_columns(pl.lit("label").alias("control"), pl.lit("choices").alias("type"), pl.lit(["dog"]).alias("labels"))
+    got = scores.choice_answers(annotations, pl.concat([regions, box, per_region])).collect()
+    assert got["answer"].to_list() == [["cat"]]
+
+
+def test_exact_match_label_studio_semantics():
+    frame = pl.DataFrame({"a": ["x", None, None, "x"], "b": ["x", None, "x", "y"]})
+    assert frame.select(scores.exact_match("a", "b")).to_series().to_list() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_scores_against_ground_truth_skip_the_gt_annotation_itself():
+    annotations, regions = annotations_and_regions([("t1", "gt", ["cat"]), ("t1", "a", ["cat"]), ("t1", "b", None), ("t2", "a", ["dog"])])
+    answers = scores.choice_answers(annotations, regions)
+    ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["t1:gt"]})
+    got = scores.scores_against_ground_truth(answers, ground_truth).collect().sort("annotator")
+    assert got["annotator"].to_list() == ["a", "b"]  # not the GT itself, not task t2 without GT
+    assert got["score"].to_list() == [1.0, 0.0]
+
+
+def test_pairwise_task_agreement_is_the_mean_over_pairs():
+    annotations, regions = annotations_and_regions(
+        [("t1", "a", ["cat"]), ("t1", "b", ["cat"]), ("t1", "c", ["dog"]), ("t2", "a", ["cat"])]
+    )
+    got = scores.pairwise_task_agreement(scores.choice_answers(annotations, regions)).collect().sort("task_id")
+    TASK_AGREEMENT.conform(got)
+    assert got["n_annotations"].to_list() == [3, 1]
+    assert got["agreement"].to_list() == [pytest.approx(1 / 3), None]  # pairs ab=1, ac=0, bc=0; one annotation: null
+
+
+def test_annotator_performance_against_crowdkit_gold_example():
+    c = json.loads((CASES / "crowdkit_toy_dawid_skene_and_accuracy_vs_gold.json").read_text())
+    rows = [(t, w, [label]) for t, w, label in c["inputs"]["rows"]]
+    rows += [(t, "gold", [label]) for t, label in c["inputs"]["ground_truth"].items()]
+    annotations, regions = annotations_and_regions(rows)
+    answers = scores.choice_answers(annotations, regions)
+    ground_truth = pl.LazyFrame({"project_id": "p", "task_id": list(c["inputs"]["ground_truth"]), "annotation_id": [f"{t}:gold" for t in c["inputs"]["ground_truth"]]})
+    scored = scores.scores_against_ground_truth(answers, ground_truth)
+    got = ANNOTATOR_PERFORMANCE.conform(quality.annotator_performance(annotations, scored).collect())
+    workers = got.filter(pl.col("annotator") != "gold").sort("annotator")
+    assert dict(zip(workers["annotator"], workers["accuracy"], strict=True)) == pytest.approx(c["expected"]["accuracy_vs_ground_truth_per_worker"])
+    assert dict(zip(workers["annotator"], workers["cohen_kappa"], strict=True)) == pytest.approx(c["expected"]["cohen_kappa_vs_ground_truth_per_worker"])
+    gold = got.filter(pl.col("annotator") == "gold").row(0, named=True)
+    assert gold["n_scored"] == 0 and gold["accuracy"] is None
+
+
+def test_agreement_matrix_pairs_match_scikit_learn_and_include_models():
+    rows = [(f"t{i}", "a", ["xy"[i % 2]]) for i in range(10)] + [(f"t{i}", "b", ["xy"[(i // 3) % 2]]) for i in range(10)]
+    annotations, regions = annotations_and_regions(rows)
+    model_annotations, model_regions = annotations_and_regions([(f"t{i}", "m1", ["x"]) for i in range(0, 10, 2)], origin="model")
+    answers = scores.choice_answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
+    got = AGREEMENT_MATRIX.conform(quality.agreement_matrix(answers).collect())
+    ab = got.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "b")).row(0, named=True)
+    ba = got.filter((pl.col("annotator_a") == "b") & (pl.col("annotator_b") == "a")).row(0, named=True)
+    a = ["xy"[i % 2] for i in range(10)]
+    b = ["xy"[(i // 3) % 2] for i in range(10)]
+    assert ab["n_tasks"] == 10 and ab["cohen_kappa"] == pytest.approx(cohen_kappa_score(a, b))
+    assert ba["cohen_kappa"] == pytest.approx(ab["cohen_kappa"])
+    am = got.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "m1")).row(0, named=True)
+    assert am["n_tasks"] == 5 and am["agreement"] == 1.0 and am["cohen_kappa"] is None  # one label each: undefined
+
+
+def test_project_agreement_uses_humans_only_and_explains_nulls():
+    annotations, regions = annotations_and_regions([("t1", "a", ["x"]), ("t1", "b", ["x"]), ("t2", "a", ["x"]), ("t2", "b", ["x"])])
+    model_annotations, model_regions = annotations_and_regions([("t1", "m", ["y"])], origin="model")
+    answers = scores.choice_answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
+    got = PROJECT_AGREEMENT.conform(quality.project_agreement(answers).collect()).row(0, named=True)
+    assert got["n_raters"] == 2 and got["n_tasks"] == 2 and got["percent_agreement"] == 1.0
+    assert got["fleiss_kappa"] is None and got["krippendorff_alpha"] is None
+    assert "same label" in got["undefined_reason"]

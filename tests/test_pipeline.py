@@ -1,0 +1,171 @@
+"""End to end through Dagster: every asset and check materialized in-process into a real warehouse."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+
+from pipeline.checks.ground_truth import exactly_one_ground_truth_per_task, ground_truth_violations
+from pipeline.cli import execute
+from pipeline.contract import (
+    ALL_TABLES,
+    ANNOTATIONS,
+    GROUND_TRUTH,
+    GROUND_TRUTH_CONFLICTS,
+    GROUND_TRUTH_HISTORY,
+    QUARANTINE,
+    SOURCE_FILES,
+    TASKS,
+)
+from pipeline.definitions import defs
+from pipeline.resources import WarehouseResource
+from pipeline.sample import TWO_FLAGS_TASK_INDEX
+from pipeline.warehouse import Warehouse
+from tests.conftest import ls_annotation, ls_task, write_export
+
+
+def run_ok(sources, warehouse):
+    result = execute(sources, warehouse)
+    assert result.success
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+    return result
+
+
+def test_definitions_load():
+    dg.Definitions.validate_loadable(defs)
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {"exactly_one_ground_truth_per_task", "expectations_ground_truth", "expectations_annotations"} <= checks
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    return run_ok([], warehouse), Warehouse(warehouse)
+
+
+def test_sample_run_writes_every_contract_table(sample_run):
+    result, store = sample_run
+    materialized = {e.materialization.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {f"{t.schema}/{t.name}" for t in ALL_TABLES}
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        for table in ALL_TABLES:
+            columns = [r[0] for r in con.execute(f"DESCRIBE {table.key}").fetchall()]
+            assert columns == list(table.columns), table.key
+            assert store.parquet_path(table).exists()
+            rows = con.execute(f"SELECT count(*) FROM {table.key}").fetchone()[0]
+            assert rows == store.read(table).height
+            if table not in (QUARANTINE,):
+                assert rows > 0, table.key
+
+
+def test_sample_run_accounts_for_every_record(sample_run):
+    _, store = sample_run
+    files = store.read(SOURCE_FILES)
+    assert files.height == 1
+    f = files.row(0, named=True)
+    assert f["records_read"] == f["records_accepted"] + f["records_quarantined"]
+    assert f["records_accepted"] == store.read(TASKS).height + store.read(ANNOTATIONS).height
+
+
+def test_sample_run_ground_truth(sample_run):
+    result, store = sample_run
+    gt = store.read(GROUND_TRUTH)
+    assert gt.select("project_id", "task_id").is_duplicated().sum() == 0
+    assert set(gt["version"]) == {0} and set(gt["method"]) == {"flag"}
+    assert DeltaTable(str(store.delta_path(GROUND_TRUTH))).version() == 0
+    assert pl.read_delta(str(store.delta_path(GROUND_TRUTH)), version=0).height == gt.height
+    conflict = store.read(GROUND_TRUTH_CONFLICTS).row(0, named=True)
+    assert conflict["task_id"] == str(1000 + TWO_FLAGS_TASK_INDEX)
+    flagged = store.read(ANNOTATIONS).filter(pl.col("annotation_id").is_in(conflict["flagged_annotation_ids"]))
+    latest = flagged.sort("updated_at")["annotation_id"][-1]
+    assert conflict["chosen_annotation_id"] == latest
+    assert gt.filter(pl.col("task_id") == conflict["task_id"])["annotation_id"].item() == latest
+    assert store.read(GROUND_TRUTH_HISTORY).height == gt.height
+
+
+def test_sample_run_scores_rank_the_careless_annotator_last(sample_run):
+    _, store = sample_run
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        ranking = con.execute(
+            "SELECT annotator FROM quality.annotator_performance WHERE origin = 'human' AND n_scored > 0 ORDER BY accuracy"
+        ).fetchall()
+        assert ranking[0][0] == "eli@wildlife.example"
+        kappa = con.execute("SELECT fleiss_kappa, krippendorff_alpha FROM quality.project_agreement WHERE control = 'species'").fetchone()
+        assert 0.3 < kappa[0] < 0.9 and 0.3 < kappa[1] < 0.9
+        assert con.execute("SELECT min(score), max(score) FROM quality.annotation_scores").fetchone() == (0.0, 1.0)
+
+
+def test_rerunning_the_same_file_changes_nothing(tmp_path):
+    export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
+    store = Warehouse(tmp_path / "wh")
+    run_ok([export], store.root)
+    before = {t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)}
+    result = run_ok([export], store.root)
+    after = {t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)}
+    for key, frame in before.items():
+        assert frame.equals(after[key]), key
+    assert store.delta_version(GROUND_TRUTH) == 0
+    ingest = next(e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["core", "source_files"]))
+    assert ingest.materialization.metadata["files_skipped"].value == 1
+
+
+def test_a_later_export_moves_and_deletes_ground_truth(tmp_path):
+    v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])])
+    v2 = write_export(tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])])
+    store = Warehouse(tmp_path / "wh")
+    run_ok([v1], store.root)
+    run_ok([v2], store.root)
+    assert store.read(GROUND_TRUTH).select("task_id", "annotation_id", "version").rows() == [("1", "2", 1)]
+    assert store.read_version(GROUND_TRUTH, 0).select("task_id", "annotation_id").sort("task_id").rows() == [("1", "1"), ("2", "3")]
+    history = store.read(GROUND_TRUTH_HISTORY).sort("task_id", "version")
+    assert history.select("task_id", "change", "version", "source_file").rows() == [
+        ("1", "set", 0, str(v1)),
+        ("1", "replaced", 1, str(v2)),
+        ("2", "set", 0, str(v1)),
+        ("2", "unset", 1, str(v2)),
+    ]
+    assert store.read(ANNOTATIONS).filter(pl.col("annotation_id") == "3").height == 1  # delete GT keeps the annotation
+
+
+def test_sources_in_one_run_apply_in_order(tmp_path):
+    v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)])])
+    v2 = write_export(tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])])
+    store = Warehouse(tmp_path / "wh")
+    run_ok([v1, v2], store.root)
+    assert store.read(GROUND_TRUTH).select("annotation_id", "version").rows() == [("2", 0)]
+
+
+def test_a_broken_file_fails_alone(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b'[{"id": 1, "annotations": [{"id": 2')
+    good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
+    store = Warehouse(tmp_path / "wh")
+    run_ok([broken, good], store.root)
+    quarantine = store.read(QUARANTINE)
+    assert quarantine["source_file"].to_list() == [str(broken)] and "truncated" in quarantine["reason"].item()
+    assert store.read(GROUND_TRUTH).height == 1
+    files = store.read(SOURCE_FILES).sort("source_file")
+    assert files.select("format", "records_read", "records_accepted", "records_quarantined").rows() == [
+        ("unreadable", 1, 0, 1),
+        ("label-studio-json", 2, 2, 0),
+    ]
+
+
+def test_gt_check_fails_on_a_corrupt_ground_truth_and_is_blocking(tmp_path):
+    export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, cancelled=True)])])
+    store = Warehouse(tmp_path / "wh")
+    run_ok([export], store.root)
+    check = exactly_one_ground_truth_per_task
+    assert all(spec.blocking for spec in check.check_specs)
+    assert check(warehouse=WarehouseResource(root=str(store.root))).passed
+
+    gt = store.read(GROUND_TRUTH)
+    store.write(GROUND_TRUTH, pl.concat([gt, gt.with_columns(annotation_id=pl.lit("2"))]))  # two GTs, one cancelled
+    result = check(warehouse=WarehouseResource(root=str(store.root)))
+    assert not result.passed and result.metadata["violations"].value == 2
+    problems = ground_truth_violations(store.scan(GROUND_TRUTH), store.scan(ANNOTATIONS))["problem"].to_list()
+    assert "2 GT rows for one task" in problems
+    assert any("cancelled" in p for p in problems)
