@@ -51,8 +51,10 @@ def execute(sources: list[str | Path], warehouse: Path, *, instance=None, log_le
 
     from pipeline.definitions import defs, gtq_job
 
-    if instance is None:
-        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    if instance is None and os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.ephemeral()
     run_config = {
         "ops": {"core_tables": {"config": {"sources": [str(s) for s in sources]}}},
         "resources": {"warehouse": {"config": {"root": str(warehouse)}}},
