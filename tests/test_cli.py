@@ -46,3 +46,14 @@ def test_gtq_run_fails_clearly_on_a_missing_source(tmp_path):
     done = gtq("run", "--source", "nowhere.json", "--warehouse", "wh", cwd=tmp_path)
     assert done.returncode == 1
     assert "source not found: nowhere.json" in done.stderr
+
+
+def test_workspace_loads_in_dagster(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    done = subprocess.run(
+        [dagster, "definitions", "validate", "-w", "workspace.yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "All code locations passed validation" in done.stderr + done.stdout

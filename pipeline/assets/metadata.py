@@ -51,6 +51,12 @@ def table_result(table: Table, frame: pl.DataFrame, **extra: Any) -> dg.Material
     )
 
 
+def summary_stats(frame: pl.DataFrame, column: str) -> dict[str, float | int]:
+    """Mean and count of a score column's non-null values (nothing when every value is null)."""
+    values = frame[column].drop_nulls()
+    return {} if values.is_empty() else {f"{column}_mean": float(values.mean()), f"{column}_count": values.len()}
+
+
 def markdown_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> str:
     if frame.is_empty():
         return "_(no rows)_"

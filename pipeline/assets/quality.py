@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipeline.assets.metadata import table_asset, table_result
+from pipeline.assets.metadata import summary_stats, table_asset, table_result
 from pipeline.contract import (
     AGREEMENT_MATRIX,
     ANNOTATION_SCORES,
@@ -32,10 +32,7 @@ def annotation_scores(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Each annotation and prediction scored against its task's GT per control (exact match, 0..1)."""
     store = warehouse.store()
     frame = scores.scores_against_ground_truth(store.scan(ANSWERS), store.scan(GROUND_TRUTH)).collect()
-    mean = frame["score"].mean()
-    return table_result(
-        ANNOTATION_SCORES, store.write(ANNOTATION_SCORES, frame), mean_score=float("nan") if mean is None else mean
-    )
+    return table_result(ANNOTATION_SCORES, store.write(ANNOTATION_SCORES, frame), **summary_stats(frame, "score"))
 
 
 @dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, ANNOTATION_SCORES]))
@@ -59,10 +56,7 @@ def task_agreement(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Label Studio's pairwise agreement per task (mean over pairs of human annotations)."""
     store = warehouse.store()
     frame = scores.pairwise_task_agreement(store.scan(ANSWERS)).collect()
-    mean = frame["agreement"].mean()
-    return table_result(
-        TASK_AGREEMENT, store.write(TASK_AGREEMENT, frame), mean_agreement=float("nan") if mean is None else mean
-    )
+    return table_result(TASK_AGREEMENT, store.write(TASK_AGREEMENT, frame), **summary_stats(frame, "agreement"))
 
 
 @dg.asset(**table_asset(PROJECT_AGREEMENT, deps=[ANSWERS]))
