@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test ui install clean
+.PHONY: demo test ui install docs clean
 
 ## demo: create the environment, then run the whole pipeline on the bundled sample into ./warehouse
 demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
@@ -20,6 +20,12 @@ ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 install: $(VENV)/.installed
+
+## docs: rewrite the tables section of docs/contract.md from pipeline/contract.py
+docs: $(VENV)/.installed
+	sed -i '/^## Tables$$/,$$d' docs/contract.md
+	printf '## Tables\n\n' >> docs/contract.md
+	$(BIN)/python -m pipeline.contract >> docs/contract.md
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -90,8 +90,10 @@ def run_pipeline(sources: list[str], warehouse: Path, verbose: bool = False) -> 
 
 def _error_message(error) -> str:
     """The innermost error's own message, without Dagster's wrapper class names."""
+    while error.cause is not None and error.message.startswith("dagster._core.errors."):
+        error = error.cause
     message = error.message.strip()
-    return message.split(": ", 1)[1] if message.startswith("dagster.") and ": " in message else message
+    return message.split(": ", 1)[1] if ": " in message else message
 
 
 def _summary(result, warehouse: Path, seconds: float) -> str:

@@ -8,13 +8,16 @@ COCO disagree on their types.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 TIMESTAMP = pl.Datetime("us", "UTC")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # tables are singletons: identity is equality, so they key dicts
 class Table:
     schema: str
     name: str
@@ -33,12 +36,13 @@ class Table:
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.polars_schema)
 
-    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def conform(self, frame: Frame) -> Frame:
         """Select the contract's columns in contract order and cast them to the contract's types.
 
         Raises ValueError naming the missing columns, so a drifting producer fails loudly.
         """
-        missing = [c for c in self.columns if c not in frame.columns]
+        present = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+        missing = [c for c in self.columns if c not in present]
         if missing:
             raise ValueError(f"{self.key}: frame lacks contract columns {missing}")
         return frame.select(pl.col(c).cast(t) for c, t in self.columns.items())
@@ -95,6 +99,7 @@ ANNOTATIONS = Table(
         "score": pl.Float64,
         "last_action": pl.String,
         "source_file": pl.String,
+        "content_hash": pl.String,
     },
     "Human annotations (origin 'human') and model predictions (origin 'model') side by side.",
 )
@@ -126,9 +131,28 @@ REGIONS = Table(
         "original_width": pl.Int64,
         "original_height": pl.Int64,
         "parent_id": pl.String,
+        "coordinate_unit": pl.String,
+        "scorable": pl.Boolean,
         "value_json": pl.String,
+        "content_hash": pl.String,
     },
-    "One row per result item of an annotation or prediction; geometry in Label Studio percent coordinates.",
+    "One row per result item of an annotation or prediction; geometry in `coordinate_unit` (Label Studio: percent).",
+)
+
+REVIEWS = Table(
+    "core",
+    "reviews",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "review_id": pl.String,
+        "reviewer": pl.String,
+        "accepted": pl.Boolean,
+        "created_at": TIMESTAMP,
+        "content_hash": pl.String,
+    },
+    "Review decisions on annotations (accepted or rejected), by whom and when.",
 )
 
 QUARANTINE = Table(
@@ -294,6 +318,7 @@ ALL_TABLES: tuple[Table, ...] = (
     TASKS,
     ANNOTATIONS,
     REGIONS,
+    REVIEWS,
     QUARANTINE,
     GROUND_TRUTH,
     GROUND_TRUTH_HISTORY,
@@ -305,3 +330,16 @@ ALL_TABLES: tuple[Table, ...] = (
     TASK_AGREEMENT,
     PROJECT_AGREEMENT,
 )
+
+
+def markdown() -> str:
+    """The tables section of docs/contract.md (`python -m pipeline.contract` prints it)."""
+    sections = []
+    for table in ALL_TABLES:
+        rows = "\n".join(f"| `{column}` | {dtype} |" for column, dtype in table.columns.items())
+        sections.append(f"### `{table.key}`\n{table.description}\n\n| column | type |\n|---|---|\n{rows}\n")
+    return "\n".join(sections)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

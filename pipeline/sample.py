@@ -3,7 +3,8 @@
 A wildlife camera-trap project: 300 image tasks, a Choices control (`species`: the animal the image
 shows, or `empty`) and a RectangleLabels control (`animals`: one box per animal). Five annotators of
 different skill (one careless: fast, often wrong, sloppy boxes) give 2 or 3 annotations per task; a few
-annotations are cancelled (skipped); a detector model pre-annotates every task (`model_version`, task
+annotations are cancelled (skipped); a lead reviews a third of the submitted work (accepted, rejected
+or fixed and accepted); a detector model pre-annotates every task (`model_version`, task
 and region `score`); about a quarter of the tasks have a ground-truth flag, and one task has two
 flagged annotations (the later one must win). The same seed always gives the same bytes.
 """
@@ -23,6 +24,7 @@ SPECIES_WEIGHTS = (0.3, 0.2, 0.25, 0.15)
 MODEL_VERSION = "megadetector-v5a+species-v2"
 IMAGE_SIZE = (1920, 1080)
 TWO_FLAGS_TASK_INDEX = 10
+REVIEWER = "lead@wildlife.example"
 
 LABEL_CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -107,6 +109,19 @@ def _annotation(rng, annotation_id, annotator: Annotator, species, truth, annota
     cancelled = rng.random() < 0.03
     result = [] if cancelled else _labelled(rng, annotator, species, truth)
     lead_time = round(rng.uniform(*annotator.lead_time_s), 3)
+    reviews, last_action = [], "skipped" if cancelled else "submitted"
+    if not cancelled and rng.random() < 0.3:  # a lead reviews a third of the work
+        correct = result[0]["value"]["choices"] == [species]
+        last_action = "accepted" if correct else rng.choice(["rejected", "fixed_and_accepted"])
+        reviews.append(
+            {
+                "id": annotation_id * 10,
+                "created_by": {"id": 2, "email": REVIEWER, "first_name": "", "last_name": ""},
+                "created_at": _iso(annotated + timedelta(days=1)),
+                "accepted": last_action != "rejected",
+                "annotation": annotation_id,
+            }
+        )
     return {
         "id": annotation_id,
         "completed_by": {"id": annotator.user_id, "email": annotator.email, "first_name": "", "last_name": ""},
@@ -116,8 +131,8 @@ def _annotation(rng, annotation_id, annotator: Annotator, species, truth, annota
         "created_at": _iso(annotated),
         "updated_at": _iso(annotated + timedelta(seconds=lead_time)),
         "lead_time": lead_time,
-        "last_action": "skipped" if cancelled else "submitted",
-        "reviews": [],
+        "last_action": last_action,
+        "reviews": reviews,
         "project": PROJECT_ID,
         "prediction": {},
         "result_count": len(result),

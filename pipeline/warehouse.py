@@ -38,31 +38,47 @@ class Warehouse:
 
     def read(self, table: Table) -> pl.DataFrame:
         """The table's current rows; an empty frame with the contract's schema if never written."""
-        path = self.parquet_path(table)
-        return table.conform(pl.read_parquet(path)) if path.exists() else table.empty()
+        return self.scan(table).collect()
 
     def scan(self, table: Table) -> pl.LazyFrame:
-        return self.read(table).lazy()
-
-    def write(self, table: Table, frame: pl.DataFrame) -> pl.DataFrame:
-        """Replace the table in Parquet and in DuckDB; returns the frame as written (contract order)."""
-        frame = table.conform(frame)
         path = self.parquet_path(table)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        frame.write_parquet(partial)
-        os.replace(partial, path)
-        self._load_duckdb(table, frame)
-        return frame
+        return table.conform(pl.scan_parquet(path)) if path.exists() else table.empty().lazy()
 
-    def _load_duckdb(self, table: Table, frame: pl.DataFrame) -> None:
-        incoming = frame.to_arrow()  # noqa: F841 - DuckDB reads the local variable by name
+    def write(self, table: Table, frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+        """Replace one table; returns a scan of what was written."""
+        return self.write_many({table: frame})[table]
+
+    def write_many(self, frames: dict[Table, pl.DataFrame | pl.LazyFrame]) -> dict[Table, pl.LazyFrame]:
+        """Replace several tables together: all of them or, if anything fails, none.
+
+        Every table is first written in full to a temporary file (lazy frames stream, in bounded
+        memory); only when all are written are they renamed into place, then loaded into DuckDB in one
+        transaction. Parquet is the source of truth: DuckDB is reloaded from it on every write.
+        """
+        staged: dict[Table, Path] = {}
+        try:
+            for table, frame in frames.items():
+                path = self.parquet_path(table)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                partial = path.with_name(path.name + ".partial")
+                staged[table] = partial
+                table.conform(frame.lazy()).sink_parquet(partial)
+            for table, partial in staged.items():
+                os.replace(partial, self.parquet_path(table))
+        finally:
+            for partial in staged.values():
+                partial.unlink(missing_ok=True)
+        self._load_duckdb(list(frames))
+        return {table: pl.scan_parquet(self.parquet_path(table)) for table in frames}
+
+    def _load_duckdb(self, tables: list[Table]) -> None:
         with duckdb.connect(str(self.duckdb_path)) as con:
             con.execute("BEGIN TRANSACTION")
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
-            con.execute(f"CREATE OR REPLACE TABLE {table.key} AS SELECT * FROM incoming")
-            description = table.description.replace("'", "''")
-            con.execute(f"COMMENT ON TABLE {table.key} IS '{description}'")
+            for table in tables:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
+                con.execute(f"CREATE OR REPLACE TABLE {table.key} AS SELECT * FROM read_parquet(?)", [str(self.parquet_path(table))])
+                description = table.description.replace("'", "''")
+                con.execute(f"COMMENT ON TABLE {table.key} IS '{description}'")
             con.execute("COMMIT")
 
     def delta_version(self, table: Table) -> int | None:

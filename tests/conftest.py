@@ -60,3 +60,14 @@ def ls_annotation(
         "updated_at": updated_at,
         "lead_time": 12.5,
     }
+
+
+def parse(path: Path, staging: Path):
+    """read_export with every frame collected, for assertions."""
+    from types import SimpleNamespace
+
+    from pipeline.ingest import read_export
+
+    export = read_export(path, staging / f"staging-{Path(path).name}")
+    frames = {name: getattr(export, name).collect() for name in ("tasks", "annotations", "regions", "reviews")}
+    return SimpleNamespace(**vars(export) | frames, records_read=export.records_read, records_quarantined=export.records_quarantined)

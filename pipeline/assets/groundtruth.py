@@ -52,13 +52,14 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
     counts = changes["change"].value_counts()
     change_counts = dict(zip(counts["change"].to_list(), counts["count"].to_list(), strict=True))
+    written = store.write_many({GROUND_TRUTH: snapshot, GROUND_TRUTH_HISTORY: history, GROUND_TRUTH_CONFLICTS: conflicts})
     yield table_result(
         GROUND_TRUTH,
-        store.write(GROUND_TRUTH, snapshot),
+        written[GROUND_TRUTH],
         gt_version=-1 if version is None else version,
         changes=changes.height,
         delta_table=dg.MetadataValue.path(str(store.delta_path(GROUND_TRUTH))),
         **{f"changes_{kind}": change_counts.get(kind, 0) for kind in ("set", "replaced", "unset")},
     )
-    yield table_result(GROUND_TRUTH_HISTORY, store.write(GROUND_TRUTH_HISTORY, history))
-    yield table_result(GROUND_TRUTH_CONFLICTS, store.write(GROUND_TRUTH_CONFLICTS, conflicts))
+    yield table_result(GROUND_TRUTH_HISTORY, written[GROUND_TRUTH_HISTORY])
+    yield table_result(GROUND_TRUTH_CONFLICTS, written[GROUND_TRUTH_CONFLICTS])

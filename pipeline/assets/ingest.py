@@ -1,6 +1,7 @@
 """Ingest: export files -> core.tasks, core.annotations, core.regions, core.quarantine, core.source_files."""
 
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,8 +10,8 @@ import polars as pl
 from pydantic import Field
 
 from pipeline.assets.metadata import table_result, table_spec
-from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, SOURCE_FILES, TASKS
-from pipeline.ingest import read_export
+from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, REVIEWS, SOURCE_FILES, TASKS
+from pipeline.ingest import ParsedExport, content_hash, read_export
 from pipeline.ingest.merge import CoreState
 from pipeline.resources import WarehouseResource
 from pipeline.sample import write_sample
@@ -42,13 +43,16 @@ def resolve_sources(sources: list[str], warehouse_root: Path) -> list[Path]:
     return files
 
 
-@dg.multi_asset(specs=[table_spec(t) for t in (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, QUARANTINE)])
+INGESTED = (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, QUARANTINE)
+
+
+@dg.multi_asset(specs=[table_spec(t) for t in INGESTED])
 def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
     """Read every new export file (by content hash) and fold it into the core tables.
 
-    A file already ingested (same bytes) is skipped, so re-ingesting changes nothing. A later export of a
-    project replaces the tasks it contains. Unreadable records land in core.quarantine with file, locator
-    and reason; every record read is either accepted or quarantined.
+    A file already ingested (same bytes) is skipped, so re-ingesting changes nothing. Per task the newest
+    snapshot wins. Unreadable records land in core.quarantine with file, locator and reason; every record
+    read is either accepted or quarantined. All core tables are replaced together or not at all.
     """
     store = warehouse.store()
     try:
@@ -58,66 +62,70 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
 
     ingested = store.read(SOURCE_FILES)
     seen = set(ingested["content_hash"].to_list())
-    state = CoreState(store.read(TASKS), store.read(ANNOTATIONS), store.read(REGIONS))
-    quarantine = [store.read(QUARANTINE)]
-    files = []
-    now = datetime.now(UTC)
-    for path in paths:
-        export = read_export(path)
-        if export.content_hash in seen:
-            context.log.info(f"{path}: already ingested (sha256 {export.content_hash[:12]}), skipped")
-            continue
-        seen.add(export.content_hash)
-        state = state.apply(export)
-        quarantine.append(export.quarantine.with_columns(pl.lit(context.run_id).alias("run_id")))
-        files.append(
+    staging = store.root / "staging" / context.run_id
+    try:
+        exports, skipped = [], 0
+        for path in paths:
+            digest = content_hash(path)
+            if digest in seen:
+                context.log.info(f"{path}: already ingested (sha256 {digest[:12]}), skipped")
+                skipped += 1
+                continue
+            seen.add(digest)
+            export = read_export(path, staging / str(len(exports)))
+            exports.append(export)
+            context.log.info(
+                f"{path}: {export.format}, {export.records_read} records read = {export.records_accepted} accepted"
+                f" + {export.records_quarantined} quarantined"
+            )
+            for row in export.quarantine.head(20).iter_rows(named=True):
+                context.log.warning(f"{path} {row['locator']}: {row['reason']}")
+
+        current = CoreState(store.scan(TASKS), store.scan(ANNOTATIONS), store.scan(REGIONS), store.scan(REVIEWS))
+        state = current.merge(exports)
+        new_files = pl.DataFrame([_file_row(e, context.run_id) for e in exports], schema=SOURCE_FILES.polars_schema)
+        quarantine = [store.read(QUARANTINE)] + [e.quarantine.with_columns(run_id=pl.lit(context.run_id)) for e in exports]
+        written = store.write_many(
             {
-                "source_file": export.source_file,
-                "content_hash": export.content_hash,
-                "format": export.format,
-                "project_ids": export.project_ids,
-                "records_read": export.records_read,
-                "records_accepted": export.records_accepted,
-                "records_quarantined": export.records_quarantined,
-                "ingested_at": now,
-                "run_id": context.run_id,
+                SOURCE_FILES: pl.concat([ingested, new_files]),
+                TASKS: state.tasks,
+                ANNOTATIONS: state.annotations,
+                REGIONS: state.regions,
+                REVIEWS: state.reviews,
+                QUARANTINE: pl.concat(quarantine),
             }
         )
-        context.log.info(
-            f"{path}: {export.format}, {export.records_read} records read = {export.records_accepted} accepted"
-            f" + {export.records_quarantined} quarantined"
-        )
-        for row in export.quarantine.head(20).iter_rows(named=True):
-            context.log.warning(f"{path} {row['locator']}: {row['reason']}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
-    new_files = pl.DataFrame(files, schema=SOURCE_FILES.polars_schema)
     run_totals = {
-        "files_ingested": len(files),
-        "files_skipped": len(paths) - len(files),
+        "files_ingested": len(exports),
+        "files_skipped": skipped,
         "records_read": int(new_files["records_read"].sum()),
         "records_accepted": int(new_files["records_accepted"].sum()),
         "records_quarantined": int(new_files["records_quarantined"].sum()),
     }
-    yield table_result(
-        SOURCE_FILES,
-        store.write(SOURCE_FILES, pl.concat([ingested, new_files])),
-        this_run=dg.MetadataValue.md(_files_markdown(new_files)),
-        **run_totals,
-    )
-    yield table_result(TASKS, store.write(TASKS, state.tasks), projects=state.tasks["project_id"].n_unique())
-    yield table_result(
-        ANNOTATIONS,
-        store.write(ANNOTATIONS, state.annotations),
-        human=int((state.annotations["origin"] == "human").sum()),
-        model=int((state.annotations["origin"] == "model").sum()),
-        cancelled=int(state.annotations["was_cancelled"].sum()),
-    )
-    yield table_result(REGIONS, store.write(REGIONS, state.regions))
-    yield table_result(
-        QUARANTINE,
-        store.write(QUARANTINE, pl.concat(quarantine)),
-        quarantined_this_run=run_totals["records_quarantined"],
-    )
+    origins = written[ANNOTATIONS].group_by("origin").len().collect()
+    yield table_result(SOURCE_FILES, written[SOURCE_FILES], this_run=dg.MetadataValue.md(_files_markdown(new_files)), **run_totals)
+    yield table_result(TASKS, written[TASKS], projects=written[TASKS].select(pl.col("project_id").n_unique()).collect().item())
+    yield table_result(ANNOTATIONS, written[ANNOTATIONS], **dict(zip(origins["origin"], origins["len"], strict=True)))
+    yield table_result(REGIONS, written[REGIONS])
+    yield table_result(REVIEWS, written[REVIEWS])
+    yield table_result(QUARANTINE, written[QUARANTINE], quarantined_this_run=run_totals["records_quarantined"])
+
+
+def _file_row(export: ParsedExport, run_id: str) -> dict:
+    return {
+        "source_file": export.source_file,
+        "content_hash": export.content_hash,
+        "format": export.format,
+        "project_ids": export.project_ids,
+        "records_read": export.records_read,
+        "records_accepted": export.records_accepted,
+        "records_quarantined": export.records_quarantined,
+        "ingested_at": datetime.now(UTC),
+        "run_id": run_id,
+    }
 
 
 def _files_markdown(files: pl.DataFrame) -> str:

@@ -37,24 +37,24 @@ def column_schema(table: Table) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in table.columns.items()])
 
 
-def table_result(table: Table, frame: pl.DataFrame, **extra: Any) -> dg.MaterializeResult:
-    """MaterializeResult for a table just written, with `extra` metadata of the asset's own."""
+def table_result(table: Table, frame: pl.LazyFrame, **extra: Any) -> dg.MaterializeResult:
+    """MaterializeResult for a table just written (a scan of it), with `extra` metadata of the asset's own."""
     return dg.MaterializeResult(
         asset_key=asset_key(table),
         metadata={
-            "dagster/row_count": frame.height,
+            "dagster/row_count": frame.select(pl.len()).collect().item(),
             "dagster/column_schema": column_schema(table),
             "dagster/table_name": table.key,
-            "preview": dg.MetadataValue.md(markdown_preview(frame)),
+            "preview": dg.MetadataValue.md(markdown_preview(frame.head(PREVIEW_ROWS).collect())),
             **extra,
         },
     )
 
 
-def summary_stats(frame: pl.DataFrame, column: str) -> dict[str, float | int]:
+def summary_stats(frame: pl.LazyFrame, column: str) -> dict[str, float | int]:
     """Mean and count of a score column's non-null values (nothing when every value is null)."""
-    values = frame[column].drop_nulls()
-    return {} if values.is_empty() else {f"{column}_mean": float(values.mean()), f"{column}_count": values.len()}
+    mean, count = frame.select(pl.col(column).mean().alias("mean"), pl.col(column).count().alias("count")).collect().row(0)
+    return {} if count == 0 else {f"{column}_mean": float(mean), f"{column}_count": count}
 
 
 def markdown_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> str:

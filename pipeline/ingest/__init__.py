@@ -1,33 +1,39 @@
 """Reading export files into the core tables' shapes. No Dagster, no DuckDB: files in, frames out.
 
-`read_export` is the single entry point: it detects the format from the content, hashes the bytes,
-dispatches to the format's parser and stamps every row with its source file and content hash.
-A file that cannot be read at all becomes one quarantine row naming the file and the position.
+`read_export` is the single entry point: it hashes the bytes, detects the format from the content (not
+the file name), streams the file through the format's parser into Parquet under a staging folder, and
+stamps every row with its source file and content hash. A file that cannot be read at all becomes one
+quarantine row naming the file and the position; it never stops the other files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import mmap
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 
-from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, TASKS
+from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, REVIEWS, TASKS
 from pipeline.ingest.label_studio import parse_label_studio_json
-from pipeline.ingest.records import BadRecord, ParsedExport
+from pipeline.ingest.records import BadRecord, ExportWriter, ParsedExport
 
 __all__ = ["BadRecord", "ParsedExport", "content_hash", "detect_format", "read_export"]
 
-_PARSERS = {"label-studio-json": parse_label_studio_json}
+Parser = Callable[[bytes | mmap.mmap, str, ExportWriter], None]
+PARSERS: dict[str, Parser] = {"label-studio-json": parse_label_studio_json}
+_SNIFF_BYTES = 65536
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def content_hash(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def detect_format(data: bytes) -> str:
-    """Name the export format from the first bytes of the content (not the file name)."""
-    head = data[:65536]
+def detect_format(head: bytes) -> str:
+    """Name the export format from the first bytes of a file."""
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -38,37 +44,41 @@ def detect_format(data: bytes) -> str:
         raise BadRecord("$", "the file is empty")
     if head[:1] == b"[" and (b'"annotations"' in head or b'"predictions"' in head or head[1:].strip() == b"]"):
         return "label-studio-json"
-    raise BadRecord(
-        "$",
-        "unrecognised export format: expected a Label Studio JSON export (an array of tasks with 'annotations')",
-    )
+    raise BadRecord("$", "unrecognised export format: expected a Label Studio JSON export (an array of tasks with 'annotations')")
 
 
-def read_export(path: str | Path, data: bytes | None = None) -> ParsedExport:
-    """Read one export file; never raises for bad content, which ends up in `quarantine` instead."""
+@contextmanager
+def _mapped(path: Path):
+    """The file's bytes, memory-mapped (an empty file maps to b"")."""
+    with open(path, "rb") as f:
+        if Path(path).stat().st_size == 0:
+            yield b""
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            yield mapped
+
+
+def read_export(path: str | Path, staging: Path) -> ParsedExport:
+    """Read one export file into Parquet under `staging`; bad content ends up in `quarantine`."""
+    path = Path(path)
     source_file = str(path)
-    data = Path(path).read_bytes() if data is None else data
-    digest = content_hash(data)
+    digest = content_hash(path)
+    staging.mkdir(parents=True, exist_ok=True)
+    writer = ExportWriter(staging, "unreadable")
     try:
-        fmt = detect_format(data)
-        parsed = _PARSERS[fmt](data, source_file)
+        with _mapped(path) as buffer:
+            writer.format = detect_format(bytes(buffer[:_SNIFF_BYTES]))
+            PARSERS[writer.format](buffer, source_file, writer)
     except BadRecord as exc:
-        parsed = ParsedExport(
-            format="unreadable",
-            tasks=_empty_without(TASKS),
-            annotations=_empty_without(ANNOTATIONS),
-            regions=REGIONS.empty(),
-            quarantine=pl.DataFrame({"locator": [exc.locator or "$"], "reason": [exc.reason]}),
-            records_accepted=0,
-        )
+        writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows
+        writer.quarantine(exc.locator or "$", exc.reason)
+    parsed = writer.finish()
+
     provenance = [pl.lit(source_file).alias("source_file"), pl.lit(digest).alias("content_hash")]
     parsed.tasks = TASKS.conform(parsed.tasks.with_columns(provenance))
-    parsed.annotations = ANNOTATIONS.conform(parsed.annotations.with_columns(provenance[0]))
-    parsed.quarantine = parsed.quarantine.with_columns(*provenance, pl.lit(None, pl.String).alias("run_id"))
-    parsed.quarantine = QUARANTINE.conform(parsed.quarantine)
+    parsed.annotations = ANNOTATIONS.conform(parsed.annotations.with_columns(provenance))
+    parsed.regions = REGIONS.conform(parsed.regions.with_columns(provenance[1]))
+    parsed.reviews = REVIEWS.conform(parsed.reviews.with_columns(provenance[1]))
+    parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*provenance, pl.lit(None, pl.String).alias("run_id")))
     parsed.source_file, parsed.content_hash = source_file, digest
     return parsed
-
-
-def _empty_without(table) -> pl.DataFrame:
-    return pl.DataFrame(schema={c: t for c, t in table.columns.items() if c not in ("source_file", "content_hash")})

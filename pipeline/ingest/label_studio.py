@@ -1,33 +1,33 @@
-"""Label Studio JSON export -> tasks, annotations, regions and quarantine frames.
+"""Label Studio JSON export -> tasks, annotations (and predictions), regions, reviews, quarantine.
 
-The export is a JSON array of tasks. Each task is decoded on its own, and each of its annotations and
-predictions on its own too, into typed msgspec structs: a record that does not fit goes to quarantine
-with its JSON path and msgspec's reason, and the rest of the file is still read.
+The export is a JSON array of tasks. The array is split into raw task slices without decoding them
+(msgspec.Raw over a memory-mapped file), then each task, each of its annotations and predictions, and
+each result value is decoded on its own into a typed msgspec struct. A record that does not fit goes to
+quarantine with its JSON path and msgspec's reason; the rest of the file is still read. Rows stream to
+Parquet in batches, so memory stays bounded whatever the file size.
 
 Rules (see docs/contract.md):
 - annotator: `completed_by.email`, else the `completed_by` id, else `last_created_by` / `updated_by`;
   a prediction's annotator is its `model_version`, and a prediction is never ground truth;
 - project_id: the task's (or its annotations') `project` field, else the file's stem;
-- prediction ids are prefixed `prediction:` so they never collide with annotation ids.
+- prediction ids are prefixed `prediction:` so they never collide with annotation ids;
+- a task without `updated_at` takes its latest annotation's, so snapshots can be ordered.
 """
 
 from __future__ import annotations
 
-import json
+import mmap
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import polars as pl
 
-from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, TASKS
-from pipeline.ingest.records import BadRecord, ParsedExport, QuarantineRows
+from pipeline.ingest.records import BadRecord, ExportWriter
 
 Id = int | str
 
-# Result types whose `value[type]` holds the chosen labels.
-_LABEL_KEYS = (
+LABEL_FIELDS = (
     "choices",
     "labels",
     "rectanglelabels",
@@ -38,9 +38,11 @@ _LABEL_KEYS = (
     "hypertextlabels",
     "paragraphlabels",
     "timeserieslabels",
-    "videorectangle",
 )
+# Kept as they are, but no gtq score applies to them.
+UNSCORABLE_TYPES = frozenset({"brushlabels", "brush", "relation", "videorectangle", "magicwand"})
 _ITEM_KEY_FIELDS = ("image", "video", "audio", "pcd", "url")
+_RELEASE_EVERY_TASKS = 20_000
 
 
 class _User(msgspec.Struct):
@@ -48,16 +50,59 @@ class _User(msgspec.Struct):
     email: str | None = None
 
 
+class _Offsets(msgspec.Struct):
+    start: int
+    end: int
+
+
+class _Value(msgspec.Struct):
+    x: float | None = None
+    y: float | None = None
+    width: float | None = None
+    height: float | None = None
+    rotation: float | None = None
+    radiusX: float | None = None  # noqa: N815 - Label Studio's spelling
+    radiusY: float | None = None  # noqa: N815
+    points: list[list[float]] | None = None
+    start: Id | None = None
+    end: Id | None = None
+    startOffset: int | None = None  # noqa: N815
+    endOffset: int | None = None  # noqa: N815
+    globalOffsets: _Offsets | None = None  # noqa: N815
+    text: str | list[str] | None = None
+    rating: float | None = None
+    number: float | None = None
+    datetime: str | None = None
+    taxonomy: list[list[str]] | None = None
+    choices: list[str] | None = None
+    labels: list[str] | None = None
+    rectanglelabels: list[str] | None = None
+    polygonlabels: list[str] | None = None
+    keypointlabels: list[str] | None = None
+    ellipselabels: list[str] | None = None
+    brushlabels: list[str] | None = None
+    hypertextlabels: list[str] | None = None
+    paragraphlabels: list[str] | None = None
+    timeserieslabels: list[str] | None = None
+
+
 class _Result(msgspec.Struct):
     type: str
-    value: dict[str, Any]
+    value: msgspec.Raw = msgspec.Raw(b"{}")
     from_name: str | None = None
     to_name: str | None = None
     id: Id | None = None
     original_width: float | None = None
     original_height: float | None = None
     score: float | None = None
-    parentID: str | None = None  # noqa: N815 - Label Studio's spelling
+    parentID: str | None = None  # noqa: N815
+
+
+class _Review(msgspec.Struct):
+    id: Id | None = None
+    created_by: Id | _User | None = None
+    accepted: bool | None = None
+    created_at: datetime | None = None
 
 
 class _Annotation(msgspec.Struct):
@@ -73,6 +118,7 @@ class _Annotation(msgspec.Struct):
     lead_time: float | None = None
     last_action: str | None = None
     project: Id | None = None
+    reviews: list[_Review] = []
 
 
 class _Prediction(msgspec.Struct):
@@ -97,47 +143,45 @@ class _Task(msgspec.Struct):
 _task_decoder = msgspec.json.Decoder(_Task)
 _annotation_decoder = msgspec.json.Decoder(_Annotation)
 _prediction_decoder = msgspec.json.Decoder(_Prediction)
+_value_decoder = msgspec.json.Decoder(_Value)
 _tasks_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_json_encoder = msgspec.json.Encoder(order="sorted")
 
 
-def parse_label_studio_json(data: bytes, source_file: str) -> ParsedExport:
-    """Parse the bytes of a Label Studio JSON export.
+def parse_label_studio_json(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter) -> None:
+    """Stream a Label Studio JSON export into `writer`.
 
     Records counted: tasks, annotations and predictions. A quarantined task counts once (its nested
     records are not read). Raises BadRecord when the file as a whole is not a JSON array of tasks.
     """
     try:
-        raw_tasks = _tasks_decoder.decode(data)
+        raw_tasks = _tasks_decoder.decode(buffer)
     except msgspec.DecodeError as exc:
         raise BadRecord("$", f"not a Label Studio JSON export (a JSON array of tasks): {exc}") from exc
 
-    parser = _ExportParser(Path(source_file).stem)
+    parser = _TaskParser(writer, Path(source_file).stem)
     for index, raw in enumerate(raw_tasks):
-        parser.add_task(index, raw)
-    return parser.finish()
+        parser.add(index, raw)
+        if isinstance(buffer, mmap.mmap) and index % _RELEASE_EVERY_TASKS == _RELEASE_EVERY_TASKS - 1:
+            # Pages already parsed are in the page cache; drop them from this process's resident set.
+            buffer.madvise(mmap.MADV_DONTNEED)
+    del raw_tasks  # the raw slices point into the buffer, which the caller closes next
 
 
-class _ExportParser:
-    """Accumulates rows of one export file; a record either lands in the rows or in quarantine."""
-
-    def __init__(self, fallback_project: str) -> None:
+class _TaskParser:
+    def __init__(self, writer: ExportWriter, fallback_project: str) -> None:
+        self.out = writer
         self.fallback_project = fallback_project
-        self.tasks: list[tuple] = []
-        self.annotations: list[tuple] = []
-        self.regions: list[tuple] = []
-        self.quarantine = QuarantineRows()
-        self.accepted = 0
         self.seen_tasks: dict[tuple[str, str], str] = {}
 
-    def add_task(self, index: int, raw: msgspec.Raw) -> None:
+    def add(self, index: int, raw: msgspec.Raw) -> None:
         path = f"$[{index}]"
         try:
             task = _task_decoder.decode(raw)
         except msgspec.ValidationError as exc:
-            self.quarantine.add(f"{path} (task {_peek_id(raw)})", f"task does not match the export format: {exc}")
+            self.out.quarantine(f"{path} (task {_peek_id(raw)})", f"task does not match the export format: {exc}")
             return
         task_id = str(task.id)
-        locator = f"{path} (task {task_id})"
 
         annotations: list[tuple[str, _Annotation]] = []
         for a_index, a_raw in enumerate(task.annotations):
@@ -145,51 +189,56 @@ class _ExportParser:
             try:
                 annotations.append((a_path, _annotation_decoder.decode(a_raw)))
             except msgspec.ValidationError as exc:
-                self.quarantine.add(
+                self.out.quarantine(
                     f"{a_path} (task {task_id}, annotation {_peek_id(a_raw)})",
                     f"annotation does not match the export format: {exc}",
                 )
         project_id = _project_id(task, [a for _, a in annotations], self.fallback_project)
         key = (project_id, task_id)
         if key in self.seen_tasks:
-            self.quarantine.add(locator, f"duplicate task id {task_id} in project {project_id} (first at {self.seen_tasks[key]})")
+            self.out.quarantine(f"{path} (task {task_id})", f"duplicate task id {task_id} in project {project_id} (first at {self.seen_tasks[key]})")
             return
         self.seen_tasks[key] = path
-        self.tasks.append(
-            (project_id, task_id, _item_key(task, project_id), _json(task.data), task.created_at, task.updated_at)
+        updated_at = task.updated_at or max((a.updated_at for _, a in annotations if a.updated_at), default=None)
+        self.out.tasks.append(
+            (project_id, task_id, _item_key(task, project_id), _json_encoder.encode(task.data).decode(), task.created_at, updated_at)
         )
-        self.accepted += 1
+        self.out.projects.add(project_id)
+        self.out.accepted += 1
 
         seen_annotations: set[str] = set()
         for a_path, annotation in annotations:
-            a_locator = f"{a_path} (task {task_id}, annotation {annotation.id})"
+            locator = f"{a_path} (task {task_id}, annotation {annotation.id})"
             if str(annotation.id) in seen_annotations:
-                self.quarantine.add(a_locator, f"duplicate annotation id {annotation.id} in task {task_id}")
+                self.out.quarantine(locator, f"duplicate annotation id {annotation.id} in task {task_id}")
                 continue
             try:
                 self._add_annotation(project_id, task_id, annotation)
             except BadRecord as exc:
-                self.quarantine.add(a_locator, exc.reason)
+                self.out.quarantine(locator, exc.reason)
                 continue
             seen_annotations.add(str(annotation.id))
 
         for p_index, p_raw in enumerate(task.predictions):
-            p_path = f"{path}.predictions[{p_index}]"
+            locator = f"{path}.predictions[{p_index}] (task {task_id})"
             try:
-                prediction = _prediction_decoder.decode(p_raw)
-                self._add_prediction(project_id, task_id, p_index, prediction)
+                self._add_prediction(project_id, task_id, p_index, _prediction_decoder.decode(p_raw))
             except msgspec.ValidationError as exc:
-                self.quarantine.add(f"{p_path} (task {task_id})", f"prediction does not match the export format: {exc}")
+                self.out.quarantine(locator, f"prediction does not match the export format: {exc}")
             except BadRecord as exc:
-                self.quarantine.add(f"{p_path} (task {task_id})", exc.reason)
+                self.out.quarantine(locator, exc.reason)
 
     def _add_annotation(self, project_id: str, task_id: str, annotation: _Annotation) -> None:
-        annotator = _annotator(annotation)
+        annotator = _user(annotation.completed_by) or _user(annotation.last_created_by) or _user(annotation.updated_by)
         if annotator is None:
             raise BadRecord("", "annotation has no annotator (completed_by, last_created_by and updated_by are all empty)")
         annotation_id = str(annotation.id)
         regions = _region_rows(project_id, task_id, annotation_id, annotation.result)
-        self.annotations.append(
+        reviews = [
+            (project_id, task_id, annotation_id, None if r.id is None else str(r.id), _user(r.created_by), r.accepted, r.created_at)
+            for r in annotation.reviews
+        ]
+        self.out.annotations.append(
             (
                 project_id,
                 task_id,
@@ -206,19 +255,19 @@ class _ExportParser:
                 annotation.last_action,
             )
         )
-        self.regions.extend(regions)
-        self.accepted += 1
+        self.out.regions.extend(regions)
+        self.out.reviews.extend(reviews)
+        self.out.accepted += 1
 
     def _add_prediction(self, project_id: str, task_id: str, index: int, prediction: _Prediction) -> None:
         annotation_id = f"prediction:{prediction.id if prediction.id is not None else f'{task_id}.{index}'}"
-        model = prediction.model_version or "unversioned-model"
         regions = _region_rows(project_id, task_id, annotation_id, prediction.result)
-        self.annotations.append(
+        self.out.annotations.append(
             (
                 project_id,
                 task_id,
                 annotation_id,
-                model,
+                prediction.model_version or "unversioned-model",
                 "model",
                 prediction.model_version,
                 prediction.created_at,
@@ -230,38 +279,20 @@ class _ExportParser:
                 None,
             )
         )
-        self.regions.extend(regions)
-        self.accepted += 1
-
-    def finish(self) -> ParsedExport:
-        tasks = _frame(TASKS, self.tasks)
-        annotations = _frame(ANNOTATIONS, self.annotations)
-        regions = _frame(REGIONS, self.regions)
-        return ParsedExport(
-            format="label-studio-json",
-            tasks=tasks,
-            annotations=annotations,
-            regions=regions,
-            quarantine=self.quarantine.frame(),
-            records_accepted=self.accepted,
-        )
-
-
-def _frame(table, rows: list[tuple]) -> pl.DataFrame:
-    """Rows carry the contract columns up to (not including) the provenance columns the caller adds."""
-    provenance = {"source_file", "content_hash"}
-    columns = {c: t for c, t in table.columns.items() if c not in provenance}
-    return pl.DataFrame(rows, schema=columns, orient="row")
+        self.out.regions.extend(regions)
+        self.out.accepted += 1
 
 
 def _region_rows(project_id: str, task_id: str, annotation_id: str, results: list[_Result]) -> list[tuple]:
     rows = []
     for index, result in enumerate(results):
-        value = result.value
-        where = f"result[{index}] ({result.type})"
-        if not result.from_name:
-            raise BadRecord("", f"{where} has no from_name (control)")
-        start, end = _offsets(value, where)
+        try:
+            value = _value_decoder.decode(result.value)
+        except msgspec.ValidationError as exc:
+            located = str(exc).replace("`$", f"`$.result[{index}].value")  # msgspec locates within the value
+            raise BadRecord("", f"{result.type} result does not match the export format: {located}") from exc
+        start, end = _offsets(value)
+        ellipse = value.radiusX is not None
         rows.append(
             (
                 project_id,
@@ -269,96 +300,53 @@ def _region_rows(project_id: str, task_id: str, annotation_id: str, results: lis
                 annotation_id,
                 None if result.id is None else str(result.id),
                 index,
-                result.from_name,
+                result.from_name or result.type,  # relations carry no control
                 result.to_name,
                 result.type,
-                _labels(result.type, value, where),
-                _number(value, "x", where),
-                _number(value, "y", where),
-                _number(value, "width", where),
-                _number(value, "height", where),
-                _number(value, "rotation", where),
-                _points(value, where),
+                _labels(result.type, value),
+                value.x,
+                value.y,
+                value.radiusX if ellipse else value.width,  # ellipses: x, y is the centre, width/height the radii
+                value.radiusY if ellipse else value.height,
+                value.rotation,
+                value.points,
                 start,
                 end,
-                _text(value, where),
-                _number(value, "rating", where) if "rating" in value else _number(value, "number", where),
+                "\n".join(value.text) if isinstance(value.text, list) else (value.text or value.datetime),
+                value.rating if value.rating is not None else value.number,
                 result.score,
                 None if result.original_width is None else int(result.original_width),
                 None if result.original_height is None else int(result.original_height),
                 result.parentID,
-                _json(value),
+                "percent",
+                result.type not in UNSCORABLE_TYPES,
+                bytes(result.value).decode(),
             )
         )
     return rows
 
 
-def _labels(result_type: str, value: dict[str, Any], where: str) -> list[str] | None:
-    if "taxonomy" in value:  # a list of paths, each a list of levels
-        return ["/".join(map(str, path)) for path in _list(value["taxonomy"], where, "taxonomy")]
-    keys = [result_type] if result_type in value else [k for k in _LABEL_KEYS if k in value]
-    if not keys:
-        return None
-    return [str(label) for label in _list(value[keys[0]], where, keys[0])]
+def _labels(result_type: str, value: _Value) -> list[str] | None:
+    if value.taxonomy is not None:  # a list of paths, each a list of levels
+        return ["/".join(path) for path in value.taxonomy]
+    if result_type in LABEL_FIELDS:
+        return getattr(value, result_type)
+    return next((labels for field in LABEL_FIELDS if (labels := getattr(value, field)) is not None), None)
 
 
-def _points(value: dict[str, Any], where: str) -> list[list[float]] | None:
-    if "points" not in value:
-        return None
-    points = _list(value["points"], where, "points")
-    try:
-        return [[float(x), float(y)] for x, y in points]
-    except (TypeError, ValueError) as exc:
-        raise BadRecord("", f"{where}: value.points must be [x, y] pairs of numbers ({exc})") from exc
+def _offsets(value: _Value) -> tuple[int | None, int | None]:
+    """Character offsets of a span: `start`/`end` for text, `globalOffsets` (or the offsets) for hypertext."""
+    if value.globalOffsets is not None:
+        return value.globalOffsets.start, value.globalOffsets.end
+    if isinstance(value.start, int) and isinstance(value.end, int):
+        return value.start, value.end
+    return value.startOffset, value.endOffset
 
 
-def _offsets(value: dict[str, Any], where: str) -> tuple[int | None, int | None]:
-    """Character offsets of a span: `start`/`end` for text, `globalOffsets` for hypertext."""
-    source = value.get("globalOffsets", value)
-    start, end = source.get("start"), source.get("end")
-    if start is None and end is None:
-        return None, None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
-        if "globalOffsets" not in value and "startOffset" in value:
-            return value.get("startOffset"), value.get("endOffset")
-        raise BadRecord("", f"{where}: span offsets start={start!r} end={end!r} are not integers")
-    return start, end
-
-
-def _text(value: dict[str, Any], where: str) -> str | None:
-    text = value.get("text", value.get("datetime"))
-    if text is None or isinstance(text, str):
-        return text
-    if isinstance(text, list):  # textarea: one string per line
-        return "\n".join(map(str, text))
-    raise BadRecord("", f"{where}: value.text must be a string or a list of strings, got {text!r}")
-
-
-def _number(value: dict[str, Any], key: str, where: str) -> float | None:
-    v = value.get(key)
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise BadRecord("", f"{where}: value.{key} must be a number, got {v!r}")
-    return float(v)
-
-
-def _list(v: Any, where: str, key: str) -> list:
-    if not isinstance(v, list):
-        raise BadRecord("", f"{where}: value.{key} must be a list, got {v!r}")
-    return v
-
-
-def _annotator(annotation: _Annotation) -> str | None:
-    user = annotation.completed_by
+def _user(user: Id | _User | None) -> str | None:
     if isinstance(user, _User):
-        if user.email:
-            return user.email
-        user = user.id
-    for candidate in (user, annotation.last_created_by, annotation.updated_by):
-        if candidate is not None and candidate != "":
-            return str(candidate)
-    return None
+        user = user.email or user.id
+    return None if user is None or user == "" else str(user)
 
 
 def _project_id(task: _Task, annotations: list[_Annotation], fallback: str) -> str:
@@ -382,7 +370,3 @@ def _peek_id(raw: msgspec.Raw) -> str:
     except msgspec.DecodeError:
         return "?"
     return str(record.get("id", "?")) if isinstance(record, dict) else "?"
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)

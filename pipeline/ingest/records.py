@@ -1,10 +1,21 @@
-"""What every format parser returns, and how it reports records it cannot read."""
+"""What every format parser produces, and how it reports records it cannot read.
+
+A parser streams rows into an `ExportWriter`, which flushes each table to Parquet in batches (bounded
+memory) under a staging folder, and collects quarantine rows. Every record read is either accepted or
+quarantined: `records_read = records_accepted + records_quarantined`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
+
+from pipeline.contract import ANNOTATIONS, REGIONS, REVIEWS, TASKS, Table
+from pipeline.ingest.sink import TableSink
+
+PROVENANCE = ("source_file", "content_hash")
 
 
 class BadRecord(Exception):
@@ -16,29 +27,23 @@ class BadRecord(Exception):
         self.reason = reason
 
 
-@dataclass
-class QuarantineRows:
-    locators: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-
-    def add(self, locator: str, reason: str) -> None:
-        self.locators.append(locator)
-        self.reasons.append(reason)
-
-    def frame(self) -> pl.DataFrame:
-        return pl.DataFrame({"locator": self.locators, "reason": self.reasons}, schema={"locator": pl.String, "reason": pl.String})
+def parsed_columns(table: Table) -> pl.Schema:
+    """The columns a parser fills: the contract's, less the provenance that `read_export` stamps."""
+    return pl.Schema({c: t for c, t in table.columns.items() if c not in PROVENANCE})
 
 
 @dataclass
 class ParsedExport:
-    """One export file as frames. Every record read is either accepted or in `quarantine`."""
+    """One export file as lazy frames over staged Parquet, plus its accounting."""
 
     format: str
-    tasks: pl.DataFrame
-    annotations: pl.DataFrame
-    regions: pl.DataFrame
+    tasks: pl.LazyFrame
+    annotations: pl.LazyFrame
+    regions: pl.LazyFrame
+    reviews: pl.LazyFrame
     quarantine: pl.DataFrame
     records_accepted: int
+    project_ids: list[str] = field(default_factory=list)
     source_file: str = ""
     content_hash: str = ""
 
@@ -50,6 +55,33 @@ class ParsedExport:
     def records_read(self) -> int:
         return self.records_accepted + self.records_quarantined
 
-    @property
-    def project_ids(self) -> list[str]:
-        return sorted(self.tasks["project_id"].unique().to_list())
+
+class ExportWriter:
+    """Where a parser puts rows: one Parquet sink per core table, quarantine rows in memory."""
+
+    def __init__(self, staging: Path, fmt: str) -> None:
+        self.format = fmt
+        self.tasks = TableSink(staging / "tasks.parquet", parsed_columns(TASKS))
+        self.annotations = TableSink(staging / "annotations.parquet", parsed_columns(ANNOTATIONS))
+        self.regions = TableSink(staging / "regions.parquet", parsed_columns(REGIONS))
+        self.reviews = TableSink(staging / "reviews.parquet", parsed_columns(REVIEWS))
+        self.locators: list[str] = []
+        self.reasons: list[str] = []
+        self.accepted = 0
+        self.projects: set[str] = set()
+
+    def quarantine(self, locator: str, reason: str) -> None:
+        self.locators.append(locator)
+        self.reasons.append(reason)
+
+    def finish(self) -> ParsedExport:
+        return ParsedExport(
+            format=self.format,
+            tasks=self.tasks.close(),
+            annotations=self.annotations.close(),
+            regions=self.regions.close(),
+            reviews=self.reviews.close(),
+            quarantine=pl.DataFrame({"locator": self.locators, "reason": self.reasons}, schema={"locator": pl.String, "reason": pl.String}),
+            records_accepted=self.accepted,
+            project_ids=sorted(self.projects),
+        )

@@ -8,12 +8,11 @@ import polars as pl
 
 from pipeline.contract import GROUND_TRUTH, GROUND_TRUTH_HISTORY
 from pipeline.groundtruth import rules, versioning
-from pipeline.ingest import read_export
-from tests.conftest import ls_annotation, ls_task, write_export
+from tests.conftest import ls_annotation, ls_task, parse, write_export
 
 
 def annotations_of(tmp_path, tasks, name="export.json"):
-    export = read_export(write_export(tmp_path / name, tasks))
+    export = parse(write_export(tmp_path / name, tasks), tmp_path)
     return export.annotations, export.tasks
 
 

@@ -7,16 +7,16 @@ import json
 import polars as pl
 import pytest
 
-from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, TASKS
+from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, REVIEWS, TASKS
 from pipeline.ingest import read_export
 from pipeline.ingest.merge import CoreState
 from pipeline.sample import generate, write_sample
-from tests.conftest import ls_annotation, ls_task, write_export
+from tests.conftest import ls_annotation, ls_task, parse, write_export
 
 
-def test_every_shared_sample_ingests_without_loss(label_studio_samples):
+def test_every_shared_sample_ingests_without_loss(label_studio_samples, tmp_path):
     for path in label_studio_samples:
-        export = read_export(path)
+        export = parse(path, tmp_path)
         assert export.format == "label-studio-json", path
         assert export.quarantine.is_empty(), (path, export.quarantine.to_dicts())
         assert export.records_read == export.tasks.height + export.annotations.height
@@ -24,8 +24,8 @@ def test_every_shared_sample_ingests_without_loss(label_studio_samples):
         assert export.regions.height > 0
 
 
-def test_shared_samples_annotator_rules(label_studio_samples):
-    by_name = {p.name: read_export(p) for p in label_studio_samples}
+def test_shared_samples_annotator_rules(label_studio_samples, tmp_path):
+    by_name = {p.name: parse(p, tmp_path) for p in label_studio_samples}
     email = by_name["ls_text_choices_with_history.json"].annotations
     assert email["annotator"].to_list() == ["sergei@heartex.test"]  # completed_by object: the email
     ids = by_name["ls_bbox_two_annotators.json"].annotations.sort("annotation_id")
@@ -39,8 +39,8 @@ def test_shared_samples_annotator_rules(label_studio_samples):
     assert with_predictions["score"].to_list() == pytest.approx([0.7212843313260696, 0.36088106914938645])
 
 
-def test_regions_keep_geometry_in_percent(label_studio_samples):
-    export = read_export(next(p for p in label_studio_samples if p.name == "ls_rect_polygon_keypoint.json"))
+def test_regions_keep_geometry_in_percent(label_studio_samples, tmp_path):
+    export = parse(next(p for p in label_studio_samples if p.name == "ls_rect_polygon_keypoint.json"), tmp_path)
     regions = {r["type"]: r for r in export.regions.iter_rows(named=True)}
     box = regions["rectanglelabels"]
     assert (box["x"], box["width"], box["labels"]) == (pytest.approx(31.941923774954628), pytest.approx(6.352087114337568), ["rectangle_label"])
@@ -52,7 +52,7 @@ def test_regions_keep_geometry_in_percent(label_studio_samples):
 
 def test_project_id_falls_back_to_the_file_name(tmp_path):
     path = write_export(tmp_path / "my-project.json", [ls_task(1, [ls_annotation(1)], project=None)])
-    assert read_export(path).project_ids == ["my-project"]
+    assert parse(path, tmp_path).project_ids == ["my-project"]
 
 
 def test_bad_records_are_quarantined_and_the_rest_is_kept(tmp_path):
@@ -64,7 +64,7 @@ def test_bad_records_are_quarantined_and_the_rest_is_kept(tmp_path):
         tmp_path / "export.json",
         [ls_task(1, [good, no_id, bad_geometry]), {"data": {}, "annotations": []}, ls_task(1, [ls_annotation(4)])],
     )
-    export = read_export(path)
+    export = parse(path, tmp_path)
     assert export.annotations["annotation_id"].to_list() == ["1"]
     quarantine = QUARANTINE.conform(export.quarantine)
     locators = quarantine["locator"].to_list()
@@ -76,7 +76,7 @@ def test_bad_records_are_quarantined_and_the_rest_is_kept(tmp_path):
     ]
     reasons = quarantine["reason"].to_list()
     assert "missing required field `id`" in reasons[0]
-    assert "value.x must be a number, got 'left'" in reasons[1]
+    assert "Expected `float | null`, got `str` - at `$.result[0].value.x`" in reasons[1]
     assert "duplicate task id 1" in reasons[3]
     assert set(quarantine["source_file"]) == {str(path)}
     assert export.records_read == export.records_accepted + export.records_quarantined == 2 + 4
@@ -94,7 +94,7 @@ def test_bad_records_are_quarantined_and_the_rest_is_kept(tmp_path):
 def test_unreadable_files_become_one_quarantine_row(tmp_path, content, reason):
     path = tmp_path / "broken.json"
     path.write_bytes(content)
-    export = read_export(path)
+    export = parse(path, tmp_path)
     assert export.format == "unreadable"
     assert export.records_read == export.records_quarantined == 1
     assert reason in export.quarantine["reason"].item()
@@ -102,10 +102,11 @@ def test_unreadable_files_become_one_quarantine_row(tmp_path, content, reason):
 
 
 def test_later_export_supersedes_the_tasks_it_contains(tmp_path):
-    first = read_export(write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1), ls_annotation(2)]), ls_task(2, [ls_annotation(3)])]))
-    second = read_export(write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(1, choice="dog")])]))
-    empty = CoreState(TASKS.empty(), ANNOTATIONS.empty(), REGIONS.empty())
-    state = empty.apply(first).apply(second)
+    first = read_export(write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1), ls_annotation(2)]), ls_task(2, [ls_annotation(3)])]), tmp_path / "s1")
+    second = read_export(write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(1, choice="dog")])]), tmp_path / "s2")
+    empty = CoreState(TASKS.empty().lazy(), ANNOTATIONS.empty().lazy(), REGIONS.empty().lazy(), REVIEWS.empty().lazy())
+    state = empty.merge([first, second])
+    state = CoreState(*(frame.collect() for frame in (state.tasks, state.annotations, state.regions, state.reviews)))
     assert state.tasks.sort("task_id")["source_file"].to_list() == [str(tmp_path / "b.json"), str(tmp_path / "a.json")]
     assert sorted(state.annotations["annotation_id"]) == ["1", "3"]
     assert state.regions.filter(pl.col("task_id") == "1")["labels"].to_list() == [["dog"]]
@@ -123,7 +124,7 @@ def test_bundled_sample_is_deterministic_and_realistic(tmp_path):
     assert all(t["predictions"][0]["model_version"] and t["predictions"][0]["score"] for t in tasks)
     flags = [sum(a["ground_truth"] for a in t["annotations"]) for t in tasks]
     assert flags.count(2) == 1 and 50 <= sum(f > 0 for f in flags) <= 100
-    export = read_export(tmp_path / "a.json")
+    export = parse(tmp_path / "a.json", tmp_path)
     assert export.quarantine.is_empty()
     assert set(export.regions["type"]) == {"choices", "rectanglelabels"}
     json.loads((tmp_path / "a.json").read_text())  # plain JSON any tool can read
