@@ -8,22 +8,21 @@ quarantine row naming the file and the position; it never stops the other files.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import mmap
-from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, REVIEWS, TASKS
-from pipeline.ingest.label_studio import parse_label_studio_json
-from pipeline.ingest.records import BadRecord, ExportWriter, ParsedExport
+from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
+from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExport
 
 __all__ = ["BadRecord", "ParsedExport", "content_hash", "detect_format", "read_export"]
 
-Parser = Callable[[bytes | mmap.mmap, str, ExportWriter], None]
-PARSERS: dict[str, Parser] = {"label-studio-json": parse_label_studio_json}
+FORMATS: dict[str, Format] = {f.name: f for f in (LABEL_STUDIO_JSON,)}
 _SNIFF_BYTES = 65536
 
 
@@ -48,6 +47,18 @@ def detect_format(head: bytes) -> str:
 
 
 @contextmanager
+def _gc_paused():
+    """Parsing allocates millions of short-lived tuples and no cycles: the cyclic GC would only rescan them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
 def _mapped(path: Path):
     """The file's bytes, memory-mapped (an empty file maps to b"")."""
     with open(path, "rb") as f:
@@ -64,15 +75,16 @@ def read_export(path: str | Path, staging: Path) -> ParsedExport:
     source_file = str(path)
     digest = content_hash(path)
     staging.mkdir(parents=True, exist_ok=True)
-    writer = ExportWriter(staging, "unreadable")
-    try:
-        with _mapped(path) as buffer:
-            writer.format = detect_format(bytes(buffer[:_SNIFF_BYTES]))
-            PARSERS[writer.format](buffer, source_file, writer)
-    except BadRecord as exc:
-        writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows
-        writer.quarantine(exc.locator or "$", exc.reason)
-    parsed = writer.finish()
+    with _mapped(path) as buffer, _gc_paused():
+        try:
+            fmt = FORMATS[detect_format(bytes(buffer[:_SNIFF_BYTES]))]
+            writer = ExportWriter(staging, fmt.name, fmt.region_columns)
+            fmt.parse(buffer, source_file, writer)
+            parsed = writer.finish()  # rows may point into the mapped file: write them before unmapping
+        except BadRecord as exc:
+            writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows
+            writer.quarantine(exc.locator or "$", exc.reason)
+            parsed = writer.finish()
 
     provenance = [pl.lit(source_file).alias("source_file"), pl.lit(digest).alias("content_hash")]
     parsed.tasks = TASKS.conform(parsed.tasks.with_columns(provenance))

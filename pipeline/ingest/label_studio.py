@@ -23,7 +23,8 @@ from typing import Any
 
 import msgspec
 
-from pipeline.ingest.records import BadRecord, ExportWriter
+from pipeline.ingest.records import BadRecord, ExportWriter, Format
+from pipeline.ingest.sink import TableSink
 
 Id = int | str
 
@@ -45,17 +46,17 @@ _ITEM_KEY_FIELDS = ("image", "video", "audio", "pcd", "url")
 _RELEASE_EVERY_TASKS = 20_000
 
 
-class _User(msgspec.Struct):
+class _User(msgspec.Struct, gc=False):
     id: Id | None = None
     email: str | None = None
 
 
-class _Offsets(msgspec.Struct):
+class _Offsets(msgspec.Struct, gc=False):
     start: int
     end: int
 
 
-class _Value(msgspec.Struct):
+class _Value(msgspec.Struct, gc=False):
     x: float | None = None
     y: float | None = None
     width: float | None = None
@@ -86,7 +87,7 @@ class _Value(msgspec.Struct):
     timeserieslabels: list[str] | None = None
 
 
-class _Result(msgspec.Struct):
+class _Result(msgspec.Struct, gc=False):
     type: str
     value: msgspec.Raw = msgspec.Raw(b"{}")
     from_name: str | None = None
@@ -98,14 +99,14 @@ class _Result(msgspec.Struct):
     parentID: str | None = None  # noqa: N815
 
 
-class _Review(msgspec.Struct):
+class _Review(msgspec.Struct, gc=False):
     id: Id | None = None
     created_by: Id | _User | None = None
     accepted: bool | None = None
     created_at: datetime | None = None
 
 
-class _Annotation(msgspec.Struct):
+class _Annotation(msgspec.Struct, gc=False):
     id: Id
     result: list[_Result] = []
     completed_by: Id | _User | None = None
@@ -121,7 +122,7 @@ class _Annotation(msgspec.Struct):
     reviews: list[_Review] = []
 
 
-class _Prediction(msgspec.Struct):
+class _Prediction(msgspec.Struct, gc=False):
     id: Id | None = None
     model_version: str | None = None
     score: float | None = None
@@ -130,7 +131,7 @@ class _Prediction(msgspec.Struct):
     updated_at: datetime | None = None
 
 
-class _Task(msgspec.Struct):
+class _Task(msgspec.Struct, gc=False):
     id: Id
     data: dict[str, Any] = {}
     annotations: list[msgspec.Raw] = []
@@ -233,7 +234,7 @@ class _TaskParser:
         if annotator is None:
             raise BadRecord("", "annotation has no annotator (completed_by, last_created_by and updated_by are all empty)")
         annotation_id = str(annotation.id)
-        regions = _region_rows(project_id, task_id, annotation_id, annotation.result)
+        _add_regions(self.out.regions, project_id, task_id, annotation_id, annotation.result)
         reviews = [
             (project_id, task_id, annotation_id, None if r.id is None else str(r.id), _user(r.created_by), r.accepted, r.created_at)
             for r in annotation.reviews
@@ -255,13 +256,13 @@ class _TaskParser:
                 annotation.last_action,
             )
         )
-        self.out.regions.extend(regions)
-        self.out.reviews.extend(reviews)
+        for review in reviews:
+            self.out.reviews.append(review)
         self.out.accepted += 1
 
     def _add_prediction(self, project_id: str, task_id: str, index: int, prediction: _Prediction) -> None:
         annotation_id = f"prediction:{prediction.id if prediction.id is not None else f'{task_id}.{index}'}"
-        regions = _region_rows(project_id, task_id, annotation_id, prediction.result)
+        _add_regions(self.out.regions, project_id, task_id, annotation_id, prediction.result)
         self.out.annotations.append(
             (
                 project_id,
@@ -279,51 +280,62 @@ class _TaskParser:
                 None,
             )
         )
-        self.out.regions.extend(regions)
         self.out.accepted += 1
 
 
-def _region_rows(project_id: str, task_id: str, annotation_id: str, results: list[_Result]) -> list[tuple]:
+def _add_regions(sink: TableSink, project_id: str, task_id: str, annotation_id: str, results: list[_Result]) -> None:
+    """Queue one region row per result item; `region_columns` lays them out when the batch is written.
+
+    Raises BadRecord before queueing anything when a result's value does not fit, so a bad annotation
+    leaves no partial rows behind.
+    """
+    owner = (project_id, task_id, annotation_id)
     rows = []
     for index, result in enumerate(results):
         try:
-            value = _value_decoder.decode(result.value)
+            rows.append((owner, index, result, _value_decoder.decode(result.value)))
         except msgspec.ValidationError as exc:
             located = str(exc).replace("`$", f"`$.result[{index}].value")  # msgspec locates within the value
             raise BadRecord("", f"{result.type} result does not match the export format: {located}") from exc
-        start, end = _offsets(value)
-        ellipse = value.radiusX is not None
-        rows.append(
-            (
-                project_id,
-                task_id,
-                annotation_id,
-                None if result.id is None else str(result.id),
-                index,
-                result.from_name or result.type,  # relations carry no control
-                result.to_name,
-                result.type,
-                _labels(result.type, value),
-                value.x,
-                value.y,
-                value.radiusX if ellipse else value.width,  # ellipses: x, y is the centre, width/height the radii
-                value.radiusY if ellipse else value.height,
-                value.rotation,
-                value.points,
-                start,
-                end,
-                "\n".join(value.text) if isinstance(value.text, list) else (value.text or value.datetime),
-                value.rating if value.rating is not None else value.number,
-                result.score,
-                None if result.original_width is None else int(result.original_width),
-                None if result.original_height is None else int(result.original_height),
-                result.parentID,
-                "percent",
-                result.type not in UNSCORABLE_TYPES,
-                bytes(result.value).decode(),
-            )
-        )
-    return rows
+    for row in rows:
+        sink.append(row)
+
+
+def region_columns(rows: list[tuple[tuple[str, str, str], int, _Result, _Value]]) -> list[list]:
+    """core.regions columns (parsed part) of a batch of queued result items, one comprehension each."""
+    owners = [r[0] for r in rows]
+    results = [r[2] for r in rows]
+    values = [r[3] for r in rows]
+    ellipse = [v.radiusX is not None for v in values]  # x, y is the centre; width and height are the radii
+    spans = [_offsets(v) for v in values]
+    return [
+        [o[0] for o in owners],
+        [o[1] for o in owners],
+        [o[2] for o in owners],
+        [None if r.id is None else str(r.id) for r in results],
+        [r[1] for r in rows],
+        [r.from_name or r.type for r in results],  # relations carry no control
+        [r.to_name for r in results],
+        [r.type for r in results],
+        [_labels(r.type, v) for r, v in zip(results, values, strict=True)],
+        [v.x for v in values],
+        [v.y for v in values],
+        [v.radiusX if e else v.width for v, e in zip(values, ellipse, strict=True)],
+        [v.radiusY if e else v.height for v, e in zip(values, ellipse, strict=True)],
+        [v.rotation for v in values],
+        [v.points for v in values],
+        [s[0] for s in spans],
+        [s[1] for s in spans],
+        ["\n".join(v.text) if isinstance(v.text, list) else (v.text or v.datetime) for v in values],
+        [v.number if v.rating is None else v.rating for v in values],
+        [r.score for r in results],
+        [None if r.original_width is None else int(r.original_width) for r in results],
+        [None if r.original_height is None else int(r.original_height) for r in results],
+        [r.parentID for r in results],
+        ["percent"] * len(rows),
+        [r.type not in UNSCORABLE_TYPES for r in results],
+        [bytes(r.value).decode() for r in results],
+    ]
 
 
 def _labels(result_type: str, value: _Value) -> list[str] | None:
@@ -370,3 +382,6 @@ def _peek_id(raw: msgspec.Raw) -> str:
     except msgspec.DecodeError:
         return "?"
     return str(record.get("id", "?")) if isinstance(record, dict) else "?"
+
+
+LABEL_STUDIO_JSON = Format("label-studio-json", parse_label_studio_json, region_columns)

@@ -7,13 +7,15 @@ quarantined: `records_read = records_accepted + records_quarantined`.
 
 from __future__ import annotations
 
+import mmap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.contract import ANNOTATIONS, REGIONS, REVIEWS, TASKS, Table
-from pipeline.ingest.sink import TableSink
+from pipeline.ingest.sink import TableSink, tuple_columns
 
 PROVENANCE = ("source_file", "content_hash")
 
@@ -56,14 +58,23 @@ class ParsedExport:
         return self.records_accepted + self.records_quarantined
 
 
+@dataclass(frozen=True)
+class Format:
+    """An export format: its name, its streaming parser and how its region rows become columns."""
+
+    name: str
+    parse: Callable[[bytes | mmap.mmap, str, ExportWriter], None]
+    region_columns: Callable[[list], list[list]] = tuple_columns
+
+
 class ExportWriter:
     """Where a parser puts rows: one Parquet sink per core table, quarantine rows in memory."""
 
-    def __init__(self, staging: Path, fmt: str) -> None:
+    def __init__(self, staging: Path, fmt: str, region_columns=tuple_columns) -> None:
         self.format = fmt
         self.tasks = TableSink(staging / "tasks.parquet", parsed_columns(TASKS))
         self.annotations = TableSink(staging / "annotations.parquet", parsed_columns(ANNOTATIONS))
-        self.regions = TableSink(staging / "regions.parquet", parsed_columns(REGIONS))
+        self.regions = TableSink(staging / "regions.parquet", parsed_columns(REGIONS), region_columns)
         self.reviews = TableSink(staging / "reviews.parquet", parsed_columns(REVIEWS))
         self.locators: list[str] = []
         self.reasons: list[str] = []

@@ -1,35 +1,48 @@
-"""Rows to Parquet in bounded memory: a parser appends row tuples, the sink flushes them in batches."""
+"""Rows to Parquet in bounded memory: a parser appends rows, the sink writes them in Arrow batches.
+
+A row is whatever the parser finds cheapest to keep (a tuple in schema order by default, or the decoded
+structs themselves with a `columns_of` function that lays a whole batch out column by column). Building
+each column with one comprehension over the batch and one `pyarrow.array` call is far faster than
+constructing frames row by row.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-BATCH_ROWS = 100_000
+BATCH_ROWS = 200_000
+
+
+def tuple_columns(rows: list[tuple]) -> list[list]:
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 class TableSink:
-    """Accumulates rows (tuples in `schema` order) and writes them to one Parquet file, batch by batch."""
+    """One table's rows, written to one Parquet file batch by batch."""
 
-    def __init__(self, path: Path, schema: pl.Schema, batch_rows: int = BATCH_ROWS) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: pl.Schema,
+        columns_of: Callable[[list[Any]], list[list]] = tuple_columns,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
         self.path = path
-        self.schema = schema
         self.arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
+        self.columns_of = columns_of
         self.batch_rows = batch_rows
-        self.rows: list[tuple] = []
+        self.rows: list[Any] = []
         self.written = 0
         self._writer: pq.ParquetWriter | None = None
 
-    def append(self, row: tuple) -> None:
+    def append(self, row: Any) -> None:
         self.rows.append(row)
-        if len(self.rows) >= self.batch_rows:
-            self.flush()
-
-    def extend(self, rows: list[tuple]) -> None:
-        self.rows.extend(rows)
         if len(self.rows) >= self.batch_rows:
             self.flush()
 
@@ -38,8 +51,9 @@ class TableSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self.path, self.arrow_schema)
         if self.rows:
-            frame = pl.DataFrame(self.rows, schema=self.schema, orient="row")
-            self._writer.write_table(pa.Table.from_batches(frame.to_arrow().to_batches(), self.arrow_schema))
+            columns = self.columns_of(self.rows)
+            arrays = [pa.array(values, type=field.type) for values, field in zip(columns, self.arrow_schema, strict=True)]
+            self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.arrow_schema))
             self.written += len(self.rows)
             self.rows = []
 
