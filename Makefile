@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test ui install docs clean
+.PHONY: demo test ui install docs bench clean
 
 ## demo: create the environment, then run the whole pipeline on the bundled sample into ./warehouse
 demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
@@ -20,6 +20,15 @@ ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 install: $(VENV)/.installed
+
+## bench: ingest benchmark against json.load + loops and Label Studio's converter (writes bench/results/)
+bench: $(VENV)/.installed .venv-bench/.installed
+	$(BIN)/python -m bench.ingest
+
+.venv-bench/.installed: bench/requirements.txt
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet -r bench/requirements.txt
+	touch $@
 
 ## docs: rewrite the tables section of docs/contract.md from pipeline/contract.py
 docs: $(VENV)/.installed

@@ -169,3 +169,43 @@ def test_gt_check_fails_on_a_corrupt_ground_truth_and_is_blocking(tmp_path):
     problems = ground_truth_violations(store.scan(GROUND_TRUTH), store.scan(ANNOTATIONS))["problem"].to_list()
     assert "2 GT rows for one task" in problems
     assert any("cancelled" in p for p in problems)
+
+
+def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypatch):
+    v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
+    v2 = write_export(tmp_path / "v2.json", [ls_task(2, [ls_annotation(2, ground_truth=True)])])
+    store = Warehouse(tmp_path / "wh")
+    run_ok([v1], store.root)
+    before = {t.key: store.read(t) for t in (SOURCE_FILES, TASKS, ANNOTATIONS, QUARANTINE)}
+
+    real_sink = pl.LazyFrame.sink_parquet
+    def failing_sink(frame, path, *args, **kwargs):
+        if "annotations" in str(path):  # the third of the ingest's six tables: two are already written
+            raise OSError("disk full (simulated)")
+        return real_sink(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", failing_sink)
+    result = execute([v2], store.root)
+    assert not result.success
+    monkeypatch.undo()
+    for table in (SOURCE_FILES, TASKS, ANNOTATIONS, QUARANTINE):
+        assert store.read(table).equals(before[table.key]), table.key
+    assert not list(store.root.rglob("*.partial"))
+    assert not list(store.root.glob("staging/*"))
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM core.tasks").fetchone() == (1,)
+    run_ok([v2], store.root)  # the same file goes through once the disk is back
+    assert store.read(TASKS).height == 2
+
+
+def test_newest_snapshot_wins_whatever_the_order(tmp_path):
+    newer = ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])
+    newer["updated_at"] = "2026-02-01T00:00:00Z"
+    older = ls_task(1, [ls_annotation(1, ground_truth=True)])
+    older["updated_at"] = "2026-01-01T00:00:00Z"
+    store = Warehouse(tmp_path / "wh")
+    run_ok([write_export(tmp_path / "newer.json", [newer]), write_export(tmp_path / "older.json", [older])], store.root)
+    assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["2"]
+    assert sorted(store.read(ANNOTATIONS)["annotation_id"]) == ["1", "2"]  # updated by id, never duplicated
+    run_ok([write_export(tmp_path / "older-again.json", [older | {"meta": {"note": "re-export"}}])], store.root)
+    assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["2"]

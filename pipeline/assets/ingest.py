@@ -11,7 +11,7 @@ from pydantic import Field
 
 from pipeline.assets.metadata import table_result, table_spec
 from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, REVIEWS, SOURCE_FILES, TASKS
-from pipeline.ingest import ParsedExport, content_hash, read_export
+from pipeline.ingest import ParsedExport, content_hash, export_files, read_export
 from pipeline.ingest.merge import CoreState
 from pipeline.resources import WarehouseResource
 from pipeline.sample import write_sample
@@ -26,10 +26,12 @@ class IngestConfig(dg.Config):
     )
 
 
-def resolve_sources(sources: list[str], warehouse_root: Path) -> list[Path]:
-    """Expand folders into their JSON files (sorted) and default to the bundled sample.
+EXPORT_SUFFIXES = (".json", ".csv")
 
-    Raises FileNotFoundError naming every path that does not exist.
+
+def resolve_sources(sources: list[str], warehouse_root: Path) -> list[Path]:
+    """Expand folders into their export files (sorted), drop files read as another's companion, and
+    default to the bundled sample. Raises FileNotFoundError naming every path that does not exist.
     """
     if not sources:
         sample = warehouse_root / "samples" / SAMPLE_NAME
@@ -39,8 +41,12 @@ def resolve_sources(sources: list[str], warehouse_root: Path) -> list[Path]:
         raise FileNotFoundError(f"source not found: {', '.join(missing)}")
     files: list[Path] = []
     for source in map(Path, sources):
-        files.extend(sorted(p for p in source.rglob("*.json") if p.is_file()) if source.is_dir() else [source])
-    return files
+        if source.is_dir():
+            files.extend(sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES))
+        else:
+            files.append(source)
+    companions = {part.resolve() for f in files for part in export_files(f)[1:]}
+    return [f for f in files if f.resolve() not in companions]
 
 
 INGESTED = (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, QUARANTINE)

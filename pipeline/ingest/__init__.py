@@ -17,18 +17,39 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, REVIEWS, TASKS
+from pipeline.ingest.coco import COCO_GROUND_TRUTH, COCO_RESULTS
+from pipeline.ingest.coco import sniff as sniff_coco
 from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
 from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExport
+from pipeline.ingest.scout import SCOUT_ANNOTATIONS, SCOUT_IMAGES
+from pipeline.ingest.scout import sniff as sniff_scout
 
-__all__ = ["BadRecord", "ParsedExport", "content_hash", "detect_format", "read_export"]
+__all__ = ["FORMATS", "BadRecord", "ParsedExport", "content_hash", "detect_format", "export_files", "read_export"]
 
-FORMATS: dict[str, Format] = {f.name: f for f in (LABEL_STUDIO_JSON,)}
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (LABEL_STUDIO_JSON, SCOUT_ANNOTATIONS, SCOUT_IMAGES, COCO_GROUND_TRUTH, COCO_RESULTS)
+}
 _SNIFF_BYTES = 65536
 
 
 def content_hash(path: Path) -> str:
+    """SHA-256 of the export's bytes, and of its companion file's when the format reads one."""
+    digest = hashlib.sha256()
+    for part in export_files(Path(path)):
+        with open(part, "rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
+    return digest.hexdigest()
+
+
+def export_files(path: Path) -> list[Path]:
+    """The files one export consists of: the file, and its companion when its format has one."""
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        head = f.read(_SNIFF_BYTES)
+    try:
+        companion = FORMATS[detect_format(head)].companion(path)
+    except BadRecord:
+        companion = None
+    return [path] if companion is None else [path, companion]
 
 
 def detect_format(head: bytes) -> str:
@@ -43,7 +64,13 @@ def detect_format(head: bytes) -> str:
         raise BadRecord("$", "the file is empty")
     if head[:1] == b"[" and (b'"annotations"' in head or b'"predictions"' in head or head[1:].strip() == b"]"):
         return "label-studio-json"
-    raise BadRecord("$", "unrecognised export format: expected a Label Studio JSON export (an array of tasks with 'annotations')")
+    if other := sniff_coco(head) or sniff_scout(head):
+        return other
+    raise BadRecord(
+        "$",
+        "unrecognised export format: expected a Label Studio JSON export (an array of tasks with 'annotations')"
+        ", a Scout annotations/images CSV, or a COCO ground-truth or results file",
+    )
 
 
 @contextmanager

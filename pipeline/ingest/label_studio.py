@@ -160,6 +160,8 @@ def parse_label_studio_json(buffer: bytes | mmap.mmap, source_file: str, writer:
     except msgspec.DecodeError as exc:
         raise BadRecord("$", f"not a Label Studio JSON export (a JSON array of tasks): {exc}") from exc
 
+    if isinstance(buffer, mmap.mmap):
+        buffer.madvise(mmap.MADV_DONTNEED)  # splitting touched every page; re-read them task by task
     parser = _TaskParser(writer, Path(source_file).stem)
     for index, raw in enumerate(raw_tasks):
         parser.add(index, raw)

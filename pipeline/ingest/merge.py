@@ -1,10 +1,15 @@
 """Folding parsed exports into the current core tables, lazily (nothing is loaded whole).
 
-Per task, the newest snapshot wins: the version of the task with the greatest `updated_at`; on a tie
-(or without dates) the export given later wins, and the warehouse's current state counts as earliest.
-The winning snapshot brings everything about the task (its row, its annotations and predictions, their
-regions and reviews), so records update by id and are never duplicated, and an annotation missing from
-the newer snapshot of its task is gone from the current state (the GT history still names it).
+Two kinds of rows:
+- a task's *snapshot*: the task row and the annotations that came in the same export as it. Per task,
+  the newest snapshot wins: the greatest `updated_at`; on a tie (or without dates) the export given
+  later wins, and the warehouse's current state counts as earliest. So records update by id and are
+  never duplicated, and an annotation missing from the newer snapshot of its task is gone from the
+  current state (the GT history still names it);
+- *attached* annotations: ones whose export does not carry their task (a COCO results file scoring the
+  images of a ground-truth file). They survive newer snapshots of the task and are replaced only by
+  a later export carrying the same annotation id.
+Regions and reviews follow their annotation.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pipeline.ingest.records import ParsedExport
 
 TASK = ["project_id", "task_id"]
 SNAPSHOT = [*TASK, "content_hash"]
+ANNOTATION = [*TASK, "annotation_id", "content_hash"]
 
 
 @dataclass
@@ -27,23 +33,26 @@ class CoreState:
     reviews: pl.LazyFrame
 
     def merge(self, exports: list[ParsedExport]) -> CoreState:
-        """The state after `exports` (in the order given): per task, the newest snapshot."""
+        """The state after `exports` (in the order given)."""
         if not exports:
             return self
+        order = pl.col("_order")
         candidates = pl.concat(
-            [self.tasks.with_columns(pl.lit(0).alias("_order"))]
-            + [e.tasks.with_columns(pl.lit(i + 1).alias("_order")) for i, e in enumerate(exports)]
+            [self.tasks.with_columns(_order=pl.lit(0))] + [e.tasks.with_columns(_order=pl.lit(i + 1)) for i, e in enumerate(exports)]
         )
-        winners = candidates.group_by(TASK).agg(
-            pl.col("content_hash").sort_by("updated_at", "_order", nulls_last=False).last()
+        winners = candidates.group_by(TASK).agg(pl.col("content_hash").sort_by("updated_at", "_order", nulls_last=False).last())
+
+        snapshot_annotations = pl.concat([self.annotations, *(e.annotations for e in exports)]).join(winners, on=SNAPSHOT, how="semi")
+        attached = pl.concat(
+            [self.annotations.join(self.tasks, on=SNAPSHOT, how="anti").with_columns(_order=pl.lit(0))]
+            + [e.annotations.join(e.tasks, on=TASK, how="anti").with_columns(_order=pl.lit(i + 1)) for i, e in enumerate(exports)]
         )
-
-        def newest(current: pl.LazyFrame, incoming: list[pl.LazyFrame]) -> pl.LazyFrame:
-            return pl.concat([current, *incoming]).join(winners, on=SNAPSHOT, how="semi")
-
+        latest_attached = attached.filter(order == order.max().over([*TASK, "annotation_id"])).drop("_order")
+        annotations = pl.concat([snapshot_annotations, latest_attached])
+        kept = annotations.select(ANNOTATION)
         return CoreState(
             tasks=candidates.join(winners, on=SNAPSHOT, how="semi").drop("_order"),
-            annotations=newest(self.annotations, [e.annotations for e in exports]),
-            regions=newest(self.regions, [e.regions for e in exports]),
-            reviews=newest(self.reviews, [e.reviews for e in exports]),
+            annotations=annotations,
+            regions=pl.concat([self.regions, *(e.regions for e in exports)]).join(kept, on=ANNOTATION, how="semi"),
+            reviews=pl.concat([self.reviews, *(e.reviews for e in exports)]).join(kept, on=ANNOTATION, how="semi"),
         )

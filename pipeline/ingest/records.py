@@ -65,6 +65,7 @@ class Format:
     name: str
     parse: Callable[[bytes | mmap.mmap, str, ExportWriter], None]
     region_columns: Callable[[list], list[list]] = tuple_columns
+    companion: Callable[[Path], Path | None] = lambda path: None  # another file read with this one
 
 
 class ExportWriter:

@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-BATCH_ROWS = 200_000
+BATCH_ROWS = 100_000
 
 
 def tuple_columns(rows: list[tuple]) -> list[list]:
@@ -56,6 +56,12 @@ class TableSink:
             self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.arrow_schema))
             self.written += len(self.rows)
             self.rows = []
+
+    def write_frame(self, frame: pl.DataFrame) -> None:
+        """Write a whole frame at once (parsers that work column-wise, such as CSV ones)."""
+        self.flush()
+        self._writer.write_table(frame.select(self.arrow_schema.names).to_arrow().cast(self.arrow_schema))
+        self.written += frame.height
 
     def close(self) -> pl.LazyFrame:
         """Finish the file (an empty one when no row came) and return a scan of it."""
