@@ -155,6 +155,36 @@ REVIEWS = Table(
     "Review decisions on annotations (accepted or rejected), by whom and when.",
 )
 
+LABEL_CONFIG = Table(
+    "core",
+    "label_config",
+    {
+        "project_id": pl.String,
+        "control": pl.String,
+        "type": pl.String,
+        "to_name": pl.String,
+        "allowed_labels": pl.List(pl.String),
+        "source_file": pl.String,
+        "content_hash": pl.String,
+    },
+    "The controls of each project's labeling config (when supplied): type, target and allowed labels.",
+)
+
+ANNOTATION_HISTORY = Table(
+    "core",
+    "annotation_history",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "action": pl.String,
+        "created_by": pl.String,
+        "created_at": TIMESTAMP,
+        "content_hash": pl.String,
+    },
+    "What happened to each annotation in the labeling tool (submitted, updated, accepted, ...), by whom and when.",
+)
+
 QUARANTINE = Table(
     "core",
     "quarantine",
@@ -319,6 +349,8 @@ ALL_TABLES: tuple[Table, ...] = (
     ANNOTATIONS,
     REGIONS,
     REVIEWS,
+    ANNOTATION_HISTORY,
+    LABEL_CONFIG,
     QUARANTINE,
     GROUND_TRUTH,
     GROUND_TRUTH_HISTORY,

@@ -8,11 +8,15 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.assets import groundtruth, ingest, quality
-from pipeline.checks import expectations, ground_truth
+from pipeline.checks import expectations, ground_truth, regions
 from pipeline.resources import WarehouseResource
 
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality])
-all_checks = [ground_truth.exactly_one_ground_truth_per_task, *expectations.expectation_checks()]
+all_checks = [
+    ground_truth.exactly_one_ground_truth_per_task,
+    regions.labels_allowed_by_label_config,
+    *expectations.expectation_checks(),
+]
 
 # Every table in one run: the warehouse is one DuckDB file, which allows a single writer at a time.
 gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all())

@@ -98,10 +98,14 @@ def generate(n_tasks: int = 300, seed: int = 20261123) -> list[dict]:
 
 
 def write_sample(path: str | Path, n_tasks: int = 300, seed: int = 20261123) -> Path:
-    """Write the export as JSON; the bytes depend only on `n_tasks` and `seed`."""
+    """Write the export as JSON, and its labeling config beside it (`<stem>.xml`).
+
+    The bytes depend only on `n_tasks` and `seed`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(generate(n_tasks, seed), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.with_suffix(".xml").write_text(LABEL_CONFIG + "\n", encoding="utf-8")
     return path
 
 
@@ -122,9 +126,12 @@ def _annotation(rng, annotation_id, annotator: Annotator, species, truth, annota
                 "annotation": annotation_id,
             }
         )
+    history = [{"action": "skipped" if cancelled else "submitted", "created_by": annotator.user_id, "created_at": _iso(annotated)}]
+    history += [{"action": last_action, "created_by": 2, "created_at": r["created_at"]} for r in reviews]
     return {
         "id": annotation_id,
         "completed_by": {"id": annotator.user_id, "email": annotator.email, "first_name": "", "last_name": ""},
+        "history": history,
         "result": result,
         "was_cancelled": cancelled,
         "ground_truth": False,

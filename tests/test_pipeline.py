@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import dagster as dg
 import duckdb
 import polars as pl
@@ -17,6 +20,7 @@ from pipeline.contract import (
     GROUND_TRUTH_CONFLICTS,
     GROUND_TRUTH_HISTORY,
     QUARANTINE,
+    REGIONS,
     SOURCE_FILES,
     TASKS,
 )
@@ -209,3 +213,41 @@ def test_newest_snapshot_wins_whatever_the_order(tmp_path):
     assert sorted(store.read(ANNOTATIONS)["annotation_id"]) == ["1", "2"]  # updated by id, never duplicated
     run_ok([write_export(tmp_path / "older-again.json", [older | {"meta": {"note": "re-export"}}])], store.root)
     assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["2"]
+
+
+DATA = Path(__file__).parent / "ingest" / "data"
+
+
+def test_scout_folder_through_the_pipeline(tmp_path):
+    shutil.copy(DATA / "survey-annotations.csv", tmp_path / "survey-annotations.csv")
+    shutil.copy(DATA / "survey-images.csv", tmp_path / "survey-images.csv")
+    store = Warehouse(tmp_path / "wh")
+    result = run_ok([tmp_path], store.root)  # the folder: the images CSV is read with its annotations CSV
+    files = store.read(SOURCE_FILES)
+    assert files.select("format", "records_read", "records_quarantined").rows() == [("scout-annotations-csv", 11, 1)]
+    gt = store.read(GROUND_TRUTH).sort("task_id")
+    assert gt.select("task_id", "annotation_id").rows() == [("t1/IMG_001.JPG", "t1/IMG_001.JPG/gt"), ("t1/IMG_003.JPG", "t1/IMG_003.JPG/gt")]
+    assert store.read(QUARANTINE)["locator"].to_list() == ["line 7 (task t2, image IMG_002.JPG)"]
+    assert result.success
+
+
+def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
+    shutil.copytree(DATA / "coco", tmp_path / "coco")
+    store = Warehouse(tmp_path / "wh")
+    run_ok([tmp_path / "coco" / "val2026.json", tmp_path / "coco" / "yolo-v9.json"], store.root)
+    models = store.read(ANNOTATIONS).filter(pl.col("origin") == "model")
+    assert sorted(models["annotation_id"]) == ["prediction:yolo-v9:1", "prediction:yolo-v9:2"]
+    gt_file = tmp_path / "coco" / "val2026.json"
+    gt_file.write_text(gt_file.read_text().replace('"area": 5000', '"area": 5001'))  # a new GT snapshot
+    run_ok([gt_file], store.root)
+    assert store.read(ANNOTATIONS).filter(pl.col("origin") == "model").height == 2
+    assert store.read(REGIONS).filter(pl.col("annotation_id").str.starts_with("prediction:")).height == 2
+
+
+def test_labels_outside_the_labeling_config_are_reported(tmp_path):
+    export = write_export(tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])])
+    (tmp_path / "proj.xml").write_text('<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices></View>')
+    result = execute([export], tmp_path / "wh")
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "labels_allowed_by_label_config")
+    assert not check.passed and check.metadata["labels_outside_config"].value == 1
+    assert result.success  # a warning, not a blocking failure

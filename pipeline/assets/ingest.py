@@ -10,7 +10,16 @@ import polars as pl
 from pydantic import Field
 
 from pipeline.assets.metadata import table_result, table_spec
-from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, REVIEWS, SOURCE_FILES, TASKS
+from pipeline.contract import (
+    ANNOTATION_HISTORY,
+    ANNOTATIONS,
+    LABEL_CONFIG,
+    QUARANTINE,
+    REGIONS,
+    REVIEWS,
+    SOURCE_FILES,
+    TASKS,
+)
 from pipeline.ingest import ParsedExport, content_hash, export_files, read_export
 from pipeline.ingest.merge import CoreState
 from pipeline.resources import WarehouseResource
@@ -49,7 +58,7 @@ def resolve_sources(sources: list[str], warehouse_root: Path) -> list[Path]:
     return [f for f in files if f.resolve() not in companions]
 
 
-INGESTED = (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, QUARANTINE)
+INGESTED = (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG, QUARANTINE)
 
 
 @dg.multi_asset(specs=[table_spec(t) for t in INGESTED])
@@ -87,7 +96,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
             for row in export.quarantine.head(20).iter_rows(named=True):
                 context.log.warning(f"{path} {row['locator']}: {row['reason']}")
 
-        current = CoreState(store.scan(TASKS), store.scan(ANNOTATIONS), store.scan(REGIONS), store.scan(REVIEWS))
+        current = CoreState(*(store.scan(t) for t in (TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG)))
         state = current.merge(exports)
         new_files = pl.DataFrame([_file_row(e, context.run_id) for e in exports], schema=SOURCE_FILES.polars_schema)
         quarantine = [store.read(QUARANTINE)] + [e.quarantine.with_columns(run_id=pl.lit(context.run_id)) for e in exports]
@@ -98,6 +107,8 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
                 ANNOTATIONS: state.annotations,
                 REGIONS: state.regions,
                 REVIEWS: state.reviews,
+                ANNOTATION_HISTORY: state.history,
+                LABEL_CONFIG: state.label_config,
                 QUARANTINE: pl.concat(quarantine),
             }
         )
@@ -117,6 +128,8 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
     yield table_result(ANNOTATIONS, written[ANNOTATIONS], **dict(zip(origins["origin"], origins["len"], strict=True)))
     yield table_result(REGIONS, written[REGIONS])
     yield table_result(REVIEWS, written[REVIEWS])
+    yield table_result(ANNOTATION_HISTORY, written[ANNOTATION_HISTORY])
+    yield table_result(LABEL_CONFIG, written[LABEL_CONFIG])
     yield table_result(QUARANTINE, written[QUARANTINE], quarantined_this_run=run_totals["records_quarantined"])
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, REVIEWS, TASKS
+from pipeline.contract import ANNOTATION_HISTORY, ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, REVIEWS, TASKS
 from pipeline.ingest.coco import COCO_GROUND_TRUTH, COCO_RESULTS
 from pipeline.ingest.coco import sniff as sniff_coco
 from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
+from pipeline.ingest.label_studio_min import LABEL_STUDIO_CSV, LABEL_STUDIO_JSON_MIN
+from pipeline.ingest.label_studio_min import sniff as sniff_label_studio_min
 from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExport
 from pipeline.ingest.scout import SCOUT_ANNOTATIONS, SCOUT_IMAGES
 from pipeline.ingest.scout import sniff as sniff_scout
@@ -27,7 +29,16 @@ from pipeline.ingest.scout import sniff as sniff_scout
 __all__ = ["FORMATS", "BadRecord", "ParsedExport", "content_hash", "detect_format", "export_files", "read_export"]
 
 FORMATS: dict[str, Format] = {
-    f.name: f for f in (LABEL_STUDIO_JSON, SCOUT_ANNOTATIONS, SCOUT_IMAGES, COCO_GROUND_TRUTH, COCO_RESULTS)
+    f.name: f
+    for f in (
+        LABEL_STUDIO_JSON,
+        LABEL_STUDIO_JSON_MIN,
+        LABEL_STUDIO_CSV,
+        SCOUT_ANNOTATIONS,
+        SCOUT_IMAGES,
+        COCO_GROUND_TRUTH,
+        COCO_RESULTS,
+    )
 }
 _SNIFF_BYTES = 65536
 
@@ -64,12 +75,12 @@ def detect_format(head: bytes) -> str:
         raise BadRecord("$", "the file is empty")
     if head[:1] == b"[" and (b'"annotations"' in head or b'"predictions"' in head or head[1:].strip() == b"]"):
         return "label-studio-json"
-    if other := sniff_coco(head) or sniff_scout(head):
+    if other := sniff_label_studio_min(head) or sniff_coco(head) or sniff_scout(head):
         return other
     raise BadRecord(
         "$",
-        "unrecognised export format: expected a Label Studio JSON export (an array of tasks with 'annotations')"
-        ", a Scout annotations/images CSV, or a COCO ground-truth or results file",
+        "unrecognised export format: expected a Label Studio export (JSON, JSON-MIN or CSV),"
+        " a Scout annotations or images CSV, or a COCO ground-truth or results file",
     )
 
 
@@ -118,6 +129,8 @@ def read_export(path: str | Path, staging: Path) -> ParsedExport:
     parsed.annotations = ANNOTATIONS.conform(parsed.annotations.with_columns(provenance))
     parsed.regions = REGIONS.conform(parsed.regions.with_columns(provenance[1]))
     parsed.reviews = REVIEWS.conform(parsed.reviews.with_columns(provenance[1]))
+    parsed.history = ANNOTATION_HISTORY.conform(parsed.history.with_columns(provenance[1]))
+    parsed.label_config = LABEL_CONFIG.conform(parsed.label_config.with_columns(provenance))
     parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*provenance, pl.lit(None, pl.String).alias("run_id")))
     parsed.source_file, parsed.content_hash = source_file, digest
     return parsed

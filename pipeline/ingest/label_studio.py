@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from pipeline.ingest.label_config import config_for, write_label_config
 from pipeline.ingest.records import BadRecord, ExportWriter, Format
 from pipeline.ingest.sink import TableSink
 
@@ -106,6 +107,12 @@ class _Review(msgspec.Struct, gc=False):
     created_at: datetime | None = None
 
 
+class _HistoryItem(msgspec.Struct, gc=False):
+    action: str | None = None
+    created_by: Id | _User | None = None
+    created_at: datetime | None = None
+
+
 class _Annotation(msgspec.Struct, gc=False):
     id: Id
     result: list[_Result] = []
@@ -120,6 +127,7 @@ class _Annotation(msgspec.Struct, gc=False):
     last_action: str | None = None
     project: Id | None = None
     reviews: list[_Review] = []
+    history: list[_HistoryItem] = []
 
 
 class _Prediction(msgspec.Struct, gc=False):
@@ -169,6 +177,7 @@ def parse_label_studio_json(buffer: bytes | mmap.mmap, source_file: str, writer:
             # Pages already parsed are in the page cache; drop them from this process's resident set.
             buffer.madvise(mmap.MADV_DONTNEED)
     del raw_tasks  # the raw slices point into the buffer, which the caller closes next
+    write_label_config(writer, Path(source_file))
 
 
 class _TaskParser:
@@ -260,6 +269,8 @@ class _TaskParser:
         )
         for review in reviews:
             self.out.reviews.append(review)
+        for item in annotation.history:
+            self.out.history.append((project_id, task_id, annotation_id, item.action, _user(item.created_by), item.created_at))
         self.out.accepted += 1
 
     def _add_prediction(self, project_id: str, task_id: str, index: int, prediction: _Prediction) -> None:
@@ -386,4 +397,4 @@ def _peek_id(raw: msgspec.Raw) -> str:
     return str(record.get("id", "?")) if isinstance(record, dict) else "?"
 
 
-LABEL_STUDIO_JSON = Format("label-studio-json", parse_label_studio_json, region_columns)
+LABEL_STUDIO_JSON = Format("label-studio-json", parse_label_studio_json, region_columns, companion=config_for)

@@ -9,7 +9,8 @@ Two kinds of rows:
 - *attached* annotations: ones whose export does not carry their task (a COCO results file scoring the
   images of a ground-truth file). They survive newer snapshots of the task and are replaced only by
   a later export carrying the same annotation id.
-Regions and reviews follow their annotation.
+Regions, reviews and annotation history follow their annotation; per project, the labeling config of
+the latest export that came with one applies.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class CoreState:
     annotations: pl.LazyFrame
     regions: pl.LazyFrame
     reviews: pl.LazyFrame
+    history: pl.LazyFrame
+    label_config: pl.LazyFrame
 
     def merge(self, exports: list[ParsedExport]) -> CoreState:
         """The state after `exports` (in the order given)."""
@@ -55,4 +58,12 @@ class CoreState:
             annotations=annotations,
             regions=pl.concat([self.regions, *(e.regions for e in exports)]).join(kept, on=ANNOTATION, how="semi"),
             reviews=pl.concat([self.reviews, *(e.reviews for e in exports)]).join(kept, on=ANNOTATION, how="semi"),
+            history=pl.concat([self.history, *(e.history for e in exports)]).join(kept, on=ANNOTATION, how="semi"),
+            label_config=_latest_config(self.label_config, [e.label_config for e in exports]),
         )
+
+
+def _latest_config(current: pl.LazyFrame, incoming: list[pl.LazyFrame]) -> pl.LazyFrame:
+    """Per project, the config of the latest export that came with one."""
+    configs = pl.concat([current.with_columns(_order=pl.lit(0))] + [c.with_columns(_order=pl.lit(i + 1)) for i, c in enumerate(incoming)])
+    return configs.filter(pl.col("_order") == pl.col("_order").max().over("project_id")).drop("_order")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.contract import ANNOTATIONS, REGIONS, REVIEWS, TASKS, Table
+from pipeline.contract import ANNOTATION_HISTORY, ANNOTATIONS, LABEL_CONFIG, REGIONS, REVIEWS, TASKS, Table
 from pipeline.ingest.sink import TableSink, tuple_columns
 
 PROVENANCE = ("source_file", "content_hash")
@@ -43,6 +43,8 @@ class ParsedExport:
     annotations: pl.LazyFrame
     regions: pl.LazyFrame
     reviews: pl.LazyFrame
+    history: pl.LazyFrame
+    label_config: pl.LazyFrame
     quarantine: pl.DataFrame
     records_accepted: int
     project_ids: list[str] = field(default_factory=list)
@@ -77,6 +79,8 @@ class ExportWriter:
         self.annotations = TableSink(staging / "annotations.parquet", parsed_columns(ANNOTATIONS))
         self.regions = TableSink(staging / "regions.parquet", parsed_columns(REGIONS), region_columns)
         self.reviews = TableSink(staging / "reviews.parquet", parsed_columns(REVIEWS))
+        self.history = TableSink(staging / "history.parquet", parsed_columns(ANNOTATION_HISTORY))
+        self.label_config = TableSink(staging / "label_config.parquet", parsed_columns(LABEL_CONFIG))
         self.locators: list[str] = []
         self.reasons: list[str] = []
         self.accepted = 0
@@ -93,6 +97,8 @@ class ExportWriter:
             annotations=self.annotations.close(),
             regions=self.regions.close(),
             reviews=self.reviews.close(),
+            history=self.history.close(),
+            label_config=self.label_config.close(),
             quarantine=pl.DataFrame({"locator": self.locators, "reason": self.reasons}, schema={"locator": pl.String, "reason": pl.String}),
             records_accepted=self.accepted,
             project_ids=sorted(self.projects),

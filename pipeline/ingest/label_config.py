@@ -1,0 +1,80 @@
+"""Label Studio labeling configs (the project's XML): which controls exist, their type and allowed labels.
+
+A config is read with the export beside it: `<export stem>.xml`, else `label_config.xml` in the same
+folder. It names the controls of JSON-MIN and CSV exports (whose plain values cannot tell a choice from
+task data) and lets gtq check that every label used is one the project allows.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.ingest.records import BadRecord
+
+# Control tag (lower case) -> the result type Label Studio writes for it.
+CONTROL_TYPES = {
+    "choices": "choices",
+    "taxonomy": "taxonomy",
+    "labels": "labels",
+    "hypertextlabels": "hypertextlabels",
+    "paragraphlabels": "paragraphlabels",
+    "rectanglelabels": "rectanglelabels",
+    "rectangle": "rectangle",
+    "polygonlabels": "polygonlabels",
+    "polygon": "polygon",
+    "keypointlabels": "keypointlabels",
+    "keypoint": "keypoint",
+    "ellipselabels": "ellipselabels",
+    "ellipse": "ellipse",
+    "brushlabels": "brushlabels",
+    "brush": "brush",
+    "rating": "rating",
+    "number": "number",
+    "textarea": "textarea",
+    "datetime": "datetime",
+    "timeserieslabels": "timeserieslabels",
+}
+
+
+@dataclass(frozen=True)
+class Control:
+    name: str
+    type: str
+    to_name: str | None
+    labels: tuple[str, ...]
+
+
+def config_for(export: Path) -> Path | None:
+    for candidate in (export.with_suffix(".xml"), export.with_name(export.name.split(".")[0] + ".xml"), export.with_name("label_config.xml")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def parse_label_config(path: Path) -> list[Control]:
+    """The controls of a labeling config; BadRecord naming the file when it is not one."""
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise BadRecord("$", f"the labeling config {path.name} is not valid XML: {exc}") from exc
+    controls = []
+    for element in root.iter():
+        kind = CONTROL_TYPES.get(element.tag.lower())
+        if kind and element.get("name"):
+            labels = tuple(child.get("value") for child in element.iter() if child is not element and child.get("value") is not None)
+            controls.append(Control(element.get("name"), kind, element.get("toName"), labels))
+    if not controls:
+        raise BadRecord("$", f"the labeling config {path.name} defines no control (no element with a name and a known tag)")
+    return controls
+
+
+def write_label_config(writer, export: Path) -> None:
+    """Rows of core.label_config for every project of the export, from the config beside it (if any)."""
+    path = config_for(export)
+    if path is None:
+        return
+    for project_id in sorted(writer.projects):
+        for control in parse_label_config(path):
+            writer.label_config.append((project_id, control.name, control.type, control.to_name, list(control.labels)))
