@@ -10,6 +10,7 @@ import dagster as dg
 from pipeline.assets import groundtruth, ingest, quality
 from pipeline.checks import expectations, ground_truth, regions
 from pipeline.resources import WarehouseResource
+from pipeline.sensors import build_inbox_sensor
 
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality])
 all_checks = [
@@ -28,11 +29,14 @@ nightly = dg.ScheduleDefinition(
     description="Nightly ingest of the configured sources and full re-scoring.",
 )
 
+inbox_sensor = build_inbox_sensor(gtq_job)
+
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
     jobs=[gtq_job],
     schedules=[nightly],
+    sensors=[inbox_sensor],
     resources={"warehouse": WarehouseResource()},
     executor=dg.in_process_executor,
 )

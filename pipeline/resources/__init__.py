@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -12,9 +13,14 @@ DEFAULT_WAREHOUSE = "warehouse"
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse folder: DuckDB file, Parquet copies and the versioned (Delta) ground truth."""
+    """The warehouse folder: DuckDB file, Parquet copies and the versioned (Delta) ground truth;
+    and the inbox folder the sensor watches for new exports (default: `<warehouse>/inbox`)."""
 
     root: str = os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE)
+    inbox: str = os.environ.get("GTQ_INBOX", "")
 
     def store(self) -> Warehouse:
         return Warehouse(self.root)
+
+    def inbox_path(self) -> Path:
+        return Path(self.inbox) if self.inbox else Path(self.root) / "inbox"
