@@ -45,8 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     return run_pipeline(args.source, Path(args.warehouse), verbose=args.verbose)
 
 
-def execute(sources: list[str | Path], warehouse: Path, *, instance=None, log_level: str = "CRITICAL"):
-    """Run the `gtq_all` job in-process, exactly as the UI and the schedule do; returns Dagster's result."""
+def execute(
+    sources: list[str | Path], warehouse: Path, *, groundtruth: Path | None = None, instance=None, log_level: str = "CRITICAL"
+):
+    """Run the `gtq_all` job in-process, exactly as the UI and the schedule do; returns Dagster's result.
+
+    `groundtruth` is the folder of the GT policy and overrides (default: ./groundtruth or $GTQ_GROUNDTRUTH).
+    """
     import dagster as dg
 
     from pipeline.definitions import defs, gtq_job
@@ -57,7 +62,10 @@ def execute(sources: list[str | Path], warehouse: Path, *, instance=None, log_le
     instance = instance or dg.DagsterInstance.ephemeral()
     run_config = {
         "ops": {"core_tables": {"config": {"sources": [str(s) for s in sources]}}},
-        "resources": {"warehouse": {"config": {"root": str(warehouse)}}},
+        "resources": {
+            "warehouse": {"config": {"root": str(warehouse)}},
+            **({"groundtruth": {"config": {"directory": str(groundtruth)}}} if groundtruth else {}),
+        },
         "loggers": {"console": {"config": {"log_level": log_level}}},
     }
     return defs.resolve_job_def(gtq_job.name).execute_in_process(

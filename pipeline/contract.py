@@ -207,12 +207,19 @@ GROUND_TRUTH = Table(
         "annotation_id": pl.String,
         "version": pl.Int64,
         "method": pl.String,
+        "verified": pl.Boolean,
+        "source_task_id": pl.String,
+        "item_key": pl.String,
+        "confirmed_empty": pl.Boolean,
         "annotator": pl.String,
+        "decided_by": pl.String,
         "decided_at": TIMESTAMP,
-        "n_flagged": pl.Int64,
+        "n_candidates": pl.Int64,
+        "reason": pl.String,
         "source_file": pl.String,
+        "content_hash": pl.String,
     },
-    "Exactly one row per task that has ground truth; `version` is the GT dataset version that set it.",
+    "Exactly one row per task that has ground truth: which annotation, how it was decided, the version that set it.",
 )
 
 GROUND_TRUTH_HISTORY = Table(
@@ -228,6 +235,8 @@ GROUND_TRUTH_HISTORY = Table(
         "valid_from": TIMESTAMP,
         "valid_to": TIMESTAMP,
         "method": pl.String,
+        "decided_by": pl.String,
+        "reason": pl.String,
         "run_id": pl.String,
         "source_file": pl.String,
         "content_hash": pl.String,
@@ -242,10 +251,10 @@ GROUND_TRUTH_CONFLICTS = Table(
         "project_id": pl.String,
         "task_id": pl.String,
         "chosen_annotation_id": pl.String,
-        "flagged_annotation_ids": pl.List(pl.String),
+        "candidate_annotation_ids": pl.List(pl.String),
         "rule": pl.String,
     },
-    "Tasks whose export flags several annotations as GT, and which one the rule chose.",
+    "Tasks a person should look at: several GT flags, consensus ties, an item decided differently in two tasks.",
 )
 
 ANSWERS = Table(

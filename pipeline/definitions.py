@@ -8,13 +8,12 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.assets import groundtruth, ingest, quality
-from pipeline.checks import expectations, ground_truth, regions
-from pipeline.resources import WarehouseResource
+from pipeline.checks import expectations, regions
+from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 from pipeline.sensors import build_inbox_sensor
 
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality])
 all_checks = [
-    ground_truth.exactly_one_ground_truth_per_task,
     regions.labels_allowed_by_label_config,
     *expectations.expectation_checks(),
 ]
@@ -37,6 +36,6 @@ defs = dg.Definitions(
     jobs=[gtq_job],
     schedules=[nightly],
     sensors=[inbox_sensor],
-    resources={"warehouse": WarehouseResource()},
+    resources={"warehouse": WarehouseResource(), "groundtruth": GroundTruthPolicyResource()},
     executor=dg.in_process_executor,
 )

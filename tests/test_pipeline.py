@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from pipeline.checks.ground_truth import exactly_one_ground_truth_per_task, ground_truth_violations
 from pipeline.cli import execute
 from pipeline.contract import (
     ALL_TABLES,
@@ -25,14 +24,14 @@ from pipeline.contract import (
     TASKS,
 )
 from pipeline.definitions import defs
-from pipeline.resources import WarehouseResource
+from pipeline.groundtruth.policy import append_override
 from pipeline.sample import TWO_FLAGS_TASK_INDEX
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, write_export
 
 
-def run_ok(sources, warehouse):
-    result = execute(sources, warehouse)
+def run_ok(sources, warehouse, groundtruth=None):
+    result = execute(sources, warehouse, groundtruth=groundtruth or Path(warehouse) / "groundtruth")
     assert result.success
     assert all(check.passed for check in result.get_asset_check_evaluations())
     return result
@@ -41,13 +40,13 @@ def run_ok(sources, warehouse):
 def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert {"exactly_one_ground_truth_per_task", "expectations_ground_truth", "expectations_annotations"} <= checks
+    assert {"publishable_ground_truth", "expectations_ground_truth", "expectations_annotations"} <= checks
 
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("warehouse")
-    return run_ok([], warehouse), Warehouse(warehouse)
+    return run_ok([], warehouse, tmp_path_factory.mktemp("groundtruth")), Warehouse(warehouse)
 
 
 def test_sample_run_writes_every_contract_table(sample_run):
@@ -78,12 +77,12 @@ def test_sample_run_ground_truth(sample_run):
     result, store = sample_run
     gt = store.read(GROUND_TRUTH)
     assert gt.select("project_id", "task_id").is_duplicated().sum() == 0
-    assert set(gt["version"]) == {0} and set(gt["method"]) == {"flag"}
+    assert set(gt["version"]) == {0} and set(gt["method"]) == {"flag", "review"} and gt["verified"].all()
     assert DeltaTable(str(store.delta_path(GROUND_TRUTH))).version() == 0
     assert pl.read_delta(str(store.delta_path(GROUND_TRUTH)), version=0).height == gt.height
     conflict = store.read(GROUND_TRUTH_CONFLICTS).row(0, named=True)
     assert conflict["task_id"] == str(1000 + TWO_FLAGS_TASK_INDEX)
-    flagged = store.read(ANNOTATIONS).filter(pl.col("annotation_id").is_in(conflict["flagged_annotation_ids"]))
+    flagged = store.read(ANNOTATIONS).filter(pl.col("annotation_id").is_in(conflict["candidate_annotation_ids"]))
     latest = flagged.sort("updated_at")["annotation_id"][-1]
     assert conflict["chosen_annotation_id"] == latest
     assert gt.filter(pl.col("task_id") == conflict["task_id"])["annotation_id"].item() == latest
@@ -158,21 +157,19 @@ def test_a_broken_file_fails_alone(tmp_path):
     ]
 
 
-def test_gt_check_fails_on_a_corrupt_ground_truth_and_is_blocking(tmp_path):
+def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_path):
     export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, cancelled=True)])])
-    store = Warehouse(tmp_path / "wh")
-    run_ok([export], store.root)
-    check = exactly_one_ground_truth_per_task
-    assert all(spec.blocking for spec in check.check_specs)
-    assert check(warehouse=WarehouseResource(root=str(store.root))).passed
+    store, gt_dir = Warehouse(tmp_path / "wh"), tmp_path / "gt"
+    run_ok([export], store.root, gt_dir)
+    append_override(gt_dir / "overrides.yaml", project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="test")
 
-    gt = store.read(GROUND_TRUTH)
-    store.write(GROUND_TRUTH, pl.concat([gt, gt.with_columns(annotation_id=pl.lit("2"))]))  # two GTs, one cancelled
-    result = check(warehouse=WarehouseResource(root=str(store.root)))
-    assert not result.passed and result.metadata["violations"].value == 2
-    problems = ground_truth_violations(store.scan(GROUND_TRUTH), store.scan(ANNOTATIONS))["problem"].to_list()
-    assert "2 GT rows for one task" in problems
-    assert any("cancelled" in p for p in problems)
+    result = execute([], store.root, groundtruth=gt_dir)
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "publishable_ground_truth")
+    assert not check.passed and check.metadata["problems"].value == 1
+    assert store.delta_version(GROUND_TRUTH) == 0  # nothing new published
+    assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["1"]
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "quality/annotation_scores" not in materialized  # the blocking check stopped everything downstream
 
 
 def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypatch):
@@ -189,7 +186,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypat
         return real_sink(frame, path, *args, **kwargs)
 
     monkeypatch.setattr(pl.LazyFrame, "sink_parquet", failing_sink)
-    result = execute([v2], store.root)
+    result = execute([v2], store.root, groundtruth=tmp_path / "gt")
     assert not result.success
     monkeypatch.undo()
     for table in (SOURCE_FILES, TASKS, ANNOTATIONS, QUARANTINE):
@@ -226,7 +223,11 @@ def test_scout_folder_through_the_pipeline(tmp_path):
     files = store.read(SOURCE_FILES)
     assert files.select("format", "records_read", "records_quarantined").rows() == [("scout-annotations-csv", 11, 1)]
     gt = store.read(GROUND_TRUTH).sort("task_id")
-    assert gt.select("task_id", "annotation_id").rows() == [("t1/IMG_001.JPG", "t1/IMG_001.JPG/gt"), ("t1/IMG_003.JPG", "t1/IMG_003.JPG/gt")]
+    assert gt.select("task_id", "annotation_id", "confirmed_empty").rows() == [  # Scout: GT belongs to the image
+        ("t1/IMG_001.JPG", "t1/IMG_001.JPG/gt", False),
+        ("t1/IMG_003.JPG", "t1/IMG_003.JPG/gt", True),
+        ("t2/IMG_001.JPG", "t1/IMG_001.JPG/gt", False),
+    ]
     assert store.read(QUARANTINE)["locator"].to_list() == ["line 7 (task t2, image IMG_002.JPG)"]
     assert result.success
 
@@ -247,7 +248,7 @@ def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
 def test_labels_outside_the_labeling_config_are_reported(tmp_path):
     export = write_export(tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])])
     (tmp_path / "proj.xml").write_text('<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices></View>')
-    result = execute([export], tmp_path / "wh")
+    result = execute([export], tmp_path / "wh", groundtruth=tmp_path / "gt")
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "labels_allowed_by_label_config")
     assert not check.passed and check.metadata["labels_outside_config"].value == 1
     assert result.success  # a warning, not a blocking failure

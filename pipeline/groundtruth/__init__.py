@@ -1,0 +1,101 @@
+"""Ground truth: rules decide, the policy orders them, versioning records the changes. No Dagster.
+
+`resolve_ground_truth` is the one function the pipeline calls: it runs every rule, applies each
+project's precedence, adds what the GT table tells about each decision (verified, confirmed empty, the
+item), and for projects whose GT belongs to the item (Scout) spreads an item's GT to every task that
+holds the item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline.groundtruth import rules
+from pipeline.groundtruth.policy import Policy
+
+TASK = ["project_id", "task_id"]
+ITEM_SCOPED_FORMATS = ("scout-annotations-csv", "scout-images-csv")
+
+
+@dataclass
+class Resolution:
+    decided: pl.DataFrame  # one row per decided task; annotation_id null where an override unset the GT
+    conflicts: pl.DataFrame
+
+    @property
+    def ground_truth(self) -> pl.DataFrame:
+        return self.decided.filter(pl.col("annotation_id").is_not_null())
+
+
+def item_scoped_projects(policy: Policy, project_formats: dict[str, set[str]]) -> list[str]:
+    """Projects whose GT belongs to the item: `scope: item`, or `auto` for projects from Scout exports."""
+    return sorted(
+        project
+        for project, formats in project_formats.items()
+        if (scope := policy.for_project(project).scope) == "item" or (scope == "auto" and formats & set(ITEM_SCOPED_FORMATS))
+    )
+
+
+def resolve_ground_truth(
+    *,
+    tasks: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    reviews: pl.LazyFrame,
+    overrides: pl.LazyFrame,
+    overrides_file: tuple[str, str],
+    policy: Policy,
+    item_scoped: list[str],
+) -> Resolution:
+    """Decide every task's GT. `overrides_file` is the (path, content hash) the overrides came from."""
+    projects = tasks.select(pl.col("project_id").unique()).collect().to_series().to_list()
+    consensus = policy.consensus_settings(projects)
+    decisions = {
+        "override": rules.by_override(overrides, *overrides_file),
+        "flag": rules.by_flag(annotations),
+        "review": rules.by_review(annotations, reviews),
+        "annotator": rules.by_annotator(annotations, policy.trusted(projects)),
+        "consensus": rules.by_consensus(annotations, regions, consensus),
+    }
+    decided = rules.resolve(decisions, policy.rule_ranks(projects))
+    described = (
+        decided.join(tasks.select(*TASK, "item_key"), on=TASK, how="left")
+        .join(annotations.select(*TASK, "annotation_id", "annotator"), on=[*TASK, "annotation_id"], how="left")
+        .with_columns(
+            source_task_id=pl.col("task_id"),
+            verified=pl.col("method").is_in(rules.VERIFIED_METHODS),
+            confirmed_empty=~pl.struct(*TASK, "annotation_id").is_in(
+                regions.select(pl.struct(*TASK, "annotation_id")).collect().to_series().implode()
+            ),
+        )
+    )
+    item_rows, item_conflicts = _spread_over_items(described, tasks, item_scoped)
+    task_rows = described.filter(~pl.col("project_id").is_in(item_scoped))
+    votes = rules.consensus_votes(annotations, regions, consensus)
+    conflicts = pl.concat([rules.conflicts(annotations, decided, votes), item_conflicts])
+    return Resolution(pl.concat([task_rows, item_rows], how="diagonal").collect(), conflicts.collect())
+
+
+def _spread_over_items(described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped: list[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Scout: the GT decided for an item (in whichever task) is the GT of every task holding the item.
+
+    When tasks decided different annotations for one item, the latest decision wins and a conflict is
+    recorded.
+    """
+    scoped = described.filter(pl.col("project_id").is_in(item_scoped) & pl.col("annotation_id").is_not_null())
+    per_item = scoped.group_by("project_id", "item_key").agg(
+        pl.all().sort_by("decided_at", "task_id", nulls_last=False).last(),
+        pl.col("annotation_id").unique().sort().alias("candidate_annotation_ids"),
+    )
+    holders = tasks.filter(pl.col("project_id").is_in(item_scoped)).select(*TASK, "item_key")
+    rows = per_item.drop("task_id", "candidate_annotation_ids").join(holders, on=["project_id", "item_key"])
+    item_conflicts = per_item.filter(pl.col("candidate_annotation_ids").list.len() > 1).select(
+        *TASK,
+        pl.col("annotation_id").alias("chosen_annotation_id"),
+        "candidate_annotation_ids",
+        pl.lit("item decided differently in several tasks: the latest decision wins").alias("rule"),
+    )
+    unsets = described.filter(pl.col("project_id").is_in(item_scoped) & pl.col("annotation_id").is_null())
+    return pl.concat([rows.select(described.collect_schema().names()), unsets]), item_conflicts

@@ -1,66 +1,231 @@
-"""Ground-truth resolution rules: small pure functions over the core annotation frame.
+"""Ground-truth rules: each a small pure function over Polars frames that decides some tasks' GT.
 
-Label Studio semantics: an annotation's `ground_truth` flag marks the task's GT. A task has at most one
-GT; when an export flags several annotations of a task, the most recently updated one wins (ties go to
-the larger annotation id, so the choice never depends on row order) and the conflict is reported.
-Predictions and cancelled (skipped) annotations are never GT.
+Every rule returns *decisions*, one row per task it decides, with the columns of `DECISION`:
+project_id, task_id, annotation_id (null: the task has no GT, which only an override can say),
+method, decided_by, decided_at, n_candidates (how many annotations the rule could have picked), reason
+and source_file. `resolve` applies them in each project's precedence order: the highest-ranked rule
+that decides a task wins. Predictions and cancelled (skipped) annotations are never candidates.
+
+Ties inside a rule never depend on row order: the later `updated_at` wins, then the larger id (numeric
+ids compare as numbers).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from pipeline.metrics.scores import choice_answers
+
 TASK = ["project_id", "task_id"]
+DECISION = {
+    "project_id": pl.String,
+    "task_id": pl.String,
+    "annotation_id": pl.String,
+    "method": pl.String,
+    "decided_by": pl.String,
+    "decided_at": pl.Datetime("us", "UTC"),
+    "n_candidates": pl.Int64,
+    "reason": pl.String,
+    "source_file": pl.String,
+    "content_hash": pl.String,
+}
+VERIFIED_METHODS = ("override", "flag", "review", "annotator")
 
 
-def flagged_candidates(annotations: pl.LazyFrame) -> pl.LazyFrame:
-    """Annotations that may be GT by flag: human, submitted, flagged."""
-    return annotations.filter(
-        (pl.col("origin") == "human") & pl.col("gt_flag") & ~pl.col("was_cancelled")
-    )
+def eligible(annotations: pl.LazyFrame) -> pl.LazyFrame:
+    """Annotations that may be GT at all: submitted by a human."""
+    return annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled"))
 
 
-def _latest_first() -> list[pl.Expr]:
-    # Numeric ids compare as numbers, so annotation 10 beats annotation 9.
-    return [pl.col("updated_at"), pl.col("annotation_id").str.len_chars(), pl.col("annotation_id")]
+def _id_order() -> list[pl.Expr]:
+    return [pl.col("annotation_id").str.len_chars(), pl.col("annotation_id")]
 
 
-def resolve_by_flag(annotations: pl.LazyFrame) -> pl.LazyFrame:
-    """One GT per task among the flagged candidates: the most recently updated wins.
+def _decisions(frame: pl.LazyFrame, **columns: pl.Expr | str | None) -> pl.LazyFrame:
+    """Shape a rule's output as DECISION, filling the columns the rule does not know with nulls."""
+    exprs = []
+    for name, dtype in DECISION.items():
+        value = columns.get(name, name if name in TASK else None)
+        expr = pl.col(value) if isinstance(value, str) else (value if isinstance(value, pl.Expr) else pl.lit(None))
+        exprs.append(expr.cast(dtype).alias(name))
+    return frame.select(exprs)
 
-    Returns project_id, task_id, annotation_id, method ('flag'), annotator, decided_at (the winning
-    annotation's updated_at), n_flagged, source_file.
+
+def by_override(overrides: pl.LazyFrame, source_file: str, content_hash: str) -> pl.LazyFrame:
+    """The latest override of each task: `set` makes an annotation the GT, `unset` leaves the task without.
+
+    The override is applied as written: an override naming an annotation that is missing or cancelled is
+    reported by the GT checks (and blocks publication), never silently skipped.
     """
+    latest = overrides.group_by(TASK).agg(pl.all().sort_by("at").last(), pl.len().alias("n"))
+    return _decisions(
+        latest,
+        annotation_id="annotation_id",
+        method=pl.lit("override"),
+        decided_by="author",
+        decided_at="at",
+        n_candidates=pl.lit(1),
+        reason=pl.concat_str(pl.col("action"), pl.lit(": "), pl.col("reason")),
+        source_file=pl.lit(source_file),
+        content_hash=pl.lit(content_hash),
+    )
+
+
+def by_flag(annotations: pl.LazyFrame) -> pl.LazyFrame:
+    """Label Studio: the flagged annotation; several flags on one task: the most recently updated."""
+    flagged = eligible(annotations).filter(pl.col("gt_flag"))
+    return _decisions(
+        flagged.group_by(TASK).agg(
+            pl.col("annotation_id", "updated_at", "source_file", "content_hash").sort_by("updated_at", *_id_order()).last(),
+            pl.len().alias("n"),
+        ),
+        annotation_id="annotation_id",
+        method=pl.lit("flag"),
+        decided_at="updated_at",
+        n_candidates="n",
+        source_file="source_file",
+        content_hash="content_hash",
+    )
+
+
+def by_review(annotations: pl.LazyFrame, reviews: pl.LazyFrame) -> pl.LazyFrame:
+    """A reviewer's "fix and accept" first, then an accepted annotation; a rejected one never.
+
+    An annotation's review state is its `last_action` (fixed_and_accepted, accepted, rejected) or else its
+    latest review in core.reviews. Among several accepted annotations of a task, the later updated wins.
+    """
+    latest_review = reviews.group_by("project_id", "task_id", "annotation_id").agg(
+        pl.col("accepted", "reviewer", "created_at").sort_by("created_at").last()
+    ).rename({"created_at": "reviewed_at"})
+    state = eligible(annotations).join(latest_review, on=["project_id", "task_id", "annotation_id"], how="left")
+    action = pl.col("last_action").fill_null("")
+    strength = (
+        pl.when(action == "fixed_and_accepted").then(2)
+        .when(action == "rejected").then(None)
+        .when((action == "accepted") | pl.col("accepted").fill_null(False)).then(1)
+    )  # fmt: skip
+    accepted = state.with_columns(strength=strength).filter(pl.col("strength").is_not_null())
+    return _decisions(
+        accepted.group_by(TASK).agg(
+            pl.col("annotation_id", "reviewer", "reviewed_at", "updated_at", "source_file", "content_hash", "last_action", "strength")
+            .sort_by("strength", "updated_at", *_id_order())
+            .last(),
+            pl.len().alias("n"),
+        ),
+        annotation_id="annotation_id",
+        method=pl.lit("review"),
+        decided_by="reviewer",
+        decided_at=pl.coalesce("reviewed_at", "updated_at"),
+        n_candidates="n",
+        reason=pl.when(pl.col("strength") == 2).then(pl.lit("fixed and accepted")).otherwise(pl.lit("accepted")),
+        source_file="source_file",
+        content_hash="content_hash",
+    )
+
+
+def by_annotator(annotations: pl.LazyFrame, trusted: pl.LazyFrame) -> pl.LazyFrame:
+    """"Set ground truths by user": the annotation of the first-listed trusted annotator who annotated the
+    task (their earliest, if several)."""
+    candidates = eligible(annotations).join(trusted, on=["project_id", "annotator"])
+    return _decisions(
+        candidates.group_by(TASK).agg(
+            pl.col("annotation_id", "annotator", "created_at", "source_file", "content_hash").sort_by(
+                "preference", "created_at", *_id_order(), descending=False
+            ).first(),
+            pl.len().alias("n"),
+        ),
+        annotation_id="annotation_id",
+        method=pl.lit("annotator"),
+        decided_by="annotator",
+        decided_at="created_at",
+        n_candidates="n",
+        reason=pl.concat_str(pl.lit("trusted annotator "), pl.col("annotator")),
+        source_file="source_file",
+        content_hash="content_hash",
+    )
+
+
+def consensus_votes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.LazyFrame) -> pl.LazyFrame:
+    """Per task and classification control of a consensus project: the majority answer and how sure it is.
+
+    Votes are the answers of submitted human annotations (an empty answer is no vote). Returns
+    project_id, task_id, control, n_votes, majority (answer_key), top (votes for it), tied (another answer
+    has as many), agreement (top / n_votes), and whether the control is `decided` under the project's
+    min_agreement and quorum.
+    """
+    answers = choice_answers(eligible(annotations).join(settings.select("project_id"), on="project_id", how="semi"), regions)
+    counts = answers.drop_nulls("answer_key").group_by(*TASK, "control", "answer_key").agg(pl.len().alias("votes"))
     return (
-        flagged_candidates(annotations)
-        .group_by(TASK)
+        counts.group_by(*TASK, "control")
         .agg(
-            pl.col("annotation_id", "annotator", "updated_at", "source_file").sort_by(_latest_first()).last(),
-            pl.len().alias("n_flagged"),
+            pl.col("votes").sum().alias("n_votes"),
+            pl.col("answer_key").sort_by("votes").last().alias("majority"),
+            pl.col("votes").max().alias("top"),
+            ((pl.col("votes") == pl.col("votes").max()).sum() > 1).alias("tied"),
         )
-        .select(
-            *TASK,
-            "annotation_id",
-            pl.lit("flag").alias("method"),
-            "annotator",
-            pl.col("updated_at").alias("decided_at"),
-            "n_flagged",
-            "source_file",
-        )
+        .join(settings, on="project_id")
+        .with_columns(agreement=pl.col("top") / pl.col("n_votes"))
+        .with_columns(decided=~pl.col("tied") & (pl.col("agreement") >= pl.col("min_agreement")) & (pl.col("n_votes") >= pl.col("quorum")))
     )
 
 
-def flag_conflicts(annotations: pl.LazyFrame, resolved: pl.LazyFrame) -> pl.LazyFrame:
-    """Tasks with several flagged annotations, the one the rule chose and all that were flagged."""
+def by_consensus(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.LazyFrame) -> pl.LazyFrame:
+    """Majority vote over classification controls, only where every control is decided (see
+    `consensus_votes`): the GT is the earliest annotation that gives the majority answer on every control.
+    A consensus GT is never verified (`core.ground_truth.verified` is false)."""
+    votes = consensus_votes(annotations, regions, settings)
+    decided_tasks = votes.group_by(TASK).agg(pl.col("decided").all(), pl.len().alias("n_controls"), pl.col("agreement").min())
+    answers = choice_answers(eligible(annotations), regions).join(votes.select(*TASK, "control", "majority"), on=[*TASK, "control"])
+    matching = (
+        answers.group_by(*TASK, "annotation_id")
+        .agg((pl.col("answer_key") == pl.col("majority")).sum().alias("matches"), pl.col("updated_at").first())
+        .join(decided_tasks.filter("decided"), on=TASK)
+        .filter(pl.col("matches") == pl.col("n_controls"))
+        .join(annotations.select(*TASK, "annotation_id", "created_at", "source_file", "content_hash"), on=[*TASK, "annotation_id"])
+    )
+    return _decisions(
+        matching.group_by(TASK).agg(
+            pl.col("annotation_id", "created_at", "source_file", "content_hash", "agreement").sort_by("created_at", *_id_order()).first(),
+            pl.len().alias("n"),
+        ),
+        annotation_id="annotation_id",
+        method=pl.lit("consensus"),
+        decided_at="created_at",
+        n_candidates="n",
+        reason=pl.format("majority vote, agreement {}", pl.col("agreement").round(3)),
+        source_file="source_file",
+        content_hash="content_hash",
+    )
+
+
+def resolve(decisions: dict[str, pl.LazyFrame], ranks: pl.LazyFrame) -> pl.LazyFrame:
+    """Per task, the decision of the highest-ranked rule (ranks: project_id, rule, rank) that decided it.
+
+    An `unset` override decides "no GT" (annotation_id null): it wins over the rules below it.
+    """
+    ranked = pl.concat([d.with_columns(rule=pl.lit(rule)) for rule, d in decisions.items()]).join(ranks, on=["project_id", "rule"])
+    return ranked.group_by(TASK).agg(pl.all().sort_by("rank").first()).select(list(DECISION))
+
+
+def conflicts(annotations: pl.LazyFrame, resolved: pl.LazyFrame, votes: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """Tasks a person should look at: several GT flags (the rule chose one) and consensus ties (no GT).
+
+    Returns project_id, task_id, chosen_annotation_id, candidate_annotation_ids, rule.
+    """
     flagged = (
-        flagged_candidates(annotations)
+        eligible(annotations)
+        .filter(pl.col("gt_flag"))
         .group_by(TASK)
-        .agg(pl.col("annotation_id").sort_by(_latest_first()).alias("flagged_annotation_ids"))
-        .filter(pl.col("flagged_annotation_ids").list.len() > 1)
+        .agg(pl.col("annotation_id").sort_by("updated_at", *_id_order()).alias("candidate_annotation_ids"))
+        .filter(pl.col("candidate_annotation_ids").list.len() > 1)
+        .join(resolved.select(*TASK, pl.col("annotation_id").alias("chosen_annotation_id")), on=TASK, how="left")
+        .with_columns(rule=pl.lit("several GT flags: the latest updated wins"))
     )
-    return flagged.join(resolved.select(*TASK, pl.col("annotation_id").alias("chosen_annotation_id")), on=TASK).select(
-        *TASK,
-        "chosen_annotation_id",
-        "flagged_annotation_ids",
-        pl.lit("latest updated_at wins").alias("rule"),
-    )
+    parts = [flagged]
+    if votes is not None:
+        tied = votes.filter("tied").select(TASK).unique().join(resolved.filter(pl.col("annotation_id").is_not_null()), on=TASK, how="anti")
+        parts.append(
+            tied.join(eligible(annotations).group_by(TASK).agg(pl.col("annotation_id").sort().alias("candidate_annotation_ids")), on=TASK)
+            .with_columns(chosen_annotation_id=pl.lit(None, pl.String), rule=pl.lit("consensus tie: no majority, for review"))
+        )
+    return pl.concat([p.select(*TASK, "chosen_annotation_id", "candidate_annotation_ids", "rule") for p in parts])

@@ -55,15 +55,17 @@ def exact_match(answer: str, reference: str) -> pl.Expr:
 def scores_against_ground_truth(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> pl.LazyFrame:
     """Each answer of a task that has GT, scored against the GT annotation's answer for that control.
 
-    The GT annotation itself is not scored (it would score 1 by construction). Returns project_id,
-    task_id, annotation_id, annotator, origin, control, score, gt_annotation_id, answer_key, gt_answer_key.
+    The GT annotation may live in another task holding the same item (Scout: `source_task_id`). The GT
+    annotation itself is not scored (it would score 1 by construction). Returns project_id, task_id,
+    annotation_id, annotator, origin, control, score, gt_annotation_id, answer_key, gt_answer_key.
     """
-    gt = ground_truth.select("project_id", "task_id", pl.col("annotation_id").alias("gt_annotation_id"))
-    gt_answers = answers.join(
-        gt, left_on=["project_id", "task_id", "annotation_id"], right_on=["project_id", "task_id", "gt_annotation_id"]
+    gt = ground_truth.select("project_id", "task_id", "source_task_id", pl.col("annotation_id").alias("gt_annotation_id"))
+    gt_answers = gt.join(
+        answers.select("project_id", pl.col("task_id").alias("source_task_id"), pl.col("annotation_id").alias("gt_annotation_id"), "control", "answer_key"),
+        on=["project_id", "source_task_id", "gt_annotation_id"],
     ).select("project_id", "task_id", "control", pl.col("answer_key").alias("gt_answer_key"))
     return (
-        answers.join(gt, on=["project_id", "task_id"])
+        answers.join(gt.drop("source_task_id"), on=["project_id", "task_id"])
         .filter(pl.col("annotation_id") != pl.col("gt_annotation_id"))
         .join(gt_answers, on=["project_id", "task_id", "control"])
         .with_columns(exact_match("answer_key", "gt_answer_key").alias("score"))

@@ -24,3 +24,17 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def inbox_path(self) -> Path:
         return Path(self.inbox) if self.inbox else Path(self.root) / "inbox"
+
+
+class GroundTruthPolicyResource(dg.ConfigurableResource):
+    """The reviewed, version-controlled GT files: `policy.yaml` (rules per project) and `overrides.yaml`."""
+
+    directory: str = os.environ.get("GTQ_GROUNDTRUTH", "groundtruth")
+
+    @property
+    def policy_path(self) -> Path:
+        return Path(self.directory) / "policy.yaml"
+
+    @property
+    def overrides_path(self) -> Path:
+        return Path(self.directory) / "overrides.yaml"

@@ -1,89 +1,230 @@
-"""Label Studio GT rules and versioning, on frames from real parsing of small exports."""
+"""Each GT rule alone, the precedence between them, Scout item semantics and versioning."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
+import pytest
 
 from pipeline.contract import GROUND_TRUTH, GROUND_TRUTH_HISTORY
-from pipeline.groundtruth import rules, versioning
+from pipeline.groundtruth import resolve_ground_truth, rules, versioning
+from pipeline.groundtruth.policy import Policy, PolicyError, ProjectPolicy, Consensus, append_override, load_overrides, load_policy
 from tests.conftest import ls_annotation, ls_task, parse, write_export
 
-
-def annotations_of(tmp_path, tasks, name="export.json"):
-    export = parse(write_export(tmp_path / name, tasks), tmp_path)
-    return export.annotations, export.tasks
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def test_flagged_annotation_is_the_gt(tmp_path):
-    annotations, _ = annotations_of(tmp_path, [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])])
-    gt = rules.resolve_by_flag(annotations.lazy()).collect()
-    assert gt.select("task_id", "annotation_id", "method", "n_flagged").rows() == [("1", "2", "flag", 1)]
+def export(tmp_path, tasks, name="export.json"):
+    return parse(write_export(tmp_path / name, tasks), tmp_path)
 
 
-def test_latest_updated_flag_wins_and_the_conflict_is_recorded(tmp_path):
-    annotations, _ = annotations_of(
-        tmp_path,
-        [
-            ls_task(
-                1,
-                [
-                    ls_annotation(10, ground_truth=True, updated_at="2026-01-02T00:00:00Z"),
-                    ls_annotation(9, ground_truth=True, updated_at="2026-01-03T00:00:00Z"),
-                    ls_annotation(11, ground_truth=True, updated_at="2026-01-01T00:00:00Z"),
-                ],
-            )
-        ],
+def resolve(exp, policy=Policy(), overrides=None, item_scoped=()):
+    return resolve_ground_truth(
+        tasks=exp.tasks.lazy(),
+        annotations=exp.annotations.lazy(),
+        regions=exp.regions.lazy(),
+        reviews=exp.reviews.lazy(),
+        overrides=(overrides if overrides is not None else load_overrides(Path("/nonexistent"))).lazy(),
+        overrides_file=("overrides.yaml", "hash"),
+        policy=policy,
+        item_scoped=list(item_scoped),
     )
-    gt = rules.resolve_by_flag(annotations.lazy())
-    assert gt.collect()["annotation_id"].to_list() == ["9"]
-    conflicts = rules.flag_conflicts(annotations.lazy(), gt).collect()
-    assert conflicts.row(0, named=True) | {"rule": None} == {
-        "project_id": "1", "task_id": "1", "chosen_annotation_id": "9", "flagged_annotation_ids": ["11", "10", "9"], "rule": None,
-    }
 
 
-def test_ties_on_updated_at_go_to_the_larger_numeric_id(tmp_path):
-    annotations, _ = annotations_of(tmp_path, [ls_task(1, [ls_annotation(10, ground_truth=True), ls_annotation(9, ground_truth=True)])])
-    assert rules.resolve_by_flag(annotations.lazy()).collect()["annotation_id"].to_list() == ["10"]
+def gt_of(resolution) -> dict[str, tuple[str, str]]:
+    return {r["task_id"]: (r["annotation_id"], r["method"]) for r in resolution.ground_truth.iter_rows(named=True)}
+
+
+def reviewed(annotation_id, last_action, **kw):
+    annotation = ls_annotation(annotation_id, **kw)
+    annotation["last_action"] = last_action
+    return annotation
+
+
+# --- each rule alone ---------------------------------------------------------------------------
+
+
+def test_flag_latest_updated_wins_and_the_conflict_is_recorded(tmp_path):
+    exp = export(tmp_path, [ls_task(1, [
+        ls_annotation(10, ground_truth=True, updated_at="2026-01-02T00:00:00Z"),
+        ls_annotation(9, ground_truth=True, updated_at="2026-01-03T00:00:00Z"),
+        ls_annotation(11, ground_truth=True, updated_at="2026-01-01T00:00:00Z"),
+    ])])  # fmt: skip
+    resolution = resolve(exp)
+    assert gt_of(resolution) == {"1": ("9", "flag")}
+    conflict = resolution.conflicts.row(0, named=True)
+    assert (conflict["chosen_annotation_id"], conflict["candidate_annotation_ids"]) == ("9", ["11", "10", "9"])
+
+
+def test_flag_ties_go_to_the_larger_numeric_id(tmp_path):
+    exp = export(tmp_path, [ls_task(1, [ls_annotation(10, ground_truth=True), ls_annotation(9, ground_truth=True)])])
+    assert gt_of(resolve(exp)) == {"1": ("10", "flag")}
 
 
 def test_predictions_and_cancelled_annotations_are_never_gt(tmp_path):
     prediction = {"id": 5, "model_version": "m", "score": 0.9, "result": [], "ground_truth": True}
-    annotations, _ = annotations_of(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True, cancelled=True)], predictions=[prediction])])
-    assert rules.resolve_by_flag(annotations.lazy()).collect().is_empty()
+    exp = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True, cancelled=True)], predictions=[prediction])])
+    assert gt_of(resolve(exp, Policy(ProjectPolicy(trusted_annotators=("1",))))) == {}
+
+
+def test_review_fix_and_accept_beats_accept_and_rejected_is_never_gt(tmp_path):
+    exp = export(tmp_path, [
+        ls_task(1, [reviewed(1, "accepted", updated_at="2026-01-05T00:00:00Z"), reviewed(2, "fixed_and_accepted")]),
+        ls_task(2, [reviewed(3, "rejected")]),
+    ])  # fmt: skip
+    resolution = resolve(exp)
+    assert gt_of(resolution) == {"1": ("2", "review")}
+    assert resolution.ground_truth.row(0, named=True)["reason"] == "fixed and accepted"
+
+
+def test_review_from_the_reviews_list(tmp_path):
+    annotation = ls_annotation(1)
+    annotation["reviews"] = [{"id": 7, "created_by": {"id": 3, "email": "lead@example.org"}, "accepted": True, "created_at": "2026-01-04T00:00:00Z"}]
+    resolution = resolve(export(tmp_path, [ls_task(1, [annotation, ls_annotation(2)])]))
+    row = resolution.ground_truth.row(0, named=True)
+    assert (row["annotation_id"], row["method"], row["decided_by"]) == ("1", "review", "lead@example.org")
+
+
+def test_trusted_annotator_first_listed_then_earliest(tmp_path):
+    a = ls_annotation(1, user="bea@example.org")
+    b = ls_annotation(2, user="al@example.org")
+    c = ls_annotation(3, user="al@example.org")
+    c["created_at"] = "2026-01-01T08:00:00Z"  # earlier than b
+    policy = Policy(ProjectPolicy(trusted_annotators=("al@example.org", "bea@example.org")))
+    resolution = resolve(export(tmp_path, [ls_task(1, [a, b, c]), ls_task(2, [ls_annotation(4, user="bea@example.org")])]), policy)
+    assert gt_of(resolution) == {"1": ("3", "annotator"), "2": ("4", "annotator")}
+
+
+def test_consensus_is_off_by_default_then_majority_with_threshold_and_ties(tmp_path):
+    tasks = [
+        ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="cat"), ls_annotation(3, choice="dog")]),
+        ls_task(2, [ls_annotation(4, choice="cat"), ls_annotation(5, choice="dog")]),  # a tie
+        ls_task(3, [ls_annotation(i, choice=c) for i, c in zip(range(6, 11), ["cat", "cat", "dog", "bird", "fish"], strict=True)]),  # 2/5 < 0.6
+    ]
+    exp = export(tmp_path, tasks)
+    assert gt_of(resolve(exp)) == {}
+    policy = Policy(ProjectPolicy(consensus=Consensus(enabled=True, min_agreement=0.6, quorum=2)))
+    resolution = resolve(exp, policy)
+    assert gt_of(resolution) == {"1": ("1", "consensus")}
+    gt = resolution.ground_truth.row(0, named=True)
+    assert not gt["verified"] and gt["reason"] == "majority vote, agreement 0.667"
+    ties = resolution.conflicts.filter(pl.col("rule").str.starts_with("consensus tie"))
+    assert ties["task_id"].to_list() == ["2"] and ties["chosen_annotation_id"].to_list() == [None]
+
+
+def test_override_set_and_unset(tmp_path):
+    exp = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])])
+    path = tmp_path / "groundtruth" / "overrides.yaml"
+    append_override(path, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="boxes are tighter")
+    append_override(path, project="1", task="2", action="unset", annotation=None, author="qa@example.org", reason="blurry image")
+    resolution = resolve(exp, overrides=load_overrides(path))
+    assert gt_of(resolution) == {"1": ("2", "override")}
+    unset = resolution.decided.filter(pl.col("task_id") == "2").row(0, named=True)
+    assert unset["annotation_id"] is None and unset["method"] == "override" and unset["reason"] == "unset: blurry image"
+
+
+# --- precedence ------------------------------------------------------------------------------------
+
+
+def test_default_precedence_override_flag_review_annotator(tmp_path):
+    task = [ls_annotation(1, user="trusted@x"), reviewed(2, "accepted"), ls_annotation(3, ground_truth=True)]
+    exp = export(tmp_path, [ls_task(1, task), ls_task(2, task[:2]), ls_task(3, task[:1])])
+    policy = Policy(ProjectPolicy(trusted_annotators=("trusted@x",)))
+    assert gt_of(resolve(exp, policy)) == {"1": ("3", "flag"), "2": ("2", "review"), "3": ("1", "annotator")}
+    path = tmp_path / "overrides.yaml"
+    append_override(path, project="1", task="1", action="set", annotation="1", author="a", reason="r")
+    assert gt_of(resolve(exp, policy, load_overrides(path)))["1"] == ("1", "override")
+
+
+def test_the_policy_orders_rules_per_project(tmp_path):
+    exp = export(tmp_path, [ls_task(1, [reviewed(1, "accepted"), ls_annotation(2, ground_truth=True)])])
+    policy = Policy(projects={"1": ProjectPolicy(rules=("review", "flag"))})
+    assert gt_of(resolve(exp, policy)) == {"1": ("1", "review")}
+    assert gt_of(resolve(exp, Policy(projects={"1": ProjectPolicy(rules=("annotator",))}))) == {}
+
+
+def test_policy_file_round_trip_and_errors(tmp_path):
+    path = tmp_path / "policy.yaml"
+    assert load_policy(path) == Policy()  # no file: the defaults
+    path.write_text('default:\n  rules: [override, flag]\nprojects:\n  "7":\n    trusted_annotators: [a@x]\n    consensus: {enabled: true, quorum: 2}\n')
+    policy = load_policy(path)
+    assert policy.for_project("8").rules == ("override", "flag")
+    assert policy.for_project("7").trusted_annotators == ("a@x",) and policy.for_project("7").consensus.quorum == 2
+    path.write_text("default:\n  rules: [flag, vibes]\n")
+    with pytest.raises(PolicyError, match="unknown rules \\['vibes'\\]"):
+        load_policy(path)
+
+
+def test_bad_override_entries_name_the_file_and_entry(tmp_path):
+    path = tmp_path / "overrides.yaml"
+    path.write_text("overrides:\n  - {project: p, task: t, action: set, author: a, reason: r}\n")
+    with pytest.raises(PolicyError, match="overrides\\[0\\]: 'set' needs the annotation"):
+        load_overrides(path)
+
+
+# --- Scout semantics ------------------------------------------------------------------------------
+
+
+def test_scout_gt_belongs_to_the_image_across_tasks(tmp_path):
+    data = Path(__file__).parent.parent / "ingest" / "data"
+    for name in ("survey-annotations.csv", "survey-images.csv"):
+        (tmp_path / name).write_bytes((data / name).read_bytes())
+    exp = parse(tmp_path / "survey-annotations.csv", tmp_path)
+    resolution = resolve(exp, item_scoped=["survey"])
+    gt = {r["task_id"]: r for r in resolution.ground_truth.iter_rows(named=True)}
+    # IMG_001 is done in task t1: its GT is the GT of task t2 too, and never for review there.
+    assert gt["t2/IMG_001.JPG"]["annotation_id"] == "t1/IMG_001.JPG/gt"
+    assert gt["t2/IMG_001.JPG"]["source_task_id"] == "t1/IMG_001.JPG"
+    # IMG_003 is done with no box: a confirmed empty image; IMG_002 was never reviewed: no GT.
+    assert gt["t1/IMG_003.JPG"]["confirmed_empty"] and not gt["t1/IMG_001.JPG"]["confirmed_empty"]
+    assert "t2/IMG_002.JPG" not in gt
+    # The assignees' own boxes stay annotations; only the GT rows form the GT set.
+    assert {"t1/IMG_001.JPG/alice", "t2/IMG_001.JPG/bob"} <= set(exp.annotations["annotation_id"])
+    assert set(resolve(exp).ground_truth["task_id"]) == {"t1/IMG_001.JPG", "t1/IMG_003.JPG"}  # task scope
+
+
+# --- versioning -----------------------------------------------------------------------------------
 
 
 def test_versioning_set_replace_unset_and_history(tmp_path):
-    first, tasks1 = annotations_of(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])], "v1.json")
-    resolved = rules.resolve_by_flag(first.lazy()).collect()
-    changes = versioning.diff(GROUND_TRUTH.empty(), resolved, tasks1)
+    first = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])], "v1.json")
+    r1 = resolve(first)
+    changes = versioning.diff(GROUND_TRUTH.empty(), r1.decided, first.tasks)
     assert changes["change"].to_list() == ["set", "set"]
-    snapshot = versioning.next_snapshot(GROUND_TRUTH.empty(), resolved, changes, version=0)
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    history = versioning.next_history(GROUND_TRUTH_HISTORY.empty(), changes, version=0, at=t0, run_id="run-a")
+    snapshot = versioning.next_snapshot(GROUND_TRUTH.empty(), r1.ground_truth, changes, version=0)
+    history = versioning.next_history(GROUND_TRUTH_HISTORY.empty(), changes, version=0, at=T0, run_id="run-a")
 
-    # A later export moves task 1's flag to annotation 2 and drops task 2's flag; task 3 is new, unflagged.
-    second, tasks2 = annotations_of(tmp_path, [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)]), ls_task(3, [ls_annotation(4)])], "v2.json")
-    resolved2 = rules.resolve_by_flag(second.lazy()).collect()
-    changes2 = versioning.diff(snapshot, resolved2, tasks2)
+    second = export(tmp_path, [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])], "v2.json")
+    r2 = resolve(second)
+    changes2 = versioning.diff(snapshot, r2.decided, second.tasks)
     assert changes2.select("task_id", "change", "annotation_id", "previous_annotation_id", "method").rows() == [
         ("1", "replaced", "2", "1", "flag"),
         ("2", "unset", None, "3", "flag"),
     ]
     assert set(changes2["source_file"]) == {str(tmp_path / "v2.json")}
-    snapshot2 = versioning.next_snapshot(snapshot, resolved2, changes2, version=1)
+    snapshot2 = versioning.next_snapshot(snapshot, r2.ground_truth, changes2, version=1)
     assert snapshot2.select("task_id", "annotation_id", "version").rows() == [("1", "2", 1)]
     t1 = datetime(2026, 1, 2, tzinfo=UTC)
     history2 = versioning.next_history(history, changes2, version=1, at=t1, run_id="run-b").sort("task_id", "version")
     assert history2.select("task_id", "change", "version", "valid_from", "valid_to", "run_id").rows() == [
-        ("1", "set", 0, t0, t1, "run-a"),
+        ("1", "set", 0, T0, t1, "run-a"),
         ("1", "replaced", 1, t1, None, "run-b"),
-        ("2", "set", 0, t0, t1, "run-a"),
+        ("2", "set", 0, T0, t1, "run-a"),
         ("2", "unset", 1, t1, None, "run-b"),
     ]
+    assert versioning.diff(snapshot2, r2.decided, second.tasks).is_empty()  # the same input changes nothing
 
-    # The same resolution again changes nothing.
-    assert versioning.diff(snapshot2, resolved2, tasks2).is_empty()
-    assert history2.filter(pl.col("valid_to").is_null()).height == 2  # one open period per task ever seen
+
+def test_every_rule_returns_the_decision_columns(tmp_path):
+    exp = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True)])])
+    empty_settings = pl.LazyFrame(schema={"project_id": pl.String, "min_agreement": pl.Float64, "quorum": pl.Int64})
+    for frame in (
+        rules.by_flag(exp.annotations.lazy()),
+        rules.by_review(exp.annotations.lazy(), exp.reviews.lazy()),
+        rules.by_annotator(exp.annotations.lazy(), Policy().trusted(["1"])),
+        rules.by_consensus(exp.annotations.lazy(), exp.regions.lazy(), empty_settings),
+        rules.by_override(load_overrides(Path("/none")).lazy(), "f", "h"),
+    ):
+        assert frame.collect_schema() == pl.Schema(rules.DECISION)

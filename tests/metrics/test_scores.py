@@ -76,7 +76,7 @@ def test_exact_match_label_studio_semantics():
 def test_scores_against_ground_truth_skip_the_gt_annotation_itself():
     annotations, regions = annotations_and_regions([("t1", "gt", ["cat"]), ("t1", "a", ["cat"]), ("t1", "b", None), ("t2", "a", ["dog"])])
     answers = scores.choice_answers(annotations, regions)
-    ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["t1:gt"]})
+    ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["t1:gt"], "source_task_id": ["t1"]})
     got = scores.scores_against_ground_truth(answers, ground_truth).collect().sort("annotator")
     assert got["annotator"].to_list() == ["a", "b"]  # not the GT itself, not task t2 without GT
     assert got["score"].to_list() == [1.0, 0.0]
@@ -98,7 +98,8 @@ def test_annotator_performance_against_crowdkit_gold_example():
     rows += [(t, "gold", [label]) for t, label in c["inputs"]["ground_truth"].items()]
     annotations, regions = annotations_and_regions(rows)
     answers = scores.choice_answers(annotations, regions)
-    ground_truth = pl.LazyFrame({"project_id": "p", "task_id": list(c["inputs"]["ground_truth"]), "annotation_id": [f"{t}:gold" for t in c["inputs"]["ground_truth"]]})
+    gold_tasks = list(c["inputs"]["ground_truth"])
+    ground_truth = pl.LazyFrame({"project_id": "p", "task_id": gold_tasks, "annotation_id": [f"{t}:gold" for t in gold_tasks], "source_task_id": gold_tasks})
     scored = scores.scores_against_ground_truth(answers, ground_truth)
     got = ANNOTATOR_PERFORMANCE.conform(quality.annotator_performance(annotations, scored).collect())
     workers = got.filter(pl.col("annotator") != "gold").sort("annotator")

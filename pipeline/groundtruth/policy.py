@@ -1,0 +1,167 @@
+"""The ground-truth policy (`groundtruth/policy.yaml`) and the override file (`groundtruth/overrides.yaml`).
+
+Both are small, reviewed, version-controlled YAML files. The policy says, per project, which rules
+decide GT and in which order, who the trusted annotators are, whether consensus may decide, and
+whether GT belongs to the task or to the item across tasks (Scout). Without a file, the defaults apply.
+
+    default:
+      rules: [override, flag, review, annotator, consensus]   # highest precedence first
+      trusted_annotators: []
+      consensus: {enabled: false, min_agreement: 0.66, quorum: 3}   # consensus acts only when enabled
+      scope: auto                                    # task | item | auto (item for Scout exports)
+    projects:
+      "7": {trusted_annotators: [amara@wildlife.example], consensus: {enabled: true}}
+
+An override says, for one task, "this annotation is the GT" (`set`) or "this task has no GT" (`unset`),
+with its author and reason; the latest override of a task wins. `gtq gt set/unset` append to the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+RULES = ("override", "flag", "review", "annotator", "consensus")
+SCOPES = ("task", "item", "auto")
+DEFAULT_RULES = RULES
+
+
+class PolicyError(ValueError):
+    """A policy or override file that cannot be used, naming the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Consensus:
+    enabled: bool = False
+    min_agreement: float = 0.66  # share of votes the majority label needs, per control
+    quorum: int = 3  # votes a task needs before consensus may decide it
+
+
+@dataclass(frozen=True)
+class ProjectPolicy:
+    rules: tuple[str, ...] = DEFAULT_RULES
+    trusted_annotators: tuple[str, ...] = ()
+    consensus: Consensus = field(default_factory=Consensus)
+    scope: str = "auto"
+
+
+@dataclass(frozen=True)
+class Policy:
+    default: ProjectPolicy = field(default_factory=ProjectPolicy)
+    projects: dict[str, ProjectPolicy] = field(default_factory=dict)
+
+    def for_project(self, project_id: str) -> ProjectPolicy:
+        return self.projects.get(project_id, self.default)
+
+    def rule_ranks(self, project_ids: list[str]) -> pl.LazyFrame:
+        """project_id, rule, rank (0 = highest precedence) for the rules each project enables."""
+        rows = [
+            (project, rule, rank)
+            for project in project_ids
+            for rank, rule in enumerate(self.for_project(project).rules)
+            if rule != "consensus" or self.for_project(project).consensus.enabled
+        ]
+        return pl.LazyFrame(rows, schema={"project_id": pl.String, "rule": pl.String, "rank": pl.Int64}, orient="row")
+
+    def trusted(self, project_ids: list[str]) -> pl.LazyFrame:
+        """project_id, annotator, preference (0 = first listed)."""
+        rows = [(p, a, i) for p in project_ids for i, a in enumerate(self.for_project(p).trusted_annotators)]
+        return pl.LazyFrame(rows, schema={"project_id": pl.String, "annotator": pl.String, "preference": pl.Int64}, orient="row")
+
+    def consensus_settings(self, project_ids: list[str]) -> pl.LazyFrame:
+        """project_id, min_agreement, quorum for the projects where consensus may decide."""
+        rows = [
+            (p, c.min_agreement, c.quorum)
+            for p in project_ids
+            if (c := self.for_project(p).consensus).enabled and "consensus" in self.for_project(p).rules
+        ]
+        return pl.LazyFrame(rows, schema={"project_id": pl.String, "min_agreement": pl.Float64, "quorum": pl.Int64}, orient="row")
+
+
+def load_policy(path: Path) -> Policy:
+    """The policy in `path`, or the defaults when the file does not exist."""
+    if not path.exists():
+        return Policy()
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    default = _project_policy(document.get("default") or {}, ProjectPolicy(), f"{path}: default")
+    projects = {
+        str(project): _project_policy(settings or {}, default, f"{path}: projects.{project}")
+        for project, settings in (document.get("projects") or {}).items()
+    }
+    return Policy(default, projects)
+
+
+def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectPolicy:
+    unknown = set(settings) - {"rules", "trusted_annotators", "consensus", "scope"}
+    if unknown:
+        raise PolicyError(f"{where}: unknown settings {sorted(unknown)}")
+    rules = tuple(settings.get("rules", base.rules))
+    if bad := [r for r in rules if r not in RULES]:
+        raise PolicyError(f"{where}: unknown rules {bad} (known: {list(RULES)})")
+    scope = settings.get("scope", base.scope)
+    if scope not in SCOPES:
+        raise PolicyError(f"{where}: scope must be one of {list(SCOPES)}, not {scope!r}")
+    consensus = replace(base.consensus, **(settings.get("consensus") or {}))
+    if not 0 < consensus.min_agreement <= 1 or consensus.quorum < 1:
+        raise PolicyError(f"{where}: consensus needs 0 < min_agreement <= 1 and quorum >= 1")
+    trusted = tuple(str(a) for a in settings.get("trusted_annotators", base.trusted_annotators))
+    return ProjectPolicy(rules, trusted, consensus, scope)
+
+
+OVERRIDE_SCHEMA = {
+    "project_id": pl.String,
+    "task_id": pl.String,
+    "action": pl.String,
+    "annotation_id": pl.String,
+    "author": pl.String,
+    "reason": pl.String,
+    "at": pl.Datetime("us", "UTC"),
+}
+
+
+def load_overrides(path: Path) -> pl.DataFrame:
+    """The override entries of `path` (none when it does not exist); PolicyError naming a bad entry."""
+    if not path.exists():
+        return pl.DataFrame(schema=OVERRIDE_SCHEMA)
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    rows = []
+    for index, entry in enumerate(document.get("overrides") or []):
+        where = f"{path}: overrides[{index}]"
+        missing = [k for k in ("project", "task", "action", "author", "reason") if not entry.get(k)]
+        if missing:
+            raise PolicyError(f"{where}: missing {missing}")
+        if entry["action"] not in ("set", "unset"):
+            raise PolicyError(f"{where}: action must be 'set' or 'unset', not {entry['action']!r}")
+        if entry["action"] == "set" and not entry.get("annotation"):
+            raise PolicyError(f"{where}: 'set' needs the annotation that becomes GT")
+        at = entry.get("at")
+        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at)) if at else datetime.fromtimestamp(0, UTC)
+        rows.append(
+            (str(entry["project"]), str(entry["task"]), entry["action"], None if entry["action"] == "unset" else str(entry["annotation"]),
+             str(entry["author"]), str(entry["reason"]), at if at.tzinfo else at.replace(tzinfo=UTC))
+        )  # fmt: skip
+    return pl.DataFrame(rows, schema=OVERRIDE_SCHEMA, orient="row")
+
+
+def append_override(path: Path, *, project: str, task: str, action: str, annotation: str | None, author: str, reason: str) -> dict:
+    """Add one override to the file (created if needed), validated as `load_overrides` would."""
+    document = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    entry = {"project": project, "task": task, "action": action, "author": author, "reason": reason,
+             "at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+    if annotation is not None:
+        entry["annotation"] = annotation
+    document.setdefault("overrides", []).append(entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    try:
+        load_overrides(partial)
+    except PolicyError:
+        partial.unlink()
+        raise
+    partial.replace(path)
+    return entry
