@@ -2,6 +2,10 @@
 
     gtq run [--source PATH ...] [--warehouse DIR]   ingest, resolve GT, validate, score; print a summary
     gtq sample --out PATH                           write the bundled sample export
+    gtq gt set|unset --project P --task T ...       record a reviewed GT decision in groundtruth/overrides.yaml
+    gtq gt versions                                 the published GT versions
+    gtq gt history --task T [--project P]           every GT change of a task
+    gtq gt export --version N --format F --out PATH a GT version as ls-json, coco, scout-csv or parquet
 
 Runs are recorded in the Dagster instance at $DAGSTER_HOME when it is set (so they show in the UI),
 otherwise in a throw-away instance.
@@ -33,8 +37,28 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR")
     run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
 
+    run.add_argument("--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)")
+
     sample = commands.add_parser("sample", help="write the bundled Label Studio sample export")
     sample.add_argument("--out", required=True, metavar="PATH")
+
+    gt = commands.add_parser("gt", help="ground truth: overrides, versions, history, exports").add_subparsers(dest="gt", required=True)
+    for action in ("set", "unset"):
+        command = gt.add_parser(action, help=f"{action} a task's GT by a reviewed override (applied by the next `gtq run`)")
+        command.add_argument("--project", required=True)
+        command.add_argument("--task", required=True)
+        command.add_argument("--annotation", required=action == "set", help="the annotation that becomes GT")
+        command.add_argument("--reason", required=True)
+        command.add_argument("--author", default=os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("USER") or "unknown")
+        command.add_argument("--groundtruth", default=os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"), metavar="DIR")
+    for name, text in (("versions", "the published GT versions"), ("history", "every GT change of a task"), ("export", "export a GT version")):
+        command = gt.add_parser(name, help=text)
+        command.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR")
+    gt.choices["history"].add_argument("--task", required=True)
+    gt.choices["history"].add_argument("--project")
+    gt.choices["export"].add_argument("--version", type=int, help="default: the latest")
+    gt.choices["export"].add_argument("--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"))
+    gt.choices["export"].add_argument("--out", required=True, metavar="PATH")
 
     args = parser.parse_args(argv)
     if args.command == "sample":
@@ -42,7 +66,62 @@ def main(argv: list[str] | None = None) -> int:
 
         print(write_sample(args.out))
         return 0
-    return run_pipeline(args.source, Path(args.warehouse), verbose=args.verbose)
+    if args.command == "gt":
+        return ground_truth_command(args)
+    return run_pipeline(args.source, Path(args.warehouse), groundtruth=args.groundtruth and Path(args.groundtruth), verbose=args.verbose)
+
+
+def ground_truth_command(args) -> int:
+    import polars as pl
+
+    from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, REGIONS, TASKS
+    from pipeline.groundtruth import export
+    from pipeline.groundtruth.policy import PolicyError, append_override
+    from pipeline.warehouse import Warehouse
+
+    if args.gt in ("set", "unset"):
+        path = Path(args.groundtruth) / "overrides.yaml"
+        try:
+            entry = append_override(
+                path, project=args.project, task=args.task, action=args.gt, annotation=args.annotation, author=args.author, reason=args.reason
+            )
+        except PolicyError as exc:
+            print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{path}: {entry['action']} task {entry['task']} of project {entry['project']}; the next `gtq run` applies it")
+        return 0
+
+    store = Warehouse(args.warehouse)
+    latest = store.delta_version(GROUND_TRUTH)
+    if latest is None:
+        print(f"no ground truth published yet in {args.warehouse}", file=sys.stderr)
+        return 1
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True, fmt_str_lengths=60):
+        if args.gt == "versions":
+            print(store.version_log(GROUND_TRUTH))
+        elif args.gt == "history":
+            rows = store.read(GROUND_TRUTH_HISTORY).filter(pl.col("task_id") == args.task)
+            rows = rows.filter(pl.col("project_id") == args.project) if args.project else rows
+            print(rows.sort("valid_from").select("project_id", "task_id", "version", "change", "annotation_id", "previous_annotation_id",
+                                                "method", "decided_by", "reason", "valid_from", "valid_to", "run_id", "source_file"))  # fmt: skip
+        else:
+            version = latest if args.version is None else args.version
+            if not 0 <= version <= latest:
+                print(f"gtq gt export: version {version} does not exist (latest is {latest})", file=sys.stderr)
+                return 2
+            ground_truth, out = store.read_version(GROUND_TRUTH, version), Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tasks, annotations, regions = store.read(TASKS), store.read(ANNOTATIONS), store.read(REGIONS)
+            if args.format == "parquet":
+                export.to_parquet(ground_truth, regions, out)
+            elif args.format == "ls-json":
+                export.to_label_studio(ground_truth, tasks, annotations, regions, out)
+            elif args.format == "coco":
+                export.to_coco(ground_truth, regions, out)
+            else:
+                print(f"images: {export.to_scout_csv(ground_truth, tasks, regions, out)}")
+            print(f"ground truth version {version} ({ground_truth.height} tasks) written to {out} as {args.format}")
+    return 0
 
 
 def execute(
@@ -73,9 +152,9 @@ def execute(
     )
 
 
-def run_pipeline(sources: list[str], warehouse: Path, verbose: bool = False) -> int:
+def run_pipeline(sources: list[str], warehouse: Path, groundtruth: Path | None = None, verbose: bool = False) -> int:
     started = time.monotonic()
-    result = execute(sources, warehouse, log_level="INFO" if verbose else "CRITICAL")
+    result = execute(sources, warehouse, groundtruth=groundtruth, log_level="INFO" if verbose else "CRITICAL")
     print(_summary(result, warehouse, time.monotonic() - started))
 
     failures = [

@@ -13,6 +13,7 @@ table inside one transaction; Delta commits are atomic by design.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -91,6 +92,22 @@ class Warehouse:
         if self.delta_version(table) is None:
             return table.empty()
         return table.conform(pl.read_delta(str(self.delta_path(table)), version=version))
+
+    def version_log(self, table: Table) -> pl.DataFrame:
+        """version, timestamp, operation, run_id and changes of every committed version, newest first."""
+        history = DeltaTable(str(self.delta_path(table))).history()
+        return pl.DataFrame(
+            [
+                {
+                    "version": h["version"],
+                    "committed_at": datetime.fromtimestamp(h["timestamp"] / 1000, UTC),
+                    "operation": h.get("operation"),
+                    "run_id": h.get("run_id"),
+                    "changes": int(h["changes"]) if h.get("changes") else None,
+                }
+                for h in history
+            ]
+        )
 
     def commit_version(self, table: Table, frame: pl.DataFrame, metadata: dict[str, str]) -> int:
         """Commit `frame` as the table's next version (a full snapshot); returns the new version."""
