@@ -152,7 +152,7 @@ def to_scout_csv(ground_truth: pl.DataFrame, tasks: pl.DataFrame, regions: pl.Da
         pl.lit("true").alias("Is Ground Truth"),
         (~pl.col("scorable")).cast(pl.String).alias("Excluded By Line"),
     )
-    annotations_csv.select(ANNOTATION_COLUMNS).write_csv(out)
+    annotations_csv.select(ANNOTATION_COLUMNS).sort("Task ID", "Image Filename", "Box X", "Box Y").write_csv(out)
     images_csv = rows.unique(["project_id", "task_id"]).select(
         pl.col("_info").struct.field("Task Name").fill_null(pl.col("project_id")).alias("Task Name"),
         pl.col("_info").struct.field("Task ID").fill_null(pl.col("task_id")).alias("Task ID"),
