@@ -41,11 +41,13 @@ def _id_order() -> list[pl.Expr]:
     return [pl.col("annotation_id").str.len_chars(), pl.col("annotation_id")]
 
 
-def _decisions(frame: pl.LazyFrame, **columns: pl.Expr | str | None) -> pl.LazyFrame:
-    """Shape a rule's output as DECISION, filling the columns the rule does not know with nulls."""
+def _decisions(frame: pl.LazyFrame, **columns: pl.Expr | str) -> pl.LazyFrame:
+    """Shape a rule's output as DECISION: each column from `columns`, else the frame's column of that
+    name, else null."""
+    present = frame.collect_schema().names()
     exprs = []
     for name, dtype in DECISION.items():
-        value = columns.get(name, name if name in TASK else None)
+        value = columns.get(name, name if name in present else None)
         expr = pl.col(value) if isinstance(value, str) else (value if isinstance(value, pl.Expr) else pl.lit(None))
         exprs.append(expr.cast(dtype).alias(name))
     return frame.select(exprs)
@@ -57,10 +59,9 @@ def by_override(overrides: pl.LazyFrame, source_file: str, content_hash: str) ->
     The override is applied as written: an override naming an annotation that is missing or cancelled is
     reported by the GT checks (and blocks publication), never silently skipped.
     """
-    latest = overrides.group_by(TASK).agg(pl.all().sort_by("at").last(), pl.len().alias("n"))
+    latest = overrides.group_by(TASK).agg(pl.all().sort_by("at").last())
     return _decisions(
         latest,
-        annotation_id="annotation_id",
         method=pl.lit("override"),
         decided_by="author",
         decided_at="at",
@@ -79,12 +80,9 @@ def by_flag(annotations: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("annotation_id", "updated_at", "source_file", "content_hash").sort_by("updated_at", *_id_order()).last(),
             pl.len().alias("n"),
         ),
-        annotation_id="annotation_id",
         method=pl.lit("flag"),
         decided_at="updated_at",
         n_candidates="n",
-        source_file="source_file",
-        content_hash="content_hash",
     )
 
 
@@ -112,14 +110,11 @@ def by_review(annotations: pl.LazyFrame, reviews: pl.LazyFrame) -> pl.LazyFrame:
             .last(),
             pl.len().alias("n"),
         ),
-        annotation_id="annotation_id",
         method=pl.lit("review"),
         decided_by="reviewer",
         decided_at=pl.coalesce("reviewed_at", "updated_at"),
         n_candidates="n",
         reason=pl.when(pl.col("strength") == 2).then(pl.lit("fixed and accepted")).otherwise(pl.lit("accepted")),
-        source_file="source_file",
-        content_hash="content_hash",
     )
 
 
@@ -134,14 +129,11 @@ def by_annotator(annotations: pl.LazyFrame, trusted: pl.LazyFrame) -> pl.LazyFra
             ).first(),
             pl.len().alias("n"),
         ),
-        annotation_id="annotation_id",
         method=pl.lit("annotator"),
         decided_by="annotator",
         decided_at="created_at",
         n_candidates="n",
         reason=pl.concat_str(pl.lit("trusted annotator "), pl.col("annotator")),
-        source_file="source_file",
-        content_hash="content_hash",
     )
 
 
@@ -188,13 +180,10 @@ def by_consensus(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.
             pl.col("annotation_id", "created_at", "source_file", "content_hash", "agreement").sort_by("created_at", *_id_order()).first(),
             pl.len().alias("n"),
         ),
-        annotation_id="annotation_id",
         method=pl.lit("consensus"),
         decided_at="created_at",
         n_candidates="n",
         reason=pl.format("majority vote, agreement {}", pl.col("agreement").round(3)),
-        source_file="source_file",
-        content_hash="content_hash",
     )
 
 
