@@ -5,8 +5,7 @@ import re
 
 import dagster as dg
 
-from pipeline.assets.ingest import resolve_sources
-from pipeline.ingest import content_hash
+from pipeline.ingest import content_hash, expand_sources
 from pipeline.resources import WarehouseResource
 
 _PROJECT_FIELD = re.compile(rb'"project"\s*:\s*"?([\w.-]+)')
@@ -29,7 +28,7 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
     inbox = warehouse.inbox_path()
     seen = json.loads(cursor) if cursor else {}
     state, requests = {}, []
-    for path in resolve_sources([str(inbox)], warehouse.store().root) if inbox.is_dir() else []:
+    for path in expand_sources([inbox]) if inbox.is_dir() else []:
         stat = path.stat()
         state[str(path)] = [stat.st_mtime_ns, stat.st_size]
         if seen.get(str(path)) == state[str(path)]:

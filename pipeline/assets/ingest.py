@@ -1,5 +1,5 @@
-"""Ingest: export files -> core.tasks, core.annotations, core.regions, core.quarantine, core.source_files."""
-
+"""Ingest: export files -> the core tables (tasks, annotations, regions, reviews, history, label config,
+quarantine) and the ledger of ingested files."""
 
 import shutil
 from datetime import UTC, datetime
@@ -20,7 +20,7 @@ from pipeline.contract import (
     SOURCE_FILES,
     TASKS,
 )
-from pipeline.ingest import ParsedExport, content_hash, export_files, read_export
+from pipeline.ingest import ParsedExport, content_hash, expand_sources, read_export
 from pipeline.ingest.merge import CoreState
 from pipeline.resources import WarehouseResource
 from pipeline.sample import write_sample
@@ -35,27 +35,10 @@ class IngestConfig(dg.Config):
     )
 
 
-EXPORT_SUFFIXES = (".json", ".csv")
-
-
-def resolve_sources(sources: list[str], warehouse_root: Path) -> list[Path]:
-    """Expand folders into their export files (sorted), drop files read as another's companion, and
-    default to the bundled sample. Raises FileNotFoundError naming every path that does not exist.
-    """
-    if not sources:
-        sample = warehouse_root / "samples" / SAMPLE_NAME
-        return [sample if sample.exists() else write_sample(sample)]
-    missing = [s for s in sources if not Path(s).exists()]
-    if missing:
-        raise FileNotFoundError(f"source not found: {', '.join(missing)}")
-    files: list[Path] = []
-    for source in map(Path, sources):
-        if source.is_dir():
-            files.extend(sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES))
-        else:
-            files.append(source)
-    companions = {part.resolve() for f in files for part in export_files(f)[1:]}
-    return [f for f in files if f.resolve() not in companions]
+def bundled_sample(warehouse_root: Path) -> Path:
+    """The sample export `gtq run` uses without sources, written on first use (deterministic bytes)."""
+    sample = warehouse_root / "samples" / SAMPLE_NAME
+    return sample if sample.exists() else write_sample(sample)
 
 
 INGESTED = (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG, QUARANTINE)
@@ -71,7 +54,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
     """
     store = warehouse.store()
     try:
-        paths = resolve_sources(config.sources, store.root)
+        paths = expand_sources(config.sources) if config.sources else [bundled_sample(store.root)]
     except FileNotFoundError as exc:
         raise dg.Failure(str(exc)) from exc
 

@@ -26,7 +26,7 @@ from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExpor
 from pipeline.ingest.scout import SCOUT_ANNOTATIONS, SCOUT_IMAGES
 from pipeline.ingest.scout import sniff as sniff_scout
 
-__all__ = ["FORMATS", "BadRecord", "ParsedExport", "content_hash", "detect_format", "export_files", "read_export"]
+__all__ = ["FORMATS", "BadRecord", "ParsedExport", "content_hash", "detect_format", "expand_sources", "export_files", "read_export"]
 
 FORMATS: dict[str, Format] = {
     f.name: f
@@ -50,6 +50,25 @@ def content_hash(path: Path) -> str:
         with open(part, "rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()
+
+
+EXPORT_SUFFIXES = (".json", ".csv")
+
+
+def expand_sources(sources: list[str | Path]) -> list[Path]:
+    """The export files of `sources` in order: folders expand to their .json/.csv files (sorted), and a
+    file read as another's companion is dropped. FileNotFoundError names every path that does not exist."""
+    missing = [str(s) for s in sources if not Path(s).exists()]
+    if missing:
+        raise FileNotFoundError(f"source not found: {', '.join(missing)}")
+    files: list[Path] = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            files.extend(sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES))
+        else:
+            files.append(source)
+    companions = {part.resolve() for f in files for part in export_files(f)[1:]}
+    return [f for f in files if f.resolve() not in companions]
 
 
 def export_files(path: Path) -> list[Path]:
