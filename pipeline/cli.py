@@ -164,6 +164,7 @@ def run_pipeline(sources: list[str], warehouse: Path, groundtruth: Path | None =
     ]
     failures += [
         f"check {check.asset_key.to_user_string()}:{check.check_name} failed"
+        + (f"\n{check.metadata['examples'].value}" if "examples" in check.metadata else "")
         for check in result.get_asset_check_evaluations()
         if not check.passed and check.severity.value == "ERROR"
     ]
