@@ -106,19 +106,26 @@ def parse_scout_annotations(buffer: bytes | mmap.mmap, source_file: str, writer:
     _quarantine(writer, rows.filter(pl.col("_problem").is_not_null()))
     rows = rows.filter(pl.col("_problem").is_null())
 
-    images = pl.DataFrame(schema={c: pl.String for c in IMAGE_COLUMNS})
     companion = images_csv_for(path)
-    if companion is not None:
-        image_rows = read_csv(companion.read_bytes(), IMAGE_COLUMNS, f"the Scout images CSV {companion.name}")
-        bad = image_rows.with_columns(
-            _problem=_problems({"Task ID is empty": pl.col("Task ID") == "", "Image Filename is empty": pl.col("Image Filename") == ""})
-        ).filter(pl.col("_problem").is_not_null())
-        _quarantine(writer, bad, prefix=f"{companion.name} ")
-        images = image_rows.join(bad.select("line"), on="line", how="anti")
-        writer.accepted += images.height
+    images = (
+        _valid_images(writer, companion.read_bytes(), f"the Scout images CSV {companion.name}", prefix=f"{companion.name} ")
+        if companion
+        else pl.DataFrame(schema={c: pl.String for c in IMAGE_COLUMNS})
+    )
     writer.accepted += rows.height
     _write(writer, project_id, rows, images)
     writer.projects.add(project_id)
+
+
+def _valid_images(writer: ExportWriter, buffer: bytes | mmap.mmap, name: str, prefix: str = "") -> pl.DataFrame:
+    """The rows of an images CSV that name their task and image; the others are quarantined."""
+    rows = read_csv(buffer, IMAGE_COLUMNS, name)
+    checks = {"Task ID is empty": pl.col("Task ID") == "", "Image Filename is empty": pl.col("Image Filename") == ""}
+    rows = rows.with_columns(_problem=_problems(checks))
+    _quarantine(writer, rows.filter(pl.col("_problem").is_not_null()), prefix)
+    valid = rows.filter(pl.col("_problem").is_null())
+    writer.accepted += valid.height
+    return valid
 
 
 def _quarantine(writer: ExportWriter, bad: pl.DataFrame, prefix: str = "") -> None:
@@ -224,13 +231,7 @@ def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl
 
 def parse_scout_images(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter) -> None:
     """An images CSV read alone (no annotations CSV beside it): image rows and confirmed-done GT only."""
-    rows = read_csv(buffer, IMAGE_COLUMNS, "the Scout images CSV")
-    bad = rows.with_columns(
-        _problem=_problems({"Task ID is empty": pl.col("Task ID") == "", "Image Filename is empty": pl.col("Image Filename") == ""})
-    ).filter(pl.col("_problem").is_not_null())
-    _quarantine(writer, bad)
-    images = rows.join(bad.select("line"), on="line", how="anti")
-    writer.accepted += images.height
+    images = _valid_images(writer, buffer, "the Scout images CSV")
     empty = pl.DataFrame(schema={c: pl.String for c in ANNOTATION_COLUMNS} | {"line": pl.UInt32})
     empty = empty.with_columns(
         **{f"_{c}": pl.lit(None, pl.Float64) for c in NUMBERS},

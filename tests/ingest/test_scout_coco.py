@@ -102,3 +102,12 @@ def test_coco_results_without_their_ground_truth_fail_clearly(tmp_path):
     shutil.copy(DATA / "coco" / "yolo-v9.json", tmp_path / "yolo-v9.json")
     export = parse(tmp_path / "yolo-v9.json", tmp_path)
     assert export.format == "unreadable" and "ground-truth file" in export.quarantine["reason"].item()
+
+
+def test_scout_images_csv_alone_gives_the_done_images(tmp_path):
+    images = tmp_path / "flight-images.csv"
+    shutil.copy(DATA / "survey-images.csv", images)
+    export = parse(images, tmp_path)
+    assert export.format == "scout-images-csv" and export.records_read == 4
+    assert sorted(export.annotations.filter(pl.col("gt_flag"))["task_id"]) == ["t1/IMG_001.JPG", "t1/IMG_003.JPG"]
+    assert export.regions.is_empty() and export.tasks.height == 4
