@@ -218,6 +218,7 @@ GROUND_TRUTH = Table(
         "reason": pl.String,
         "source_file": pl.String,
         "content_hash": pl.String,
+        "consensus_regions": pl.List(pl.Struct({"annotation_id": pl.String, "item_index": pl.Int32})),
     },
     "Exactly one row per task that has ground truth: which annotation, how it was decided, the version that set it.",
 )

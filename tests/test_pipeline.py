@@ -252,3 +252,13 @@ def test_labels_outside_the_labeling_config_are_reported(tmp_path):
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "labels_allowed_by_label_config")
     assert not check.passed and check.metadata["labels_outside_config"].value == 1
     assert result.success  # a warning, not a blocking failure
+
+
+def test_a_great_expectations_suite_flags_bad_values(tmp_path):
+    prediction = {"id": 9, "model_version": "m1", "score": 1.7, "result": []}  # a score outside [0, 1]
+    export = write_export(tmp_path / "p.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], predictions=[prediction])])
+    result = execute([export], tmp_path / "wh", groundtruth=tmp_path / "gt")
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "expectations_annotations")
+    assert not check.passed and check.metadata["failed"].value == 1
+    assert "expect_column_values_to_be_between" in check.metadata["failures"].value and "1.7" in check.metadata["failures"].value
+    assert result.success  # the annotations suite warns; it does not block

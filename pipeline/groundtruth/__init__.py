@@ -99,3 +99,28 @@ def _spread_over_items(described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped
     )
     unsets = described.filter(pl.col("project_id").is_in(item_scoped) & pl.col("annotation_id").is_null())
     return pl.concat([rows.select(described.collect_schema().names()), unsets]), item_conflicts
+
+
+BOX_TYPES = ("rectanglelabels", "rectangle")
+
+
+def ground_truth_regions(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """The regions that make up each GT: its annotation's regions, except that a consensus GT's boxes
+    are the voted boxes listed in `consensus_regions` (taken from the annotations that drew them).
+
+    Returns the GT columns (task_id is the task the GT applies to) joined with the region columns.
+    """
+    gt = ground_truth.drop("content_hash", "source_file")  # the regions' own provenance is kept
+    by_source = regions.rename({"task_id": "source_task_id"})
+    own = gt.join(by_source, on=["project_id", "source_task_id", "annotation_id"], how="left").filter(
+        pl.col("consensus_regions").is_null() | ~pl.col("type").is_in(BOX_TYPES).fill_null(False)
+    )
+    voted = (
+        gt.filter(pl.col("consensus_regions").is_not_null())
+        .explode("consensus_regions")
+        .drop_nulls("consensus_regions")
+        .with_columns(pl.col("consensus_regions").struct.field("annotation_id").alias("_from"), pl.col("consensus_regions").struct.field("item_index"))
+        .join(by_source.rename({"annotation_id": "_from"}), on=["project_id", "source_task_id", "_from", "item_index"])
+        .drop("_from")
+    )
+    return pl.concat([own.drop("consensus_regions"), voted.drop("consensus_regions")], how="diagonal")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.groundtruth import ground_truth_regions
+
 TASK = ["project_id", "task_id"]
 _LABELLED = ("rectanglelabels", "polygonlabels", "keypointlabels", "ellipselabels", "labels", "choices", "taxonomy")
 
@@ -29,10 +31,7 @@ def violations(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame, regions: p
     dangling = ground_truth.join(submitted, on=["project_id", "source_task_id", "annotation_id"], how="anti").select(
         *TASK, "annotation_id", pl.lit("GT is not a submitted human annotation (missing, cancelled or a prediction)").alias("problem")
     )
-    gt_regions = regions.join(
-        ground_truth.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id", pl.col("task_id").alias("gt_task_id")),
-        on=["project_id", "task_id", "annotation_id"],
-    ).filter(pl.col("scorable"))
+    gt_regions = ground_truth_regions(ground_truth, regions).filter(pl.col("scorable").fill_null(False))
     box = pl.col("width").is_not_null() & pl.col("type").str.contains("rectangle")
     percent = pl.col("coordinate_unit") == "percent"
     problem = (
@@ -44,6 +43,6 @@ def violations(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame, regions: p
         .then(pl.lit("GT box reaches outside the image"))
     )
     bad_regions = gt_regions.with_columns(problem=problem).filter(pl.col("problem").is_not_null()).select(
-        "project_id", pl.col("gt_task_id").alias("task_id"), "annotation_id", pl.format("{} (region {})", "problem", "region_id").alias("problem")
+        *TASK, "annotation_id", pl.format("{} (region {})", "problem", "region_id").alias("problem")
     )
     return pl.concat([duplicated, dangling, bad_regions]).collect()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.groundtruth import ground_truth_regions
 from pipeline.ingest.scout import ANNOTATION_COLUMNS, IMAGE_COLUMNS
 
 FORMATS = ("ls-json", "coco", "scout-csv", "parquet")
@@ -19,12 +20,8 @@ _BOX_TYPES = ("rectanglelabels", "rectangle")
 
 
 def gt_regions(ground_truth: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
-    """One row per region of each task's GT annotation (tasks whose GT has no region keep one null row)."""
-    source = ground_truth.select(
-        "project_id", "task_id", "item_key", "annotation_id", "version", "method", "verified", "confirmed_empty", "annotator",
-        "decided_at", pl.col("source_task_id"),
-    )  # fmt: skip
-    return source.join(regions.rename({"task_id": "source_task_id"}), on=["project_id", "source_task_id", "annotation_id"], how="left")
+    """One row per region of each task's GT (tasks whose GT has no region keep one null row)."""
+    return ground_truth_regions(ground_truth.lazy(), regions.lazy()).collect()
 
 
 def to_parquet(ground_truth: pl.DataFrame, regions: pl.DataFrame, out: Path) -> int:

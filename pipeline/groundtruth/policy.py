@@ -7,7 +7,7 @@ whether GT belongs to the task or to the item across tasks (Scout). Without a fi
     default:
       rules: [override, flag, review, annotator, consensus]   # highest precedence first
       trusted_annotators: []
-      consensus: {enabled: false, min_agreement: 0.66, quorum: 3}   # consensus acts only when enabled
+      consensus: {enabled: false, min_agreement: 0.66, quorum: 3, iou: 0.5}   # acts only when enabled
       scope: auto                                    # task | item | auto (item for Scout exports)
     projects:
       "7": {trusted_annotators: [amara@wildlife.example], consensus: {enabled: true}}
@@ -37,8 +37,9 @@ class PolicyError(ValueError):
 @dataclass(frozen=True)
 class Consensus:
     enabled: bool = False
-    min_agreement: float = 0.66  # share of votes the majority label needs, per control
-    quorum: int = 3  # votes a task needs before consensus may decide it
+    min_agreement: float = 0.66  # share of votes the majority label needs, per control; share of boxes voted in
+    quorum: int = 3  # votes a task needs; annotators who must draw matching boxes for a box to be kept
+    iou: float = 0.5  # boxes of one label match when their IoU reaches this
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,12 @@ class Policy:
     def consensus_settings(self, project_ids: list[str]) -> pl.LazyFrame:
         """project_id, min_agreement, quorum for the projects where consensus may decide."""
         rows = [
-            (p, c.min_agreement, c.quorum)
+            (p, c.min_agreement, c.quorum, c.iou)
             for p in project_ids
             if (c := self.for_project(p).consensus).enabled and "consensus" in self.for_project(p).rules
         ]
-        return pl.LazyFrame(rows, schema={"project_id": pl.String, "min_agreement": pl.Float64, "quorum": pl.Int64}, orient="row")
+        schema = {"project_id": pl.String, "min_agreement": pl.Float64, "quorum": pl.Int64, "iou": pl.Float64}
+        return pl.LazyFrame(rows, schema=schema, orient="row")
 
 
 def load_policy(path: Path) -> Policy:
@@ -106,8 +108,8 @@ def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectP
     if scope not in SCOPES:
         raise PolicyError(f"{where}: scope must be one of {list(SCOPES)}, not {scope!r}")
     consensus = replace(base.consensus, **(settings.get("consensus") or {}))
-    if not 0 < consensus.min_agreement <= 1 or consensus.quorum < 1:
-        raise PolicyError(f"{where}: consensus needs 0 < min_agreement <= 1 and quorum >= 1")
+    if not 0 < consensus.min_agreement <= 1 or consensus.quorum < 1 or not 0 < consensus.iou <= 1:
+        raise PolicyError(f"{where}: consensus needs 0 < min_agreement <= 1, quorum >= 1 and 0 < iou <= 1")
     trusted = tuple(str(a) for a in settings.get("trusted_annotators", base.trusted_annotators))
     return ProjectPolicy(rules, trusted, consensus, scope)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.metrics.matching import closest_to_mean, iou_clusters
 from pipeline.metrics.scores import choice_answers
 
 TASK = ["project_id", "task_id"]
@@ -28,6 +29,7 @@ DECISION = {
     "reason": pl.String,
     "source_file": pl.String,
     "content_hash": pl.String,
+    "consensus_regions": pl.List(pl.Struct({"annotation_id": pl.String, "item_index": pl.Int32})),
 }
 VERIFIED_METHODS = ("override", "flag", "review", "annotator")
 
@@ -161,23 +163,74 @@ def consensus_votes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
     )
 
 
+def consensus_boxes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.LazyFrame) -> pl.LazyFrame:
+    """IoU-clustered box voting per task, box control and label of a consensus project.
+
+    Boxes of submitted human annotations that overlap with IoU >= the project's `iou` form a cluster
+    (`iou_clusters`); a cluster is kept when at least `quorum` annotators drew into it, and its GT box is
+    the member closest to the cluster's mean box. Returns project_id, task_id, control, cluster, kept,
+    n_boxes, and the representative's annotation_id and item_index.
+    """
+    boxes = (
+        regions.join(eligible(annotations).select(*TASK, "annotation_id", "annotator"), on=[*TASK, "annotation_id"])
+        .join(settings, on="project_id")
+        .filter(pl.col("type").is_in(("rectanglelabels", "rectangle")) & pl.col("scorable") & pl.col("width").is_not_null())
+        .with_columns(label=pl.col("labels").list.first().fill_null(""))
+        .collect()  # box ids must name the same box in every use below
+        .with_row_index("box")
+        .with_columns(pl.col("box").cast(pl.Int64))
+        .lazy()
+    )
+    by = [*TASK, "control", "label"]
+    clustered = iou_clusters(boxes, by, "annotator", "iou")
+    cluster = [*by, "cluster"]
+    sizes = clustered.group_by(cluster).agg(pl.col("annotator").n_unique().alias("members"), pl.len().alias("n_boxes"), pl.col("quorum").first())
+    return (
+        closest_to_mean(clustered, cluster)
+        .join(sizes, on=cluster)
+        .select(*TASK, "control", "cluster", (pl.col("members") >= pl.col("quorum")).alias("kept"), "n_boxes", "annotation_id", "item_index")
+    )
+
+
 def by_consensus(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.LazyFrame) -> pl.LazyFrame:
-    """Majority vote over classification controls, only where every control is decided (see
-    `consensus_votes`): the GT is the earliest annotation that gives the majority answer on every control.
-    A consensus GT is never verified (`core.ground_truth.verified` is false)."""
+    """Majority vote over classification controls and box voting over box controls (see
+    `consensus_votes`, `consensus_boxes`). A task is decided when every classification control is decided
+    and, if it has boxes, at least `min_agreement` of its boxes fall in kept clusters.
+
+    The GT is the earliest annotation giving the majority answer on every classification control (or,
+    without classification controls, the one that contributed most kept boxes); its boxes are replaced by
+    the kept clusters' boxes, listed in `consensus_regions`. A consensus GT is never verified.
+    """
     votes = consensus_votes(annotations, regions, settings)
-    decided_tasks = votes.group_by(TASK).agg(pl.col("decided").all(), pl.len().alias("n_controls"), pl.col("agreement").min())
-    answers = choice_answers(eligible(annotations), regions).join(votes.select(*TASK, "control", "majority"), on=[*TASK, "control"])
-    matching = (
-        answers.group_by(*TASK, "annotation_id")
-        .agg((pl.col("answer_key") == pl.col("majority")).sum().alias("matches"), pl.col("updated_at").first())
-        .join(decided_tasks.filter("decided"), on=TASK)
-        .filter(pl.col("matches") == pl.col("n_controls"))
-        .join(annotations.select(*TASK, "annotation_id", "created_at", "source_file", "content_hash"), on=[*TASK, "annotation_id"])
+    classified = votes.group_by(TASK).agg(pl.col("decided").all().alias("classes_decided"), pl.len().alias("n_controls"), pl.col("agreement").min())
+    boxes = consensus_boxes(annotations, regions, settings)
+    voted = boxes.group_by(TASK).agg(
+        (pl.col("n_boxes").filter("kept").sum() / pl.col("n_boxes").sum()).alias("box_agreement"),
+        pl.struct("annotation_id", "item_index").filter("kept").alias("consensus_regions"),
+    )
+    tasks = (
+        classified.join(voted, on=TASK, how="full", coalesce=True)
+        .join(settings, on="project_id")
+        .filter(pl.col("classes_decided").fill_null(True) & (pl.col("box_agreement").fill_null(1.0) >= pl.col("min_agreement")))
+        .with_columns(agreement=pl.min_horizontal("agreement", "box_agreement"), n_controls=pl.col("n_controls").fill_null(0))
+    )
+    answers = choice_answers(eligible(annotations), regions).join(votes.select(*TASK, "control", "majority"), on=[*TASK, "control"], how="left")
+    matches = answers.group_by(*TASK, "annotation_id").agg((pl.col("answer_key") == pl.col("majority")).sum().alias("matches"))
+    contributed = boxes.filter("kept").group_by(*TASK, "annotation_id").agg(pl.len().alias("kept_boxes"))
+    candidates = (
+        eligible(annotations)
+        .select(*TASK, "annotation_id", "created_at", "source_file", "content_hash")
+        .join(tasks, on=TASK)
+        .join(matches, on=[*TASK, "annotation_id"], how="left")
+        .join(contributed, on=[*TASK, "annotation_id"], how="left")
+        .filter(pl.col("matches").fill_null(0) == pl.col("n_controls"))
+        .with_columns(pl.col("kept_boxes").fill_null(0).cast(pl.Int64))
     )
     return _decisions(
-        matching.group_by(TASK).agg(
-            pl.col("annotation_id", "created_at", "source_file", "content_hash", "agreement").sort_by("created_at", *_id_order()).first(),
+        candidates.group_by(TASK).agg(
+            pl.col("annotation_id", "created_at", "source_file", "content_hash", "agreement", "consensus_regions")
+            .sort_by(-pl.col("kept_boxes"), "created_at", *_id_order())
+            .first(),
             pl.len().alias("n"),
         ),
         method=pl.lit("consensus"),

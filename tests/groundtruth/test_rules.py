@@ -219,7 +219,7 @@ def test_versioning_set_replace_unset_and_history(tmp_path):
 
 def test_every_rule_returns_the_decision_columns(tmp_path):
     exp = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True)])])
-    empty_settings = pl.LazyFrame(schema={"project_id": pl.String, "min_agreement": pl.Float64, "quorum": pl.Int64})
+    empty_settings = Policy().consensus_settings(["1"])
     for frame in (
         rules.by_flag(exp.annotations.lazy()),
         rules.by_review(exp.annotations.lazy(), exp.reviews.lazy()),
@@ -228,3 +228,40 @@ def test_every_rule_returns_the_decision_columns(tmp_path):
         rules.by_override(load_overrides(Path("/none")).lazy(), "f", "h"),
     ):
         assert frame.collect_schema() == pl.Schema(rules.DECISION)
+
+
+def _boxes(annotation_id, user, boxes, choice="zebra"):
+    annotation = ls_annotation(annotation_id, user=user, choice=choice)
+    annotation["result"] += [
+        {"id": f"b{annotation_id}{i}", "type": "rectanglelabels", "from_name": "bbox", "to_name": "image", "original_width": 100, "original_height": 100,
+         "value": {"x": x, "y": y, "width": 10, "height": 10, "rectanglelabels": ["zebra"]}}
+        for i, (x, y) in enumerate(boxes)
+    ]  # fmt: skip
+    return annotation
+
+
+def test_consensus_box_voting_keeps_boxes_a_quorum_drew(tmp_path):
+    task = ls_task(1, [
+        _boxes(1, "a@x", [(10, 10), (50, 50)]),
+        _boxes(2, "b@x", [(11, 10), (51, 49)]),
+        _boxes(3, "c@x", [(10.5, 10), (80, 80)]),  # (80, 80): nobody else saw it
+    ])  # fmt: skip
+    exp = export(tmp_path, [task])
+    policy = Policy(ProjectPolicy(consensus=Consensus(enabled=True, min_agreement=0.6, quorum=2, iou=0.5)))
+    resolution = resolve(exp, policy)
+    gt = resolution.ground_truth.row(0, named=True)
+    assert gt["method"] == "consensus" and not gt["verified"]
+    voted = {(r["annotation_id"], r["item_index"]) for r in gt["consensus_regions"]}
+    assert len(voted) == 2  # two boxes drawn by a quorum; the lone box is out
+    assert ("3", 1) in voted  # the member closest to the cluster mean: (10.5, 10), item 1 after the choice
+    from pipeline.groundtruth import ground_truth_regions
+
+    regions = ground_truth_regions(resolution.ground_truth.lazy(), exp.regions.lazy()).collect()
+    assert sorted(regions.filter(pl.col("type") == "rectanglelabels")["x"].to_list()) == [10.5, 50.0]
+    assert regions.filter(pl.col("type") == "choices")["labels"].to_list() == [["zebra"]]
+
+
+def test_consensus_box_voting_needs_enough_agreement(tmp_path):
+    task = ls_task(1, [_boxes(1, "a@x", [(10, 10)]), _boxes(2, "b@x", [(60, 60)]), _boxes(3, "c@x", [(30, 30)])])
+    policy = Policy(ProjectPolicy(consensus=Consensus(enabled=True, min_agreement=0.6, quorum=2)))
+    assert gt_of(resolve(export(tmp_path, [task]), policy)) == {}  # no box reaches a quorum

@@ -1,0 +1,65 @@
+"""Box geometry, vectorised: IoU of candidate pairs and IoU clusters. No loops over boxes.
+
+Boxes are rows with x, y, width, height (top-left corner and size, any one unit per image; rotation is
+ignored). Candidate pairs come from a join on the grouping keys (same image, same label), never from a
+dense matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+
+def box_iou(a: str = "_a", b: str = "_b") -> pl.Expr:
+    """IoU of the boxes in columns x{a}, y{a}, width{a}, height{a} and the same with suffix `b`.
+
+    intersection / (area_a + area_b - intersection); boxes that only touch have IoU 0; two boxes of no
+    area have no IoU (null): an empty box matches nothing.
+    """
+    ix = (pl.min_horizontal(pl.col(f"x{a}") + pl.col(f"width{a}"), pl.col(f"x{b}") + pl.col(f"width{b}"))
+          - pl.max_horizontal(pl.col(f"x{a}"), pl.col(f"x{b}"))).clip(lower_bound=0)  # fmt: skip
+    iy = (pl.min_horizontal(pl.col(f"y{a}") + pl.col(f"height{a}"), pl.col(f"y{b}") + pl.col(f"height{b}"))
+          - pl.max_horizontal(pl.col(f"y{a}"), pl.col(f"y{b}"))).clip(lower_bound=0)  # fmt: skip
+    intersection = ix * iy
+    union = pl.col(f"width{a}") * pl.col(f"height{a}") + pl.col(f"width{b}") * pl.col(f"height{b}") - intersection
+    return pl.when(union > 0).then(intersection / union)
+
+
+def iou_clusters(boxes: pl.LazyFrame, by: Sequence[str], member: str, iou_threshold: float | str) -> pl.LazyFrame:
+    """Group boxes into clusters: connected components of the boxes of *different* members (annotators)
+    within `by` (for example task and label) that overlap with IoU >= iou_threshold (a number, or the
+    name of a column holding each box's threshold).
+
+    `boxes` needs a unique integer `box` id and x, y, width, height. Returns the boxes with a `cluster`
+    column (the smallest box id of the component). A box overlapping nothing is its own cluster.
+    """
+    geometry = ["x", "y", "width", "height"]
+    threshold = [iou_threshold] if isinstance(iou_threshold, str) else []
+    left = boxes.select(*by, member, "box", *geometry, *threshold)
+    edges = (
+        left.join(left.drop(threshold), on=list(by), suffix="_b")
+        .filter((pl.col(member) != pl.col(f"{member}_b")) & (pl.col("box") != pl.col("box_b")))
+        .rename({c: f"{c}_a" for c in geometry})
+        .filter(box_iou() >= (pl.col(iou_threshold) if threshold else iou_threshold))
+        .select("box", "box_b")
+        .collect()
+    )
+    labels = boxes.select("box").collect().with_columns(cluster=pl.col("box"))
+    while True:  # min-label propagation: a few rounds, one per hop of the longest chain
+        reached = edges.join(labels, left_on="box_b", right_on="box").group_by("box").agg(pl.col("cluster").min().alias("via"))
+        updated = labels.join(reached, on="box", how="left").with_columns(cluster=pl.min_horizontal("cluster", "via")).drop("via")
+        if updated.equals(labels):
+            break
+        labels = updated
+    return boxes.join(labels.lazy(), on="box")
+
+
+def closest_to_mean(clustered: pl.LazyFrame, cluster: Sequence[str]) -> pl.LazyFrame:
+    """Per cluster, the member box nearest (L1 over x, y, width, height) to the cluster's mean box."""
+    geometry = ["x", "y", "width", "height"]
+    distance = pl.sum_horizontal((pl.col(c) - pl.col(c).mean().over(cluster)).abs() for c in geometry)
+    return clustered.with_columns(_distance=distance).filter(
+        pl.col("_distance") == pl.col("_distance").min().over(cluster)
+    ).group_by(cluster).agg(pl.all().sort_by("box").first()).drop("_distance")
