@@ -267,10 +267,8 @@ class _TaskParser:
                 annotation.last_action,
             )
         )
-        for review in reviews:
-            self.out.reviews.append(review)
-        for item in annotation.history:
-            self.out.history.append((project_id, task_id, annotation_id, item.action, _user(item.created_by), item.created_at))
+        self.out.reviews.extend(reviews)
+        self.out.history.extend([(project_id, task_id, annotation_id, h.action, _user(h.created_by), h.created_at) for h in annotation.history])
         self.out.accepted += 1
 
     def _add_prediction(self, project_id: str, task_id: str, index: int, prediction: _Prediction) -> None:
@@ -310,8 +308,7 @@ def _add_regions(sink: TableSink, project_id: str, task_id: str, annotation_id: 
         except msgspec.ValidationError as exc:
             located = str(exc).replace("`$", f"`$.result[{index}].value")  # msgspec locates within the value
             raise BadRecord("", f"{result.type} result does not match the export format: {located}") from exc
-    for row in rows:
-        sink.append(row)
+    sink.extend(rows)
 
 
 def region_columns(rows: list[tuple[tuple[str, str, str], int, _Result, _Value]]) -> list[list]:
