@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.resources import DEFAULT_WAREHOUSE
@@ -124,37 +125,77 @@ def ground_truth_command(args) -> int:
     return 0
 
 
+@dataclass
+class RunResults:
+    """The Dagster results of one `gtq run`: one run per project (partition) of the sources."""
+
+    runs: dict[str, object] = field(default_factory=dict)  # project -> ExecuteInProcessResult
+
+    @property
+    def success(self) -> bool:
+        return all(run.success for run in self.runs.values())
+
+    def get_asset_materialization_events(self) -> list:
+        return [event for run in self.runs.values() for event in run.get_asset_materialization_events()]
+
+    def get_asset_check_evaluations(self) -> list:
+        return [check for run in self.runs.values() for check in run.get_asset_check_evaluations()]
+
+    @property
+    def all_events(self) -> list:
+        return [event for run in self.runs.values() for event in run.all_events]
+
+
 def execute(
     sources: list[str | Path], warehouse: Path, *, groundtruth: Path | None = None, instance=None, log_level: str = "CRITICAL"
-):
-    """Run the `gtq_all` job in-process, exactly as the UI and the schedule do; returns Dagster's result.
+) -> RunResults:
+    """Run the `gtq_all` job in-process, exactly as the UI, the schedule and the sensor do: one run per
+    project the sources hold (each project is a partition), in project order.
 
-    `groundtruth` is the folder of the GT policy and overrides (default: ./groundtruth or $GTQ_GROUNDTRUTH).
+    Without sources, the bundled sample. `groundtruth` is the folder of the GT policy and overrides
+    (default: ./groundtruth or $GTQ_GROUNDTRUTH). FileNotFoundError names a source that does not exist.
     """
     import dagster as dg
 
+    from pipeline.assets.partitions import projects
     from pipeline.definitions import defs, gtq_job
+    from pipeline.ingest import expand_sources, projects_of
+    from pipeline.sample import bundled_sample
 
+    files = expand_sources(sources) if sources else [bundled_sample(warehouse)]
+    by_project: dict[str, list[str]] = {}
+    for path in files:
+        for project in projects_of(path):
+            by_project.setdefault(project, []).append(str(path))
     if instance is None and os.environ.get("DAGSTER_HOME"):
         Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
         instance = dg.DagsterInstance.get()
     instance = instance or dg.DagsterInstance.ephemeral()
-    run_config = {
-        "ops": {"core_tables": {"config": {"sources": [str(s) for s in sources]}}},
-        "resources": {
-            "warehouse": {"config": {"root": str(warehouse)}},
-            **({"groundtruth": {"config": {"directory": str(groundtruth)}}} if groundtruth else {}),
-        },
-        "loggers": {"console": {"config": {"log_level": log_level}}},
-    }
-    return defs.resolve_job_def(gtq_job.name).execute_in_process(
-        run_config=run_config, instance=instance, raise_on_error=False, tags={"gtq/trigger": "cli"}
-    )
+    instance.add_dynamic_partitions(projects.name, [p for p in by_project if not instance.has_dynamic_partition(projects.name, p)])
+    resources = {"warehouse": {"config": {"root": str(warehouse)}}}
+    if groundtruth:
+        resources["groundtruth"] = {"config": {"directory": str(groundtruth)}}
+    job = defs.resolve_job_def(gtq_job.name)
+    results = RunResults()
+    for project in sorted(by_project):
+        run_config = {
+            "ops": {"core_tables": {"config": {"sources": by_project[project]}}},
+            "resources": resources,
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+        }
+        results.runs[project] = job.execute_in_process(
+            run_config=run_config, instance=instance, partition_key=project, raise_on_error=False, tags={"gtq/trigger": "cli"}
+        )
+    return results
 
 
 def run_pipeline(sources: list[str], warehouse: Path, groundtruth: Path | None = None, verbose: bool = False) -> int:
     started = time.monotonic()
-    result = execute(sources, warehouse, groundtruth=groundtruth, log_level="INFO" if verbose else "CRITICAL")
+    try:
+        result = execute(sources, warehouse, groundtruth=groundtruth, log_level="INFO" if verbose else "CRITICAL")
+    except FileNotFoundError as exc:
+        print(f"gtq run FAILED: {exc}", file=sys.stderr)
+        return 1
     print(_summary(result, warehouse, time.monotonic() - started))
 
     failures = [
@@ -184,45 +225,42 @@ def _error_message(error) -> str:
     return message.split(": ", 1)[1] if ": " in message else message
 
 
-def _summary(result, warehouse: Path, seconds: float) -> str:
+def _summary(results: RunResults, warehouse: Path, seconds: float) -> str:
     import polars as pl
 
     from pipeline.contract import SOURCE_FILES
     from pipeline.warehouse import Warehouse
 
-    metadata = {
-        event.materialization.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}
-        for event in result.get_asset_materialization_events()
-    }
-    lines = [f"gtq run {result.run_id} in {seconds:.1f} s, warehouse {warehouse}/"]
-
-    ingest = metadata.get("core/source_files")
-    if ingest:
-        files = Warehouse(warehouse).read(SOURCE_FILES).filter(pl.col("run_id") == result.run_id)
-        lines.append(
-            f"ingest: {ingest['files_ingested']} new file(s), {ingest['files_skipped']} already ingested;"
-            f" records read {ingest['records_read']} = accepted {ingest['records_accepted']}"
-            f" + quarantined {ingest['records_quarantined']}"
-        )
-        for f in files.iter_rows(named=True):
+    ledger = Warehouse(warehouse).read(SOURCE_FILES)
+    lines = [f"gtq run: {len(results.runs)} project(s) in {seconds:.1f} s, warehouse {warehouse}/"]
+    for project, run in results.runs.items():
+        metadata = {
+            e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+            for e in run.get_asset_materialization_events()
+        }
+        lines.append(f"project {project} (Dagster run {run.run_id}):")
+        if ingest := metadata.get("core/source_files"):
             lines.append(
-                f"  {f['source_file']} [{f['format']}]: read {f['records_read']} = accepted"
-                f" {f['records_accepted']} + quarantined {f['records_quarantined']}"
+                f"  ingest: {ingest['files_ingested']} new file(s), {ingest['files_skipped']} already ingested;"
+                f" records read {ingest['records_read']} = accepted {ingest['records_accepted']}"
+                f" + quarantined {ingest['records_quarantined']}"
             )
-
-    gt = metadata.get("core/ground_truth")
-    if gt:
-        version = "none yet" if gt["gt_version"] < 0 else gt["gt_version"]
-        lines.append(
-            f"ground truth: {gt['dagster/row_count']} task(s), version {version}; this run {gt['changes']} change(s)"
-            f" (set {gt['changes_set']}, replaced {gt['changes_replaced']}, unset {gt['changes_unset']})"
-        )
-
-    checks = result.get_asset_check_evaluations()
-    failed = [c.check_name for c in checks if not c.passed]
-    lines.append(f"checks: {len(checks) - len(failed)} passed, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
-    written = ", ".join(f"{key.replace('/', '.')} ({m['dagster/row_count']})" for key, m in metadata.items())
-    lines.append(f"tables written (rows): {written or 'none'}")
+            for f in ledger.filter(pl.col("run_id") == run.run_id).iter_rows(named=True):
+                lines.append(
+                    f"    {f['source_file']} [{f['format']}]: read {f['records_read']} = accepted"
+                    f" {f['records_accepted']} + quarantined {f['records_quarantined']}"
+                )
+        if gt := metadata.get("core/ground_truth"):
+            version = "none yet" if gt["gt_version"] < 0 else gt["gt_version"]
+            lines.append(
+                f"  ground truth: {gt['dagster/row_count']} task(s), version {version}; this run {gt['changes']} change(s)"
+                f" (set {gt['changes_set']}, replaced {gt['changes_replaced']}, unset {gt['changes_unset']})"
+            )
+        checks = run.get_asset_check_evaluations()
+        failed = [c.check_name for c in checks if not c.passed]
+        lines.append(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
+        written = ", ".join(f"{key.replace('/', '.')} ({m['dagster/row_count']})" for key, m in metadata.items())
+        lines.append(f"  tables written (the project's rows): {written or 'none'}")
     lines.append(f"query: duckdb {warehouse / 'gtq.duckdb'}  |  Parquet: {warehouse / 'parquet'}/")
     return "\n".join(lines)
 

@@ -55,6 +55,7 @@ SOURCE_FILES = Table(
         "source_file": pl.String,
         "content_hash": pl.String,
         "format": pl.String,
+        "project_id": pl.String,
         "project_ids": pl.List(pl.String),
         "records_read": pl.Int64,
         "records_accepted": pl.Int64,
@@ -62,7 +63,8 @@ SOURCE_FILES = Table(
         "ingested_at": TIMESTAMP,
         "run_id": pl.String,
     },
-    "One row per ingested file, identified by its content hash; a file already here is not read again.",
+    "One row per ingested file and project (partition), identified by the file's content hash: a file is never"
+    " read twice for a project. The file's record counts are on the row of its first project.",
 )
 
 TASKS = Table(

@@ -8,9 +8,10 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.assets import groundtruth, ingest, quality
+from pipeline.assets.partitions import projects
 from pipeline.checks import expectations, regions
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
-from pipeline.sensors import build_inbox_sensor
+from pipeline.sensors import build_inbox_sensor, build_nightly_schedule
 
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality])
 all_checks = [
@@ -18,16 +19,11 @@ all_checks = [
     *expectations.expectation_checks(),
 ]
 
-# Every table in one run: the warehouse is one DuckDB file, which allows a single writer at a time.
-gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all())
+# Every table of one project (partition) per run; the warehouse is one DuckDB file, which allows a
+# single writer at a time, so steps run in process and runs should not overlap (see README).
+gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all(), partitions_def=projects)
 
-nightly = dg.ScheduleDefinition(
-    job=gtq_job,
-    cron_schedule="0 2 * * *",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Nightly ingest of the configured sources and full re-scoring.",
-)
-
+nightly = build_nightly_schedule(gtq_job)
 inbox_sensor = build_inbox_sensor(gtq_job)
 
 defs = dg.Definitions(

@@ -97,6 +97,12 @@ def generate(n_tasks: int = 300, seed: int = 20261123) -> list[dict]:
     return tasks
 
 
+def bundled_sample(warehouse_root: Path) -> Path:
+    """The sample export `gtq run` uses without sources (`<warehouse>/samples/`), written on first use."""
+    sample = Path(warehouse_root) / "samples" / "label_studio_sample.json"
+    return sample if sample.exists() else write_sample(sample)
+
+
 def write_sample(path: str | Path, n_tasks: int = 300, seed: int = 20261123) -> Path:
     """Write the export as JSON, and its labeling config beside it (`<stem>.xml`).
 

@@ -1,29 +1,18 @@
-"""The inbox sensor: drop an export into the inbox folder and gtq ingests and re-scores it."""
+"""The inbox sensor and the nightly schedule: what starts runs besides `gtq run`."""
 
 import json
-import re
 
 import dagster as dg
 
-from pipeline.ingest import content_hash, expand_sources
+from pipeline.assets.partitions import projects
+from pipeline.ingest import content_hash, expand_sources, projects_of
 from pipeline.resources import WarehouseResource
 
-_PROJECT_FIELD = re.compile(rb'"project"\s*:\s*"?([\w.-]+)')
-
-
-def project_hint(path) -> str:
-    """The project a file most likely belongs to, from its first bytes (Label Studio's `project` field),
-    else its name. Only a run tag: the ingest itself reads the project of every record."""
-    with open(path, "rb") as f:
-        match = _PROJECT_FIELD.search(f.read(65536))
-    return match.group(1).decode() if match else path.name.split(".")[0]
-
-
 def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
-    """A run request per export file in the inbox that is new or changed since `cursor`.
+    """A run request per project of each export file in the inbox that is new or changed since `cursor`.
 
     The cursor maps each file to (mtime, size), so unchanged files are not even hashed; the run key is
-    the content hash, so the same bytes never trigger twice, whatever their name.
+    the content hash and the project, so the same bytes never trigger twice, whatever their name.
     """
     inbox = warehouse.inbox_path()
     seen = json.loads(cursor) if cursor else {}
@@ -33,12 +22,15 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
         state[str(path)] = [stat.st_mtime_ns, stat.st_size]
         if seen.get(str(path)) == state[str(path)]:
             continue
-        requests.append(
+        digest = content_hash(path)
+        requests.extend(
             dg.RunRequest(
-                run_key=content_hash(path),
+                run_key=f"{digest}:{project}",
+                partition_key=project,
                 run_config={"ops": {"core_tables": {"config": {"sources": [str(path)]}}}},
-                tags={"gtq/trigger": "inbox", "gtq/source": str(path), "gtq/project": project_hint(path)},
+                tags={"gtq/trigger": "inbox", "gtq/source": str(path)},
             )
+            for project in projects_of(path)
         )
     return requests, json.dumps(state, sort_keys=True)
 
@@ -54,6 +46,22 @@ def build_inbox_sensor(job: dg.JobDefinition) -> dg.SensorDefinition:
         requests, cursor = inbox_run_requests(warehouse, context.cursor)
         if not requests:
             return dg.SkipReason(f"no new or changed export in {warehouse.inbox_path()}")
-        return dg.SensorResult(run_requests=requests, cursor=cursor)
+        new = sorted({r.partition_key for r in requests} - set(context.instance.get_dynamic_partitions(projects.name)))
+        return dg.SensorResult(run_requests=requests, cursor=cursor, dynamic_partitions_requests=[projects.build_add_request(new)])
 
     return inbox_sensor
+
+
+def build_nightly_schedule(job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        job=job,
+        cron_schedule="0 2 * * *",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Every night, each known project: ingest what is new in the inbox and re-score.",
+    )
+    def nightly(context: dg.ScheduleEvaluationContext):
+        day = context.scheduled_execution_time.strftime("%Y-%m-%d")
+        for project in context.instance.get_dynamic_partitions(projects.name):
+            yield dg.RunRequest(run_key=f"nightly-{day}-{project}", partition_key=project)
+
+    return nightly

@@ -45,6 +45,13 @@ class Warehouse:
         path = self.parquet_path(table)
         return table.conform(pl.scan_parquet(path)) if path.exists() else table.empty().lazy()
 
+    def scan_project(self, table: Table, project_id: str) -> pl.LazyFrame:
+        return self.scan(table).filter(pl.col("project_id") == project_id)
+
+    def with_project(self, table: Table, project_id: str, rows: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+        """The whole table with `project_id`'s rows replaced by `rows` (the other projects' untouched)."""
+        return pl.concat([self.scan(table).filter(pl.col("project_id") != project_id), table.conform(rows.lazy())])
+
     def write(self, table: Table, frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
         """Replace one table; returns a scan of what was written."""
         return self.write_many({table: frame})[table]

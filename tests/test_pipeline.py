@@ -163,7 +163,7 @@ def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_p
     run_ok([export], store.root, gt_dir)
     append_override(gt_dir / "overrides.yaml", project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="test")
 
-    result = execute([], store.root, groundtruth=gt_dir)
+    result = execute([export], store.root, groundtruth=gt_dir)  # project 1 again: the file is known, the GT is re-resolved
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "publishable_ground_truth")
     assert not check.passed and check.metadata["problems"].value == 1
     assert store.delta_version(GROUND_TRUTH) == 0  # nothing new published

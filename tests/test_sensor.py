@@ -26,8 +26,9 @@ def test_new_changed_and_unchanged_inbox_files(tmp_path):
     requests = {r.tags["gtq/source"]: r for r in first.run_requests}
     assert sorted(requests) == [str(inbox / "a.json"), str(inbox / "b.json")]
     assert requests[str(a)].run_config["ops"]["core_tables"]["config"]["sources"] == [str(a)]
-    assert requests[str(a)].tags["gtq/project"] == "7"
+    assert requests[str(a)].partition_key == "7" and requests[str(inbox / "b.json")].partition_key == "8"
     assert len({r.run_key for r in first.run_requests}) == 2
+    assert first.dynamic_partitions_requests[0].partition_keys == ["7", "8"]  # new projects become partitions
 
     assert isinstance(evaluate(warehouse, first.cursor), dg.SkipReason)  # nothing changed
 

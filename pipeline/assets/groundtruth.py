@@ -40,32 +40,33 @@ PUBLISHABLE = dg.AssetCheckSpec(
     check_specs=[PUBLISHABLE],
 )
 def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource):
-    """Resolve one GT per task under the project's policy; publish a new GT version when, and only when,
-    any task's GT changed and the new snapshot passes the publication check.
+    """Resolve one GT per task of the project under its policy; publish a new GT version when, and only
+    when, any task's GT changed and the project's new snapshot passes the publication check.
 
     The GT dataset is a Delta table (`delta/core/ground_truth`): each publishing run commits one version,
     readable later with `pl.read_delta(path, version=N)`. core.ground_truth_history records every change
     (set, replaced, unset) with who or what decided it, its run, file and validity period.
     """
-    store = warehouse.store()
+    project, store = context.partition_key, warehouse.store()
     policy = load_policy(groundtruth.policy_path)
     overrides_path = groundtruth.overrides_path
     overrides_hash = content_hash(overrides_path) if overrides_path.exists() else ""
-    formats = store.read(SOURCE_FILES).explode("project_ids").group_by("project_ids").agg(pl.col("format").unique())
-    project_formats = {row[0]: set(row[1]) for row in formats.iter_rows() if row[0] is not None}
-    tasks, annotations, regions = store.scan(TASKS), store.scan(ANNOTATIONS), store.scan(REGIONS)
+    formats = set(store.scan_project(SOURCE_FILES, project).select("format").collect()["format"])
+    tasks = store.scan_project(TASKS, project)
+    annotations, regions = store.scan_project(ANNOTATIONS, project), store.scan_project(REGIONS, project)
     resolution = resolve_ground_truth(
         tasks=tasks,
         annotations=annotations,
         regions=regions,
-        reviews=store.scan(REVIEWS),
-        overrides=load_overrides(overrides_path).lazy(),
+        reviews=store.scan_project(REVIEWS, project),
+        overrides=load_overrides(overrides_path).lazy().filter(pl.col("project_id") == project),
         overrides_file=(str(overrides_path), overrides_hash),
         policy=policy,
-        item_scoped=item_scoped_projects(policy, project_formats),
+        item_scoped=item_scoped_projects(policy, {project: formats}),
     )
 
-    previous = store.read_version(GROUND_TRUTH)
+    published = store.read_version(GROUND_TRUTH)
+    previous = published.filter(pl.col("project_id") == project)
     latest = store.delta_version(GROUND_TRUTH)
     changes = versioning.diff(previous, resolution.decided, tasks.collect())
     version = latest if changes.is_empty() else (0 if latest is None else latest + 1)
@@ -73,21 +74,29 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     problems = violations(snapshot.lazy(), annotations, regions)
     history = store.read(GROUND_TRUTH_HISTORY)
     if not problems.is_empty():
-        context.log.error(f"ground truth not published: {problems.height} problem(s); version stays {latest}")
+        context.log.error(f"ground truth of project {project} not published: {problems.height} problem(s); version stays {latest}")
         snapshot, changes, version = previous, changes.clear(), latest
     elif not changes.is_empty():
-        committed = store.commit_version(GROUND_TRUTH, snapshot, {"run_id": context.run_id, "changes": str(changes.height)})
+        dataset = pl.concat([published.filter(pl.col("project_id") != project), snapshot]).sort("project_id", "task_id")
+        committed = store.commit_version(GROUND_TRUTH, dataset, {"run_id": context.run_id, "project_id": project, "changes": str(changes.height)})
         if committed != version:  # another writer committed in between: our version numbers are wrong
             raise dg.Failure(f"ground truth committed as version {committed}, expected {version}")
         history = versioning.next_history(history, changes, version=version, at=datetime.now(UTC), run_id=context.run_id)
-        context.log.info(f"ground truth version {version}: {changes.height} changes")
+        context.log.info(f"ground truth version {version}: {changes.height} changes in project {project}")
 
     counts = dict(changes.group_by("change").len().iter_rows())
-    written = store.write_many({GROUND_TRUTH: snapshot, GROUND_TRUTH_HISTORY: history, GROUND_TRUTH_CONFLICTS: resolution.conflicts})
+    written = store.write_many(
+        {
+            GROUND_TRUTH: store.with_project(GROUND_TRUTH, project, snapshot),
+            GROUND_TRUTH_HISTORY: history,
+            GROUND_TRUTH_CONFLICTS: store.with_project(GROUND_TRUTH_CONFLICTS, project, resolution.conflicts),
+        }
+    )
     methods = dict(snapshot.group_by("method").len().iter_rows())
+    of_project = pl.col("project_id") == project
     yield table_result(
         GROUND_TRUTH,
-        written[GROUND_TRUTH],
+        written[GROUND_TRUTH].filter(of_project),
         gt_version=-1 if version is None else version,
         changes=changes.height,
         delta_table=dg.MetadataValue.path(str(store.delta_path(GROUND_TRUTH))),
@@ -95,8 +104,8 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         **{f"method_{method}": n for method, n in methods.items()},
         confirmed_empty=int(snapshot["confirmed_empty"].sum()),
     )
-    yield table_result(GROUND_TRUTH_HISTORY, written[GROUND_TRUTH_HISTORY])
-    yield table_result(GROUND_TRUTH_CONFLICTS, written[GROUND_TRUTH_CONFLICTS])
+    yield table_result(GROUND_TRUTH_HISTORY, written[GROUND_TRUTH_HISTORY].filter(of_project))
+    yield table_result(GROUND_TRUTH_CONFLICTS, written[GROUND_TRUTH_CONFLICTS].filter(of_project))
     yield dg.AssetCheckResult(
         check_name=PUBLISHABLE.name,
         asset_key=PUBLISHABLE.asset_key,

@@ -3,7 +3,6 @@ quarantine) and the ledger of ingested files."""
 
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -23,22 +22,13 @@ from pipeline.contract import (
 from pipeline.ingest import ParsedExport, content_hash, expand_sources, read_export
 from pipeline.ingest.merge import CoreState
 from pipeline.resources import WarehouseResource
-from pipeline.sample import write_sample
-
-SAMPLE_NAME = "label_studio_sample.json"
 
 
 class IngestConfig(dg.Config):
     sources: list[str] = Field(
         default_factory=list,
-        description="Export files or folders of exports, applied in this order. Empty: the bundled sample.",
+        description="Export files or folders of exports, applied in this order. Empty: the inbox folder.",
     )
-
-
-def bundled_sample(warehouse_root: Path) -> Path:
-    """The sample export `gtq run` uses without sources, written on first use (deterministic bytes)."""
-    sample = warehouse_root / "samples" / SAMPLE_NAME
-    return sample if sample.exists() else write_sample(sample)
 
 
 INGESTED = (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG, QUARANTINE)
@@ -46,31 +36,37 @@ INGESTED = (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTO
 
 @dg.multi_asset(specs=[table_spec(t) for t in INGESTED])
 def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
-    """Read every new export file (by content hash) and fold it into the core tables.
+    """Read the project's new export files (by content hash) and fold them into the core tables.
 
-    A file already ingested (same bytes) is skipped, so re-ingesting changes nothing. Per task the newest
-    snapshot wins. Unreadable records land in core.quarantine with file, locator and reason; every record
-    read is either accepted or quarantined. All core tables are replaced together or not at all.
+    A file already ingested for this project (same bytes) is skipped, so re-ingesting changes nothing.
+    Per task the newest snapshot wins. Unreadable records land in core.quarantine with file, locator and
+    reason; every record read is either accepted or quarantined. Only this project's rows change, and all
+    core tables are replaced together or not at all.
     """
+    project = context.partition_key
     store = warehouse.store()
+    inbox = warehouse.inbox_path()
     try:
-        paths = expand_sources(config.sources) if config.sources else [bundled_sample(store.root)]
+        paths = expand_sources(config.sources or ([inbox] if inbox.is_dir() else []))
     except FileNotFoundError as exc:
         raise dg.Failure(str(exc)) from exc
 
     ingested = store.read(SOURCE_FILES)
-    seen = set(ingested["content_hash"].to_list())
+    seen = set(ingested.filter(pl.col("project_id") == project)["content_hash"].to_list())
     staging = store.root / "staging" / context.run_id
     try:
         exports, skipped = [], 0
         for path in paths:
             digest = content_hash(path)
             if digest in seen:
-                context.log.info(f"{path}: already ingested (sha256 {digest[:12]}), skipped")
+                context.log.info(f"{path}: already ingested for project {project} (sha256 {digest[:12]}), skipped")
                 skipped += 1
                 continue
             seen.add(digest)
             export = read_export(path, staging / str(len(exports)))
+            if export.project_ids and project not in export.project_ids:
+                context.log.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")
+                continue
             exports.append(export)
             context.log.info(
                 f"{path}: {export.format}, {export.records_read} records read = {export.records_accepted} accepted"
@@ -79,10 +75,14 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
             for row in export.quarantine.head(20).iter_rows(named=True):
                 context.log.warning(f"{path} {row['locator']}: {row['reason']}")
 
+        # A file's quarantine and record counts belong to the run of its first project.
+        owns = [project == (e.project_ids or [project])[0] for e in exports]
         current = CoreState(*(store.scan(t) for t in (TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG)))
-        state = current.merge(exports)
-        new_files = pl.DataFrame([_file_row(e, context.run_id) for e in exports], schema=SOURCE_FILES.polars_schema)
-        quarantine = [store.read(QUARANTINE)] + [e.quarantine.with_columns(run_id=pl.lit(context.run_id)) for e in exports]
+        state = current.merge([e.for_project(project) for e in exports])
+        rows = [_file_row(e, project, context.run_id, owned) for e, owned in zip(exports, owns, strict=True)]
+        new_files = pl.DataFrame(rows, schema=SOURCE_FILES.polars_schema)
+        quarantine = [store.read(QUARANTINE)]
+        quarantine += [e.quarantine.with_columns(run_id=pl.lit(context.run_id)) for e, owned in zip(exports, owns, strict=True) if owned]
         written = store.write_many(
             {
                 SOURCE_FILES: pl.concat([ingested, new_files]),
@@ -105,26 +105,26 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         "records_accepted": int(new_files["records_accepted"].sum()),
         "records_quarantined": int(new_files["records_quarantined"].sum()),
     }
-    origins = written[ANNOTATIONS].group_by("origin").len().collect()
-    yield table_result(SOURCE_FILES, written[SOURCE_FILES], this_run=dg.MetadataValue.md(_files_markdown(new_files)), **run_totals)
-    yield table_result(TASKS, written[TASKS], projects=written[TASKS].select(pl.col("project_id").n_unique()).collect().item())
-    yield table_result(ANNOTATIONS, written[ANNOTATIONS], **dict(zip(origins["origin"], origins["len"], strict=True)))
-    yield table_result(REGIONS, written[REGIONS])
-    yield table_result(REVIEWS, written[REVIEWS])
-    yield table_result(ANNOTATION_HISTORY, written[ANNOTATION_HISTORY])
-    yield table_result(LABEL_CONFIG, written[LABEL_CONFIG])
+    mine = {t: written[t].filter(pl.col("project_id") == project) for t in INGESTED if t is not QUARANTINE}  # the partition's rows
+    origins = mine[ANNOTATIONS].group_by("origin").len().collect()
+    yield table_result(SOURCE_FILES, mine[SOURCE_FILES], this_run=dg.MetadataValue.md(_files_markdown(new_files)), **run_totals)
+    yield table_result(ANNOTATIONS, mine[ANNOTATIONS], **dict(zip(origins["origin"], origins["len"], strict=True)))
+    for table in (TASKS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG):
+        yield table_result(table, mine[table])
     yield table_result(QUARANTINE, written[QUARANTINE], quarantined_this_run=run_totals["records_quarantined"])
 
 
-def _file_row(export: ParsedExport, run_id: str) -> dict:
+def _file_row(export: ParsedExport, project: str, run_id: str, owned: bool) -> dict:
+    counts = (export.records_read, export.records_accepted, export.records_quarantined) if owned else (0, 0, 0)
     return {
         "source_file": export.source_file,
         "content_hash": export.content_hash,
         "format": export.format,
+        "project_id": project,
         "project_ids": export.project_ids,
-        "records_read": export.records_read,
-        "records_accepted": export.records_accepted,
-        "records_quarantined": export.records_quarantined,
+        "records_read": counts[0],
+        "records_accepted": counts[1],
+        "records_quarantined": counts[2],
         "ingested_at": datetime.now(UTC),
         "run_id": run_id,
     }

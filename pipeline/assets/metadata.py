@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from pipeline.assets.partitions import projects
 from pipeline.contract import Table
 
 PREVIEW_ROWS = 10
@@ -30,6 +31,7 @@ def table_asset(table: Table, deps: list[Table] = (), extra_kinds: tuple[str, ..
         group_name=table.schema,
         kinds={"polars", "duckdb", "parquet", *extra_kinds},
         metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": table.key},
+        partitions_def=projects,
     )
 
 

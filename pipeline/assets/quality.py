@@ -20,49 +20,55 @@ from pipeline.metrics import quality, scores
 from pipeline.resources import WarehouseResource
 
 
-@dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS]))
-def answers(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """What each submitted annotation and prediction chose per classification control."""
+def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table, rows: pl.LazyFrame, stats: str | None = None) -> dg.MaterializeResult:
+    """Replace the partition's project rows of `table` with `rows`; the metadata describes the project's
+    rows (with the mean and count of the `stats` column)."""
     store = warehouse.store()
-    written = store.write(ANSWERS, scores.choice_answers(store.scan(ANNOTATIONS), store.scan(REGIONS)))
-    return table_result(ANSWERS, written, controls=written.select(pl.col("control").n_unique()).collect().item())
+    written = store.write(table, store.with_project(table, context.partition_key, rows))
+    mine = written.filter(pl.col("project_id") == context.partition_key)
+    return table_result(table, mine, **(summary_stats(mine, stats) if stats else {}))
+
+
+@dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS]))
+def answers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """What each submitted annotation and prediction chose per classification control."""
+    store, project = warehouse.store(), context.partition_key
+    rows = scores.choice_answers(store.scan_project(ANNOTATIONS, project), store.scan_project(REGIONS, project))
+    return _publish(context, warehouse, ANSWERS, rows)
 
 
 @dg.asset(**table_asset(ANNOTATION_SCORES, deps=[ANSWERS, GROUND_TRUTH]))
-def annotation_scores(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Each annotation and prediction scored against its task's GT per control (exact match, 0..1)."""
-    store = warehouse.store()
-    written = store.write(ANNOTATION_SCORES, scores.scores_against_ground_truth(store.scan(ANSWERS), store.scan(GROUND_TRUTH)))
-    return table_result(ANNOTATION_SCORES, written, **summary_stats(written, "score"))
+    store, project = warehouse.store(), context.partition_key
+    rows = scores.scores_against_ground_truth(store.scan_project(ANSWERS, project), store.scan_project(GROUND_TRUTH, project))
+    return _publish(context, warehouse, ANNOTATION_SCORES, rows, stats="score")
 
 
 @dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, ANNOTATION_SCORES]))
-def annotator_performance(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def annotator_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per annotator and model version: volume, skips, accuracy and Cohen's kappa against GT."""
-    store = warehouse.store()
-    frame = quality.annotator_performance(store.scan(ANNOTATIONS), store.scan(ANNOTATION_SCORES))
-    return table_result(ANNOTATOR_PERFORMANCE, store.write(ANNOTATOR_PERFORMANCE, frame))
+    store, project = warehouse.store(), context.partition_key
+    rows = quality.annotator_performance(store.scan_project(ANNOTATIONS, project), store.scan_project(ANNOTATION_SCORES, project))
+    return _publish(context, warehouse, ANNOTATOR_PERFORMANCE, rows)
 
 
 @dg.asset(**table_asset(AGREEMENT_MATRIX, deps=[ANSWERS]))
-def agreement_matrix(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Pairwise agreement and Cohen's kappa between all participants, per project and control."""
-    store = warehouse.store()
-    frame = quality.agreement_matrix(store.scan(ANSWERS))
-    return table_result(AGREEMENT_MATRIX, store.write(AGREEMENT_MATRIX, frame))
+    rows = quality.agreement_matrix(warehouse.store().scan_project(ANSWERS, context.partition_key))
+    return _publish(context, warehouse, AGREEMENT_MATRIX, rows)
 
 
 @dg.asset(**table_asset(TASK_AGREEMENT, deps=[ANSWERS]))
-def task_agreement(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Label Studio's pairwise agreement per task (mean over pairs of human annotations)."""
-    store = warehouse.store()
-    written = store.write(TASK_AGREEMENT, scores.pairwise_task_agreement(store.scan(ANSWERS)))
-    return table_result(TASK_AGREEMENT, written, **summary_stats(written, "agreement"))
+    rows = scores.pairwise_task_agreement(warehouse.store().scan_project(ANSWERS, context.partition_key))
+    return _publish(context, warehouse, TASK_AGREEMENT, rows, stats="agreement")
 
 
 @dg.asset(**table_asset(PROJECT_AGREEMENT, deps=[ANSWERS]))
-def project_agreement(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Generalised Fleiss' kappa and Krippendorff's alpha per project and control."""
-    store = warehouse.store()
-    frame = quality.project_agreement(store.scan(ANSWERS))
-    return table_result(PROJECT_AGREEMENT, store.write(PROJECT_AGREEMENT, frame))
+    rows = quality.project_agreement(warehouse.store().scan_project(ANSWERS, context.partition_key))
+    return _publish(context, warehouse, PROJECT_AGREEMENT, rows)

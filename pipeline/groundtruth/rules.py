@@ -176,7 +176,8 @@ def consensus_boxes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
         .join(settings, on="project_id")
         .filter(pl.col("type").is_in(("rectanglelabels", "rectangle")) & pl.col("scorable") & pl.col("width").is_not_null())
         .with_columns(label=pl.col("labels").list.first().fill_null(""))
-        .collect()  # box ids must name the same box in every use below
+        .collect()  # box ids must name the same box in every use below, and break ties the same way each run
+        .sort(*TASK, "annotation_id", "item_index")
         .with_row_index("box")
         .with_columns(pl.col("box").cast(pl.Int64))
         .lazy()

@@ -26,7 +26,7 @@ from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExpor
 from pipeline.ingest.scout import SCOUT_ANNOTATIONS, SCOUT_IMAGES
 from pipeline.ingest.scout import sniff as sniff_scout
 
-__all__ = ["FORMATS", "BadRecord", "ParsedExport", "content_hash", "detect_format", "expand_sources", "export_files", "read_export"]
+__all__ = ["FORMATS", "BadRecord", "ParsedExport", "content_hash", "detect_format", "expand_sources", "export_files", "projects_of", "read_export"]
 
 FORMATS: dict[str, Format] = {
     f.name: f
@@ -69,6 +69,16 @@ def expand_sources(sources: list[str | Path]) -> list[Path]:
             files.append(source)
     companions = {part.resolve() for f in files for part in export_files(f)[1:]}
     return [f for f in files if f.resolve() not in companions]
+
+
+def projects_of(path: Path) -> list[str]:
+    """The projects an export file holds, read cheaply (a file that cannot be read: its stem)."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    try:
+        return FORMATS[detect_format(head)].projects(Path(path))
+    except BadRecord:
+        return [Path(path).name.split(".")[0]]
 
 
 def export_files(path: Path) -> list[Path]:

@@ -168,5 +168,5 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-COCO_GROUND_TRUTH = Format("coco-ground-truth", parse_coco_ground_truth)
-COCO_RESULTS = Format("coco-results", parse_coco_results)
+COCO_GROUND_TRUTH = Format("coco-ground-truth", parse_coco_ground_truth, projects=lambda p: [p.stem])
+COCO_RESULTS = Format("coco-results", parse_coco_results, projects=lambda p: [(ground_truth_file_for(p) or p).stem])

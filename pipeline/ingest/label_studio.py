@@ -394,4 +394,39 @@ def _peek_id(raw: msgspec.Raw) -> str:
     return str(record.get("id", "?")) if isinstance(record, dict) else "?"
 
 
-LABEL_STUDIO_JSON = Format("label-studio-json", parse_label_studio_json, region_columns, companion=config_for)
+class _AnnotationProject(msgspec.Struct, gc=False):
+    project: Id | None = None
+
+
+class _TaskProject(msgspec.Struct, gc=False):
+    id: Id
+    project: Id | None = None
+    annotations: list[_AnnotationProject] = []
+
+
+_task_project_decoder = msgspec.json.Decoder(_TaskProject)
+
+
+def export_projects(path: Path) -> list[str]:
+    """The projects of an export's readable tasks, as the parser will assign them, decoding only the
+    `id` and `project` fields (the rest is skipped unread)."""
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+            found = _projects_in(buffer, path.stem)
+    except (msgspec.DecodeError, ValueError):
+        found = set()
+    return sorted(found) or [path.stem]  # nothing readable: its quarantine goes to a partition named after the file
+
+
+def _projects_in(buffer: mmap.mmap, fallback: str) -> set[str]:
+    found = set()
+    for raw in _tasks_decoder.decode(buffer):
+        try:
+            task = _task_project_decoder.decode(raw)
+        except msgspec.ValidationError:
+            continue  # quarantined by the parser: it belongs to no project
+        found.add(str(next((p for p in (task.project, *(a.project for a in task.annotations)) if p is not None), fallback)))
+    return found
+
+
+LABEL_STUDIO_JSON = Format("label-studio-json", parse_label_studio_json, region_columns, companion=config_for, projects=export_projects)

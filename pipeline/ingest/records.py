@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -51,6 +51,12 @@ class ParsedExport:
     source_file: str = ""
     content_hash: str = ""
 
+    def for_project(self, project_id: str) -> ParsedExport:
+        """The same export restricted to one project's rows (accounting unchanged)."""
+        mine = pl.col("project_id") == project_id
+        frames = {name: getattr(self, name).filter(mine) for name in ("tasks", "annotations", "regions", "reviews", "history", "label_config")}
+        return replace(self, **frames)
+
     @property
     def records_quarantined(self) -> int:
         return self.quarantine.height
@@ -68,6 +74,7 @@ class Format:
     parse: Callable[[bytes | mmap.mmap, str, ExportWriter], None]
     region_columns: Callable[[list], list[list]] = tuple_columns
     companion: Callable[[Path], Path | None] = lambda path: None  # another file read with this one
+    projects: Callable[[Path], list[str]] = lambda path: [path.name.split(".")[0]]  # without a full parse
 
 
 class ExportWriter:

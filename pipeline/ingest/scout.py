@@ -254,5 +254,5 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-SCOUT_ANNOTATIONS = Format("scout-annotations-csv", parse_scout_annotations, companion=images_csv_for)
-SCOUT_IMAGES = Format("scout-images-csv", parse_scout_images)
+SCOUT_ANNOTATIONS = Format("scout-annotations-csv", parse_scout_annotations, companion=images_csv_for, projects=lambda p: [project_id_for(p)])
+SCOUT_IMAGES = Format("scout-images-csv", parse_scout_images, projects=lambda p: [project_id_for(p)])

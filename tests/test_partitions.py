@@ -1,0 +1,67 @@
+"""Projects are dynamic partitions: runs, failures and backfills concern one project at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import dagster as dg
+import polars as pl
+
+from pipeline.cli import execute
+from pipeline.contract import ANSWERS, GROUND_TRUTH, QUARANTINE, SOURCE_FILES, TASKS
+from pipeline.definitions import defs, gtq_job, nightly
+from pipeline.warehouse import Warehouse
+from tests.conftest import ls_annotation, ls_task, write_export
+
+
+def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
+    a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)], project=10)])
+    b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
+    store = Warehouse(tmp_path / "wh")
+    with dg.instance_for_test() as instance:
+        result = execute([a, b], store.root, groundtruth=tmp_path / "gt", instance=instance)
+        assert sorted(result.runs) == ["10", "20"] and result.success
+        assert {e.partition for e in result.get_asset_materialization_events()} == {"10", "20"}
+        assert sorted(instance.get_dynamic_partitions("projects")) == ["10", "20"]
+        before = store.read(ANSWERS).filter(pl.col("project_id") == "20")
+
+        a2 = write_export(tmp_path / "a2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)], project=10)])
+        again = execute([a2], store.root, groundtruth=tmp_path / "gt", instance=instance)
+        assert list(again.runs) == ["10"]
+        assert {e.partition for e in again.get_asset_materialization_events()} == {"10"}
+    gt = dict(store.read(GROUND_TRUTH).select("project_id", "annotation_id").iter_rows())
+    assert gt == {"10": "2", "20": "3"}
+    assert store.read(ANSWERS).filter(pl.col("project_id") == "20").equals(before)  # project 20 untouched
+
+
+def test_a_file_with_two_projects_is_ingested_by_both_runs_and_counted_once(tmp_path):
+    both = write_export(tmp_path / "both.json", [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}])
+    store = Warehouse(tmp_path / "wh")
+    result = execute([both], store.root, groundtruth=tmp_path / "gt")
+    assert sorted(result.runs) == ["10", "20"]
+    ledger = store.read(SOURCE_FILES).sort("project_id")
+    assert ledger.select("project_id", "records_read", "records_accepted", "records_quarantined").rows() == [("10", 5, 4, 1), ("20", 0, 0, 0)]
+    assert store.read(QUARANTINE).height == 1  # once, with the file's first project
+    assert store.read(TASKS).sort("project_id")["project_id"].to_list() == ["10", "20"]
+
+
+def test_a_backfill_re_runs_one_project_from_the_ui_job(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    with dg.instance_for_test() as instance:
+        execute([write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10)])], store.root, instance=instance)
+        run = defs.resolve_job_def(gtq_job.name).execute_in_process(
+            partition_key="10",
+            instance=instance,
+            run_config={"resources": {"warehouse": {"config": {"root": str(store.root), "inbox": str(tmp_path / "empty-inbox")}}}},
+        )
+        assert run.success
+        assert {e.partition for e in run.get_asset_materialization_events()} == {"10"}
+    assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["1"]
+
+
+def test_the_nightly_schedule_runs_every_known_project():
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("projects", ["7", "8"])
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 24, 2))
+        requests = list(nightly(context))
+    assert [(r.partition_key, r.run_key) for r in requests] == [("7", "nightly-2026-11-24-7"), ("8", "nightly-2026-11-24-8")]
