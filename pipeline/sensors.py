@@ -8,6 +8,7 @@ from pipeline.assets.partitions import projects
 from pipeline.ingest import content_hash, expand_sources, projects_of
 from pipeline.resources import WarehouseResource
 
+
 def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
     """A run request per project of each export file in the inbox that is new or changed since `cursor`.
 

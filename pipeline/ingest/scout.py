@@ -17,14 +17,13 @@ that does not parse goes to quarantine with its line number and the fields at fa
 from __future__ import annotations
 
 import io
-import json
 import mmap
 from pathlib import Path
 
 import polars as pl
 
-from pipeline.ingest.records import BadRecord, ExportWriter, Format, parsed_columns
 from pipeline.contract import ANNOTATIONS, REGIONS, TASKS
+from pipeline.ingest.records import BadRecord, ExportWriter, Format, parsed_columns
 
 ANNOTATION_COLUMNS = (
     "Task Name", "Task ID", "Image Filename", "Image ID", "Box X", "Box Y", "Box W", "Box H", "Box Confidence",

@@ -14,7 +14,6 @@ from pycocotools.coco import COCO
 from pipeline.cli import execute, main
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH
 from pipeline.warehouse import Warehouse
-from tests.conftest import ls_annotation, ls_task, write_export
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.contract import GROUND_TRUTH, GROUND_TRUTH_HISTORY
 from pipeline.groundtruth import resolve_ground_truth, rules, versioning
-from pipeline.groundtruth.policy import Policy, PolicyError, ProjectPolicy, Consensus, append_override, load_overrides, load_policy
+from pipeline.groundtruth.policy import Consensus, Policy, PolicyError, ProjectPolicy, append_override, load_overrides, load_policy
 from tests.conftest import ls_annotation, ls_task, parse, write_export
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
