@@ -117,6 +117,62 @@ def fleiss_kappa(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
     )
 
 
+def gwet_ac1(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
+    """Gwet's AC1, the chance-corrected agreement that stays stable when one category dominates.
+
+    p_a is Fleiss' P_bar (items with >= 2 ratings); the chance term is
+    p_e = sum_k pi_k (1 - pi_k) / (q - 1), with pi_k the mean over rated items of each item's share of
+    ratings in category k and q the number of categories used (Gwet 2008; irrCAC's `gwet.ac1.raw`).
+    AC1 = (p_a - p_e) / (1 - p_e). Returns `by`, gwet_ac1; null when no item has two ratings or only
+    one category is used (q = 1).
+    """
+    ratings, by = _keyed(ratings, by)
+    counts = _label_counts(ratings, by)
+    observed = (
+        counts.filter(pl.col("m_i") >= 2)
+        .group_by([*by, ITEM])
+        .agg(((pl.col("n_ik") * (pl.col("n_ik") - 1)).sum() / (pl.col("m_i") * (pl.col("m_i") - 1)).first()).alias("p_i"))
+        .group_by(by)
+        .agg(pl.col("p_i").mean().alias("p_a"))
+    )
+    n_items = counts.group_by(by).agg(pl.col(ITEM).n_unique().alias("n_items"))
+    shares = (
+        counts.with_columns(share=pl.col("n_ik") / pl.col("m_i"))
+        .group_by([*by, LABEL])
+        .agg(pl.col("share").sum())
+        .join(n_items, on=by)
+        .with_columns(pi=pl.col("share") / pl.col("n_items"))
+        .group_by(by)
+        .agg((pl.col("pi") * (1 - pl.col("pi"))).sum().alias("spread"), pl.len().alias("q"))
+    )
+    expected = pl.when(pl.col("q") > 1).then(pl.col("spread") / (pl.col("q") - 1))
+    return (
+        _groups(ratings, by)
+        .join(observed, on=by, how="left", nulls_equal=True)
+        .join(shares, on=by, how="left", nulls_equal=True)
+        .select(*by, chance_corrected(pl.col("p_a"), expected).alias("gwet_ac1"))
+        .select(pl.exclude(_WHOLE))
+    )
+
+
+def landis_koch(kappa: pl.Expr) -> pl.Expr:
+    """Landis & Koch (1977) band of a kappa: Poor (< 0), Slight (<= 0.20), Fair (<= 0.40), Moderate
+    (<= 0.60), Substantial (<= 0.80), Almost Perfect; null for a null kappa."""
+    return (
+        pl.when(kappa < 0).then(pl.lit("Poor"))
+        .when(kappa <= 0.2).then(pl.lit("Slight"))
+        .when(kappa <= 0.4).then(pl.lit("Fair"))
+        .when(kappa <= 0.6).then(pl.lit("Moderate"))
+        .when(kappa <= 0.8).then(pl.lit("Substantial"))
+        .when(kappa.is_not_null()).then(pl.lit("Almost Perfect"))
+    )  # fmt: skip
+
+
+def krippendorff_band(alpha: pl.Expr) -> pl.Expr:
+    """Krippendorff's reading of alpha: reliable (>= 0.8), tentative (>= 0.667), unreliable; null for null."""
+    return pl.when(alpha >= 0.8).then(pl.lit("reliable")).when(alpha >= 0.667).then(pl.lit("tentative")).when(alpha.is_not_null()).then(pl.lit("unreliable"))
+
+
 def krippendorff_alpha_nominal(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
     """Krippendorff's alpha for nominal data, with missing ratings.
 

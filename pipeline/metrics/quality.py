@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.metrics.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha_nominal, rater_pairs
+from pipeline.metrics.agreement import (
+    cohen_kappa,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha_nominal,
+    krippendorff_band,
+    landis_koch,
+    rater_pairs,
+)
 from pipeline.metrics.scores import categorical_ratings
 
 PARTICIPANT = ["project_id", "annotator", "origin"]
@@ -60,14 +68,16 @@ def agreement_matrix(answers: pl.LazyFrame) -> pl.LazyFrame:
 def project_agreement(answers: pl.LazyFrame) -> pl.LazyFrame:
     """Inter-annotator reliability per project and classification control, human annotators only.
 
-    Generalised Fleiss' kappa and nominal Krippendorff's alpha (see `pipeline.metrics.agreement`);
-    `undefined_reason` says why a value is null.
+    Generalised Fleiss' kappa (with its Landis & Koch band), nominal Krippendorff's alpha (with
+    Krippendorff's band) and Gwet's AC1 (see `pipeline.metrics.agreement`); `undefined_reason` says why a
+    value is null.
     """
     by = ["project_id", "control"]
     ratings = categorical_ratings(answers, origins=("human",)).drop("origin")
     return (
         fleiss_kappa(ratings, by)
         .join(krippendorff_alpha_nominal(ratings, by), on=by)
+        .join(gwet_ac1(ratings, by), on=by)
         .select(
             *by,
             pl.col("n_items").alias("n_tasks"),
@@ -75,7 +85,10 @@ def project_agreement(answers: pl.LazyFrame) -> pl.LazyFrame:
             "n_ratings",
             "percent_agreement",
             "fleiss_kappa",
+            landis_koch(pl.col("fleiss_kappa")).alias("fleiss_kappa_band"),
             "krippendorff_alpha",
+            krippendorff_band(pl.col("krippendorff_alpha")).alias("krippendorff_alpha_band"),
+            "gwet_ac1",
             pl.when(pl.col("n_items") == 0)
             .then(pl.lit("no task has two ratings"))
             .when(pl.col("fleiss_kappa").is_null())

@@ -15,7 +15,7 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
-from pipeline.metrics.agreement import cohen_kappa, fleiss_kappa, krippendorff_alpha_nominal, rater_pairs
+from pipeline.metrics.agreement import cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha_nominal, landis_koch, rater_pairs
 
 CASES = Path(__file__).parent / "reference_cases"
 
@@ -180,3 +180,25 @@ def test_generalised_fleiss_with_unequal_raters_per_item():
     p_e = (3 / 6) ** 2 + (3 / 6) ** 2  # shares over all six ratings
     assert got["n_items"] == 2 and got["n_ratings"] == 6
     assert got["fleiss_kappa"] == pytest.approx((p_bar - p_e) / (1 - p_e), abs=1e-12)
+
+
+def test_gwet_ac1_published_two_rater_example():
+    c = case("two_rater_cont3x3abstractors_gwet")
+    got = gwet_ac1(ratings(c["inputs"]["rows"])).collect().item()
+    assert got == pytest.approx(c["expected"]["gwet_ac1"], abs=1e-6)
+
+
+def test_gwet_ac1_is_stable_when_one_category_dominates_and_null_with_one_category():
+    rows = [(f"i{i}", r, "A") for i in range(20) for r in ("x", "y")] + [("i20", "x", "A"), ("i20", "y", "B")]
+    kappa = fleiss_kappa(ratings(rows)).collect()["fleiss_kappa"].item()
+    ac1 = gwet_ac1(ratings(rows)).collect().item()
+    assert kappa < 0 < 0.9 < ac1  # the kappa paradox: 95% agreement, negative kappa; AC1 stays high
+    assert gwet_ac1(ratings([(f"i{i}", r, "A") for i in range(3) for r in "xy"])).collect().item() is None
+
+
+@pytest.mark.parametrize("probe", json.loads((CASES / "landis_koch_interpretation_bands.json").read_text())["expected"]["labels"].items())
+def test_landis_koch_bands(probe):
+    value, label = probe
+    got = pl.select(landis_koch(pl.lit(float(value.split()[0])))).item()
+    assert got == label
+    assert pl.select(landis_koch(pl.lit(None, pl.Float64))).item() is None
