@@ -19,8 +19,8 @@ all_checks = [
     *expectations.expectation_checks(),
 ]
 
-# Every table of one project (partition) per run; the warehouse is one DuckDB file, which allows a
-# single writer at a time, so steps run in process and runs should not overlap (see README).
+# Every table of one project (partition) per run. The warehouse is one DuckDB file with a single writer:
+# steps run in process, and dagster.yaml lets one run go at a time.
 gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all(), partitions_def=projects)
 
 nightly = build_nightly_schedule(gtq_job)
