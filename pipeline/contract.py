@@ -326,6 +326,27 @@ AGREEMENT_MATRIX = Table(
     "Every ordered pair of participants (annotators and model versions) per control, over shared tasks.",
 )
 
+DETECTION_SCORES = Table(
+    "quality",
+    "detection_scores",
+    {
+        "project_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "control": pl.String,
+        "iou_threshold": pl.Float64,
+        "n_tasks": pl.Int64,
+        "tp": pl.Int64,
+        "fp": pl.Int64,
+        "fn": pl.Int64,
+        "mismatched_label": pl.Int64,
+        "precision": pl.Float64,
+        "recall": pl.Float64,
+        "f1": pl.Float64,
+    },
+    "Boxes of each annotator and model against the GT boxes: one-to-one matches at IoU 0.5 and 0.75.",
+)
+
 TASK_AGREEMENT = Table(
     "quality",
     "task_agreement",
@@ -374,6 +395,7 @@ ALL_TABLES: tuple[Table, ...] = (
     ANNOTATION_SCORES,
     ANNOTATOR_PERFORMANCE,
     AGREEMENT_MATRIX,
+    DETECTION_SCORES,
     TASK_AGREEMENT,
     PROJECT_AGREEMENT,
 )

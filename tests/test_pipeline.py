@@ -15,6 +15,7 @@ from pipeline.cli import execute
 from pipeline.contract import (
     ALL_TABLES,
     ANNOTATIONS,
+    DETECTION_SCORES,
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
     GROUND_TRUTH_HISTORY,
@@ -262,3 +263,10 @@ def test_a_great_expectations_suite_flags_bad_values(tmp_path):
     assert not check.passed and check.metadata["failed"].value == 1
     assert "expect_column_values_to_be_between" in check.metadata["failures"].value and "1.7" in check.metadata["failures"].value
     assert result.success  # the annotations suite warns; it does not block
+
+
+def test_sample_run_detection_scores_rank_annotators_by_skill(sample_run):
+    _, store = sample_run
+    scores = store.read(DETECTION_SCORES).filter((pl.col("iou_threshold") == 0.5) & (pl.col("origin") == "human")).sort("f1")
+    assert scores["annotator"][0] == "eli@wildlife.example" and scores["annotator"][-1] == "amara@wildlife.example"
+    assert (scores["tp"] + scores["fn"] + scores["mismatched_label"]).min() > 0

@@ -11,12 +11,14 @@ from pipeline.contract import (
     ANNOTATIONS,
     ANNOTATOR_PERFORMANCE,
     ANSWERS,
+    DETECTION_SCORES,
     GROUND_TRUTH,
     PROJECT_AGREEMENT,
     REGIONS,
     TASK_AGREEMENT,
 )
-from pipeline.metrics import quality, scores
+from pipeline.groundtruth import ground_truth_regions
+from pipeline.metrics import detection, quality, scores
 from pipeline.resources import WarehouseResource
 
 
@@ -72,3 +74,15 @@ def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     """Generalised Fleiss' kappa and Krippendorff's alpha per project and control."""
     rows = quality.project_agreement(warehouse.store().scan_project(ANSWERS, context.partition_key))
     return _publish(context, warehouse, PROJECT_AGREEMENT, rows)
+
+
+@dg.asset(**table_asset(DETECTION_SCORES, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH]))
+def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
+    recall and F1 at IoU 0.5 and 0.75 (one-to-one, largest IoU first)."""
+    store, project = warehouse.store(), context.partition_key
+    ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
+    gt_boxes, boxes = detection.detection_inputs(
+        store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
+    )
+    return _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats="f1")

@@ -63,3 +63,28 @@ def closest_to_mean(clustered: pl.LazyFrame, cluster: Sequence[str]) -> pl.LazyF
     return clustered.with_columns(_distance=distance).filter(
         pl.col("_distance") == pl.col("_distance").min().over(cluster)
     ).group_by(cluster).agg(pl.all().sort_by("box").first()).drop("_distance")
+
+
+def greedy_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, weight: str) -> pl.DataFrame:
+    """One-to-one matching that takes the heaviest pair first (Scout's rule: largest IoU first).
+
+    `pairs` holds the candidates (already filtered by the threshold). Ties go to the smaller ids, so the
+    result never depends on row order. Computed as rounds of mutually-best pairs (each round is a few
+    group-bys); with a strict order this is exactly the sequential greedy matching. Returns the matched
+    rows of `pairs`.
+    """
+    keys_a, keys_b = [*group, a], [*group, b]
+    remaining = pairs.sort(weight, a, b, descending=[True, False, False]).with_row_index("_order")
+    matched = []
+    while not remaining.is_empty():
+        best_a = remaining.group_by(keys_a).agg(pl.col("_order").min().alias("_best_a"))
+        best_b = remaining.group_by(keys_b).agg(pl.col("_order").min().alias("_best_b"))
+        picks = (
+            remaining.join(best_a, on=keys_a)
+            .join(best_b, on=keys_b)
+            .filter((pl.col("_order") == pl.col("_best_a")) & (pl.col("_order") == pl.col("_best_b")))
+            .drop("_best_a", "_best_b")
+        )
+        matched.append(picks)
+        remaining = remaining.join(picks.select(keys_a), on=keys_a, how="anti").join(picks.select(keys_b), on=keys_b, how="anti")
+    return pl.concat(matched).drop("_order") if matched else pairs.clear()
