@@ -379,6 +379,22 @@ PROJECT_AGREEMENT = Table(
     "Chance-corrected agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1.",
 )
 
+REVIEW_QUEUE = Table(
+    "quality",
+    "review_queue",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "priority": pl.Int64,
+        "reason": pl.String,
+        "n_annotations": pl.Int64,
+        "agreement": pl.Float64,
+        "model_disagreement": pl.Float64,
+        "model_score": pl.Float64,
+    },
+    "Tasks without GT in the order a reviewer should take them: consensus ties, low agreement, model disagreement, low confidence.",
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     SOURCE_FILES,
     TASKS,
@@ -398,6 +414,7 @@ ALL_TABLES: tuple[Table, ...] = (
     DETECTION_SCORES,
     TASK_AGREEMENT,
     PROJECT_AGREEMENT,
+    REVIEW_QUEUE,
 )
 
 

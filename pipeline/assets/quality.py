@@ -13,9 +13,12 @@ from pipeline.contract import (
     ANSWERS,
     DETECTION_SCORES,
     GROUND_TRUTH,
+    GROUND_TRUTH_CONFLICTS,
     PROJECT_AGREEMENT,
     REGIONS,
+    REVIEW_QUEUE,
     TASK_AGREEMENT,
+    TASKS,
 )
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.metrics import detection, quality, scores
@@ -86,3 +89,11 @@ def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
     )
     return _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats="f1")
+
+
+@dg.asset(**table_asset(REVIEW_QUEUE, deps=[ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS]))
+def review_queue(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Tasks without GT, ordered the way a reviewer should take them, with the reason."""
+    store, project = warehouse.store(), context.partition_key
+    rows = quality.review_queue(*(store.scan_project(t, project) for t in (TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS)))
+    return _publish(context, warehouse, REVIEW_QUEUE, rows)

@@ -19,6 +19,7 @@ from pipeline.metrics.agreement import (
 from pipeline.metrics.scores import categorical_ratings
 
 PARTICIPANT = ["project_id", "annotator", "origin"]
+TASK_CONTROL = ["project_id", "task_id", "control"]
 
 
 def annotator_performance(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyFrame:
@@ -96,4 +97,70 @@ def project_agreement(answers: pl.LazyFrame) -> pl.LazyFrame:
             .alias("undefined_reason"),
         )
         .sort(by)
+    )
+
+
+REVIEW_REASONS = ("consensus tie", "annotators disagree", "model disagrees with annotators", "low model confidence", "not reviewed yet")
+
+
+def review_queue(
+    tasks: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    answers: pl.LazyFrame,
+    task_agreement: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+    conflicts: pl.LazyFrame,
+    low_confidence: float = 0.5,
+) -> pl.LazyFrame:
+    """Tasks without GT, in the order a reviewer should take them, with the reason.
+
+    Order (the way Label Studio's review stream can be sorted, combined): consensus ties first, then the
+    lowest agreement between annotators, then the largest disagreement between the model and the
+    annotators' majority answer, then the lowest model confidence. A task with GT (including a Scout image
+    done in another task) never enters the queue. Returns project_id, task_id, priority (1 first), reason,
+    n_annotations, agreement, model_disagreement, model_score.
+    """
+    human = answers.filter(pl.col("origin") == "human").drop_nulls("answer_key")
+    votes = human.group_by(*TASK_CONTROL, "answer_key").len("votes")
+    majority = (
+        votes.group_by(TASK_CONTROL)
+        .agg(pl.col("answer_key").sort_by("votes").last().alias("majority"), ((pl.col("votes") == pl.col("votes").max()).sum() > 1).alias("tied"))
+        .filter(~pl.col("tied"))
+    )
+    model = answers.filter(pl.col("origin") == "model").group_by(TASK_CONTROL).agg(pl.col("answer_key").sort_by("updated_at").last())
+    disagreement = (
+        model.join(majority, on=TASK_CONTROL)
+        .group_by("project_id", "task_id")
+        .agg((pl.col("answer_key").ne_missing(pl.col("majority"))).mean().alias("model_disagreement"))
+    )
+    model_score = annotations.filter(pl.col("origin") == "model").group_by("project_id", "task_id").agg(pl.col("score").min().alias("model_score"))
+    ties = conflicts.filter(pl.col("rule").str.starts_with("consensus tie")).select("project_id", "task_id").unique().with_columns(tie=pl.lit(True))
+    submitted = annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled")).select("project_id", "task_id").unique()
+    reason = (
+        pl.when(pl.col("tie")).then(pl.lit(REVIEW_REASONS[0]))
+        .when(pl.col("agreement") < 1).then(pl.lit(REVIEW_REASONS[1]))
+        .when(pl.col("model_disagreement") > 0).then(pl.lit(REVIEW_REASONS[2]))
+        .when(pl.col("model_score") < low_confidence).then(pl.lit(REVIEW_REASONS[3]))
+        .otherwise(pl.lit(REVIEW_REASONS[4]))
+    )  # fmt: skip
+    return (
+        tasks.select("project_id", "task_id")
+        .join(submitted, on=["project_id", "task_id"], how="semi")
+        .join(ground_truth.select("project_id", "task_id"), on=["project_id", "task_id"], how="anti")
+        .join(task_agreement.select("project_id", "task_id", "n_annotations", "agreement"), on=["project_id", "task_id"], how="left")
+        .join(disagreement, on=["project_id", "task_id"], how="left")
+        .join(model_score, on=["project_id", "task_id"], how="left")
+        .join(ties, on=["project_id", "task_id"], how="left")
+        .with_columns(pl.col("tie").fill_null(False))
+        .with_columns(reason=reason)
+        .sort(
+            "project_id",
+            pl.col("reason").replace_strict(REVIEW_REASONS, list(range(len(REVIEW_REASONS)))),
+            pl.col("agreement").fill_null(1.0),
+            -pl.col("model_disagreement").fill_null(0.0),
+            pl.col("model_score").fill_null(1.0),
+            "task_id",
+        )
+        .with_columns(priority=pl.int_range(1, pl.len() + 1).over("project_id"))
+        .select("project_id", "task_id", "priority", "reason", "n_annotations", "agreement", "model_disagreement", "model_score")
     )

@@ -133,3 +133,32 @@ def test_project_agreement_uses_humans_only_and_explains_nulls():
     assert got["n_raters"] == 2 and got["n_tasks"] == 2 and got["percent_agreement"] == 1.0
     assert got["fleiss_kappa"] is None and got["krippendorff_alpha"] is None
     assert "same label" in got["undefined_reason"]
+
+
+def test_review_queue_orders_tasks_a_reviewer_should_take_first():
+    rows = [
+        ("t1", "a", ["cat"]), ("t1", "b", ["dog"]),  # has GT: never queued
+        ("t2", "a", ["cat"]), ("t2", "b", ["dog"]),  # a consensus tie
+        ("t3", "a", ["cat"]), ("t3", "b", ["cat"]), ("t3", "c", ["dog"]),  # annotators disagree
+        ("t4", "a", ["cat"]), ("t4", "b", ["cat"]),  # the model says dog
+        ("t5", "a", ["cat"]), ("t5", "b", ["cat"]),  # the model agrees, unsure
+        ("t6", "a", ["cat"]), ("t6", "b", ["cat"]),  # nothing to flag
+    ]  # fmt: skip
+    annotations, regions = annotations_and_regions(rows)
+    model_annotations, model_regions = annotations_and_regions(
+        [(t, "m", ["dog" if t == "t4" else "cat"]) for t in ("t2", "t3", "t4", "t5", "t6")], origin="model"
+    )
+    model_annotations = model_annotations.with_columns(score=pl.when(pl.col("task_id") == "t5").then(0.2).otherwise(0.9))
+    annotations = pl.concat([annotations.with_columns(score=pl.lit(None, pl.Float64)), model_annotations])
+    answers = scores.choice_answers(annotations, pl.concat([regions, model_regions]))
+    tasks = annotations.select("project_id", "task_id").unique()
+    ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"]})
+    conflicts = pl.LazyFrame({"project_id": ["p"], "task_id": ["t2"], "rule": ["consensus tie: no majority, for review"]})
+    queue = quality.review_queue(tasks, annotations, answers, scores.pairwise_task_agreement(answers), ground_truth, conflicts).collect()
+    assert queue.select("task_id", "priority", "reason").rows() == [
+        ("t2", 1, "consensus tie"),
+        ("t3", 2, "annotators disagree"),
+        ("t4", 3, "model disagrees with annotators"),
+        ("t5", 4, "low model confidence"),
+        ("t6", 5, "not reviewed yet"),
+    ]
