@@ -326,6 +326,40 @@ AGREEMENT_MATRIX = Table(
     "Every ordered pair of participants (annotators and model versions) per control, over shared tasks.",
 )
 
+LABEL_SCORES = Table(
+    "quality",
+    "label_scores",
+    {
+        "project_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "control": pl.String,
+        "label": pl.String,
+        "support": pl.Int64,
+        "predicted": pl.Int64,
+        "tp": pl.Int64,
+        "precision": pl.Float64,
+        "recall": pl.Float64,
+        "f1": pl.Float64,
+    },
+    "Per annotator or model, classification control and label: precision, recall and F1 against GT.",
+)
+
+CONFUSION_MATRIX = Table(
+    "quality",
+    "confusion_matrix",
+    {
+        "project_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "control": pl.String,
+        "gt_label": pl.String,
+        "label": pl.String,
+        "count": pl.Int64,
+    },
+    "Long confusion matrix per annotator or model and classification control; '(empty)' is a blank answer.",
+)
+
 DETECTION_SCORES = Table(
     "quality",
     "detection_scores",
@@ -411,6 +445,8 @@ ALL_TABLES: tuple[Table, ...] = (
     ANNOTATION_SCORES,
     ANNOTATOR_PERFORMANCE,
     AGREEMENT_MATRIX,
+    LABEL_SCORES,
+    CONFUSION_MATRIX,
     DETECTION_SCORES,
     TASK_AGREEMENT,
     PROJECT_AGREEMENT,

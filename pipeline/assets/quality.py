@@ -11,9 +11,11 @@ from pipeline.contract import (
     ANNOTATIONS,
     ANNOTATOR_PERFORMANCE,
     ANSWERS,
+    CONFUSION_MATRIX,
     DETECTION_SCORES,
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
+    LABEL_SCORES,
     PROJECT_AGREEMENT,
     REGIONS,
     REVIEW_QUEUE,
@@ -21,7 +23,7 @@ from pipeline.contract import (
     TASKS,
 )
 from pipeline.groundtruth import ground_truth_regions
-from pipeline.metrics import detection, quality, scores
+from pipeline.metrics import classification, detection, quality, scores
 from pipeline.resources import WarehouseResource
 
 
@@ -56,6 +58,20 @@ def annotator_performance(context: dg.AssetExecutionContext, warehouse: Warehous
     store, project = warehouse.store(), context.partition_key
     rows = quality.annotator_performance(store.scan_project(ANNOTATIONS, project), store.scan_project(ANNOTATION_SCORES, project))
     return _publish(context, warehouse, ANNOTATOR_PERFORMANCE, rows)
+
+
+@dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES]))
+def confusion_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per annotator and model, each classification control's confusion matrix against GT (long form)."""
+    rows = classification.confusion_matrix(warehouse.store().scan_project(ANNOTATION_SCORES, context.partition_key))
+    return _publish(context, warehouse, CONFUSION_MATRIX, rows)
+
+
+@dg.asset(**table_asset(LABEL_SCORES, deps=[CONFUSION_MATRIX]))
+def label_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per annotator and model, each label's precision, recall and F1 against GT."""
+    rows = classification.label_scores(warehouse.store().scan_project(CONFUSION_MATRIX, context.partition_key))
+    return _publish(context, warehouse, LABEL_SCORES, rows, stats="f1")
 
 
 @dg.asset(**table_asset(AGREEMENT_MATRIX, deps=[ANSWERS]))

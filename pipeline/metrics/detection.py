@@ -7,8 +7,8 @@ false positive (the participant's) or a false negative (the GT's). A box on a co
 false positive. IoU is computed in the boxes' own unit: percent and pixel coordinates give the same IoU.
 
 precision = tp / participant boxes, recall = tp / GT boxes (both null with no box to count),
-f1 = 2 p r / (p + r) (0 when p = r = 0, null when either is null); mismatched boxes count in both
-denominators, as in CVAT.
+F1 = 2 tp / (2 tp + fp + fn) with mismatched boxes counted on both sides (as in CVAT, and the same
+definitions as `pipeline.metrics.classification`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from pipeline.metrics.classification import f1, precision, recall
 from pipeline.metrics.matching import box_iou, greedy_matches
 
 TASK = ["project_id", "task_id"]
@@ -67,20 +68,16 @@ def detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Se
     totals = per_task.group_by("project_id", "annotator", "origin", "control", "iou_threshold").agg(
         pl.col("task_id").n_unique().alias("n_tasks"), pl.col("n_boxes", "n_gt", "tp", "mismatched_label").sum()
     )
-    precision = pl.when(pl.col("n_boxes") > 0).then(pl.col("tp") / pl.col("n_boxes"))
-    recall = pl.when(pl.col("n_gt") > 0).then(pl.col("tp") / pl.col("n_gt"))
+    tp, mismatched = pl.col("tp"), pl.col("mismatched_label")
     return (
         totals.with_columns(
-            fp=pl.col("n_boxes") - pl.col("tp") - pl.col("mismatched_label"),
-            fn=pl.col("n_gt") - pl.col("tp") - pl.col("mismatched_label"),
-            precision=precision,
-            recall=recall,
+            fp=pl.col("n_boxes") - tp - mismatched,
+            fn=pl.col("n_gt") - tp - mismatched,
         )
         .with_columns(
-            f1=pl.when(pl.col("precision") + pl.col("recall") > 0)
-            .then(2 * pl.col("precision") * pl.col("recall") / (pl.col("precision") + pl.col("recall")))
-            .when(pl.col("precision").is_not_null() & pl.col("recall").is_not_null())
-            .then(0.0)
+            precision=precision(tp, pl.col("fp") + mismatched),
+            recall=recall(tp, pl.col("fn") + mismatched),
+            f1=f1(tp, pl.col("fp") + mismatched, pl.col("fn") + mismatched),
         )
         .select(
             "project_id", "annotator", "origin", "control", "iou_threshold", "n_tasks", "tp", "fp", "fn", "mismatched_label",

@@ -52,4 +52,4 @@ def test_detection_scores_hand_computed():
     assert (a[0.9]["tp"], a[0.9]["fp"], a[0.9]["fn"], a[0.9]["mismatched_label"]) == (0, 3, 1, 1)
     assert a[0.5]["n_tasks"] == 2
     m = got.filter((pl.col("annotator") == "m") & (pl.col("iou_threshold") == 0.5)).row(0, named=True)
-    assert (m["tp"], m["fp"], m["fn"], m["precision"], m["recall"], m["f1"]) == (0, 0, 2, None, 0.0, None)  # drew nothing
+    assert (m["tp"], m["fp"], m["fn"], m["precision"], m["recall"], m["f1"]) == (0, 0, 2, None, 0.0, 0.0)  # drew nothing

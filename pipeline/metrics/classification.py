@@ -1,0 +1,52 @@
+"""Per-label precision, recall and F1 and confusion matrices against GT, as Polars expressions.
+
+Definitions follow scikit-learn's `precision_recall_fscore_support`: precision = tp / (tp + fp),
+recall = tp / (tp + fn), F1 = 2 tp / (2 tp + fp + fn) (the harmonic mean where both are defined, and 0
+when the label was never predicted but is in the GT, as scikit-learn's default). Precision of a label
+never predicted, and recall of a label absent from the GT, are null, never 0 or NaN.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+EMPTY = "(empty)"  # an answer that chose nothing, as a row or column of the confusion matrix
+PARTICIPANT_CONTROL = ["project_id", "annotator", "origin", "control"]
+
+
+def precision(tp: pl.Expr, fp: pl.Expr) -> pl.Expr:
+    return pl.when(tp + fp > 0).then(tp / (tp + fp))
+
+
+def recall(tp: pl.Expr, fn: pl.Expr) -> pl.Expr:
+    return pl.when(tp + fn > 0).then(tp / (tp + fn))
+
+
+def f1(tp: pl.Expr, fp: pl.Expr, fn: pl.Expr) -> pl.Expr:
+    return pl.when(tp + fp + fn > 0).then(2 * tp / (2 * tp + fp + fn))
+
+
+def confusion_matrix(scores: pl.LazyFrame) -> pl.LazyFrame:
+    """Long confusion matrix per participant and control: project_id, annotator, origin, control, gt_label,
+    label, count. `scores` is quality.annotation_scores (answer_key, gt_answer_key per annotation)."""
+    return (
+        scores.with_columns(gt_label=pl.col("gt_answer_key").fill_null(EMPTY), label=pl.col("answer_key").fill_null(EMPTY))
+        .group_by(*PARTICIPANT_CONTROL, "gt_label", "label")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .sort(*PARTICIPANT_CONTROL, "gt_label", "label")
+    )
+
+
+def label_scores(confusion: pl.LazyFrame) -> pl.LazyFrame:
+    """Per participant, control and label: support (GT count), predicted, tp, precision, recall, f1."""
+    support = confusion.group_by(*PARTICIPANT_CONTROL, pl.col("gt_label").alias("label")).agg(pl.col("count").sum().alias("support"))
+    predicted = confusion.group_by(*PARTICIPANT_CONTROL, "label").agg(pl.col("count").sum().alias("predicted"))
+    hits = confusion.filter(pl.col("gt_label") == pl.col("label")).group_by(*PARTICIPANT_CONTROL, "label").agg(pl.col("count").sum().alias("tp"))
+    keys = [*PARTICIPANT_CONTROL, "label"]
+    counts = (
+        support.join(predicted, on=keys, how="full", coalesce=True)
+        .join(hits, on=keys, how="left")
+        .with_columns(pl.col("support", "predicted", "tp").fill_null(0).cast(pl.Int64))
+    )
+    tp, fp, fn = pl.col("tp"), pl.col("predicted") - pl.col("tp"), pl.col("support") - pl.col("tp")
+    return counts.with_columns(precision=precision(tp, fp), recall=recall(tp, fn), f1=f1(tp, fp, fn)).sort(keys)
