@@ -413,6 +413,37 @@ PROJECT_AGREEMENT = Table(
     "Chance-corrected agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1.",
 )
 
+CONSENSUS_LABELS = Table(
+    "quality",
+    "consensus_labels",
+    {
+        "project_id": pl.String,
+        "control": pl.String,
+        "task_id": pl.String,
+        "n_votes": pl.Int64,
+        "majority": pl.String,
+        "majority_share": pl.Float64,
+        "tied": pl.Boolean,
+        "dawid_skene": pl.String,
+        "dawid_skene_confidence": pl.Float64,
+    },
+    "For tasks without GT: majority vote (ties reported, not broken) and Dawid-Skene label with its posterior.",
+)
+
+ANNOTATOR_CONFUSION = Table(
+    "quality",
+    "annotator_confusion",
+    {
+        "project_id": pl.String,
+        "control": pl.String,
+        "annotator": pl.String,
+        "true_label": pl.String,
+        "label": pl.String,
+        "probability": pl.Float64,
+    },
+    "Dawid-Skene's estimate of each annotator's confusion matrix: P(answer | true label), per control.",
+)
+
 REVIEW_QUEUE = Table(
     "quality",
     "review_queue",
@@ -450,6 +481,8 @@ ALL_TABLES: tuple[Table, ...] = (
     DETECTION_SCORES,
     TASK_AGREEMENT,
     PROJECT_AGREEMENT,
+    CONSENSUS_LABELS,
+    ANNOTATOR_CONFUSION,
     REVIEW_QUEUE,
 )
 

@@ -15,6 +15,8 @@ from pipeline.cli import execute
 from pipeline.contract import (
     ALL_TABLES,
     ANNOTATIONS,
+    ANNOTATOR_CONFUSION,
+    CONSENSUS_LABELS,
     DETECTION_SCORES,
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
@@ -270,3 +272,13 @@ def test_sample_run_detection_scores_rank_annotators_by_skill(sample_run):
     scores = store.read(DETECTION_SCORES).filter((pl.col("iou_threshold") == 0.5) & (pl.col("origin") == "human")).sort("f1")
     assert scores["annotator"][0] == "eli@wildlife.example" and scores["annotator"][-1] == "amara@wildlife.example"
     assert (scores["tp"] + scores["fn"] + scores["mismatched_label"]).min() > 0
+
+
+def test_sample_run_dawid_skene_finds_the_careless_annotator(sample_run):
+    _, store = sample_run
+    confusion = store.read(ANNOTATOR_CONFUSION).filter(pl.col("true_label") == pl.col("label"))
+    accuracy = confusion.group_by("annotator").agg(pl.col("probability").mean()).sort("probability")
+    assert accuracy["annotator"][0] == "eli@wildlife.example" and accuracy["probability"][0] < 0.7 < accuracy["probability"][-1]
+    labels = store.read(CONSENSUS_LABELS)
+    assert labels["task_id"].is_in(store.read(GROUND_TRUTH)["task_id"].implode()).sum() == 0  # only tasks without GT
+    assert labels.filter(pl.col("tied"))["majority"].null_count() == labels["tied"].sum()

@@ -4,14 +4,16 @@
 import dagster as dg
 import polars as pl
 
-from pipeline.assets.metadata import summary_stats, table_asset, table_result
+from pipeline.assets.metadata import summary_stats, table_asset, table_result, table_spec
 from pipeline.contract import (
     AGREEMENT_MATRIX,
     ANNOTATION_SCORES,
     ANNOTATIONS,
+    ANNOTATOR_CONFUSION,
     ANNOTATOR_PERFORMANCE,
     ANSWERS,
     CONFUSION_MATRIX,
+    CONSENSUS_LABELS,
     DETECTION_SCORES,
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
@@ -113,3 +115,12 @@ def review_queue(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     store, project = warehouse.store(), context.partition_key
     rows = quality.review_queue(*(store.scan_project(t, project) for t in (TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS)))
     return _publish(context, warehouse, REVIEW_QUEUE, rows)
+
+
+@dg.multi_asset(specs=[table_spec(CONSENSUS_LABELS, deps=[ANSWERS, GROUND_TRUTH]), table_spec(ANNOTATOR_CONFUSION, deps=[ANSWERS])])
+def consensus_labels(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Majority vote and Dawid-Skene labels for tasks without GT, and each annotator's estimated confusion."""
+    store, project = warehouse.store(), context.partition_key
+    labels, confusion = quality.consensus_labels(store.scan_project(ANSWERS, project), store.scan_project(GROUND_TRUTH, project))
+    yield _publish(context, warehouse, CONSENSUS_LABELS, labels.lazy())
+    yield _publish(context, warehouse, ANNOTATOR_CONFUSION, confusion.lazy())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.metrics.aggregate import dawid_skene, majority_vote
 from pipeline.metrics.agreement import (
     cohen_kappa,
     fleiss_kappa,
@@ -164,3 +165,37 @@ def review_queue(
         .with_columns(priority=pl.int_range(1, pl.len() + 1).over("project_id"))
         .select("project_id", "task_id", "priority", "reason", "n_annotations", "agreement", "model_disagreement", "model_score")
     )
+
+
+def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Majority vote and Dawid-Skene per classification control, from the human annotators' answers.
+
+    Dawid-Skene learns from every task of the control (the more answers, the better its annotator
+    confusion matrices); the labels are reported for the tasks without GT. Returns (consensus labels,
+    annotator confusion), shaped as quality.consensus_labels and quality.annotator_confusion.
+    """
+    ratings = categorical_ratings(answers, origins=("human",)).drop("origin").collect()
+    by = ["project_id", "control"]
+    votes = majority_vote(ratings.lazy(), by).collect()
+    labels, confusion = [], []
+    for (project, control), group in ratings.group_by(by, maintain_order=True):
+        result = dawid_skene(group)
+        labels.append(result.labels.with_columns(project_id=pl.lit(project), control=pl.lit(control)))
+        confusion.append(result.confusion.with_columns(project_id=pl.lit(project), control=pl.lit(control)))
+    ds = pl.concat(labels) if labels else pl.DataFrame(schema={"item": pl.String, "label": pl.String, "confidence": pl.Float64, "project_id": pl.String, "control": pl.String})
+    without_gt = ground_truth.select("project_id", pl.col("task_id").alias("item")).collect()
+    table = (
+        votes.join(ds, on=[*by, "item"], how="left")
+        .join(without_gt, on=["project_id", "item"], how="anti")
+        .select(
+            *by, pl.col("item").alias("task_id"), pl.col("n_votes").cast(pl.Int64), "majority", "majority_share", "tied",
+            pl.col("label").alias("dawid_skene"), pl.col("confidence").alias("dawid_skene_confidence"),
+        )  # fmt: skip
+        .sort(*by, "task_id")
+    )
+    matrices = (
+        pl.concat(confusion).select(*by, pl.col("rater").alias("annotator"), "true_label", "label", "probability")
+        if confusion
+        else pl.DataFrame(schema={"project_id": pl.String, "control": pl.String, "annotator": pl.String, "true_label": pl.String, "label": pl.String, "probability": pl.Float64})
+    )
+    return table, matrices
