@@ -303,12 +303,38 @@ ANNOTATOR_PERFORMANCE = Table(
         "annotator": pl.String,
         "origin": pl.String,
         "n_annotations": pl.Int64,
+        "n_submitted": pl.Int64,
         "n_skipped": pl.Int64,
+        "n_accepted": pl.Int64,
+        "n_fixed_and_accepted": pl.Int64,
+        "n_rejected": pl.Int64,
+        "acceptance_score": pl.Float64,
+        "lead_time_total_s": pl.Float64,
+        "lead_time_mean_s": pl.Float64,
+        "lead_time_median_s": pl.Float64,
         "n_scored": pl.Int64,
         "accuracy": pl.Float64,
         "cohen_kappa": pl.Float64,
+        "macro_f1": pl.Float64,
+        "prediction_agreement": pl.Float64,
+        "annotator_agreement": pl.Float64,
     },
-    "Per annotator or model version: volume, accuracy and Cohen's kappa against GT.",
+    "Per annotator or model version: volume, reviews, lead time, agreement with GT, the model and other annotators.",
+)
+
+ANNOTATOR_DAILY = Table(
+    "quality",
+    "annotator_daily",
+    {
+        "project_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "day": pl.Date,
+        "n_annotations": pl.Int64,
+        "n_scored": pl.Int64,
+        "accuracy": pl.Float64,
+    },
+    "The trend per annotator or model and UTC day: submitted work and accuracy against GT.",
 )
 
 AGREEMENT_MATRIX = Table(
@@ -475,6 +501,7 @@ ALL_TABLES: tuple[Table, ...] = (
     ANSWERS,
     ANNOTATION_SCORES,
     ANNOTATOR_PERFORMANCE,
+    ANNOTATOR_DAILY,
     AGREEMENT_MATRIX,
     LABEL_SCORES,
     CONFUSION_MATRIX,

@@ -10,6 +10,7 @@ from pipeline.contract import (
     ANNOTATION_SCORES,
     ANNOTATIONS,
     ANNOTATOR_CONFUSION,
+    ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
     ANSWERS,
     CONFUSION_MATRIX,
@@ -21,6 +22,7 @@ from pipeline.contract import (
     PROJECT_AGREEMENT,
     REGIONS,
     REVIEW_QUEUE,
+    REVIEWS,
     TASK_AGREEMENT,
     TASKS,
 )
@@ -54,12 +56,20 @@ def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     return _publish(context, warehouse, ANNOTATION_SCORES, rows, stats="score")
 
 
-@dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, ANNOTATION_SCORES]))
+@dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES]))
 def annotator_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Per annotator and model version: volume, skips, accuracy and Cohen's kappa against GT."""
+    """Per annotator and model version: volume, reviews, lead time, and agreement with GT, model and peers."""
     store, project = warehouse.store(), context.partition_key
-    rows = quality.annotator_performance(store.scan_project(ANNOTATIONS, project), store.scan_project(ANNOTATION_SCORES, project))
+    rows = quality.annotator_performance(*(store.scan_project(t, project) for t in (ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES)))
     return _publish(context, warehouse, ANNOTATOR_PERFORMANCE, rows)
+
+
+@dg.asset(**table_asset(ANNOTATOR_DAILY, deps=[ANNOTATIONS, ANNOTATION_SCORES]))
+def annotator_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The trend per annotator and model: submitted work and accuracy per day."""
+    store, project = warehouse.store(), context.partition_key
+    rows = quality.annotator_daily(store.scan_project(ANNOTATIONS, project), store.scan_project(ANNOTATION_SCORES, project))
+    return _publish(context, warehouse, ANNOTATOR_DAILY, rows)
 
 
 @dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES]))

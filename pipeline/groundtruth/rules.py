@@ -16,6 +16,7 @@ import polars as pl
 
 from pipeline.metrics.matching import closest_to_mean, iou_clusters
 from pipeline.metrics.scores import choice_answers
+from pipeline.reviews import with_review_state
 
 TASK = ["project_id", "task_id"]
 DECISION = {
@@ -91,23 +92,14 @@ def by_flag(annotations: pl.LazyFrame) -> pl.LazyFrame:
 def by_review(annotations: pl.LazyFrame, reviews: pl.LazyFrame) -> pl.LazyFrame:
     """A reviewer's "fix and accept" first, then an accepted annotation; a rejected one never.
 
-    An annotation's review state is its `last_action` (fixed_and_accepted, accepted, rejected) or else its
-    latest review in core.reviews. Among several accepted annotations of a task, the later updated wins.
+    The review state is `pipeline.reviews.with_review_state`. Among several accepted annotations of a
+    task, the later updated wins.
     """
-    latest_review = reviews.group_by("project_id", "task_id", "annotation_id").agg(
-        pl.col("accepted", "reviewer", "created_at").sort_by("created_at").last()
-    ).rename({"created_at": "reviewed_at"})
-    state = eligible(annotations).join(latest_review, on=["project_id", "task_id", "annotation_id"], how="left")
-    action = pl.col("last_action").fill_null("")
-    strength = (
-        pl.when(action == "fixed_and_accepted").then(2)
-        .when(action == "rejected").then(None)
-        .when((action == "accepted") | pl.col("accepted").fill_null(False)).then(1)
-    )  # fmt: skip
-    accepted = state.with_columns(strength=strength).filter(pl.col("strength").is_not_null())
+    strength = pl.col("review_state").replace_strict({"fixed_and_accepted": 2, "accepted": 1}, default=None, return_dtype=pl.Int64)
+    accepted = with_review_state(eligible(annotations), reviews).with_columns(strength=strength).filter(pl.col("strength").is_not_null())
     return _decisions(
         accepted.group_by(TASK).agg(
-            pl.col("annotation_id", "reviewer", "reviewed_at", "updated_at", "source_file", "content_hash", "last_action", "strength")
+            pl.col("annotation_id", "reviewer", "reviewed_at", "updated_at", "source_file", "content_hash", "strength")
             .sort_by("strength", "updated_at", *_id_order())
             .last(),
             pl.len().alias("n"),

@@ -18,30 +18,89 @@ from pipeline.metrics.agreement import (
     rater_pairs,
 )
 from pipeline.metrics.scores import categorical_ratings
+from pipeline.reviews import with_review_state
 
 PARTICIPANT = ["project_id", "annotator", "origin"]
 TASK_CONTROL = ["project_id", "task_id", "control"]
 
 
-def annotator_performance(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyFrame:
-    """Per annotator or model version: volume, accuracy (mean score against GT) and Cohen's kappa.
+def annotator_performance(
+    annotations: pl.LazyFrame, reviews: pl.LazyFrame, scores: pl.LazyFrame, answers: pl.LazyFrame, label_scores: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Per annotator or model version, Label Studio's members dashboard and more.
 
-    accuracy follows Label Studio's score (an empty answer against a non-empty GT scores 0). Kappa is
-    over the answers both the participant and the GT gave (a missing answer is not a category), with
-    categories kept apart per control. Null when nothing was scored or kappa is undefined.
+    - volume: n_annotations, n_submitted, n_skipped; review verdicts (`pipeline.reviews`): n_accepted,
+      n_fixed_and_accepted, n_rejected, and acceptance_score = accepted (fixed or not) / reviewed;
+    - lead time of submitted work: total, mean and median seconds;
+    - against GT: n_scored, accuracy (mean Label Studio score; an empty answer against a non-empty GT
+      scores 0), cohen_kappa (over answers both gave, categories kept apart per control), macro_f1 (the
+      mean of the per-label F1 of quality.label_scores);
+    - prediction_agreement: share of answers equal to the model's on the same task and control (humans);
+    - annotator_agreement: share of answers equal to another human annotator's, over all such pairs.
+    Every ratio is null when there is nothing to count.
     """
-    volume = annotations.group_by(PARTICIPANT).agg(
-        pl.len().alias("n_annotations"), pl.col("was_cancelled").sum().cast(pl.Int64).alias("n_skipped")
+    state = with_review_state(annotations, reviews)
+    submitted = ~pl.col("was_cancelled")
+    verdict = pl.col("review_state")
+    volume = state.group_by(PARTICIPANT).agg(
+        pl.len().alias("n_annotations"),
+        submitted.sum().alias("n_submitted"),
+        pl.col("was_cancelled").sum().alias("n_skipped"),
+        (verdict == "accepted").sum().alias("n_accepted"),
+        (verdict == "fixed_and_accepted").sum().alias("n_fixed_and_accepted"),
+        (verdict == "rejected").sum().alias("n_rejected"),
+        pl.col("lead_time_s").filter(submitted).sum().alias("lead_time_total_s"),
+        pl.col("lead_time_s").filter(submitted).mean().alias("lead_time_mean_s"),
+        pl.col("lead_time_s").filter(submitted).median().alias("lead_time_median_s"),
     )
+    reviewed = pl.col("n_accepted") + pl.col("n_fixed_and_accepted") + pl.col("n_rejected")
     accuracy = scores.group_by(PARTICIPANT).agg(pl.len().alias("n_scored"), pl.col("score").mean().alias("accuracy"))
     per_control = [pl.concat_str("control", pl.col(c), separator="\x1e").alias(c) for c in ("answer_key", "gt_answer_key")]
     answered = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null())
     kappa = cohen_kappa(answered.with_columns(per_control), PARTICIPANT, a="answer_key", b="gt_answer_key")
+    macro = label_scores.group_by(PARTICIPANT).agg(pl.col("f1").mean().alias("macro_f1"))
+
+    given = answers.drop_nulls("answer_key").select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
+    keys = ["project_id", "task_id", "control"]
+    model = given.filter(pl.col("origin") == "model").select(*keys, pl.col("answer_key").alias("model_key"))
+    versus_model = (
+        given.filter(pl.col("origin") == "human").join(model, on=keys)
+        .group_by(PARTICIPANT).agg((pl.col("answer_key") == pl.col("model_key")).mean().alias("prediction_agreement"))
+    )  # fmt: skip
+    humans = given.filter(pl.col("origin") == "human")
+    versus_humans = (
+        humans.join(humans.select(*keys, pl.col("annotator").alias("other"), pl.col("answer_key").alias("other_key")), on=keys)
+        .filter(pl.col("annotator") != pl.col("other"))
+        .group_by(PARTICIPANT).agg((pl.col("answer_key") == pl.col("other_key")).mean().alias("annotator_agreement"))
+    )  # fmt: skip
+    counts = ["n_submitted", "n_skipped", "n_accepted", "n_fixed_and_accepted", "n_rejected", "n_scored"]
     return (
-        volume.join(accuracy, on=PARTICIPANT, how="left")
+        volume.with_columns(acceptance_score=pl.when(reviewed > 0).then((pl.col("n_accepted") + pl.col("n_fixed_and_accepted")) / reviewed))
+        .join(accuracy, on=PARTICIPANT, how="left")
         .join(kappa.select(*PARTICIPANT, "cohen_kappa"), on=PARTICIPANT, how="left")
-        .with_columns(pl.col("n_scored").fill_null(0))
+        .join(macro, on=PARTICIPANT, how="left")
+        .join(versus_model, on=PARTICIPANT, how="left")
+        .join(versus_humans, on=PARTICIPANT, how="left")
+        .with_columns(pl.col(counts).fill_null(0).cast(pl.Int64), pl.col("n_annotations").cast(pl.Int64))
         .sort(PARTICIPANT)
+    )
+
+
+def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyFrame:
+    """The trend: per annotator or model and UTC day of submission, n_annotations, n_scored, accuracy."""
+    day = pl.coalesce("updated_at", "created_at").dt.date().alias("day")
+    submitted = annotations.filter(~pl.col("was_cancelled")).with_columns(day)
+    volume = submitted.group_by(*PARTICIPANT, "day").agg(pl.len().cast(pl.Int64).alias("n_annotations"))
+    scored = (
+        scores.join(submitted.select("project_id", "task_id", "annotation_id", "day"), on=["project_id", "task_id", "annotation_id"])
+        .group_by(*PARTICIPANT, "day")
+        .agg(pl.len().cast(pl.Int64).alias("n_scored"), pl.col("score").mean().alias("accuracy"))
+    )
+    return (
+        volume.join(scored, on=[*PARTICIPANT, "day"], how="left")
+        .with_columns(pl.col("n_scored").fill_null(0))
+        .drop_nulls("day")
+        .sort(*PARTICIPANT, "day")
     )
 
 

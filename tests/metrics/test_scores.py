@@ -10,11 +10,15 @@ import polars as pl
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from pipeline.contract import AGREEMENT_MATRIX, ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, TASK_AGREEMENT
+from pipeline.contract import AGREEMENT_MATRIX, ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, REVIEWS, TASK_AGREEMENT
 from pipeline.metrics import quality, scores
+from pipeline.metrics.classification import confusion_matrix, label_scores
 
 CASES = Path(__file__).parent / "reference_cases"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+NO_REVIEWS = REVIEWS.empty().lazy()
 
 
 def annotations_and_regions(rows, origin="human", cancelled=()):
@@ -29,7 +33,10 @@ def annotations_and_regions(rows, origin="human", cancelled=()):
             "updated_at": T0,
             "was_cancelled": [(t, a) in cancelled for t, a, _ in rows],
             "gt_flag": False,
-        }
+            "lead_time_s": 10.0,
+            "last_action": None,
+        },
+        schema_overrides={"last_action": pl.String},
     )
     regions = pl.DataFrame(
         {
@@ -101,7 +108,8 @@ def test_annotator_performance_against_crowdkit_gold_example():
     gold_tasks = list(c["inputs"]["ground_truth"])
     ground_truth = pl.LazyFrame({"project_id": "p", "task_id": gold_tasks, "annotation_id": [f"{t}:gold" for t in gold_tasks], "source_task_id": gold_tasks})
     scored = scores.scores_against_ground_truth(answers, ground_truth)
-    got = ANNOTATOR_PERFORMANCE.conform(quality.annotator_performance(annotations, scored).collect())
+    performance = quality.annotator_performance(annotations, NO_REVIEWS, scored, answers, label_scores(confusion_matrix(scored)))
+    got = ANNOTATOR_PERFORMANCE.conform(performance.collect())
     workers = got.filter(pl.col("annotator") != "gold").sort("annotator")
     assert dict(zip(workers["annotator"], workers["accuracy"], strict=True)) == pytest.approx(c["expected"]["accuracy_vs_ground_truth_per_worker"])
     assert dict(zip(workers["annotator"], workers["cohen_kappa"], strict=True)) == pytest.approx(c["expected"]["cohen_kappa_vs_ground_truth_per_worker"])
@@ -162,3 +170,27 @@ def test_review_queue_orders_tasks_a_reviewer_should_take_first():
         ("t5", 4, "low model confidence"),
         ("t6", 5, "not reviewed yet"),
     ]
+
+
+def test_annotator_dashboard_counts_reviews_lead_time_and_agreement_with_model_and_peers():
+    annotations, regions = annotations_and_regions([("t1", "a", ["cat"]), ("t2", "a", ["dog"]), ("t3", "a", ["cat"]), ("t1", "b", ["dog"])])
+    annotations = annotations.with_columns(
+        last_action=pl.when(pl.col("annotation_id") == "t1:a").then(pl.lit("fixed_and_accepted")),
+        lead_time_s=pl.Series([10.0, 20.0, 60.0, 5.0]),
+    )
+    reviews = pl.LazyFrame(
+        {"project_id": "p", "task_id": ["t2", "t3"], "annotation_id": ["t2:a", "t3:a"], "review_id": ["r1", "r2"],
+         "reviewer": "lead", "accepted": [True, False], "created_at": T0, "content_hash": "h"}
+    )  # fmt: skip
+    model, model_regions = annotations_and_regions([("t1", "m", ["cat"]), ("t2", "m", ["cat"])], origin="model")
+    all_annotations = pl.concat([annotations, model], how="diagonal_relaxed")
+    answers = scores.choice_answers(all_annotations, pl.concat([regions, model_regions]))
+    empty_scores = scores.scores_against_ground_truth(answers, pl.LazyFrame(schema={"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "source_task_id": pl.String}))
+    got = quality.annotator_performance(all_annotations, reviews, empty_scores, answers, label_scores(confusion_matrix(empty_scores))).collect()
+    a = got.filter(pl.col("annotator") == "a").row(0, named=True)
+    assert (a["n_accepted"], a["n_fixed_and_accepted"], a["n_rejected"], a["acceptance_score"]) == (1, 1, 1, pytest.approx(2 / 3))
+    assert (a["lead_time_total_s"], a["lead_time_median_s"]) == (90.0, 20.0)
+    assert a["prediction_agreement"] == 0.5  # t1 cat = cat, t2 dog != cat
+    assert a["annotator_agreement"] == 0.0  # t1: b said dog
+    assert a["n_scored"] == 0 and a["accuracy"] is None and a["macro_f1"] is None  # no GT: nothing to score
+    assert got.filter(pl.col("annotator") == "m")["prediction_agreement"].item() is None
