@@ -60,16 +60,17 @@ def resolve_ground_truth(
         "consensus": rules.by_consensus(annotations, regions, consensus),
     }
     decided = rules.resolve(decisions, policy.rule_ranks(projects))
+    with_regions = regions.select(*TASK, "annotation_id").unique().with_columns(_has_regions=pl.lit(True))
     described = (
         decided.join(tasks.select(*TASK, "item_key"), on=TASK, how="left")
         .join(annotations.select(*TASK, "annotation_id", "annotator"), on=[*TASK, "annotation_id"], how="left")
+        .join(with_regions, on=[*TASK, "annotation_id"], how="left")
         .with_columns(
             source_task_id=pl.col("task_id"),
             verified=pl.col("method").is_in(rules.VERIFIED_METHODS),
-            confirmed_empty=~pl.struct(*TASK, "annotation_id").is_in(
-                regions.select(pl.struct(*TASK, "annotation_id")).collect().to_series().implode()
-            ),
+            confirmed_empty=pl.col("_has_regions").is_null(),  # a GT with no region at all
         )
+        .drop("_has_regions")
     )
     item_rows, item_conflicts = _spread_over_items(described, tasks, item_scoped)
     task_rows = described.filter(~pl.col("project_id").is_in(item_scoped))
