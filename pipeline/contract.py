@@ -349,7 +349,7 @@ AGREEMENT_MATRIX = Table(
         "agreement": pl.Float64,
         "cohen_kappa": pl.Float64,
     },
-    "Every ordered pair of participants (annotators and model versions) per control, over shared tasks.",
+    "Every ordered pair of participants (annotators, model versions, '(ground truth)') per control, over shared tasks.",
 )
 
 LABEL_SCORES = Table(

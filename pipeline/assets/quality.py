@@ -86,10 +86,11 @@ def label_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     return _publish(context, warehouse, LABEL_SCORES, rows, stats="f1")
 
 
-@dg.asset(**table_asset(AGREEMENT_MATRIX, deps=[ANSWERS]))
+@dg.asset(**table_asset(AGREEMENT_MATRIX, deps=[ANSWERS, ANNOTATION_SCORES]))
 def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Pairwise agreement and Cohen's kappa between all participants, per project and control."""
-    rows = quality.agreement_matrix(warehouse.store().scan_project(ANSWERS, context.partition_key))
+    """Pairwise agreement and Cohen's kappa between all participants and the GT, per project and control."""
+    store, project = warehouse.store(), context.partition_key
+    rows = quality.agreement_matrix(store.scan_project(ANSWERS, project), store.scan_project(ANNOTATION_SCORES, project))
     return _publish(context, warehouse, AGREEMENT_MATRIX, rows)
 
 

@@ -104,14 +104,27 @@ def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyF
     )
 
 
-def agreement_matrix(answers: pl.LazyFrame) -> pl.LazyFrame:
-    """Every ordered pair of participants (annotators and model versions) per project and control.
+GROUND_TRUTH_PARTICIPANT = "(ground truth)"
+
+
+def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """Every ordered pair of participants (annotators and model versions) per project and control, and
+    with `scores` (quality.annotation_scores) a "(ground truth)" participant too.
 
     Over the tasks both answered: agreement = share of identical answers, cohen_kappa as in
-    `cohen_kappa`. Both orders of a pair are present so the table pivots into a full matrix.
+    `cohen_kappa`. Against the GT, a participant's own GT annotation is not counted (as in the scores).
+    Both orders of a pair are present so the table pivots into a full matrix.
     """
     by = ["project_id", "control"]
     pairs = rater_pairs(categorical_ratings(answers).drop("origin"), by)
+    if scores is not None:
+        versus_gt = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null()).select(
+            *by, pl.col("annotator").alias("rater_a"), pl.lit(GROUND_TRUTH_PARTICIPANT).alias("rater_b"),
+            pl.col("answer_key").alias("label_a"), pl.col("gt_answer_key").alias("label_b"),
+        )  # fmt: skip
+        mirrored = versus_gt.select(*by, pl.col("rater_b").alias("rater_a"), pl.col("rater_a").alias("rater_b"),
+                                    pl.col("label_b").alias("label_a"), pl.col("label_a").alias("label_b"))  # fmt: skip
+        pairs = pl.concat([pairs.drop("item"), versus_gt, mirrored], how="diagonal")
     return (
         cohen_kappa(pairs, [*by, "rater_a", "rater_b"])
         .select(

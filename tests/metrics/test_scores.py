@@ -194,3 +194,16 @@ def test_annotator_dashboard_counts_reviews_lead_time_and_agreement_with_model_a
     assert a["annotator_agreement"] == 0.0  # t1: b said dog
     assert a["n_scored"] == 0 and a["accuracy"] is None and a["macro_f1"] is None  # no GT: nothing to score
     assert got.filter(pl.col("annotator") == "m")["prediction_agreement"].item() is None
+
+
+def test_agreement_matrix_has_a_ground_truth_column():
+    rows = [(f"t{i}", "a", ["xy"[i % 2]]) for i in range(6)] + [(f"t{i}", "gold", ["x"]) for i in range(6)]
+    annotations, regions = annotations_and_regions(rows)
+    answers = scores.choice_answers(annotations, regions)
+    ground_truth = pl.LazyFrame({"project_id": "p", "task_id": [f"t{i}" for i in range(6)], "annotation_id": [f"t{i}:gold" for i in range(6)], "source_task_id": [f"t{i}" for i in range(6)]})
+    matrix = quality.agreement_matrix(answers, scores.scores_against_ground_truth(answers, ground_truth)).collect()
+    versus_gt = matrix.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "(ground truth)")).row(0, named=True)
+    assert (versus_gt["n_tasks"], versus_gt["agreement"]) == (6, 0.5)
+    mirrored = matrix.filter((pl.col("annotator_a") == "(ground truth)") & (pl.col("annotator_b") == "a")).row(0, named=True)
+    assert mirrored["agreement"] == 0.5
+    assert matrix.filter(pl.col("annotator_a") == "gold")["annotator_b"].to_list() == ["a"]  # its own GT rows are not compared with the GT
