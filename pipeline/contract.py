@@ -322,6 +322,26 @@ ANNOTATOR_PERFORMANCE = Table(
     "Per annotator or model version: volume, reviews, lead time, agreement with GT, the model and other annotators.",
 )
 
+MODEL_PERFORMANCE = Table(
+    "quality",
+    "model_performance",
+    {
+        "project_id": pl.String,
+        "model_version": pl.String,
+        "n_submitted": pl.Int64,
+        "n_scored": pl.Int64,
+        "accuracy": pl.Float64,
+        "cohen_kappa": pl.Float64,
+        "macro_f1": pl.Float64,
+        "box_f1_iou_50": pl.Float64,
+        "box_f1_iou_75": pl.Float64,
+        "n_predictions": pl.Int64,
+        "mean_confidence": pl.Float64,
+        "calibration_error": pl.Float64,
+    },
+    "Per model version: classification and box figures against GT, and how well its confidence is calibrated.",
+)
+
 ANNOTATOR_DAILY = Table(
     "quality",
     "annotator_daily",
@@ -502,6 +522,7 @@ ALL_TABLES: tuple[Table, ...] = (
     ANNOTATION_SCORES,
     ANNOTATOR_PERFORMANCE,
     ANNOTATOR_DAILY,
+    MODEL_PERFORMANCE,
     AGREEMENT_MATRIX,
     LABEL_SCORES,
     CONFUSION_MATRIX,

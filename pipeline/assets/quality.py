@@ -19,6 +19,7 @@ from pipeline.contract import (
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
     LABEL_SCORES,
+    MODEL_PERFORMANCE,
     PROJECT_AGREEMENT,
     REGIONS,
     REVIEW_QUEUE,
@@ -135,3 +136,11 @@ def consensus_labels(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     labels, confusion = quality.consensus_labels(store.scan_project(ANSWERS, project), store.scan_project(GROUND_TRUTH, project))
     yield _publish(context, warehouse, CONSENSUS_LABELS, labels.lazy())
     yield _publish(context, warehouse, ANNOTATOR_CONFUSION, confusion.lazy())
+
+
+@dg.asset(**table_asset(MODEL_PERFORMANCE, deps=[ANNOTATOR_PERFORMANCE, DETECTION_SCORES, ANNOTATION_SCORES, REGIONS]))
+def model_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per model version: classification and box figures against GT, and the calibration of its confidence."""
+    store, project = warehouse.store(), context.partition_key
+    rows = quality.model_performance(*(store.scan_project(t, project) for t in (ANNOTATOR_PERFORMANCE, DETECTION_SCORES, ANNOTATION_SCORES, REGIONS)))
+    return _publish(context, warehouse, MODEL_PERFORMANCE, rows)

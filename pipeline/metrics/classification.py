@@ -50,3 +50,24 @@ def label_scores(confusion: pl.LazyFrame) -> pl.LazyFrame:
     )
     tp, fp, fn = pl.col("tp"), pl.col("predicted") - pl.col("tp"), pl.col("support") - pl.col("tp")
     return counts.with_columns(precision=precision(tp, fp), recall=recall(tp, fn), f1=f1(tp, fp, fn)).sort(keys)
+
+
+def expected_calibration_error(predictions: pl.LazyFrame, by: list[str], bins: int = 10) -> pl.LazyFrame:
+    """ECE of confidence scores: sum over equal-width bins of (n_bin / n) |accuracy_bin - mean confidence_bin|.
+
+    `predictions` has `confidence` in [0, 1] and `correct` (bool). Returns `by`, n_predictions,
+    mean_confidence, calibration_error. A confidence of exactly 1 falls in the top bin.
+    """
+    binned = predictions.drop_nulls("confidence").with_columns(
+        _bin=(pl.col("confidence") * bins).floor().clip(0, bins - 1), _correct=pl.col("correct").cast(pl.Float64)
+    )
+    per_bin = binned.group_by([*by, "_bin"]).agg(pl.len().alias("_n"), pl.col("_correct").mean().alias("_acc"), pl.col("confidence").mean().alias("_conf"))
+    return (
+        per_bin.with_columns(_total=pl.col("_n").sum().over(by))
+        .group_by(by)
+        .agg(
+            pl.col("_n").sum().alias("n_predictions"),
+            ((pl.col("_conf") * pl.col("_n")).sum() / pl.col("_n").sum()).alias("mean_confidence"),
+            ((pl.col("_n") / pl.col("_total")) * (pl.col("_acc") - pl.col("_conf")).abs()).sum().alias("calibration_error"),
+        )
+    )

@@ -17,7 +17,8 @@ from pipeline.metrics.agreement import (
     landis_koch,
     rater_pairs,
 )
-from pipeline.metrics.scores import categorical_ratings
+from pipeline.metrics.classification import expected_calibration_error
+from pipeline.metrics.scores import CLASSIFICATION_TYPES, categorical_ratings
 from pipeline.reviews import with_review_state
 
 PARTICIPANT = ["project_id", "annotator", "origin"]
@@ -271,3 +272,33 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
         else pl.DataFrame(schema={"project_id": pl.String, "control": pl.String, "annotator": pl.String, "true_label": pl.String, "label": pl.String, "probability": pl.Float64})
     )
     return table, matrices
+
+
+def model_performance(performance: pl.LazyFrame, detection: pl.LazyFrame, scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """Per model version: its classification figures against GT (from annotator_performance), its box F1
+    at IoU 0.5 and 0.75 (mean over box controls, from detection_scores), and the calibration of the
+    confidence it gives each classification answer (the result's `score`): expected calibration error
+    over 10 bins, against whether the answer equals the GT's.
+    """
+    models = performance.filter(pl.col("origin") == "model").select(
+        "project_id", pl.col("annotator").alias("model_version"), "n_submitted", "n_scored", "accuracy", "cohen_kappa", "macro_f1"
+    )
+    boxes = (
+        detection.filter(pl.col("origin") == "model")
+        .group_by("project_id", "annotator")
+        .agg(*(pl.col("f1").filter(pl.col("iou_threshold") == t).mean().alias(f"box_f1_iou_{int(t * 100)}") for t in (0.5, 0.75)))
+        .rename({"annotator": "model_version"})
+    )
+    confidence = regions.filter(pl.col("type").is_in(CLASSIFICATION_TYPES)).group_by("project_id", "task_id", "annotation_id", "control").agg(
+        pl.col("score").max().alias("confidence")
+    )
+    predictions = scores.filter(pl.col("origin") == "model").join(confidence, on=["project_id", "task_id", "annotation_id", "control"]).select(
+        "project_id", pl.col("annotator").alias("model_version"), "confidence", (pl.col("score") == 1).alias("correct")
+    )
+    calibration = expected_calibration_error(predictions, ["project_id", "model_version"])
+    return (
+        models.join(boxes, on=["project_id", "model_version"], how="left")
+        .join(calibration, on=["project_id", "model_version"], how="left")
+        .with_columns(pl.col("n_predictions").fill_null(0).cast(pl.Int64))
+        .sort("project_id", "model_version")
+    )

@@ -68,3 +68,13 @@ def test_against_scikit_learn(pairs):
     for row in matrix.iter_rows(named=True):
         assert row["count"] == expected[labels.index(int(row["gt_label"])), labels.index(int(row["label"]))]
     assert matrix["count"].sum() == len(pairs)
+
+
+def test_expected_calibration_error_hand_computed():
+    from pipeline.metrics.classification import expected_calibration_error
+
+    predictions = pl.LazyFrame({"m": "x", "confidence": [0.95, 0.95, 0.15, 0.15, 1.0], "correct": [True, False, False, False, True]})
+    got = expected_calibration_error(predictions, ["m"]).collect().row(0, named=True)
+    # top bin: confidences .95, .95, 1.0 -> mean .9667, accuracy 2/3; bin 1: .15, .15 -> accuracy 0
+    expected = 3 / 5 * abs(2 / 3 - (0.95 + 0.95 + 1.0) / 3) + 2 / 5 * 0.15
+    assert got["calibration_error"] == pytest.approx(expected) and got["n_predictions"] == 5
