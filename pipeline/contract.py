@@ -287,12 +287,13 @@ ANNOTATION_SCORES = Table(
         "annotator": pl.String,
         "origin": pl.String,
         "control": pl.String,
+        "type": pl.String,
         "score": pl.Float64,
         "gt_annotation_id": pl.String,
         "answer_key": pl.String,
         "gt_answer_key": pl.String,
     },
-    "Each annotation and prediction scored against the task's GT per control, in [0, 1].",
+    "Each annotation and prediction scored against the task's GT per control (choices, boxes), in [0, 1].",
 )
 
 ANNOTATOR_PERFORMANCE = Table(

@@ -49,12 +49,17 @@ def answers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
     return _publish(context, warehouse, ANSWERS, rows)
 
 
-@dg.asset(**table_asset(ANNOTATION_SCORES, deps=[ANSWERS, GROUND_TRUTH]))
+@dg.asset(**table_asset(ANNOTATION_SCORES, deps=[ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH]))
 def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Each annotation and prediction scored against its task's GT per control (exact match, 0..1)."""
+    """Each annotation and prediction scored against its task's GT per control: choices by exact match,
+    boxes by Label Studio's best-IoU match (0..1)."""
     store, project = warehouse.store(), context.partition_key
-    rows = scores.scores_against_ground_truth(store.scan_project(ANSWERS, project), store.scan_project(GROUND_TRUTH, project))
-    return _publish(context, warehouse, ANNOTATION_SCORES, rows, stats="score")
+    ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
+    choices = scores.scores_against_ground_truth(store.scan_project(ANSWERS, project), ground_truth)
+    boxes = scores.box_scores_against_ground_truth(
+        store.scan_project(ANNOTATIONS, project), regions, ground_truth, ground_truth_regions(ground_truth, regions)
+    )
+    return _publish(context, warehouse, ANNOTATION_SCORES, pl.concat([ANNOTATION_SCORES.conform(choices), ANNOTATION_SCORES.conform(boxes)]), stats="score")
 
 
 @dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES]))
@@ -95,10 +100,11 @@ def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return _publish(context, warehouse, AGREEMENT_MATRIX, rows)
 
 
-@dg.asset(**table_asset(TASK_AGREEMENT, deps=[ANSWERS]))
+@dg.asset(**table_asset(TASK_AGREEMENT, deps=[ANSWERS, ANNOTATIONS, REGIONS]))
 def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Label Studio's pairwise agreement per task (mean over pairs of human annotations)."""
-    rows = scores.pairwise_task_agreement(warehouse.store().scan_project(ANSWERS, context.partition_key))
+    """Label Studio's pairwise agreement per task (mean over pairs of human annotations, choices and boxes)."""
+    store, project = warehouse.store(), context.partition_key
+    rows = scores.pairwise_task_agreement(*(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)))
     return _publish(context, warehouse, TASK_AGREEMENT, rows, stats="agreement")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.metrics.scores import CLASSIFICATION_TYPES
+
 EMPTY = "(empty)"  # an answer that chose nothing, as a row or column of the confusion matrix
 PARTICIPANT_CONTROL = ["project_id", "annotator", "origin", "control"]
 
@@ -28,9 +30,11 @@ def f1(tp: pl.Expr, fp: pl.Expr, fn: pl.Expr) -> pl.Expr:
 
 def confusion_matrix(scores: pl.LazyFrame) -> pl.LazyFrame:
     """Long confusion matrix per participant and control: project_id, annotator, origin, control, gt_label,
-    label, count. `scores` is quality.annotation_scores (answer_key, gt_answer_key per annotation)."""
+    label, count. `scores` is quality.annotation_scores (answer_key, gt_answer_key per annotation); only
+    its classification controls count."""
     return (
-        scores.with_columns(gt_label=pl.col("gt_answer_key").fill_null(EMPTY), label=pl.col("answer_key").fill_null(EMPTY))
+        scores.filter(pl.col("type").is_in(CLASSIFICATION_TYPES))
+        .with_columns(gt_label=pl.col("gt_answer_key").fill_null(EMPTY), label=pl.col("answer_key").fill_null(EMPTY))
         .group_by(*PARTICIPANT_CONTROL, "gt_label", "label")
         .agg(pl.len().cast(pl.Int64).alias("count"))
         .sort(*PARTICIPANT_CONTROL, "gt_label", "label")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.metrics.matching import box_iou
+
 CLASSIFICATION_TYPES = ("choices",)
 ANSWER_KEYS = ["project_id", "task_id", "annotation_id", "control"]
 _LABEL_SEPARATOR = "\x1f"
@@ -68,32 +70,48 @@ def scores_against_ground_truth(answers: pl.LazyFrame, ground_truth: pl.LazyFram
         answers.join(gt.drop("source_task_id"), on=["project_id", "task_id"])
         .filter(pl.col("annotation_id") != pl.col("gt_annotation_id"))
         .join(gt_answers, on=["project_id", "task_id", "control"])
-        .with_columns(exact_match("answer_key", "gt_answer_key").alias("score"))
+        .with_columns(exact_match("answer_key", "gt_answer_key").alias("score"), pl.lit("choices").alias("type"))
     )
 
 
-def pairwise_task_agreement(answers: pl.LazyFrame) -> pl.LazyFrame:
-    """Label Studio's pairwise task agreement over human annotations.
+def pairwise_task_agreement(answers: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """Label Studio's pairwise task agreement over submitted human annotations.
 
-    Each unordered pair of a task's submitted human annotations scores the mean over controls of
-    `exact_match`; the task's agreement is the mean over its n (n - 1) / 2 pairs. Returns project_id,
-    task_id, n_annotations, agreement. A task with fewer than two annotations has agreement null (no
-    pair to compare; Label Studio shows 100%), and a project without classification controls has
-    no scored pair.
+    Each unordered pair of a task's annotations scores the mean over the project's controls of
+    `exact_match` (classification) and `box_similarity` (boxes); the task's agreement is the mean over its
+    n (n - 1) / 2 pairs. Returns project_id, task_id, n_annotations, agreement. A task with fewer than two
+    annotations has agreement null (no pair to compare; Label Studio shows 100%).
     """
-    human = answers.filter(pl.col("origin") == "human")
-    keys = ["project_id", "task_id", "control"]
-    left = human.select(*keys, pl.col("annotation_id").alias("a"), pl.col("answer_key").alias("key_a"))
-    right = human.select(*keys, pl.col("annotation_id").alias("b"), pl.col("answer_key").alias("key_b"))
-    pair_scores = (
-        left.join(right, on=keys)
+    human = annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled")).select("project_id", "task_id", "annotation_id")
+    pairs = (
+        human.rename({"annotation_id": "a"})
+        .join(human.rename({"annotation_id": "b"}), on=["project_id", "task_id"])
         .filter(pl.col("a") < pl.col("b"))
-        .group_by("project_id", "task_id", "a", "b")
-        .agg(exact_match("key_a", "key_b").mean().alias("pair_score"))
     )
-    per_task = pair_scores.group_by("project_id", "task_id").agg(pl.col("pair_score").mean().alias("agreement"))
-    return human.group_by("project_id", "task_id").agg(pl.col("annotation_id").n_unique().alias("n_annotations")).join(
-        per_task, on=["project_id", "task_id"], how="left"
+    keys = ["project_id", "task_id", "control"]
+    given = answers.filter(pl.col("origin") == "human").select(*keys, "annotation_id", "answer_key")
+    choice_scores = (
+        pairs.join(given.rename({"annotation_id": "a", "answer_key": "key_a"}), on=["project_id", "task_id", "a"])
+        .join(given.rename({"annotation_id": "b", "answer_key": "key_b"}), on=[*keys, "b"])
+        .select("project_id", "task_id", "a", "b", "control", exact_match("key_a", "key_b").alias("score"))
+    )
+    boxes = regions.filter(pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null()).select(
+        *keys, "annotation_id", pl.col("labels").list.first().fill_null("").alias("label"), *_GEOMETRY
+    )
+    on = ["project_id", "task_id", "a", "b", "control"]
+    comparisons = pairs.join(boxes.select("project_id", "control").unique(), on="project_id")
+    box_scores = box_similarity(
+        comparisons,
+        comparisons.join(boxes.rename({"annotation_id": "a"}), on=["project_id", "task_id", "control", "a"]).select(*on, "label", *_GEOMETRY),
+        comparisons.join(boxes.rename({"annotation_id": "b"}), on=["project_id", "task_id", "control", "b"]).select(*on, "label", *_GEOMETRY),
+        on,
+    )
+    per_pair = pl.concat([choice_scores, box_scores.select(*on, "score")]).group_by("project_id", "task_id", "a", "b").agg(pl.col("score").mean())
+    per_task = per_pair.group_by("project_id", "task_id").agg(pl.col("score").mean().alias("agreement"))
+    return (
+        human.group_by("project_id", "task_id")
+        .agg(pl.col("annotation_id").n_unique().alias("n_annotations"))
+        .join(per_task, on=["project_id", "task_id"], how="left")
     )
 
 
@@ -116,3 +134,72 @@ def categorical_ratings(answers: pl.LazyFrame, origins: tuple[str, ...] = ("huma
             pl.col("answer_key").alias("label"),
         )
     )
+
+
+BOX_TYPES = ("rectanglelabels", "rectangle")
+_GEOMETRY = ["x", "y", "width", "height"]
+
+
+def box_similarity(comparisons: pl.LazyFrame, a_boxes: pl.LazyFrame, b_boxes: pl.LazyFrame, on: list[str]) -> pl.LazyFrame:
+    """Label Studio's box score for each comparison (`on` keys: which two sides, which control).
+
+    f(x -> y) = the mean over y's boxes of the best IoU with a box of x of the same label (0 without one);
+    score = min(f(a -> b), f(b -> a)), so both directions must match. Both sides without boxes = 1,
+    exactly one side without boxes = 0. Returns `on` + score.
+    """
+    counts_a = a_boxes.group_by(on).agg(pl.len().alias("n_a"))
+    counts_b = b_boxes.group_by(on).agg(pl.len().alias("n_b"))
+    pairs = (
+        a_boxes.with_row_index("box_a")
+        .join(b_boxes.with_row_index("box_b"), on=[*on, "label"], suffix="_b")
+        .with_columns(iou=box_iou("", "_b").fill_null(0.0))
+    )
+    best_for_b = pairs.group_by(*on, "box_b").agg(pl.col("iou").max()).group_by(on).agg(pl.col("iou").sum().alias("sum_b"))
+    best_for_a = pairs.group_by(*on, "box_a").agg(pl.col("iou").max()).group_by(on).agg(pl.col("iou").sum().alias("sum_a"))
+    n_a, n_b = pl.col("n_a").fill_null(0), pl.col("n_b").fill_null(0)
+    return (
+        comparisons.join(counts_a, on=on, how="left")
+        .join(counts_b, on=on, how="left")
+        .join(best_for_b, on=on, how="left")
+        .join(best_for_a, on=on, how="left")
+        .with_columns(
+            score=pl.when((n_a == 0) & (n_b == 0))
+            .then(1.0)
+            .when((n_a == 0) | (n_b == 0))
+            .then(0.0)
+            .otherwise(pl.min_horizontal(pl.col("sum_b").fill_null(0) / n_b, pl.col("sum_a").fill_null(0) / n_a))
+        )
+        .select(*on, "score")
+    )
+
+
+def box_scores_against_ground_truth(
+    annotations: pl.LazyFrame, regions: pl.LazyFrame, ground_truth: pl.LazyFrame, gt_regions: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Each submitted annotation and prediction of a task with GT, scored per box control against the GT's
+    boxes with `box_similarity` (the GT's boxes: `pipeline.groundtruth.ground_truth_regions`, consensus
+    boxes included). The GT annotation itself is not scored. Same columns as
+    `scores_against_ground_truth`, with no answer keys."""
+    boxes = regions.filter(pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null())
+    box_controls = boxes.select("project_id", "control").unique()
+    gt = ground_truth.select("project_id", "task_id", "source_task_id", pl.col("annotation_id").alias("gt_annotation_id"))
+    scored = (
+        annotations.filter(~pl.col("was_cancelled"))
+        .select("project_id", "task_id", "annotation_id", "annotator", "origin")
+        .join(gt, on=["project_id", "task_id"])
+        .filter(~((pl.col("annotation_id") == pl.col("gt_annotation_id")) & (pl.col("task_id") == pl.col("source_task_id"))))
+        .join(box_controls, on="project_id")
+    )
+    on = ["project_id", "task_id", "annotation_id", "control"]
+    mine = boxes.select("project_id", "task_id", "annotation_id", "control", pl.col("labels").list.first().fill_null("").alias("label"), *_GEOMETRY)
+    theirs = (
+        gt_regions.filter(pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null())
+        .select("project_id", "task_id", "control", pl.col("labels").list.first().fill_null("").alias("label"), *_GEOMETRY)
+        .join(scored.select(on).unique(), on=["project_id", "task_id", "control"])
+    )
+    similarity = box_similarity(scored.select(on), mine, theirs, on)
+    return scored.join(similarity, on=on).select(
+        "project_id", "task_id", "annotation_id", "annotator", "origin", "control", "score", "gt_annotation_id",
+        pl.lit(None, pl.String).alias("answer_key"), pl.lit(None, pl.String).alias("gt_answer_key"),
+        pl.lit("rectanglelabels").alias("type"),
+    )  # fmt: skip

@@ -21,7 +21,7 @@ CASE = json.loads((Path(__file__).parent / "reference_cases" / "per_label_precis
 def scores_frame(gt: list, predicted: list) -> pl.LazyFrame:
     return pl.LazyFrame(
         {"project_id": "p", "annotator": "a", "origin": "human", "control": "c",
-         "answer_key": [str(x) for x in predicted], "gt_answer_key": [str(x) for x in gt]}
+         "type": "choices", "answer_key": [str(x) for x in predicted], "gt_answer_key": [str(x) for x in gt]}
     )  # fmt: skip
 
 

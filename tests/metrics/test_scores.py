@@ -47,8 +47,10 @@ def annotations_and_regions(rows, origin="human", cancelled=()):
             "control": "label",
             "type": "choices",
             "labels": [labels for _, _, labels in rows if labels is not None],
+            "scorable": True,
+            **dict.fromkeys(("x", "y", "width", "height")),
         },
-        schema_overrides={"labels": pl.List(pl.String)},
+        schema_overrides={"labels": pl.List(pl.String), **dict.fromkeys(("x", "y", "width", "height"), pl.Float64)},
     )
     return annotations.lazy(), regions.lazy()
 
@@ -71,7 +73,7 @@ def test_choices_attached_to_a_region_are_not_task_answers():
          "type": ["rectanglelabels"], "labels": [["animal"]]}
     )
     per_region = box.with_columns(pl.lit("label").alias("control"), pl.lit("choices").alias("type"), pl.lit(["dog"]).alias("labels"))
-    got = scores.choice_answers(annotations, pl.concat([regions, box, per_region])).collect()
+    got = scores.choice_answers(annotations, pl.concat([regions, box, per_region], how="diagonal")).collect()
     assert got["answer"].to_list() == [["cat"]]
 
 
@@ -93,7 +95,7 @@ def test_pairwise_task_agreement_is_the_mean_over_pairs():
     annotations, regions = annotations_and_regions(
         [("t1", "a", ["cat"]), ("t1", "b", ["cat"]), ("t1", "c", ["dog"]), ("t2", "a", ["cat"])]
     )
-    got = scores.pairwise_task_agreement(scores.choice_answers(annotations, regions)).collect().sort("task_id")
+    got = scores.pairwise_task_agreement(scores.choice_answers(annotations, regions), annotations, regions).collect().sort("task_id")
     TASK_AGREEMENT.conform(got)
     assert got["n_annotations"].to_list() == [3, 1]
     assert got["agreement"].to_list() == [pytest.approx(1 / 3), None]  # pairs ab=1, ac=0, bc=0; one annotation: null
@@ -162,7 +164,8 @@ def test_review_queue_orders_tasks_a_reviewer_should_take_first():
     tasks = annotations.select("project_id", "task_id").unique()
     ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"]})
     conflicts = pl.LazyFrame({"project_id": ["p"], "task_id": ["t2"], "rule": ["consensus tie: no majority, for review"]})
-    queue = quality.review_queue(tasks, annotations, answers, scores.pairwise_task_agreement(answers), ground_truth, conflicts).collect()
+    agreement = scores.pairwise_task_agreement(answers, annotations, pl.concat([regions, model_regions]))
+    queue = quality.review_queue(tasks, annotations, answers, agreement, ground_truth, conflicts).collect()
     assert queue.select("task_id", "priority", "reason").rows() == [
         ("t2", 1, "consensus tie"),
         ("t3", 2, "annotators disagree"),
@@ -207,3 +210,19 @@ def test_agreement_matrix_has_a_ground_truth_column():
     mirrored = matrix.filter((pl.col("annotator_a") == "(ground truth)") & (pl.col("annotator_b") == "a")).row(0, named=True)
     assert mirrored["agreement"] == 0.5
     assert matrix.filter(pl.col("annotator_a") == "gold")["annotator_b"].to_list() == ["a"]  # its own GT rows are not compared with the GT
+
+
+def test_box_similarity_is_label_studio_best_iou_both_ways():
+    on = ["pair", "control"]
+    box = lambda pair, label, x: {"pair": pair, "control": "bbox", "label": label, "x": x, "y": 0.0, "width": 10.0, "height": 10.0}  # noqa: E731
+    a = pl.LazyFrame([box("p1", "zebra", 0.0), box("p1", "zebra", 50.0), box("p2", "zebra", 0.0), box("p4", "lion", 0.0)])
+    b = pl.LazyFrame([box("p1", "zebra", 5.0), box("p2", "zebra", 0.0), box("p2", "zebra", 80.0), box("p4", "zebra", 0.0)])
+    comparisons = pl.LazyFrame({"pair": ["p1", "p2", "p3", "p4", "p5"], "control": "bbox"})
+    got = dict(scores.box_similarity(comparisons, a, b, on).collect().select("pair", "score").iter_rows())
+    # p1: b's box matches a's first at IoU 1/3 -> f(a->b) = 1/3; a's boxes: (1/3 + 0) / 2 -> min = 1/6
+    assert got["p1"] == pytest.approx(1 / 6)
+    assert got["p2"] == pytest.approx(0.5)  # every a box found (1.0) but half of b's boxes are unmatched
+    assert got["p3"] == 1.0  # neither side drew a box
+    assert got["p4"] == 0.0  # the same box under another label does not count
+    b5 = pl.LazyFrame([box("p5", "zebra", 0.0)])
+    assert scores.box_similarity(comparisons.filter(pl.col("pair") == "p5"), a, b5, on).collect()["score"].item() == 0.0  # one side empty
