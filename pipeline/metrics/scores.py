@@ -4,8 +4,8 @@ An *answer* is what one annotation chose for one classification control: the sor
 labels, empty when the annotation left the control blank. Choices attached to a region (per-region
 choices, which share the region's id) describe that region, not the task, and are not answers here.
 
-Scoring follows Label Studio: exact match of the chosen label sets, both empty = 1, exactly one
-empty = 0. Cancelled (skipped) annotations have no answers and are never scored.
+Scoring follows Label Studio: exact match of a single choice, Jaccard partial credit for several
+choices, both empty = 1, exactly one empty = 0. Cancelled (skipped) annotations have no answers and are never scored.
 """
 
 from __future__ import annotations
@@ -49,9 +49,17 @@ def choice_answers(annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyF
     )
 
 
-def exact_match(answer: str, reference: str) -> pl.Expr:
-    """Score of two answer_key columns: 1 when equal, including both empty (null); 0 otherwise."""
-    return pl.col(answer).eq_missing(pl.col(reference)).cast(pl.Float64)
+def choice_similarity(answer: str, reference: str) -> pl.Expr:
+    """Score of two answer_key columns: the Jaccard index of the chosen label sets, |A ∩ B| / |A ∪ B|.
+
+    With single choices this is Label Studio's exact match (1 when equal, else 0); with several choices
+    it gives partial credit. Both empty (null) = 1, exactly one empty = 0.
+    """
+    empty = pl.lit([], pl.List(pl.String))
+    a = pl.col(answer).str.split(_LABEL_SEPARATOR).fill_null(empty)
+    b = pl.col(reference).str.split(_LABEL_SEPARATOR).fill_null(empty)
+    union = a.list.set_union(b).list.len()
+    return pl.when(union == 0).then(1.0).otherwise(a.list.set_intersection(b).list.len() / union)
 
 
 def scores_against_ground_truth(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> pl.LazyFrame:
@@ -70,7 +78,7 @@ def scores_against_ground_truth(answers: pl.LazyFrame, ground_truth: pl.LazyFram
         answers.join(gt.drop("source_task_id"), on=["project_id", "task_id"])
         .filter(pl.col("annotation_id") != pl.col("gt_annotation_id"))
         .join(gt_answers, on=["project_id", "task_id", "control"])
-        .with_columns(exact_match("answer_key", "gt_answer_key").alias("score"), pl.lit("choices").alias("type"))
+        .with_columns(choice_similarity("answer_key", "gt_answer_key").alias("score"), pl.lit("choices").alias("type"))
     )
 
 
@@ -78,7 +86,7 @@ def pairwise_task_agreement(answers: pl.LazyFrame, annotations: pl.LazyFrame, re
     """Label Studio's pairwise task agreement over submitted human annotations.
 
     Each unordered pair of a task's annotations scores the mean over the project's controls of
-    `exact_match` (classification) and `box_similarity` (boxes); the task's agreement is the mean over its
+    `choice_similarity` (classification) and `box_similarity` (boxes); the task's agreement is the mean over its
     n (n - 1) / 2 pairs. Returns project_id, task_id, n_annotations, agreement. A task with fewer than two
     annotations has agreement null (no pair to compare; Label Studio shows 100%).
     """
@@ -93,7 +101,7 @@ def pairwise_task_agreement(answers: pl.LazyFrame, annotations: pl.LazyFrame, re
     choice_scores = (
         pairs.join(given.rename({"annotation_id": "a", "answer_key": "key_a"}), on=["project_id", "task_id", "a"])
         .join(given.rename({"annotation_id": "b", "answer_key": "key_b"}), on=[*keys, "b"])
-        .select("project_id", "task_id", "a", "b", "control", exact_match("key_a", "key_b").alias("score"))
+        .select("project_id", "task_id", "a", "b", "control", choice_similarity("key_a", "key_b").alias("score"))
     )
     boxes = regions.filter(pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null()).select(
         *keys, "annotation_id", pl.col("labels").list.first().fill_null("").alias("label"), *_GEOMETRY

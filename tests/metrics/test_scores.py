@@ -77,9 +77,9 @@ def test_choices_attached_to_a_region_are_not_task_answers():
     assert got["answer"].to_list() == [["cat"]]
 
 
-def test_exact_match_label_studio_semantics():
-    frame = pl.DataFrame({"a": ["x", None, None, "x"], "b": ["x", None, "x", "y"]})
-    assert frame.select(scores.exact_match("a", "b")).to_series().to_list() == [1.0, 1.0, 0.0, 0.0]
+def test_choice_similarity_label_studio_semantics_and_multi_choice_jaccard():
+    frame = pl.DataFrame({"a": ["x", None, None, "x", "x\x1fy", "x\x1fy"], "b": ["x", None, "x", "y", "y\x1fz", "x\x1fy"]})
+    assert frame.select(scores.choice_similarity("a", "b")).to_series().to_list() == [1.0, 1.0, 0.0, 0.0, pytest.approx(1 / 3), 1.0]
 
 
 def test_scores_against_ground_truth_skip_the_gt_annotation_itself():
