@@ -14,6 +14,7 @@ import polars as pl
 
 from pipeline.groundtruth import rules
 from pipeline.groundtruth.policy import Policy
+from pipeline.metrics.matching import BOX_TYPES
 
 TASK = ["project_id", "task_id"]
 ITEM_SCOPED_FORMATS = ("scout-annotations-csv", "scout-images-csv")
@@ -101,8 +102,6 @@ def _spread_over_items(described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped
     unsets = described.filter(pl.col("project_id").is_in(item_scoped) & pl.col("annotation_id").is_null())
     return pl.concat([rows.select(described.collect_schema().names()), unsets]), item_conflicts
 
-
-BOX_TYPES = ("rectanglelabels", "rectangle")
 
 
 def ground_truth_regions(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:

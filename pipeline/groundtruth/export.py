@@ -14,9 +14,9 @@ import polars as pl
 
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.ingest.scout import ANNOTATION_COLUMNS, IMAGE_COLUMNS
+from pipeline.metrics.matching import BOX_TYPES
 
 FORMATS = ("ls-json", "coco", "scout-csv", "parquet")
-_BOX_TYPES = ("rectanglelabels", "rectangle")
 
 
 def gt_regions(ground_truth: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
@@ -83,7 +83,7 @@ def to_coco(ground_truth: pl.DataFrame, regions: pl.DataFrame, out: Path) -> int
     annotation per GT box in pixels ([x, y, width, height]), categories sorted by name. An image's width
     and height come from its task's regions; they are null when no region carries them."""
     rows = gt_regions(ground_truth, regions)
-    boxes = rows.filter(pl.col("type").is_in(_BOX_TYPES) & pl.col("scorable"))
+    boxes = rows.filter(pl.col("type").is_in(BOX_TYPES) & pl.col("scorable"))
     scale = pl.col("coordinate_unit") == "percent"
     boxes = boxes.with_columns(
         label=pl.col("labels").list.first(),
@@ -130,7 +130,7 @@ def to_scout_csv(ground_truth: pl.DataFrame, tasks: pl.DataFrame, regions: pl.Da
     info = pl.col("data_json").str.json_decode(pl.Struct({"Task Name": pl.String, "Task ID": pl.String, "Image ID": pl.String}))
     rows = rows.with_columns(_info=info)
     scale = pl.col("coordinate_unit") == "percent"
-    boxes = rows.filter(pl.col("type").is_in(_BOX_TYPES))
+    boxes = rows.filter(pl.col("type").is_in(BOX_TYPES))
     annotations_csv = boxes.select(
         pl.col("_info").struct.field("Task Name").fill_null(pl.col("project_id")).alias("Task Name"),
         pl.col("_info").struct.field("Task ID").fill_null(pl.col("task_id")).alias("Task ID"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.metrics.matching import closest_to_mean, iou_clusters
+from pipeline.metrics.matching import box_label, closest_to_mean, iou_clusters, scorable_box
 from pipeline.metrics.scores import choice_answers
 from pipeline.reviews import with_review_state
 
@@ -166,8 +166,8 @@ def consensus_boxes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
     boxes = (
         regions.join(eligible(annotations).select(*TASK, "annotation_id", "annotator"), on=[*TASK, "annotation_id"])
         .join(settings, on="project_id")
-        .filter(pl.col("type").is_in(("rectanglelabels", "rectangle")) & pl.col("scorable") & pl.col("width").is_not_null())
-        .with_columns(label=pl.col("labels").list.first().fill_null(""))
+        .filter(scorable_box())
+        .with_columns(box_label())
         .collect()  # box ids must name the same box in every use below, and break ties the same way each run
         .sort(*TASK, "annotation_id", "item_index")
         .with_row_index("box")

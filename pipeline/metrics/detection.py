@@ -18,11 +18,9 @@ from collections.abc import Sequence
 import polars as pl
 
 from pipeline.metrics.classification import f1, precision, recall
-from pipeline.metrics.matching import box_iou, greedy_matches
+from pipeline.metrics.matching import GEOMETRY, box_iou, box_label, greedy_matches, scorable_box
 
 TASK = ["project_id", "task_id"]
-BOX_TYPES = ("rectanglelabels", "rectangle")
-GEOMETRY = ["x", "y", "width", "height"]
 THRESHOLDS = (0.5, 0.75)
 
 
@@ -94,10 +92,9 @@ def detection_inputs(annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_region
     participant's latest submitted annotation or prediction on a task with GT, the GT annotation itself
     excluded. Box ids are numbered in a fixed order.
     """
-    is_box = pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null()
     gt = (
         ground_truth.select(*TASK)
-        .join(gt_regions.filter(is_box).select(*TASK, "control", pl.col("labels").list.first().alias("label"), *GEOMETRY), on=TASK, how="left")
+        .join(gt_regions.filter(scorable_box()).select(*TASK, "control", box_label(), *GEOMETRY), on=TASK, how="left")
     )
     latest = (
         annotations.filter(~pl.col("was_cancelled"))
@@ -106,7 +103,7 @@ def detection_inputs(annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_region
         .group_by(*TASK, "annotator")
         .agg(pl.col("annotation_id", "origin").sort_by("updated_at", "annotation_id", nulls_last=False).last())
     )
-    mine = regions.filter(is_box).select(*TASK, "annotation_id", "item_index", "control", pl.col("labels").list.first().alias("label"), *GEOMETRY)
+    mine = regions.filter(scorable_box()).select(*TASK, "annotation_id", "item_index", "control", box_label(), *GEOMETRY)
     boxes = latest.join(mine, on=[*TASK, "annotation_id"], how="left").sort(*TASK, "annotator", "item_index")
     numbered = [
         frame.collect().with_row_index("box").with_columns(pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)).alias("box"))

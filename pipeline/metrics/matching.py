@@ -11,6 +11,19 @@ from collections.abc import Sequence
 
 import polars as pl
 
+BOX_TYPES = ("rectanglelabels", "rectangle")
+GEOMETRY = ["x", "y", "width", "height"]
+
+
+def scorable_box() -> pl.Expr:
+    """Regions that are boxes a score applies to: a box type, scorable, with a geometry."""
+    return pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null()
+
+
+def box_label() -> pl.Expr:
+    """A box's label for matching: its first label, "" when it has none (unlabelled boxes match each other)."""
+    return pl.col("labels").list.first().fill_null("").alias("label")
+
 
 def box_iou(a: str = "_a", b: str = "_b") -> pl.Expr:
     """IoU of the boxes in columns x{a}, y{a}, width{a}, height{a} and the same with suffix `b`.
@@ -35,13 +48,12 @@ def iou_clusters(boxes: pl.LazyFrame, by: Sequence[str], member: str, iou_thresh
     `boxes` needs a unique integer `box` id and x, y, width, height. Returns the boxes with a `cluster`
     column (the smallest box id of the component). A box overlapping nothing is its own cluster.
     """
-    geometry = ["x", "y", "width", "height"]
     threshold = [iou_threshold] if isinstance(iou_threshold, str) else []
-    left = boxes.select(*by, member, "box", *geometry, *threshold)
+    left = boxes.select(*by, member, "box", *GEOMETRY, *threshold)
     edges = (
         left.join(left.drop(threshold), on=list(by), suffix="_b")
         .filter((pl.col(member) != pl.col(f"{member}_b")) & (pl.col("box") != pl.col("box_b")))
-        .rename({c: f"{c}_a" for c in geometry})
+        .rename({c: f"{c}_a" for c in GEOMETRY})
         .filter(box_iou() >= (pl.col(iou_threshold) if threshold else iou_threshold))
         .select("box", "box_b")
         .collect()
@@ -58,8 +70,7 @@ def iou_clusters(boxes: pl.LazyFrame, by: Sequence[str], member: str, iou_thresh
 
 def closest_to_mean(clustered: pl.LazyFrame, cluster: Sequence[str]) -> pl.LazyFrame:
     """Per cluster, the member box nearest (L1 over x, y, width, height) to the cluster's mean box."""
-    geometry = ["x", "y", "width", "height"]
-    distance = pl.sum_horizontal((pl.col(c) - pl.col(c).mean().over(cluster)).abs() for c in geometry)
+    distance = pl.sum_horizontal((pl.col(c) - pl.col(c).mean().over(cluster)).abs() for c in GEOMETRY)
     return clustered.with_columns(_distance=distance).filter(
         pl.col("_distance") == pl.col("_distance").min().over(cluster)
     ).group_by(cluster).agg(pl.all().sort_by("box").first()).drop("_distance")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.metrics.matching import box_iou
+from pipeline.metrics.matching import GEOMETRY, box_iou, box_label, scorable_box
 
 CLASSIFICATION_TYPES = ("choices",)
 ANSWER_KEYS = ["project_id", "task_id", "annotation_id", "control"]
@@ -103,15 +103,13 @@ def pairwise_task_agreement(answers: pl.LazyFrame, annotations: pl.LazyFrame, re
         .join(given.rename({"annotation_id": "b", "answer_key": "key_b"}), on=[*keys, "b"])
         .select("project_id", "task_id", "a", "b", "control", choice_similarity("key_a", "key_b").alias("score"))
     )
-    boxes = regions.filter(pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null()).select(
-        *keys, "annotation_id", pl.col("labels").list.first().fill_null("").alias("label"), *_GEOMETRY
-    )
+    boxes = regions.filter(scorable_box()).select(*keys, "annotation_id", box_label(), *GEOMETRY)
     on = ["project_id", "task_id", "a", "b", "control"]
     comparisons = pairs.join(boxes.select("project_id", "control").unique(), on="project_id")
     box_scores = box_similarity(
         comparisons,
-        comparisons.join(boxes.rename({"annotation_id": "a"}), on=["project_id", "task_id", "control", "a"]).select(*on, "label", *_GEOMETRY),
-        comparisons.join(boxes.rename({"annotation_id": "b"}), on=["project_id", "task_id", "control", "b"]).select(*on, "label", *_GEOMETRY),
+        comparisons.join(boxes.rename({"annotation_id": "a"}), on=["project_id", "task_id", "control", "a"]).select(*on, "label", *GEOMETRY),
+        comparisons.join(boxes.rename({"annotation_id": "b"}), on=["project_id", "task_id", "control", "b"]).select(*on, "label", *GEOMETRY),
         on,
     )
     per_pair = pl.concat([choice_scores, box_scores.select(*on, "score")]).group_by("project_id", "task_id", "a", "b").agg(pl.col("score").mean())
@@ -142,10 +140,6 @@ def categorical_ratings(answers: pl.LazyFrame, origins: tuple[str, ...] = ("huma
             pl.col("answer_key").alias("label"),
         )
     )
-
-
-BOX_TYPES = ("rectanglelabels", "rectangle")
-_GEOMETRY = ["x", "y", "width", "height"]
 
 
 def box_similarity(comparisons: pl.LazyFrame, a_boxes: pl.LazyFrame, b_boxes: pl.LazyFrame, on: list[str]) -> pl.LazyFrame:
@@ -188,7 +182,7 @@ def box_scores_against_ground_truth(
     boxes with `box_similarity` (the GT's boxes: `pipeline.groundtruth.ground_truth_regions`, consensus
     boxes included). The GT annotation itself is not scored. Same columns as
     `scores_against_ground_truth`, with no answer keys."""
-    boxes = regions.filter(pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null())
+    boxes = regions.filter(scorable_box())
     box_controls = boxes.select("project_id", "control").unique()
     gt = ground_truth.select("project_id", "task_id", "source_task_id", pl.col("annotation_id").alias("gt_annotation_id"))
     scored = (
@@ -199,10 +193,10 @@ def box_scores_against_ground_truth(
         .join(box_controls, on="project_id")
     )
     on = ["project_id", "task_id", "annotation_id", "control"]
-    mine = boxes.select("project_id", "task_id", "annotation_id", "control", pl.col("labels").list.first().fill_null("").alias("label"), *_GEOMETRY)
+    mine = boxes.select("project_id", "task_id", "annotation_id", "control", box_label(), *GEOMETRY)
     theirs = (
-        gt_regions.filter(pl.col("type").is_in(BOX_TYPES) & pl.col("scorable") & pl.col("width").is_not_null())
-        .select("project_id", "task_id", "control", pl.col("labels").list.first().fill_null("").alias("label"), *_GEOMETRY)
+        gt_regions.filter(scorable_box())
+        .select("project_id", "task_id", "control", box_label(), *GEOMETRY)
         .join(scored.select(on).unique(), on=["project_id", "task_id", "control"])
     )
     similarity = box_similarity(scored.select(on), mine, theirs, on)
