@@ -213,7 +213,7 @@ class _TaskParser:
         self.seen_tasks[key] = path
         updated_at = task.updated_at or max((a.updated_at for _, a in annotations if a.updated_at), default=None)
         self.out.tasks.append(
-            (project_id, task_id, _item_key(task, project_id), _json_encoder.encode(task.data).decode(), task.created_at, updated_at)
+            (project_id, task_id, item_key(task.data, project_id, task_id), _json_encoder.encode(task.data).decode(), task.created_at, updated_at)
         )
         self.out.projects.add(project_id)
         self.out.accepted += 1
@@ -378,11 +378,12 @@ def _project_id(task: _Task, annotations: list[_Annotation], fallback: str) -> s
     return fallback
 
 
-def _item_key(task: _Task, project_id: str) -> str:
+def item_key(data: dict[str, Any], project_id: str, task_id: str) -> str:
+    """The item a task is about: its media (image, video, audio, point cloud, URL), else `<project>/<task>`."""
     for field in _ITEM_KEY_FIELDS:
-        if isinstance(task.data.get(field), str):
-            return task.data[field]
-    return f"{project_id}/{task.id}"
+        if isinstance(data.get(field), str):
+            return data[field]
+    return f"{project_id}/{task_id}"
 
 
 def _peek_id(raw: msgspec.Raw) -> str:

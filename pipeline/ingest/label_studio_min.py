@@ -21,7 +21,7 @@ import msgspec
 import polars as pl
 
 from pipeline.ingest.label_config import Control, config_for, parse_label_config, write_label_config
-from pipeline.ingest.label_studio import LABEL_FIELDS, _add_regions, _Result, region_columns
+from pipeline.ingest.label_studio import LABEL_FIELDS, _add_regions, _Result, item_key, region_columns
 from pipeline.ingest.records import BadRecord, ExportWriter, Format
 
 META_FIELDS = frozenset({"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history", "drafts"})
@@ -67,7 +67,7 @@ class _MinParser:
         data = {k: v for k, v in record.items() if k not in META_FIELDS and not self._is_control(k, v)}
         previous = self.tasks.get(task_id)
         latest = max((t for t in (updated_at, previous and previous[5]) if t), default=None)
-        self.tasks[task_id] = (self.project_id, task_id, _item_key(data, self.project_id, task_id), _encoder.encode(data).decode(), None, latest)
+        self.tasks[task_id] = (self.project_id, task_id, item_key(data, self.project_id, task_id), _encoder.encode(data).decode(), None, latest)
 
     def _is_control(self, name: str, value: Any) -> bool:
         if name in self.controls:
@@ -114,13 +114,6 @@ def _timestamp(value: Any, name: str) -> datetime | None:
         return msgspec.convert(value, datetime)
     except msgspec.ValidationError as exc:
         raise BadRecord("", f"{name} is not a date and time: {value!r}") from exc
-
-
-def _item_key(data: dict[str, Any], project_id: str, task_id: str) -> str:
-    for field in ("image", "video", "audio", "pcd", "url"):
-        if isinstance(data.get(field), str):
-            return data[field]
-    return f"{project_id}/{task_id}"
 
 
 def parse_json_min(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter) -> None:
