@@ -69,5 +69,5 @@ def parse(path: Path, staging: Path):
     from pipeline.ingest import read_export
 
     export = read_export(path, staging / f"staging-{Path(path).name}")
-    frames = {name: getattr(export, name).collect() for name in ("tasks", "annotations", "regions", "reviews", "history", "label_config")}
+    frames = {name: frame.collect() for name, frame in vars(export.frames).items()}
     return SimpleNamespace(**vars(export) | frames, records_read=export.records_read, records_quarantined=export.records_quarantined)

@@ -31,7 +31,7 @@ class IngestConfig(dg.Config):
     )
 
 
-INGESTED = (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG, QUARANTINE)
+INGESTED = (SOURCE_FILES, *CoreState.TABLES.values(), QUARANTINE)
 
 
 @dg.multi_asset(specs=[table_spec(t) for t in INGESTED])
@@ -77,8 +77,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
 
         # A file's quarantine and record counts belong to the run of its first project.
         owns = [project == (e.project_ids or [project])[0] for e in exports]
-        current = CoreState(*(store.scan(t) for t in (TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG)))
-        state = current.merge([e.for_project(project) for e in exports])
+        state = CoreState.of(store.scan).merge([e.frames.for_project(project) for e in exports])
         rows = [_file_row(e, project, context.run_id, owned) for e, owned in zip(exports, owns, strict=True)]
         new_files = pl.DataFrame(rows, schema=SOURCE_FILES.polars_schema)
         quarantine = [store.read(QUARANTINE)]
@@ -86,12 +85,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         written = store.write_many(
             {
                 SOURCE_FILES: pl.concat([ingested, new_files]),
-                TASKS: state.tasks,
-                ANNOTATIONS: state.annotations,
-                REGIONS: state.regions,
-                REVIEWS: state.reviews,
-                ANNOTATION_HISTORY: state.history,
-                LABEL_CONFIG: state.label_config,
+                **state.tables(),
                 QUARANTINE: pl.concat(quarantine),
             }
         )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.contract import ANNOTATION_HISTORY, ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, REVIEWS, TASKS
+from pipeline.contract import QUARANTINE
 from pipeline.ingest.coco import COCO_GROUND_TRUTH, COCO_RESULTS
 from pipeline.ingest.coco import sniff as sniff_coco
 from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
@@ -154,12 +154,9 @@ def read_export(path: str | Path, staging: Path) -> ParsedExport:
             parsed = writer.finish()
 
     provenance = [pl.lit(source_file).alias("source_file"), pl.lit(digest).alias("content_hash")]
-    parsed.tasks = TASKS.conform(parsed.tasks.with_columns(provenance))
-    parsed.annotations = ANNOTATIONS.conform(parsed.annotations.with_columns(provenance))
-    parsed.regions = REGIONS.conform(parsed.regions.with_columns(provenance[1]))
-    parsed.reviews = REVIEWS.conform(parsed.reviews.with_columns(provenance[1]))
-    parsed.history = ANNOTATION_HISTORY.conform(parsed.history.with_columns(provenance[1]))
-    parsed.label_config = LABEL_CONFIG.conform(parsed.label_config.with_columns(provenance))
+    parsed.frames = parsed.frames.map(
+        lambda table, frame: table.conform(frame.with_columns(p for p in provenance if p.meta.output_name() in table.columns))
+    )
     parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*provenance, pl.lit(None, pl.String).alias("run_id")))
     parsed.source_file, parsed.content_hash = source_file, digest
     return parsed

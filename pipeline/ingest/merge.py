@@ -15,11 +15,12 @@ the latest export that came with one applies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 
 import polars as pl
 
-from pipeline.ingest.records import ParsedExport
+from pipeline.contract import ANNOTATION_HISTORY, ANNOTATIONS, LABEL_CONFIG, REGIONS, REVIEWS, TASKS, Table
 
 TASK = ["project_id", "task_id"]
 SNAPSHOT = [*TASK, "content_hash"]
@@ -28,6 +29,8 @@ ANNOTATION = [*TASK, "annotation_id", "content_hash"]
 
 @dataclass
 class CoreState:
+    """The frames of the core tables an export fills (see `TABLES`): an export's, or the warehouse's."""
+
     tasks: pl.LazyFrame
     annotations: pl.LazyFrame
     regions: pl.LazyFrame
@@ -35,7 +38,30 @@ class CoreState:
     history: pl.LazyFrame
     label_config: pl.LazyFrame
 
-    def merge(self, exports: list[ParsedExport]) -> CoreState:
+    TABLES = {
+        "tasks": TASKS,
+        "annotations": ANNOTATIONS,
+        "regions": REGIONS,
+        "reviews": REVIEWS,
+        "history": ANNOTATION_HISTORY,
+        "label_config": LABEL_CONFIG,
+    }
+
+    @classmethod
+    def of(cls, frame: Callable[[Table], pl.LazyFrame]) -> CoreState:
+        """A state whose frame of each table is `frame(table)` (for example the warehouse's scan)."""
+        return cls(**{name: frame(table) for name, table in cls.TABLES.items()})
+
+    def map(self, change: Callable[[Table, pl.LazyFrame], pl.LazyFrame]) -> CoreState:
+        return CoreState(**{f.name: change(self.TABLES[f.name], getattr(self, f.name)) for f in fields(self)})
+
+    def tables(self) -> dict[Table, pl.LazyFrame]:
+        return {table: getattr(self, name) for name, table in self.TABLES.items()}
+
+    def for_project(self, project_id: str) -> CoreState:
+        return self.map(lambda _, frame: frame.filter(pl.col("project_id") == project_id))
+
+    def merge(self, exports: list[CoreState]) -> CoreState:
         """The state after `exports` (in the order given)."""
         if not exports:
             return self

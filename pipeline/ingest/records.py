@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from pipeline.contract import ANNOTATION_HISTORY, ANNOTATIONS, LABEL_CONFIG, REGIONS, REVIEWS, TASKS, Table
+from pipeline.ingest.merge import CoreState
 from pipeline.ingest.sink import TableSink, tuple_columns
 
 PROVENANCE = ("source_file", "content_hash")
@@ -39,23 +40,12 @@ class ParsedExport:
     """One export file as lazy frames over staged Parquet, plus its accounting."""
 
     format: str
-    tasks: pl.LazyFrame
-    annotations: pl.LazyFrame
-    regions: pl.LazyFrame
-    reviews: pl.LazyFrame
-    history: pl.LazyFrame
-    label_config: pl.LazyFrame
+    frames: CoreState
     quarantine: pl.DataFrame
     records_accepted: int
     project_ids: list[str] = field(default_factory=list)
     source_file: str = ""
     content_hash: str = ""
-
-    def for_project(self, project_id: str) -> ParsedExport:
-        """The same export restricted to one project's rows (accounting unchanged)."""
-        mine = pl.col("project_id") == project_id
-        frames = {name: getattr(self, name).filter(mine) for name in ("tasks", "annotations", "regions", "reviews", "history", "label_config")}
-        return replace(self, **frames)
 
     @property
     def records_quarantined(self) -> int:
@@ -100,12 +90,7 @@ class ExportWriter:
     def finish(self) -> ParsedExport:
         return ParsedExport(
             format=self.format,
-            tasks=self.tasks.close(),
-            annotations=self.annotations.close(),
-            regions=self.regions.close(),
-            reviews=self.reviews.close(),
-            history=self.history.close(),
-            label_config=self.label_config.close(),
+            frames=CoreState(**{name: getattr(self, name).close() for name in CoreState.TABLES}),
             quarantine=pl.DataFrame({"locator": self.locators, "reason": self.reasons}, schema={"locator": pl.String, "reason": pl.String}),
             records_accepted=self.accepted,
             project_ids=sorted(self.projects),

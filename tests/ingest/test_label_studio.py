@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.contract import ANNOTATION_HISTORY, ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, REVIEWS, TASKS
+from pipeline.contract import ANNOTATIONS, QUARANTINE, REGIONS, TASKS
 from pipeline.ingest import read_export
 from pipeline.ingest.merge import CoreState
 from pipeline.sample import generate, write_sample
@@ -106,8 +106,8 @@ def test_unreadable_files_become_one_quarantine_row(tmp_path, content, reason):
 def test_later_export_supersedes_the_tasks_it_contains(tmp_path):
     first = read_export(write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1), ls_annotation(2)]), ls_task(2, [ls_annotation(3)])]), tmp_path / "s1")
     second = read_export(write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(1, choice="dog")])]), tmp_path / "s2")
-    empty = CoreState(*(t.empty().lazy() for t in (TASKS, ANNOTATIONS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG)))
-    state = empty.merge([first, second])
+    empty = CoreState.of(lambda table: table.empty().lazy())
+    state = empty.merge([first.frames, second.frames])
     state = CoreState(*(frame.collect() for frame in vars(state).values()))
     assert state.tasks.sort("task_id")["source_file"].to_list() == [str(tmp_path / "b.json"), str(tmp_path / "a.json")]
     assert sorted(state.annotations["annotation_id"]) == ["1", "3"]
