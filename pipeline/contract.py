@@ -336,6 +336,9 @@ MODEL_PERFORMANCE = Table(
         "macro_f1": pl.Float64,
         "box_f1_iou_50": pl.Float64,
         "box_f1_iou_75": pl.Float64,
+        "map_50_95": pl.Float64,
+        "map_50": pl.Float64,
+        "image_roc_auc": pl.Float64,
         "n_predictions": pl.Int64,
         "mean_confidence": pl.Float64,
         "calibration_error": pl.Float64,
@@ -415,6 +418,7 @@ DETECTION_SCORES = Table(
         "annotator": pl.String,
         "origin": pl.String,
         "control": pl.String,
+        "matching": pl.String,
         "iou_threshold": pl.Float64,
         "n_tasks": pl.Int64,
         "tp": pl.Int64,
@@ -425,7 +429,51 @@ DETECTION_SCORES = Table(
         "recall": pl.Float64,
         "f1": pl.Float64,
     },
-    "Boxes of each annotator and model against the GT boxes: one-to-one matches at IoU 0.5 and 0.75.",
+    "Boxes of each annotator and model against the GT boxes: one-to-one matches (hungarian, greedy, coco) at IoU 0.5:0.05:0.95.",
+)
+
+_AP_KEYS = {
+    "project_id": pl.String,
+    "annotator": pl.String,
+    "origin": pl.String,
+    "control": pl.String,
+    "label": pl.String,
+    "iou_threshold": pl.Float64,
+}
+
+AVERAGE_PRECISION = Table(
+    "quality",
+    "average_precision",
+    {**_AP_KEYS, "n_gt": pl.Int64, "n_detections": pl.Int64, "ap": pl.Float64},
+    "COCO average precision of each scored participant (models) per box control, label and IoU threshold; null without GT boxes.",
+)
+
+PRECISION_RECALL_CURVE = Table(
+    "quality",
+    "precision_recall_curve",
+    {**_AP_KEYS, "recall": pl.Float64, "precision": pl.Float64},
+    "COCO's interpolated precision at the 101 recall points 0, 0.01, ..., 1, per participant, control, label and IoU threshold.",
+)
+
+IMAGE_DETECTION_SCORES = Table(
+    "quality",
+    "image_detection_scores",
+    {
+        "project_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "control": pl.String,
+        "n_images": pl.Int64,
+        "n_positive": pl.Int64,
+        "tp": pl.Int64,
+        "fp": pl.Int64,
+        "fn": pl.Int64,
+        "tn": pl.Int64,
+        "precision": pl.Float64,
+        "recall": pl.Float64,
+        "roc_auc": pl.Float64,
+    },
+    "Scout's whole-image evaluation: images with a GT box are positive; the largest box score calls an image (>= 0.5), ROC AUC over images.",
 )
 
 TASK_AGREEMENT = Table(
@@ -528,6 +576,9 @@ ALL_TABLES: tuple[Table, ...] = (
     LABEL_SCORES,
     CONFUSION_MATRIX,
     DETECTION_SCORES,
+    AVERAGE_PRECISION,
+    PRECISION_RECALL_CURVE,
+    IMAGE_DETECTION_SCORES,
     TASK_AGREEMENT,
     PROJECT_AGREEMENT,
     CONSENSUS_LABELS,

@@ -16,11 +16,14 @@ from pipeline.contract import (
     ALL_TABLES,
     ANNOTATIONS,
     ANNOTATOR_CONFUSION,
+    AVERAGE_PRECISION,
     CONSENSUS_LABELS,
     DETECTION_SCORES,
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
     GROUND_TRUTH_HISTORY,
+    MODEL_PERFORMANCE,
+    PRECISION_RECALL_CURVE,
     QUARANTINE,
     REGIONS,
     SOURCE_FILES,
@@ -269,9 +272,21 @@ def test_a_great_expectations_suite_flags_bad_values(tmp_path):
 
 def test_sample_run_detection_scores_rank_annotators_by_skill(sample_run):
     _, store = sample_run
-    scores = store.read(DETECTION_SCORES).filter((pl.col("iou_threshold") == 0.5) & (pl.col("origin") == "human")).sort("f1")
+    detection = store.read(DETECTION_SCORES)
+    assert set(detection["matching"]) == {"hungarian", "greedy", "coco"} and detection["iou_threshold"].n_unique() == 10
+    scores = detection.filter((pl.col("iou_threshold") == 0.5) & (pl.col("origin") == "human") & (pl.col("matching") == "hungarian")).sort("f1")
     assert scores["annotator"][0] == "eli@wildlife.example" and scores["annotator"][-1] == "amara@wildlife.example"
     assert (scores["tp"] + scores["fn"] + scores["mismatched_label"]).min() > 0
+
+
+def test_sample_run_scores_the_detector_the_coco_way(sample_run):
+    _, store = sample_run
+    model = store.read(MODEL_PERFORMANCE).row(0, named=True)
+    assert 0 < model["map_50_95"] < model["map_50"] < 1  # its boxes are jittered: AP falls with stricter IoU
+    assert 0.5 < model["image_roc_auc"] <= 1
+    curves = store.read(PRECISION_RECALL_CURVE)
+    assert curves.group_by("label", "iou_threshold").len()["len"].unique().to_list() == [101]
+    assert store.read(AVERAGE_PRECISION).filter(pl.col("origin") == "human").is_empty()  # people's boxes have no score
 
 
 def test_sample_run_dawid_skene_finds_the_careless_annotator(sample_run):

@@ -13,13 +13,16 @@ from pipeline.contract import (
     ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
     ANSWERS,
+    AVERAGE_PRECISION,
     CONFUSION_MATRIX,
     CONSENSUS_LABELS,
     DETECTION_SCORES,
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
+    IMAGE_DETECTION_SCORES,
     LABEL_SCORES,
     MODEL_PERFORMANCE,
+    PRECISION_RECALL_CURVE,
     PROJECT_AGREEMENT,
     REGIONS,
     REVIEW_QUEUE,
@@ -115,16 +118,26 @@ def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     return _publish(context, warehouse, PROJECT_AGREEMENT, rows)
 
 
-@dg.asset(**table_asset(DETECTION_SCORES, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH]))
-def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.multi_asset(
+    specs=[
+        table_spec(table, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH])
+        for table in (DETECTION_SCORES, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
+    ]
+)
+def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
-    recall and F1 at IoU 0.5 and 0.75 (one-to-one, largest IoU first)."""
+    recall and F1 per matching rule at IoU 0.5:0.95; COCO AP and precision-recall curves of scored boxes;
+    and Scout's whole-image evaluation."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
     gt_boxes, boxes = detection.detection_inputs(
         store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
     )
-    return _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats="f1")
+    yield _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats="f1")
+    ap, curves = detection.average_precision(gt_boxes, boxes)
+    yield _publish(context, warehouse, AVERAGE_PRECISION, ap.lazy(), stats="ap")
+    yield _publish(context, warehouse, PRECISION_RECALL_CURVE, curves.lazy())
+    yield _publish(context, warehouse, IMAGE_DETECTION_SCORES, detection.image_detection_scores(gt_boxes, boxes).lazy(), stats="roc_auc")
 
 
 @dg.asset(**table_asset(REVIEW_QUEUE, deps=[ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS]))
@@ -144,9 +157,13 @@ def consensus_labels(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     yield _publish(context, warehouse, ANNOTATOR_CONFUSION, confusion.lazy())
 
 
-@dg.asset(**table_asset(MODEL_PERFORMANCE, deps=[ANNOTATOR_PERFORMANCE, DETECTION_SCORES, ANNOTATION_SCORES, REGIONS]))
+@dg.asset(
+    **table_asset(MODEL_PERFORMANCE, deps=[ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS])
+)
 def model_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per model version: classification and box figures against GT, and the calibration of its confidence."""
     store, project = warehouse.store(), context.partition_key
-    rows = quality.model_performance(*(store.scan_project(t, project) for t in (ANNOTATOR_PERFORMANCE, DETECTION_SCORES, ANNOTATION_SCORES, REGIONS)))
+    rows = quality.model_performance(
+        *(store.scan_project(t, project) for t in (ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS))
+    )
     return _publish(context, warehouse, MODEL_PERFORMANCE, rows)

@@ -1,43 +1,83 @@
 """Detection quality of annotators and models against the GT boxes, vectorised in Polars.
 
-Per task, box control and IoU threshold, each participant's boxes are matched one to one with the GT's:
-first boxes of the same label, heaviest IoU first (Scout's rule, `greedy_matches`); then, among what is
-left, boxes whose geometry matches under another label (CVAT's "mismatching label"). What remains is a
-false positive (the participant's) or a false negative (the GT's). A box on a confirmed-empty image is a
-false positive. IoU is computed in the boxes' own unit: percent and pixel coordinates give the same IoU.
+**Matching** (`detection_scores`). Per task, box control and IoU threshold, each participant's boxes are
+matched one to one with the GT's, under one of three rules named in the output's `matching` column:
+
+- ``hungarian`` (the default figure): the optimal assignment, the most matches, then the largest total IoU
+  (`matching.optimal_matches`, as CVAT);
+- ``greedy``: largest IoU first (Scout's documented rule, `matching.greedy_matches`);
+- ``coco``: boxes in order of their score each take the free GT box of largest IoU (pycocotools,
+  `matching.score_ordered_matches`); boxes without a score (people's) keep their drawing order.
+
+Boxes of the same label are matched first; then, among what is left, boxes whose geometry matches under
+another label (CVAT's "mismatching label"). What remains is a false positive (the participant's) or a false
+negative (the GT's). A box on a confirmed-empty image is a false positive. IoU is computed in the boxes' own
+unit: percent and pixel coordinates give the same IoU. A participant is scored on the tasks with GT it
+annotated (an annotation without boxes counts: its GT boxes are false negatives).
 
 precision = tp / participant boxes, recall = tp / GT boxes (both null with no box to count),
-F1 = 2 tp / (2 tp + fp + fn) with mismatched boxes counted on both sides (as in CVAT, and the same
-definitions as `pipeline.metrics.classification`).
+F1 = 2 tp / (2 tp + fp + fn) with mismatched boxes counted on both sides (as CVAT; the same definitions as
+`pipeline.metrics.classification`).
+
+**Average precision** (`average_precision`): COCO's, for participants whose boxes carry a score (models).
+**Whole image** (`image_detection_scores`): Scout's image-level evaluation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
 from pipeline.metrics.classification import f1, precision, recall
-from pipeline.metrics.matching import GEOMETRY, box_iou, box_label, greedy_matches, scorable_box
+from pipeline.metrics.matching import GEOMETRY, box_iou, box_label, greedy_matches, optimal_matches, scorable_box, score_ordered_matches
 
 TASK = ["project_id", "task_id"]
-THRESHOLDS = (0.5, 0.75)
+PARTICIPANT = ["project_id", "annotator", "origin", "control"]
+# pycocotools' grids, computed the same way so that thresholds compare bit for bit.
+IOU_SWEEP = tuple(float(t) for t in np.linspace(0.5, 0.95, 10))
+RECALL_GRID = tuple(float(r) for r in np.linspace(0.0, 1.0, 101))
+MATCHING_RULES = ("hungarian", "greedy", "coco")
 
 
-def detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Sequence[float] = THRESHOLDS) -> pl.DataFrame:
-    """Scores per project, participant (annotator, origin), control and IoU threshold.
+def _match(rule: str, pairs: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    if rule == "hungarian":
+        return optimal_matches(pairs, key, "box", "box_gt", "iou")
+    if rule == "greedy":
+        return greedy_matches(pairs, key, "box", "box_gt", "iou")
+    if rule == "coco":
+        return score_ordered_matches(pairs, key, "box", "box_gt", "rank", "iou")
+    raise ValueError(f"unknown matching rule {rule!r}; expected one of {MATCHING_RULES}")
+
+
+def _ranked(boxes: pl.DataFrame) -> pl.DataFrame:
+    """Each box's rank among its participant's boxes of a task and control: highest score first, then
+    drawing order (box id)."""
+    order = pl.struct((-pl.col("score")).fill_null(0.0), "box").rank("ordinal")
+    return boxes.with_columns(rank=(order.over(*TASK, "annotator", "control") - 1).cast(pl.Int64))
+
+
+def _scored_tasks(gt_boxes: pl.DataFrame, boxes: pl.DataFrame) -> pl.DataFrame:
+    """Who is scored where: every participant of a task with GT (task_id, annotator, origin)."""
+    return boxes.select(*TASK, "annotator", "origin").unique().join(gt_boxes.select(TASK).unique(), on=TASK)
+
+
+def detection_scores(
+    gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Sequence[float] = IOU_SWEEP, rules: Sequence[str] = MATCHING_RULES
+) -> pl.DataFrame:
+    """TP, FP, FN and mismatched labels per project, participant, control, matching rule and IoU threshold.
 
     gt_boxes: project_id, task_id, control, label, box (unique id), x, y, width, height; plus one row per
       GT without a box (box null) so that its task counts.
-    boxes: the participants' boxes with annotator and origin, same columns; plus one row per
-      participant's annotation without a box (box null).
-    Returns project_id, annotator, origin, control, iou_threshold, n_tasks, tp, fp, fn, mismatched_label,
-    precision, recall, f1.
+    boxes: the participants' boxes with annotator, origin and score (null for people), same columns; plus
+      one row per participant's annotation without a box (box null).
+    Returns project_id, annotator, origin, control, matching, iou_threshold, n_tasks, tp, fp, fn,
+    mismatched_label, precision, recall, f1.
     """
-    real_gt, real = gt_boxes.drop_nulls("box"), boxes.drop_nulls("box")
+    real_gt, real = gt_boxes.drop_nulls("box"), _ranked(boxes.drop_nulls("box"))
     key = [*TASK, "annotator", "control"]
-    # Who is scored where: every participant of a task with GT, on every box control either side used.
-    who = boxes.select(*TASK, "annotator", "origin").unique().join(gt_boxes.select(TASK).unique(), on=TASK)
+    who = _scored_tasks(gt_boxes, boxes)
     controls = pl.concat(
         [real.select(key), who.join(real_gt.select(*TASK, "control").unique(), on=TASK).select(key)]
     ).unique()
@@ -47,23 +87,31 @@ def detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Se
         .join(real_gt.group_by(*TASK, "control").len("n_gt"), on=[*TASK, "control"], how="left")
     )
     candidates = (
-        real.join(real_gt, on=[*TASK, "control"], suffix="_gt").with_columns(iou=box_iou("", "_gt")).filter(pl.col("iou") > 0)
+        real.join(real_gt.drop("score", strict=False), on=[*TASK, "control"], suffix="_gt")
+        .with_columns(iou=box_iou("", "_gt"))
+        .filter(pl.col("iou") > 0)
+        .select(*key, "box", "box_gt", "label", "label_gt", "rank", "iou")
     )
     scored = []
-    for threshold in thresholds:
-        above = candidates.filter(pl.col("iou") >= threshold)
-        same = greedy_matches(above.filter(pl.col("label") == pl.col("label_gt")), key, "box", "box_gt", "iou")
-        rest = above.join(same.select(*key, "box"), on=[*key, "box"], how="anti").join(
-            same.select(*key, "box_gt"), on=[*key, "box_gt"], how="anti"
-        )
-        other = greedy_matches(rest.filter(pl.col("label") != pl.col("label_gt")), key, "box", "box_gt", "iou")
-        scored.append(
-            combos.join(same.group_by(key).len("tp"), on=key, how="left")
-            .join(other.group_by(key).len("mismatched_label"), on=key, how="left")
-            .with_columns(pl.col("n_boxes", "n_gt", "tp", "mismatched_label").fill_null(0).cast(pl.Int64), iou_threshold=pl.lit(threshold))
-        )
+    for rule in rules:
+        for threshold in thresholds:
+            above = candidates.filter(pl.col("iou") >= threshold)
+            same = _match(rule, above.filter(pl.col("label") == pl.col("label_gt")), key)
+            rest = above.join(same.select(*key, "box"), on=[*key, "box"], how="anti").join(
+                same.select(*key, "box_gt"), on=[*key, "box_gt"], how="anti"
+            )
+            other = _match(rule, rest.filter(pl.col("label") != pl.col("label_gt")), key)
+            scored.append(
+                combos.join(same.group_by(key).len("tp"), on=key, how="left")
+                .join(other.group_by(key).len("mismatched_label"), on=key, how="left")
+                .with_columns(
+                    pl.col("n_boxes", "n_gt", "tp", "mismatched_label").fill_null(0).cast(pl.Int64),
+                    matching=pl.lit(rule),
+                    iou_threshold=pl.lit(threshold),
+                )
+            )
     per_task = pl.concat(scored)
-    totals = per_task.group_by("project_id", "annotator", "origin", "control", "iou_threshold").agg(
+    totals = per_task.group_by(*PARTICIPANT, "matching", "iou_threshold").agg(
         pl.col("task_id").n_unique().alias("n_tasks"), pl.col("n_boxes", "n_gt", "tp", "mismatched_label").sum()
     )
     tp, mismatched = pl.col("tp"), pl.col("mismatched_label")
@@ -78,15 +126,143 @@ def detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Se
             f1=f1(tp, pl.col("fp") + mismatched, pl.col("fn") + mismatched),
         )
         .select(
-            "project_id", "annotator", "origin", "control", "iou_threshold", "n_tasks", "tp", "fp", "fn", "mismatched_label",
-            "precision", "recall", "f1",
+            *PARTICIPANT, "matching", "iou_threshold", "n_tasks", "tp", "fp", "fn", "mismatched_label", "precision", "recall", "f1",
         )  # fmt: skip
-        .sort("project_id", "control", "iou_threshold", "annotator")
+        .sort("project_id", "control", "matching", "iou_threshold", "annotator")
+    )
+
+
+def average_precision(
+    gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Sequence[float] = IOU_SWEEP, max_detections: int = 100
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """COCO average precision per participant, control, label and IoU threshold, and its curves.
+
+    For boxes with a score (models'). As pycocotools' COCOeval (bbox, all areas): per task and label
+    the `max_detections` highest-scored boxes are matched by the ``coco`` rule; over all tasks the
+    boxes are ranked by score, precision = tp / (tp + fp) and recall = tp / GT boxes at each rank;
+    precision is made non-increasing from the right (the envelope) and read at 101 recall points
+    0, 0.01, ..., 1 (the first rank reaching that recall; 0 if none does). AP = the mean of those
+    points. AP is null for a label without GT boxes on the participant's tasks (pycocotools: -1), and 0
+    for a label with GT boxes but no detection. mAP@[.5:.95] is the mean of AP over labels and the ten
+    thresholds 0.5:0.05:0.95.
+
+    Returns (ap: project_id, annotator, origin, control, label, iou_threshold, n_gt, n_detections, ap;
+    curves: the same keys with recall, precision at each of the 101 points).
+    """
+    key = [*TASK, "annotator", "control", "label"]
+    curve_key = [*PARTICIPANT, "label", "iou_threshold"]
+    who = _scored_tasks(gt_boxes, boxes)
+    real_gt = gt_boxes.drop_nulls("box")
+    detections = (
+        boxes.drop_nulls("box")
+        .filter(pl.col("score").is_not_null())
+        .join(who.select(TASK).unique(), on=TASK)
+        .with_columns(rank=(pl.struct(-pl.col("score"), "box").rank("ordinal").over(key) - 1).cast(pl.Int64))
+        .filter(pl.col("rank") < max_detections)
+    )
+    scored = who.join(detections.select("project_id", "annotator").unique(), on=["project_id", "annotator"])
+    gt_counts = (
+        real_gt.join(scored, on=TASK)
+        .group_by(*PARTICIPANT, "label")
+        .agg(pl.len().alias("n_gt"))
+    )
+    candidates = (
+        detections.join(real_gt.select(*TASK, "control", "label", "box", *GEOMETRY), on=[*TASK, "control", "label"], suffix="_gt")
+        .with_columns(iou=box_iou("", "_gt"))
+        .select(*key, "box", "box_gt", "rank", "iou")
+    )
+    matched = pl.concat(
+        [
+            score_ordered_matches(candidates.filter(pl.col("iou") >= t), key, "box", "box_gt", "rank", "iou")
+            .select(*key, "box", iou_threshold=pl.lit(t), tp=pl.lit(True))
+            for t in thresholds
+        ]
+    )
+    per_threshold = detections.select(*key, "origin", "box", "score", "rank").join(
+        pl.DataFrame({"iou_threshold": list(thresholds)}), how="cross"
+    )
+    points = (
+        per_threshold.join(matched, on=[*key, "box", "iou_threshold"], how="left")
+        .with_columns(pl.col("tp").fill_null(False))
+        .sort(*curve_key, pl.col("score"), "task_id", "rank", descending=[False] * len(curve_key) + [True, False, False])
+        .join(gt_counts, on=[*PARTICIPANT, "label"], how="left")
+        .with_columns(
+            tp_sum=pl.col("tp").cum_sum().over(curve_key),
+            fp_sum=(~pl.col("tp")).cum_sum().over(curve_key),
+        )
+        .with_columns(
+            recall=pl.col("tp_sum") / pl.col("n_gt"),
+            precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")),
+        )
+        .with_columns(precision=pl.col("precision").reverse().cum_max().reverse().over(curve_key))
+        .filter(pl.col("n_gt") > 0)
+        .group_by(*curve_key, "recall")
+        .agg(pl.col("precision").max())
+        .sort("recall")
+    )
+    evaluated = (
+        gt_counts.join(pl.DataFrame({"iou_threshold": list(thresholds)}), how="cross")
+        .join(per_threshold.group_by(*PARTICIPANT, "label", "iou_threshold").agg(pl.len().alias("n_detections")), on=curve_key, how="full", coalesce=True)
+        .with_columns(pl.col("n_gt", "n_detections").fill_null(0).cast(pl.Int64))
+    )
+    grid = evaluated.filter(pl.col("n_gt") > 0).select(curve_key).join(pl.DataFrame({"recall_point": list(RECALL_GRID)}), how="cross").sort("recall_point")
+    curves = (
+        grid.join_asof(points, left_on="recall_point", right_on="recall", by=curve_key, strategy="forward", check_sortedness=False)
+        .select(*curve_key, pl.col("recall_point").alias("recall"), pl.col("precision").fill_null(0.0))
+        .sort(*curve_key, "recall")
+    )
+    ap = (
+        evaluated.join(curves.group_by(curve_key).agg(pl.col("precision").mean().alias("ap")), on=curve_key, how="left")
+        .select(*curve_key, "n_gt", "n_detections", "ap")
+        .sort(*curve_key)
+    )
+    return ap, curves
+
+
+def image_detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, score_threshold: float = 0.5) -> pl.DataFrame:
+    """Scout's whole-image evaluation per participant and box control.
+
+    An image (task with GT) is positive when its GT has at least one box. The participant's image score is
+    its largest box score (a box without a score, a person's, counts 1; no box counts 0), and it calls
+    the image positive at score >= `score_threshold`. Returns project_id, annotator, origin, control,
+    n_images, n_positive, tp, fp, fn, tn, precision, recall and roc_auc (the Mann-Whitney statistic with
+    ties counted half; null when the images are all positive or all negative).
+    """
+    who = _scored_tasks(gt_boxes, boxes)
+    controls = pl.concat([gt_boxes.select("project_id", "control"), boxes.select("project_id", "control")]).drop_nulls().unique()
+    real = boxes.drop_nulls("box")
+    images = (
+        who.join(controls, on="project_id")
+        .join(gt_boxes.drop_nulls("box").group_by(*TASK, "control").agg(pl.len().alias("n_gt")), on=[*TASK, "control"], how="left")
+        .join(real.group_by(*TASK, "annotator", "control").agg(pl.col("score").fill_null(1.0).max().alias("image_score")), on=[*TASK, "annotator", "control"], how="left")
+        .with_columns(positive=pl.col("n_gt").fill_null(0) > 0, image_score=pl.col("image_score").fill_null(0.0))
+        .with_columns(called=pl.col("image_score") >= score_threshold)
+    )
+    positive, called = pl.col("positive"), pl.col("called")
+    n_pos, n_neg = positive.sum(), (~positive).sum()
+    rank_sum = pl.col("image_score").rank("average").filter(positive).sum()
+    auc = pl.when((n_pos > 0) & (n_neg > 0)).then((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    tp, fp, fn = (positive & called).sum(), (~positive & called).sum(), (positive & ~called).sum()
+    return (
+        images.group_by(PARTICIPANT)
+        .agg(
+            pl.len().alias("n_images"),
+            n_pos.alias("n_positive"),
+            tp.alias("tp"),
+            fp.alias("fp"),
+            fn.alias("fn"),
+            (~positive & ~called).sum().alias("tn"),
+            precision(tp, fp).alias("precision"),
+            recall(tp, fn).alias("recall"),
+            auc.alias("roc_auc"),
+        )
+        .with_columns(pl.col("n_images", "n_positive", "tp", "fp", "fn", "tn").cast(pl.Int64))
+        .sort(PARTICIPANT)
     )
 
 
 def detection_inputs(annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_regions: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The (gt_boxes, boxes) frames `detection_scores` takes.
+    """The (gt_boxes, boxes) frames the functions of this module take.
 
     gt_regions are the GT's regions (`pipeline.groundtruth.ground_truth_regions`); boxes are those of each
     participant's latest submitted annotation or prediction on a task with GT, the GT annotation itself
@@ -103,7 +279,7 @@ def detection_inputs(annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_region
         .group_by(*TASK, "annotator")
         .agg(pl.col("annotation_id", "origin").sort_by("updated_at", "annotation_id", nulls_last=False).last())
     )
-    mine = regions.filter(scorable_box()).select(*TASK, "annotation_id", "item_index", "control", box_label(), *GEOMETRY)
+    mine = regions.filter(scorable_box()).select(*TASK, "annotation_id", "item_index", "control", box_label(), *GEOMETRY, "score")
     boxes = latest.join(mine, on=[*TASK, "annotation_id"], how="left").sort(*TASK, "annotator", "item_index")
     numbered = [
         frame.collect().with_row_index("box").with_columns(pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)).alias("box"))

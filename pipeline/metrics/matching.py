@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
+from scipy.optimize import linear_sum_assignment
 
 BOX_TYPES = ("rectanglelabels", "rectangle")
 GEOMETRY = ["x", "y", "width", "height"]
@@ -99,3 +101,53 @@ def greedy_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, we
         matched.append(picks)
         remaining = remaining.join(picks.select(keys_a), on=keys_a, how="anti").join(picks.select(keys_b), on=keys_b, how="anti")
     return pl.concat(matched).drop("_order") if matched else pairs.clear()
+
+
+def optimal_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, weight: str) -> pl.DataFrame:
+    """One-to-one matching that maximises the number of matches, then their total weight (IoU): an optimal
+    assignment (scipy's `linear_sum_assignment`, the Hungarian method CVAT uses).
+
+    Each candidate pair weighs M + weight with M above any possible number of matches, so one more match
+    always beats any gain in IoU. Groups where no box has two candidates are matched as they are; only
+    the ambiguous groups (few, in practice) are solved one by one. Returns the matched rows of `pairs`.
+    """
+    group = list(group)
+    degree = [pl.len().over(*group, side).alias(f"_degree_{side}") for side in (a, b)]
+    ambiguous = pairs.with_columns(*degree).with_columns(
+        _ambiguous=(pl.max_horizontal("_degree_" + a, "_degree_" + b) > 1).any().over(group)
+    )
+    matched = [ambiguous.filter(~pl.col("_ambiguous"))]
+    for part in ambiguous.filter(pl.col("_ambiguous")).partition_by(group, maintain_order=True):
+        part = part.sort(a, b)
+        rows, row_of = np.unique(part[a].to_numpy(), return_inverse=True)
+        cols, col_of = np.unique(part[b].to_numpy(), return_inverse=True)
+        gain = np.zeros((len(rows), len(cols)))
+        gain[row_of, col_of] = min(len(rows), len(cols)) + 1 + part[weight].to_numpy()
+        picked_rows, picked_cols = linear_sum_assignment(gain, maximize=True)
+        chosen = gain[picked_rows, picked_cols] > 0  # an assignment may pad with non-candidates
+        keys = pl.DataFrame({a: rows[picked_rows[chosen]], b: cols[picked_cols[chosen]]}, schema={a: part.schema[a], b: part.schema[b]})
+        matched.append(part.join(keys, on=[a, b]))
+    return pl.concat(matched).drop("_degree_" + a, "_degree_" + b, "_ambiguous")
+
+
+def score_ordered_matches(pairs: pl.DataFrame, group: Sequence[str], detection: str, target: str, rank: str, weight: str) -> pl.DataFrame:
+    """COCO's rule: detections in order of `rank` (0 = most confident) each take the free target with the
+    largest weight (IoU); ties go to the later target, as in pycocotools.
+
+    Computed in rounds: a detection is settled once no earlier unsettled detection competes for any of
+    its free targets, so every settled detection sees exactly what the sequential loop would show it.
+    Returns the matched rows of `pairs`.
+    """
+    group = list(group)
+    keys_d, keys_t = [*group, detection], [*group, target]
+    remaining, matched = pairs, []
+    while not remaining.is_empty():
+        settled = (
+            remaining.with_columns(_first=pl.col(rank) == pl.col(rank).min().over(keys_t))
+            .filter(pl.col("_first").all().over(keys_d))
+            .drop("_first")
+        )
+        picks = settled.sort(weight, target, descending=True).group_by(keys_d, maintain_order=True).first()
+        matched.append(picks)
+        remaining = remaining.join(settled.select(keys_d).unique(), on=keys_d, how="anti").join(picks.select(keys_t), on=keys_t, how="anti")
+    return pl.concat(matched).select(pairs.columns) if matched else pairs.clear()

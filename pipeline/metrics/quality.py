@@ -274,9 +274,18 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
     return table, matrices
 
 
-def model_performance(performance: pl.LazyFrame, detection: pl.LazyFrame, scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+def model_performance(
+    performance: pl.LazyFrame,
+    detection: pl.LazyFrame,
+    average_precision: pl.LazyFrame,
+    image_scores: pl.LazyFrame,
+    scores: pl.LazyFrame,
+    regions: pl.LazyFrame,
+) -> pl.LazyFrame:
     """Per model version: its classification figures against GT (from annotator_performance), its box F1
-    at IoU 0.5 and 0.75 (mean over box controls, from detection_scores), and the calibration of the
+    at IoU 0.5 and 0.75 (optimal matching, mean over box controls, from detection_scores), COCO mAP@[.5:.95]
+    and mAP@.5 (mean AP over labels and thresholds, from average_precision), the whole-image ROC AUC (mean
+    over box controls, from image_detection_scores), and the calibration of the
     confidence it gives each classification answer (the result's `score`): expected calibration error
     over 10 bins, against whether the answer equals the GT's.
     """
@@ -284,9 +293,23 @@ def model_performance(performance: pl.LazyFrame, detection: pl.LazyFrame, scores
         "project_id", pl.col("annotator").alias("model_version"), "n_submitted", "n_scored", "accuracy", "cohen_kappa", "macro_f1"
     )
     boxes = (
-        detection.filter(pl.col("origin") == "model")
+        detection.filter((pl.col("origin") == "model") & (pl.col("matching") == "hungarian"))
         .group_by("project_id", "annotator")
         .agg(*(pl.col("f1").filter(pl.col("iou_threshold") == t).mean().alias(f"box_f1_iou_{int(t * 100)}") for t in (0.5, 0.75)))
+        .join(
+            average_precision.group_by("project_id", "annotator").agg(
+                pl.col("ap").mean().alias("map_50_95"), pl.col("ap").filter(pl.col("iou_threshold") == 0.5).mean().alias("map_50")
+            ),
+            on=["project_id", "annotator"],
+            how="full",
+            coalesce=True,
+        )
+        .join(
+            image_scores.group_by("project_id", "annotator").agg(pl.col("roc_auc").mean().alias("image_roc_auc")),
+            on=["project_id", "annotator"],
+            how="full",
+            coalesce=True,
+        )
         .rename({"annotator": "model_version"})
     )
     confidence = regions.filter(pl.col("type").is_in(CLASSIFICATION_TYPES)).group_by("project_id", "task_id", "annotation_id", "control").agg(

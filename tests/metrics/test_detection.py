@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
+import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
-from pipeline.metrics.detection import detection_scores
-from pipeline.metrics.matching import greedy_matches
+from pipeline.metrics.detection import MATCHING_RULES, average_precision, detection_scores, image_detection_scores
+from pipeline.metrics.matching import greedy_matches, optimal_matches, score_ordered_matches
 
 
 def sequential_greedy(pairs: list[tuple[int, int, float]]) -> set[tuple[int, int]]:
@@ -37,13 +44,15 @@ def frames():
         {"project_id": "p", "task_id": ["t1", "t1", "t1", "t2", "t1"], "annotator": ["a", "a", "a", "a", "m"],
          "origin": ["human"] * 4 + ["model"], "control": ["bbox"] * 4 + [None], "label": ["zebra", "lion", "zebra", "zebra", None],
          "box": [10, 11, 12, 13, None], "x": [1.0, 50.0, 80.0, 5.0, None], "y": [0.0, 50.0, 80.0, 5.0, None],
-         "width": [10.0, 10.0, 5.0, 5.0, None], "height": [10.0, 10.0, 5.0, 5.0, None]}
+         "width": [10.0, 10.0, 5.0, 5.0, None], "height": [10.0, 10.0, 5.0, 5.0, None], "score": None}
     )  # fmt: skip
-    return gt, boxes
+    return gt, boxes.with_columns(pl.col("score").cast(pl.Float64))
 
 
-def test_detection_scores_hand_computed():
-    got = detection_scores(*frames(), thresholds=[0.5, 0.9])
+@pytest.mark.parametrize("rule", MATCHING_RULES)
+def test_detection_scores_hand_computed(rule):
+    got = detection_scores(*frames(), thresholds=[0.5, 0.9], rules=[rule])
+    assert got["matching"].unique().to_list() == [rule]
     a = {r["iou_threshold"]: r for r in got.filter(pl.col("annotator") == "a").iter_rows(named=True)}
     # t1: (1, 0) matches GT 1 at IoU 0.818; the lion box sits on GT 2 (a mismatched label); (80, 80) is extra.
     # t2 is a confirmed empty image: its box is a false positive.
@@ -53,3 +62,182 @@ def test_detection_scores_hand_computed():
     assert a[0.5]["n_tasks"] == 2
     m = got.filter((pl.col("annotator") == "m") & (pl.col("iou_threshold") == 0.5)).row(0, named=True)
     assert (m["tp"], m["fp"], m["fn"], m["precision"], m["recall"], m["f1"]) == (0, 0, 2, None, 0.0, 0.0)  # drew nothing
+
+
+def brute_force_optimum(pairs: list[tuple[int, int, float]]) -> tuple[int, float]:
+    """The best (number of matches, total weight) over every one-to-one subset of the pairs."""
+    best = (0, 0.0)
+
+    def extend(index, used_a, used_b, count, total):
+        nonlocal best
+        best = max(best, (count, round(total, 9)))
+        for i in range(index, len(pairs)):
+            a, b, w = pairs[i]
+            if a not in used_a and b not in used_b:
+                extend(i + 1, used_a | {a}, used_b | {b}, count + 1, total + w)
+
+    extend(0, frozenset(), frozenset(), 0, 0.0)
+    return best
+
+
+PAIRS = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.floats(0.5, 1.0)), max_size=12, unique_by=lambda p: p[:2])
+
+
+@settings(max_examples=80, deadline=None)
+@given(PAIRS)
+def test_optimal_matching_maximises_matches_then_iou(pairs):
+    frame = pl.DataFrame(pairs, schema={"a": pl.Int64, "b": pl.Int64, "w": pl.Float64}, orient="row").with_columns(g=pl.lit(1))
+    got = optimal_matches(frame, ["g"], "a", "b", "w")
+    assert got["a"].is_unique().all() and got["b"].is_unique().all()
+    assert (got.height, round(got["w"].sum(), 9)) == brute_force_optimum(pairs)
+
+
+def test_optimal_matching_takes_more_matches_over_a_larger_iou():
+    # Greedy takes (1, 1) at 0.9 and leaves 2 unmatched; the optimum matches both detections.
+    frame = pl.DataFrame({"g": 1, "a": [1, 1, 2], "b": [1, 2, 1], "w": [0.9, 0.6, 0.6]})
+    assert sorted(optimal_matches(frame, ["g"], "a", "b", "w").select("a", "b").iter_rows()) == [(1, 2), (2, 1)]
+    assert greedy_matches(frame, ["g"], "a", "b", "w").height == 1
+
+
+def pycocotools_loop(pairs: list[tuple[int, int, float]]) -> set[tuple[int, int]]:
+    """COCOeval.evaluateImg's matching: detections by rank each take the free GT with the largest IoU
+    (`>=`, so the later GT wins a tie)."""
+    iou = {(d, g): w for d, g, w in pairs}
+    taken, matched = set(), set()
+    for d in sorted({d for d, _, _ in pairs}):
+        best, best_iou = None, 0.0
+        for g in sorted({g for _, g, _ in pairs}):
+            if g in taken or (d, g) not in iou or iou[d, g] < best_iou:
+                continue
+            best, best_iou = g, iou[d, g]
+        if best is not None:
+            taken.add(best), matched.add((d, best))
+    return matched
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9])), max_size=30, unique_by=lambda p: p[:2]))
+def test_score_ordered_matching_is_the_pycocotools_loop(pairs):
+    frame = pl.DataFrame(pairs, schema={"d": pl.Int64, "g": pl.Int64, "w": pl.Float64}, orient="row").with_columns(grp=pl.lit(1), rank=pl.col("d"))
+    got = score_ordered_matches(frame, ["grp"], "d", "g", "rank", "w")
+    assert set(got.select("d", "g").iter_rows()) == pycocotools_loop(pairs)
+
+
+def random_detection_data(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """GT boxes on a few images and a model's scored boxes: jittered copies of GT boxes, some under the wrong
+    label, and stray boxes; every image has the model's annotation (a row without a box)."""
+    rng = np.random.default_rng(seed)
+    gt_rows, det_rows = [], []
+    for image in range(int(rng.integers(1, 7))):
+        task = f"t{image}"
+        for _ in range(int(rng.integers(0, 5))):
+            x, y, w, h = rng.uniform(0, 80), rng.uniform(0, 80), rng.uniform(2, 30), rng.uniform(2, 30)
+            label = f"c{rng.integers(0, 3)}"
+            gt_rows.append((task, label, x, y, w, h))
+            for _ in range(int(rng.integers(0, 3))):
+                jitter = rng.normal(0, 3, 4)
+                other = label if rng.random() < 0.8 else f"c{rng.integers(0, 3)}"
+                det_rows.append((task, other, x + jitter[0], y + jitter[1], max(w + jitter[2], 0.5), max(h + jitter[3], 0.5)))
+        for _ in range(int(rng.integers(0, 3))):
+            det_rows.append((task, f"c{rng.integers(0, 3)}", *rng.uniform(0, 80, 2), *rng.uniform(2, 30, 2)))
+        gt_rows.append((task, None, None, None, None, None))
+        det_rows.append((task, None, None, None, None, None))
+    columns = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
+    gt = pl.DataFrame(gt_rows, schema=columns, orient="row").with_columns(project_id=pl.lit("p"), control=pl.lit("bbox"))
+    gt = gt.with_row_index("box").with_columns(box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)))
+    dets = pl.DataFrame(det_rows, schema=columns, orient="row").with_columns(
+        project_id=pl.lit("p"), control=pl.lit("bbox"), annotator=pl.lit("model-v1"), origin=pl.lit("model")
+    )
+    dets = dets.with_row_index("box").with_columns(
+        box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)),
+        score=pl.when(pl.col("x").is_not_null()).then(pl.Series(rng.permutation(len(dets)) / len(dets) + 0.001)),
+    )
+    return gt, dets
+
+
+def pycocotools_ap(gt: pl.DataFrame, dets: pl.DataFrame) -> dict[tuple[str, float], float]:
+    """Per (label, IoU threshold) AP from COCOeval's precision array (area all, 100 detections)."""
+    images = sorted(gt["task_id"].unique())
+    labels = sorted(gt["label"].drop_nulls().unique().to_list() + dets["label"].drop_nulls().unique().to_list())
+    labels = sorted(set(labels))
+    category = {label: i + 1 for i, label in enumerate(labels)}
+    coco_gt = COCO()
+    coco_gt.dataset = {
+        "images": [{"id": i + 1, "width": 100, "height": 100} for i in range(len(images))],
+        "categories": [{"id": i, "name": label} for label, i in category.items()],
+        "annotations": [
+            {"id": n + 1, "image_id": images.index(r["task_id"]) + 1, "category_id": category[r["label"]], "iscrowd": 0,
+             "bbox": [r["x"], r["y"], r["width"], r["height"]], "area": r["width"] * r["height"]}
+            for n, r in enumerate(gt.drop_nulls("box").sort("box").iter_rows(named=True))
+        ],
+    }  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt.createIndex()
+        results = [
+            {"image_id": images.index(r["task_id"]) + 1, "category_id": category[r["label"]], "bbox": [r["x"], r["y"], r["width"], r["height"]], "score": r["score"]}
+            for r in dets.drop_nulls("box").iter_rows(named=True)
+        ]
+        evaluation = COCOeval(coco_gt, coco_gt.loadRes(results) if results else COCO(), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+    precision = evaluation.eval["precision"][:, :, :, 0, 2]  # T x R x K at area "all", 100 detections
+    return {
+        (label, float(t)): float(precision[ti, :, k].mean())
+        for ti, t in enumerate(evaluation.params.iouThrs)
+        for label, k in ((label, evaluation.params.catIds.index(i)) for label, i in category.items())
+        if (precision[ti, :, k] > -1).all()
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_average_precision_agrees_with_pycocotools(seed):
+    gt, dets = random_detection_data(seed)
+    assume(dets["box"].drop_nulls().len() > 0)
+    ap, curves = average_precision(gt, dets)
+    mine = {(r["label"], r["iou_threshold"]): r["ap"] for r in ap.iter_rows(named=True) if r["ap"] is not None}
+    theirs = pycocotools_ap(gt, dets)
+    assert mine.keys() == theirs.keys()
+    for key, value in theirs.items():
+        assert mine[key] == pytest.approx(value, abs=1e-6), key
+    points = curves.group_by("label", "iou_threshold").len()
+    assert points.height == len(mine) and (points["len"] == 101).all()
+
+
+def test_average_precision_of_a_label_without_detections_is_zero_and_without_gt_is_null():
+    gt, dets = random_detection_data(3)
+    gt = gt.with_columns(label=pl.when(pl.col("box") == pl.col("box").min()).then(pl.lit("only-in-gt")).otherwise("label"))
+    dets = dets.with_columns(label=pl.when(pl.col("box") == pl.col("box").min()).then(pl.lit("only-in-model")).otherwise("label"))
+    ap, _ = average_precision(gt, dets)
+    by_label = {r["label"]: r["ap"] for r in ap.filter(pl.col("iou_threshold") == 0.5).iter_rows(named=True)}
+    assert by_label["only-in-gt"] == 0.0 and by_label["only-in-model"] is None
+
+
+def test_image_level_scores_agree_with_scikit_learn():
+    rng = np.random.default_rng(7)
+    gt_rows, det_rows = [], []
+    for image in range(60):
+        task = f"t{image}"
+        if rng.random() < 0.5:
+            gt_rows.append((task, 0.0, 0.0, 10.0, 10.0))
+        gt_rows.append((task, None, None, None, None))
+        for _ in range(int(rng.integers(0, 3))):
+            det_rows.append((task, 0.0, 0.0, 10.0, 10.0))
+        det_rows.append((task, None, None, None, None))
+    columns = ["task_id", "x", "y", "width", "height"]
+    gt = pl.DataFrame(gt_rows, schema=columns, orient="row").with_row_index("box").with_columns(
+        project_id=pl.lit("p"), control=pl.lit("bbox"), label=pl.lit("zebra"), box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64))
+    )
+    dets = pl.DataFrame(det_rows, schema=columns, orient="row").with_row_index("box").with_columns(
+        project_id=pl.lit("p"), control=pl.lit("bbox"), label=pl.lit("zebra"), annotator=pl.lit("m"), origin=pl.lit("model"),
+        box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)),
+        score=pl.when(pl.col("x").is_not_null()).then(pl.Series(np.round(rng.uniform(0, 1, len(det_rows)), 1))),
+    )  # fmt: skip
+    got = image_detection_scores(gt, dets).row(0, named=True)
+    truth = gt.group_by("task_id").agg(pl.col("box").is_not_null().any().alias("positive"))
+    score = dets.group_by("task_id").agg(pl.col("score").max().fill_null(0.0))
+    joined = truth.join(score, on="task_id").sort("task_id")
+    y, s = joined["positive"].to_numpy(), joined["score"].to_numpy()
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert got["precision"] == pytest.approx(precision_score(y, s >= 0.5)) and got["recall"] == pytest.approx(recall_score(y, s >= 0.5))
+    assert (got["n_images"], got["n_positive"]) == (60, int(y.sum()))
