@@ -36,34 +36,50 @@ def rater_pairs(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
     return left.join(right, on=keys).filter(pl.col("rater_a") != pl.col("rater_b"))
 
 
-def cohen_kappa(pairs: pl.LazyFrame, by: Sequence[str], a: str = "label_a", b: str = "label_b") -> pl.LazyFrame:
-    """Cohen's kappa of two label columns over the paired items of each group.
+KAPPA_WEIGHTS = (None, "linear", "quadratic")
 
-    kappa = (p_o - p_e) / (1 - p_e), with p_o the share of items where a == b and
-    p_e = sum_k n_a(k) * n_b(k) / n^2 from each side's own label frequencies (Cohen 1960).
-    Returns `by`, n_items, agreement (p_o), cohen_kappa. Edge cases: a group with no paired item has no
-    row; p_e = 1 (both sides always give the same single label) gives a null kappa.
+
+def cohen_kappa(pairs: pl.LazyFrame, by: Sequence[str], a: str = "label_a", b: str = "label_b", weights: str | None = None) -> pl.LazyFrame:
+    """Cohen's kappa of two label columns over the paired items of each group, optionally weighted.
+
+    kappa = 1 - sum_ij w_ij o_ij / sum_ij w_ij e_ij, with o the observed share of items rated (i, j),
+    e_ij = n_a(i) n_b(j) / n^2 from each side's own label frequencies, and the disagreement weight
+    w_ij = [i != j] (unweighted: kappa = (p_o - p_e) / (1 - p_e), Cohen 1960), |i - j| ("linear") or
+    (i - j)^2 ("quadratic", Cohen 1968). Weighted kappa needs numeric labels: their positions on the
+    declared scale (so an unused step still counts as a step, as scikit-learn with `labels=` the full
+    scale; the normalisation by the scale's length cancels out).
+    Returns `by`, n_items, agreement (p_o, exact matches), cohen_kappa. Edge cases: a group with no paired
+    item has no row; no expected disagreement (both sides always give one same label) gives a null kappa.
     """
+    if weights not in KAPPA_WEIGHTS:
+        raise ValueError(f"unknown weights {weights!r}; expected one of {KAPPA_WEIGHTS}")
     pairs, by = _keyed(pairs, by)
+
+    def disagreement(x: pl.Expr, y: pl.Expr) -> pl.Expr:
+        if weights is None:
+            return (x != y).cast(pl.Float64)
+        return (x - y).abs() if weights == "linear" else (x - y).cast(pl.Float64) ** 2
+
     observed = pairs.group_by(by).agg(
         pl.len().alias("n_items"),
         (pl.col(a) == pl.col(b)).mean().alias("agreement"),
+        disagreement(pl.col(a), pl.col(b)).mean().alias("observed"),
     )
-    side_a = pairs.group_by([*by, a]).agg(pl.len().alias("n_a"))
-    side_b = pairs.group_by([*by, b]).agg(pl.len().alias("n_b"))
+    side_a = pairs.group_by([*by, a]).agg(pl.len().alias("n_a")).rename({a: "_label_a"})
+    side_b = pairs.group_by([*by, b]).agg(pl.len().alias("n_b")).rename({b: "_label_b"})
     expected = (
-        side_a.join(side_b, left_on=[*by, a], right_on=[*by, b])
+        side_a.join(side_b, on=by, nulls_equal=True)  # every label pair: a few per group
         .group_by(by)
-        .agg((pl.col("n_a") * pl.col("n_b")).sum().alias("n_ab"))
+        .agg((pl.col("n_a") * pl.col("n_b") * disagreement(pl.col("_label_a"), pl.col("_label_b"))).sum().alias("expected_sum"))
     )
     return (
         observed.join(expected, on=by, how="left", nulls_equal=True)
-        .with_columns((pl.col("n_ab").fill_null(0) / pl.col("n_items") ** 2).alias("expected"))
+        .with_columns(expected=pl.col("expected_sum") / pl.col("n_items").cast(pl.Float64) ** 2)
         .select(
             *by,
             "n_items",
             "agreement",
-            chance_corrected(pl.col("agreement"), pl.col("expected")).alias("cohen_kappa"),
+            pl.when(pl.col("expected") > _DEGENERATE).then(1 - pl.col("observed") / pl.col("expected")).alias("cohen_kappa"),
         )
         .select(pl.exclude(_WHOLE))
     )
@@ -173,38 +189,57 @@ def krippendorff_band(alpha: pl.Expr) -> pl.Expr:
     return pl.when(alpha >= 0.8).then(pl.lit("reliable")).when(alpha >= 0.667).then(pl.lit("tentative")).when(alpha.is_not_null()).then(pl.lit("unreliable"))
 
 
-def krippendorff_alpha_nominal(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
-    """Krippendorff's alpha for nominal data, with missing ratings.
+KRIPPENDORFF_LEVELS = ("nominal", "ordinal", "interval")
+
+
+def krippendorff_alpha(ratings: pl.LazyFrame, by: Sequence[str] = (), level: str = "nominal") -> pl.LazyFrame:
+    """Krippendorff's alpha with missing ratings, for nominal, ordinal or interval labels.
 
     Only units with m_u >= 2 ratings are pairable; n = sum of their m_u and n_c the pooled count of
-    category c among them. alpha = 1 - D_o / D_e with
-    D_o = (1/n) sum_u (m_u^2 - sum_c n_uc^2) / (m_u - 1) and D_e = (n^2 - sum_c n_c^2) / (n (n - 1)),
-    i.e. alpha = 1 - (n - 1) sum_u [...] / (n^2 - sum_c n_c^2) (Krippendorff 2011, coincidence matrix).
+    value c among them. With delta^2(c, k) the level's squared distance,
+    alpha = 1 - (n - 1) sum_u [sum_{c,k} n_uc n_uk delta^2(c, k) / (m_u - 1)] / sum_{c,k} n_c n_k delta^2(c, k)
+    (Krippendorff 2011, coincidence-matrix form). delta^2 is 1 for different categories (nominal),
+    (c - k)^2 (interval, numeric labels) or (rank(c) - rank(k))^2 with rank the mid-rank of a value among
+    the pooled values (ordinal, labels that sort in their order). Sums over pairs use sum_{c,k} n_c n_k (v_c - v_k)^2 = 2 n sum n_c v_c^2 - 2 (sum n_c v_c)^2
+    on values centred per group, so no pair of values is ever materialised.
 
-    Returns `by`, krippendorff_alpha. Null when no unit is pairable or all pairable values share one
-    category (D_e = 0).
+    Returns `by`, krippendorff_alpha. Null when no unit is pairable or all pairable values are equal
+    (expected disagreement 0).
     """
+    if level not in KRIPPENDORFF_LEVELS:
+        raise ValueError(f"unknown level {level!r}; expected one of {KRIPPENDORFF_LEVELS}")
     ratings, by = _keyed(ratings, by)
     counts = _label_counts(ratings, by).filter(pl.col("m_i") >= 2)
-    per_unit = counts.group_by([*by, ITEM]).agg(
-        ((pl.col("m_i").first() ** 2 - (pl.col("n_ik") ** 2).sum()) / (pl.col("m_i").first() - 1)).alias("d_u"),
-        pl.col("m_i").first(),
-    )
-    observed = per_unit.group_by(by).agg(pl.col("d_u").sum(), pl.col("m_i").sum().alias("n"))
-    pooled = (
-        counts.group_by([*by, LABEL])
-        .agg(pl.col("n_ik").sum().alias("n_c"))
-        .group_by(by)
-        .agg((pl.col("n_c") ** 2).sum().alias("sum_n_c2"))
-    )
-    expected_disagreement = pl.col("n").cast(pl.Float64) ** 2 - pl.col("sum_n_c2")
+    pooled = counts.group_by([*by, LABEL]).agg(pl.col("n_ik").sum().alias("n_c"))
+    m = pl.col("m_i").first()
+    if level == "nominal":
+        unit_disagreement = (m**2 - (pl.col("n_ik") ** 2).sum()) / (m - 1)
+        expected = pooled.group_by(by).agg(
+            (pl.col("n_c").sum().cast(pl.Float64) ** 2 - (pl.col("n_c") ** 2).sum()).alias("expected"), pl.col("n_c").sum().alias("n")
+        )
+    else:
+        # Ordinal distances are interval distances between mid-ranks: with rank(v) = cum_count(< v) + n_v / 2,
+        # sum_{g=c..k} n_g - (n_c + n_k) / 2 = rank(k) - rank(c).
+        mid_rank = pl.col("n_c").cum_sum().over(by) - pl.col("n_c") / 2
+        value = mid_rank if level == "ordinal" else pl.col(LABEL).cast(pl.Float64)
+        pooled = (
+            pooled.sort([*by, LABEL])
+            .with_columns(value=value)
+            .with_columns(value=pl.col("value") - (pl.col("value") * pl.col("n_c")).sum().over(by) / pl.col("n_c").sum().over(by))
+        )
+        counts = counts.join(pooled.select(*by, LABEL, "value"), on=[*by, LABEL], nulls_equal=True)
+        spread = pl.col("n_ik") * pl.col("value")
+        unit_disagreement = 2 * (m * (spread * pl.col("value")).sum() - spread.sum() ** 2) / (m - 1)
+        n, weighted = pl.col("n_c").sum(), pl.col("n_c") * pl.col("value")
+        expected = pooled.group_by(by).agg((2 * (n * (weighted * pl.col("value")).sum() - weighted.sum() ** 2)).alias("expected"), n.alias("n"))
+    observed = counts.group_by([*by, ITEM]).agg(unit_disagreement.alias("d_u")).group_by(by).agg(pl.col("d_u").sum())
     return (
         _groups(ratings, by)
-        .join(observed.join(pooled, on=by, nulls_equal=True), on=by, how="left", nulls_equal=True)
+        .join(observed.join(expected, on=by, nulls_equal=True), on=by, how="left", nulls_equal=True)
         .select(
             *by,
-            pl.when(expected_disagreement > 0)
-            .then(1 - (pl.col("n") - 1) * pl.col("d_u") / expected_disagreement)
+            pl.when(pl.col("expected") > _DEGENERATE * pl.col("n") ** 2)
+            .then(1 - (pl.col("n") - 1) * pl.col("d_u") / pl.col("expected"))
             .alias("krippendorff_alpha"),
         )
         .select(pl.exclude(_WHOLE))

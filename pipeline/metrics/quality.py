@@ -12,7 +12,7 @@ from pipeline.metrics.agreement import (
     cohen_kappa,
     fleiss_kappa,
     gwet_ac1,
-    krippendorff_alpha_nominal,
+    krippendorff_alpha,
     krippendorff_band,
     landis_koch,
     rater_pairs,
@@ -151,7 +151,7 @@ def project_agreement(answers: pl.LazyFrame) -> pl.LazyFrame:
     ratings = categorical_ratings(answers, origins=("human",)).drop("origin")
     return (
         fleiss_kappa(ratings, by)
-        .join(krippendorff_alpha_nominal(ratings, by), on=by)
+        .join(krippendorff_alpha(ratings, by), on=by)
         .join(gwet_ac1(ratings, by), on=by)
         .select(
             *by,

@@ -15,7 +15,15 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
-from pipeline.metrics.agreement import cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha_nominal, landis_koch, rater_pairs
+from pipeline.metrics.agreement import (
+    KRIPPENDORFF_LEVELS,
+    cohen_kappa,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha,
+    landis_koch,
+    rater_pairs,
+)
 
 CASES = Path(__file__).parent / "reference_cases"
 
@@ -24,8 +32,8 @@ def case(name: str) -> dict:
     return json.loads((CASES / f"{name}.json").read_text())
 
 
-def ratings(rows) -> pl.LazyFrame:
-    return pl.LazyFrame([r[:3] for r in rows], schema={"item": pl.String, "rater": pl.String, "label": pl.String}, orient="row")
+def ratings(rows, label_type=pl.String) -> pl.LazyFrame:
+    return pl.LazyFrame([r[:3] for r in rows], schema={"item": pl.String, "rater": pl.String, "label": label_type}, orient="row")
 
 
 def two_rater_kappa(rows) -> dict:
@@ -54,7 +62,7 @@ def test_two_rater_gwet_table_cohen_alpha_and_percent_agreement():
     got = two_rater_kappa(rows)
     assert got["agreement"] == pytest.approx(c["expected"]["percent_agreement"], abs=1e-9)
     assert got["cohen_kappa"] == pytest.approx(c["expected"]["cohen_kappa"], abs=1e-6)
-    alpha = krippendorff_alpha_nominal(ratings(rows)).collect().item()
+    alpha = krippendorff_alpha(ratings(rows)).collect().item()
     assert alpha == pytest.approx(c["expected"]["krippendorff_alpha_nominal"], abs=1e-6)
 
 
@@ -79,8 +87,9 @@ def test_fleiss_edge_cases(subcase):
 
 def test_krippendorff_wikipedia_example_with_missing_ratings():
     c = case("krippendorff_alpha_wikipedia_3coders_15units")
-    got = krippendorff_alpha_nominal(ratings(c["inputs"]["rows"])).collect().item()
-    assert got == pytest.approx(c["expected"]["nominal"], abs=1e-9)
+    rows = c["inputs"]["rows"]
+    assert krippendorff_alpha(ratings(rows)).collect().item() == pytest.approx(c["expected"]["nominal"], abs=1e-9)
+    assert krippendorff_alpha(ratings(rows), level="interval").collect().item() == pytest.approx(c["expected"]["interval"], abs=1e-9)
 
 
 # --- undefined and degenerate cases -------------------------------------------------------------
@@ -89,7 +98,7 @@ def test_krippendorff_wikipedia_example_with_missing_ratings():
 def test_every_rating_the_same_label_is_null_everywhere():
     rows = [(f"i{i}", r, "A") for i in range(4) for r in ("x", "y", "z")]
     assert fleiss_kappa(ratings(rows)).collect()["fleiss_kappa"].item() is None
-    assert krippendorff_alpha_nominal(ratings(rows)).collect().item() is None
+    assert krippendorff_alpha(ratings(rows)).collect().item() is None
     pair = two_rater_kappa([r for r in rows if r[1] != "z"])
     assert pair["agreement"] == 1.0 and pair["cohen_kappa"] is None
 
@@ -98,7 +107,7 @@ def test_single_rater_has_no_pairable_item():
     rows = [(f"i{i}", "only", "AB"[i % 2]) for i in range(5)]
     got = fleiss_kappa(ratings(rows)).collect().row(0, named=True)
     assert got["n_items"] == 0 and got["fleiss_kappa"] is None and got["percent_agreement"] is None
-    assert krippendorff_alpha_nominal(ratings(rows)).collect().item() is None
+    assert krippendorff_alpha(ratings(rows)).collect().item() is None
     assert rater_pairs(ratings(rows)).collect().is_empty()
 
 
@@ -153,14 +162,16 @@ def test_fleiss_kappa_matches_statsmodels(n_items, n_raters, n_categories, seed)
     n_raters=st.integers(2, 6),
     n_categories=st.integers(2, 5),
     missing=st.floats(0, 0.6),
+    level=st.sampled_from(KRIPPENDORFF_LEVELS),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_krippendorff_alpha_matches_krippendorff_package_with_missing_ratings(n_items, n_raters, n_categories, missing, seed):
+def test_krippendorff_alpha_matches_krippendorff_package_with_missing_ratings(n_items, n_raters, n_categories, missing, level, seed):
     rng = np.random.default_rng(seed)
-    table = rng.integers(0, n_categories, (n_raters, n_items)).astype(float)
+    scale = np.sort(rng.choice(20, n_categories, replace=False)).astype(float)  # uneven steps: ordinal != interval
+    table = scale[rng.integers(0, n_categories, (n_raters, n_items))]
     table[rng.random(table.shape) < missing] = np.nan
-    rows = [(f"i{i}", f"r{r}", str(int(table[r, i]))) for r in range(n_raters) for i in range(n_items) if not np.isnan(table[r, i])]
-    got = krippendorff_alpha_nominal(ratings(rows)).collect()["krippendorff_alpha"]
+    rows = [(f"i{i}", f"r{r}", table[r, i]) for r in range(n_raters) for i in range(n_items) if not np.isnan(table[r, i])]
+    got = krippendorff_alpha(ratings(rows, pl.Float64), level=level).collect()["krippendorff_alpha"]
     if not rows:
         assert got.is_empty()  # no rating at all: no group to report
         return
@@ -170,7 +181,7 @@ def test_krippendorff_alpha_matches_krippendorff_package_with_missing_ratings(n_
     if not values_in_pairable_units or len(set(np.concatenate(values_in_pairable_units))) < 2:
         assert got.item() is None  # the package raises here: nothing to compare or one value only
         return
-    expected = krippendorff.alpha(reliability_data=table, level_of_measurement="nominal")
+    expected = krippendorff.alpha(reliability_data=table, level_of_measurement=level)
     assert got.item() == pytest.approx(expected, abs=1e-9)
 
 
@@ -204,3 +215,41 @@ def test_landis_koch_bands(probe):
     got = pl.select(landis_koch(pl.lit(float(value.split()[0])))).item()
     assert got == label
     assert pl.select(landis_koch(pl.lit(None, pl.Float64))).item() is None
+
+
+# --- weighted kappa ---------------------------------------------------------------------------------
+
+
+def weighted_kappa(rows, weights, scale=None) -> float | None:
+    """Two raters' weighted kappa with labels replaced by their position on `scale` (default: as given)."""
+    position = {label: i for i, label in enumerate(scale)} if scale else None
+    frame = ratings([(i, r, float(position[x] if position else x)) for i, r, x in rows], pl.Float64)
+    pairs = rater_pairs(frame).filter(pl.col("rater_a") < pl.col("rater_b"))
+    return cohen_kappa(pairs, ["rater_a", "rater_b"], weights=weights).collect()["cohen_kappa"].item()
+
+
+@pytest.mark.parametrize("weights", ["linear", "quadratic"])
+def test_weighted_kappa_scikit_learn_example(weights):
+    c = case("cohen_kappa_weighted_sklearn")
+    assert weighted_kappa(c["inputs"]["rows"], weights) == pytest.approx(c["expected"][weights], abs=1e-9)
+
+
+@pytest.mark.parametrize("weights", ["linear", "quadratic"])
+def test_weighted_kappa_irr_anxiety_on_the_declared_scale_and_on_the_observed_one(weights):
+    """gtq uses the declared scale (1..6: the unused 5 is still a step); irr and scikit-learn's default
+    drop unused levels, which is the same as declaring only the observed categories."""
+    c = case("cohen_kappa_weighted_irr_anxiety")
+    rows = c["inputs"]["rows"]
+    assert weighted_kappa(rows, weights, scale=[1, 2, 3, 4, 5, 6]) == pytest.approx(c["expected"][f"{weights}_full_scale_1_to_6"], abs=1e-9)
+    observed = c["inputs"]["observed_categories"]
+    assert weighted_kappa(rows, weights, scale=observed) == pytest.approx(c["expected"][f"{weights}_observed_categories_only"], abs=1e-9)
+    assert weighted_kappa(rows, None) == pytest.approx(c["expected"]["unweighted"], abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=60), weights=st.sampled_from(["linear", "quadratic"]))
+def test_weighted_kappa_matches_scikit_learn(labels, weights):
+    a, b = map(list, zip(*labels, strict=True))
+    expected = cohen_kappa_score(a, b, weights=weights, labels=list(range(5)))
+    rows = [(f"i{i}", "a", x) for i, x in enumerate(a)] + [(f"i{i}", "b", y) for i, y in enumerate(b)]
+    assert_same(weighted_kappa(rows, weights), expected)
