@@ -499,13 +499,19 @@ PROJECT_AGREEMENT = Table(
         "n_ratings": pl.Int64,
         "percent_agreement": pl.Float64,
         "fleiss_kappa": pl.Float64,
+        "fleiss_kappa_ci_low": pl.Float64,
+        "fleiss_kappa_ci_high": pl.Float64,
         "fleiss_kappa_band": pl.String,
         "krippendorff_alpha": pl.Float64,
+        "krippendorff_alpha_ci_low": pl.Float64,
+        "krippendorff_alpha_ci_high": pl.Float64,
         "krippendorff_alpha_band": pl.String,
         "gwet_ac1": pl.Float64,
+        "gwet_ac1_ci_low": pl.Float64,
+        "gwet_ac1_ci_high": pl.Float64,
         "undefined_reason": pl.String,
     },
-    "Chance-corrected agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1.",
+    "Chance-corrected agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1, with seeded 95% bootstrap intervals.",
 )
 
 CONSENSUS_LABELS = Table(

@@ -102,8 +102,11 @@ def test_sample_run_scores_rank_the_careless_annotator_last(sample_run):
             "SELECT annotator FROM quality.annotator_performance WHERE origin = 'human' AND n_scored > 0 ORDER BY accuracy"
         ).fetchall()
         assert ranking[0][0] == "eli@wildlife.example"
-        kappa = con.execute("SELECT fleiss_kappa, krippendorff_alpha FROM quality.project_agreement WHERE control = 'species'").fetchone()
+        kappa = con.execute(
+            "SELECT fleiss_kappa, krippendorff_alpha, fleiss_kappa_ci_low, fleiss_kappa_ci_high FROM quality.project_agreement WHERE control = 'species'"
+        ).fetchone()
         assert 0.3 < kappa[0] < 0.9 and 0.3 < kappa[1] < 0.9
+        assert kappa[2] < kappa[0] < kappa[3] and kappa[3] - kappa[2] < 0.3  # about 300 tasks: a usefully narrow interval
         assert con.execute("SELECT min(score), max(score) FROM quality.annotation_scores").fetchone() == (0.0, 1.0)
 
 

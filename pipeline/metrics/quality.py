@@ -17,6 +17,7 @@ from pipeline.metrics.agreement import (
     landis_koch,
     rater_pairs,
 )
+from pipeline.metrics.bootstrap import agreement_intervals
 from pipeline.metrics.classification import expected_calibration_error
 from pipeline.metrics.scores import CLASSIFICATION_TYPES, categorical_ratings
 from pipeline.reviews import with_review_state
@@ -140,19 +141,22 @@ def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) 
     )
 
 
-def project_agreement(answers: pl.LazyFrame) -> pl.LazyFrame:
+def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int = 0) -> pl.LazyFrame:
     """Inter-annotator reliability per project and classification control, human annotators only.
 
     Generalised Fleiss' kappa (with its Landis & Koch band), nominal Krippendorff's alpha (with
-    Krippendorff's band) and Gwet's AC1 (see `pipeline.metrics.agreement`); `undefined_reason` says why a
-    value is null.
+    Krippendorff's band) and Gwet's AC1 (see `pipeline.metrics.agreement`), each with a seeded 95%
+    percentile bootstrap interval over tasks (`pipeline.metrics.bootstrap`); `undefined_reason` says why
+    a value is null.
     """
     by = ["project_id", "control"]
     ratings = categorical_ratings(answers, origins=("human",)).drop("origin")
+    intervals = agreement_intervals(ratings.collect(), by, n_resamples=n_resamples, seed=seed)
     return (
         fleiss_kappa(ratings, by)
         .join(krippendorff_alpha(ratings, by), on=by)
         .join(gwet_ac1(ratings, by), on=by)
+        .join(intervals.lazy(), on=by, how="left")
         .select(
             *by,
             pl.col("n_items").alias("n_tasks"),
@@ -160,10 +164,16 @@ def project_agreement(answers: pl.LazyFrame) -> pl.LazyFrame:
             "n_ratings",
             "percent_agreement",
             "fleiss_kappa",
+            "fleiss_kappa_ci_low",
+            "fleiss_kappa_ci_high",
             landis_koch(pl.col("fleiss_kappa")).alias("fleiss_kappa_band"),
             "krippendorff_alpha",
+            "krippendorff_alpha_ci_low",
+            "krippendorff_alpha_ci_high",
             krippendorff_band(pl.col("krippendorff_alpha")).alias("krippendorff_alpha_band"),
             "gwet_ac1",
+            "gwet_ac1_ci_low",
+            "gwet_ac1_ci_high",
             pl.when(pl.col("n_items") == 0)
             .then(pl.lit("no task has two ratings"))
             .when(pl.col("fleiss_kappa").is_null())
