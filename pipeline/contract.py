@@ -166,10 +166,12 @@ LABEL_CONFIG = Table(
         "type": pl.String,
         "to_name": pl.String,
         "allowed_labels": pl.List(pl.String),
+        "min_value": pl.Float64,
+        "max_value": pl.Float64,
         "source_file": pl.String,
         "content_hash": pl.String,
     },
-    "The controls of each project's labeling config (when supplied): type, target and allowed labels.",
+    "The controls of each project's labeling config (when supplied): type, target, allowed labels and numeric scale.",
 )
 
 ANNOTATION_HISTORY = Table(
@@ -271,10 +273,13 @@ ANSWERS = Table(
         "origin": pl.String,
         "updated_at": TIMESTAMP,
         "control": pl.String,
+        "type": pl.String,
         "answer": pl.List(pl.String),
         "answer_key": pl.String,
+        "answer_number": pl.Float64,
+        "value_range": pl.Float64,
     },
-    "What each submitted annotation or prediction chose per classification control (empty list: nothing).",
+    "What each submitted annotation or prediction answered per task-level control: choices, taxonomy, rating, number, datetime, textarea (empty list: nothing).",
 )
 
 ANNOTATION_SCORES = Table(
@@ -292,8 +297,9 @@ ANNOTATION_SCORES = Table(
         "gt_annotation_id": pl.String,
         "answer_key": pl.String,
         "gt_answer_key": pl.String,
+        "repaired": pl.Int64,
     },
-    "Each annotation and prediction scored against the task's GT per control (choices, boxes), in [0, 1].",
+    "Each annotation and prediction scored against the task's GT per control (every answer and region type), in [0, 1].",
 )
 
 ANNOTATOR_PERFORMANCE = Table(
@@ -484,8 +490,9 @@ TASK_AGREEMENT = Table(
         "task_id": pl.String,
         "n_annotations": pl.Int64,
         "agreement": pl.Float64,
+        "consensus_agreement": pl.Float64,
     },
-    "Label Studio's pairwise task agreement: mean score over all pairs of human annotations.",
+    "Label Studio's task agreement over pairs of human annotations: mean pair score (pairwise) and share of pairs >= 0.5 (consensus).",
 )
 
 PROJECT_AGREEMENT = Table(

@@ -42,8 +42,14 @@ class Warehouse:
         return self.scan(table).collect()
 
     def scan(self, table: Table) -> pl.LazyFrame:
+        """The table's rows in the contract's schema. Columns the contract gained after the file was written
+        read as null, so a warehouse written by an earlier gtq keeps working."""
         path = self.parquet_path(table)
-        return table.conform(pl.scan_parquet(path)) if path.exists() else table.empty().lazy()
+        if not path.exists():
+            return table.empty().lazy()
+        stored = pl.scan_parquet(path)
+        added = [c for c in table.columns if c not in stored.collect_schema().names()]
+        return table.conform(stored.with_columns(pl.lit(None, table.columns[c]).alias(c) for c in added))
 
     def scan_project(self, table: Table, project_id: str) -> pl.LazyFrame:
         return self.scan(table).filter(pl.col("project_id") == project_id)

@@ -20,6 +20,7 @@ from pipeline.contract import (
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
     IMAGE_DETECTION_SCORES,
+    LABEL_CONFIG,
     LABEL_SCORES,
     MODEL_PERFORMANCE,
     PRECISION_RECALL_CURVE,
@@ -44,25 +45,25 @@ def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, ta
     return table_result(table, mine, **(summary_stats(mine, stats) if stats else {}))
 
 
-@dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS]))
+@dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS, LABEL_CONFIG]))
 def answers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """What each submitted annotation and prediction chose per classification control."""
+    """What each submitted annotation and prediction answered per task-level control (choices, taxonomy,
+    rating, number, datetime, textarea), with the numeric controls' declared scale."""
     store, project = warehouse.store(), context.partition_key
-    rows = scores.choice_answers(store.scan_project(ANNOTATIONS, project), store.scan_project(REGIONS, project))
+    rows = scores.answers(*(store.scan_project(t, project) for t in (ANNOTATIONS, REGIONS, LABEL_CONFIG)))
     return _publish(context, warehouse, ANSWERS, rows)
 
 
 @dg.asset(**table_asset(ANNOTATION_SCORES, deps=[ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH]))
 def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Each annotation and prediction scored against its task's GT per control: choices by exact match,
-    boxes by Label Studio's best-IoU match (0..1)."""
+    """Each annotation and prediction scored against its task's GT per control (0..1): answers by type,
+    regions (boxes, spans, polygons, keypoints) by one-to-one matching, per-region values with their region."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
-    choices = scores.scores_against_ground_truth(store.scan_project(ANSWERS, project), ground_truth)
-    boxes = scores.box_scores_against_ground_truth(
-        store.scan_project(ANNOTATIONS, project), regions, ground_truth, ground_truth_regions(ground_truth, regions)
+    rows = scores.scores_against_ground_truth(
+        store.scan_project(ANNOTATIONS, project), store.scan_project(ANSWERS, project), regions, ground_truth, ground_truth_regions(ground_truth, regions)
     )
-    return _publish(context, warehouse, ANNOTATION_SCORES, pl.concat([ANNOTATION_SCORES.conform(choices), ANNOTATION_SCORES.conform(boxes)]), stats="score")
+    return _publish(context, warehouse, ANNOTATION_SCORES, ANNOTATION_SCORES.conform(rows), stats="score")
 
 
 @dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES]))
@@ -105,7 +106,7 @@ def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 
 @dg.asset(**table_asset(TASK_AGREEMENT, deps=[ANSWERS, ANNOTATIONS, REGIONS]))
 def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Label Studio's pairwise agreement per task (mean over pairs of human annotations, choices and boxes)."""
+    """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on every control."""
     store, project = warehouse.store(), context.partition_key
     rows = scores.pairwise_task_agreement(*(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)))
     return _publish(context, warehouse, TASK_AGREEMENT, rows, stats="agreement")

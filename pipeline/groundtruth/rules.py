@@ -15,7 +15,8 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.metrics.matching import box_label, closest_to_mean, iou_clusters, scorable_box
-from pipeline.metrics.scores import choice_answers
+from pipeline.metrics.scores import answers as answers_of
+from pipeline.metrics.similarity import CATEGORICAL_TYPES
 from pipeline.reviews import with_review_state
 
 TASK = ["project_id", "task_id"]
@@ -139,7 +140,7 @@ def consensus_votes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
     has as many), agreement (top / n_votes), and whether the control is `decided` under the project's
     min_agreement and quorum.
     """
-    answers = choice_answers(eligible(annotations).join(settings.select("project_id"), on="project_id", how="semi"), regions)
+    answers = answers_of(eligible(annotations).join(settings.select("project_id"), on="project_id", how="semi"), regions, types=CATEGORICAL_TYPES)
     counts = answers.drop_nulls("answer_key").group_by(*TASK, "control", "answer_key").agg(pl.len().alias("votes"))
     return (
         counts.group_by(*TASK, "control")
@@ -207,7 +208,7 @@ def by_consensus(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.
         .filter(pl.col("classes_decided").fill_null(True) & (pl.col("box_agreement").fill_null(1.0) >= pl.col("min_agreement")))
         .with_columns(agreement=pl.min_horizontal("agreement", "box_agreement"), n_controls=pl.col("n_controls").fill_null(0))
     )
-    answers = choice_answers(eligible(annotations), regions).join(votes.select(*TASK, "control", "majority"), on=[*TASK, "control"], how="left")
+    answers = answers_of(eligible(annotations), regions, types=CATEGORICAL_TYPES).join(votes.select(*TASK, "control", "majority"), on=[*TASK, "control"], how="left")
     matches = answers.group_by(*TASK, "annotation_id").agg((pl.col("answer_key") == pl.col("majority")).sum().alias("matches"))
     contributed = boxes.filter("kept").group_by(*TASK, "annotation_id").agg(pl.len().alias("kept_boxes"))
     candidates = (

@@ -44,6 +44,8 @@ class Control:
     type: str
     to_name: str | None
     labels: tuple[str, ...]
+    min_value: float | None = None  # the declared scale of a Rating (1..maxRating) or Number (min..max)
+    max_value: float | None = None
 
 
 def config_for(export: Path) -> Path | None:
@@ -64,10 +66,21 @@ def parse_label_config(path: Path) -> list[Control]:
         kind = CONTROL_TYPES.get(element.tag.lower())
         if kind and element.get("name"):
             labels = tuple(child.get("value") for child in element.iter() if child is not element and child.get("value") is not None)
-            controls.append(Control(element.get("name"), kind, element.get("toName"), labels))
+            controls.append(Control(element.get("name"), kind, element.get("toName"), labels, *_scale(kind, element, path)))
     if not controls:
         raise BadRecord("$", f"the labeling config {path.name} defines no control (no element with a name and a known tag)")
     return controls
+
+
+def _scale(kind: str, element: ET.Element, path: Path) -> tuple[float | None, float | None]:
+    try:
+        if kind == "rating":
+            return 1.0, float(element.get("maxRating", "5"))
+        if kind == "number":
+            return tuple(None if element.get(bound) is None else float(element.get(bound)) for bound in ("min", "max"))
+    except ValueError as exc:
+        raise BadRecord("$", f"the labeling config {path.name}: control {element.get('name')!r} has a scale that is not a number: {exc}") from exc
+    return None, None
 
 
 def write_label_config(writer, export: Path) -> None:
@@ -77,4 +90,6 @@ def write_label_config(writer, export: Path) -> None:
         return
     for project_id in sorted(writer.projects):
         for control in parse_label_config(path):
-            writer.label_config.append((project_id, control.name, control.type, control.to_name, list(control.labels)))
+            writer.label_config.append(
+                (project_id, control.name, control.type, control.to_name, list(control.labels), control.min_value, control.max_value)
+            )

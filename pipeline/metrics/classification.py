@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.metrics.scores import CLASSIFICATION_TYPES
+from pipeline.metrics.similarity import CATEGORICAL_TYPES
 
 EMPTY = "(empty)"  # an answer that chose nothing, as a row or column of the confusion matrix
 PARTICIPANT_CONTROL = ["project_id", "annotator", "origin", "control"]
@@ -33,7 +33,7 @@ def confusion_matrix(scores: pl.LazyFrame) -> pl.LazyFrame:
     label, count. `scores` is quality.annotation_scores (answer_key, gt_answer_key per annotation); only
     its classification controls count."""
     return (
-        scores.filter(pl.col("type").is_in(CLASSIFICATION_TYPES))
+        scores.filter(pl.col("type").is_in(CATEGORICAL_TYPES))
         .with_columns(gt_label=pl.col("gt_answer_key").fill_null(EMPTY), label=pl.col("answer_key").fill_null(EMPTY))
         .group_by(*PARTICIPANT_CONTROL, "gt_label", "label")
         .agg(pl.len().cast(pl.Int64).alias("count"))

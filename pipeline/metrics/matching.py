@@ -103,12 +103,13 @@ def greedy_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, we
     return pl.concat(matched).drop("_order") if matched else pairs.clear()
 
 
-def optimal_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, weight: str) -> pl.DataFrame:
+def optimal_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, weight: str, most_matches_first: bool = True) -> pl.DataFrame:
     """One-to-one matching that maximises the number of matches, then their total weight (IoU): an optimal
-    assignment (scipy's `linear_sum_assignment`, the Hungarian method CVAT uses).
+    assignment (scipy's `linear_sum_assignment`, the Hungarian method CVAT uses). With
+    `most_matches_first=False` it maximises the total weight alone (a similarity score).
 
-    Each candidate pair weighs M + weight with M above any possible number of matches, so one more match
-    always beats any gain in IoU. Groups where no box has two candidates are matched as they are; only
+    For the count to come first, each candidate pair weighs M + weight with M above any possible number
+    of matches, so one more match always beats any gain in IoU. Groups where no box has two candidates are matched as they are; only
     the ambiguous groups (few, in practice) are solved one by one. Returns the matched rows of `pairs`.
     """
     group = list(group)
@@ -122,7 +123,7 @@ def optimal_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, w
         rows, row_of = np.unique(part[a].to_numpy(), return_inverse=True)
         cols, col_of = np.unique(part[b].to_numpy(), return_inverse=True)
         gain = np.zeros((len(rows), len(cols)))
-        gain[row_of, col_of] = min(len(rows), len(cols)) + 1 + part[weight].to_numpy()
+        gain[row_of, col_of] = (min(len(rows), len(cols)) + 1 if most_matches_first else 0) + part[weight].to_numpy()
         picked_rows, picked_cols = linear_sum_assignment(gain, maximize=True)
         chosen = gain[picked_rows, picked_cols] > 0  # an assignment may pad with non-candidates
         keys = pl.DataFrame({a: rows[picked_rows[chosen]], b: cols[picked_cols[chosen]]}, schema={a: part.schema[a], b: part.schema[b]})

@@ -19,10 +19,12 @@ from pipeline.metrics.agreement import (
 )
 from pipeline.metrics.bootstrap import agreement_intervals
 from pipeline.metrics.classification import expected_calibration_error
-from pipeline.metrics.scores import CLASSIFICATION_TYPES, categorical_ratings
+from pipeline.metrics.scores import categorical_ratings
+from pipeline.metrics.similarity import CATEGORICAL_TYPES
 from pipeline.reviews import with_review_state
 
 PARTICIPANT = ["project_id", "annotator", "origin"]
+CATEGORICAL = pl.col("type").is_in(CATEGORICAL_TYPES)  # answers that are categories (kappa, votes, equality)
 TASK_CONTROL = ["project_id", "task_id", "control"]
 
 
@@ -58,11 +60,11 @@ def annotator_performance(
     reviewed = pl.col("n_accepted") + pl.col("n_fixed_and_accepted") + pl.col("n_rejected")
     accuracy = scores.group_by(PARTICIPANT).agg(pl.len().alias("n_scored"), pl.col("score").mean().alias("accuracy"))
     per_control = [pl.concat_str("control", pl.col(c), separator="\x1e").alias(c) for c in ("answer_key", "gt_answer_key")]
-    answered = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null())
+    answered = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null() & CATEGORICAL)
     kappa = cohen_kappa(answered.with_columns(per_control), PARTICIPANT, a="answer_key", b="gt_answer_key")
     macro = label_scores.group_by(PARTICIPANT).agg(pl.col("f1").mean().alias("macro_f1"))
 
-    given = answers.drop_nulls("answer_key").select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
+    given = answers.filter(CATEGORICAL).drop_nulls("answer_key").select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
     keys = ["project_id", "task_id", "control"]
     model = given.filter(pl.col("origin") == "model").select(*keys, pl.col("answer_key").alias("model_key"))
     versus_model = (
@@ -120,7 +122,7 @@ def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) 
     by = ["project_id", "control"]
     pairs = rater_pairs(categorical_ratings(answers).drop("origin"), by)
     if scores is not None:
-        versus_gt = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null()).select(
+        versus_gt = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null() & CATEGORICAL).select(
             *by, pl.col("annotator").alias("rater_a"), pl.lit(GROUND_TRUTH_PARTICIPANT).alias("rater_b"),
             pl.col("answer_key").alias("label_a"), pl.col("gt_answer_key").alias("label_b"),
         )  # fmt: skip
@@ -204,6 +206,7 @@ def review_queue(
     done in another task) never enters the queue. Returns project_id, task_id, priority (1 first), reason,
     n_annotations, agreement, model_disagreement, model_score.
     """
+    answers = answers.filter(CATEGORICAL)
     human = answers.filter(pl.col("origin") == "human").drop_nulls("answer_key")
     votes = human.group_by(*TASK_CONTROL, "answer_key").len("votes")
     majority = (
@@ -322,7 +325,7 @@ def model_performance(
         )
         .rename({"annotator": "model_version"})
     )
-    confidence = regions.filter(pl.col("type").is_in(CLASSIFICATION_TYPES)).group_by("project_id", "task_id", "annotation_id", "control").agg(
+    confidence = regions.filter(CATEGORICAL).group_by("project_id", "task_id", "annotation_id", "control").agg(
         pl.col("score").max().alias("confidence")
     )
     predictions = scores.filter(pl.col("origin") == "model").join(confidence, on=["project_id", "task_id", "annotation_id", "control"]).select(

@@ -1,94 +1,262 @@
-"""Per-control answers and their Label Studio-style scores, as lazy Polars frames.
+"""Per-control scores of annotations: against the GT and between annotations, as Polars frames.
 
-An *answer* is what one annotation chose for one classification control: the sorted list of chosen
-labels, empty when the annotation left the control blank. Choices attached to a region (per-region
-choices, which share the region's id) describe that region, not the task, and are not answers here.
+An *answer* is what one annotation gave for one task-level control that holds a single value: choices,
+taxonomy, rating, number, datetime or textarea (`answers`). Empty answers are rows too (answer_key null),
+because "chose nothing" is scored (both empty = 1, one empty = 0). Values attached to a region (per-region
+choices or text, sharing the region's id) describe that region and are scored with it.
 
-Scoring follows Label Studio: exact match of a single choice, Jaccard partial credit for several
-choices, both empty = 1, exactly one empty = 0. Cancelled (skipped) annotations have no answers and are never scored.
+A *comparison* is two annotations of one task: an annotation and the task's GT (`scores_against_ground_truth`)
+or two annotators' work (`pairwise_task_agreement`). `compare` scores a comparison on every control of the
+project with the definitions of `pipeline.metrics.similarity`; a comparison's overall score is the mean over
+its controls weighted by the project's control weights (weight 0 ignores a control). Cancelled (skipped)
+annotations are never scored.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
-from pipeline.metrics.matching import GEOMETRY, box_iou, box_label, scorable_box
+from pipeline.metrics.matching import box_label
+from pipeline.metrics.similarity import (
+    ANSWER_TYPES,
+    CATEGORICAL_TYPES,
+    CHOICE_TYPES,
+    NUMERIC_TYPES,
+    REGION_COLUMNS,
+    REGION_TYPES,
+    SEPARATOR,
+    answer_similarity,
+    matched_regions,
+    region_similarity,
+)
 
-CLASSIFICATION_TYPES = ("choices",)
 ANSWER_KEYS = ["project_id", "task_id", "annotation_id", "control"]
-_LABEL_SEPARATOR = "\x1f"
+COMPARISON = ["project_id", "task_id", "a", "b"]
+DEFAULT_RATING_SCALE = (1.0, 5.0)  # Label Studio's Rating without maxRating
 
 
-def choice_answers(annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per submitted annotation and classification control of its project.
+def _values(regions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """Aggregate answer-type results per `keys`: answer (sorted labels or the value), answer_number."""
+    labels = pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort()
+    text = pl.col("text").drop_nulls().str.join("\n")
+    number = pl.col("number").drop_nulls().first()
+    return regions.group_by(*keys, "type").agg(labels.alias("_labels"), text.alias("_text"), number.alias("answer_number")).with_columns(
+        answer=pl.when(pl.col("type").is_in(CHOICE_TYPES))
+        .then(pl.col("_labels"))
+        .when(pl.col("type").is_in(NUMERIC_TYPES) & pl.col("answer_number").is_not_null())
+        .then(pl.concat_list(pl.col("answer_number").cast(pl.String)))
+        .when(pl.col("_text").str.strip_chars().str.len_chars() > 0)
+        .then(pl.concat_list("_text"))
+        .otherwise(pl.lit([], pl.List(pl.String)))
+    ).drop("_labels", "_text")
 
-    Returns project_id, task_id, annotation_id, annotator, origin, updated_at, control, answer
-    (sorted labels, possibly empty) and answer_key (the labels joined; null when the answer is empty).
+
+def _answer_key() -> pl.Expr:
+    return pl.when(pl.col("answer").list.len() > 0).then(pl.col("answer").list.join(SEPARATOR)).alias("answer_key")
+
+
+def _split_values(regions: pl.LazyFrame, types: tuple[str, ...] = ANSWER_TYPES) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Answer-type results of the task (task-level) and those that share their id with a region of the same
+    annotation (per-region values)."""
+    keys = ["project_id", "task_id", "annotation_id", "region_id"]
+    shapes = regions.filter(~pl.col("type").is_in(ANSWER_TYPES)).select(keys).unique()
+    values = regions.filter(pl.col("type").is_in(types))
+    return values.join(shapes, on=keys, how="anti"), values.join(shapes, on=keys, how="semi")
+
+
+def value_ranges(regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """The range of each numeric control (project_id, control, value_range): the declared scale from the
+    labeling config (Rating: 1..maxRating, default 5; Number: min..max), else the values' observed range."""
+    numeric = regions.filter(pl.col("type").is_in(NUMERIC_TYPES))
+    observed = numeric.group_by("project_id", "control").agg(
+        (pl.col("number").max() - pl.col("number").min()).alias("observed"),
+        pl.col("type").first(),
+    )
+    declared = (
+        label_config.select("project_id", "control", (pl.col("max_value") - pl.col("min_value")).alias("declared"))
+        if label_config is not None
+        else pl.LazyFrame(schema={"project_id": pl.String, "control": pl.String, "declared": pl.Float64})
+    )
+    default_rating = DEFAULT_RATING_SCALE[1] - DEFAULT_RATING_SCALE[0]
+    return observed.join(declared, on=["project_id", "control"], how="left").select(
+        "project_id",
+        "control",
+        pl.coalesce("declared", pl.when(pl.col("type") == "rating").then(pl.lit(default_rating)), "observed").alias("value_range"),
+    )
+
+
+def answers(
+    annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None, types: tuple[str, ...] = ANSWER_TYPES
+) -> pl.LazyFrame:
+    """One row per submitted annotation and task-level answer control of its project.
+
+    Returns project_id, task_id, annotation_id, annotator, origin, updated_at, control, type, answer
+    (sorted labels, or the value; empty when the annotation left the control blank), answer_key (the
+    labels joined; null when empty), answer_number (rating, number) and value_range (numeric controls).
     """
-    choices = regions.filter(pl.col("type").is_in(CLASSIFICATION_TYPES))
-    region_ids = regions.filter(~pl.col("type").is_in(CLASSIFICATION_TYPES)).select(
-        "project_id", "task_id", "annotation_id", "region_id"
-    )
-    task_level = choices.join(region_ids, on=["project_id", "task_id", "annotation_id", "region_id"], how="anti")
-    chosen = task_level.group_by(ANSWER_KEYS).agg(
-        pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort().alias("answer")
-    )
-    controls = task_level.select("project_id", "control").unique()
-    submitted = annotations.filter(~pl.col("was_cancelled")).select(
-        "project_id", "task_id", "annotation_id", "annotator", "origin", "updated_at"
-    )
+    task_level, _ = _split_values(regions, types)
+    controls = task_level.select("project_id", "control", "type").unique(["project_id", "control"], keep="first")
+    submitted = annotations.filter(~pl.col("was_cancelled")).select("project_id", "task_id", "annotation_id", "annotator", "origin", "updated_at")
     return (
         submitted.join(controls, on="project_id")
-        .join(chosen, on=ANSWER_KEYS, how="left")
+        .join(_values(task_level, ANSWER_KEYS).drop("type"), on=ANSWER_KEYS, how="left")
+        .join(value_ranges(regions, label_config), on=["project_id", "control"], how="left")
         .with_columns(pl.col("answer").fill_null(pl.lit([], pl.List(pl.String))))
-        .with_columns(
-            pl.when(pl.col("answer").list.len() > 0)
-            .then(pl.col("answer").list.join(_LABEL_SEPARATOR))
-            .alias("answer_key")
-        )
+        .with_columns(_answer_key())
     )
 
 
-def choice_similarity(answer: str, reference: str) -> pl.Expr:
-    """Score of two answer_key columns: the Jaccard index of the chosen label sets, |A ∩ B| / |A ∪ B|.
+@dataclass(frozen=True)
+class Side:
+    """What one side of a comparison gave, keyed by (project_id, task_id, annotation_id): its answers (as
+    `answers` returns) and its regions (core.regions rows)."""
 
-    With single choices this is Label Studio's exact match (1 when equal, else 0); with several choices
-    it gives partial credit. Both empty (null) = 1, exactly one empty = 0.
-    """
-    empty = pl.lit([], pl.List(pl.String))
-    a = pl.col(answer).str.split(_LABEL_SEPARATOR).fill_null(empty)
-    b = pl.col(reference).str.split(_LABEL_SEPARATOR).fill_null(empty)
-    union = a.list.set_union(b).list.len()
-    return pl.when(union == 0).then(1.0).otherwise(a.list.set_intersection(b).list.len() / union)
+    answers: pl.LazyFrame
+    regions: pl.LazyFrame
 
 
-def scores_against_ground_truth(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> pl.LazyFrame:
-    """Each answer of a task that has GT, scored against the GT annotation's answer for that control.
+def _answer_pairs(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
+    side = lambda s, name: s.answers.select(  # noqa: E731
+        "project_id", "task_id", pl.col("annotation_id").alias(name), "control", "type", "value_range",
+        pl.col("answer_key").alias(f"key_{name}"), pl.col("answer_number").alias(f"number_{name}"),
+    )  # fmt: skip
+    pairs = comparisons.join(side(a, "a"), on=["project_id", "task_id", "a"]).join(
+        side(b, "b").drop("type", "value_range"), on=["project_id", "task_id", "b", "control"]
+    )
+    return answer_similarity(pairs).select(*COMPARISON, "control", "type", "score", "key_a", "key_b")
 
-    The GT annotation may live in another task holding the same item (Scout: `source_task_id`). The GT
-    annotation itself is not scored (it would score 1 by construction). Returns project_id, task_id,
-    annotation_id, annotator, origin, control, score, gt_annotation_id, answer_key, gt_answer_key.
-    """
-    gt = ground_truth.select("project_id", "task_id", "source_task_id", pl.col("annotation_id").alias("gt_annotation_id"))
-    gt_answers = gt.join(
-        answers.select("project_id", pl.col("task_id").alias("source_task_id"), pl.col("annotation_id").alias("gt_annotation_id"), "control", "answer_key"),
-        on=["project_id", "source_task_id", "gt_annotation_id"],
-    ).select("project_id", "task_id", "control", pl.col("answer_key").alias("gt_answer_key"))
+
+def _region_rows(side: Side, name: str) -> pl.LazyFrame:
+    rows = side.regions.filter(pl.col("type").is_in(REGION_TYPES) & pl.col("scorable"))
+    return rows.select("project_id", "task_id", pl.col("annotation_id").alias(name), "control", box_label(), *(c for c in REGION_COLUMNS if c != "label"))
+
+
+def _attached_values(side: Side, name: str) -> pl.LazyFrame:
+    """Per-region answers of one side: project_id, task_id, <name>, region_id, control, type, key, number."""
+    _, attached = _split_values(side.regions)
     return (
-        answers.join(gt.drop("source_task_id"), on=["project_id", "task_id"])
-        .filter(pl.col("annotation_id") != pl.col("gt_annotation_id"))
-        .join(gt_answers, on=["project_id", "task_id", "control"])
-        .with_columns(choice_similarity("answer_key", "gt_answer_key").alias("score"), pl.lit("choices").alias("type"))
+        _values(attached, ["project_id", "task_id", "annotation_id", "region_id", "control"])
+        .with_columns(_answer_key())
+        .select("project_id", "task_id", pl.col("annotation_id").alias(name), "region_id", "control", "type", "answer_key", "answer_number")
     )
 
 
-def pairwise_task_agreement(answers: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
-    """Label Studio's pairwise task agreement over submitted human annotations.
+def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame) -> pl.LazyFrame:
+    rows_a, rows_b = _region_rows(a, "a"), _region_rows(b, "b")
+    on = [*COMPARISON, "control"]
+    controls = pl.concat([rows_a.select("project_id", "control", "type"), rows_b.select("project_id", "control", "type")]).unique(
+        ["project_id", "control"], keep="first"
+    )
+    per_control = comparisons.select(COMPARISON).join(controls, on="project_id")
+    matched, counts = matched_regions(
+        per_control.select(on),
+        per_control.join(rows_a.drop("type"), on=[*COMPARISON[:3], "control"]).select(*on, *REGION_COLUMNS),
+        per_control.join(rows_b.drop("type"), on=["project_id", "task_id", "b", "control"]).select(*on, *REGION_COLUMNS),
+        on,
+    )
+    scores = region_similarity(matched, counts, on).join(per_control.collect(), on=on)
+    # Per-region values: each matched region pair scores its attached values, weighted by the pair's overlap.
+    values_a, values_b = _attached_values(a, "a"), _attached_values(b, "b")
+    sides = [
+        m.lazy().join(v.rename({"region_id": r, "control": "attached", "type": f"type{s}", "answer_key": f"key{s}", "answer_number": f"number{s}"}), on=[*COMPARISON[:2], x, r])
+        for m, v, r, s, x in ((matched, values_a, "region_id", "_a", "a"), (matched, values_b, "region_id_b", "_b", "b"))
+    ]  # fmt: skip
+    pair_keys = [*on, "region_id", "region_id_b", "weight", "attached"]
+    attached = (
+        sides[0].join(sides[1], on=pair_keys, how="full", coalesce=True)
+        .with_columns(type=pl.coalesce("type_a", "type_b"))
+        .join(value_range.rename({"control": "attached"}), on=["project_id", "attached"], how="left")
+        .with_columns(pl.col("weight").fill_null(0.0))
+    )
+    scored = answer_similarity(attached.drop("type_a", "type_b"))
+    carried = [
+        v.group_by(*COMPARISON[:2], x, "control").agg(pl.col("region_id").n_unique().alias(f"n_{x}")).rename({"control": "attached"})
+        for v, x in ((values_a, "a"), (values_b, "b"))
+    ]
+    per_region = (
+        scored.group_by(*COMPARISON, "attached", "type").agg((pl.col("weight") * pl.col("score")).sum().alias("total"))
+        .join(carried[0], on=[*COMPARISON[:2], "a", "attached"], how="left")
+        .join(carried[1], on=[*COMPARISON[:2], "b", "attached"], how="left")
+        .select(*COMPARISON, pl.col("attached").alias("control"), "type",
+                (pl.col("total") / pl.max_horizontal(pl.col("n_a").fill_null(0), pl.col("n_b").fill_null(0))).alias("score"))
+    )  # fmt: skip
+    return pl.concat(
+        [scores.lazy().select(*COMPARISON, "control", "type", "score", "repaired"), per_region.with_columns(repaired=pl.lit(0, pl.Int64))], how="vertical_relaxed"
+    )
 
-    Each unordered pair of a task's annotations scores the mean over the project's controls of
-    `choice_similarity` (classification) and `box_similarity` (boxes); the task's agreement is the mean over its
-    n (n - 1) / 2 pairs. Returns project_id, task_id, n_annotations, agreement. A task with fewer than two
-    annotations has agreement null (no pair to compare; Label Studio shows 100%).
+
+def compare(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame) -> pl.LazyFrame:
+    """Score each comparison (project_id, task_id, a, b) on every control of its project.
+
+    Returns project_id, task_id, a, b, control, type, score, key_a, key_b (answer keys, for answer
+    controls) and repaired (polygons repaired, region controls).
+    """
+    answer_scores = _answer_pairs(comparisons, a, b).with_columns(repaired=pl.lit(None, pl.Int64))
+    region_scores = _region_scores(comparisons, a, b, value_range).with_columns(key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String))
+    return pl.concat([answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed")
+
+
+def overall(scores: pl.LazyFrame, keys: list[str], weights: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """The weighted mean of each comparison's control scores: sum w_c s_c / sum w_c, with w_c the project's
+    weight of control c (project_id, control, weight; 1 when not given; 0 leaves the control out)."""
+    if weights is not None:
+        scores = scores.join(weights, on=["project_id", "control"], how="left")
+    else:
+        scores = scores.with_columns(weight=pl.lit(None, pl.Float64))
+    weighted = scores.with_columns(pl.col("weight").fill_null(1.0)).filter(pl.col("weight") > 0)
+    return weighted.group_by(keys).agg(
+        ((pl.col("score") * pl.col("weight")).sum() / pl.col("weight").sum()).alias("score"), pl.len().alias("n_controls")
+    )
+
+
+def gt_side(ground_truth: pl.LazyFrame, answers_: pl.LazyFrame, gt_regions: pl.LazyFrame) -> Side:
+    """The GT as one side of a comparison, keyed by the task it applies to (the GT annotation may live in
+    another task of the same item, Scout's `source_task_id`); its regions include consensus boxes."""
+    gt = ground_truth.select("project_id", "task_id", "source_task_id", "annotation_id")
+    gt_answers = gt.join(answers_.rename({"task_id": "source_task_id"}), on=["project_id", "source_task_id", "annotation_id"]).drop("source_task_id")
+    return Side(gt_answers, gt_regions)
+
+
+def scores_against_ground_truth(
+    annotations: pl.LazyFrame,
+    answers_: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+    gt_regions: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """Each submitted annotation and prediction of a task with GT, scored per control against the GT.
+
+    The GT annotation itself is not scored (it would score 1 by construction). Returns project_id,
+    task_id, annotation_id, annotator, origin, control, type, score, gt_annotation_id, answer_key,
+    gt_answer_key, repaired.
+    """
+    gt = ground_truth.select("project_id", "task_id", "source_task_id", pl.col("annotation_id").alias("b"))
+    scored = (
+        annotations.filter(~pl.col("was_cancelled"))
+        .select("project_id", "task_id", pl.col("annotation_id").alias("a"), "annotator", "origin")
+        .join(gt, on=["project_id", "task_id"])
+        .filter(~((pl.col("a") == pl.col("b")) & (pl.col("task_id") == pl.col("source_task_id"))))
+    )
+    ranges = answers_.select("project_id", "control", "value_range").unique(["project_id", "control"])
+    compared = compare(scored.select(COMPARISON), Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions), ranges)
+    return compared.join(scored.select(*COMPARISON, "annotator", "origin"), on=COMPARISON).select(
+        "project_id", "task_id", pl.col("a").alias("annotation_id"), "annotator", "origin", "control", "type", "score",
+        pl.col("b").alias("gt_annotation_id"), pl.col("key_a").alias("answer_key"), pl.col("key_b").alias("gt_answer_key"), "repaired",
+    )  # fmt: skip
+
+
+def pairwise_task_agreement(
+    answers_: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame, weights: pl.LazyFrame | None = None, threshold: float = 0.5
+) -> pl.LazyFrame:
+    """Label Studio's task agreement over submitted human annotations, two ways.
+
+    Each unordered pair of a task's annotations scores `overall` over the project's controls.
+    agreement (Label Studio's "pairwise"): the mean of the pair scores over the n (n - 1) / 2 pairs;
+    consensus_agreement (its "consensus" variant): the share of pairs scoring >= `threshold`.
+    Returns project_id, task_id, n_annotations, agreement, consensus_agreement. A task with fewer than two
+    annotations has null agreement (no pair to compare; Label Studio shows 100%).
     """
     human = annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled")).select("project_id", "task_id", "annotation_id")
     pairs = (
@@ -96,24 +264,12 @@ def pairwise_task_agreement(answers: pl.LazyFrame, annotations: pl.LazyFrame, re
         .join(human.rename({"annotation_id": "b"}), on=["project_id", "task_id"])
         .filter(pl.col("a") < pl.col("b"))
     )
-    keys = ["project_id", "task_id", "control"]
-    given = answers.filter(pl.col("origin") == "human").select(*keys, "annotation_id", "answer_key")
-    choice_scores = (
-        pairs.join(given.rename({"annotation_id": "a", "answer_key": "key_a"}), on=["project_id", "task_id", "a"])
-        .join(given.rename({"annotation_id": "b", "answer_key": "key_b"}), on=[*keys, "b"])
-        .select("project_id", "task_id", "a", "b", "control", choice_similarity("key_a", "key_b").alias("score"))
+    side = Side(answers_.filter(pl.col("origin") == "human"), regions)
+    ranges = answers_.select("project_id", "control", "value_range").unique(["project_id", "control"])
+    per_pair = overall(compare(pairs, side, side, ranges), COMPARISON, weights)
+    per_task = per_pair.group_by("project_id", "task_id").agg(
+        pl.col("score").mean().alias("agreement"), (pl.col("score") >= threshold).mean().alias("consensus_agreement")
     )
-    boxes = regions.filter(scorable_box()).select(*keys, "annotation_id", box_label(), *GEOMETRY)
-    on = ["project_id", "task_id", "a", "b", "control"]
-    comparisons = pairs.join(boxes.select("project_id", "control").unique(), on="project_id")
-    box_scores = box_similarity(
-        comparisons,
-        comparisons.join(boxes.rename({"annotation_id": "a"}), on=["project_id", "task_id", "control", "a"]).select(*on, "label", *GEOMETRY),
-        comparisons.join(boxes.rename({"annotation_id": "b"}), on=["project_id", "task_id", "control", "b"]).select(*on, "label", *GEOMETRY),
-        on,
-    )
-    per_pair = pl.concat([choice_scores, box_scores.select(*on, "score")]).group_by("project_id", "task_id", "a", "b").agg(pl.col("score").mean())
-    per_task = per_pair.group_by("project_id", "task_id").agg(pl.col("score").mean().alias("agreement"))
     return (
         human.group_by("project_id", "task_id")
         .agg(pl.col("annotation_id").n_unique().alias("n_annotations"))
@@ -121,87 +277,27 @@ def pairwise_task_agreement(answers: pl.LazyFrame, annotations: pl.LazyFrame, re
     )
 
 
-def categorical_ratings(answers: pl.LazyFrame, origins: tuple[str, ...] = ("human", "model")) -> pl.LazyFrame:
-    """Answers as ratings for chance-corrected agreement: item = task, rater = annotator, label = answer.
+def categorical_ratings(answers_: pl.LazyFrame, origins: tuple[str, ...] = ("human", "model")) -> pl.LazyFrame:
+    """Categorical answers (choices, taxonomy, rating) as ratings for chance-corrected agreement: item =
+    task, rater = annotator, label = answer_key.
 
     An empty answer is a missing rating (not a category). When a rater answered a task twice, the
-    latest update counts. Returns project_id, control, item, rater, origin, label.
+    latest update counts. Returns project_id, control, type, item, rater, origin, label, number (the
+    rating's value, for ordinal statistics).
     """
     return (
-        answers.filter(pl.col("answer_key").is_not_null() & pl.col("origin").is_in(origins))
+        answers_.filter(pl.col("answer_key").is_not_null() & pl.col("origin").is_in(origins) & pl.col("type").is_in(CATEGORICAL_TYPES))
         .group_by("project_id", "control", "task_id", "annotator")
-        .agg(pl.col("answer_key", "origin").sort_by("updated_at", "annotation_id").last())
+        .agg(pl.col("type", "answer_key", "answer_number", "origin").sort_by("updated_at", "annotation_id").last())
         .select(
             "project_id",
             "control",
+            "type",
             pl.col("task_id").alias("item"),
             pl.col("annotator").alias("rater"),
             "origin",
             pl.col("answer_key").alias("label"),
+            pl.col("answer_number").alias("number"),
         )
     )
 
-
-def box_similarity(comparisons: pl.LazyFrame, a_boxes: pl.LazyFrame, b_boxes: pl.LazyFrame, on: list[str]) -> pl.LazyFrame:
-    """Label Studio's box score for each comparison (`on` keys: which two sides, which control).
-
-    f(x -> y) = the mean over y's boxes of the best IoU with a box of x of the same label (0 without one);
-    score = min(f(a -> b), f(b -> a)), so both directions must match. Both sides without boxes = 1,
-    exactly one side without boxes = 0. Returns `on` + score.
-    """
-    counts_a = a_boxes.group_by(on).agg(pl.len().alias("n_a"))
-    counts_b = b_boxes.group_by(on).agg(pl.len().alias("n_b"))
-    pairs = (
-        a_boxes.with_row_index("box_a")
-        .join(b_boxes.with_row_index("box_b"), on=[*on, "label"], suffix="_b")
-        .with_columns(iou=box_iou("", "_b").fill_null(0.0))
-    )
-    best_for_b = pairs.group_by(*on, "box_b").agg(pl.col("iou").max()).group_by(on).agg(pl.col("iou").sum().alias("sum_b"))
-    best_for_a = pairs.group_by(*on, "box_a").agg(pl.col("iou").max()).group_by(on).agg(pl.col("iou").sum().alias("sum_a"))
-    n_a, n_b = pl.col("n_a").fill_null(0), pl.col("n_b").fill_null(0)
-    return (
-        comparisons.join(counts_a, on=on, how="left")
-        .join(counts_b, on=on, how="left")
-        .join(best_for_b, on=on, how="left")
-        .join(best_for_a, on=on, how="left")
-        .with_columns(
-            score=pl.when((n_a == 0) & (n_b == 0))
-            .then(1.0)
-            .when((n_a == 0) | (n_b == 0))
-            .then(0.0)
-            .otherwise(pl.min_horizontal(pl.col("sum_b").fill_null(0) / n_b, pl.col("sum_a").fill_null(0) / n_a))
-        )
-        .select(*on, "score")
-    )
-
-
-def box_scores_against_ground_truth(
-    annotations: pl.LazyFrame, regions: pl.LazyFrame, ground_truth: pl.LazyFrame, gt_regions: pl.LazyFrame
-) -> pl.LazyFrame:
-    """Each submitted annotation and prediction of a task with GT, scored per box control against the GT's
-    boxes with `box_similarity` (the GT's boxes: `pipeline.groundtruth.ground_truth_regions`, consensus
-    boxes included). The GT annotation itself is not scored. Same columns as
-    `scores_against_ground_truth`, with no answer keys."""
-    boxes = regions.filter(scorable_box())
-    box_controls = boxes.select("project_id", "control").unique()
-    gt = ground_truth.select("project_id", "task_id", "source_task_id", pl.col("annotation_id").alias("gt_annotation_id"))
-    scored = (
-        annotations.filter(~pl.col("was_cancelled"))
-        .select("project_id", "task_id", "annotation_id", "annotator", "origin")
-        .join(gt, on=["project_id", "task_id"])
-        .filter(~((pl.col("annotation_id") == pl.col("gt_annotation_id")) & (pl.col("task_id") == pl.col("source_task_id"))))
-        .join(box_controls, on="project_id")
-    )
-    on = ["project_id", "task_id", "annotation_id", "control"]
-    mine = boxes.select("project_id", "task_id", "annotation_id", "control", box_label(), *GEOMETRY)
-    theirs = (
-        gt_regions.filter(scorable_box())
-        .select("project_id", "task_id", "control", box_label(), *GEOMETRY)
-        .join(scored.select(on).unique(), on=["project_id", "task_id", "control"])
-    )
-    similarity = box_similarity(scored.select(on), mine, theirs, on)
-    return scored.join(similarity, on=on).select(
-        "project_id", "task_id", "annotation_id", "annotator", "origin", "control", "score", "gt_annotation_id",
-        pl.lit(None, pl.String).alias("answer_key"), pl.lit(None, pl.String).alias("gt_answer_key"),
-        pl.lit("rectanglelabels").alias("type"),
-    )  # fmt: skip

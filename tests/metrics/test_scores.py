@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from pipeline.contract import AGREEMENT_MATRIX, ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, REVIEWS, TASK_AGREEMENT
+from pipeline.contract import AGREEMENT_MATRIX, ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, REGIONS, REVIEWS, TASK_AGREEMENT
 from pipeline.metrics import quality, scores
 from pipeline.metrics.classification import confusion_matrix, label_scores
 
@@ -52,7 +52,14 @@ def annotations_and_regions(rows, origin="human", cancelled=()):
         },
         schema_overrides={"labels": pl.List(pl.String), **dict.fromkeys(("x", "y", "width", "height"), pl.Float64)},
     )
-    return annotations.lazy(), regions.lazy()
+    return annotations.lazy(), pl.concat([REGIONS.empty(), regions], how="diagonal_relaxed").lazy()
+
+
+def against_gt(annotations, regions, ground_truth, answers=None):
+    """scores_against_ground_truth with the GT's regions taken from its annotation (no consensus boxes)."""
+    answers = scores.answers(annotations, regions) if answers is None else answers
+    gt_regions = ground_truth.join(regions.drop("task_id"), on=["project_id", "annotation_id"])
+    return scores.scores_against_ground_truth(annotations, answers, regions, ground_truth, gt_regions)
 
 
 def test_answers_include_empty_answers_and_skip_cancelled_annotations():
@@ -60,7 +67,7 @@ def test_answers_include_empty_answers_and_skip_cancelled_annotations():
         [("t1", "a", ["cat"]), ("t1", "b", None), ("t1", "c", ["dog", "cat"]), ("t1", "d", ["cat"])],
         cancelled={("t1", "d")},
     )
-    got = scores.choice_answers(annotations, regions).collect().sort("annotator")
+    got = scores.answers(annotations, regions).collect().sort("annotator")
     assert got["annotator"].to_list() == ["a", "b", "c"]
     assert got["answer"].to_list() == [["cat"], [], ["cat", "dog"]]
     assert got["answer_key"].to_list() == ["cat", None, "cat\x1fdog"]
@@ -73,20 +80,14 @@ def test_choices_attached_to_a_region_are_not_task_answers():
          "type": ["rectanglelabels"], "labels": [["animal"]]}
     )
     per_region = box.with_columns(pl.lit("label").alias("control"), pl.lit("choices").alias("type"), pl.lit(["dog"]).alias("labels"))
-    got = scores.choice_answers(annotations, pl.concat([regions, box, per_region], how="diagonal")).collect()
+    got = scores.answers(annotations, pl.concat([regions, box, per_region], how="diagonal")).collect()
     assert got["answer"].to_list() == [["cat"]]
-
-
-def test_choice_similarity_label_studio_semantics_and_multi_choice_jaccard():
-    frame = pl.DataFrame({"a": ["x", None, None, "x", "x\x1fy", "x\x1fy"], "b": ["x", None, "x", "y", "y\x1fz", "x\x1fy"]})
-    assert frame.select(scores.choice_similarity("a", "b")).to_series().to_list() == [1.0, 1.0, 0.0, 0.0, pytest.approx(1 / 3), 1.0]
 
 
 def test_scores_against_ground_truth_skip_the_gt_annotation_itself():
     annotations, regions = annotations_and_regions([("t1", "gt", ["cat"]), ("t1", "a", ["cat"]), ("t1", "b", None), ("t2", "a", ["dog"])])
-    answers = scores.choice_answers(annotations, regions)
     ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["t1:gt"], "source_task_id": ["t1"]})
-    got = scores.scores_against_ground_truth(answers, ground_truth).collect().sort("annotator")
+    got = against_gt(annotations, regions, ground_truth).collect().sort("annotator")
     assert got["annotator"].to_list() == ["a", "b"]  # not the GT itself, not task t2 without GT
     assert got["score"].to_list() == [1.0, 0.0]
 
@@ -95,7 +96,7 @@ def test_pairwise_task_agreement_is_the_mean_over_pairs():
     annotations, regions = annotations_and_regions(
         [("t1", "a", ["cat"]), ("t1", "b", ["cat"]), ("t1", "c", ["dog"]), ("t2", "a", ["cat"])]
     )
-    got = scores.pairwise_task_agreement(scores.choice_answers(annotations, regions), annotations, regions).collect().sort("task_id")
+    got = scores.pairwise_task_agreement(scores.answers(annotations, regions), annotations, regions).collect().sort("task_id")
     TASK_AGREEMENT.conform(got)
     assert got["n_annotations"].to_list() == [3, 1]
     assert got["agreement"].to_list() == [pytest.approx(1 / 3), None]  # pairs ab=1, ac=0, bc=0; one annotation: null
@@ -106,10 +107,10 @@ def test_annotator_performance_against_crowdkit_gold_example():
     rows = [(t, w, [label]) for t, w, label in c["inputs"]["rows"]]
     rows += [(t, "gold", [label]) for t, label in c["inputs"]["ground_truth"].items()]
     annotations, regions = annotations_and_regions(rows)
-    answers = scores.choice_answers(annotations, regions)
+    answers = scores.answers(annotations, regions)
     gold_tasks = list(c["inputs"]["ground_truth"])
     ground_truth = pl.LazyFrame({"project_id": "p", "task_id": gold_tasks, "annotation_id": [f"{t}:gold" for t in gold_tasks], "source_task_id": gold_tasks})
-    scored = scores.scores_against_ground_truth(answers, ground_truth)
+    scored = against_gt(annotations, regions, ground_truth, answers)
     performance = quality.annotator_performance(annotations, NO_REVIEWS, scored, answers, label_scores(confusion_matrix(scored)))
     got = ANNOTATOR_PERFORMANCE.conform(performance.collect())
     workers = got.filter(pl.col("annotator") != "gold").sort("annotator")
@@ -123,7 +124,7 @@ def test_agreement_matrix_pairs_match_scikit_learn_and_include_models():
     rows = [(f"t{i}", "a", ["xy"[i % 2]]) for i in range(10)] + [(f"t{i}", "b", ["xy"[(i // 3) % 2]]) for i in range(10)]
     annotations, regions = annotations_and_regions(rows)
     model_annotations, model_regions = annotations_and_regions([(f"t{i}", "m1", ["x"]) for i in range(0, 10, 2)], origin="model")
-    answers = scores.choice_answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
+    answers = scores.answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
     got = AGREEMENT_MATRIX.conform(quality.agreement_matrix(answers).collect())
     ab = got.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "b")).row(0, named=True)
     ba = got.filter((pl.col("annotator_a") == "b") & (pl.col("annotator_b") == "a")).row(0, named=True)
@@ -138,7 +139,7 @@ def test_agreement_matrix_pairs_match_scikit_learn_and_include_models():
 def test_project_agreement_uses_humans_only_and_explains_nulls():
     annotations, regions = annotations_and_regions([("t1", "a", ["x"]), ("t1", "b", ["x"]), ("t2", "a", ["x"]), ("t2", "b", ["x"])])
     model_annotations, model_regions = annotations_and_regions([("t1", "m", ["y"])], origin="model")
-    answers = scores.choice_answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
+    answers = scores.answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
     got = PROJECT_AGREEMENT.conform(quality.project_agreement(answers).collect()).row(0, named=True)
     assert got["n_raters"] == 2 and got["n_tasks"] == 2 and got["percent_agreement"] == 1.0
     assert got["fleiss_kappa"] is None and got["krippendorff_alpha"] is None
@@ -160,7 +161,7 @@ def test_review_queue_orders_tasks_a_reviewer_should_take_first():
     )
     model_annotations = model_annotations.with_columns(score=pl.when(pl.col("task_id") == "t5").then(0.2).otherwise(0.9))
     annotations = pl.concat([annotations.with_columns(score=pl.lit(None, pl.Float64)), model_annotations])
-    answers = scores.choice_answers(annotations, pl.concat([regions, model_regions]))
+    answers = scores.answers(annotations, pl.concat([regions, model_regions]))
     tasks = annotations.select("project_id", "task_id").unique()
     ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"]})
     conflicts = pl.LazyFrame({"project_id": ["p"], "task_id": ["t2"], "rule": ["consensus tie: no majority, for review"]})
@@ -187,8 +188,9 @@ def test_annotator_dashboard_counts_reviews_lead_time_and_agreement_with_model_a
     )  # fmt: skip
     model, model_regions = annotations_and_regions([("t1", "m", ["cat"]), ("t2", "m", ["cat"])], origin="model")
     all_annotations = pl.concat([annotations, model], how="diagonal_relaxed")
-    answers = scores.choice_answers(all_annotations, pl.concat([regions, model_regions]))
-    empty_scores = scores.scores_against_ground_truth(answers, pl.LazyFrame(schema={"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "source_task_id": pl.String}))
+    answers = scores.answers(all_annotations, pl.concat([regions, model_regions]))
+    no_gt = pl.LazyFrame(schema={"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "source_task_id": pl.String})
+    empty_scores = against_gt(all_annotations, pl.concat([regions, model_regions]), no_gt, answers)
     got = quality.annotator_performance(all_annotations, reviews, empty_scores, answers, label_scores(confusion_matrix(empty_scores))).collect()
     a = got.filter(pl.col("annotator") == "a").row(0, named=True)
     assert (a["n_accepted"], a["n_fixed_and_accepted"], a["n_rejected"], a["acceptance_score"]) == (1, 1, 1, pytest.approx(2 / 3))
@@ -202,27 +204,11 @@ def test_annotator_dashboard_counts_reviews_lead_time_and_agreement_with_model_a
 def test_agreement_matrix_has_a_ground_truth_column():
     rows = [(f"t{i}", "a", ["xy"[i % 2]]) for i in range(6)] + [(f"t{i}", "gold", ["x"]) for i in range(6)]
     annotations, regions = annotations_and_regions(rows)
-    answers = scores.choice_answers(annotations, regions)
+    answers = scores.answers(annotations, regions)
     ground_truth = pl.LazyFrame({"project_id": "p", "task_id": [f"t{i}" for i in range(6)], "annotation_id": [f"t{i}:gold" for i in range(6)], "source_task_id": [f"t{i}" for i in range(6)]})
-    matrix = quality.agreement_matrix(answers, scores.scores_against_ground_truth(answers, ground_truth)).collect()
+    matrix = quality.agreement_matrix(answers, against_gt(annotations, regions, ground_truth, answers)).collect()
     versus_gt = matrix.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "(ground truth)")).row(0, named=True)
     assert (versus_gt["n_tasks"], versus_gt["agreement"]) == (6, 0.5)
     mirrored = matrix.filter((pl.col("annotator_a") == "(ground truth)") & (pl.col("annotator_b") == "a")).row(0, named=True)
     assert mirrored["agreement"] == 0.5
     assert matrix.filter(pl.col("annotator_a") == "gold")["annotator_b"].to_list() == ["a"]  # its own GT rows are not compared with the GT
-
-
-def test_box_similarity_is_label_studio_best_iou_both_ways():
-    on = ["pair", "control"]
-    box = lambda pair, label, x: {"pair": pair, "control": "bbox", "label": label, "x": x, "y": 0.0, "width": 10.0, "height": 10.0}  # noqa: E731
-    a = pl.LazyFrame([box("p1", "zebra", 0.0), box("p1", "zebra", 50.0), box("p2", "zebra", 0.0), box("p4", "lion", 0.0)])
-    b = pl.LazyFrame([box("p1", "zebra", 5.0), box("p2", "zebra", 0.0), box("p2", "zebra", 80.0), box("p4", "zebra", 0.0)])
-    comparisons = pl.LazyFrame({"pair": ["p1", "p2", "p3", "p4", "p5"], "control": "bbox"})
-    got = dict(scores.box_similarity(comparisons, a, b, on).collect().select("pair", "score").iter_rows())
-    # p1: b's box matches a's first at IoU 1/3 -> f(a->b) = 1/3; a's boxes: (1/3 + 0) / 2 -> min = 1/6
-    assert got["p1"] == pytest.approx(1 / 6)
-    assert got["p2"] == pytest.approx(0.5)  # every a box found (1.0) but half of b's boxes are unmatched
-    assert got["p3"] == 1.0  # neither side drew a box
-    assert got["p4"] == 0.0  # the same box under another label does not count
-    b5 = pl.LazyFrame([box("p5", "zebra", 0.0)])
-    assert scores.box_similarity(comparisons.filter(pl.col("pair") == "p5"), a, b5, on).collect()["score"].item() == 0.0  # one side empty
