@@ -294,6 +294,7 @@ ANNOTATION_SCORES = Table(
         "control": pl.String,
         "type": pl.String,
         "score": pl.Float64,
+        "weight": pl.Float64,
         "gt_annotation_id": pl.String,
         "answer_key": pl.String,
         "gt_answer_key": pl.String,
@@ -378,8 +379,10 @@ AGREEMENT_MATRIX = Table(
         "n_tasks": pl.Int64,
         "agreement": pl.Float64,
         "cohen_kappa": pl.Float64,
+        "weighted_kappa_linear": pl.Float64,
+        "weighted_kappa_quadratic": pl.Float64,
     },
-    "Every ordered pair of participants (annotators, model versions, '(ground truth)') per control, over shared tasks.",
+    "Every ordered pair of participants (annotators, model versions, '(ground truth)') per categorical control and '(all)', over shared tasks.",
 )
 
 LABEL_SCORES = Table(
@@ -509,6 +512,7 @@ PROJECT_AGREEMENT = Table(
         "fleiss_kappa_ci_low": pl.Float64,
         "fleiss_kappa_ci_high": pl.Float64,
         "fleiss_kappa_band": pl.String,
+        "krippendorff_level": pl.String,
         "krippendorff_alpha": pl.Float64,
         "krippendorff_alpha_ci_low": pl.Float64,
         "krippendorff_alpha_ci_high": pl.Float64,

@@ -32,8 +32,9 @@ from pipeline.contract import (
     TASKS,
 )
 from pipeline.groundtruth import ground_truth_regions
+from pipeline.groundtruth.policy import load_policy
 from pipeline.metrics import classification, detection, quality, scores
-from pipeline.resources import WarehouseResource
+from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 
 
 def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table, rows: pl.LazyFrame, stats: str | None = None) -> dg.MaterializeResult:
@@ -55,14 +56,16 @@ def answers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
 
 
 @dg.asset(**table_asset(ANNOTATION_SCORES, deps=[ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH]))
-def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource) -> dg.MaterializeResult:
     """Each annotation and prediction scored against its task's GT per control (0..1): answers by type,
-    regions (boxes, spans, polygons, keypoints) by one-to-one matching, per-region values with their region."""
+    regions (boxes, spans, polygons, keypoints) by one-to-one matching, per-region values with their region;
+    with the control's weight from the policy."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
     rows = scores.scores_against_ground_truth(
         store.scan_project(ANNOTATIONS, project), store.scan_project(ANSWERS, project), regions, ground_truth, ground_truth_regions(ground_truth, regions)
     )
+    rows = scores.with_control_weights(rows, load_policy(groundtruth.policy_path).control_weights([project]))
     return _publish(context, warehouse, ANNOTATION_SCORES, ANNOTATION_SCORES.conform(rows), stats="score")
 
 
@@ -105,10 +108,11 @@ def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 
 
 @dg.asset(**table_asset(TASK_AGREEMENT, deps=[ANSWERS, ANNOTATIONS, REGIONS]))
-def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource) -> dg.MaterializeResult:
     """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on every control."""
     store, project = warehouse.store(), context.partition_key
-    rows = scores.pairwise_task_agreement(*(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)))
+    weights = load_policy(groundtruth.policy_path).control_weights([project])
+    rows = scores.pairwise_task_agreement(*(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)), weights=weights)
     return _publish(context, warehouse, TASK_AGREEMENT, rows, stats="agreement")
 
 

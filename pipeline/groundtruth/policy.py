@@ -1,16 +1,18 @@
 """The ground-truth policy (`groundtruth/policy.yaml`) and the override file (`groundtruth/overrides.yaml`).
 
 Both are small, reviewed, version-controlled YAML files. The policy says, per project, which rules
-decide GT and in which order, who the trusted annotators are, whether consensus may decide, and
-whether GT belongs to the task or to the item across tasks (Scout). Without a file, the defaults apply.
+decide GT and in which order, who the trusted annotators are, whether consensus may decide,
+whether GT belongs to the task or to the item across tasks (Scout), and how much each control weighs
+in an annotation's overall score. Without a file, the defaults apply.
 
     default:
       rules: [override, flag, review, annotator, consensus]   # highest precedence first
       trusted_annotators: []
       consensus: {enabled: false, min_agreement: 0.66, quorum: 3, iou: 0.5}   # acts only when enabled
       scope: auto                                    # task | item | auto (item for Scout exports)
+      control_weights: {}                            # control -> weight in overall scores (default 1, 0 ignores)
     projects:
-      "7": {trusted_annotators: [amara@wildlife.example], consensus: {enabled: true}}
+      "7": {trusted_annotators: [amara@wildlife.example], consensus: {enabled: true}, control_weights: {animals: 2}}
 
 An override says, for one task, "this annotation is the GT" (`set`) or "this task has no GT" (`unset`),
 with its author and reason; the latest override of a task wins. `gtq gt set/unset` append to the file.
@@ -48,6 +50,7 @@ class ProjectPolicy:
     trusted_annotators: tuple[str, ...] = ()
     consensus: Consensus = field(default_factory=Consensus)
     scope: str = "auto"
+    control_weights: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,11 @@ class Policy:
         """project_id, annotator, preference (0 = first listed)."""
         rows = [(p, a, i) for p in project_ids for i, a in enumerate(self.for_project(p).trusted_annotators)]
         return pl.LazyFrame(rows, schema={"project_id": pl.String, "annotator": pl.String, "preference": pl.Int64}, orient="row")
+
+    def control_weights(self, project_ids: list[str]) -> pl.LazyFrame:
+        """project_id, control, weight for the controls whose weight the policy sets."""
+        rows = [(p, control, weight) for p in project_ids for control, weight in self.for_project(p).control_weights.items()]
+        return pl.LazyFrame(rows, schema={"project_id": pl.String, "control": pl.String, "weight": pl.Float64}, orient="row")
 
     def consensus_settings(self, project_ids: list[str]) -> pl.LazyFrame:
         """project_id, min_agreement, quorum for the projects where consensus may decide."""
@@ -98,7 +106,7 @@ def load_policy(path: Path) -> Policy:
 
 
 def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectPolicy:
-    unknown = set(settings) - {"rules", "trusted_annotators", "consensus", "scope"}
+    unknown = set(settings) - {"rules", "trusted_annotators", "consensus", "scope", "control_weights"}
     if unknown:
         raise PolicyError(f"{where}: unknown settings {sorted(unknown)}")
     rules = tuple(settings.get("rules", base.rules))
@@ -111,7 +119,10 @@ def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectP
     if not 0 < consensus.min_agreement <= 1 or consensus.quorum < 1 or not 0 < consensus.iou <= 1:
         raise PolicyError(f"{where}: consensus needs 0 < min_agreement <= 1, quorum >= 1 and 0 < iou <= 1")
     trusted = tuple(str(a) for a in settings.get("trusted_annotators", base.trusted_annotators))
-    return ProjectPolicy(rules, trusted, consensus, scope)
+    weights = {**base.control_weights, **(settings.get("control_weights") or {})}
+    if bad := {c: w for c, w in weights.items() if not isinstance(w, int | float) or isinstance(w, bool) or w < 0}:
+        raise PolicyError(f"{where}: control_weights must be numbers >= 0, not {bad}")
+    return ProjectPolicy(rules, trusted, consensus, scope, {str(c): float(w) for c, w in weights.items()})
 
 
 OVERRIDE_SCHEMA = {

@@ -19,7 +19,7 @@ from pipeline.metrics.agreement import (
 )
 from pipeline.metrics.bootstrap import agreement_intervals
 from pipeline.metrics.classification import expected_calibration_error
-from pipeline.metrics.scores import categorical_ratings
+from pipeline.metrics.scores import answer_ratings, overall
 from pipeline.metrics.similarity import CATEGORICAL_TYPES
 from pipeline.reviews import with_review_state
 
@@ -36,8 +36,8 @@ def annotator_performance(
     - volume: n_annotations, n_submitted, n_skipped; review verdicts (`pipeline.reviews`): n_accepted,
       n_fixed_and_accepted, n_rejected, and acceptance_score = accepted (fixed or not) / reviewed;
     - lead time of submitted work: total, mean and median seconds;
-    - against GT: n_scored, accuracy (mean Label Studio score; an empty answer against a non-empty GT
-      scores 0), cohen_kappa (over answers both gave, categories kept apart per control), macro_f1 (the
+    - against GT: n_scored (annotations), accuracy (mean over them of the overall score, the control
+      scores' weighted mean; an empty answer against a non-empty GT scores 0), cohen_kappa (over answers both gave, categories kept apart per control), macro_f1 (the
       mean of the per-label F1 of quality.label_scores);
     - prediction_agreement: share of answers equal to the model's on the same task and control (humans);
     - annotator_agreement: share of answers equal to another human annotator's, over all such pairs.
@@ -58,7 +58,8 @@ def annotator_performance(
         pl.col("lead_time_s").filter(submitted).median().alias("lead_time_median_s"),
     )
     reviewed = pl.col("n_accepted") + pl.col("n_fixed_and_accepted") + pl.col("n_rejected")
-    accuracy = scores.group_by(PARTICIPANT).agg(pl.len().alias("n_scored"), pl.col("score").mean().alias("accuracy"))
+    per_annotation = overall(scores, [*PARTICIPANT, "task_id", "annotation_id"])
+    accuracy = per_annotation.group_by(PARTICIPANT).agg(pl.len().alias("n_scored"), pl.col("score").mean().alias("accuracy"))
     per_control = [pl.concat_str("control", pl.col(c), separator="\x1e").alias(c) for c in ("answer_key", "gt_answer_key")]
     answered = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null() & CATEGORICAL)
     kappa = cohen_kappa(answered.with_columns(per_control), PARTICIPANT, a="answer_key", b="gt_answer_key")
@@ -111,16 +112,28 @@ def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyF
 GROUND_TRUTH_PARTICIPANT = "(ground truth)"
 
 
-def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """Every ordered pair of participants (annotators and model versions) per project and control, and
-    with `scores` (quality.annotation_scores) a "(ground truth)" participant too.
+ALL_CONTROLS = "(all)"  # the agreement matrix's row pooling every categorical control
 
-    Over the tasks both answered: agreement = share of identical answers, cohen_kappa as in
-    `cohen_kappa`. Against the GT, a participant's own GT annotation is not counted (as in the scores).
-    Both orders of a pair are present so the table pivots into a full matrix.
+
+def _ordinal_kappas(pairs: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """Linearly and quadratically weighted kappa of the rating controls' pairs (labels are the ratings)."""
+    ordinal = pairs.filter(pl.col("type") == "rating").with_columns(pl.col("label_a", "label_b").cast(pl.Float64))
+    linear, quadratic = (cohen_kappa(ordinal, keys, weights=w).select(*keys, pl.col("cohen_kappa").alias(f"weighted_kappa_{w}")) for w in ("linear", "quadratic"))
+    return linear.join(quadratic, on=keys, nulls_equal=True)
+
+
+def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """Every ordered pair of participants (annotators and model versions) per project and categorical
+    control, plus a control "(all)" pooling them, and with `scores` (quality.annotation_scores) a
+    "(ground truth)" participant too.
+
+    Over the tasks both answered: agreement = share of identical answers, cohen_kappa as in `cohen_kappa`
+    (pooled: categories kept apart per control); for rating controls also the linearly and quadratically
+    weighted kappa on the rating scale. Against the GT, a participant's own GT annotation is not counted
+    (as in the scores). Both orders of a pair are present so the table pivots into a full matrix.
     """
-    by = ["project_id", "control"]
-    pairs = rater_pairs(categorical_ratings(answers).drop("origin"), by)
+    by = ["project_id", "control", "type"]
+    pairs = rater_pairs(answer_ratings(answers).drop("origin", "number"), by).drop("item")
     if scores is not None:
         versus_gt = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null() & CATEGORICAL).select(
             *by, pl.col("annotator").alias("rater_a"), pl.lit(GROUND_TRUTH_PARTICIPANT).alias("rater_b"),
@@ -128,37 +141,61 @@ def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) 
         )  # fmt: skip
         mirrored = versus_gt.select(*by, pl.col("rater_b").alias("rater_a"), pl.col("rater_a").alias("rater_b"),
                                     pl.col("label_b").alias("label_a"), pl.col("label_a").alias("label_b"))  # fmt: skip
-        pairs = pl.concat([pairs.drop("item"), versus_gt, mirrored], how="diagonal")
+        pairs = pl.concat([pairs, versus_gt, mirrored], how="diagonal")
+    pooled = pairs.with_columns(
+        pl.concat_str("control", pl.col(c), separator="\x1e").alias(c) for c in ("label_a", "label_b")
+    ).with_columns(control=pl.lit(ALL_CONTROLS), type=pl.lit(None, pl.String))
+    keys = [*by, "rater_a", "rater_b"]
     return (
-        cohen_kappa(pairs, [*by, "rater_a", "rater_b"])
+        pl.concat([cohen_kappa(pairs, keys), cohen_kappa(pooled, keys)])
+        .join(_ordinal_kappas(pairs, keys), on=keys, how="left", nulls_equal=True)
         .select(
-            *by,
+            "project_id",
+            "control",
             pl.col("rater_a").alias("annotator_a"),
             pl.col("rater_b").alias("annotator_b"),
             pl.col("n_items").alias("n_tasks"),
             "agreement",
             "cohen_kappa",
+            "weighted_kappa_linear",
+            "weighted_kappa_quadratic",
         )
-        .sort(*by, "annotator_a", "annotator_b")
+        .sort("project_id", "control", "annotator_a", "annotator_b")
     )
 
 
-def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int = 0) -> pl.LazyFrame:
-    """Inter-annotator reliability per project and classification control, human annotators only.
+KRIPPENDORFF_LEVEL = {"choices": "nominal", "taxonomy": "nominal", "rating": "ordinal", "number": "interval"}
 
-    Generalised Fleiss' kappa (with its Landis & Koch band), nominal Krippendorff's alpha (with
-    Krippendorff's band) and Gwet's AC1 (see `pipeline.metrics.agreement`), each with a seeded 95%
-    percentile bootstrap interval over tasks (`pipeline.metrics.bootstrap`); `undefined_reason` says why
-    a value is null.
+
+def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int = 0) -> pl.LazyFrame:
+    """Inter-annotator reliability per project and control, human annotators only.
+
+    Categorical controls (choices, taxonomy, rating): generalised Fleiss' kappa (with its Landis & Koch
+    band) and Gwet's AC1. Every control with answers that can be compared: Krippendorff's alpha at the
+    control's level (nominal for choices and taxonomy, ordinal for rating, interval for number; with
+    Krippendorff's band). Each with a seeded 95% percentile bootstrap interval over tasks
+    (`pipeline.metrics.bootstrap`). `undefined_reason` says why a value is null.
     """
     by = ["project_id", "control"]
-    ratings = categorical_ratings(answers, origins=("human",)).drop("origin")
-    intervals = agreement_intervals(ratings.collect(), by, n_resamples=n_resamples, seed=seed)
+    ratings = answer_ratings(answers, origins=("human",), types=tuple(KRIPPENDORFF_LEVEL)).drop("origin")
+    results = []
+    for type_, level in KRIPPENDORFF_LEVEL.items():
+        of_type = ratings.filter(pl.col("type") == type_)
+        if level != "nominal":
+            of_type = of_type.with_columns(label=pl.col("number"))
+        alpha = krippendorff_alpha(of_type, by, level=level)
+        intervals = agreement_intervals(of_type.collect(), by, level=level, n_resamples=n_resamples, seed=seed)
+        results.append(
+            fleiss_kappa(of_type, by)
+            .join(gwet_ac1(of_type, by), on=by)
+            .join(alpha, on=by)
+            .join(intervals.lazy(), on=by, how="left")
+            .with_columns(krippendorff_level=pl.lit(level), categorical=pl.lit(type_ in CATEGORICAL_TYPES))
+        )
+    categorical_only = ["fleiss_kappa", "fleiss_kappa_ci_low", "fleiss_kappa_ci_high", "gwet_ac1", "gwet_ac1_ci_low", "gwet_ac1_ci_high", "percent_agreement"]
     return (
-        fleiss_kappa(ratings, by)
-        .join(krippendorff_alpha(ratings, by), on=by)
-        .join(gwet_ac1(ratings, by), on=by)
-        .join(intervals.lazy(), on=by, how="left")
+        pl.concat(results, how="vertical_relaxed")
+        .with_columns(pl.when(pl.col("categorical")).then(pl.col(c)).alias(c) for c in categorical_only)
         .select(
             *by,
             pl.col("n_items").alias("n_tasks"),
@@ -169,6 +206,7 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
             "fleiss_kappa_ci_low",
             "fleiss_kappa_ci_high",
             landis_koch(pl.col("fleiss_kappa")).alias("fleiss_kappa_band"),
+            "krippendorff_level",
             "krippendorff_alpha",
             "krippendorff_alpha_ci_low",
             "krippendorff_alpha_ci_high",
@@ -178,8 +216,10 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
             "gwet_ac1_ci_high",
             pl.when(pl.col("n_items") == 0)
             .then(pl.lit("no task has two ratings"))
-            .when(pl.col("fleiss_kappa").is_null())
+            .when(pl.col("krippendorff_alpha").is_null())
             .then(pl.lit("every rating has the same label: chance agreement is 1"))
+            .when(~pl.col("categorical"))
+            .then(pl.lit("kappa and AC1 need categories: numbers are scored by alpha only"))
             .alias("undefined_reason"),
         )
         .sort(by)
@@ -260,7 +300,7 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
     confusion matrices); the labels are reported for the tasks without GT. Returns (consensus labels,
     annotator confusion), shaped as quality.consensus_labels and quality.annotator_confusion.
     """
-    ratings = categorical_ratings(answers, origins=("human",)).drop("origin").collect()
+    ratings = answer_ratings(answers, origins=("human",)).drop("origin").collect()
     by = ["project_id", "control"]
     votes = majority_vote(ratings.lazy(), by).collect()
     labels, confusion = [], []

@@ -198,16 +198,21 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFra
     return pl.concat([answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed")
 
 
-def overall(scores: pl.LazyFrame, keys: list[str], weights: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """The weighted mean of each comparison's control scores: sum w_c s_c / sum w_c, with w_c the project's
-    weight of control c (project_id, control, weight; 1 when not given; 0 leaves the control out)."""
-    if weights is not None:
-        scores = scores.join(weights, on=["project_id", "control"], how="left")
-    else:
-        scores = scores.with_columns(weight=pl.lit(None, pl.Float64))
-    weighted = scores.with_columns(pl.col("weight").fill_null(1.0)).filter(pl.col("weight") > 0)
-    return weighted.group_by(keys).agg(
-        ((pl.col("score") * pl.col("weight")).sum() / pl.col("weight").sum()).alias("score"), pl.len().alias("n_controls")
+def with_control_weights(scores: pl.LazyFrame, weights: pl.LazyFrame | None) -> pl.LazyFrame:
+    """`scores` with each control's `weight` (project_id, control, weight; 1 where none is set)."""
+    if weights is None:
+        return scores.with_columns(weight=pl.lit(1.0))
+    return scores.join(weights, on=["project_id", "control"], how="left").with_columns(pl.col("weight").fill_null(1.0))
+
+
+def overall(scores: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """The weighted mean of the control scores of each `keys` group (a comparison): sum w_c s_c / sum w_c,
+    with the `weight` column (`with_control_weights`); weight 0 leaves a control out. Returns `keys`,
+    score, n_controls; a group whose controls all weigh 0 has no row."""
+    return (
+        scores.filter(pl.col("weight") > 0)
+        .group_by(keys)
+        .agg(((pl.col("score") * pl.col("weight")).sum() / pl.col("weight").sum()).alias("score"), pl.len().alias("n_controls"))
     )
 
 
@@ -252,7 +257,8 @@ def pairwise_task_agreement(
 ) -> pl.LazyFrame:
     """Label Studio's task agreement over submitted human annotations, two ways.
 
-    Each unordered pair of a task's annotations scores `overall` over the project's controls.
+    Each unordered pair of a task's annotations scores `overall` over the project's controls (weighted by
+    `weights`: project_id, control, weight).
     agreement (Label Studio's "pairwise"): the mean of the pair scores over the n (n - 1) / 2 pairs;
     consensus_agreement (its "consensus" variant): the share of pairs scoring >= `threshold`.
     Returns project_id, task_id, n_annotations, agreement, consensus_agreement. A task with fewer than two
@@ -266,7 +272,7 @@ def pairwise_task_agreement(
     )
     side = Side(answers_.filter(pl.col("origin") == "human"), regions)
     ranges = answers_.select("project_id", "control", "value_range").unique(["project_id", "control"])
-    per_pair = overall(compare(pairs, side, side, ranges), COMPARISON, weights)
+    per_pair = overall(with_control_weights(compare(pairs, side, side, ranges), weights), COMPARISON)
     per_task = per_pair.group_by("project_id", "task_id").agg(
         pl.col("score").mean().alias("agreement"), (pl.col("score") >= threshold).mean().alias("consensus_agreement")
     )
@@ -277,16 +283,18 @@ def pairwise_task_agreement(
     )
 
 
-def categorical_ratings(answers_: pl.LazyFrame, origins: tuple[str, ...] = ("human", "model")) -> pl.LazyFrame:
-    """Categorical answers (choices, taxonomy, rating) as ratings for chance-corrected agreement: item =
-    task, rater = annotator, label = answer_key.
+def answer_ratings(
+    answers_: pl.LazyFrame, origins: tuple[str, ...] = ("human", "model"), types: tuple[str, ...] = CATEGORICAL_TYPES
+) -> pl.LazyFrame:
+    """Answers (by default the categorical ones: choices, taxonomy, rating) as ratings for chance-corrected
+    agreement: item = task, rater = annotator, label = answer_key.
 
     An empty answer is a missing rating (not a category). When a rater answered a task twice, the
     latest update counts. Returns project_id, control, type, item, rater, origin, label, number (the
-    rating's value, for ordinal statistics).
+    value of a rating or number, for ordinal and interval statistics).
     """
     return (
-        answers_.filter(pl.col("answer_key").is_not_null() & pl.col("origin").is_in(origins) & pl.col("type").is_in(CATEGORICAL_TYPES))
+        answers_.filter(pl.col("answer_key").is_not_null() & pl.col("origin").is_in(origins) & pl.col("type").is_in(types))
         .group_by("project_id", "control", "task_id", "annotator")
         .agg(pl.col("type", "answer_key", "answer_number", "origin").sort_by("updated_at", "annotation_id").last())
         .select(

@@ -157,6 +157,16 @@ def test_policy_file_round_trip_and_errors(tmp_path):
         load_policy(path)
 
 
+def test_control_weights_come_from_the_policy_and_must_be_numbers(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text('default:\n  control_weights: {notes: 0}\nprojects:\n  "7":\n    control_weights: {bbox: 2.5}\n')
+    weights = load_policy(path).control_weights(["7", "8"]).collect().sort("project_id", "control")
+    assert weights.rows() == [("7", "bbox", 2.5), ("7", "notes", 0.0), ("8", "notes", 0.0)]  # a project inherits the default's
+    path.write_text('projects:\n  "7":\n    control_weights: {bbox: heavy}\n')
+    with pytest.raises(PolicyError, match="projects.7: control_weights"):
+        load_policy(path)
+
+
 def test_bad_override_entries_name_the_file_and_entry(tmp_path):
     path = tmp_path / "overrides.yaml"
     path.write_text("overrides:\n  - {project: p, task: t, action: set, author: a, reason: r}\n")

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import krippendorff
+import numpy as np
 import polars as pl
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -59,7 +61,7 @@ def against_gt(annotations, regions, ground_truth, answers=None):
     """scores_against_ground_truth with the GT's regions taken from its annotation (no consensus boxes)."""
     answers = scores.answers(annotations, regions) if answers is None else answers
     gt_regions = ground_truth.join(regions.drop("task_id"), on=["project_id", "annotation_id"])
-    return scores.scores_against_ground_truth(annotations, answers, regions, ground_truth, gt_regions)
+    return scores.with_control_weights(scores.scores_against_ground_truth(annotations, answers, regions, ground_truth, gt_regions), None)
 
 
 def test_answers_include_empty_answers_and_skip_cancelled_annotations():
@@ -211,4 +213,37 @@ def test_agreement_matrix_has_a_ground_truth_column():
     assert (versus_gt["n_tasks"], versus_gt["agreement"]) == (6, 0.5)
     mirrored = matrix.filter((pl.col("annotator_a") == "(ground truth)") & (pl.col("annotator_b") == "a")).row(0, named=True)
     assert mirrored["agreement"] == 0.5
-    assert matrix.filter(pl.col("annotator_a") == "gold")["annotator_b"].to_list() == ["a"]  # its own GT rows are not compared with the GT
+    assert matrix.filter((pl.col("annotator_a") == "gold") & (pl.col("control") == "label"))["annotator_b"].to_list() == ["a"]  # not its own GT
+
+
+def rating_answers(ratings: dict[str, list[int]]) -> pl.LazyFrame:
+    """Answers of a rating control 'quality' (1..5) from each rater's ratings of tasks t0, t1, ..."""
+    rows = [(f"t{i}", rater, None) for rater, values in ratings.items() for i in range(len(values))]
+    annotations, _ = annotations_and_regions(rows)
+    regions = pl.DataFrame(
+        {"project_id": "p", "task_id": [t for t, _, _ in rows], "annotation_id": [f"{t}:{a}" for t, a, _ in rows],
+         "region_id": [f"{t}:{a}" for t, a, _ in rows], "control": "quality", "type": "rating",
+         "number": [float(v) for values in ratings.values() for v in values], "scorable": True}
+    )  # fmt: skip
+    return scores.answers(annotations, pl.concat([REGIONS.empty(), regions], how="diagonal_relaxed").lazy())
+
+
+def test_agreement_matrix_weighs_rating_disagreements_like_scikit_learn():
+    a, b = [1, 2, 3, 4, 5, 5, 2, 3], [1, 3, 3, 5, 4, 5, 1, 1]
+    matrix = quality.agreement_matrix(rating_answers({"a": a, "b": b})).collect()
+    AGREEMENT_MATRIX.conform(matrix)
+    row = matrix.filter((pl.col("control") == "quality") & (pl.col("annotator_a") == "a")).row(0, named=True)
+    for weights in ("linear", "quadratic"):
+        assert row[f"weighted_kappa_{weights}"] == pytest.approx(cohen_kappa_score(a, b, weights=weights, labels=[1, 2, 3, 4, 5]))
+    assert row["cohen_kappa"] == pytest.approx(cohen_kappa_score(a, b))
+    pooled = matrix.filter((pl.col("control") == "(all)") & (pl.col("annotator_a") == "a")).row(0, named=True)
+    assert pooled["n_tasks"] == 8 and pooled["weighted_kappa_linear"] is None
+
+
+def test_project_agreement_uses_ordinal_alpha_for_ratings():
+    ratings = {"a": [1, 2, 3, 4, 5, 5, 2, 3], "b": [1, 3, 3, 5, 4, 5, 1, 1], "c": [2, 2, 3, 4, 5, 4, 2, 2]}
+    got = quality.project_agreement(rating_answers(ratings), n_resamples=200).collect().row(0, named=True)
+    table = np.array([ratings[r] for r in "abc"], dtype=float)
+    assert got["krippendorff_level"] == "ordinal"
+    assert got["krippendorff_alpha"] == pytest.approx(krippendorff.alpha(reliability_data=table, level_of_measurement="ordinal"))
+    assert got["krippendorff_alpha_ci_low"] < got["krippendorff_alpha"] < got["krippendorff_alpha_ci_high"]

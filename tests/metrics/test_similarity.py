@@ -211,9 +211,10 @@ def test_per_region_choices_score_with_their_region():
 def test_overall_score_is_the_weighted_mean_and_weight_zero_ignores_a_control():
     control_scores = pl.LazyFrame({"project_id": "p", "task_id": "t", "a": "A", "b": "B", "control": ["species", "bbox", "notes"], "score": [1.0, 0.5, 0.0]})
     weights = pl.LazyFrame({"project_id": "p", "control": ["bbox", "notes"], "weight": [3.0, 0.0]})
-    got = scores.overall(control_scores, scores.COMPARISON, weights).collect().row(0, named=True)
+    got = scores.overall(scores.with_control_weights(control_scores, weights), scores.COMPARISON).collect().row(0, named=True)
     assert got["score"] == pytest.approx((1.0 + 3 * 0.5) / 4) and got["n_controls"] == 2
-    assert scores.overall(control_scores, scores.COMPARISON).collect()["score"].item() == pytest.approx(0.5)
+    unweighted = scores.overall(scores.with_control_weights(control_scores, None), scores.COMPARISON)
+    assert unweighted.collect()["score"].item() == pytest.approx(0.5)
 
 
 def test_task_agreement_pairwise_mean_and_consensus_share():
