@@ -1,7 +1,8 @@
 """A deterministic, realistic Label Studio project export: the bundled sample `gtq run` uses by default.
 
 A wildlife camera-trap project: 300 image tasks, a Choices control (`species`: the animal the image
-shows, or `empty`) and a RectangleLabels control (`animals`: one box per animal). Five annotators of
+shows, or `empty`), a RectangleLabels control (`animals`: one box per animal) with a per-region Choices
+control (`behaviour` of each boxed animal), and a Rating control (`image_quality`, 1 to 5). Five annotators of
 different skill (one careless: fast, often wrong, sloppy boxes) give 2 or 3 annotations per task; a few
 annotations are cancelled (skipped); a lead reviews a third of the submitted work (accepted, rejected
 or fixed and accepted); a detector model pre-annotates every task (`model_version`, task
@@ -35,7 +36,12 @@ LABEL_CONFIG = """<View>
   <RectangleLabels name="animals" toName="image">
     <Label value="elephant"/><Label value="giraffe"/><Label value="zebra"/><Label value="buffalo"/>
   </RectangleLabels>
+  <Choices name="behaviour" toName="image" perRegion="true">
+    <Choice value="standing"/><Choice value="grazing"/><Choice value="moving"/>
+  </Choices>
+  <Rating name="image_quality" toName="image" maxRating="5"/>
 </View>"""
+BEHAVIOURS = ("standing", "grazing", "moving")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ ANNOTATORS = (
 def generate(n_tasks: int = 300, seed: int = 20261123) -> list[dict]:
     """The export as Python objects (a list of Label Studio tasks)."""
     rng = random.Random(seed)
+    extra = random.Random(seed + 1)  # behaviours and ratings: their own stream, so the rest stays as it was
     start = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
     ids = {"annotation": 5000, "prediction": 9000}
     tasks = []
@@ -68,12 +75,15 @@ def generate(n_tasks: int = 300, seed: int = 20261123) -> list[dict]:
         created = start + timedelta(minutes=7 * index)
         species = rng.choices(SPECIES, SPECIES_WEIGHTS)[0] if rng.random() > 0.12 else EMPTY
         truth = [] if species == EMPTY else [_random_box(rng, species) for _ in range(rng.randint(1, 4))]
+        for box in truth:
+            box["behaviour"] = extra.choice(BEHAVIOURS)
+        quality = extra.choices((1, 2, 3, 4, 5), (0.05, 0.15, 0.3, 0.3, 0.2))[0]
         team = rng.sample(ANNOTATORS, 3 if rng.random() < 0.4 else 2)
         annotations = []
         for order, annotator in enumerate(team):
             ids["annotation"] += 1
             annotated = created + timedelta(hours=2 + 3 * order, minutes=rng.randint(0, 50))
-            annotations.append(_annotation(rng, ids["annotation"], annotator, species, truth, annotated))
+            annotations.append(_annotation(rng, extra, ids["annotation"], annotator, (species, truth, quality), annotated))
         if index % 4 == 0 or index == TWO_FLAGS_TASK_INDEX:
             _flag_ground_truth(annotations, two=index == TWO_FLAGS_TASK_INDEX)
         ids["prediction"] += 1
@@ -115,9 +125,10 @@ def write_sample(path: str | Path, n_tasks: int = 300, seed: int = 20261123) -> 
     return path
 
 
-def _annotation(rng, annotation_id, annotator: Annotator, species, truth, annotated) -> dict:
+def _annotation(rng, extra, annotation_id, annotator: Annotator, scene, annotated) -> dict:
+    species = scene[0]
     cancelled = rng.random() < 0.03
-    result = [] if cancelled else _labelled(rng, annotator, species, truth)
+    result = [] if cancelled else _labelled(rng, extra, annotator, scene)
     lead_time = round(rng.uniform(*annotator.lead_time_s), 3)
     reviews, last_action = [], "skipped" if cancelled else "submitted"
     if not cancelled and rng.random() < 0.3:  # a lead reviews a third of the work
@@ -152,7 +163,8 @@ def _annotation(rng, annotation_id, annotator: Annotator, species, truth, annota
     }
 
 
-def _labelled(rng, annotator: Annotator, species, truth) -> list[dict]:
+def _labelled(rng, extra, annotator: Annotator, scene) -> list[dict]:
+    species, truth, quality = scene
     choice = species if rng.random() < annotator.accuracy else rng.choice([s for s in (*SPECIES, EMPTY) if s != species])
     result = [_choice_result(rng, choice)]
     for box in truth:
@@ -160,8 +172,16 @@ def _labelled(rng, annotator: Annotator, species, truth) -> list[dict]:
             continue
         label = box["label"] if rng.random() < annotator.accuracy else rng.choice(SPECIES)
         result.append(_box_result(rng, _jitter(rng, box, annotator.jitter_px), label))
+        behaviour = box["behaviour"] if extra.random() < annotator.accuracy else extra.choice(BEHAVIOURS)
+        result.append(_behaviour_result(result[-1], behaviour))
     if rng.random() < annotator.spurious_rate:
         result.append(_box_result(rng, _random_box(rng, rng.choice(SPECIES)), rng.choice(SPECIES)))
+        result.append(_behaviour_result(result[-1], extra.choice(BEHAVIOURS)))
+    # Ratings: good annotators are off by one now and then, the careless one by up to two.
+    spread = 1 if annotator.accuracy > 0.8 else 2
+    noise = extra.choice((0,) * round(10 * annotator.accuracy) + tuple(range(-spread, spread + 1)))
+    result.append({"id": _region_id(extra), "type": "rating", "from_name": "image_quality", "to_name": "image", "origin": "manual",
+                   "value": {"rating": min(max(quality + noise, 1), 5)}})  # fmt: skip
     return result
 
 
@@ -244,6 +264,21 @@ def _box_result(rng, box, label, score=None) -> dict:
     if score is not None:
         result["score"] = score
     return result
+
+
+def _behaviour_result(box_result: dict, behaviour: str) -> dict:
+    """A per-region choice: the box's id and geometry, with the chosen behaviour."""
+    geometry = {k: v for k, v in box_result["value"].items() if k != "rectanglelabels"}
+    return {
+        "id": box_result["id"],
+        "type": "choices",
+        "from_name": "behaviour",
+        "to_name": "image",
+        "origin": "manual",
+        "original_width": box_result["original_width"],
+        "original_height": box_result["original_height"],
+        "value": {**geometry, "choices": [behaviour]},
+    }
 
 
 def _region_id(rng) -> str:

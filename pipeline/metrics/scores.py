@@ -233,7 +233,8 @@ def scores_against_ground_truth(
 ) -> pl.LazyFrame:
     """Each submitted annotation and prediction of a task with GT, scored per control against the GT.
 
-    The GT annotation itself is not scored (it would score 1 by construction). Returns project_id,
+    The GT annotation itself is not scored (it would score 1 by construction), and a model version only
+    on the controls it ever predicts in the project. Returns project_id,
     task_id, annotation_id, annotator, origin, control, type, score, gt_annotation_id, answer_key,
     gt_answer_key, repaired.
     """
@@ -246,10 +247,22 @@ def scores_against_ground_truth(
     )
     ranges = answers_.select("project_id", "control", "value_range").unique(["project_id", "control"])
     compared = compare(scored.select(COMPARISON), Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions), ranges)
-    return compared.join(scored.select(*COMPARISON, "annotator", "origin"), on=COMPARISON).select(
-        "project_id", "task_id", pl.col("a").alias("annotation_id"), "annotator", "origin", "control", "type", "score",
-        pl.col("b").alias("gt_annotation_id"), pl.col("key_a").alias("answer_key"), pl.col("key_b").alias("gt_answer_key"), "repaired",
-    )  # fmt: skip
+    # A model version answers for the controls it predicts: a detector is not scored 0 on a rating it never gives.
+    predicted = (
+        annotations.filter(pl.col("origin") == "model")
+        .join(regions.select("project_id", "task_id", "annotation_id", "control"), on=["project_id", "task_id", "annotation_id"])
+        .select("project_id", "annotator", "control", pl.lit(True).alias("predicted"))
+        .unique()
+    )
+    return (
+        compared.join(scored.select(*COMPARISON, "annotator", "origin"), on=COMPARISON)
+        .join(predicted, on=["project_id", "annotator", "control"], how="left")
+        .filter((pl.col("origin") != "model") | pl.col("predicted").fill_null(False))
+        .select(
+            "project_id", "task_id", pl.col("a").alias("annotation_id"), "annotator", "origin", "control", "type", "score",
+            pl.col("b").alias("gt_annotation_id"), pl.col("key_a").alias("answer_key"), pl.col("key_b").alias("gt_answer_key"), "repaired",
+        )  # fmt: skip
+    )
 
 
 def pairwise_task_agreement(

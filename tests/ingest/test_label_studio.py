@@ -128,7 +128,10 @@ def test_bundled_sample_is_deterministic_and_realistic(tmp_path):
     assert flags.count(2) == 1 and 50 <= sum(f > 0 for f in flags) <= 100
     export = parse(tmp_path / "a.json", tmp_path)
     assert export.quarantine.is_empty()
-    assert set(export.regions["type"]) == {"choices", "rectanglelabels"}
+    assert set(export.regions["type"]) == {"choices", "rectanglelabels", "rating"}
+    per_region = export.regions.filter(pl.col("control") == "behaviour")
+    boxes = export.regions.filter(pl.col("type") == "rectanglelabels").select("annotation_id", "region_id")
+    assert per_region.height > 0 and per_region.join(boxes, on=["annotation_id", "region_id"], how="anti").is_empty()  # each sits on a box
     json.loads((tmp_path / "a.json").read_text())  # plain JSON any tool can read
 
 
