@@ -21,9 +21,15 @@ ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 
 install: $(VENV)/.installed
 
-## bench: ingest benchmark against json.load + loops and Label Studio's converter (writes bench/results/)
-bench: $(VENV)/.installed .venv-bench/.installed
+## bench: ingest and scoring benchmarks against the tools a user would otherwise run (writes bench/results/)
+bench: $(VENV)/.installed .venv-bench/.installed .venv-crowdkit/.installed
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.scoring
+
+.venv-crowdkit/.installed: bench/requirements-crowdkit.txt
+	$(PYTHON) -m venv .venv-crowdkit
+	.venv-crowdkit/bin/pip install --quiet -r bench/requirements-crowdkit.txt
+	touch $@
 
 .venv-bench/.installed: bench/requirements.txt
 	$(PYTHON) -m venv .venv-bench

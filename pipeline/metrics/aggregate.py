@@ -4,8 +4,8 @@
   broken by label spelling.
 - Dawid-Skene (1979): EM over class priors and one confusion matrix per annotator. Initialised from the
   vote shares, it alternates an M-step (priors and confusion matrices from the item posteriors) and an
-  E-step (item posteriors from priors and confusion matrices) until no posterior moves more than `tol`
-  (or `max_iter`). Both steps are sparse: sums over the rating rows (`np.add.at`), never a dense
+  E-step (item posteriors from priors and confusion matrices) until the log-likelihood per rating gains
+  less than `tol` (crowd-kit's criterion, on its lower bound), or `max_iter`. Both steps are products with the sparse item x (rater, response) count matrix, never a dense
   item x annotator matrix. Error rates are clipped at 1e-10 so that an unseen response is unlikely, not
   impossible. Deterministic: no random start.
 """
@@ -17,26 +17,30 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import sparse
+
+from pipeline.metrics.agreement import codes, count_matrices
 
 ITEM, RATER, LABEL = "item", "rater", "label"
 _FLOOR = 1e-10
 
 
 def majority_vote(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
-    """Per item: n_votes, majority (null on a tie), majority_share, tied."""
-    keys = [*by, ITEM]
-    votes = ratings.group_by(*keys, LABEL).agg(pl.len().alias("votes"))
-    return votes.group_by(keys).agg(
-        pl.col("votes").sum().alias("n_votes"),
-        pl.col(LABEL).filter(pl.col("votes") == pl.col("votes").max()).alias("_top"),
-        (pl.col("votes").max() / pl.col("votes").sum()).alias("majority_share"),
-    ).select(
-        *keys,
-        "n_votes",
-        pl.when(pl.col("_top").list.len() == 1).then(pl.col("_top").list.first()).alias("majority"),
-        "majority_share",
-        (pl.col("_top").list.len() > 1).alias("tied"),
-    )
+    """Per item: n_votes, majority (null on a tie), majority_share, tied. Votes are counted on the item x
+    label count matrix (`agreement.count_matrices`): the whole vote is a bincount and an argmax."""
+    frame = ratings.collect()
+    parts = []
+    for group in count_matrices(frame, by):
+        top, n_votes = group.counts.max(axis=1), group.counts.sum(axis=1)
+        tied = (group.counts == top[:, None]).sum(axis=1) > 1
+        majority = group.labels.gather(group.counts.argmax(axis=1))
+        parts.append(
+            pl.DataFrame({ITEM: group.items, "n_votes": n_votes.astype(np.int64), "majority": majority, "majority_share": top / n_votes, "tied": tied})
+            .with_columns(majority=pl.when(~pl.col("tied")).then("majority"), **{k: pl.lit(v, frame.schema[k]) for k, v in group.key.items()})
+            .select(*by, ITEM, "n_votes", "majority", "majority_share", "tied")
+        )
+    schema = {**frame.select(*by, ITEM).schema, "n_votes": pl.Int64, "majority": frame.schema[LABEL], "majority_share": pl.Float64, "tied": pl.Boolean}
+    return (pl.concat(parts) if parts else pl.DataFrame(schema=schema)).lazy()
 
 
 @dataclass
@@ -50,29 +54,33 @@ class DawidSkene:
 
 def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -> DawidSkene:
     """Dawid-Skene on one group's ratings (item, rater, label; a rater may rate an item several times)."""
-    items, item_index = np.unique(ratings[ITEM].to_numpy(), return_inverse=True)
-    raters, rater_index = np.unique(ratings[RATER].to_numpy(), return_inverse=True)
-    classes, label_index = np.unique(ratings[LABEL].cast(pl.String).to_numpy(), return_inverse=True)
+    (item_index, items), (rater_index, raters), (label_index, classes) = (codes(ratings[c]) for c in (ITEM, RATER, LABEL))
+    items, raters, classes = items.to_numpy(), raters.to_numpy(), classes.cast(pl.String).to_numpy()
     n_items, n_raters, k = len(items), len(raters), len(classes)
 
-    posterior = np.zeros((n_items, k))
-    np.add.at(posterior, (item_index, label_index), 1.0)
+    # Item x (rater, response) count matrix: both EM steps are products with it (a rater may rate twice).
+    cell = rater_index * k + label_index
+    responses = sparse.csr_matrix((np.ones(len(cell)), (item_index, cell)), shape=(n_items, n_raters * k))
+    by_cell = responses.T.tocsr()
+    posterior = np.bincount(item_index * k + label_index, minlength=n_items * k).reshape(n_items, k).astype(float)
     posterior /= posterior.sum(axis=1, keepdims=True)
-    iterations = 0
+    iterations, previous = 0, -np.inf
     for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is returned
         priors = posterior.mean(axis=0)
-        counts = np.zeros((n_raters, k, k))  # rater, true class, response
-        np.add.at(counts, (rater_index, slice(None), label_index), posterior[item_index])
+        # M-step: counts[rater, true, response] = sum of the posteriors of `true` over that rater's responses.
+        counts = (by_cell @ posterior).reshape(n_raters, k, k).transpose(0, 2, 1)
         errors = np.clip(counts / np.maximum(counts.sum(axis=2, keepdims=True), _FLOOR), _FLOOR, 1.0)
-        log_post = np.tile(np.log(np.maximum(priors, _FLOOR)), (n_items, 1))
-        np.add.at(log_post, item_index, np.log(errors[rater_index, :, label_index]))
-        log_post -= log_post.max(axis=1, keepdims=True)
-        updated = np.exp(log_post)
-        updated /= updated.sum(axis=1, keepdims=True)
-        change = np.abs(updated - posterior).max()
-        posterior = updated
-        if change < tol:
+        # E-step: log posterior = log prior + sum over the item's ratings of log error rates.
+        log_errors = np.log(errors).transpose(0, 2, 1).reshape(n_raters * k, k)  # [(rater, response), true]
+        log_post = np.log(np.maximum(priors, _FLOOR)) + responses @ log_errors
+        log_norm = log_post.max(axis=1, keepdims=True)
+        posterior = np.exp(log_post - log_norm)
+        total = posterior.sum(axis=1, keepdims=True)
+        posterior /= total
+        log_likelihood = float((log_norm + np.log(total)).sum()) / len(cell)  # per rating; EM never lowers it
+        if log_likelihood - previous < tol:
             break
+        previous = log_likelihood
 
     best = posterior.argmax(axis=1)
     r, t, l = np.meshgrid(np.arange(n_raters), np.arange(k), np.arange(k), indexing="ij")

@@ -1,8 +1,13 @@
-"""Chance-corrected agreement on categorical ratings, vectorised over many groups at once.
+"""Chance-corrected agreement on ratings, vectorised over many groups at once.
 
 Every function takes a long frame of ratings, one row per (item, rater, label) with optional grouping
 columns `by` (for example project and control), and returns one row per group. A missing rating is an
 absent row, never a category. Undefined values (0/0) are null, never 0, 1 or NaN.
+
+Cohen's kappa works on rater pairs (a Polars join). Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha
+are all functions of one item x label count matrix per group (`count_matrices`: ids dictionary-encoded
+once, counts by bincount), written once in `statistics` with item weights, so the bootstrap
+(`pipeline.metrics.bootstrap`) reuses the same formulas with resampling multiplicities.
 
 Conventions match the reference implementations the tests compare against: scikit-learn's
 `cohen_kappa_score`, statsmodels' `fleiss_kappa` and the `krippendorff` package.
@@ -11,7 +16,9 @@ Conventions match the reference implementations the tests compare against: sciki
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 ITEM, RATER, LABEL = "item", "rater", "label"
@@ -85,92 +92,6 @@ def cohen_kappa(pairs: pl.LazyFrame, by: Sequence[str], a: str = "label_a", b: s
     )
 
 
-def _label_counts(ratings: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
-    """n_ik: how many ratings item i got in category k, with m_i, the item's number of ratings."""
-    return (
-        ratings.group_by([*by, ITEM, LABEL])
-        .agg(pl.len().alias("n_ik"))
-        .with_columns(pl.col("n_ik").sum().over([*by, ITEM]).alias("m_i"))
-    )
-
-
-def fleiss_kappa(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
-    """Fleiss' kappa, generalised to a number of ratings that differs per item.
-
-    P_i = sum_k n_ik (n_ik - 1) / (m_i (m_i - 1)) is item i's share of agreeing rating pairs, averaged
-    over the items with m_i >= 2 ratings into P_bar (items with one rating have no pair). The chance
-    term P_e = sum_k p_k^2 takes the category shares p_k over all ratings. kappa = (P_bar - P_e) / (1 - P_e).
-    With a constant number of raters this is Fleiss (1971) exactly.
-
-    Returns `by`, n_items (items with >= 2 ratings), n_raters, n_ratings, percent_agreement (P_bar),
-    fleiss_kappa. Null kappa when no item has two ratings or every rating has the same label.
-    """
-    ratings, by = _keyed(ratings, by)
-    counts = _label_counts(ratings, by)
-    pairable = counts.filter(pl.col("m_i") >= 2)
-    per_item = pairable.group_by([*by, ITEM]).agg(
-        ((pl.col("n_ik") * (pl.col("n_ik") - 1)).sum() / (pl.col("m_i") * (pl.col("m_i") - 1)).first()).alias("p_i")
-    )
-    observed = per_item.group_by(by).agg(pl.len().alias("n_items"), pl.col("p_i").mean().alias("percent_agreement"))
-    shares = counts.group_by([*by, LABEL]).agg(pl.col("n_ik").sum().alias("n_k"))
-    expected = shares.group_by(by).agg(
-        ((pl.col("n_k") / pl.col("n_k").sum()) ** 2).sum().alias("expected"),
-        pl.col("n_k").sum().alias("n_ratings"),
-    )
-    raters = ratings.group_by(by).agg(pl.col(RATER).n_unique().alias("n_raters"))
-    return (
-        raters.join(expected, on=by, nulls_equal=True)
-        .join(observed, on=by, how="left", nulls_equal=True)
-        .select(
-            *by,
-            pl.col("n_items").fill_null(0),
-            "n_raters",
-            "n_ratings",
-            "percent_agreement",
-            chance_corrected(pl.col("percent_agreement"), pl.col("expected")).alias("fleiss_kappa"),
-        )
-        .select(pl.exclude(_WHOLE))
-    )
-
-
-def gwet_ac1(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
-    """Gwet's AC1, the chance-corrected agreement that stays stable when one category dominates.
-
-    p_a is Fleiss' P_bar (items with >= 2 ratings); the chance term is
-    p_e = sum_k pi_k (1 - pi_k) / (q - 1), with pi_k the mean over rated items of each item's share of
-    ratings in category k and q the number of categories used (Gwet 2008; irrCAC's `gwet.ac1.raw`).
-    AC1 = (p_a - p_e) / (1 - p_e). Returns `by`, gwet_ac1; null when no item has two ratings or only
-    one category is used (q = 1).
-    """
-    ratings, by = _keyed(ratings, by)
-    counts = _label_counts(ratings, by)
-    observed = (
-        counts.filter(pl.col("m_i") >= 2)
-        .group_by([*by, ITEM])
-        .agg(((pl.col("n_ik") * (pl.col("n_ik") - 1)).sum() / (pl.col("m_i") * (pl.col("m_i") - 1)).first()).alias("p_i"))
-        .group_by(by)
-        .agg(pl.col("p_i").mean().alias("p_a"))
-    )
-    n_items = counts.group_by(by).agg(pl.col(ITEM).n_unique().alias("n_items"))
-    shares = (
-        counts.with_columns(share=pl.col("n_ik") / pl.col("m_i"))
-        .group_by([*by, LABEL])
-        .agg(pl.col("share").sum())
-        .join(n_items, on=by)
-        .with_columns(pi=pl.col("share") / pl.col("n_items"))
-        .group_by(by)
-        .agg((pl.col("pi") * (1 - pl.col("pi"))).sum().alias("spread"), pl.len().alias("q"))
-    )
-    expected = pl.when(pl.col("q") > 1).then(pl.col("spread") / (pl.col("q") - 1))
-    return (
-        _groups(ratings, by)
-        .join(observed, on=by, how="left", nulls_equal=True)
-        .join(shares, on=by, how="left", nulls_equal=True)
-        .select(*by, chance_corrected(pl.col("p_a"), expected).alias("gwet_ac1"))
-        .select(pl.exclude(_WHOLE))
-    )
-
-
 def landis_koch(kappa: pl.Expr) -> pl.Expr:
     """Landis & Koch (1977) band of a kappa: Poor (< 0), Slight (<= 0.20), Fair (<= 0.40), Moderate
     (<= 0.60), Substantial (<= 0.80), Almost Perfect; null for a null kappa."""
@@ -189,63 +110,6 @@ def krippendorff_band(alpha: pl.Expr) -> pl.Expr:
     return pl.when(alpha >= 0.8).then(pl.lit("reliable")).when(alpha >= 0.667).then(pl.lit("tentative")).when(alpha.is_not_null()).then(pl.lit("unreliable"))
 
 
-KRIPPENDORFF_LEVELS = ("nominal", "ordinal", "interval")
-
-
-def krippendorff_alpha(ratings: pl.LazyFrame, by: Sequence[str] = (), level: str = "nominal") -> pl.LazyFrame:
-    """Krippendorff's alpha with missing ratings, for nominal, ordinal or interval labels.
-
-    Only units with m_u >= 2 ratings are pairable; n = sum of their m_u and n_c the pooled count of
-    value c among them. With delta^2(c, k) the level's squared distance,
-    alpha = 1 - (n - 1) sum_u [sum_{c,k} n_uc n_uk delta^2(c, k) / (m_u - 1)] / sum_{c,k} n_c n_k delta^2(c, k)
-    (Krippendorff 2011, coincidence-matrix form). delta^2 is 1 for different categories (nominal),
-    (c - k)^2 (interval, numeric labels) or (rank(c) - rank(k))^2 with rank the mid-rank of a value among
-    the pooled values (ordinal, labels that sort in their order). Sums over pairs use sum_{c,k} n_c n_k (v_c - v_k)^2 = 2 n sum n_c v_c^2 - 2 (sum n_c v_c)^2
-    on values centred per group, so no pair of values is ever materialised.
-
-    Returns `by`, krippendorff_alpha. Null when no unit is pairable or all pairable values are equal
-    (expected disagreement 0).
-    """
-    if level not in KRIPPENDORFF_LEVELS:
-        raise ValueError(f"unknown level {level!r}; expected one of {KRIPPENDORFF_LEVELS}")
-    ratings, by = _keyed(ratings, by)
-    counts = _label_counts(ratings, by).filter(pl.col("m_i") >= 2)
-    pooled = counts.group_by([*by, LABEL]).agg(pl.col("n_ik").sum().alias("n_c"))
-    m = pl.col("m_i").first()
-    if level == "nominal":
-        unit_disagreement = (m**2 - (pl.col("n_ik") ** 2).sum()) / (m - 1)
-        expected = pooled.group_by(by).agg(
-            (pl.col("n_c").sum().cast(pl.Float64) ** 2 - (pl.col("n_c") ** 2).sum()).alias("expected"), pl.col("n_c").sum().alias("n")
-        )
-    else:
-        # Ordinal distances are interval distances between mid-ranks: with rank(v) = cum_count(< v) + n_v / 2,
-        # sum_{g=c..k} n_g - (n_c + n_k) / 2 = rank(k) - rank(c).
-        mid_rank = pl.col("n_c").cum_sum().over(by) - pl.col("n_c") / 2
-        value = mid_rank if level == "ordinal" else pl.col(LABEL).cast(pl.Float64)
-        pooled = (
-            pooled.sort([*by, LABEL])
-            .with_columns(value=value)
-            .with_columns(value=pl.col("value") - (pl.col("value") * pl.col("n_c")).sum().over(by) / pl.col("n_c").sum().over(by))
-        )
-        counts = counts.join(pooled.select(*by, LABEL, "value"), on=[*by, LABEL], nulls_equal=True)
-        spread = pl.col("n_ik") * pl.col("value")
-        unit_disagreement = 2 * (m * (spread * pl.col("value")).sum() - spread.sum() ** 2) / (m - 1)
-        n, weighted = pl.col("n_c").sum(), pl.col("n_c") * pl.col("value")
-        expected = pooled.group_by(by).agg((2 * (n * (weighted * pl.col("value")).sum() - weighted.sum() ** 2)).alias("expected"), n.alias("n"))
-    observed = counts.group_by([*by, ITEM]).agg(unit_disagreement.alias("d_u")).group_by(by).agg(pl.col("d_u").sum())
-    return (
-        _groups(ratings, by)
-        .join(observed.join(expected, on=by, nulls_equal=True), on=by, how="left", nulls_equal=True)
-        .select(
-            *by,
-            pl.when(pl.col("expected") > _DEGENERATE * pl.col("n") ** 2)
-            .then(1 - (pl.col("n") - 1) * pl.col("d_u") / pl.col("expected"))
-            .alias("krippendorff_alpha"),
-        )
-        .select(pl.exclude(_WHOLE))
-    )
-
-
 _WHOLE = "__whole__"
 
 
@@ -256,6 +120,146 @@ def _keyed(frame: pl.LazyFrame, by: Sequence[str]) -> tuple[pl.LazyFrame, list[s
     return frame.with_columns(pl.lit(0).alias(_WHOLE)), [_WHOLE]
 
 
-def _groups(ratings: pl.LazyFrame, by: list[str]) -> pl.LazyFrame:
-    """One row per group, so that groups without a pairable item still get a (null) result."""
-    return ratings.select(by).unique()
+
+
+KRIPPENDORFF_LEVELS = ("nominal", "ordinal", "interval")
+STATISTICS = ("fleiss_kappa", "gwet_ac1", "krippendorff_alpha")
+
+
+def codes(column: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Dictionary-encode a column: each value's code (0..n-1, in sorted order of the values) and the values.
+
+    Non-negative integer ids of a compact range (the usual database ids) are encoded through a direct
+    lookup table in two linear passes; anything else by a dense rank."""
+    if column.dtype.is_integer() and column.len() and column.min() >= 0 and column.max() < 4 * column.len() + 1024:
+        values = column.to_numpy()
+        present = np.zeros(int(column.max()) + 1, dtype=bool)
+        present[values] = True
+        code_of = np.cumsum(present) - 1
+        return code_of[values], pl.Series(column.name, np.flatnonzero(present), dtype=column.dtype)
+    return (column.rank("dense").cast(pl.Int64) - 1).to_numpy(), column.unique().sort()
+
+
+@dataclass(frozen=True)
+class Counts:
+    """One group's ratings as an item x label count matrix: counts[i, k] = ratings of items[i] in labels[k]."""
+
+    key: dict
+    counts: np.ndarray
+    items: pl.Series
+    labels: pl.Series
+    n_raters: int
+
+
+def count_matrices(ratings: pl.DataFrame, by: Sequence[str] = ()) -> list[Counts]:
+    """Per group of `by`, the item x label count matrix (items and labels in sorted order)."""
+    groups = ratings.partition_by(list(by), as_dict=True, maintain_order=True) if by else {(): ratings}
+    matrices = []
+    for key, group in groups.items():
+        item, items = codes(group[ITEM])
+        label, labels = codes(group[LABEL])
+        n_items, k = len(items), len(labels)
+        counts = np.bincount(item * k + label, minlength=n_items * k).reshape(n_items, k).astype(float)
+        matrices.append(Counts(dict(zip(by, key, strict=True)), counts, items, labels, group[RATER].n_unique()))
+    return matrices
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray, defined: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(defined, numerator / np.where(defined, denominator, 1.0), np.nan)
+
+
+def statistics(counts: np.ndarray, weights: np.ndarray, level: str = "nominal", values: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha of an item x label count matrix, for each row of
+    `weights` (item multiplicities: one row of ones is the data itself; NaN where undefined).
+
+    With m_i the item's ratings and items with m_i >= 2 "pairable":
+    - percent agreement P_bar: mean over pairable items of P_i = sum_k n_ik (n_ik - 1) / (m_i (m_i - 1));
+    - Fleiss' kappa, generalised to a varying number of ratings per item: (P_bar - P_e) / (1 - P_e) with
+      P_e = sum_k p_k^2 and p_k the label shares over all ratings (Fleiss 1971 when m_i is constant);
+    - Gwet's AC1: (P_bar - p_e) / (1 - p_e), p_e = sum_k pi_k (1 - pi_k) / (q - 1), pi_k the mean over
+      rated items of each item's share of label k and q the labels used (Gwet 2008; irrCAC);
+    - Krippendorff's alpha over pairable units: 1 - (n - 1) sum_u [sum_ck n_uc n_uk d2(c, k) / (m_u - 1)]
+      / sum_ck n_c n_k d2(c, k), with d2 = [c != k] (nominal), (v_c - v_k)^2 (interval, `values` the
+      labels' numbers) or the same on mid-ranks among the pooled values, cum_count(< v) + n_v / 2, which
+      is Krippendorff's ordinal metric (ordinal; columns in the labels' order). Sums over pairs use
+      sum_ck n_c n_k (v_c - v_k)^2 = 2 n sum n_c v_c^2 - 2 (sum n_c v_c)^2 on centred values.
+    Undefined: no pairable item (P_bar, kappa, AC1, alpha); every rating one label (P_e = 1; q = 1;
+    expected disagreement 0).
+    """
+    if level not in KRIPPENDORFF_LEVELS:
+        raise ValueError(f"unknown level {level!r}; expected one of {KRIPPENDORFF_LEVELS}")
+    m = counts.sum(axis=1)
+    pairable = m >= 2
+    if pairable.all():  # the usual case: no copy
+        c_p, m_p, w_p = counts, m, weights
+    else:
+        c_p, m_p, w_p = counts[pairable], m[pairable], weights[:, pairable]
+    squares = np.einsum("ij,ij->i", c_p, c_p)  # sum_k n_ik^2, once for Fleiss and alpha
+    p_i = (squares - m_p) / (m_p * (m_p - 1))
+    n_pairable_items = w_p.sum(axis=1)
+    p_bar = _ratio(w_p @ p_i, n_pairable_items, n_pairable_items > 0)
+    n_k = weights @ counts
+    shares = n_k / n_k.sum(axis=1, keepdims=True)
+    p_e = (shares**2).sum(axis=1)
+    fleiss = _ratio(p_bar - p_e, 1 - p_e, p_e < 1 - _DEGENERATE)
+    pi = ((weights / m) @ counts) / weights.sum(axis=1, keepdims=True)
+    q = (n_k > 0).sum(axis=1)
+    chance = _ratio((pi * (1 - pi)).sum(axis=1), q - 1.0, q > 1)
+    ac1 = _ratio(p_bar - chance, 1 - chance, q > 1)
+    n = w_p @ m_p
+    n_c = w_p @ c_p
+    if level == "nominal":
+        observed = w_p @ ((m_p**2 - squares) / (m_p - 1))
+        expected = n**2 - (n_c**2).sum(axis=1)
+    else:
+        if level == "ordinal":
+            v = np.cumsum(n_c, axis=1) - n_c / 2  # mid-ranks, per weighting
+        else:
+            v = np.broadcast_to(np.asarray(values, dtype=float), n_c.shape)
+        v = v - ((n_c * v).sum(axis=1) / np.where(n > 0, n, 1))[:, None]
+        if len(weights) == 1:  # the data itself: per-item sums are a vector
+            s1, s2 = c_p @ v[0], c_p @ v[0] ** 2
+            observed = w_p @ (2 * (m_p * s2 - s1**2) / (m_p - 1))
+        else:
+            s1, s2 = c_p @ v.T, c_p @ (v**2).T  # items x weightings
+            observed = (w_p * (2 * (m_p[:, None] * s2 - s1**2) / (m_p - 1)[:, None]).T).sum(axis=1)
+        expected = 2 * (n * (n_c * v**2).sum(axis=1) - (n_c * v).sum(axis=1) ** 2)
+    alpha = 1 - _ratio((n - 1) * observed, expected, expected > _DEGENERATE * n**2)
+    return {"percent_agreement": p_bar, "fleiss_kappa": fleiss, "gwet_ac1": ac1, "krippendorff_alpha": alpha, "n_items": n_pairable_items}
+
+
+def agreement_statistics(ratings: pl.LazyFrame | pl.DataFrame, by: Sequence[str] = (), level: str = "nominal") -> pl.DataFrame:
+    """`statistics` per group. Labels must be numeric for the ordinal and interval levels.
+
+    Returns `by`, n_items (items with >= 2 ratings), n_raters, n_ratings, percent_agreement,
+    fleiss_kappa, gwet_ac1, krippendorff_alpha; one row per group, null where undefined.
+    """
+    frame = ratings.collect() if isinstance(ratings, pl.LazyFrame) else ratings
+    rows = []
+    for group in count_matrices(frame, by):
+        values = group.labels.cast(pl.Float64).to_numpy() if level == "interval" else None
+        found = statistics(group.counts, np.ones((1, len(group.counts))), level, values)
+        rows.append(group.key | {name: float(value[0]) for name, value in found.items()} | {"n_raters": group.n_raters, "n_ratings": int(group.counts.sum())})
+    schema = {**frame.select(by).schema, "n_items": pl.Float64, "n_raters": pl.Int64, "n_ratings": pl.Int64, "percent_agreement": pl.Float64} | {
+        name: pl.Float64 for name in STATISTICS
+    }
+    table = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    return table.with_columns(pl.col("n_items").cast(pl.Int64), pl.col(pl.Float64).exclude("n_items").fill_nan(None)).select(list(schema))
+
+
+def fleiss_kappa(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
+    """Fleiss' kappa generalised to a varying number of ratings per item (`statistics`). Returns `by`,
+    n_items (items with >= 2 ratings), n_raters, n_ratings, percent_agreement, fleiss_kappa."""
+    return agreement_statistics(ratings, by).select(*by, "n_items", "n_raters", "n_ratings", "percent_agreement", "fleiss_kappa").lazy()
+
+
+def gwet_ac1(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
+    """Gwet's AC1, stable when one category dominates (`statistics`). Returns `by`, gwet_ac1."""
+    return agreement_statistics(ratings, by).select(*by, "gwet_ac1").lazy()
+
+
+def krippendorff_alpha(ratings: pl.LazyFrame, by: Sequence[str] = (), level: str = "nominal") -> pl.LazyFrame:
+    """Krippendorff's alpha with missing ratings at a level of measurement (`statistics`). Returns `by`,
+    krippendorff_alpha."""
+    return agreement_statistics(ratings, by, level).select(*by, "krippendorff_alpha").lazy()

@@ -13,7 +13,7 @@ Boxes of the same label are matched first; then, among what is left, boxes whose
 another label (CVAT's "mismatching label"). What remains is a false positive (the participant's) or a false
 negative (the GT's). A box on a confirmed-empty image is a false positive. IoU is computed in the boxes' own
 unit: percent and pixel coordinates give the same IoU. A participant is scored on the tasks with GT it
-annotated (an annotation without boxes counts: its GT boxes are false negatives).
+annotated (an annotation without boxes counts: its GT boxes are false negatives); `n_tasks` counts them.
 
 precision = tp / participant boxes, recall = tp / GT boxes (both null with no box to count),
 F1 = 2 tp / (2 tp + fp + fn) with mismatched boxes counted on both sides (as CVAT; the same definitions as
@@ -39,6 +39,7 @@ PARTICIPANT = ["project_id", "annotator", "origin", "control"]
 IOU_SWEEP = tuple(float(t) for t in np.linspace(0.5, 0.95, 10))
 RECALL_GRID = tuple(float(r) for r in np.linspace(0.0, 1.0, 101))
 MATCHING_RULES = ("hungarian", "greedy", "coco")
+TASKS_PER_BATCH = 250_000  # images matched together; more only costs memory
 
 
 def _match(rule: str, pairs: pl.DataFrame, key: list[str]) -> pl.DataFrame:
@@ -51,7 +52,7 @@ def _match(rule: str, pairs: pl.DataFrame, key: list[str]) -> pl.DataFrame:
     raise ValueError(f"unknown matching rule {rule!r}; expected one of {MATCHING_RULES}")
 
 
-def _ranked(boxes: pl.DataFrame) -> pl.DataFrame:
+def _ranked(boxes: pl.LazyFrame) -> pl.LazyFrame:
     """Each box's rank among its participant's boxes of a task and control: highest score first, then
     drawing order (box id)."""
     order = pl.struct((-pl.col("score")).fill_null(0.0), "box").rank("ordinal")
@@ -75,44 +76,62 @@ def detection_scores(
     Returns project_id, annotator, origin, control, matching, iou_threshold, n_tasks, tp, fp, fn,
     mismatched_label, precision, recall, f1.
     """
-    real_gt, real = gt_boxes.drop_nulls("box"), _ranked(boxes.drop_nulls("box"))
     key = [*TASK, "annotator", "control"]
-    who = _scored_tasks(gt_boxes, boxes)
-    controls = pl.concat(
-        [real.select(key), who.join(real_gt.select(*TASK, "control").unique(), on=TASK).select(key)]
-    ).unique()
-    combos = (
-        controls.join(who, on=[*TASK, "annotator"])
-        .join(real.group_by(key).len("n_boxes"), on=key, how="left")
-        .join(real_gt.group_by(*TASK, "control").len("n_gt"), on=[*TASK, "control"], how="left")
+    participant_control = ["project_id", "annotator", "control"]
+    real_gt = gt_boxes.lazy().drop_nulls("box")
+    who = _scored_tasks(gt_boxes, boxes).lazy()
+    real = boxes.lazy().drop_nulls("box").join(gt_boxes.lazy().select(TASK).unique(), on=TASK, how="semi")  # boxes on tasks with GT
+    real = _ranked(real) if "coco" in rules else real.with_columns(rank=pl.lit(0, pl.Int64))
+    # Totals per participant and control: its boxes, and the GT boxes of the tasks it annotated.
+    gt_per_task = real_gt.group_by(*TASK, "control").len("n_gt")
+    totals = (
+        real.group_by(participant_control).len("n_boxes")
+        .join(who.join(gt_per_task, on=TASK).group_by(participant_control).agg(pl.col("n_gt").sum()), on=participant_control, how="full", coalesce=True)
+        .join(who.group_by("project_id", "annotator").agg(pl.col("origin").first(), pl.col("task_id").n_unique().alias("n_tasks")), on=["project_id", "annotator"])
+        .with_columns(pl.col("n_boxes", "n_gt", "n_tasks").fill_null(0).cast(pl.Int64))
+        .collect()
+    )  # fmt: skip
+    gt_side = real_gt.select(*TASK, "control", pl.col("box").alias("box_gt"), pl.col("label").alias("label_gt"), *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY))
+    group = ["task_id", "annotator"]  # box ids are unique: with the annotator and the image they fix the key
+    counted = []
+    # Images are independent: batches of them bound memory at any scale.
+    n_batches = -(-gt_boxes.select(pl.col("task_id").n_unique()).item() // TASKS_PER_BATCH)
+    for batch in range(n_batches):
+        in_batch = (pl.col("task_id").hash() % n_batches == batch) if n_batches > 1 else pl.lit(True)
+        mine = real.filter(in_batch)
+        candidates = (
+            mine.select(*key, "box", "label", "rank", *GEOMETRY)
+            .join(gt_side.filter(in_batch), on=[*TASK, "control"])
+            .with_columns(iou=box_iou("", "_gt"), same_label=pl.col("label") == pl.col("label_gt"))
+            .filter(pl.col("iou") >= min(thresholds))
+            .select("task_id", "annotator", "box", "box_gt", "same_label", "iou", *(["rank"] if "coco" in rules else []))
+            .collect(engine="streaming")
+        )
+        participant_of = mine.select("box", *participant_control)
+        for rule in rules:
+            for threshold in thresholds:
+                above = candidates.filter(pl.col("iou") >= threshold)
+                same = _match(rule, above.filter("same_label"), group)
+                rest = above.join(same.select("box"), on="box", how="anti").join(same.select(*group, "box_gt"), on=[*group, "box_gt"], how="anti")
+                other = _match(rule, rest.filter(~pl.col("same_label")), group)
+                for matches, name in ((same, "tp"), (other, "mismatched_label")):
+                    counted.append(
+                        matches.lazy().join(participant_of, on="box").group_by(participant_control).len("count")
+                        .with_columns(matching=pl.lit(rule), iou_threshold=pl.lit(threshold), what=pl.lit(name))
+                        .collect(engine="streaming")
+                    )  # fmt: skip
+    grid = pl.DataFrame({"matching": [r for r in rules for _ in thresholds], "iou_threshold": [float(t) for _ in rules for t in thresholds]})
+    counts = (
+        pl.concat(counted).group_by(*participant_control, "matching", "iou_threshold").agg(
+            *(pl.col("count").filter(pl.col("what") == name).sum().alias(name) for name in ("tp", "mismatched_label"))
+        )
+        if counted
+        else pl.DataFrame(schema={**dict.fromkeys(participant_control, pl.String), "matching": pl.String, "iou_threshold": pl.Float64, "tp": pl.UInt32, "mismatched_label": pl.UInt32})
     )
-    candidates = (
-        real.join(real_gt.drop("score", strict=False), on=[*TASK, "control"], suffix="_gt")
-        .with_columns(iou=box_iou("", "_gt"))
-        .filter(pl.col("iou") > 0)
-        .select(*key, "box", "box_gt", "label", "label_gt", "rank", "iou")
-    )
-    scored = []
-    for rule in rules:
-        for threshold in thresholds:
-            above = candidates.filter(pl.col("iou") >= threshold)
-            same = _match(rule, above.filter(pl.col("label") == pl.col("label_gt")), key)
-            rest = above.join(same.select(*key, "box"), on=[*key, "box"], how="anti").join(
-                same.select(*key, "box_gt"), on=[*key, "box_gt"], how="anti"
-            )
-            other = _match(rule, rest.filter(pl.col("label") != pl.col("label_gt")), key)
-            scored.append(
-                combos.join(same.group_by(key).len("tp"), on=key, how="left")
-                .join(other.group_by(key).len("mismatched_label"), on=key, how="left")
-                .with_columns(
-                    pl.col("n_boxes", "n_gt", "tp", "mismatched_label").fill_null(0).cast(pl.Int64),
-                    matching=pl.lit(rule),
-                    iou_threshold=pl.lit(threshold),
-                )
-            )
-    per_task = pl.concat(scored)
-    totals = per_task.group_by(*PARTICIPANT, "matching", "iou_threshold").agg(
-        pl.col("task_id").n_unique().alias("n_tasks"), pl.col("n_boxes", "n_gt", "tp", "mismatched_label").sum()
+    totals = (
+        totals.join(grid, how="cross")
+        .join(counts, on=[*participant_control, "matching", "iou_threshold"], how="left")
+        .with_columns(pl.col("tp", "mismatched_label").fill_null(0).cast(pl.Int64))
     )
     tp, mismatched = pl.col("tp"), pl.col("mismatched_label")
     return (

@@ -87,8 +87,9 @@ def greedy_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, we
     rows of `pairs`.
     """
     keys_a, keys_b = [*group, a], [*group, b]
-    remaining = pairs.sort(weight, a, b, descending=[True, False, False]).with_row_index("_order")
-    matched = []
+    alone, contested = _uncontested(pairs, keys_a, keys_b)
+    remaining = contested.sort(weight, a, b, descending=[True, False, False]).with_row_index("_order")
+    matched = [alone]
     while not remaining.is_empty():
         best_a = remaining.group_by(keys_a).agg(pl.col("_order").min().alias("_best_a"))
         best_b = remaining.group_by(keys_b).agg(pl.col("_order").min().alias("_best_b"))
@@ -98,9 +99,17 @@ def greedy_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, we
             .filter((pl.col("_order") == pl.col("_best_a")) & (pl.col("_order") == pl.col("_best_b")))
             .drop("_best_a", "_best_b")
         )
-        matched.append(picks)
+        matched.append(picks.drop("_order"))
         remaining = remaining.join(picks.select(keys_a), on=keys_a, how="anti").join(picks.select(keys_b), on=keys_b, how="anti")
-    return pl.concat(matched).drop("_order") if matched else pairs.clear()
+    return pl.concat(matched)
+
+
+def _uncontested(pairs: pl.DataFrame, keys_a: list[str], keys_b: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split candidate pairs into those whose two boxes have no other candidate (every rule matches them:
+    most pairs, in practice) and the rest, which need the rule."""
+    alone = (pl.len().over(keys_a) == 1) & (pl.len().over(keys_b) == 1)
+    flagged = pairs.with_columns(_alone=alone)
+    return flagged.filter(pl.col("_alone")).drop("_alone"), flagged.filter(~pl.col("_alone")).drop("_alone")
 
 
 def optimal_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, weight: str, most_matches_first: bool = True) -> pl.DataFrame:
@@ -141,14 +150,15 @@ def score_ordered_matches(pairs: pl.DataFrame, group: Sequence[str], detection: 
     """
     group = list(group)
     keys_d, keys_t = [*group, detection], [*group, target]
-    remaining, matched = pairs, []
+    alone, remaining = _uncontested(pairs, keys_d, keys_t)
+    matched = [alone]
     while not remaining.is_empty():
         settled = (
             remaining.with_columns(_first=pl.col(rank) == pl.col(rank).min().over(keys_t))
             .filter(pl.col("_first").all().over(keys_d))
             .drop("_first")
         )
-        picks = settled.sort(weight, target, descending=True).group_by(keys_d, maintain_order=True).first()
+        picks = settled.sort(weight, target, descending=True).group_by(keys_d, maintain_order=True).first().select(pairs.columns)
         matched.append(picks)
         remaining = remaining.join(settled.select(keys_d).unique(), on=keys_d, how="anti").join(picks.select(keys_t), on=keys_t, how="anti")
-    return pl.concat(matched).select(pairs.columns) if matched else pairs.clear()
+    return pl.concat(matched).select(pairs.columns)

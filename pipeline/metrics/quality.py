@@ -8,15 +8,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.metrics.aggregate import dawid_skene, majority_vote
-from pipeline.metrics.agreement import (
-    cohen_kappa,
-    fleiss_kappa,
-    gwet_ac1,
-    krippendorff_alpha,
-    krippendorff_band,
-    landis_koch,
-    rater_pairs,
-)
+from pipeline.metrics.agreement import agreement_statistics, cohen_kappa, krippendorff_band, landis_koch, rater_pairs
 from pipeline.metrics.bootstrap import agreement_intervals
 from pipeline.metrics.classification import expected_calibration_error
 from pipeline.metrics.scores import answer_ratings, overall
@@ -180,17 +172,15 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
     ratings = answer_ratings(answers, origins=("human",), types=tuple(KRIPPENDORFF_LEVEL)).drop("origin")
     results = []
     for type_, level in KRIPPENDORFF_LEVEL.items():
-        of_type = ratings.filter(pl.col("type") == type_)
+        of_type = ratings.filter(pl.col("type") == type_).collect()
         if level != "nominal":
             of_type = of_type.with_columns(label=pl.col("number"))
-        alpha = krippendorff_alpha(of_type, by, level=level)
-        intervals = agreement_intervals(of_type.collect(), by, level=level, n_resamples=n_resamples, seed=seed)
+        intervals = agreement_intervals(of_type, by, level=level, n_resamples=n_resamples, seed=seed)
         results.append(
-            fleiss_kappa(of_type, by)
-            .join(gwet_ac1(of_type, by), on=by)
-            .join(alpha, on=by)
-            .join(intervals.lazy(), on=by, how="left")
+            agreement_statistics(of_type, by, level)
+            .join(intervals, on=by, how="left")
             .with_columns(krippendorff_level=pl.lit(level), categorical=pl.lit(type_ in CATEGORICAL_TYPES))
+            .lazy()
         )
     categorical_only = ["fleiss_kappa", "fleiss_kappa_ci_low", "fleiss_kappa_ci_high", "gwet_ac1", "gwet_ac1_ci_low", "gwet_ac1_ci_high", "percent_agreement"]
     return (

@@ -253,3 +253,12 @@ def test_weighted_kappa_matches_scikit_learn(labels, weights):
     expected = cohen_kappa_score(a, b, weights=weights, labels=list(range(5)))
     rows = [(f"i{i}", "a", x) for i, x in enumerate(a)] + [(f"i{i}", "b", y) for i, y in enumerate(b)]
     assert_same(weighted_kappa(rows, weights), expected)
+
+
+def test_large_counts_do_not_overflow():
+    """70,000 tasks in one category: squared counts pass 2^32, which broke a 32-bit count once."""
+    rng = np.random.default_rng(5)
+    labels = np.where(rng.random((2, 70_000)) < 0.95, 1.0, 2.0)
+    rows = [(f"i{i}", f"r{r}", str(int(labels[r, i]))) for r in range(2) for i in range(70_000)]
+    got = krippendorff_alpha(ratings(rows)).collect().item()
+    assert got == pytest.approx(krippendorff.alpha(reliability_data=labels, level_of_measurement="nominal"), abs=1e-9)

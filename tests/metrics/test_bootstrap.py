@@ -11,8 +11,8 @@ from scipy.stats import bootstrap
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
-from pipeline.metrics.agreement import KRIPPENDORFF_LEVELS, fleiss_kappa, gwet_ac1, krippendorff_alpha
-from pipeline.metrics.bootstrap import agreement_intervals, count_matrix, replicate_statistics
+from pipeline.metrics.agreement import KRIPPENDORFF_LEVELS, count_matrices, fleiss_kappa, gwet_ac1, krippendorff_alpha, statistics
+from pipeline.metrics.bootstrap import agreement_intervals
 
 
 def random_ratings(rng: np.random.Generator, n_items: int, n_raters: int, n_categories: int, missing: float) -> pl.DataFrame:
@@ -40,12 +40,13 @@ def test_a_replicate_is_the_statistic_of_the_materialised_resample(n_items, n_ra
     ratings = random_ratings(rng, n_items, n_raters, n_categories, missing)
     if ratings.is_empty():
         return
-    counts, labels = count_matrix(ratings)
-    items = np.unique(ratings["item"].to_numpy())
+    [group] = count_matrices(ratings)
+    counts, labels, items = group.counts, group.labels, group.items.to_numpy()
     multiplicity = rng.integers(0, 3, len(items))
     if multiplicity.sum() == 0:
         return
-    got = {name: values[0] for name, values in replicate_statistics(counts, multiplicity[None, :].astype(float), level, labels).items()}
+    found = statistics(counts, multiplicity[None, :].astype(float), level, labels.to_numpy())
+    got = {name: found[name][0] for name in ("fleiss_kappa", "gwet_ac1", "krippendorff_alpha")}
     resample = pl.concat(
         [ratings.filter(pl.col("item") == item).with_columns(item=pl.lit(f"{item}#{copy}")) for item, w in zip(items, multiplicity, strict=True) for copy in range(w)]
     ).lazy()
