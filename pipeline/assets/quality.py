@@ -16,6 +16,7 @@ from pipeline.contract import (
     AVERAGE_PRECISION,
     CONFUSION_MATRIX,
     CONSENSUS_LABELS,
+    DETECTION_CONFUSION,
     DETECTION_SCORES,
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
@@ -126,12 +127,12 @@ def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 @dg.multi_asset(
     specs=[
         table_spec(table, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH])
-        for table in (DETECTION_SCORES, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
+        for table in (DETECTION_SCORES, DETECTION_CONFUSION, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
     ]
 )
 def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
-    recall and F1 per matching rule at IoU 0.5:0.95; COCO AP and precision-recall curves of scored boxes;
+    recall and F1 per matching rule at IoU 0.5:0.95; the box confusion matrix; COCO AP and precision-recall curves of scored boxes;
     and Scout's whole-image evaluation."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
@@ -139,6 +140,7 @@ def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
     )
     yield _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats="f1")
+    yield _publish(context, warehouse, DETECTION_CONFUSION, detection.detection_confusion(gt_boxes, boxes).lazy())
     ap, curves = detection.average_precision(gt_boxes, boxes)
     yield _publish(context, warehouse, AVERAGE_PRECISION, ap.lazy(), stats="ap")
     yield _publish(context, warehouse, PRECISION_RECALL_CURVE, curves.lazy())

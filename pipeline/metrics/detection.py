@@ -64,6 +64,44 @@ def _scored_tasks(gt_boxes: pl.DataFrame, boxes: pl.DataFrame) -> pl.DataFrame:
     return boxes.select(*TASK, "annotator", "origin").unique().join(gt_boxes.select(TASK).unique(), on=TASK)
 
 
+PARTICIPANT_CONTROL = ["project_id", "annotator", "control"]
+
+
+def _real_boxes(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, rules: Sequence[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The GT's boxes, and the participants' boxes on tasks with GT (ranked when the coco rule needs it)."""
+    real = boxes.lazy().drop_nulls("box").join(gt_boxes.lazy().select(TASK).unique(), on=TASK, how="semi")
+    real = _ranked(real) if "coco" in rules else real.with_columns(rank=pl.lit(0, pl.Int64))
+    return gt_boxes.lazy().drop_nulls("box"), real
+
+
+def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.DataFrame, thresholds: Sequence[float], rules: Sequence[str]):
+    """One-to-one matches, batch by batch of images (they are independent, so memory stays bounded at any
+    scale). Yields (rule, threshold, the batch's boxes, same-label matches, mismatched-label matches);
+    matches are frames of task_id, annotator, box, box_gt, iou."""
+    key = [*TASK, "annotator", "control"]
+    gt_side = real_gt.select(*TASK, "control", pl.col("box").alias("box_gt"), pl.col("label").alias("label_gt"), *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY))
+    group = ["task_id", "annotator"]  # box ids are unique: with the annotator and the image they fix the key
+    n_batches = -(-gt_boxes.select(pl.col("task_id").n_unique()).item() // TASKS_PER_BATCH)
+    for batch in range(n_batches):
+        in_batch = (pl.col("task_id").hash() % n_batches == batch) if n_batches > 1 else pl.lit(True)
+        mine = real.filter(in_batch)
+        candidates = (  # streamed: the pairs of an image are filtered as they are made
+            mine.select(*key, "box", "label", "rank", *GEOMETRY)
+            .join(gt_side.filter(in_batch), on=[*TASK, "control"])
+            .with_columns(iou=box_iou("", "_gt"), same_label=pl.col("label") == pl.col("label_gt"))
+            .filter(pl.col("iou") >= min(thresholds))
+            .select("task_id", "annotator", "box", "box_gt", "same_label", "iou", *(["rank"] if "coco" in rules else []))
+            .collect(engine="streaming")
+        )
+        for rule in rules:
+            for threshold in thresholds:
+                above = candidates.filter(pl.col("iou") >= threshold)
+                same = _match(rule, above.filter("same_label"), group)
+                rest = above.join(same.select("box"), on="box", how="anti").join(same.select(*group, "box_gt"), on=[*group, "box_gt"], how="anti")
+                other = _match(rule, rest.filter(~pl.col("same_label")), group)
+                yield rule, threshold, mine, same, other
+
+
 def detection_scores(
     gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Sequence[float] = IOU_SWEEP, rules: Sequence[str] = MATCHING_RULES
 ) -> pl.DataFrame:
@@ -76,61 +114,35 @@ def detection_scores(
     Returns project_id, annotator, origin, control, matching, iou_threshold, n_tasks, tp, fp, fn,
     mismatched_label, precision, recall, f1.
     """
-    key = [*TASK, "annotator", "control"]
-    participant_control = ["project_id", "annotator", "control"]
-    real_gt = gt_boxes.lazy().drop_nulls("box")
+    real_gt, real = _real_boxes(gt_boxes, boxes, rules)
     who = _scored_tasks(gt_boxes, boxes).lazy()
-    real = boxes.lazy().drop_nulls("box").join(gt_boxes.lazy().select(TASK).unique(), on=TASK, how="semi")  # boxes on tasks with GT
-    real = _ranked(real) if "coco" in rules else real.with_columns(rank=pl.lit(0, pl.Int64))
     # Totals per participant and control: its boxes, and the GT boxes of the tasks it annotated.
     gt_per_task = real_gt.group_by(*TASK, "control").len("n_gt")
     totals = (
-        real.group_by(participant_control).len("n_boxes")
-        .join(who.join(gt_per_task, on=TASK).group_by(participant_control).agg(pl.col("n_gt").sum()), on=participant_control, how="full", coalesce=True)
+        real.group_by(PARTICIPANT_CONTROL).len("n_boxes")
+        .join(who.join(gt_per_task, on=TASK).group_by(PARTICIPANT_CONTROL).agg(pl.col("n_gt").sum()), on=PARTICIPANT_CONTROL, how="full", coalesce=True)
         .join(who.group_by("project_id", "annotator").agg(pl.col("origin").first(), pl.col("task_id").n_unique().alias("n_tasks")), on=["project_id", "annotator"])
         .with_columns(pl.col("n_boxes", "n_gt", "n_tasks").fill_null(0).cast(pl.Int64))
         .collect()
     )  # fmt: skip
-    gt_side = real_gt.select(*TASK, "control", pl.col("box").alias("box_gt"), pl.col("label").alias("label_gt"), *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY))
-    group = ["task_id", "annotator"]  # box ids are unique: with the annotator and the image they fix the key
-    counted = []
-    # Images are independent: batches of them bound memory at any scale.
-    n_batches = -(-gt_boxes.select(pl.col("task_id").n_unique()).item() // TASKS_PER_BATCH)
-    for batch in range(n_batches):
-        in_batch = (pl.col("task_id").hash() % n_batches == batch) if n_batches > 1 else pl.lit(True)
-        mine = real.filter(in_batch)
-        candidates = (
-            mine.select(*key, "box", "label", "rank", *GEOMETRY)
-            .join(gt_side.filter(in_batch), on=[*TASK, "control"])
-            .with_columns(iou=box_iou("", "_gt"), same_label=pl.col("label") == pl.col("label_gt"))
-            .filter(pl.col("iou") >= min(thresholds))
-            .select("task_id", "annotator", "box", "box_gt", "same_label", "iou", *(["rank"] if "coco" in rules else []))
-            .collect(engine="streaming")
-        )
-        participant_of = mine.select("box", *participant_control)
-        for rule in rules:
-            for threshold in thresholds:
-                above = candidates.filter(pl.col("iou") >= threshold)
-                same = _match(rule, above.filter("same_label"), group)
-                rest = above.join(same.select("box"), on="box", how="anti").join(same.select(*group, "box_gt"), on=[*group, "box_gt"], how="anti")
-                other = _match(rule, rest.filter(~pl.col("same_label")), group)
-                for matches, name in ((same, "tp"), (other, "mismatched_label")):
-                    counted.append(
-                        matches.lazy().join(participant_of, on="box").group_by(participant_control).len("count")
-                        .with_columns(matching=pl.lit(rule), iou_threshold=pl.lit(threshold), what=pl.lit(name))
-                        .collect(engine="streaming")
-                    )  # fmt: skip
+    counted = [
+        matches.lazy().join(mine.select("box", *PARTICIPANT_CONTROL), on="box").group_by(PARTICIPANT_CONTROL).len("count")
+        .with_columns(matching=pl.lit(rule), iou_threshold=pl.lit(threshold), what=pl.lit(name))
+        .collect(engine="streaming")
+        for rule, threshold, mine, same, other in _batched_matches(real_gt, real, gt_boxes, thresholds, rules)
+        for matches, name in ((same, "tp"), (other, "mismatched_label"))
+    ]  # fmt: skip
     grid = pl.DataFrame({"matching": [r for r in rules for _ in thresholds], "iou_threshold": [float(t) for _ in rules for t in thresholds]})
     counts = (
-        pl.concat(counted).group_by(*participant_control, "matching", "iou_threshold").agg(
+        pl.concat(counted).group_by(*PARTICIPANT_CONTROL, "matching", "iou_threshold").agg(
             *(pl.col("count").filter(pl.col("what") == name).sum().alias(name) for name in ("tp", "mismatched_label"))
         )
         if counted
-        else pl.DataFrame(schema={**dict.fromkeys(participant_control, pl.String), "matching": pl.String, "iou_threshold": pl.Float64, "tp": pl.UInt32, "mismatched_label": pl.UInt32})
+        else pl.DataFrame(schema={**dict.fromkeys(PARTICIPANT_CONTROL, pl.String), "matching": pl.String, "iou_threshold": pl.Float64, "tp": pl.UInt32, "mismatched_label": pl.UInt32})
     )
     totals = (
         totals.join(grid, how="cross")
-        .join(counts, on=[*participant_control, "matching", "iou_threshold"], how="left")
+        .join(counts, on=[*PARTICIPANT_CONTROL, "matching", "iou_threshold"], how="left")
         .with_columns(pl.col("tp", "mismatched_label").fill_null(0).cast(pl.Int64))
     )
     tp, mismatched = pl.col("tp"), pl.col("mismatched_label")
@@ -305,3 +317,45 @@ def detection_inputs(annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_region
         for frame in (gt.sort(*TASK, "control", *GEOMETRY), boxes)
     ]
     return numbered[0], numbered[1].drop("annotation_id", "item_index")
+
+
+UNMATCHED = "(unmatched)"
+
+
+def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:
+    """CVAT's confusion matrix for boxes, per participant and box control, at one IoU threshold and rule.
+
+    A matched pair counts under (gt_label, label): on the diagonal when the labels agree, off it for CVAT's
+    mismatched label. A GT box left unmatched counts under (gt_label, "(unmatched)"), an extra box of the
+    participant under ("(unmatched)", label); a box on a confirmed-empty image is extra. Returns
+    project_id, annotator, origin, control, gt_label, label, count (long form).
+    """
+    real_gt, real = _real_boxes(gt_boxes, boxes, [rule])
+    who = _scored_tasks(gt_boxes, boxes).lazy()
+    gt_labels = real_gt.select(pl.col("box").alias("box_gt"), pl.col("label").cast(pl.String).alias("gt_label"))
+    matched, matched_boxes, matched_gt = [], [], []
+    for _, _, mine, same, other in _batched_matches(real_gt, real, gt_boxes, [threshold], [rule]):
+        pairs = pl.concat([same, other]).select("annotator", "box", "box_gt")
+        labelled = pairs.lazy().join(mine.select("box", *PARTICIPANT_CONTROL, pl.col("label").cast(pl.String)), on=["box", "annotator"]).join(gt_labels, on="box_gt")
+        matched.append(labelled.select(*PARTICIPANT_CONTROL, "gt_label", "label").collect())
+        matched_boxes.append(pairs.select("box"))
+        matched_gt.append(pairs.select("annotator", pl.col("box_gt").alias("box")))
+    extra = real.join(pl.concat(matched_boxes).lazy(), on="box", how="anti") if matched_boxes else real
+    missed = who.join(real_gt.drop("score", strict=False), on=TASK)
+    missed = missed.join(pl.concat(matched_gt).lazy(), on=["annotator", "box"], how="anti") if matched_gt else missed
+    rows = pl.concat(
+        [
+            *(m.lazy() for m in matched),
+            extra.select(*PARTICIPANT_CONTROL, gt_label=pl.lit(UNMATCHED), label=pl.col("label").cast(pl.String)),
+            missed.select(*PARTICIPANT_CONTROL, gt_label=pl.col("label").cast(pl.String), label=pl.lit(UNMATCHED)),
+        ]
+    )
+    origins = who.select("project_id", "annotator", "origin").unique(["project_id", "annotator"])
+    return (
+        rows.group_by(*PARTICIPANT_CONTROL, "gt_label", "label")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .join(origins, on=["project_id", "annotator"])
+        .select("project_id", "annotator", "origin", "control", "gt_label", "label", "count")
+        .sort("project_id", "control", "annotator", "gt_label", "label")
+        .collect()
+    )

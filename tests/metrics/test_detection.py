@@ -14,7 +14,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
-from pipeline.metrics.detection import MATCHING_RULES, average_precision, detection_scores, image_detection_scores
+from pipeline.metrics.detection import MATCHING_RULES, average_precision, detection_confusion, detection_scores, image_detection_scores
 from pipeline.metrics.matching import greedy_matches, optimal_matches, score_ordered_matches
 
 
@@ -241,3 +241,16 @@ def test_image_level_scores_agree_with_scikit_learn():
     assert got["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
     assert got["precision"] == pytest.approx(precision_score(y, s >= 0.5)) and got["recall"] == pytest.approx(recall_score(y, s >= 0.5))
     assert (got["n_images"], got["n_positive"]) == (60, int(y.sum()))
+
+
+def test_detection_confusion_has_unmatched_rows_and_columns():
+    got = detection_confusion(*frames(), threshold=0.5)
+    cells = {(r["annotator"], r["gt_label"], r["label"]): r["count"] for r in got.iter_rows(named=True)}
+    assert cells == {
+        ("a", "zebra", "zebra"): 1,  # (1, 0) on GT 1
+        ("a", "zebra", "lion"): 1,  # the lion box on GT 2: CVAT's mismatched label
+        ("a", "(unmatched)", "zebra"): 2,  # the extra box at (80, 80) and the box on the confirmed-empty image
+        ("m", "zebra", "(unmatched)"): 2,  # the model drew nothing
+    }
+    scores = detection_scores(*frames(), thresholds=[0.5], rules=["hungarian"]).filter(pl.col("annotator") == "a").row(0, named=True)
+    assert scores["fp"] == cells[("a", "(unmatched)", "zebra")] and scores["mismatched_label"] == cells[("a", "zebra", "lion")]
