@@ -513,6 +513,24 @@ TASK_AGREEMENT = Table(
     "Label Studio's task agreement over pairs of human annotations: mean pair score (pairwise) and share of pairs >= 0.5 (consensus).",
 )
 
+TASK_AGREEMENT_DISTRIBUTION = Table(
+    "quality",
+    "task_agreement_distribution",
+    {
+        "project_id": pl.String,
+        "measure": pl.String,
+        "n_tasks": pl.Int64,
+        "mean": pl.Float64,
+        "p10": pl.Float64,
+        "p25": pl.Float64,
+        "p50": pl.Float64,
+        "p75": pl.Float64,
+        "p90": pl.Float64,
+        "share_below_half": pl.Float64,
+    },
+    "The spread of task agreement over a project's tasks: mean, quantiles and share below 0.5, per measure (pairwise, consensus).",
+)
+
 PROJECT_AGREEMENT = Table(
     "quality",
     "project_agreement",
@@ -613,6 +631,7 @@ ALL_TABLES: tuple[Table, ...] = (
     PRECISION_RECALL_CURVE,
     IMAGE_DETECTION_SCORES,
     TASK_AGREEMENT,
+    TASK_AGREEMENT_DISTRIBUTION,
     PROJECT_AGREEMENT,
     CONSENSUS_LABELS,
     ANNOTATOR_CONFUSION,

@@ -30,6 +30,7 @@ from pipeline.contract import (
     REVIEW_QUEUE,
     REVIEWS,
     TASK_AGREEMENT,
+    TASK_AGREEMENT_DISTRIBUTION,
     TASKS,
 )
 from pipeline.groundtruth import ground_truth_regions
@@ -108,13 +109,15 @@ def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return _publish(context, warehouse, AGREEMENT_MATRIX, rows)
 
 
-@dg.asset(**table_asset(TASK_AGREEMENT, deps=[ANSWERS, ANNOTATIONS, REGIONS]))
-def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource) -> dg.MaterializeResult:
-    """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on every control."""
+@dg.multi_asset(specs=[table_spec(TASK_AGREEMENT, deps=[ANSWERS, ANNOTATIONS, REGIONS]), table_spec(TASK_AGREEMENT_DISTRIBUTION, deps=[ANSWERS, ANNOTATIONS, REGIONS])])
+def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource):
+    """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on
+    every control, and its spread over the project's tasks."""
     store, project = warehouse.store(), context.partition_key
     weights = load_policy(groundtruth.policy_path).control_weights([project])
-    rows = scores.pairwise_task_agreement(*(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)), weights=weights)
-    return _publish(context, warehouse, TASK_AGREEMENT, rows, stats="agreement")
+    rows = scores.pairwise_task_agreement(*(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)), weights=weights).collect()
+    yield _publish(context, warehouse, TASK_AGREEMENT, rows.lazy(), stats="agreement")
+    yield _publish(context, warehouse, TASK_AGREEMENT_DISTRIBUTION, quality.task_agreement_distribution(rows.lazy()))
 
 
 @dg.asset(**table_asset(PROJECT_AGREEMENT, deps=[ANSWERS]))

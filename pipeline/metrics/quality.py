@@ -156,6 +156,24 @@ def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) 
     )
 
 
+def task_agreement_distribution(task_agreement: pl.LazyFrame) -> pl.LazyFrame:
+    """How task agreement is spread over a project's tasks with two or more annotations: per measure
+    (pairwise `agreement`, `consensus_agreement`) the count, mean, quantiles (10, 25, 50, 75, 90 %,
+    linear interpolation) and the share of tasks below 0.5."""
+    long = task_agreement.unpivot(index="project_id", on=["agreement", "consensus_agreement"], variable_name="measure").drop_nulls("value")
+    value = pl.col("value")
+    return (
+        long.group_by("project_id", "measure")
+        .agg(
+            pl.len().cast(pl.Int64).alias("n_tasks"),
+            value.mean().alias("mean"),
+            *(value.quantile(q, "linear").alias(f"p{int(q * 100)}") for q in (0.1, 0.25, 0.5, 0.75, 0.9)),
+            (value < 0.5).mean().alias("share_below_half"),
+        )
+        .sort("project_id", "measure")
+    )
+
+
 KRIPPENDORFF_LEVEL = {"choices": "nominal", "taxonomy": "nominal", "rating": "ordinal", "number": "interval"}
 
 

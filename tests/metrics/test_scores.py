@@ -247,3 +247,15 @@ def test_project_agreement_uses_ordinal_alpha_for_ratings():
     assert got["krippendorff_level"] == "ordinal"
     assert got["krippendorff_alpha"] == pytest.approx(krippendorff.alpha(reliability_data=table, level_of_measurement="ordinal"))
     assert got["krippendorff_alpha_ci_low"] < got["krippendorff_alpha"] < got["krippendorff_alpha_ci_high"]
+
+
+def test_task_agreement_distribution_matches_numpy_quantiles():
+    values = [0.1, 0.4, 0.5, 0.75, 0.9, 1.0, None]
+    agreement = pl.LazyFrame({"project_id": "p", "task_id": [f"t{i}" for i in range(7)], "agreement": values, "consensus_agreement": [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, None]})
+    got = {r["measure"]: r for r in quality.task_agreement_distribution(agreement).collect().iter_rows(named=True)}
+    present = [v for v in values if v is not None]
+    pairwise = got["agreement"]
+    assert pairwise["n_tasks"] == 6 and pairwise["mean"] == pytest.approx(np.mean(present))
+    for q in (10, 25, 50, 75, 90):
+        assert pairwise[f"p{q}"] == pytest.approx(np.quantile(present, q / 100))  # numpy's default is linear
+    assert pairwise["share_below_half"] == pytest.approx(2 / 6) and got["consensus_agreement"]["share_below_half"] == pytest.approx(2 / 6)
