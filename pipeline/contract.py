@@ -416,7 +416,7 @@ CONFUSION_MATRIX = Table(
         "label": pl.String,
         "count": pl.Int64,
     },
-    "Long confusion matrix per annotator or model and classification control; '(empty)' is a blank answer.",
+    "Long confusion matrix per annotator or model and categorical or box control: '(empty)' is a blank answer, '(unmatched)' a box without a match.",
 )
 
 DETECTION_SCORES = Table(
@@ -439,21 +439,6 @@ DETECTION_SCORES = Table(
         "f1": pl.Float64,
     },
     "Boxes of each annotator and model against the GT boxes: one-to-one matches (hungarian, greedy, coco) at IoU 0.5:0.05:0.95.",
-)
-
-DETECTION_CONFUSION = Table(
-    "quality",
-    "detection_confusion",
-    {
-        "project_id": pl.String,
-        "annotator": pl.String,
-        "origin": pl.String,
-        "control": pl.String,
-        "gt_label": pl.String,
-        "label": pl.String,
-        "count": pl.Int64,
-    },
-    "CVAT's box confusion matrix per annotator or model and box control (IoU 0.5, optimal matching), with '(unmatched)' row and column.",
 )
 
 _AP_KEYS = {
@@ -626,7 +611,6 @@ ALL_TABLES: tuple[Table, ...] = (
     LABEL_SCORES,
     CONFUSION_MATRIX,
     DETECTION_SCORES,
-    DETECTION_CONFUSION,
     AVERAGE_PRECISION,
     PRECISION_RECALL_CURVE,
     IMAGE_DETECTION_SCORES,

@@ -16,7 +16,6 @@ from pipeline.contract import (
     AVERAGE_PRECISION,
     CONFUSION_MATRIX,
     CONSENSUS_LABELS,
-    DETECTION_CONFUSION,
     DETECTION_SCORES,
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
@@ -87,11 +86,17 @@ def annotator_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     return _publish(context, warehouse, ANNOTATOR_DAILY, rows)
 
 
-@dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES]))
+@dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES, ANNOTATIONS, REGIONS, GROUND_TRUTH]))
 def confusion_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Per annotator and model, each classification control's confusion matrix against GT (long form)."""
-    rows = classification.confusion_matrix(warehouse.store().scan_project(ANNOTATION_SCORES, context.partition_key))
-    return _publish(context, warehouse, CONFUSION_MATRIX, rows)
+    """Per annotator and model, each categorical control's confusion matrix against GT, and each box
+    control's (CVAT's: IoU 0.5, optimal matching, with an '(unmatched)' row and column), in long form."""
+    store, project = warehouse.store(), context.partition_key
+    ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
+    gt_boxes, boxes = detection.detection_inputs(
+        store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
+    )
+    categorical = classification.confusion_matrix(store.scan_project(ANNOTATION_SCORES, project))
+    return _publish(context, warehouse, CONFUSION_MATRIX, pl.concat([categorical, detection.detection_confusion(gt_boxes, boxes).lazy()]))
 
 
 @dg.asset(**table_asset(LABEL_SCORES, deps=[CONFUSION_MATRIX]))
@@ -130,12 +135,12 @@ def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 @dg.multi_asset(
     specs=[
         table_spec(table, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH])
-        for table in (DETECTION_SCORES, DETECTION_CONFUSION, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
+        for table in (DETECTION_SCORES, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
     ]
 )
 def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
-    recall and F1 per matching rule at IoU 0.5:0.95; the box confusion matrix; COCO AP and precision-recall curves of scored boxes;
+    recall and F1 per matching rule at IoU 0.5:0.95; COCO AP and precision-recall curves of scored boxes;
     and Scout's whole-image evaluation."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
@@ -143,7 +148,6 @@ def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
     )
     yield _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats="f1")
-    yield _publish(context, warehouse, DETECTION_CONFUSION, detection.detection_confusion(gt_boxes, boxes).lazy())
     ap, curves = detection.average_precision(gt_boxes, boxes)
     yield _publish(context, warehouse, AVERAGE_PRECISION, ap.lazy(), stats="ap")
     yield _publish(context, warehouse, PRECISION_RECALL_CURVE, curves.lazy())

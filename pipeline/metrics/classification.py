@@ -13,6 +13,7 @@ import polars as pl
 from pipeline.metrics.similarity import CATEGORICAL_TYPES
 
 EMPTY = "(empty)"  # an answer that chose nothing, as a row or column of the confusion matrix
+UNMATCHED = "(unmatched)"  # a box without a match (detection), as a row or column
 PARTICIPANT_CONTROL = ["project_id", "annotator", "origin", "control"]
 
 
@@ -42,7 +43,10 @@ def confusion_matrix(scores: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def label_scores(confusion: pl.LazyFrame) -> pl.LazyFrame:
-    """Per participant, control and label: support (GT count), predicted, tp, precision, recall, f1."""
+    """Per participant, control and label: support (GT count), predicted, tp, precision, recall, f1.
+
+    For box controls the matrix has an "(unmatched)" row and column: an unmatched GT box is a false
+    negative of its label, an extra box a false positive of its own; "(unmatched)" itself is no label."""
     support = confusion.group_by(*PARTICIPANT_CONTROL, pl.col("gt_label").alias("label")).agg(pl.col("count").sum().alias("support"))
     predicted = confusion.group_by(*PARTICIPANT_CONTROL, "label").agg(pl.col("count").sum().alias("predicted"))
     hits = confusion.filter(pl.col("gt_label") == pl.col("label")).group_by(*PARTICIPANT_CONTROL, "label").agg(pl.col("count").sum().alias("tp"))
@@ -53,7 +57,11 @@ def label_scores(confusion: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(pl.col("support", "predicted", "tp").fill_null(0).cast(pl.Int64))
     )
     tp, fp, fn = pl.col("tp"), pl.col("predicted") - pl.col("tp"), pl.col("support") - pl.col("tp")
-    return counts.with_columns(precision=precision(tp, fp), recall=recall(tp, fn), f1=f1(tp, fp, fn)).sort(keys)
+    return (
+        counts.filter(pl.col("label") != UNMATCHED)
+        .with_columns(precision=precision(tp, fp), recall=recall(tp, fn), f1=f1(tp, fp, fn))
+        .sort(keys)
+    )
 
 
 def expected_calibration_error(predictions: pl.LazyFrame, by: list[str], bins: int = 10) -> pl.LazyFrame:

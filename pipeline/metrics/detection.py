@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from pipeline.metrics.classification import f1, precision, recall
+from pipeline.metrics.classification import UNMATCHED, f1, precision, recall
 from pipeline.metrics.matching import GEOMETRY, box_iou, box_label, greedy_matches, optimal_matches, scorable_box, score_ordered_matches
 
 TASK = ["project_id", "task_id"]
@@ -318,8 +318,6 @@ def detection_inputs(annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_region
     ]
     return numbered[0], numbered[1].drop("annotation_id", "item_index")
 
-
-UNMATCHED = "(unmatched)"
 
 
 def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:

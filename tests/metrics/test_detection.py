@@ -14,6 +14,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
+from pipeline.metrics.classification import label_scores
 from pipeline.metrics.detection import MATCHING_RULES, average_precision, detection_confusion, detection_scores, image_detection_scores
 from pipeline.metrics.matching import greedy_matches, optimal_matches, score_ordered_matches
 
@@ -254,3 +255,8 @@ def test_detection_confusion_has_unmatched_rows_and_columns():
     }
     scores = detection_scores(*frames(), thresholds=[0.5], rules=["hungarian"]).filter(pl.col("annotator") == "a").row(0, named=True)
     assert scores["fp"] == cells[("a", "(unmatched)", "zebra")] and scores["mismatched_label"] == cells[("a", "zebra", "lion")]
+    per_label = {(r["annotator"], r["label"]): r for r in label_scores(got.lazy()).collect().iter_rows(named=True)}
+    zebra = per_label[("a", "zebra")]
+    assert (zebra["tp"], zebra["predicted"], zebra["support"]) == (1, 3, 2)  # 3 zebra boxes drawn, 2 zebras in the GT
+    assert zebra["precision"] == pytest.approx(1 / 3) and zebra["recall"] == 0.5
+    assert ("a", "(unmatched)") not in per_label and per_label[("m", "zebra")]["recall"] == 0.0
