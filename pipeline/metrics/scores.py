@@ -157,33 +157,46 @@ def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.
         on,
     )
     scores = region_similarity(matched, counts, on).join(per_control.collect(), on=on)
-    # Per-region values: each matched region pair scores its attached values, weighted by the pair's overlap.
-    values_a, values_b = _attached_values(a, "a"), _attached_values(b, "b")
-    sides = [
-        m.lazy().join(v.rename({"region_id": r, "control": "attached", "type": f"type{s}", "answer_key": f"key{s}", "answer_number": f"number{s}"}), on=[*COMPARISON[:2], x, r])
-        for m, v, r, s, x in ((matched, values_a, "region_id", "_a", "a"), (matched, values_b, "region_id_b", "_b", "b"))
-    ]  # fmt: skip
-    pair_keys = [*on, "region_id", "region_id_b", "weight", "attached"]
-    attached = (
-        sides[0].join(sides[1], on=pair_keys, how="full", coalesce=True)
-        .with_columns(type=pl.coalesce("type_a", "type_b"))
-        .join(value_range.rename({"control": "attached"}), on=["project_id", "attached"], how="left")
-        .with_columns(pl.col("weight").fill_null(0.0))
-    )
-    scored = answer_similarity(attached.drop("type_a", "type_b"))
-    carried = [
-        v.group_by(*COMPARISON[:2], x, "control").agg(pl.col("region_id").n_unique().alias(f"n_{x}")).rename({"control": "attached"})
-        for v, x in ((values_a, "a"), (values_b, "b"))
-    ]
-    per_region = (
-        scored.group_by(*COMPARISON, "attached", "type").agg((pl.col("weight") * pl.col("score")).sum().alias("total"))
-        .join(carried[0], on=[*COMPARISON[:2], "a", "attached"], how="left")
-        .join(carried[1], on=[*COMPARISON[:2], "b", "attached"], how="left")
-        .select(*COMPARISON, pl.col("attached").alias("control"), "type",
-                (pl.col("total") / pl.max_horizontal(pl.col("n_a").fill_null(0), pl.col("n_b").fill_null(0))).alias("score"))
-    )  # fmt: skip
     return pl.concat(
-        [scores.lazy().select(*COMPARISON, "control", "type", "score", "repaired"), per_region.with_columns(repaired=pl.lit(0, pl.Int64))], how="vertical_relaxed"
+        [scores.lazy().select(*COMPARISON, "control", "type", "score", "repaired"), _attached_scores(matched.lazy(), a, b, value_range)],
+        how="vertical_relaxed",
+    )
+
+
+def _attached_scores(matched: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame) -> pl.LazyFrame:
+    """Per-region values (choices or text attached to a region), per comparison and attached control:
+    sum over matched region pairs of the pair's similarity x the values' score, over max(n_a, n_b) regions
+    carrying the control. A value only one region of a pair carries scores 0."""
+
+    def side_values(side: Side, name: str, region: str) -> pl.LazyFrame:
+        values = _attached_values(side, name).rename({"region_id": region, "control": "attached"})
+        return values.rename({"type": f"type_{name}", "answer_key": f"key_{name}", "answer_number": f"number_{name}"})
+
+    values_a, values_b = side_values(a, "a", "region_id"), side_values(b, "b", "region_id_b")
+    pairs = ["project_id", "task_id", "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
+    scored = answer_similarity(
+        matched.join(values_a, on=["project_id", "task_id", "a", "region_id"])
+        .join(matched.join(values_b, on=["project_id", "task_id", "b", "region_id_b"]), on=pairs, how="full", coalesce=True)
+        .with_columns(type=pl.coalesce("type_a", "type_b"), weight=pl.col("weight").fill_null(0.0))
+        .join(value_range.rename({"control": "attached"}), on=["project_id", "attached"], how="left")
+        .drop("type_a", "type_b")
+    )
+    carried = {
+        name: values.group_by("project_id", "task_id", name, "attached").agg(pl.col(region).n_unique().alias(f"n_{name}"))
+        for name, values, region in (("a", values_a, "region_id"), ("b", values_b, "region_id_b"))
+    }
+    return (
+        scored.group_by(*COMPARISON, "attached", "type")
+        .agg((pl.col("weight") * pl.col("score")).sum().alias("total"))
+        .join(carried["a"], on=["project_id", "task_id", "a", "attached"], how="left")
+        .join(carried["b"], on=["project_id", "task_id", "b", "attached"], how="left")
+        .select(
+            *COMPARISON,
+            pl.col("attached").alias("control"),
+            "type",
+            (pl.col("total") / pl.max_horizontal(pl.col("n_a").fill_null(0), pl.col("n_b").fill_null(0))).alias("score"),
+            pl.lit(0, pl.Int64).alias("repaired"),
+        )
     )
 
 
