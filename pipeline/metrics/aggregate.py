@@ -5,9 +5,10 @@
 - Dawid-Skene (1979): EM over class priors and one confusion matrix per annotator. Initialised from the
   vote shares, it alternates an M-step (priors and confusion matrices from the item posteriors) and an
   E-step (item posteriors from priors and confusion matrices) until the log-likelihood per rating gains
-  less than `tol` (crowd-kit's criterion, on its lower bound), or `max_iter`. Both steps are products with the sparse item x (rater, response) count matrix, never a dense
-  item x annotator matrix. Error rates are clipped at 1e-10 so that an unseen response is unlikely, not
-  impossible. Deterministic: no random start.
+  less than `tol` (crowd-kit's criterion, on its lower bound), or `max_iter`. Both steps are products
+  with the sparse item x (rater, response) count matrix, never a dense item x annotator matrix. Error
+  rates are clipped at 1e-10 so that an unseen response is unlikely, not impossible. Deterministic: no
+  random start.
 """
 
 from __future__ import annotations

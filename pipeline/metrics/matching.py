@@ -1,8 +1,11 @@
-"""Box geometry, vectorised: IoU of candidate pairs and IoU clusters. No loops over boxes.
+"""Box geometry and one-to-one matching, vectorised: IoU of candidate pairs, IoU clusters, and three
+matching rules (greedy largest-IoU-first, COCO's score order, optimal assignment).
 
 Boxes are rows with x, y, width, height (top-left corner and size, any one unit per image; rotation is
 ignored). Candidate pairs come from a join on the grouping keys (same image, same label), never from a
-dense matrix.
+dense matrix. Pairs whose two boxes have no other candidate match under every rule and are settled at
+once; only contested pairs go through the rule's rounds (or, for the optimal assignment, scipy's solver
+per contested image).
 """
 
 from __future__ import annotations

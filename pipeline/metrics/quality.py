@@ -29,8 +29,9 @@ def annotator_performance(
       n_fixed_and_accepted, n_rejected, and acceptance_score = accepted (fixed or not) / reviewed;
     - lead time of submitted work: total, mean and median seconds;
     - against GT: n_scored (annotations), accuracy (mean over them of the overall score, the control
-      scores' weighted mean; an empty answer against a non-empty GT scores 0), cohen_kappa (over answers both gave, categories kept apart per control), macro_f1 (the
-      mean of the per-label F1 of quality.label_scores);
+      scores' weighted mean; an empty answer against a non-empty GT scores 0), cohen_kappa (over the
+      categorical answers both gave, categories kept apart per control), macro_f1 (the mean of the
+      per-label F1 of quality.label_scores, box labels included);
     - prediction_agreement: share of answers equal to the model's on the same task and control (humans);
     - annotator_agreement: share of answers equal to another human annotator's, over all such pairs.
     Every ratio is null when there is nothing to count.
