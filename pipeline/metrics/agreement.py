@@ -203,7 +203,8 @@ def statistics(counts: np.ndarray, weights: np.ndarray, level: str = "nominal", 
     shares = n_k / n_k.sum(axis=1, keepdims=True)
     p_e = (shares**2).sum(axis=1)
     fleiss = _ratio(p_bar - p_e, 1 - p_e, p_e < 1 - _DEGENERATE)
-    pi = ((weights / m) @ counts) / weights.sum(axis=1, keepdims=True)
+    item_shares = (weights / m) @ counts if len(weights) == 1 else weights @ (counts / m[:, None])  # the cheaper order
+    pi = item_shares / weights.sum(axis=1, keepdims=True)
     q = (n_k > 0).sum(axis=1)
     chance = _ratio((pi * (1 - pi)).sum(axis=1), q - 1.0, q > 1)
     ac1 = _ratio(p_bar - chance, 1 - chance, q > 1)

@@ -21,6 +21,13 @@ from pipeline.metrics.agreement import STATISTICS, count_matrices, statistics
 _BLOCK_CELLS = 20_000_000  # replicates x items per block: bounds memory to a few hundred MB
 
 
+def _resample_weights(rng: np.random.Generator, n_items: int, n_replicates: int) -> np.ndarray:
+    """Each replicate's item multiplicities: n_items draws with replacement, counted (a multinomial draw,
+    made as uniform integers and one bincount: several times faster than `Generator.multinomial`)."""
+    draws = rng.integers(0, n_items, size=(n_replicates, n_items)) + (np.arange(n_replicates) * n_items)[:, None]
+    return np.bincount(draws.ravel(), minlength=n_replicates * n_items).reshape(n_replicates, n_items).astype(float)
+
+
 def agreement_intervals(
     ratings: pl.DataFrame,
     by: Sequence[str],
@@ -45,7 +52,7 @@ def agreement_intervals(
         block = max(1, _BLOCK_CELLS // n_items)
         replicates: dict[str, list[np.ndarray]] = {name: [] for name in STATISTICS}
         for start in range(0, n_resamples, block):
-            weights = rng.multinomial(n_items, np.full(n_items, 1 / n_items), size=min(block, n_resamples - start)).astype(float)
+            weights = _resample_weights(rng, n_items, min(block, n_resamples - start))
             found = statistics(counts, weights, level, values)
             for name in STATISTICS:
                 replicates[name].append(found[name])
