@@ -18,7 +18,7 @@ from pipeline.contract import (
 )
 from pipeline.groundtruth import item_scoped_projects, resolve_ground_truth, versioning
 from pipeline.groundtruth.checks import violations
-from pipeline.groundtruth.policy import load_overrides, load_policy
+from pipeline.groundtruth.policy import load_overrides
 from pipeline.ingest import content_hash
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 
@@ -48,7 +48,7 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     (set, replaced, unset) with who or what decided it, its run, file and validity period.
     """
     project, store = context.partition_key, warehouse.store()
-    policy = load_policy(groundtruth.policy_path)
+    policy = groundtruth.policy()
     overrides_path = groundtruth.overrides_path
     overrides_hash = content_hash(overrides_path) if overrides_path.exists() else ""
     formats = set(store.scan_project(SOURCE_FILES, project).select("format").collect()["format"])

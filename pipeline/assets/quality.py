@@ -33,7 +33,6 @@ from pipeline.contract import (
     TASKS,
 )
 from pipeline.groundtruth import ground_truth_regions
-from pipeline.groundtruth.policy import load_policy
 from pipeline.metrics import classification, detection, quality, scores
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 
@@ -66,7 +65,7 @@ def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     rows = scores.scores_against_ground_truth(
         store.scan_project(ANNOTATIONS, project), store.scan_project(ANSWERS, project), regions, ground_truth, ground_truth_regions(ground_truth, regions)
     )
-    rows = scores.with_control_weights(rows, load_policy(groundtruth.policy_path).control_weights([project]))
+    rows = scores.with_control_weights(rows, groundtruth.policy().control_weights([project]))
     return _publish(context, warehouse, ANNOTATION_SCORES, ANNOTATION_SCORES.conform(rows), stats="score")
 
 
@@ -108,7 +107,8 @@ def label_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 @dg.asset(**table_asset(AGREEMENT_MATRIX, deps=[ANSWERS, ANNOTATION_SCORES]))
 def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Pairwise agreement and Cohen's kappa between all participants and the GT, per project and control."""
+    """Pairwise agreement, Cohen's kappa and (ratings) weighted kappa between all participants and the GT,
+    per categorical control and pooled over them."""
     store, project = warehouse.store(), context.partition_key
     rows = quality.agreement_matrix(store.scan_project(ANSWERS, project), store.scan_project(ANNOTATION_SCORES, project))
     return _publish(context, warehouse, AGREEMENT_MATRIX, rows)
@@ -119,7 +119,7 @@ def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on
     every control, and its spread over the project's tasks."""
     store, project = warehouse.store(), context.partition_key
-    weights = load_policy(groundtruth.policy_path).control_weights([project])
+    weights = groundtruth.policy().control_weights([project])
     rows = scores.pairwise_task_agreement(*(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)), weights=weights).collect()
     yield _publish(context, warehouse, TASK_AGREEMENT, rows.lazy(), stats="agreement")
     yield _publish(context, warehouse, TASK_AGREEMENT_DISTRIBUTION, quality.task_agreement_distribution(rows.lazy()))
@@ -127,7 +127,8 @@ def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 @dg.asset(**table_asset(PROJECT_AGREEMENT, deps=[ANSWERS]))
 def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Generalised Fleiss' kappa and Krippendorff's alpha per project and control."""
+    """Generalised Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha (at the control's level) per project
+    and control, with seeded bootstrap intervals."""
     rows = quality.project_agreement(warehouse.store().scan_project(ANSWERS, context.partition_key))
     return _publish(context, warehouse, PROJECT_AGREEMENT, rows)
 

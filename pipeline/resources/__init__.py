@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipeline.groundtruth.policy import Policy, load_policy
 from pipeline.warehouse import Warehouse
 
 DEFAULT_WAREHOUSE = "warehouse"
@@ -38,3 +39,7 @@ class GroundTruthPolicyResource(dg.ConfigurableResource):
     @property
     def overrides_path(self) -> Path:
         return Path(self.directory) / "overrides.yaml"
+
+    def policy(self) -> Policy:
+        """The policy as the file says now (the defaults without a file); a bad file raises PolicyError."""
+        return load_policy(self.policy_path)
