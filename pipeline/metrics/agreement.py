@@ -135,8 +135,10 @@ def codes(column: pl.Series) -> tuple[np.ndarray, pl.Series]:
         values = column.to_numpy()
         present = np.zeros(int(column.max()) + 1, dtype=bool)
         present[values] = True
-        code_of = np.cumsum(present) - 1
-        return code_of[values], pl.Series(column.name, np.flatnonzero(present), dtype=column.dtype)
+        uniques = pl.Series(column.name, np.flatnonzero(present), dtype=column.dtype)
+        if present.all():  # ids 0..n-1, every one used: they are their own codes
+            return values.astype(np.int64, copy=False), uniques
+        return (np.cumsum(present) - 1)[values], uniques
     return (column.rank("dense").cast(pl.Int64) - 1).to_numpy(), column.unique().sort()
 
 
@@ -160,7 +162,7 @@ def count_matrices(ratings: pl.DataFrame, by: Sequence[str] = ()) -> list[Counts
         label, labels = codes(group[LABEL])
         n_items, k = len(items), len(labels)
         counts = np.bincount(item * k + label, minlength=n_items * k).reshape(n_items, k).astype(float)
-        matrices.append(Counts(dict(zip(by, key, strict=True)), counts, items, labels, group[RATER].n_unique()))
+        matrices.append(Counts(dict(zip(by, key, strict=True)), counts, items, labels, len(codes(group[RATER])[1])))
     return matrices
 
 
@@ -209,7 +211,7 @@ def statistics(counts: np.ndarray, weights: np.ndarray, level: str = "nominal", 
     chance = _ratio((pi * (1 - pi)).sum(axis=1), q - 1.0, q > 1)
     ac1 = _ratio(p_bar - chance, 1 - chance, q > 1)
     n = w_p @ m_p
-    n_c = w_p @ c_p
+    n_c = n_k if c_p is counts else w_p @ c_p
     if level == "nominal":
         observed = w_p @ ((m_p**2 - squares) / (m_p - 1))
         expected = n**2 - (n_c**2).sum(axis=1)
