@@ -45,7 +45,9 @@ def _values(regions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     return regions.group_by(*keys, "type").agg(labels.alias("_labels"), text.alias("_text"), number.alias("answer_number")).with_columns(
         answer=pl.when(pl.col("type").is_in(CHOICE_TYPES))
         .then(pl.col("_labels"))
-        .when(pl.col("type").is_in(NUMERIC_TYPES) & pl.col("answer_number").is_not_null())
+        .when((pl.col("type") == "rating") & pl.col("answer_number").is_not_null())
+        .then(pl.concat_list(pl.col("answer_number").round().cast(pl.Int64).cast(pl.String)))  # stars: "4", not "4.0"
+        .when((pl.col("type") == "number") & pl.col("answer_number").is_not_null())
         .then(pl.concat_list(pl.col("answer_number").cast(pl.String)))
         .when(pl.col("_text").str.strip_chars().str.len_chars() > 0)
         .then(pl.concat_list("_text"))
