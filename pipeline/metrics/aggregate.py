@@ -56,6 +56,7 @@ class DawidSkene:
 def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -> DawidSkene:
     """Dawid-Skene on one group's ratings (item, rater, label; a rater may rate an item several times)."""
     (item_index, items), (rater_index, raters), (label_index, classes) = (codes(ratings[c]) for c in (ITEM, RATER, LABEL))
+    item_index, rater_index, label_index = (index.astype(np.int64) for index in (item_index, rater_index, label_index))
     items, raters, classes = items.to_numpy(), raters.to_numpy(), classes.cast(pl.String).to_numpy()
     n_items, n_raters, k = len(items), len(raters), len(classes)
 

@@ -120,8 +120,6 @@ def _keyed(frame: pl.LazyFrame, by: Sequence[str]) -> tuple[pl.LazyFrame, list[s
     return frame.with_columns(pl.lit(0).alias(_WHOLE)), [_WHOLE]
 
 
-
-
 KRIPPENDORFF_LEVELS = ("nominal", "ordinal", "interval")
 STATISTICS = ("fleiss_kappa", "gwet_ac1", "krippendorff_alpha")
 
