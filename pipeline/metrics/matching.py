@@ -121,16 +121,14 @@ def optimal_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, w
     `most_matches_first=False` it maximises the total weight alone (a similarity score).
 
     For the count to come first, each candidate pair weighs M + weight with M above any possible number
-    of matches, so one more match always beats any gain in IoU. Groups where no box has two candidates are matched as they are; only
-    the ambiguous groups (few, in practice) are solved one by one. Returns the matched rows of `pairs`.
+    of matches, so one more match always beats any gain in IoU. Uncontested pairs are in every optimum
+    and taken as they are; only the groups with contested pairs (few, in practice) are solved one by one.
+    Returns the matched rows of `pairs`.
     """
     group = list(group)
-    degree = [pl.len().over(*group, side).alias(f"_degree_{side}") for side in (a, b)]
-    ambiguous = pairs.with_columns(*degree).with_columns(
-        _ambiguous=(pl.max_horizontal("_degree_" + a, "_degree_" + b) > 1).any().over(group)
-    )
-    matched = [ambiguous.filter(~pl.col("_ambiguous"))]
-    for part in ambiguous.filter(pl.col("_ambiguous")).partition_by(group, maintain_order=True):
+    alone, contested = _uncontested(pairs, [*group, a], [*group, b])
+    matched = [alone]
+    for part in contested.partition_by(group, maintain_order=True):
         part = part.sort(a, b)
         rows, row_of = np.unique(part[a].to_numpy(), return_inverse=True)
         cols, col_of = np.unique(part[b].to_numpy(), return_inverse=True)
@@ -140,7 +138,7 @@ def optimal_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, w
         chosen = gain[picked_rows, picked_cols] > 0  # an assignment may pad with non-candidates
         keys = pl.DataFrame({a: rows[picked_rows[chosen]], b: cols[picked_cols[chosen]]}, schema={a: part.schema[a], b: part.schema[b]})
         matched.append(part.join(keys, on=[a, b]))
-    return pl.concat(matched).drop("_degree_" + a, "_degree_" + b, "_ambiguous")
+    return pl.concat(matched)
 
 
 def score_ordered_matches(pairs: pl.DataFrame, group: Sequence[str], detection: str, target: str, rank: str, weight: str) -> pl.DataFrame:
