@@ -27,11 +27,6 @@ ITEM, RATER, LABEL = "item", "rater", "label"
 _DEGENERATE = 1e-12
 
 
-def chance_corrected(observed: pl.Expr, expected: pl.Expr) -> pl.Expr:
-    """(observed - expected) / (1 - expected), null when expected agreement is 1 (the 0/0 case)."""
-    return pl.when(expected < 1 - _DEGENERATE).then((observed - expected) / (1 - expected))
-
-
 def rater_pairs(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
     """Every ordered pair of distinct raters on the items both rated, with both labels.
 
@@ -153,7 +148,7 @@ class Counts:
 
 def count_matrices(ratings: pl.DataFrame, by: Sequence[str] = ()) -> list[Counts]:
     """Per group of `by`, the item x label count matrix (items and labels in sorted order)."""
-    groups = ratings.partition_by(list(by), as_dict=True, maintain_order=True) if by else {(): ratings}
+    groups = ratings.partition_by(list(by), as_dict=True, maintain_order=True) if by else {(): ratings} if ratings.height else {}
     matrices = []
     for key, group in groups.items():
         item, items = codes(group[ITEM])
