@@ -52,11 +52,11 @@ def _match(rule: str, pairs: pl.DataFrame, key: list[str]) -> pl.DataFrame:
     raise ValueError(f"unknown matching rule {rule!r}; expected one of {MATCHING_RULES}")
 
 
-def _ranked(boxes: pl.LazyFrame) -> pl.LazyFrame:
-    """Each box's rank among its participant's boxes of a task and control: highest score first, then
-    drawing order (box id)."""
+def _ranked(boxes: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
+    """Each box's rank (0 first) among the boxes of its `by` group: highest score first, then drawing order
+    (box id); boxes without a score keep their drawing order."""
     order = pl.struct((-pl.col("score")).fill_null(0.0), "box").rank("ordinal")
-    return boxes.with_columns(rank=(order.over(*TASK, "annotator", "control") - 1).cast(pl.Int64))
+    return boxes.with_columns(rank=(order.over(by) - 1).cast(pl.Int64))
 
 
 def _scored_tasks(gt_boxes: pl.DataFrame, boxes: pl.DataFrame) -> pl.DataFrame:
@@ -70,7 +70,7 @@ PARTICIPANT_CONTROL = ["project_id", "annotator", "control"]
 def _real_boxes(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, rules: Sequence[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The GT's boxes, and the participants' boxes on tasks with GT (ranked when the coco rule needs it)."""
     real = boxes.lazy().drop_nulls("box").join(gt_boxes.lazy().select(TASK).unique(), on=TASK, how="semi")
-    real = _ranked(real) if "coco" in rules else real.with_columns(rank=pl.lit(0, pl.Int64))
+    real = _ranked(real, [*TASK, "annotator", "control"]) if "coco" in rules else real.with_columns(rank=pl.lit(0, pl.Int64))
     return gt_boxes.lazy().drop_nulls("box"), real
 
 
@@ -184,13 +184,8 @@ def average_precision(
     curve_key = [*PARTICIPANT, "label", "iou_threshold"]
     who = _scored_tasks(gt_boxes, boxes)
     real_gt = gt_boxes.drop_nulls("box")
-    detections = (
-        boxes.drop_nulls("box")
-        .filter(pl.col("score").is_not_null())
-        .join(who.select(TASK).unique(), on=TASK)
-        .with_columns(rank=(pl.struct(-pl.col("score"), "box").rank("ordinal").over(key) - 1).cast(pl.Int64))
-        .filter(pl.col("rank") < max_detections)
-    )
+    scored_boxes = boxes.drop_nulls("box").filter(pl.col("score").is_not_null()).join(who.select(TASK).unique(), on=TASK)
+    detections = _ranked(scored_boxes.lazy(), key).filter(pl.col("rank") < max_detections).collect()
     scored = who.join(detections.select("project_id", "annotator").unique(), on=["project_id", "annotator"])
     gt_counts = (
         real_gt.join(scored, on=TASK)

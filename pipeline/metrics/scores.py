@@ -202,12 +202,18 @@ def _attached_scores(matched: pl.LazyFrame, a: Side, b: Side, value_range: pl.La
     )
 
 
-def compare(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame) -> pl.LazyFrame:
+def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     """Score each comparison (project_id, task_id, a, b) on every control of its project.
+
+    Numeric values are scaled by their control's range: the one the answers carry (declared in the
+    labeling config), else `value_ranges` of the regions (per-region numbers included).
 
     Returns project_id, task_id, a, b, control, type, score, key_a, key_b (answer keys, for answer
     controls) and repaired (polygons repaired, region controls).
     """
+    value_range = pl.concat([a.answers.select("project_id", "control", "value_range"), value_ranges(a.regions)]).unique(
+        ["project_id", "control"], keep="first", maintain_order=True
+    )
     answer_scores = _answer_pairs(comparisons, a, b).with_columns(repaired=pl.lit(None, pl.Int64))
     region_scores = _region_scores(comparisons, a, b, value_range).with_columns(key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String))
     return pl.concat([answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed")
@@ -260,8 +266,7 @@ def scores_against_ground_truth(
         .join(gt, on=["project_id", "task_id"])
         .filter(~((pl.col("a") == pl.col("b")) & (pl.col("task_id") == pl.col("source_task_id"))))
     )
-    ranges = answers_.select("project_id", "control", "value_range").unique(["project_id", "control"])
-    compared = compare(scored.select(COMPARISON), Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions), ranges)
+    compared = compare(scored.select(COMPARISON), Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions))
     # A model version answers for the controls it predicts: a detector is not scored 0 on a rating it never gives.
     predicted = (
         annotations.filter(pl.col("origin") == "model")
@@ -299,8 +304,7 @@ def pairwise_task_agreement(
         .filter(pl.col("a") < pl.col("b"))
     )
     side = Side(answers_.filter(pl.col("origin") == "human"), regions)
-    ranges = answers_.select("project_id", "control", "value_range").unique(["project_id", "control"])
-    per_pair = overall(with_control_weights(compare(pairs, side, side, ranges), weights), COMPARISON)
+    per_pair = overall(with_control_weights(compare(pairs, side, side), weights), COMPARISON)
     per_task = per_pair.group_by("project_id", "task_id").agg(
         pl.col("score").mean().alias("agreement"), (pl.col("score") >= threshold).mean().alias("consensus_agreement")
     )

@@ -39,8 +39,7 @@ def score_pair(a: list[dict], b: list[dict], label_config: pl.LazyFrame | None =
     annotations, regions = frames(a, b)
     answers = scores.answers(annotations, regions, label_config)
     side = scores.Side(answers, regions)
-    ranges = answers.select("project_id", "control", "value_range").unique()
-    got = scores.compare(pl.LazyFrame({"project_id": ["p"], "task_id": ["t"], "a": ["A"], "b": ["B"]}), side, side, ranges).collect()
+    got = scores.compare(pl.LazyFrame({"project_id": ["p"], "task_id": ["t"], "a": ["A"], "b": ["B"]}), side, side).collect()
     return dict(zip(got["control"], got["score"], strict=True))
 
 
@@ -173,7 +172,7 @@ def test_polygon_iou_agrees_with_shapely_and_repairs_invalid_polygons(a, b):
     annotations, regions = frames([polygon(a)], [polygon(b)])
     side = scores.Side(scores.answers(annotations, regions), regions)
     comparison = pl.LazyFrame({"project_id": ["p"], "task_id": ["t"], "a": ["A"], "b": ["B"]})
-    got = scores.compare(comparison, side, side, pl.LazyFrame(schema={"project_id": pl.String, "control": pl.String, "value_range": pl.Float64})).collect().row(0, named=True)
+    got = scores.compare(comparison, side, side).collect().row(0, named=True)
     assert got["score"] == pytest.approx(expected, abs=1e-9)
     invalid = not shapely.Polygon(a).is_valid or not shapely.Polygon(b).is_valid
     assert got["repaired"] == (1 if invalid and expected > 0 else 0)
@@ -184,7 +183,7 @@ def test_a_self_intersecting_polygon_is_repaired_and_counted():
     annotations, regions = frames([polygon(bowtie)], [polygon([(0, 0), (10, 0), (10, 10), (0, 10)])])
     side = scores.Side(scores.answers(annotations, regions), regions)
     comparison = pl.LazyFrame({"project_id": ["p"], "task_id": ["t"], "a": ["A"], "b": ["B"]})
-    got = scores.compare(comparison, side, side, pl.LazyFrame(schema={"project_id": pl.String, "control": pl.String, "value_range": pl.Float64})).collect().row(0, named=True)
+    got = scores.compare(comparison, side, side).collect().row(0, named=True)
     assert got["score"] == pytest.approx(0.5) and got["repaired"] == 1  # the triangles cover half the square
 
 
