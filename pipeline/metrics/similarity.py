@@ -158,7 +158,7 @@ def polygon_iou(points_a: pl.Series, points_b: pl.Series) -> tuple[np.ndarray, n
     shapes = []
     for points in (points_a, points_b):
         vertices = points.list.len().to_numpy()
-        coordinates = np.stack(points.explode().to_list()).astype(float)
+        coordinates = points.explode().list.to_array(2).to_numpy().astype(float)
         polygons = shapely.polygons(shapely.linearrings(coordinates, indices=np.repeat(np.arange(len(points)), vertices)))
         invalid = ~shapely.is_valid(polygons)
         shapes.append((np.where(invalid, shapely.make_valid(polygons), polygons), invalid))
