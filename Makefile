@@ -2,13 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: demo test ui install docs bench clean
 
 ## demo: create the environment, then run the whole pipeline on the bundled sample into ./warehouse
-demo: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+demo: $(VENV)/.installed
 	$(BIN)/gtq run
 
 ## test: create the environment, then run every test
@@ -16,8 +15,8 @@ test: $(VENV)/.installed
 	$(BIN)/pytest
 
 ## ui: open the Dagster UI on http://127.0.0.1:3000 (runs from `make demo` show there)
-ui: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+ui: $(VENV)/.installed
+	$(BIN)/gtq ui
 
 install: $(VENV)/.installed
 
@@ -48,9 +47,5 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
-
 clean:
-	rm -rf warehouse/gtq.duckdb warehouse/parquet warehouse/delta warehouse/samples $(DAGSTER_HOME)
+	rm -rf warehouse/gtq.duckdb warehouse/projects warehouse/schemas warehouse/samples warehouse/.dagster

@@ -3,20 +3,25 @@
     gtq run [--source PATH ...] [--warehouse DIR]   ingest, resolve GT, validate, score; print a summary
     gtq sample --out PATH                           write the bundled sample export
     gtq gt set|unset --project P --task T ...       record a reviewed GT decision in groundtruth/overrides.yaml
-    gtq gt versions                                 the published GT versions
+    gtq gt versions [--project P]                   the published GT versions, per project
     gtq gt history --task T [--project P]           every GT change of a task
-    gtq gt export --version N --format F --out PATH a GT version as ls-json, coco, scout-csv or parquet
+    gtq gt export --project P [--version N] --format F --out PATH
+                                                    a project's GT version as ls-json, coco, scout-csv or parquet
 
-Runs are recorded in the Dagster instance at $DAGSTER_HOME when it is set (so they show in the UI),
-otherwise in a throw-away instance.
+    gtq ui [--warehouse DIR]                        the Dagster UI on the warehouse's runs (http://127.0.0.1:3000)
+
+Runs are recorded in the warehouse's Dagster instance (`<warehouse>/.dagster`, or $DAGSTER_HOME when it
+is set), so they show in the UI; each run carries its sources and warehouse as tags.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +29,7 @@ from pipeline.resources import DEFAULT_WAREHOUSE
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message=".*is currently in (preview|beta)")  # Dagster's notes on APIs gtq relies on
     parser = argparse.ArgumentParser(prog="gtq", description="Ground truth and annotation quality pipeline.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -40,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
 
     run.add_argument("--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)")
 
+    ui = commands.add_parser("ui", help="open the Dagster UI on the warehouse's runs; runs launched there write to the warehouse")
+    ui.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR", help="the warehouse folder")
+    ui.add_argument("--port", default="3000")
+
     sample = commands.add_parser("sample", help="write the bundled Label Studio sample export")
     sample.add_argument("--out", required=True, metavar="PATH")
 
@@ -55,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("versions", "the published GT versions"), ("history", "every GT change of a task"), ("export", "export a GT version")):
         command = gt.add_parser(name, help=text)
         command.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR")
+        command.add_argument("--project", help="the project (default: every project; export: the only one)")
     gt.choices["history"].add_argument("--task", required=True)
-    gt.choices["history"].add_argument("--project")
-    gt.choices["export"].add_argument("--version", type=int, help="default: the latest")
+    gt.choices["export"].add_argument("--version", type=int, help="the project's GT version (default: the latest)")
     gt.choices["export"].add_argument("--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"))
     gt.choices["export"].add_argument("--out", required=True, metavar="PATH")
 
@@ -69,16 +79,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "gt":
         return ground_truth_command(args)
+    if args.command == "ui":
+        return open_ui(Path(args.warehouse), args.port)
     return run_pipeline(args.source, Path(args.warehouse), groundtruth=args.groundtruth and Path(args.groundtruth), verbose=args.verbose)
 
 
 def ground_truth_command(args) -> int:
     import polars as pl
 
-    from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, REGIONS, TASKS
+    from pipeline.contract import GROUND_TRUTH_HISTORY
     from pipeline.groundtruth import export
     from pipeline.groundtruth.policy import PolicyError, append_override
-    from pipeline.warehouse import Warehouse
+    from pipeline.warehouse import Warehouse, WarehouseError
 
     if args.gt in ("set", "unset"):
         path = Path(args.groundtruth) / "overrides.yaml"
@@ -92,37 +104,48 @@ def ground_truth_command(args) -> int:
         print(f"{path}: {entry['action']} task {entry['task']} of project {entry['project']}; the next `gtq run` applies it")
         return 0
 
-    store = Warehouse(args.warehouse)
-    latest = store.delta_version(GROUND_TRUTH)
-    if latest is None:
-        print(f"no ground truth published yet in {args.warehouse}", file=sys.stderr)
+    try:
+        store = Warehouse(args.warehouse)
+    except WarehouseError as exc:
+        print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
+        return 2
+    projects = [args.project] if args.project else store.projects()
+    if not any(store.gt_versions(p) for p in projects):
+        print(f"no ground truth published yet in {args.warehouse}" + (f" for project {args.project}" if args.project else ""), file=sys.stderr)
         return 1
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True, fmt_str_lengths=60):
         if args.gt == "versions":
-            print(store.version_log(GROUND_TRUTH))
+            for info in (store.gt_version_info(p, v) for p in projects for v in store.gt_versions(p)):
+                print(f"project {info['project_id']} version {info['version']}: published {info['committed_at']} by run {info['run_id']},"
+                      f" {info['changes']} change(s) from {', '.join(info['sources']) or 'overrides'}")  # fmt: skip
         elif args.gt == "history":
             rows = store.read(GROUND_TRUTH_HISTORY).filter(pl.col("task_id") == args.task)
             rows = rows.filter(pl.col("project_id") == args.project) if args.project else rows
             print(rows.sort("valid_from").select("project_id", "task_id", "version", "change", "annotation_id", "previous_annotation_id",
                                                 "method", "decided_by", "reason", "valid_from", "valid_to", "run_id", "source_file"))  # fmt: skip
         else:
-            version = latest if args.version is None else args.version
-            if not 0 <= version <= latest:
-                print(f"gtq gt export: version {version} does not exist (latest is {latest})", file=sys.stderr)
+            if len(projects) > 1:
+                print(f"gtq gt export: the warehouse holds projects {', '.join(projects)}; name one with --project", file=sys.stderr)
                 return 2
-            ground_truth, out = store.read_version(GROUND_TRUTH, version), Path(args.out)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tasks, annotations, regions = store.read(TASKS), store.read(ANNOTATIONS), store.read(REGIONS)
-            if args.format == "parquet":
-                export.to_parquet(ground_truth, regions, out)
-            elif args.format == "ls-json":
-                export.to_label_studio(ground_truth, tasks, annotations, regions, out)
-            elif args.format == "coco":
-                export.to_coco(ground_truth, regions, out)
-            else:
-                print(f"images: {export.to_scout_csv(ground_truth, tasks, regions, out)}")
-            print(f"ground truth version {version} ({ground_truth.height} tasks) written to {out} as {args.format}")
+            project, versions = projects[0], store.gt_versions(projects[0])
+            version = versions[-1] if args.version is None else args.version
+            if version not in versions:
+                print(f"gtq gt export: project {project} has no GT version {version} (versions {versions[0]}..{versions[-1]})", file=sys.stderr)
+                return 2
+            written = export.write(store.read_gt_version(project, version), args.format, Path(args.out))
+            print(f"ground truth of project {project}, version {version}, written to {args.out} as {args.format}: {written}")
     return 0
+
+
+def open_ui(warehouse: Path, port: str) -> int:
+    """`dagster dev` on the warehouse's instance, with the code location pointed at the same warehouse."""
+    from pipeline.instance import instance_home, open_instance
+
+    open_instance(warehouse).dispose()  # creates it with gtq's settings on first use
+    env = {**os.environ, "DAGSTER_HOME": str(instance_home(warehouse)), "GTQ_WAREHOUSE": str(warehouse.absolute())}
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-m", "pipeline.definitions", "--port", port]
+    os.execve(command[0], command, env)
 
 
 @dataclass
@@ -155,11 +178,11 @@ def execute(
     Without sources, the bundled sample. `groundtruth` is the folder of the GT policy and overrides
     (default: ./groundtruth or $GTQ_GROUNDTRUTH). FileNotFoundError names a source that does not exist.
     """
-    import dagster as dg
 
     from pipeline.assets.partitions import projects
     from pipeline.definitions import defs, gtq_job
     from pipeline.ingest import expand_sources, projects_of
+    from pipeline.instance import open_instance
     from pipeline.sample import bundled_sample
 
     files = expand_sources(sources) if sources else [bundled_sample(warehouse)]
@@ -167,10 +190,7 @@ def execute(
     for path in files:
         for project in projects_of(path):
             by_project.setdefault(project, []).append(str(path))
-    if instance is None and os.environ.get("DAGSTER_HOME"):
-        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        instance = dg.DagsterInstance.get()
-    instance = instance or dg.DagsterInstance.ephemeral()
+    instance = instance or open_instance(warehouse)
     instance.add_dynamic_partitions(projects.name, [p for p in by_project if not instance.has_dynamic_partition(projects.name, p)])
     resources = {"warehouse": {"config": {"root": str(warehouse)}}}
     if groundtruth:
@@ -184,7 +204,11 @@ def execute(
             "loggers": {"console": {"config": {"log_level": log_level}}},
         }
         results.runs[project] = job.execute_in_process(
-            run_config=run_config, instance=instance, partition_key=project, raise_on_error=False, tags={"gtq/trigger": "cli"}
+            run_config=run_config,
+            instance=instance,
+            partition_key=project,
+            raise_on_error=False,
+            tags={"gtq/trigger": "cli", "gtq/warehouse": str(Path(warehouse).absolute()), "gtq/sources": json.dumps(by_project[project])},
         )
     return results
 
@@ -231,7 +255,7 @@ def _summary(results: RunResults, warehouse: Path, seconds: float) -> str:
     from pipeline.contract import SOURCE_FILES
     from pipeline.warehouse import Warehouse
 
-    ledger = Warehouse(warehouse).read(SOURCE_FILES)
+    store = Warehouse(warehouse)
     lines = [f"gtq run: {len(results.runs)} project(s) in {seconds:.1f} s, warehouse {warehouse}/"]
     for project, run in results.runs.items():
         metadata = {
@@ -245,7 +269,7 @@ def _summary(results: RunResults, warehouse: Path, seconds: float) -> str:
                 f" records read {ingest['records_read']} = accepted {ingest['records_accepted']}"
                 f" + quarantined {ingest['records_quarantined']}"
             )
-            for f in ledger.filter(pl.col("run_id") == run.run_id).iter_rows(named=True):
+            for f in store.scan_project(SOURCE_FILES, project).filter(pl.col("run_id") == run.run_id).collect().iter_rows(named=True):
                 lines.append(
                     f"    {f['source_file']} [{f['format']}]: read {f['records_read']} = accepted"
                     f" {f['records_accepted']} + quarantined {f['records_quarantined']}"
@@ -253,15 +277,15 @@ def _summary(results: RunResults, warehouse: Path, seconds: float) -> str:
         if gt := metadata.get("core/ground_truth"):
             version = "none yet" if gt["gt_version"] < 0 else gt["gt_version"]
             lines.append(
-                f"  ground truth: {gt['dagster/row_count']} task(s), version {version}; this run {gt['changes']} change(s)"
-                f" (set {gt['changes_set']}, replaced {gt['changes_replaced']}, unset {gt['changes_unset']})"
+                f"  ground truth: {gt['dagster/row_count']} task(s), project version {version}; this run {gt['changes']} change(s)"
+                f" (set {gt['changes_set']}, replaced {gt['changes_replaced']}, unset {gt['changes_unset']}, edited {gt['changes_edited']})"
             )
         checks = run.get_asset_check_evaluations()
         failed = [c.check_name for c in checks if not c.passed]
         lines.append(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
         written = ", ".join(f"{key.replace('/', '.')} ({m['dagster/row_count']})" for key, m in metadata.items())
         lines.append(f"  tables written (the project's rows): {written or 'none'}")
-    lines.append(f"query: duckdb {warehouse / 'gtq.duckdb'}  |  Parquet: {warehouse / 'parquet'}/")
+    lines.append(f"query: duckdb -readonly {warehouse / 'gtq.duckdb'}  |  files: {warehouse / 'projects'}/<project>/")
     return "\n".join(lines)
 
 

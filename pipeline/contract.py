@@ -48,6 +48,15 @@ class Table:
         return frame.select(pl.col(c).cast(t) for c, t in self.columns.items())
 
 
+RUN_COLUMNS = {"gt_version": pl.Int64, "run_id": pl.String}
+
+
+def quality_table(name: str, columns: dict[str, pl.DataType], description: str) -> Table:
+    """A `quality.*` table: its rows also name the project's GT version they were scored against and the run
+    that computed them, so every earlier run's numbers stay identifiable in the `history.*` views."""
+    return Table("quality", name, columns | RUN_COLUMNS, description)
+
+
 SOURCE_FILES = Table(
     "core",
     "source_files",
@@ -193,13 +202,15 @@ QUARANTINE = Table(
     "core",
     "quarantine",
     {
+        "project_id": pl.String,
         "source_file": pl.String,
         "content_hash": pl.String,
         "locator": pl.String,
         "reason": pl.String,
         "run_id": pl.String,
     },
-    "Records that could not be read, with the file, where in it, and why.",
+    "Records that could not be read, with the file, where in it, and why; kept with the project whose run read the file"
+    " (a file's first project).",
 )
 
 GROUND_TRUTH = Table(
@@ -262,8 +273,7 @@ GROUND_TRUTH_CONFLICTS = Table(
     "Tasks a person should look at: several GT flags, consensus ties, an item decided differently in two tasks.",
 )
 
-ANSWERS = Table(
-    "quality",
+ANSWERS = quality_table(
     "answers",
     {
         "project_id": pl.String,
@@ -282,8 +292,7 @@ ANSWERS = Table(
     "What each submitted annotation or prediction answered per task-level control: choices, taxonomy, rating, number, datetime, textarea (empty list: nothing).",
 )
 
-ANNOTATION_SCORES = Table(
-    "quality",
+ANNOTATION_SCORES = quality_table(
     "annotation_scores",
     {
         "project_id": pl.String,
@@ -303,8 +312,7 @@ ANNOTATION_SCORES = Table(
     "Each annotation and prediction scored against the task's GT per control (every answer and region type), in [0, 1].",
 )
 
-ANNOTATOR_PERFORMANCE = Table(
-    "quality",
+ANNOTATOR_PERFORMANCE = quality_table(
     "annotator_performance",
     {
         "project_id": pl.String,
@@ -330,8 +338,7 @@ ANNOTATOR_PERFORMANCE = Table(
     "Per annotator or model version: volume, reviews, lead time, agreement with GT, the model and other annotators.",
 )
 
-MODEL_PERFORMANCE = Table(
-    "quality",
+MODEL_PERFORMANCE = quality_table(
     "model_performance",
     {
         "project_id": pl.String,
@@ -353,8 +360,7 @@ MODEL_PERFORMANCE = Table(
     "Per model version: classification and box figures against GT, and how well its confidence is calibrated.",
 )
 
-ANNOTATOR_DAILY = Table(
-    "quality",
+ANNOTATOR_DAILY = quality_table(
     "annotator_daily",
     {
         "project_id": pl.String,
@@ -368,8 +374,7 @@ ANNOTATOR_DAILY = Table(
     "The trend per annotator or model and UTC day: submitted work and accuracy against GT.",
 )
 
-AGREEMENT_MATRIX = Table(
-    "quality",
+AGREEMENT_MATRIX = quality_table(
     "agreement_matrix",
     {
         "project_id": pl.String,
@@ -385,8 +390,7 @@ AGREEMENT_MATRIX = Table(
     "Every ordered pair of participants (annotators, model versions, '(ground truth)') per categorical control and '(all)', over shared tasks.",
 )
 
-LABEL_SCORES = Table(
-    "quality",
+LABEL_SCORES = quality_table(
     "label_scores",
     {
         "project_id": pl.String,
@@ -404,8 +408,7 @@ LABEL_SCORES = Table(
     "Per annotator or model, classification control and label: precision, recall and F1 against GT.",
 )
 
-CONFUSION_MATRIX = Table(
-    "quality",
+CONFUSION_MATRIX = quality_table(
     "confusion_matrix",
     {
         "project_id": pl.String,
@@ -419,8 +422,7 @@ CONFUSION_MATRIX = Table(
     "Long confusion matrix per annotator or model and categorical or box control: '(empty)' is a blank answer, '(unmatched)' a box without a match.",
 )
 
-DETECTION_SCORES = Table(
-    "quality",
+DETECTION_SCORES = quality_table(
     "detection_scores",
     {
         "project_id": pl.String,
@@ -450,22 +452,19 @@ _AP_KEYS = {
     "iou_threshold": pl.Float64,
 }
 
-AVERAGE_PRECISION = Table(
-    "quality",
+AVERAGE_PRECISION = quality_table(
     "average_precision",
     {**_AP_KEYS, "n_gt": pl.Int64, "n_detections": pl.Int64, "ap": pl.Float64},
     "COCO average precision of each scored participant (models) per box control, label and IoU threshold; null without GT boxes.",
 )
 
-PRECISION_RECALL_CURVE = Table(
-    "quality",
+PRECISION_RECALL_CURVE = quality_table(
     "precision_recall_curve",
     {**_AP_KEYS, "recall": pl.Float64, "precision": pl.Float64},
     "COCO's interpolated precision at the 101 recall points 0, 0.01, ..., 1, per participant, control, label and IoU threshold.",
 )
 
-IMAGE_DETECTION_SCORES = Table(
-    "quality",
+IMAGE_DETECTION_SCORES = quality_table(
     "image_detection_scores",
     {
         "project_id": pl.String,
@@ -485,8 +484,7 @@ IMAGE_DETECTION_SCORES = Table(
     "Scout's whole-image evaluation: images with a GT box are positive; the largest box score calls an image (>= 0.5), ROC AUC over images.",
 )
 
-TASK_AGREEMENT = Table(
-    "quality",
+TASK_AGREEMENT = quality_table(
     "task_agreement",
     {
         "project_id": pl.String,
@@ -498,8 +496,7 @@ TASK_AGREEMENT = Table(
     "Label Studio's task agreement over pairs of human annotations: mean pair score (pairwise) and share of pairs >= 0.5 (consensus).",
 )
 
-TASK_AGREEMENT_DISTRIBUTION = Table(
-    "quality",
+TASK_AGREEMENT_DISTRIBUTION = quality_table(
     "task_agreement_distribution",
     {
         "project_id": pl.String,
@@ -516,8 +513,7 @@ TASK_AGREEMENT_DISTRIBUTION = Table(
     "The spread of task agreement over a project's tasks: mean, quantiles and share below 0.5, per measure (pairwise, consensus).",
 )
 
-PROJECT_AGREEMENT = Table(
-    "quality",
+PROJECT_AGREEMENT = quality_table(
     "project_agreement",
     {
         "project_id": pl.String,
@@ -543,8 +539,7 @@ PROJECT_AGREEMENT = Table(
     "Chance-corrected agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1, with seeded 95% bootstrap intervals.",
 )
 
-CONSENSUS_LABELS = Table(
-    "quality",
+CONSENSUS_LABELS = quality_table(
     "consensus_labels",
     {
         "project_id": pl.String,
@@ -560,8 +555,7 @@ CONSENSUS_LABELS = Table(
     "For tasks without GT: majority vote (ties reported, not broken) and Dawid-Skene label with its posterior.",
 )
 
-ANNOTATOR_CONFUSION = Table(
-    "quality",
+ANNOTATOR_CONFUSION = quality_table(
     "annotator_confusion",
     {
         "project_id": pl.String,
@@ -574,8 +568,7 @@ ANNOTATOR_CONFUSION = Table(
     "Dawid-Skene's estimate of each annotator's confusion matrix: P(answer | true label), per control.",
 )
 
-REVIEW_QUEUE = Table(
-    "quality",
+REVIEW_QUEUE = quality_table(
     "review_queue",
     {
         "project_id": pl.String,
@@ -621,6 +614,8 @@ ALL_TABLES: tuple[Table, ...] = (
     ANNOTATOR_CONFUSION,
     REVIEW_QUEUE,
 )
+
+QUALITY_TABLES = tuple(t for t in ALL_TABLES if t.schema == "quality")
 
 
 def markdown() -> str:

@@ -1,6 +1,6 @@
 """The one place where gtq's assets, checks, resources, jobs and schedules meet.
 
-Flow (one way): ingest -> ground truth -> validate (checks) -> score -> publish (DuckDB + Parquet + Delta).
+Flow (one way): ingest -> ground truth -> validate (checks) -> score -> publish (per-project Parquet commits, GT versions, DuckDB views).
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ def test_gtq_run_with_sources_in_order_then_again(tmp_path):
     v2 = write_export(tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])])
     first = gtq("run", "--source", str(v1), "--warehouse", "wh", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "version 0; this run 1 change(s) (set 1" in first.stdout
+    assert "project version 0; this run 1 change(s) (set 1" in first.stdout
     second = gtq("run", "--source", str(v1), "--source", str(v2), "--warehouse", "wh", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert "1 new file(s), 1 already ingested" in second.stdout
-    assert "version 1; this run 1 change(s) (set 0, replaced 1, unset 0)" in second.stdout
+    assert "project version 1; this run 1 change(s) (set 0, replaced 1, unset 0, edited 0)" in second.stdout
 
 
 def test_gtq_run_fails_clearly_on_a_missing_source(tmp_path):

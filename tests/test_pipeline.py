@@ -9,7 +9,6 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from deltalake import DeltaTable
 
 from pipeline.cli import execute
 from pipeline.contract import (
@@ -63,7 +62,7 @@ def test_sample_run_writes_every_contract_table(sample_run):
         for table in ALL_TABLES:
             columns = [r[0] for r in con.execute(f"DESCRIBE {table.key}").fetchall()]
             assert columns == list(table.columns), table.key
-            assert store.parquet_path(table).exists()
+            assert store.table_file("7", table).exists()
             rows = con.execute(f"SELECT count(*) FROM {table.key}").fetchone()[0]
             assert rows == store.read(table).height
             if table not in (QUARANTINE,):
@@ -84,8 +83,8 @@ def test_sample_run_ground_truth(sample_run):
     gt = store.read(GROUND_TRUTH)
     assert gt.select("project_id", "task_id").is_duplicated().sum() == 0
     assert set(gt["version"]) == {0} and set(gt["method"]) == {"flag", "review"} and gt["verified"].all()
-    assert DeltaTable(str(store.delta_path(GROUND_TRUTH))).version() == 0
-    assert pl.read_delta(str(store.delta_path(GROUND_TRUTH)), version=0).height == gt.height
+    assert store.gt_versions("7") == [0]
+    assert pl.read_parquet(store.gt_version_path("7", 0) / "ground_truth.parquet").equals(gt)
     conflict = store.read(GROUND_TRUTH_CONFLICTS).row(0, named=True)
     assert conflict["task_id"] == str(1000 + TWO_FLAGS_TASK_INDEX)
     flagged = store.read(ANNOTATIONS).filter(pl.col("annotation_id").is_in(conflict["candidate_annotation_ids"]))
@@ -119,7 +118,7 @@ def test_rerunning_the_same_file_changes_nothing(tmp_path):
     after = {t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)}
     for key, frame in before.items():
         assert frame.equals(after[key]), key
-    assert store.delta_version(GROUND_TRUTH) == 0
+    assert store.gt_versions("1") == [0]
     ingest = next(e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["core", "source_files"]))
     assert ingest.materialization.metadata["files_skipped"].value == 1
 
@@ -131,7 +130,7 @@ def test_a_later_export_moves_and_deletes_ground_truth(tmp_path):
     run_ok([v1], store.root)
     run_ok([v2], store.root)
     assert store.read(GROUND_TRUTH).select("task_id", "annotation_id", "version").rows() == [("1", "2", 1)]
-    assert store.read_version(GROUND_TRUTH, 0).select("task_id", "annotation_id").sort("task_id").rows() == [("1", "1"), ("2", "3")]
+    assert store.read_gt_version("1", 0).ground_truth.select("task_id", "annotation_id").rows() == [("1", "1"), ("2", "3")]
     history = store.read(GROUND_TRUTH_HISTORY).sort("task_id", "version")
     assert history.select("task_id", "change", "version", "source_file").rows() == [
         ("1", "set", 0, str(v1)),
@@ -175,7 +174,7 @@ def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_p
     result = execute([export], store.root, groundtruth=gt_dir)  # project 1 again: the file is known, the GT is re-resolved
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "publishable_ground_truth")
     assert not check.passed and check.metadata["problems"].value == 1
-    assert store.delta_version(GROUND_TRUTH) == 0  # nothing new published
+    assert store.gt_versions("1") == [0]  # nothing new published
     assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["1"]
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "quality/annotation_scores" not in materialized  # the blocking check stopped everything downstream
@@ -190,7 +189,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypat
 
     real_sink = pl.LazyFrame.sink_parquet
     def failing_sink(frame, path, *args, **kwargs):
-        if "annotations" in str(path):  # the third of the ingest's six tables: two are already written
+        if "core.annotations" in str(path):  # the third of the ingest's eight tables: two are already written
             raise OSError("disk full (simulated)")
         return real_sink(frame, path, *args, **kwargs)
 
@@ -200,7 +199,6 @@ def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypat
     monkeypatch.undo()
     for table in (SOURCE_FILES, TASKS, ANNOTATIONS, QUARANTINE):
         assert store.read(table).equals(before[table.key]), table.key
-    assert not list(store.root.rglob("*.partial"))
     assert not list(store.root.glob("staging/*"))
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.tasks").fetchone() == (1,)

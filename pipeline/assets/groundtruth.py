@@ -1,4 +1,4 @@
-"""Ground truth: core tables + policy + overrides -> core.ground_truth (versioned in Delta), history, conflicts."""
+"""Ground truth: core tables + policy + overrides -> per-project GT versions (frozen content), core.ground_truth, history, conflicts."""
 
 from datetime import UTC, datetime
 
@@ -11,13 +11,14 @@ from pipeline.contract import (
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
     GROUND_TRUTH_HISTORY,
+    LABEL_CONFIG,
     REGIONS,
     REVIEWS,
     SOURCE_FILES,
     TASKS,
 )
 from pipeline.groundtruth import item_scoped_projects, resolve_ground_truth, versioning
-from pipeline.groundtruth.checks import violations
+from pipeline.groundtruth.checks import PROBLEMS, violations
 from pipeline.groundtruth.policy import load_overrides
 from pipeline.ingest import content_hash
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
@@ -31,21 +32,30 @@ PUBLISHABLE = dg.AssetCheckSpec(
 )
 
 
+CHANGE_KINDS = ("set", "replaced", "unset", "edited")
+
+
+def _label(version: versioning.GroundTruthVersion | None) -> str:
+    return "none yet" if version is None else str(version.version)
+
+
 @dg.multi_asset(
     specs=[
-        table_spec(GROUND_TRUTH, deps=[ANNOTATIONS, TASKS, REGIONS, REVIEWS], extra_kinds=("delta",)),
+        table_spec(GROUND_TRUTH, deps=[ANNOTATIONS, TASKS, REGIONS, REVIEWS, LABEL_CONFIG]),
         table_spec(GROUND_TRUTH_HISTORY, deps=[ANNOTATIONS, TASKS]),
         table_spec(GROUND_TRUTH_CONFLICTS, deps=[ANNOTATIONS]),
     ],
     check_specs=[PUBLISHABLE],
 )
 def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource):
-    """Resolve one GT per task of the project under its policy; publish a new GT version when, and only
-    when, any task's GT changed and the project's new snapshot passes the publication check.
+    """Resolve one GT per task of the project under its policy; publish the project's next GT version
+    when, and only when, any task's GT changed (another annotation, or what the GT annotation says) and
+    the new snapshot passes the publication check.
 
-    The GT dataset is a Delta table (`delta/core/ground_truth`): each publishing run commits one version,
-    readable later with `pl.read_delta(path, version=N)`. core.ground_truth_history records every change
-    (set, replaced, unset) with who or what decided it, its run, file and validity period.
+    A version is content, frozen in `projects/<project>/ground_truth/<version>/` (the GT regions, tasks,
+    annotations, labeling config, COCO categories and changes) and never changed afterwards. Versions
+    count 0, 1, 2, ... per project. core.ground_truth_history is derived from the versions' changes (set,
+    replaced, unset, edited) with who or what decided each, its run, file and validity period.
     """
     project, store = context.partition_key, warehouse.store()
     policy = groundtruth.policy()
@@ -65,47 +75,53 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         item_scoped=item_scoped_projects(policy, {project: formats}),
     )
 
-    published = store.read_version(GROUND_TRUTH)
-    previous = published.filter(pl.col("project_id") == project)
-    latest = store.delta_version(GROUND_TRUTH)
-    changes = versioning.diff(previous, resolution.decided, tasks.collect())
-    version = latest if changes.is_empty() else (0 if latest is None else latest + 1)
-    snapshot = previous if changes.is_empty() else versioning.next_snapshot(previous, resolution.ground_truth, changes, version)
-    problems = violations(snapshot.lazy(), annotations, regions)
-    history = store.read(GROUND_TRUTH_HISTORY)
-    if not problems.is_empty():
-        context.log.error(f"ground truth of project {project} not published: {problems.height} problem(s); version stays {latest}")
-        snapshot, changes, version = previous, changes.clear(), latest
-    elif not changes.is_empty():
-        dataset = pl.concat([published.filter(pl.col("project_id") != project), snapshot]).sort("project_id", "task_id")
-        committed = store.commit_version(GROUND_TRUTH, dataset, {"run_id": context.run_id, "project_id": project, "changes": str(changes.height)})
-        if committed != version:  # another writer committed in between: our version numbers are wrong
-            raise dg.Failure(f"ground truth committed as version {committed}, expected {version}")
-        history = versioning.next_history(history, changes, version=version, at=datetime.now(UTC), run_id=context.run_id)
-        context.log.info(f"ground truth version {version}: {changes.height} changes in project {project}")
-
-    counts = dict(changes.group_by("change").len().iter_rows())
-    written = store.write_many(
-        {
-            GROUND_TRUTH: store.with_project(GROUND_TRUTH, project, snapshot),
-            GROUND_TRUTH_HISTORY: history,
-            GROUND_TRUTH_CONFLICTS: store.with_project(GROUND_TRUTH_CONFLICTS, project, resolution.conflicts),
-        }
+    previous = store.read_gt_version(project)
+    candidate = versioning.next_version(
+        previous,
+        decided=resolution.decided,
+        ground_truth=resolution.ground_truth,
+        tasks=tasks.collect(),
+        annotations=annotations.collect(),
+        regions=regions.collect(),
+        label_config=store.scan_project(LABEL_CONFIG, project).collect(),
+        at=datetime.now(UTC),
+        run_id=context.run_id,
     )
-    methods = dict(snapshot.group_by("method").len().iter_rows())
-    of_project = pl.col("project_id") == project
+    problems = violations(candidate.ground_truth.lazy(), annotations, regions) if candidate else pl.DataFrame(schema=PROBLEMS)
+    published = candidate if candidate is not None and problems.is_empty() else None
+    if published:
+        sources = sorted(set(published.changes["source_file"].drop_nulls()))
+        store.publish_gt_version(project, published, {"run_id": context.run_id, "changes": published.changes.height, "sources": sources})
+        context.log.info(f"ground truth version {published.version} of project {project}: {published.changes.height} change(s)")
+    elif candidate:
+        context.log.error(f"ground truth of project {project} not published: {problems.height} problem(s); version stays {_label(previous)}")
+    current = published or previous
+    changes = published.changes if published else GROUND_TRUTH_HISTORY.empty()
+
+    written = store.write_project(
+        project,
+        {
+            GROUND_TRUTH: current.ground_truth if current else GROUND_TRUTH.empty(),
+            GROUND_TRUTH_HISTORY: versioning.history(store.gt_changes(project)),
+            GROUND_TRUTH_CONFLICTS: resolution.conflicts,
+        },
+        run_id=context.run_id,
+        gt_version=current.version if current else -1,
+    )
+    counts = dict(changes.group_by("change").len().iter_rows())
+    methods = dict(written[GROUND_TRUTH].group_by("method").len().collect().iter_rows())
     yield table_result(
         GROUND_TRUTH,
-        written[GROUND_TRUTH].filter(of_project),
-        gt_version=-1 if version is None else version,
+        written[GROUND_TRUTH],
+        gt_version=current.version if current else -1,
         changes=changes.height,
-        delta_table=dg.MetadataValue.path(str(store.delta_path(GROUND_TRUTH))),
-        **{f"changes_{kind}": counts.get(kind, 0) for kind in ("set", "replaced", "unset")},
+        gt_version_path=dg.MetadataValue.path(str(store.gt_version_path(project, current.version))) if current else "none",
+        **{f"changes_{kind}": counts.get(kind, 0) for kind in CHANGE_KINDS},
         **{f"method_{method}": n for method, n in methods.items()},
-        confirmed_empty=int(snapshot["confirmed_empty"].sum()),
+        confirmed_empty=int(written[GROUND_TRUTH].select(pl.col("confirmed_empty").sum()).collect().item()),
     )
-    yield table_result(GROUND_TRUTH_HISTORY, written[GROUND_TRUTH_HISTORY].filter(of_project))
-    yield table_result(GROUND_TRUTH_CONFLICTS, written[GROUND_TRUTH_CONFLICTS].filter(of_project))
+    yield table_result(GROUND_TRUTH_HISTORY, written[GROUND_TRUTH_HISTORY])
+    yield table_result(GROUND_TRUTH_CONFLICTS, written[GROUND_TRUTH_CONFLICTS])
     yield dg.AssetCheckResult(
         check_name=PUBLISHABLE.name,
         asset_key=PUBLISHABLE.asset_key,

@@ -51,8 +51,8 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
     except FileNotFoundError as exc:
         raise dg.Failure(str(exc)) from exc
 
-    ingested = store.read(SOURCE_FILES)
-    seen = set(ingested.filter(pl.col("project_id") == project)["content_hash"].to_list())
+    ingested = store.scan_project(SOURCE_FILES, project).collect()
+    seen = set(ingested["content_hash"].to_list())
     staging = store.root / "staging" / context.run_id
     try:
         exports, skipped = [], 0
@@ -77,17 +77,20 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
 
         # A file's quarantine and record counts belong to the run of its first project.
         owns = [project == (e.project_ids or [project])[0] for e in exports]
-        state = CoreState.of(store.scan).merge([e.frames.for_project(project) for e in exports])
+        state = CoreState.of(lambda table: store.scan_project(table, project)).merge([e.frames.for_project(project) for e in exports])
         rows = [_file_row(e, project, context.run_id, owned) for e, owned in zip(exports, owns, strict=True)]
         new_files = pl.DataFrame(rows, schema=SOURCE_FILES.polars_schema)
-        quarantine = [store.read(QUARANTINE)]
-        quarantine += [e.quarantine.with_columns(run_id=pl.lit(context.run_id)) for e, owned in zip(exports, owns, strict=True) if owned]
-        written = store.write_many(
-            {
-                SOURCE_FILES: pl.concat([ingested, new_files]),
-                **state.tables(),
-                QUARANTINE: pl.concat(quarantine),
-            }
+        quarantine = [store.scan_project(QUARANTINE, project)]
+        quarantine += [
+            e.quarantine.lazy().with_columns(project_id=pl.lit(project), run_id=pl.lit(context.run_id))
+            for e, owned in zip(exports, owns, strict=True)
+            if owned
+        ]
+        # One commit: the ledger never vouches for a file whose rows are not in the tables.
+        written = store.write_project(
+            project,
+            {SOURCE_FILES: pl.concat([ingested, new_files]), **state.tables(), QUARANTINE: pl.concat(quarantine, how="diagonal")},
+            run_id=context.run_id,
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -99,12 +102,11 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         "records_accepted": int(new_files["records_accepted"].sum()),
         "records_quarantined": int(new_files["records_quarantined"].sum()),
     }
-    mine = {t: written[t].filter(pl.col("project_id") == project) for t in INGESTED if t is not QUARANTINE}  # the partition's rows
-    origins = mine[ANNOTATIONS].group_by("origin").len().collect()
-    yield table_result(SOURCE_FILES, mine[SOURCE_FILES], this_run=dg.MetadataValue.md(_files_markdown(new_files)), **run_totals)
-    yield table_result(ANNOTATIONS, mine[ANNOTATIONS], **dict(zip(origins["origin"], origins["len"], strict=True)))
+    origins = written[ANNOTATIONS].group_by("origin").len().collect()
+    yield table_result(SOURCE_FILES, written[SOURCE_FILES], this_run=dg.MetadataValue.md(_files_markdown(new_files)), **run_totals)
+    yield table_result(ANNOTATIONS, written[ANNOTATIONS], **dict(zip(origins["origin"], origins["len"], strict=True)))
     for table in (TASKS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG):
-        yield table_result(table, mine[table])
+        yield table_result(table, written[table])
     yield table_result(QUARANTINE, written[QUARANTINE], quarantined_this_run=run_totals["records_quarantined"])
 
 

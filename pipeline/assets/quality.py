@@ -38,12 +38,13 @@ from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 
 
 def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table, rows: pl.LazyFrame, stats: str | None = None) -> dg.MaterializeResult:
-    """Replace the partition's project rows of `table` with `rows`; the metadata describes the project's
-    rows (with the mean and count of the `stats` column)."""
-    store = warehouse.store()
-    written = store.write(table, store.with_project(table, context.partition_key, rows))
-    mine = written.filter(pl.col("project_id") == context.partition_key)
-    return table_result(table, mine, **(summary_stats(mine, stats) if stats else {}))
+    """Replace the project's rows of `table` with `rows`, stamped with the GT version they were scored
+    against and the run; the metadata describes them (with the mean and count of the `stats` column)."""
+    store, project = warehouse.store(), context.partition_key
+    gt_version = store.head(project).gt_version
+    stamped = rows.with_columns(gt_version=pl.lit(gt_version, pl.Int64), run_id=pl.lit(context.run_id))
+    written = store.write_project(project, {table: stamped}, run_id=context.run_id)[table]
+    return table_result(table, written, gt_version=-1 if gt_version is None else gt_version, **(summary_stats(written, stats) if stats else {}))
 
 
 @dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS, LABEL_CONFIG]))
@@ -66,7 +67,7 @@ def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         store.scan_project(ANNOTATIONS, project), store.scan_project(ANSWERS, project), regions, ground_truth, ground_truth_regions(ground_truth, regions)
     )
     rows = scores.with_control_weights(rows, groundtruth.policy().control_weights([project]))
-    return _publish(context, warehouse, ANNOTATION_SCORES, ANNOTATION_SCORES.conform(rows), stats="score")
+    return _publish(context, warehouse, ANNOTATION_SCORES, rows, stats="score")
 
 
 @dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES]))

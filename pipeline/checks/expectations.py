@@ -1,9 +1,11 @@
-"""One Dagster asset check per Great Expectations suite in `expectations/`, on the table it names."""
+"""One Dagster asset check per Great Expectations suite in `expectations/`, on the table it names; each
+validates the rows of the run's project only, so one project's bad rows never fail another's run."""
 
 
 import dagster as dg
 
 from pipeline.assets.metadata import asset_key, markdown_preview
+from pipeline.assets.partitions import projects
 from pipeline.contract import ALL_TABLES, Table
 from pipeline.resources import WarehouseResource
 from pipeline.validation import SuiteOutcome, load_suite_json, suite_files, validate
@@ -29,9 +31,10 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
         name=f"expectations_{table.name}",
         description=f"Great Expectations suite expectations/{table.key}.json: {meta.get('description', '')}",
         blocking=bool(meta.get("blocking", False)),
+        partitions_def=projects,
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        outcome = validate(warehouse.store().read(table), suite)
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        outcome = validate(warehouse.store().scan_project(table, context.partition_key).collect(), suite)
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR if meta.get("blocking") else dg.AssetCheckSeverity.WARN,

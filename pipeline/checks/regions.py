@@ -5,6 +5,7 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.metadata import asset_key, markdown_preview
+from pipeline.assets.partitions import projects
 from pipeline.contract import LABEL_CONFIG, REGIONS
 from pipeline.resources import WarehouseResource
 
@@ -27,11 +28,11 @@ def labels_outside_config(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> 
     )
 
 
-@dg.asset_check(asset=asset_key(REGIONS), additional_deps=[asset_key(LABEL_CONFIG)])
-def labels_allowed_by_label_config(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+@dg.asset_check(asset=asset_key(REGIONS), additional_deps=[asset_key(LABEL_CONFIG)], partitions_def=projects)
+def labels_allowed_by_label_config(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     """Every label used on a configured control is one its project's labeling config allows."""
-    store = warehouse.store()
-    outside = labels_outside_config(store.scan(REGIONS), store.scan(LABEL_CONFIG))
+    store, project = warehouse.store(), context.partition_key
+    outside = labels_outside_config(store.scan_project(REGIONS, project), store.scan_project(LABEL_CONFIG, project))
     return dg.AssetCheckResult(
         passed=outside.is_empty(),
         severity=dg.AssetCheckSeverity.WARN,

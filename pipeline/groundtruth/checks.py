@@ -7,6 +7,7 @@ import polars as pl
 from pipeline.groundtruth import ground_truth_regions
 
 TASK = ["project_id", "task_id"]
+PROBLEMS = pl.Schema({"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "problem": pl.String})
 _LABELLED = ("rectanglelabels", "polygonlabels", "keypointlabels", "ellipselabels", "labels", "choices", "taxonomy")
 
 

@@ -1,24 +1,55 @@
-"""Turning a fresh resolution into changes, a new snapshot and history rows. Pure: no storage.
+"""GT versions as content. Pure: no storage.
 
-A change is `set` (the task had no GT), `replaced` (another annotation is now GT) or `unset` (the task
-lost its GT; the annotation itself stays in core.annotations). Tasks whose GT annotation did not change
-keep their previous row, including the version that set it, so an unchanged input produces no change.
+A version of a project's GT is what the GT said when it was published, frozen: per task the GT row (which
+annotation, how and by whom it was decided), the regions that make up the GT (labels, geometry, values),
+the task and annotation rows exports need, the labeling config in force, the COCO category ids and the
+changes the version made. A newer export or rule can never alter a published version.
+
+A change is `set` (the task had no GT), `replaced` (another annotation is now GT), `unset` (the task lost
+its GT; the annotation itself stays in core.annotations) or `edited` (the same annotation, but what it
+says changed in a newer export). Tasks with no change keep their previous row, including the version that
+set it, so an unchanged input produces no version.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import polars as pl
 
-from pipeline.contract import GROUND_TRUTH, GROUND_TRUTH_HISTORY
+from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, LABEL_CONFIG, TASKS
+from pipeline.groundtruth import ground_truth_regions
+from pipeline.metrics.matching import BOX_TYPES
 
 TASK = ["project_id", "task_id"]
 _WHO = ["method", "decided_by", "reason", "source_file", "content_hash"]
+# What a region says. Provenance (file, hash) and positions in the export are not content.
+_CONTENT = ["control", "to_name", "type", "labels", "x", "y", "width", "height", "rotation", "points", "start", "end", "text", "number",
+            "original_width", "original_height", "parent_id", "coordinate_unit", "scorable", "value_json"]  # fmt: skip
+CATEGORIES = pl.Schema({"label": pl.String, "category_id": pl.Int64})
+
+
+@dataclass(frozen=True)
+class GroundTruthVersion:
+    """Version `version` of one project's GT. Every part is a frame, stored as one Parquet file each."""
+
+    version: int
+    ground_truth: pl.DataFrame  # core.ground_truth rows: one per task
+    regions: pl.DataFrame  # the GT's regions: core.ground_truth columns joined with core.regions columns
+    tasks: pl.DataFrame  # core.tasks rows of the GT tasks, with image_width and image_height (pixels, from any region)
+    annotations: pl.DataFrame  # core.annotations rows of the GT annotations
+    label_config: pl.DataFrame  # the project's labeling config in force
+    categories: pl.DataFrame  # label -> COCO category id, stable across versions
+    changes: pl.DataFrame  # core.ground_truth_history rows this version opened (valid_to null)
+
+    @classmethod
+    def parts(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name != "version"]
 
 
 def diff(previous: pl.DataFrame, decided: pl.DataFrame, tasks: pl.DataFrame) -> pl.DataFrame:
-    """Changes from the previous GT snapshot to the decided one, one row per changed task.
+    """Changes of annotation from the previous GT rows to the decided ones, one row per changed task.
 
     `decided` may hold rows with a null annotation_id (an override that unset the GT). Returns
     project_id, task_id, annotation_id (null for unset), previous_annotation_id, change, and who or what
@@ -48,21 +79,97 @@ def diff(previous: pl.DataFrame, decided: pl.DataFrame, tasks: pl.DataFrame) -> 
     )
 
 
-def next_snapshot(previous: pl.DataFrame, ground_truth: pl.DataFrame, changes: pl.DataFrame, version: int) -> pl.DataFrame:
-    """The GT table after applying `changes`: changed tasks take their new row, stamped `version`."""
+def edits(previous: GroundTruthVersion, ground_truth: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
+    """Tasks whose GT is still the same annotation but whose GT regions now say something else.
+
+    `regions` are the GT regions as they are now (`ground_truth_regions`). Returns the changes, shaped as `diff`'s.
+    """
+    same = ground_truth.join(previous.ground_truth.select(*TASK, "annotation_id"), on=[*TASK, "annotation_id"], how="semi")
+    then, now = fingerprints(previous.regions), fingerprints(regions)
+    edited = (
+        same.join(then, on=TASK, how="left")
+        .join(now, on=TASK, how="left", suffix="_now")
+        .filter(pl.col("fingerprint").ne_missing(pl.col("fingerprint_now")))
+    )
+    return edited.select(*TASK, "annotation_id", pl.col("annotation_id").alias("previous_annotation_id"), pl.lit("edited").alias("change"), *_WHO)
+
+
+def fingerprints(regions: pl.DataFrame) -> pl.DataFrame:
+    """project_id, task_id, fingerprint: the text of everything a task's GT regions say, in a fixed order."""
+    rows = regions.select(*TASK, pl.struct(_CONTENT).struct.json_encode().alias("row"))
+    return rows.group_by(TASK).agg(pl.col("row").sort().str.join("\n").alias("fingerprint"))
+
+
+def next_version(
+    previous: GroundTruthVersion | None,
+    *,
+    decided: pl.DataFrame,
+    ground_truth: pl.DataFrame,
+    tasks: pl.DataFrame,
+    annotations: pl.DataFrame,
+    regions: pl.DataFrame,
+    label_config: pl.DataFrame,
+    at: datetime,
+    run_id: str,
+) -> GroundTruthVersion | None:
+    """The version the fresh resolution makes, or None when no task's GT changed.
+
+    `decided` and `ground_truth` come from `resolve_ground_truth`; the other frames are the project's
+    current core tables. Changed tasks take their new row stamped with the new version; the others keep
+    theirs."""
+    before = previous.ground_truth if previous else GROUND_TRUTH.empty()
+    changes = diff(before, decided, tasks)
+    if previous is not None:
+        current = ground_truth_regions(ground_truth.lazy(), regions.lazy()).collect()
+        changes = pl.concat([changes, edits(previous, ground_truth, current)]).unique(TASK, keep="first").sort(TASK)
+    if changes.is_empty():
+        return None
+    version = 0 if previous is None else previous.version + 1
     changed = changes.select(TASK)
-    kept = previous.join(changed, on=TASK, how="anti")
-    updated = ground_truth.join(changed, on=TASK, how="semi").with_columns(version=pl.lit(version, pl.Int64))
-    return pl.concat([GROUND_TRUTH.conform(kept), GROUND_TRUTH.conform(updated)]).sort(TASK)
+    snapshot = pl.concat(
+        [
+            GROUND_TRUTH.conform(before.join(changed, on=TASK, how="anti")),
+            GROUND_TRUTH.conform(ground_truth.join(changed, on=TASK, how="semi").with_columns(version=pl.lit(version, pl.Int64))),
+        ]
+    ).sort(TASK)
+    content = ground_truth_regions(snapshot.lazy(), regions.lazy()).collect().sort(*TASK, "item_index", "region_id", nulls_last=True)
+    gt_annotations = annotations.join(snapshot.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id"), on=[*TASK, "annotation_id"], how="semi")
+    return GroundTruthVersion(
+        version=version,
+        ground_truth=snapshot,
+        regions=content,
+        tasks=_with_image_size(TASKS.conform(tasks.join(snapshot.select(TASK), on=TASK, how="semi")), snapshot, regions).sort(TASK),
+        annotations=ANNOTATIONS.conform(gt_annotations).sort(*TASK, "annotation_id"),
+        label_config=LABEL_CONFIG.conform(label_config).sort("control"),
+        categories=next_categories(previous.categories if previous else pl.DataFrame(schema=CATEGORIES), label_config, content),
+        changes=GROUND_TRUTH_HISTORY.conform(
+            changes.with_columns(version=pl.lit(version, pl.Int64), valid_from=pl.lit(at), valid_to=pl.lit(None), run_id=pl.lit(run_id))
+        ),
+    )
 
 
-def next_history(history: pl.DataFrame, changes: pl.DataFrame, *, version: int, at: datetime, run_id: str) -> pl.DataFrame:
-    """Close the open period of every changed task at `at` and open a new one per change."""
-    changed = pl.struct(TASK).is_in(changes.select(pl.struct(TASK)).to_series().implode())
-    closed = history.with_columns(
-        valid_to=pl.when(pl.col("valid_to").is_null() & changed).then(pl.lit(at)).otherwise(pl.col("valid_to"))
+def _with_image_size(tasks: pl.DataFrame, snapshot: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
+    """An image's size is on any region of its task, not only on the GT's (a confirmed empty has none)."""
+    sizes = regions.group_by("project_id", pl.col("task_id").alias("source_task_id")).agg(
+        pl.col("original_width").max().alias("image_width"), pl.col("original_height").max().alias("image_height")
     )
-    opened = changes.with_columns(
-        version=pl.lit(version, pl.Int64), valid_from=pl.lit(at), valid_to=pl.lit(None), run_id=pl.lit(run_id)
-    )
-    return pl.concat([GROUND_TRUTH_HISTORY.conform(closed), GROUND_TRUTH_HISTORY.conform(opened)])
+    by_task = snapshot.select(*TASK, "source_task_id").join(sizes, on=["project_id", "source_task_id"], how="left").drop("source_task_id")
+    return tasks.join(by_task, on=TASK, how="left")
+
+
+def next_categories(previous: pl.DataFrame, label_config: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
+    """COCO category ids (box labels) that never move: the previous version's, then new labels after them,
+    in the order of the labeling config when there is one, else sorted by name."""
+    from_config = label_config.filter(pl.col("type").is_in(BOX_TYPES)).explode("allowed_labels")["allowed_labels"].drop_nulls()
+    from_regions = regions.filter(pl.col("type").is_in(BOX_TYPES)).select(pl.col("labels").list.first()).to_series().drop_nulls().unique().sort()
+    known = set(previous["label"])
+    new = [label for label in dict.fromkeys([*from_config, *from_regions]) if label not in known]
+    start = int(previous["category_id"].max() or 0) + 1
+    added = pl.DataFrame({"label": new, "category_id": range(start, start + len(new))}, schema=CATEGORIES)
+    return pl.concat([previous, added])
+
+
+def history(changes: list[pl.DataFrame]) -> pl.DataFrame:
+    """core.ground_truth_history from every version's changes: each change is valid until the task's next."""
+    rows = pl.concat([GROUND_TRUTH_HISTORY.empty(), *changes]).sort(*TASK, "version")
+    return rows.with_columns(valid_to=pl.col("valid_from").shift(-1).over(TASK))

@@ -157,6 +157,6 @@ def read_export(path: str | Path, staging: Path) -> ParsedExport:
     parsed.frames = parsed.frames.map(
         lambda table, frame: table.conform(frame.with_columns(p for p in provenance if p.meta.output_name() in table.columns))
     )
-    parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*provenance, pl.lit(None, pl.String).alias("run_id")))
+    parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*provenance, *(pl.lit(None, pl.String).alias(c) for c in ("project_id", "run_id"))))
     parsed.source_file, parsed.content_hash = source_file, digest
     return parsed

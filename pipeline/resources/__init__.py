@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from pipeline.groundtruth.policy import Policy, load_policy
 from pipeline.warehouse import Warehouse
@@ -14,11 +16,26 @@ DEFAULT_WAREHOUSE = "warehouse"
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse folder: DuckDB file, Parquet copies and the versioned (Delta) ground truth;
-    and the inbox folder the sensor watches for new exports (default: `<warehouse>/inbox`)."""
+    """The warehouse folder (per-project tables, GT versions, the DuckDB file of views) and the inbox
+    folder the sensor watches for new exports (default: `<warehouse>/inbox`).
+
+    A run of one project holds that project's write lock from its first step to its last, whoever
+    started it (CLI, UI, sensor, schedule): two runs of one project take turns, other projects go on."""
 
     root: str = os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE)
     inbox: str = os.environ.get("GTQ_INBOX", "")
+    _held: ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        project = context.dagster_run.tags.get("dagster/partition") if context.dagster_run else None
+        if project:
+            self._held = ExitStack()
+            waiting = f"waiting for the run of project {project} that holds {self.root}"
+            self._held.enter_context(self.store().project_lock(project, on_wait=lambda: context.log.warning(waiting)))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._held is not None:
+            self._held.close()
 
     def store(self) -> Warehouse:
         return Warehouse(self.root)

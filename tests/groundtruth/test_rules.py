@@ -8,7 +8,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.contract import GROUND_TRUTH, GROUND_TRUTH_HISTORY
 from pipeline.groundtruth import resolve_ground_truth, rules, versioning
 from pipeline.groundtruth.policy import Consensus, Policy, PolicyError, ProjectPolicy, append_override, load_overrides, load_policy
 from tests.conftest import ls_annotation, ls_task, parse, write_export
@@ -198,33 +197,56 @@ def test_scout_gt_belongs_to_the_image_across_tasks(tmp_path):
 # --- versioning -----------------------------------------------------------------------------------
 
 
+def version_of(exp, resolution, previous, at, run_id):
+    return versioning.next_version(
+        previous, decided=resolution.decided, ground_truth=resolution.ground_truth, tasks=exp.tasks, annotations=exp.annotations,
+        regions=exp.regions, label_config=exp.label_config, at=at, run_id=run_id,
+    )  # fmt: skip
+
+
 def test_versioning_set_replace_unset_and_history(tmp_path):
     first = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])], "v1.json")
-    r1 = resolve(first)
-    changes = versioning.diff(GROUND_TRUTH.empty(), r1.decided, first.tasks)
-    assert changes["change"].to_list() == ["set", "set"]
-    snapshot = versioning.next_snapshot(GROUND_TRUTH.empty(), r1.ground_truth, changes, version=0)
-    history = versioning.next_history(GROUND_TRUTH_HISTORY.empty(), changes, version=0, at=T0, run_id="run-a")
+    v0 = version_of(first, resolve(first), None, T0, "run-a")
+    assert v0.version == 0 and v0.changes["change"].to_list() == ["set", "set"]
 
     second = export(tmp_path, [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])], "v2.json")
+    t1 = datetime(2026, 1, 2, tzinfo=UTC)
     r2 = resolve(second)
-    changes2 = versioning.diff(snapshot, r2.decided, second.tasks)
-    assert changes2.select("task_id", "change", "annotation_id", "previous_annotation_id", "method").rows() == [
+    v1 = version_of(second, r2, v0, t1, "run-b")
+    assert v1.changes.select("task_id", "change", "annotation_id", "previous_annotation_id", "method").rows() == [
         ("1", "replaced", "2", "1", "flag"),
         ("2", "unset", None, "3", "flag"),
     ]
-    assert set(changes2["source_file"]) == {str(tmp_path / "v2.json")}
-    snapshot2 = versioning.next_snapshot(snapshot, r2.ground_truth, changes2, version=1)
-    assert snapshot2.select("task_id", "annotation_id", "version").rows() == [("1", "2", 1)]
-    t1 = datetime(2026, 1, 2, tzinfo=UTC)
-    history2 = versioning.next_history(history, changes2, version=1, at=t1, run_id="run-b").sort("task_id", "version")
-    assert history2.select("task_id", "change", "version", "valid_from", "valid_to", "run_id").rows() == [
+    assert set(v1.changes["source_file"]) == {str(tmp_path / "v2.json")}
+    assert v1.ground_truth.select("task_id", "annotation_id", "version").rows() == [("1", "2", 1)]
+    assert v0.ground_truth.select("task_id", "annotation_id", "version").rows() == [("1", "1", 0), ("2", "3", 0)]  # v0 stays as it was
+    history = versioning.history([v0.changes, v1.changes])
+    assert history.select("task_id", "change", "version", "valid_from", "valid_to", "run_id").rows() == [
         ("1", "set", 0, T0, t1, "run-a"),
         ("1", "replaced", 1, t1, None, "run-b"),
         ("2", "set", 0, T0, t1, "run-a"),
         ("2", "unset", 1, t1, None, "run-b"),
     ]
-    assert versioning.diff(snapshot2, r2.decided, second.tasks).is_empty()  # the same input changes nothing
+    assert version_of(second, r2, v1, t1, "run-c") is None  # the same input makes no version
+
+
+def test_an_edited_gt_annotation_is_a_change_and_the_old_version_keeps_its_content(tmp_path):
+    first = export(tmp_path, [ls_task(1, [ls_annotation(1, choice="cat", ground_truth=True)])], "v1.json")
+    v0 = version_of(first, resolve(first), None, T0, "run-a")
+    edited = export(tmp_path, [ls_task(1, [ls_annotation(1, choice="dog", ground_truth=True, updated_at="2026-01-05T00:00:00Z")])], "v2.json")
+    v1 = version_of(edited, resolve(edited), v0, datetime(2026, 1, 5, tzinfo=UTC), "run-b")
+    assert v1.changes.select("task_id", "change", "annotation_id", "previous_annotation_id").rows() == [("1", "edited", "1", "1")]
+    assert v0.regions["labels"].to_list() == [["cat"]] and v1.regions["labels"].to_list() == [["dog"]]
+    assert version_of(edited, resolve(edited), v1, T0, "run-c") is None
+
+
+def test_coco_category_ids_never_move(tmp_path):
+    config = pl.DataFrame({"type": ["rectanglelabels"], "allowed_labels": [["zebra", "lion"]]})
+    v0 = versioning.next_categories(pl.DataFrame(schema=versioning.CATEGORIES), config, pl.DataFrame(schema={"type": pl.String, "labels": pl.List(pl.String)}))
+    assert v0.rows() == [("zebra", 1), ("lion", 2)]  # the labeling config's order
+    regions = pl.DataFrame({"type": ["rectanglelabels", "rectanglelabels", "choices"], "labels": [["antelope"], ["zebra"], ["grazing"]]})
+    v1 = versioning.next_categories(v0, config.with_columns(allowed_labels=pl.lit(["aardvark", "zebra", "lion"])), regions)
+    assert v1.rows() == [("zebra", 1), ("lion", 2), ("aardvark", 3), ("antelope", 4)]  # new labels after the old, boxes only
 
 
 def test_every_rule_returns_the_decision_columns(tmp_path):

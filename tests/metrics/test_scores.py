@@ -12,12 +12,17 @@ import polars as pl
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from pipeline.contract import AGREEMENT_MATRIX, ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, REGIONS, REVIEWS, TASK_AGREEMENT
+from pipeline.contract import AGREEMENT_MATRIX, ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, REGIONS, REVIEWS, RUN_COLUMNS, TASK_AGREEMENT
 from pipeline.metrics import quality, scores
 from pipeline.metrics.classification import confusion_matrix, label_scores
 
 CASES = Path(__file__).parent / "reference_cases"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def conform(table, frame):
+    """A metric's frame in its quality table's schema (the run stamps are the asset's to add)."""
+    return table.conform(frame.with_columns(pl.lit(None).alias(c) for c in RUN_COLUMNS))
 
 
 NO_REVIEWS = REVIEWS.empty().lazy()
@@ -99,7 +104,7 @@ def test_pairwise_task_agreement_is_the_mean_over_pairs():
         [("t1", "a", ["cat"]), ("t1", "b", ["cat"]), ("t1", "c", ["dog"]), ("t2", "a", ["cat"])]
     )
     got = scores.pairwise_task_agreement(scores.answers(annotations, regions), annotations, regions).collect().sort("task_id")
-    TASK_AGREEMENT.conform(got)
+    conform(TASK_AGREEMENT, got)
     assert got["n_annotations"].to_list() == [3, 1]
     assert got["agreement"].to_list() == [pytest.approx(1 / 3), None]  # pairs ab=1, ac=0, bc=0; one annotation: null
 
@@ -114,7 +119,7 @@ def test_annotator_performance_against_crowdkit_gold_example():
     ground_truth = pl.LazyFrame({"project_id": "p", "task_id": gold_tasks, "annotation_id": [f"{t}:gold" for t in gold_tasks], "source_task_id": gold_tasks})
     scored = against_gt(annotations, regions, ground_truth, answers)
     performance = quality.annotator_performance(annotations, NO_REVIEWS, scored, answers, label_scores(confusion_matrix(scored)))
-    got = ANNOTATOR_PERFORMANCE.conform(performance.collect())
+    got = conform(ANNOTATOR_PERFORMANCE, performance.collect())
     workers = got.filter(pl.col("annotator") != "gold").sort("annotator")
     assert dict(zip(workers["annotator"], workers["accuracy"], strict=True)) == pytest.approx(c["expected"]["accuracy_vs_ground_truth_per_worker"])
     assert dict(zip(workers["annotator"], workers["cohen_kappa"], strict=True)) == pytest.approx(c["expected"]["cohen_kappa_vs_ground_truth_per_worker"])
@@ -127,7 +132,7 @@ def test_agreement_matrix_pairs_match_scikit_learn_and_include_models():
     annotations, regions = annotations_and_regions(rows)
     model_annotations, model_regions = annotations_and_regions([(f"t{i}", "m1", ["x"]) for i in range(0, 10, 2)], origin="model")
     answers = scores.answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
-    got = AGREEMENT_MATRIX.conform(quality.agreement_matrix(answers).collect())
+    got = conform(AGREEMENT_MATRIX, quality.agreement_matrix(answers).collect())
     ab = got.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "b")).row(0, named=True)
     ba = got.filter((pl.col("annotator_a") == "b") & (pl.col("annotator_b") == "a")).row(0, named=True)
     a = ["xy"[i % 2] for i in range(10)]
@@ -142,7 +147,7 @@ def test_project_agreement_uses_humans_only_and_explains_nulls():
     annotations, regions = annotations_and_regions([("t1", "a", ["x"]), ("t1", "b", ["x"]), ("t2", "a", ["x"]), ("t2", "b", ["x"])])
     model_annotations, model_regions = annotations_and_regions([("t1", "m", ["y"])], origin="model")
     answers = scores.answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
-    got = PROJECT_AGREEMENT.conform(quality.project_agreement(answers).collect()).row(0, named=True)
+    got = conform(PROJECT_AGREEMENT, quality.project_agreement(answers).collect()).row(0, named=True)
     assert got["n_raters"] == 2 and got["n_tasks"] == 2 and got["percent_agreement"] == 1.0
     assert got["fleiss_kappa"] is None and got["krippendorff_alpha"] is None
     assert "same label" in got["undefined_reason"]
@@ -231,7 +236,7 @@ def rating_answers(ratings: dict[str, list[int]]) -> pl.LazyFrame:
 def test_agreement_matrix_weighs_rating_disagreements_like_scikit_learn():
     a, b = [1, 2, 3, 4, 5, 5, 2, 3], [1, 3, 3, 5, 4, 5, 1, 1]
     matrix = quality.agreement_matrix(rating_answers({"a": a, "b": b})).collect()
-    AGREEMENT_MATRIX.conform(matrix)
+    conform(AGREEMENT_MATRIX, matrix)
     row = matrix.filter((pl.col("control") == "quality") & (pl.col("annotator_a") == "a")).row(0, named=True)
     for weights in ("linear", "quadratic"):
         assert row[f"weighted_kappa_{weights}"] == pytest.approx(cohen_kappa_score(a, b, weights=weights, labels=[1, 2, 3, 4, 5]))

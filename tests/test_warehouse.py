@@ -1,0 +1,116 @@
+"""The warehouse's storage promises, without Dagster: per-project commits, the DuckDB file of views, paths as data."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipeline.contract import ANSWERS, TASKS
+from pipeline.warehouse import Warehouse, WarehouseError, project_folder
+
+
+def tasks(project: str, *ids: str) -> pl.DataFrame:
+    rows = [{"project_id": project, "task_id": t, "item_key": t, "data_json": "{}"} for t in ids]
+    return pl.DataFrame(rows).with_columns(*(pl.lit(None).alias(c) for c in ("created_at", "updated_at", "source_file", "content_hash")))
+
+
+def test_a_project_write_touches_only_its_own_folder(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.write_project("a", {TASKS: tasks("a", "1")})
+    other = {p: p.stat().st_mtime_ns for p in store.project_path("a").rglob("*") if p.is_file()}
+    store.write_project("b", {TASKS: tasks("b", "1", "2")})
+    store.write_project("b", {TASKS: tasks("b", "3")})
+    assert {p: p.stat().st_mtime_ns for p in store.project_path("a").rglob("*") if p.is_file()} == other
+    assert store.read(TASKS).select("project_id", "task_id").rows() == [("a", "1"), ("b", "3")]
+    assert store.projects() == ["a", "b"] and store.head("b").number == 1
+
+
+def test_every_commit_stays_readable(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.write_project("a", {TASKS: tasks("a", "1")})
+    store.write_project("a", {TASKS: tasks("a", "2")})
+    first, second = store.commits("a")
+    assert store.scan_project(TASKS, "a", first).collect()["task_id"].to_list() == ["1"]
+    assert store.scan_project(TASKS, "a", second).collect()["task_id"].to_list() == ["2"]
+
+
+def test_a_write_that_fails_midway_commits_nothing_and_its_files_are_cleaned(tmp_path, monkeypatch):
+    store = Warehouse(tmp_path / "wh")
+    store.write_project("a", {TASKS: tasks("a", "1")})
+    real_sink = pl.LazyFrame.sink_parquet
+
+    def failing_sink(frame, path, *args, **kwargs):
+        if "quality.answers" in str(path):  # the second table of the commit: the first is already written
+            raise OSError("disk full (simulated)")
+        return real_sink(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", failing_sink)
+    with pytest.raises(OSError):
+        store.write_project("a", {TASKS: tasks("a", "2"), ANSWERS: ANSWERS.empty()})
+    monkeypatch.undo()
+    assert store.head("a").number == 0 and store.read(TASKS)["task_id"].to_list() == ["1"]
+    assert len(list(store.project_path("a").rglob("*.parquet"))) == 2  # the half-written commit's file is there...
+    store.write_project("a", {TASKS: tasks("a", "3")})
+    assert len(list(store.project_path("a").rglob("*.parquet"))) == 2  # ...until the next write replaces it
+    assert store.read(TASKS)["task_id"].to_list() == ["3"]
+
+
+@pytest.mark.parametrize("project", ["1; DROP TABLE core.tasks", "../x", "project_id=evil", "*", "é/?", "a b"])
+def test_project_ids_are_data_never_paths(tmp_path, project):
+    store = Warehouse(tmp_path / "wh")
+    store.write_project(project, {TASKS: tasks(project, "1")})
+    assert store.project_path(project).parent == store.root / "projects"
+    assert store.projects() == [project]
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL").fetchall() == [(project, 1)]
+
+
+def test_project_folder_names_are_plain():
+    assert project_folder("7") == "7" and project_folder("a/b") == "a%2Fb" and project_folder("é") == "%C3%A9"
+    with pytest.raises(ValueError):
+        project_folder("")
+
+
+def test_a_warehouse_path_that_looks_like_a_partition_is_just_a_path(tmp_path):
+    store = Warehouse(tmp_path / "project_id=evil" / "wh")
+    store.write_project("7", {TASKS: tasks("7", "1")})
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT project_id FROM core.tasks").fetchall() == [("7",)]
+    assert store.read(TASKS)["project_id"].to_list() == ["7"]
+
+
+def test_readers_never_block_writers_and_see_a_whole_state(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.write_project("a", {TASKS: tasks("a", "1")})
+    reader = duckdb.connect(str(store.duckdb_path))  # read-write, as the duckdb CLI opens it by default
+    assert reader.execute("SELECT count(*) FROM core.tasks").fetchone() == (1,)
+    store.write_project("a", {TASKS: tasks("a", "1", "2")})  # would raise "Could not set lock" on a shared file
+    assert reader.execute("SELECT count(*) FROM core.tasks").fetchone() == (1,)  # its own consistent state
+    reader.close()
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as fresh:
+        assert fresh.execute("SELECT count(*) FROM core.tasks").fetchone() == (2,)
+
+
+def test_empty_tables_have_their_columns_in_duckdb(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.write_project("a", {TASKS: tasks("a", "1")})
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        assert [r[0] for r in con.execute("DESCRIBE quality.answers").fetchall()] == list(ANSWERS.columns)
+        assert con.execute("SELECT count(*) FROM history.answers").fetchone() == (0,)
+
+
+def test_a_warehouse_of_the_earlier_layout_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "old" / "parquet" / "core").mkdir(parents=True)
+    with pytest.raises(WarehouseError, match="new warehouse folder"):
+        Warehouse(tmp_path / "old")
+
+
+@pytest.mark.parametrize("folder", ["w?", "w*", "w[X]"])
+def test_glob_characters_in_the_warehouse_path_never_pull_in_a_sibling(tmp_path, folder):
+    store, sibling = Warehouse(tmp_path / folder / "wh"), Warehouse(tmp_path / "wX" / "wh")
+    sibling.write_project("7", {TASKS: tasks("7", "1", "2", "3")})
+    store.write_project("7", {TASKS: tasks("7", "1")})
+    assert store.read(TASKS).height == 1
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM core.tasks").fetchone() == (1,)
