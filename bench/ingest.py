@@ -166,7 +166,7 @@ def main() -> None:
                 f"| {size:,} | {path.stat().st_size / 1e6:,.0f} | {r['method']} | {r['seconds']:.1f} |"
                 f" {r['annotations'] / r['seconds']:,.0f} | {r['peak_rss_mb']:,.0f} | {speedup} | {memory} |"
             )
-        print("\n".join(lines[-len(results):]), flush=True)
+        print("\n".join(lines[-len(results) :]), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = "\n".join(
         [

@@ -56,7 +56,11 @@ def write_labels(path: Path, n_tasks: int, seed: int = 1) -> None:
     wrong = (truth[:, None] + rng.integers(1, CLASSES, (n_tasks, PER_TASK))) % CLASSES
     labels = np.where(correct, truth[:, None], wrong)
     pl.DataFrame(
-        {"item": np.repeat(np.arange(n_tasks, dtype=np.int32), PER_TASK), "rater": raters.ravel().astype(np.int32), "label": labels.ravel().astype(np.int32)}
+        {
+            "item": np.repeat(np.arange(n_tasks, dtype=np.int32), PER_TASK),
+            "rater": raters.ravel().astype(np.int32),
+            "label": labels.ravel().astype(np.int32),
+        }
     ).write_parquet(path)
 
 
@@ -79,16 +83,24 @@ def write_boxes(gt_path: Path, boxes_path: Path, n_images: int, seed: int = 2) -
             kept.with_columns(
                 annotator=pl.lit(annotator, pl.Int32),
                 label=pl.Series(np.where(rng.random(m) < 0.9, kept["label"].to_numpy(), rng.integers(0, 4, m)).astype(np.int32)),
-                x=kept["x"] + rng.normal(0, 1.5, m), y=kept["y"] + rng.normal(0, 1.5, m),
-                width=(kept["width"] + rng.normal(0, 1.5, m)).clip(0.5), height=(kept["height"] + rng.normal(0, 1.5, m)).clip(0.5),
+                x=kept["x"] + rng.normal(0, 1.5, m),
+                y=kept["y"] + rng.normal(0, 1.5, m),
+                width=(kept["width"] + rng.normal(0, 1.5, m)).clip(0.5),
+                height=(kept["height"] + rng.normal(0, 1.5, m)).clip(0.5),
             )  # fmt: skip
         )
         extra = int(0.05 * n)
         copies.append(
             pl.DataFrame(
-                {"task_id": rng.integers(0, n_images, extra).astype(np.int32), "label": rng.integers(0, 4, extra).astype(np.int32),
-                 "x": rng.uniform(0, 80, extra), "y": rng.uniform(0, 80, extra), "width": rng.uniform(4, 20, extra),
-                 "height": rng.uniform(4, 20, extra), "annotator": np.full(extra, annotator, dtype=np.int32)}
+                {
+                    "task_id": rng.integers(0, n_images, extra).astype(np.int32),
+                    "label": rng.integers(0, 4, extra).astype(np.int32),
+                    "x": rng.uniform(0, 80, extra),
+                    "y": rng.uniform(0, 80, extra),
+                    "width": rng.uniform(4, 20, extra),
+                    "height": rng.uniform(4, 20, extra),
+                    "annotator": np.full(extra, annotator, dtype=np.int32),
+                }
             )  # fmt: skip
         )
     gt.write_parquet(gt_path)
@@ -149,8 +161,10 @@ def gtq_boxes(data: Path, size: str = "") -> dict:
 
     keys = {"project_id": pl.lit("p"), "control": pl.lit("bbox")}
     gt = pl.read_parquet(data / f"gt{size}.parquet").with_row_index("box").with_columns(**keys, box=pl.col("box").cast(pl.Int64))
-    boxes = pl.read_parquet(data / f"boxes{size}.parquet").with_row_index("box").with_columns(
-        **keys, box=pl.col("box").cast(pl.Int64), origin=pl.lit("human"), score=pl.lit(None, pl.Float64)
+    boxes = (
+        pl.read_parquet(data / f"boxes{size}.parquet")
+        .with_row_index("box")
+        .with_columns(**keys, box=pl.col("box").cast(pl.Int64), origin=pl.lit("human"), score=pl.lit(None, pl.Float64))
     )
     got = detection_scores(gt, boxes, thresholds=[0.5], rules=["greedy"])
     return {"tp": got.select("annotator", "tp").sort("annotator")}
@@ -227,7 +241,10 @@ def shapely_loop(data: Path) -> dict:
     import shapely
 
     def polygons(frame):
-        return {task: [(r[1], shapely.box(r[2], r[3], r[2] + r[4], r[3] + r[5])) for r in group.iter_rows()] for (task,), group in frame.group_by("task_id")}
+        return {
+            task: [(r[1], shapely.box(r[2], r[3], r[2] + r[4], r[3] + r[5])) for r in group.iter_rows()]
+            for (task,), group in frame.group_by("task_id")
+        }
 
     gt = polygons(pl.read_parquet(data / "gt.parquet").select("task_id", "label", "x", "y", "width", "height"))
     boxes = pl.read_parquet(data / "boxes.parquet")
@@ -311,7 +328,11 @@ def measure(method: str, data: Path) -> dict:
     if not python.exists():
         return {"method": method, "error": f"{python} not found (run `make bench` to create it)"}
     done = subprocess.run(
-        [str(python), "-m", "bench.scoring", "--one", method, str(data)], cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        [str(python), "-m", "bench.scoring", "--one", method, str(data)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     if done.returncode != 0:
         return {"method": method, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
@@ -337,7 +358,9 @@ def agreement(what: str, gtq: dict, reference: dict, data: Path) -> str:
     joined = mine.join(theirs.with_columns(pl.col("item").cast(mine["item"].dtype)), on="item", suffix="_ref")
     decided = joined.drop_nulls(column)  # gtq reports a tie as null where crowd-kit picks one
     same = (decided[column].cast(pl.Int64) == decided[f"{column}_ref"].cast(pl.Int64)).mean()
-    return f"same label on {same:.4%} of {decided.height:,} items" + (f" ({joined.height - decided.height:,} ties)" if what == "majority" else "")
+    return f"same label on {same:.4%} of {decided.height:,} items" + (
+        f" ({joined.height - decided.height:,} ties)" if what == "majority" else ""
+    )
 
 
 def main() -> None:
@@ -402,7 +425,9 @@ def main() -> None:
         )
     big = results.get("gtq box matching (big)")
     if big and "error" not in big:
-        lines.append(f"| box matching at {args.big_images:,} images | {big['seconds']:.2f} ({big['cold_seconds']:.2f}) | {big['peak_rss_mb']:,.0f} | | | | | < 3,000 MB | |")
+        lines.append(
+            f"| box matching at {args.big_images:,} images | {big['seconds']:.2f} ({big['cold_seconds']:.2f}) | {big['peak_rss_mb']:,.0f} | | | | | < 3,000 MB | |"
+        )
     report = "\n".join(
         [
             "# Scoring benchmark",

@@ -27,4 +27,8 @@ first = pl.read_parquet(f"{versions}/0/regions.parquet")  # Polars
 latest = max(int(p.name) for p in versions.iterdir() if p.name.isdigit())
 tasks = pq.read_table(f"{versions}/{latest}/ground_truth.parquet")  # pyarrow
 print(f"version 0: {first['task_id'].n_unique()} tasks with GT; latest (version {latest}): {tasks.num_rows}")
-print(duckdb.sql(f"SELECT method, count(*) AS tasks FROM '{versions}/{latest}/ground_truth.parquet' GROUP BY method ORDER BY method").fetchall())  # DuckDB
+print(
+    duckdb.sql(
+        f"SELECT method, count(*) AS tasks FROM '{versions}/{latest}/ground_truth.parquet' GROUP BY method ORDER BY method"
+    ).fetchall()
+)  # DuckDB

@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--reason", required=True)
         command.add_argument("--author", default=os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("USER") or "unknown")
         command.add_argument("--groundtruth", default=os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"), metavar="DIR")
-    for name, text in (("versions", "the published GT versions"), ("history", "every GT change of a task"), ("export", "export a GT version")):
+    for name, text in (
+        ("versions", "the published GT versions"),
+        ("history", "every GT change of a task"),
+        ("export", "export a GT version"),
+    ):
         command = gt.add_parser(name, help=text)
         command.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR")
         command.add_argument("--project", help="the project (default: every project; export: the only one)")
@@ -96,7 +100,13 @@ def ground_truth_command(args) -> int:
         path = Path(args.groundtruth) / "overrides.yaml"
         try:
             entry = append_override(
-                path, project=args.project, task=args.task, action=args.gt, annotation=args.annotation, author=args.author, reason=args.reason
+                path,
+                project=args.project,
+                task=args.task,
+                action=args.gt,
+                annotation=args.annotation,
+                author=args.author,
+                reason=args.reason,
             )
         except PolicyError as exc:
             print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
@@ -111,7 +121,9 @@ def ground_truth_command(args) -> int:
         return 2
     projects = [args.project] if args.project else store.projects()
     if not any(store.gt_versions(p) for p in projects):
-        print(f"no ground truth published yet in {args.warehouse}" + (f" for project {args.project}" if args.project else ""), file=sys.stderr)
+        print(
+            f"no ground truth published yet in {args.warehouse}" + (f" for project {args.project}" if args.project else ""), file=sys.stderr
+        )
         return 1
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True, fmt_str_lengths=60):
         if args.gt == "versions":
@@ -130,7 +142,10 @@ def ground_truth_command(args) -> int:
             project, versions = projects[0], store.gt_versions(projects[0])
             version = versions[-1] if args.version is None else args.version
             if version not in versions:
-                print(f"gtq gt export: project {project} has no GT version {version} (versions {versions[0]}..{versions[-1]})", file=sys.stderr)
+                print(
+                    f"gtq gt export: project {project} has no GT version {version} (versions {versions[0]}..{versions[-1]})",
+                    file=sys.stderr,
+                )
                 return 2
             written = export.write(store.read_gt_version(project, version), args.format, Path(args.out))
             print(f"ground truth of project {project}, version {version}, written to {args.out} as {args.format}: {written}")

@@ -22,11 +22,15 @@ def with_review_state(annotations: pl.LazyFrame, reviews: pl.LazyFrame) -> pl.La
         .rename({"created_at": "reviewed_at", "accepted": "review_accepted"})
     )
     action = pl.col("last_action")
-    return annotations.join(latest, on=ANNOTATION, how="left").with_columns(
-        review_state=pl.when(action.is_in(VERDICTS))
-        .then(action)
-        .when(pl.col("review_accepted"))
-        .then(pl.lit("accepted"))
-        .when(pl.col("review_accepted") == False)  # noqa: E712 - null (no review) must stay null
-        .then(pl.lit("rejected"))
-    ).drop("review_accepted")
+    return (
+        annotations.join(latest, on=ANNOTATION, how="left")
+        .with_columns(
+            review_state=pl.when(action.is_in(VERDICTS))
+            .then(action)
+            .when(pl.col("review_accepted"))
+            .then(pl.lit("accepted"))
+            .when(pl.col("review_accepted") == False)  # noqa: E712 - null (no review) must stay null
+            .then(pl.lit("rejected"))
+        )
+        .drop("review_accepted")
+    )

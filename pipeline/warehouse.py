@@ -183,7 +183,11 @@ class Warehouse:
             for table, frame in frames.items():
                 path = self._table_dir(project_id, table) / name
                 path.parent.mkdir(parents=True, exist_ok=True)
-                rows = table.conform(frame.lazy()).filter(pl.col("project_id") == project_id) if "project_id" in table.columns else table.conform(frame.lazy())
+                rows = (
+                    table.conform(frame.lazy()).filter(pl.col("project_id") == project_id)
+                    if "project_id" in table.columns
+                    else table.conform(frame.lazy())
+                )
                 rows.sink_parquet(path)
             commit = Commit(
                 number=number,
@@ -195,6 +199,14 @@ class Warehouse:
             _create_exclusively(self._commit_path(project_id, number), json.dumps(commit.__dict__, indent=1))
         self.refresh_views()
         return {table: self.scan_project(table, project_id, commit) for table in frames}
+
+    def staging_path(self, project_id: str, run_id: str) -> Path:
+        """A fresh folder for the run's parsed exports. Folders that killed runs of the project left behind
+        are removed (the caller's run holds the project's lock, so no other run of it is using one)."""
+        with self.project_lock(project_id):
+            staging = self.project_path(project_id) / "staging"
+            shutil.rmtree(staging, ignore_errors=True)
+            return staging / run_id
 
     def _remove_uncommitted(self, project_id: str, name: str) -> None:
         """Delete data files a killed writer left for the commit about to be made."""

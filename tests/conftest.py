@@ -46,9 +46,11 @@ def ls_annotation(
     cancelled: bool = False,
     updated_at: str = "2026-01-01T10:00:00Z",
 ) -> dict:
-    result = [] if choice is None else [
-        {"id": f"r{annotation_id}", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": [choice]}}
-    ]
+    result = (
+        []
+        if choice is None
+        else [{"id": f"r{annotation_id}", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": [choice]}}]
+    )
     completed_by = {"id": 100, "email": user} if isinstance(user, str) else user
     return {
         "id": annotation_id,

@@ -13,9 +13,7 @@ from tests.conftest import ls_annotation, ls_task, write_export
 
 def gtq(*args, cwd):
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_gtq_run_on_the_bundled_sample(tmp_path):

@@ -35,12 +35,17 @@ def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
 
 
 def test_a_file_with_two_projects_is_ingested_by_both_runs_and_counted_once(tmp_path):
-    both = write_export(tmp_path / "both.json", [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}])
+    both = write_export(
+        tmp_path / "both.json", [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}]
+    )
     store = Warehouse(tmp_path / "wh")
     result = execute([both], store.root, groundtruth=tmp_path / "gt")
     assert sorted(result.runs) == ["10", "20"]
     ledger = store.read(SOURCE_FILES).sort("project_id")
-    assert ledger.select("project_id", "records_read", "records_accepted", "records_quarantined").rows() == [("10", 5, 4, 1), ("20", 0, 0, 0)]
+    assert ledger.select("project_id", "records_read", "records_accepted", "records_quarantined").rows() == [
+        ("10", 5, 4, 1),
+        ("20", 0, 0, 0),
+    ]
     assert store.read(QUARANTINE).height == 1  # once, with the file's first project
     assert store.read(TASKS).sort("project_id")["project_id"].to_list() == ["10", "20"]
 
@@ -48,7 +53,11 @@ def test_a_file_with_two_projects_is_ingested_by_both_runs_and_counted_once(tmp_
 def test_a_backfill_re_runs_one_project_from_the_ui_job(tmp_path):
     store = Warehouse(tmp_path / "wh")
     with dg.instance_for_test() as instance:
-        execute([write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10)])], store.root, instance=instance)
+        execute(
+            [write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10)])],
+            store.root,
+            instance=instance,
+        )
         run = defs.resolve_job_def(gtq_job.name).execute_in_process(
             partition_key="10",
             instance=instance,

@@ -113,9 +113,13 @@ def test_rerunning_the_same_file_changes_nothing(tmp_path):
     export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
     store = Warehouse(tmp_path / "wh")
     run_ok([export], store.root)
-    before = {t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)}
+    before = {
+        t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
+    }
     result = run_ok([export], store.root)
-    after = {t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)}
+    after = {
+        t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
+    }
     for key, frame in before.items():
         assert frame.equals(after[key]), key
     assert store.gt_versions("1") == [0]
@@ -124,8 +128,13 @@ def test_rerunning_the_same_file_changes_nothing(tmp_path):
 
 
 def test_a_later_export_moves_and_deletes_ground_truth(tmp_path):
-    v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])])
-    v2 = write_export(tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])])
+    v1 = write_export(
+        tmp_path / "v1.json",
+        [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])],
+    )
+    v2 = write_export(
+        tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])]
+    )
     store = Warehouse(tmp_path / "wh")
     run_ok([v1], store.root)
     run_ok([v2], store.root)
@@ -188,6 +197,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypat
     before = {t.key: store.read(t) for t in (SOURCE_FILES, TASKS, ANNOTATIONS, QUARANTINE)}
 
     real_sink = pl.LazyFrame.sink_parquet
+
     def failing_sink(frame, path, *args, **kwargs):
         if "core.annotations" in str(path):  # the third of the ingest's eight tables: two are already written
             raise OSError("disk full (simulated)")
@@ -199,7 +209,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypat
     monkeypatch.undo()
     for table in (SOURCE_FILES, TASKS, ANNOTATIONS, QUARANTINE):
         assert store.read(table).equals(before[table.key]), table.key
-    assert not list(store.root.glob("staging/*"))
+    assert not list(store.root.rglob("staging/*"))
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.tasks").fetchone() == (1,)
     run_ok([v2], store.root)  # the same file goes through once the disk is back
@@ -254,7 +264,9 @@ def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
 
 def test_labels_outside_the_labeling_config_are_reported(tmp_path):
     export = write_export(tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])])
-    (tmp_path / "proj.xml").write_text('<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices></View>')
+    (tmp_path / "proj.xml").write_text(
+        '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices></View>'
+    )
     result = execute([export], tmp_path / "wh", groundtruth=tmp_path / "gt")
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "labels_allowed_by_label_config")
     assert not check.passed and check.metadata["labels_outside_config"].value == 1
@@ -275,7 +287,9 @@ def test_sample_run_detection_scores_rank_annotators_by_skill(sample_run):
     _, store = sample_run
     detection = store.read(DETECTION_SCORES)
     assert set(detection["matching"]) == {"hungarian", "greedy", "coco"} and detection["iou_threshold"].n_unique() == 10
-    scores = detection.filter((pl.col("iou_threshold") == 0.5) & (pl.col("origin") == "human") & (pl.col("matching") == "hungarian")).sort("f1")
+    scores = detection.filter((pl.col("iou_threshold") == 0.5) & (pl.col("origin") == "human") & (pl.col("matching") == "hungarian")).sort(
+        "f1"
+    )
     assert scores["annotator"][0] == "eli@wildlife.example" and scores["annotator"][-1] == "amara@wildlife.example"
     assert (scores["tp"] + scores["fn"] + scores["mismatched_label"]).min() > 0
 

@@ -94,7 +94,9 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         store.publish_gt_version(project, published, {"run_id": context.run_id, "changes": published.changes.height, "sources": sources})
         context.log.info(f"ground truth version {published.version} of project {project}: {published.changes.height} change(s)")
     elif candidate:
-        context.log.error(f"ground truth of project {project} not published: {problems.height} problem(s); version stays {_label(previous)}")
+        context.log.error(
+            f"ground truth of project {project} not published: {problems.height} problem(s); version stays {_label(previous)}"
+        )
     current = published or previous
     changes = published.changes if published else GROUND_TRUTH_HISTORY.empty()
 

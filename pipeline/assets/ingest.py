@@ -53,7 +53,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
 
     ingested = store.scan_project(SOURCE_FILES, project).collect()
     seen = set(ingested["content_hash"].to_list())
-    staging = store.root / "staging" / context.run_id
+    staging = store.staging_path(project, context.run_id)
     try:
         exports, skipped = [], 0
         for path in paths:

@@ -1,6 +1,5 @@
 """Scores: the core tables and the GT -> quality.* tables. Each asset is one table."""
 
-
 import dagster as dg
 import polars as pl
 
@@ -37,14 +36,18 @@ from pipeline.metrics import classification, detection, quality, scores
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 
 
-def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table, rows: pl.LazyFrame, stats: str | None = None) -> dg.MaterializeResult:
+def _publish(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, table, rows: pl.LazyFrame, stats: str | None = None
+) -> dg.MaterializeResult:
     """Replace the project's rows of `table` with `rows`, stamped with the GT version they were scored
     against and the run; the metadata describes them (with the mean and count of the `stats` column)."""
     store, project = warehouse.store(), context.partition_key
     gt_version = store.head(project).gt_version
     stamped = rows.with_columns(gt_version=pl.lit(gt_version, pl.Int64), run_id=pl.lit(context.run_id))
     written = store.write_project(project, {table: stamped}, run_id=context.run_id)[table]
-    return table_result(table, written, gt_version=-1 if gt_version is None else gt_version, **(summary_stats(written, stats) if stats else {}))
+    return table_result(
+        table, written, gt_version=-1 if gt_version is None else gt_version, **(summary_stats(written, stats) if stats else {})
+    )
 
 
 @dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS, LABEL_CONFIG]))
@@ -57,14 +60,20 @@ def answers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> 
 
 
 @dg.asset(**table_asset(ANNOTATION_SCORES, deps=[ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH]))
-def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource) -> dg.MaterializeResult:
+def annotation_scores(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource
+) -> dg.MaterializeResult:
     """Each annotation and prediction scored against its task's GT per control (0..1): answers by type,
     regions (boxes, spans, polygons, keypoints) by one-to-one matching, per-region values with their region;
     with the control's weight from the policy."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
     rows = scores.scores_against_ground_truth(
-        store.scan_project(ANNOTATIONS, project), store.scan_project(ANSWERS, project), regions, ground_truth, ground_truth_regions(ground_truth, regions)
+        store.scan_project(ANNOTATIONS, project),
+        store.scan_project(ANSWERS, project),
+        regions,
+        ground_truth,
+        ground_truth_regions(ground_truth, regions),
     )
     rows = scores.with_control_weights(rows, groundtruth.policy().control_weights([project]))
     return _publish(context, warehouse, ANNOTATION_SCORES, rows, stats="score")
@@ -74,7 +83,9 @@ def annotation_scores(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 def annotator_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per annotator and model version: volume, reviews, lead time, and agreement with GT, model and peers."""
     store, project = warehouse.store(), context.partition_key
-    rows = quality.annotator_performance(*(store.scan_project(t, project) for t in (ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES)))
+    rows = quality.annotator_performance(
+        *(store.scan_project(t, project) for t in (ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES))
+    )
     return _publish(context, warehouse, ANNOTATOR_PERFORMANCE, rows)
 
 
@@ -115,13 +126,20 @@ def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return _publish(context, warehouse, AGREEMENT_MATRIX, rows)
 
 
-@dg.multi_asset(specs=[table_spec(TASK_AGREEMENT, deps=[ANSWERS, ANNOTATIONS, REGIONS]), table_spec(TASK_AGREEMENT_DISTRIBUTION, deps=[ANSWERS, ANNOTATIONS, REGIONS])])
+@dg.multi_asset(
+    specs=[
+        table_spec(TASK_AGREEMENT, deps=[ANSWERS, ANNOTATIONS, REGIONS]),
+        table_spec(TASK_AGREEMENT_DISTRIBUTION, deps=[ANSWERS, ANNOTATIONS, REGIONS]),
+    ]
+)
 def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource):
     """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on
     every control, and its spread over the project's tasks."""
     store, project = warehouse.store(), context.partition_key
     weights = groundtruth.policy().control_weights([project])
-    rows = scores.pairwise_task_agreement(*(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)), weights=weights).collect()
+    rows = scores.pairwise_task_agreement(
+        *(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)), weights=weights
+    ).collect()
     yield _publish(context, warehouse, TASK_AGREEMENT, rows.lazy(), stats="agreement")
     yield _publish(context, warehouse, TASK_AGREEMENT_DISTRIBUTION, quality.task_agreement_distribution(rows.lazy()))
 
@@ -160,7 +178,9 @@ def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 def review_queue(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Tasks without GT, ordered the way a reviewer should take them, with the reason."""
     store, project = warehouse.store(), context.partition_key
-    rows = quality.review_queue(*(store.scan_project(t, project) for t in (TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS)))
+    rows = quality.review_queue(
+        *(store.scan_project(t, project) for t in (TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS))
+    )
     return _publish(context, warehouse, REVIEW_QUEUE, rows)
 
 
@@ -174,12 +194,18 @@ def consensus_labels(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 
 
 @dg.asset(
-    **table_asset(MODEL_PERFORMANCE, deps=[ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS])
+    **table_asset(
+        MODEL_PERFORMANCE,
+        deps=[ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS],
+    )
 )
 def model_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per model version: classification and box figures against GT, and the calibration of its confidence."""
     store, project = warehouse.store(), context.partition_key
     rows = quality.model_performance(
-        *(store.scan_project(t, project) for t in (ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS))
+        *(
+            store.scan_project(t, project)
+            for t in (ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS)
+        )
     )
     return _publish(context, warehouse, MODEL_PERFORMANCE, rows)

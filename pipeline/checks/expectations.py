@@ -1,7 +1,6 @@
 """One Dagster asset check per Great Expectations suite in `expectations/`, on the table it names; each
 validates the rows of the run's project only, so one project's bad rows never fail another's run."""
 
-
 import dagster as dg
 
 from pipeline.assets.metadata import asset_key, markdown_preview

@@ -103,7 +103,6 @@ def _spread_over_items(described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped
     return pl.concat([rows.select(described.collect_schema().names()), unsets]), item_conflicts
 
 
-
 def ground_truth_regions(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
     """The regions that make up each GT: its annotation's regions, except that a consensus GT's boxes
     are the voted boxes listed in `consensus_regions` (taken from the annotations that drew them).
@@ -119,7 +118,9 @@ def ground_truth_regions(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> p
         gt.filter(pl.col("consensus_regions").is_not_null())
         .explode("consensus_regions")
         .drop_nulls("consensus_regions")
-        .with_columns(pl.col("consensus_regions").struct.field("annotation_id").alias("_from"), pl.col("consensus_regions").struct.field("item_index"))
+        .with_columns(
+            pl.col("consensus_regions").struct.field("annotation_id").alias("_from"), pl.col("consensus_regions").struct.field("item_index")
+        )
         .join(by_source.rename({"annotation_id": "_from"}), on=["project_id", "source_task_id", "_from", "item_index"])
         .drop("_from")
     )

@@ -40,10 +40,21 @@ def violations(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame, regions: p
         .then(pl.lit("GT region has no label"))
         .when(box & ((pl.col("width") <= 0) | (pl.col("height") <= 0)))
         .then(pl.lit("GT box has no area"))
-        .when(box & percent & ((pl.col("x") < -0.5) | (pl.col("y") < -0.5) | (pl.col("x") + pl.col("width") > 100.5) | (pl.col("y") + pl.col("height") > 100.5)))
+        .when(
+            box
+            & percent
+            & (
+                (pl.col("x") < -0.5)
+                | (pl.col("y") < -0.5)
+                | (pl.col("x") + pl.col("width") > 100.5)
+                | (pl.col("y") + pl.col("height") > 100.5)
+            )
+        )
         .then(pl.lit("GT box reaches outside the image"))
     )
-    bad_regions = gt_regions.with_columns(problem=problem).filter(pl.col("problem").is_not_null()).select(
-        *TASK, "annotation_id", pl.format("{} (region {})", "problem", "region_id").alias("problem")
+    bad_regions = (
+        gt_regions.with_columns(problem=problem)
+        .filter(pl.col("problem").is_not_null())
+        .select(*TASK, "annotation_id", pl.format("{} (region {})", "problem", "region_id").alias("problem"))
     )
     return pl.concat([duplicated, dangling, bad_regions]).collect()

@@ -43,7 +43,13 @@ def to_label_studio(gt: GroundTruthVersion, out: Path) -> int:
     the version's, values exactly as they were exported."""
     results: dict[tuple, list[dict]] = {}
     for r in gt.regions.filter(pl.col("region_id").is_not_null()).iter_rows(named=True):
-        item = {"id": r["region_id"], "type": r["type"], "from_name": r["control"], "to_name": r["to_name"], "value": json.loads(r["value_json"])}
+        item = {
+            "id": r["region_id"],
+            "type": r["type"],
+            "from_name": r["control"],
+            "to_name": r["to_name"],
+            "value": json.loads(r["value_json"]),
+        }
         item |= {k: r[k] for k in ("original_width", "original_height", "score") if r[k] is not None}
         results.setdefault((r["project_id"], r["task_id"]), []).append(item)
     annotations = {(a["project_id"], a["task_id"], a["annotation_id"]): a for a in gt.annotations.iter_rows(named=True)}
@@ -100,7 +106,10 @@ def to_coco(gt: GroundTruthVersion, out: Path) -> int:
     )
     categories = dict(gt.categories.iter_rows())
     images, image_ids = [], {}
-    for i, image in enumerate(gt.tasks.join(gt.ground_truth.select("project_id", "task_id", "item_key"), on=["project_id", "task_id"]).iter_rows(named=True), start=1):
+    for i, image in enumerate(
+        gt.tasks.join(gt.ground_truth.select("project_id", "task_id", "item_key"), on=["project_id", "task_id"]).iter_rows(named=True),
+        start=1,
+    ):
         image_ids[(image["project_id"], image["task_id"])] = i
         images.append({"id": i, "file_name": image["item_key"], "width": image["image_width"], "height": image["image_height"],
                        "gtq_project_id": image["project_id"], "gtq_task_id": image["task_id"]})  # fmt: skip
@@ -134,8 +143,12 @@ def to_scout_csv(gt: GroundTruthVersion, out: Path) -> Path:
         pl.col("_info").struct.field("Image ID").fill_null(pl.col("item_key")).alias("Image ID"),
         *[
             pl.when(scale).then(pl.col(c) * pl.col(size) / 100).otherwise(pl.col(c)).alias(name)
-            for c, size, name in (("x", "original_width", "Box X"), ("y", "original_height", "Box Y"),
-                                  ("width", "original_width", "Box W"), ("height", "original_height", "Box H"))
+            for c, size, name in (
+                ("x", "original_width", "Box X"),
+                ("y", "original_height", "Box Y"),
+                ("width", "original_width", "Box W"),
+                ("height", "original_height", "Box H"),
+            )
         ],  # fmt: skip
         pl.lit("").alias("Box Confidence"),
         pl.col("labels").list.first().alias("Classification"),

@@ -114,14 +114,14 @@ def by_review(annotations: pl.LazyFrame, reviews: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def by_annotator(annotations: pl.LazyFrame, trusted: pl.LazyFrame) -> pl.LazyFrame:
-    """"Set ground truths by user": the annotation of the first-listed trusted annotator who annotated the
+    """ "Set ground truths by user": the annotation of the first-listed trusted annotator who annotated the
     task (their earliest, if several)."""
     candidates = eligible(annotations).join(trusted, on=["project_id", "annotator"])
     return _decisions(
         candidates.group_by(TASK).agg(
-            pl.col("annotation_id", "annotator", "created_at", "source_file", "content_hash").sort_by(
-                "preference", "created_at", *_id_order(), descending=False
-            ).first(),
+            pl.col("annotation_id", "annotator", "created_at", "source_file", "content_hash")
+            .sort_by("preference", "created_at", *_id_order(), descending=False)
+            .first(),
             pl.len().alias("n"),
         ),
         method=pl.lit("annotator"),
@@ -140,7 +140,9 @@ def consensus_votes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
     has as many), agreement (top / n_votes), and whether the control is `decided` under the project's
     min_agreement and quorum.
     """
-    answers = answers_of(eligible(annotations).join(settings.select("project_id"), on="project_id", how="semi"), regions, types=CATEGORICAL_TYPES)
+    answers = answers_of(
+        eligible(annotations).join(settings.select("project_id"), on="project_id", how="semi"), regions, types=CATEGORICAL_TYPES
+    )
     counts = answers.drop_nulls("answer_key").group_by(*TASK, "control", "answer_key").agg(pl.len().alias("votes"))
     return (
         counts.group_by(*TASK, "control")
@@ -178,11 +180,15 @@ def consensus_boxes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
     by = [*TASK, "control", "label"]
     clustered = iou_clusters(boxes, by, "annotator", "iou")
     cluster = [*by, "cluster"]
-    sizes = clustered.group_by(cluster).agg(pl.col("annotator").n_unique().alias("members"), pl.len().alias("n_boxes"), pl.col("quorum").first())
+    sizes = clustered.group_by(cluster).agg(
+        pl.col("annotator").n_unique().alias("members"), pl.len().alias("n_boxes"), pl.col("quorum").first()
+    )
     return (
         closest_to_mean(clustered, cluster)
         .join(sizes, on=cluster)
-        .select(*TASK, "control", "cluster", (pl.col("members") >= pl.col("quorum")).alias("kept"), "n_boxes", "annotation_id", "item_index")
+        .select(
+            *TASK, "control", "cluster", (pl.col("members") >= pl.col("quorum")).alias("kept"), "n_boxes", "annotation_id", "item_index"
+        )
     )
 
 
@@ -196,7 +202,9 @@ def by_consensus(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.
     the kept clusters' boxes, listed in `consensus_regions`. A consensus GT is never verified.
     """
     votes = consensus_votes(annotations, regions, settings)
-    classified = votes.group_by(TASK).agg(pl.col("decided").all().alias("classes_decided"), pl.len().alias("n_controls"), pl.col("agreement").min())
+    classified = votes.group_by(TASK).agg(
+        pl.col("decided").all().alias("classes_decided"), pl.len().alias("n_controls"), pl.col("agreement").min()
+    )
     boxes = consensus_boxes(annotations, regions, settings)
     voted = boxes.group_by(TASK).agg(
         (pl.col("n_boxes").filter("kept").sum() / pl.col("n_boxes").sum()).alias("box_agreement"),
@@ -208,7 +216,9 @@ def by_consensus(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.
         .filter(pl.col("classes_decided").fill_null(True) & (pl.col("box_agreement").fill_null(1.0) >= pl.col("min_agreement")))
         .with_columns(agreement=pl.min_horizontal("agreement", "box_agreement"), n_controls=pl.col("n_controls").fill_null(0))
     )
-    answers = answers_of(eligible(annotations), regions, types=CATEGORICAL_TYPES).join(votes.select(*TASK, "control", "majority"), on=[*TASK, "control"], how="left")
+    answers = answers_of(eligible(annotations), regions, types=CATEGORICAL_TYPES).join(
+        votes.select(*TASK, "control", "majority"), on=[*TASK, "control"], how="left"
+    )
     matches = answers.group_by(*TASK, "annotation_id").agg((pl.col("answer_key") == pl.col("majority")).sum().alias("matches"))
     contributed = boxes.filter("kept").group_by(*TASK, "annotation_id").agg(pl.len().alias("kept_boxes"))
     candidates = (
@@ -261,7 +271,8 @@ def conflicts(annotations: pl.LazyFrame, resolved: pl.LazyFrame, votes: pl.LazyF
     if votes is not None:
         tied = votes.filter("tied").select(TASK).unique().join(resolved.filter(pl.col("annotation_id").is_not_null()), on=TASK, how="anti")
         parts.append(
-            tied.join(eligible(annotations).group_by(TASK).agg(pl.col("annotation_id").sort().alias("candidate_annotation_ids")), on=TASK)
-            .with_columns(chosen_annotation_id=pl.lit(None, pl.String), rule=pl.lit("consensus tie: no majority, for review"))
+            tied.join(
+                eligible(annotations).group_by(TASK).agg(pl.col("annotation_id").sort().alias("candidate_annotation_ids")), on=TASK
+            ).with_columns(chosen_annotation_id=pl.lit(None, pl.String), rule=pl.lit("consensus tie: no majority, for review"))
         )
     return pl.concat([p.select(*TASK, "chosen_annotation_id", "candidate_annotation_ids", "rule") for p in parts])

@@ -91,7 +91,9 @@ def edits(previous: GroundTruthVersion, ground_truth: pl.DataFrame, regions: pl.
         .join(now, on=TASK, how="left", suffix="_now")
         .filter(pl.col("fingerprint").ne_missing(pl.col("fingerprint_now")))
     )
-    return edited.select(*TASK, "annotation_id", pl.col("annotation_id").alias("previous_annotation_id"), pl.lit("edited").alias("change"), *_WHO)
+    return edited.select(
+        *TASK, "annotation_id", pl.col("annotation_id").alias("previous_annotation_id"), pl.lit("edited").alias("change"), *_WHO
+    )
 
 
 def fingerprints(regions: pl.DataFrame) -> pl.DataFrame:
@@ -133,7 +135,9 @@ def next_version(
         ]
     ).sort(TASK)
     content = ground_truth_regions(snapshot.lazy(), regions.lazy()).collect().sort(*TASK, "item_index", "region_id", nulls_last=True)
-    gt_annotations = annotations.join(snapshot.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id"), on=[*TASK, "annotation_id"], how="semi")
+    gt_annotations = annotations.join(
+        snapshot.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id"), on=[*TASK, "annotation_id"], how="semi"
+    )
     return GroundTruthVersion(
         version=version,
         ground_truth=snapshot,
@@ -161,7 +165,9 @@ def next_categories(previous: pl.DataFrame, label_config: pl.DataFrame, regions:
     """COCO category ids (box labels) that never move: the previous version's, then new labels after them,
     in the order of the labeling config when there is one, else sorted by name."""
     from_config = label_config.filter(pl.col("type").is_in(BOX_TYPES)).explode("allowed_labels")["allowed_labels"].drop_nulls()
-    from_regions = regions.filter(pl.col("type").is_in(BOX_TYPES)).select(pl.col("labels").list.first()).to_series().drop_nulls().unique().sort()
+    from_regions = (
+        regions.filter(pl.col("type").is_in(BOX_TYPES)).select(pl.col("labels").list.first()).to_series().drop_nulls().unique().sort()
+    )
     known = set(previous["label"])
     new = [label for label in dict.fromkeys([*from_config, *from_regions]) if label not in known]
     start = int(previous["category_id"].max() or 0) + 1

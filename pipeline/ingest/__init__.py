@@ -26,7 +26,17 @@ from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExpor
 from pipeline.ingest.scout import SCOUT_ANNOTATIONS, SCOUT_IMAGES
 from pipeline.ingest.scout import sniff as sniff_scout
 
-__all__ = ["FORMATS", "BadRecord", "ParsedExport", "content_hash", "detect_format", "expand_sources", "export_files", "projects_of", "read_export"]
+__all__ = [
+    "FORMATS",
+    "BadRecord",
+    "ParsedExport",
+    "content_hash",
+    "detect_format",
+    "expand_sources",
+    "export_files",
+    "projects_of",
+    "read_export",
+]
 
 FORMATS: dict[str, Format] = {
     f.name: f
@@ -157,6 +167,8 @@ def read_export(path: str | Path, staging: Path) -> ParsedExport:
     parsed.frames = parsed.frames.map(
         lambda table, frame: table.conform(frame.with_columns(p for p in provenance if p.meta.output_name() in table.columns))
     )
-    parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*provenance, *(pl.lit(None, pl.String).alias(c) for c in ("project_id", "run_id"))))
+    parsed.quarantine = QUARANTINE.conform(
+        parsed.quarantine.with_columns(*provenance, *(pl.lit(None, pl.String).alias(c) for c in ("project_id", "run_id")))
+    )
     parsed.source_file, parsed.content_hash = source_file, digest
     return parsed

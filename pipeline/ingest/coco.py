@@ -154,7 +154,9 @@ def parse_coco_results(buffer: bytes | mmap.mmap, source_file: str, writer: Expo
              max(scores) if scores else None, None)
         )  # fmt: skip
         for index, box in enumerate(boxes):
-            writer.regions.append(_region((project_id, image_id, annotation_id), index, box, categories[str(box.category_id)], images[image_id]))
+            writer.regions.append(
+                _region((project_id, image_id, annotation_id), index, box, categories[str(box.category_id)], images[image_id])
+            )
         writer.accepted += len(boxes)
     writer.projects.add(project_id)
 

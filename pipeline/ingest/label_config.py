@@ -49,7 +49,11 @@ class Control:
 
 
 def config_for(export: Path) -> Path | None:
-    for candidate in (export.with_suffix(".xml"), export.with_name(export.name.split(".")[0] + ".xml"), export.with_name("label_config.xml")):
+    for candidate in (
+        export.with_suffix(".xml"),
+        export.with_name(export.name.split(".")[0] + ".xml"),
+        export.with_name("label_config.xml"),
+    ):
         if candidate.is_file():
             return candidate
     return None
@@ -79,7 +83,9 @@ def _scale(kind: str, element: ET.Element, path: Path) -> tuple[float | None, fl
         if kind == "number":
             return tuple(None if element.get(bound) is None else float(element.get(bound)) for bound in ("min", "max"))
     except ValueError as exc:
-        raise BadRecord("$", f"the labeling config {path.name}: control {element.get('name')!r} has a scale that is not a number: {exc}") from exc
+        raise BadRecord(
+            "$", f"the labeling config {path.name}: control {element.get('name')!r} has a scale that is not a number: {exc}"
+        ) from exc
     return None, None
 
 

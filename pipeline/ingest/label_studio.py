@@ -208,12 +208,21 @@ class _TaskParser:
         project_id = _project_id(task, [a for _, a in annotations], self.fallback_project)
         key = (project_id, task_id)
         if key in self.seen_tasks:
-            self.out.quarantine(f"{path} (task {task_id})", f"duplicate task id {task_id} in project {project_id} (first at {self.seen_tasks[key]})")
+            self.out.quarantine(
+                f"{path} (task {task_id})", f"duplicate task id {task_id} in project {project_id} (first at {self.seen_tasks[key]})"
+            )
             return
         self.seen_tasks[key] = path
         updated_at = task.updated_at or max((a.updated_at for _, a in annotations if a.updated_at), default=None)
         self.out.tasks.append(
-            (project_id, task_id, item_key(task.data, project_id, task_id), _json_encoder.encode(task.data).decode(), task.created_at, updated_at)
+            (
+                project_id,
+                task_id,
+                item_key(task.data, project_id, task_id),
+                _json_encoder.encode(task.data).decode(),
+                task.created_at,
+                updated_at,
+            )
         )
         self.out.projects.add(project_id)
         self.out.accepted += 1
@@ -268,7 +277,9 @@ class _TaskParser:
             )
         )
         self.out.reviews.extend(reviews)
-        self.out.history.extend([(project_id, task_id, annotation_id, h.action, _user(h.created_by), h.created_at) for h in annotation.history])
+        self.out.history.extend(
+            [(project_id, task_id, annotation_id, h.action, _user(h.created_by), h.created_at) for h in annotation.history]
+        )
         self.out.accepted += 1
 
     def _add_prediction(self, project_id: str, task_id: str, index: int, prediction: _Prediction) -> None:

@@ -42,7 +42,9 @@ class _MinParser:
 
     def add(self, locator: str, record: dict[str, Any]) -> None:
         task_id, annotation_id = record.get("id"), record.get("annotation_id")
-        where = f"{locator} (task {task_id if task_id is not None else '?'}, annotation {annotation_id if annotation_id is not None else '?'})"
+        where = (
+            f"{locator} (task {task_id if task_id is not None else '?'}, annotation {annotation_id if annotation_id is not None else '?'})"
+        )
         if task_id in (None, "") or annotation_id in (None, ""):
             self.out.quarantine(where, "record lacks its task `id` or its `annotation_id`")
             return
@@ -67,7 +69,14 @@ class _MinParser:
         data = {k: v for k, v in record.items() if k not in META_FIELDS and not self._is_control(k, v)}
         previous = self.tasks.get(task_id)
         latest = max((t for t in (updated_at, previous and previous[5]) if t), default=None)
-        self.tasks[task_id] = (self.project_id, task_id, item_key(data, self.project_id, task_id), _encoder.encode(data).decode(), None, latest)
+        self.tasks[task_id] = (
+            self.project_id,
+            task_id,
+            item_key(data, self.project_id, task_id),
+            _encoder.encode(data).decode(),
+            None,
+            latest,
+        )
 
     def _is_control(self, name: str, value: Any) -> bool:
         if name in self.controls:
@@ -97,7 +106,14 @@ class _MinParser:
             item = dict(item)
             width, height = item.pop("original_width", None), item.pop("original_height", None)
             results.append(
-                _Result(type=kind, value=msgspec.Raw(_encoder.encode(item)), from_name=name, to_name=to_name, original_width=width, original_height=height)
+                _Result(
+                    type=kind,
+                    value=msgspec.Raw(_encoder.encode(item)),
+                    from_name=name,
+                    to_name=to_name,
+                    original_width=width,
+                    original_height=height,
+                )
             )
         return results
 
@@ -147,7 +163,9 @@ def parse_csv(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter)
         try:
             record = {k: _cell(v) for k, v in row.items()}
         except msgspec.DecodeError as exc:
-            writer.quarantine(f"line {line} (task {row.get('id')}, annotation {row.get('annotation_id')})", f"a JSON cell is malformed: {exc}")
+            writer.quarantine(
+                f"line {line} (task {row.get('id')}, annotation {row.get('annotation_id')})", f"a JSON cell is malformed: {exc}"
+            )
             continue
         parser.add(f"line {line}", record)
     parser.finish()

@@ -135,8 +135,10 @@ def _quarantine(writer: ExportWriter, bad: pl.DataFrame, prefix: str = "") -> No
 def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl.DataFrame) -> None:
     task_id = pl.concat_str("Task ID", "Image Filename", separator="/").alias("task_id")
     is_model = pl.col("_Box Confidence").is_not_null()
-    annotation_id = pl.when(pl.col("_is_gt")).then(pl.concat_str(task_id, pl.lit("/gt"))).otherwise(
-        pl.concat_str(task_id, pl.lit("/"), pl.col("Assignee"))
+    annotation_id = (
+        pl.when(pl.col("_is_gt"))
+        .then(pl.concat_str(task_id, pl.lit("/gt")))
+        .otherwise(pl.concat_str(task_id, pl.lit("/"), pl.col("Assignee")))
     )
     rows = rows.with_columns(
         project_id=pl.lit(project_id), task_id=task_id, annotation_id=annotation_id, _is_model=is_model & ~pl.col("_is_gt")
@@ -204,21 +206,31 @@ def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl
         scorable=~pl.col("_excluded"),
         value_json=pl.struct(*ANNOTATION_COLUMNS).struct.json_encode(),
     )
-    image_info = pl.concat(
-        [
-            rows.select("Task ID", "Image Filename", "Task Name", "Image ID"),
-            images.select("Task ID", "Image Filename", "Task Name", pl.lit(None, pl.String).alias("Image ID")),
-        ]
-    ).group_by("Task ID", "Image Filename").agg(pl.col("Task Name", "Image ID").drop_nulls().first())
+    image_info = (
+        pl.concat(
+            [
+                rows.select("Task ID", "Image Filename", "Task Name", "Image ID"),
+                images.select("Task ID", "Image Filename", "Task Name", pl.lit(None, pl.String).alias("Image ID")),
+            ]
+        )
+        .group_by("Task ID", "Image Filename")
+        .agg(pl.col("Task Name", "Image ID").drop_nulls().first())
+    )
     status = images.select("Task ID", "Image Filename", "WIC Confidence", "Ground Truth Status").unique(["Task ID", "Image Filename"])
     tasks = (
         image_info.join(status, on=["Task ID", "Image Filename"], how="left")
-        .join(rows.group_by("Task ID", "Image Filename").agg(pl.col("_timestamp").max().alias("updated_at")), on=["Task ID", "Image Filename"], how="left")
+        .join(
+            rows.group_by("Task ID", "Image Filename").agg(pl.col("_timestamp").max().alias("updated_at")),
+            on=["Task ID", "Image Filename"],
+            how="left",
+        )
         .select(
             pl.lit(project_id).alias("project_id"),
             task_id,
             pl.col("Image Filename").alias("item_key"),
-            pl.struct("Task Name", "Task ID", "Image Filename", "Image ID", "WIC Confidence", "Ground Truth Status").struct.json_encode().alias("data_json"),
+            pl.struct("Task Name", "Task ID", "Image Filename", "Image ID", "WIC Confidence", "Ground Truth Status")
+            .struct.json_encode()
+            .alias("data_json"),
             pl.lit(None, pl.Datetime("us", "UTC")).alias("created_at"),
             "updated_at",
         )
@@ -253,5 +265,7 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-SCOUT_ANNOTATIONS = Format("scout-annotations-csv", parse_scout_annotations, companion=images_csv_for, projects=lambda p: [project_id_for(p)])
+SCOUT_ANNOTATIONS = Format(
+    "scout-annotations-csv", parse_scout_annotations, companion=images_csv_for, projects=lambda p: [project_id_for(p)]
+)
 SCOUT_IMAGES = Format("scout-images-csv", parse_scout_images, projects=lambda p: [project_id_for(p)])

@@ -36,11 +36,27 @@ def majority_vote(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame
         tied = (group.counts == top[:, None]).sum(axis=1) > 1
         majority = group.labels.gather(group.counts.argmax(axis=1))
         parts.append(
-            pl.DataFrame({ITEM: group.items, "n_votes": n_votes.astype(np.int64), "majority": majority, "majority_share": top / n_votes, "tied": tied})
-            .with_columns(majority=pl.when(~pl.col("tied")).then("majority"), **{k: pl.lit(v, frame.schema[k]) for k, v in group.key.items()})
+            pl.DataFrame(
+                {
+                    ITEM: group.items,
+                    "n_votes": n_votes.astype(np.int64),
+                    "majority": majority,
+                    "majority_share": top / n_votes,
+                    "tied": tied,
+                }
+            )
+            .with_columns(
+                majority=pl.when(~pl.col("tied")).then("majority"), **{k: pl.lit(v, frame.schema[k]) for k, v in group.key.items()}
+            )
             .select(*by, ITEM, "n_votes", "majority", "majority_share", "tied")
         )
-    schema = {**frame.select(*by, ITEM).schema, "n_votes": pl.Int64, "majority": frame.schema[LABEL], "majority_share": pl.Float64, "tied": pl.Boolean}
+    schema = {
+        **frame.select(*by, ITEM).schema,
+        "n_votes": pl.Int64,
+        "majority": frame.schema[LABEL],
+        "majority_share": pl.Float64,
+        "tied": pl.Boolean,
+    }
     return (pl.concat(parts) if parts else pl.DataFrame(schema=schema)).lazy()
 
 
@@ -88,9 +104,7 @@ def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -
     r, t, l = np.meshgrid(np.arange(n_raters), np.arange(k), np.arange(k), indexing="ij")
     return DawidSkene(
         labels=pl.DataFrame({ITEM: items, LABEL: classes[best], "confidence": posterior[np.arange(n_items), best]}),
-        posteriors=pl.DataFrame(
-            {ITEM: np.repeat(items, k), LABEL: np.tile(classes, n_items), "probability": posterior.ravel()}
-        ),
+        posteriors=pl.DataFrame({ITEM: np.repeat(items, k), LABEL: np.tile(classes, n_items), "probability": posterior.ravel()}),
         priors=dict(zip(classes.tolist(), posterior.mean(axis=0).tolist(), strict=True)),
         confusion=pl.DataFrame(
             {RATER: raters[r.ravel()], "true_label": classes[t.ravel()], LABEL: classes[l.ravel()], "probability": errors.ravel()}

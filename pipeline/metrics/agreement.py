@@ -102,7 +102,14 @@ def landis_koch(kappa: pl.Expr) -> pl.Expr:
 
 def krippendorff_band(alpha: pl.Expr) -> pl.Expr:
     """Krippendorff's reading of alpha: reliable (>= 0.8), tentative (>= 0.667), unreliable; null for null."""
-    return pl.when(alpha >= 0.8).then(pl.lit("reliable")).when(alpha >= 0.667).then(pl.lit("tentative")).when(alpha.is_not_null()).then(pl.lit("unreliable"))
+    return (
+        pl.when(alpha >= 0.8)
+        .then(pl.lit("reliable"))
+        .when(alpha >= 0.667)
+        .then(pl.lit("tentative"))
+        .when(alpha.is_not_null())
+        .then(pl.lit("unreliable"))
+    )
 
 
 _WHOLE = "__whole__"
@@ -238,10 +245,18 @@ def agreement_statistics(ratings: pl.LazyFrame | pl.DataFrame, by: Sequence[str]
     for group in count_matrices(frame, by):
         values = group.labels.cast(pl.Float64).to_numpy() if level == "interval" else None
         found = statistics(group.counts, np.ones((1, len(group.counts))), level, values)
-        rows.append(group.key | {name: float(value[0]) for name, value in found.items()} | {"n_raters": group.n_raters, "n_ratings": int(group.counts.sum())})
-    schema = {**frame.select(by).schema, "n_items": pl.Float64, "n_raters": pl.Int64, "n_ratings": pl.Int64, "percent_agreement": pl.Float64} | {
-        name: pl.Float64 for name in STATISTICS
-    }
+        rows.append(
+            group.key
+            | {name: float(value[0]) for name, value in found.items()}
+            | {"n_raters": group.n_raters, "n_ratings": int(group.counts.sum())}
+        )
+    schema = {
+        **frame.select(by).schema,
+        "n_items": pl.Float64,
+        "n_raters": pl.Int64,
+        "n_ratings": pl.Int64,
+        "percent_agreement": pl.Float64,
+    } | {name: pl.Float64 for name in STATISTICS}
     table = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
     return table.with_columns(pl.col("n_items").cast(pl.Int64), pl.col(pl.Float64).exclude("n_items").fill_nan(None)).select(list(schema))
 

@@ -49,7 +49,11 @@ def label_scores(confusion: pl.LazyFrame) -> pl.LazyFrame:
     negative of its label, an extra box a false positive of its own; "(unmatched)" itself is no label."""
     support = confusion.group_by(*PARTICIPANT_CONTROL, pl.col("gt_label").alias("label")).agg(pl.col("count").sum().alias("support"))
     predicted = confusion.group_by(*PARTICIPANT_CONTROL, "label").agg(pl.col("count").sum().alias("predicted"))
-    hits = confusion.filter(pl.col("gt_label") == pl.col("label")).group_by(*PARTICIPANT_CONTROL, "label").agg(pl.col("count").sum().alias("tp"))
+    hits = (
+        confusion.filter(pl.col("gt_label") == pl.col("label"))
+        .group_by(*PARTICIPANT_CONTROL, "label")
+        .agg(pl.col("count").sum().alias("tp"))
+    )
     keys = [*PARTICIPANT_CONTROL, "label"]
     counts = (
         support.join(predicted, on=keys, how="full", coalesce=True)
@@ -73,7 +77,9 @@ def expected_calibration_error(predictions: pl.LazyFrame, by: list[str], bins: i
     binned = predictions.drop_nulls("confidence").with_columns(
         _bin=(pl.col("confidence") * bins).floor().clip(0, bins - 1), _correct=pl.col("correct").cast(pl.Float64)
     )
-    per_bin = binned.group_by([*by, "_bin"]).agg(pl.len().alias("_n"), pl.col("_correct").mean().alias("_acc"), pl.col("confidence").mean().alias("_conf"))
+    per_bin = binned.group_by([*by, "_bin"]).agg(
+        pl.len().alias("_n"), pl.col("_correct").mean().alias("_acc"), pl.col("confidence").mean().alias("_conf")
+    )
     return (
         per_bin.with_columns(_total=pl.col("_n").sum().over(by))
         .group_by(by)

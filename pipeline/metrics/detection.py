@@ -79,7 +79,9 @@ def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.Dat
     scale). Yields (rule, threshold, the batch's boxes, same-label matches, mismatched-label matches);
     matches are frames of task_id, annotator, box, box_gt, iou."""
     key = [*TASK, "annotator", "control"]
-    gt_side = real_gt.select(*TASK, "control", pl.col("box").alias("box_gt"), pl.col("label").alias("label_gt"), *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY))
+    gt_side = real_gt.select(
+        *TASK, "control", pl.col("box").alias("box_gt"), pl.col("label").alias("label_gt"), *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY)
+    )
     group = ["task_id", "annotator"]  # box ids are unique: with the annotator and the image they fix the key
     n_batches = -(-gt_boxes.select(pl.col("task_id").n_unique()).item() // TASKS_PER_BATCH)
     for batch in range(n_batches):
@@ -97,7 +99,9 @@ def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.Dat
             for threshold in thresholds:
                 above = candidates.filter(pl.col("iou") >= threshold)
                 same = _match(rule, above.filter("same_label"), group)
-                rest = above.join(same.select("box"), on="box", how="anti").join(same.select(*group, "box_gt"), on=[*group, "box_gt"], how="anti")
+                rest = above.join(same.select("box"), on="box", how="anti").join(
+                    same.select(*group, "box_gt"), on=[*group, "box_gt"], how="anti"
+                )
                 other = _match(rule, rest.filter(~pl.col("same_label")), group)
                 yield rule, threshold, mine, same, other
 
@@ -132,13 +136,23 @@ def detection_scores(
         for rule, threshold, mine, same, other in _batched_matches(real_gt, real, gt_boxes, thresholds, rules)
         for matches, name in ((same, "tp"), (other, "mismatched_label"))
     ]  # fmt: skip
-    grid = pl.DataFrame({"matching": [r for r in rules for _ in thresholds], "iou_threshold": [float(t) for _ in rules for t in thresholds]})
+    grid = pl.DataFrame(
+        {"matching": [r for r in rules for _ in thresholds], "iou_threshold": [float(t) for _ in rules for t in thresholds]}
+    )
     counts = (
-        pl.concat(counted).group_by(*PARTICIPANT_CONTROL, "matching", "iou_threshold").agg(
-            *(pl.col("count").filter(pl.col("what") == name).sum().alias(name) for name in ("tp", "mismatched_label"))
-        )
+        pl.concat(counted)
+        .group_by(*PARTICIPANT_CONTROL, "matching", "iou_threshold")
+        .agg(*(pl.col("count").filter(pl.col("what") == name).sum().alias(name) for name in ("tp", "mismatched_label")))
         if counted
-        else pl.DataFrame(schema={**dict.fromkeys(PARTICIPANT_CONTROL, pl.String), "matching": pl.String, "iou_threshold": pl.Float64, "tp": pl.UInt32, "mismatched_label": pl.UInt32})
+        else pl.DataFrame(
+            schema={
+                **dict.fromkeys(PARTICIPANT_CONTROL, pl.String),
+                "matching": pl.String,
+                "iou_threshold": pl.Float64,
+                "tp": pl.UInt32,
+                "mismatched_label": pl.UInt32,
+            }
+        )
     )
     totals = (
         totals.join(grid, how="cross")
@@ -157,7 +171,17 @@ def detection_scores(
             f1=f1(tp, pl.col("fp") + mismatched, pl.col("fn") + mismatched),
         )
         .select(
-            *PARTICIPANT, "matching", "iou_threshold", "n_tasks", "tp", "fp", "fn", "mismatched_label", "precision", "recall", "f1",
+            *PARTICIPANT,
+            "matching",
+            "iou_threshold",
+            "n_tasks",
+            "tp",
+            "fp",
+            "fn",
+            "mismatched_label",
+            "precision",
+            "recall",
+            "f1",
         )  # fmt: skip
         .sort("project_id", "control", "matching", "iou_threshold", "annotator")
     )
@@ -187,11 +211,7 @@ def average_precision(
     scored_boxes = boxes.drop_nulls("box").filter(pl.col("score").is_not_null()).join(who.select(TASK).unique(), on=TASK)
     detections = _ranked(scored_boxes.lazy(), key).filter(pl.col("rank") < max_detections).collect()
     scored = who.join(detections.select("project_id", "annotator").unique(), on=["project_id", "annotator"])
-    gt_counts = (
-        real_gt.join(scored, on=TASK)
-        .group_by(*PARTICIPANT, "label")
-        .agg(pl.len().alias("n_gt"))
-    )
+    gt_counts = real_gt.join(scored, on=TASK).group_by(*PARTICIPANT, "label").agg(pl.len().alias("n_gt"))
     candidates = (
         detections.join(real_gt.select(*TASK, "control", "label", "box", *GEOMETRY), on=[*TASK, "control", "label"], suffix="_gt")
         .with_columns(iou=box_iou("", "_gt"))
@@ -199,8 +219,9 @@ def average_precision(
     )
     matched = pl.concat(
         [
-            score_ordered_matches(candidates.filter(pl.col("iou") >= t), key, "box", "box_gt", "rank", "iou")
-            .select(*key, "box", iou_threshold=pl.lit(t), tp=pl.lit(True))
+            score_ordered_matches(candidates.filter(pl.col("iou") >= t), key, "box", "box_gt", "rank", "iou").select(
+                *key, "box", iou_threshold=pl.lit(t), tp=pl.lit(True)
+            )
             for t in thresholds
         ]
     )
@@ -228,10 +249,20 @@ def average_precision(
     )
     evaluated = (
         gt_counts.join(pl.DataFrame({"iou_threshold": list(thresholds)}), how="cross")
-        .join(per_threshold.group_by(*PARTICIPANT, "label", "iou_threshold").agg(pl.len().alias("n_detections")), on=curve_key, how="full", coalesce=True)
+        .join(
+            per_threshold.group_by(*PARTICIPANT, "label", "iou_threshold").agg(pl.len().alias("n_detections")),
+            on=curve_key,
+            how="full",
+            coalesce=True,
+        )
         .with_columns(pl.col("n_gt", "n_detections").fill_null(0).cast(pl.Int64))
     )
-    grid = evaluated.filter(pl.col("n_gt") > 0).select(curve_key).join(pl.DataFrame({"recall_point": list(RECALL_GRID)}), how="cross").sort("recall_point")
+    grid = (
+        evaluated.filter(pl.col("n_gt") > 0)
+        .select(curve_key)
+        .join(pl.DataFrame({"recall_point": list(RECALL_GRID)}), how="cross")
+        .sort("recall_point")
+    )
     curves = (
         grid.join_asof(points, left_on="recall_point", right_on="recall", by=curve_key, strategy="forward", check_sortedness=False)
         .select(*curve_key, pl.col("recall_point").alias("recall"), pl.col("precision").fill_null(0.0))
@@ -260,7 +291,11 @@ def image_detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, score_th
     images = (
         who.join(controls, on="project_id")
         .join(gt_boxes.drop_nulls("box").group_by(*TASK, "control").agg(pl.len().alias("n_gt")), on=[*TASK, "control"], how="left")
-        .join(real.group_by(*TASK, "annotator", "control").agg(pl.col("score").fill_null(1.0).max().alias("image_score")), on=[*TASK, "annotator", "control"], how="left")
+        .join(
+            real.group_by(*TASK, "annotator", "control").agg(pl.col("score").fill_null(1.0).max().alias("image_score")),
+            on=[*TASK, "annotator", "control"],
+            how="left",
+        )
         .with_columns(positive=pl.col("n_gt").fill_null(0) > 0, image_score=pl.col("image_score").fill_null(0.0))
         .with_columns(called=pl.col("image_score") >= score_threshold)
     )
@@ -287,16 +322,17 @@ def image_detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, score_th
     )
 
 
-def detection_inputs(annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_regions: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def detection_inputs(
+    annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_regions: pl.LazyFrame, ground_truth: pl.LazyFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The (gt_boxes, boxes) frames the functions of this module take.
 
     gt_regions are the GT's regions (`pipeline.groundtruth.ground_truth_regions`); boxes are those of each
     participant's latest submitted annotation or prediction on a task with GT, the GT annotation itself
     excluded. Box ids are numbered in a fixed order.
     """
-    gt = (
-        ground_truth.select(*TASK)
-        .join(gt_regions.filter(scorable_box()).select(*TASK, "control", box_label(), *GEOMETRY), on=TASK, how="left")
+    gt = ground_truth.select(*TASK).join(
+        gt_regions.filter(scorable_box()).select(*TASK, "control", box_label(), *GEOMETRY), on=TASK, how="left"
     )
     latest = (
         annotations.filter(~pl.col("was_cancelled"))
@@ -308,11 +344,12 @@ def detection_inputs(annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_region
     mine = regions.filter(scorable_box()).select(*TASK, "annotation_id", "item_index", "control", box_label(), *GEOMETRY, "score")
     boxes = latest.join(mine, on=[*TASK, "annotation_id"], how="left").sort(*TASK, "annotator", "item_index")
     numbered = [
-        frame.collect().with_row_index("box").with_columns(pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)).alias("box"))
+        frame.collect()
+        .with_row_index("box")
+        .with_columns(pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)).alias("box"))
         for frame in (gt.sort(*TASK, "control", *GEOMETRY), boxes)
     ]
     return numbered[0], numbered[1].drop("annotation_id", "item_index")
-
 
 
 def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:
@@ -329,7 +366,11 @@ def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: 
     matched, matched_boxes, matched_gt = [], [], []
     for _, _, mine, same, other in _batched_matches(real_gt, real, gt_boxes, [threshold], [rule]):
         pairs = pl.concat([same, other]).select("annotator", "box", "box_gt")
-        labelled = pairs.lazy().join(mine.select("box", *PARTICIPANT_CONTROL, pl.col("label").cast(pl.String)), on=["box", "annotator"]).join(gt_labels, on="box_gt")
+        labelled = (
+            pairs.lazy()
+            .join(mine.select("box", *PARTICIPANT_CONTROL, pl.col("label").cast(pl.String)), on=["box", "annotator"])
+            .join(gt_labels, on="box_gt")
+        )
         matched.append(labelled.select(*PARTICIPANT_CONTROL, "gt_label", "label").collect())
         matched_boxes.append(pairs.select("box"))
         matched_gt.append(pairs.select("annotator", pl.col("box_gt").alias("box")))

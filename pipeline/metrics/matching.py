@@ -76,9 +76,13 @@ def iou_clusters(boxes: pl.LazyFrame, by: Sequence[str], member: str, iou_thresh
 def closest_to_mean(clustered: pl.LazyFrame, cluster: Sequence[str]) -> pl.LazyFrame:
     """Per cluster, the member box nearest (L1 over x, y, width, height) to the cluster's mean box."""
     distance = pl.sum_horizontal((pl.col(c) - pl.col(c).mean().over(cluster)).abs() for c in GEOMETRY)
-    return clustered.with_columns(_distance=distance).filter(
-        pl.col("_distance") == pl.col("_distance").min().over(cluster)
-    ).group_by(cluster).agg(pl.all().sort_by("box").first()).drop("_distance")
+    return (
+        clustered.with_columns(_distance=distance)
+        .filter(pl.col("_distance") == pl.col("_distance").min().over(cluster))
+        .group_by(cluster)
+        .agg(pl.all().sort_by("box").first())
+        .drop("_distance")
+    )
 
 
 def greedy_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, weight: str) -> pl.DataFrame:
@@ -115,7 +119,9 @@ def _uncontested(pairs: pl.DataFrame, keys_a: list[str], keys_b: list[str]) -> t
     return flagged.filter(pl.col("_alone")).drop("_alone"), flagged.filter(~pl.col("_alone")).drop("_alone")
 
 
-def optimal_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, weight: str, most_matches_first: bool = True) -> pl.DataFrame:
+def optimal_matches(
+    pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, weight: str, most_matches_first: bool = True
+) -> pl.DataFrame:
     """One-to-one matching that maximises the number of matches, then their total weight (IoU): an optimal
     assignment (scipy's `linear_sum_assignment`, the Hungarian method CVAT uses). With
     `most_matches_first=False` it maximises the total weight alone (a similarity score).

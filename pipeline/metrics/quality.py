@@ -58,7 +58,9 @@ def annotator_performance(
     kappa = cohen_kappa(answered.with_columns(per_control), PARTICIPANT, a="answer_key", b="gt_answer_key")
     macro = label_scores.group_by(PARTICIPANT).agg(pl.col("f1").mean().alias("macro_f1"))
 
-    given = answers.filter(CATEGORICAL).drop_nulls("answer_key").select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
+    given = (
+        answers.filter(CATEGORICAL).drop_nulls("answer_key").select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
+    )
     keys = ["project_id", "task_id", "control"]
     model = given.filter(pl.col("origin") == "model").select(*keys, pl.col("answer_key").alias("model_key"))
     versus_model = (
@@ -111,7 +113,10 @@ ALL_CONTROLS = "(all)"  # the agreement matrix's row pooling every categorical c
 def _ordinal_kappas(pairs: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     """Linearly and quadratically weighted kappa of the rating controls' pairs (labels are the ratings)."""
     ordinal = pairs.filter(pl.col("type") == "rating").with_columns(pl.col("label_a", "label_b").cast(pl.Float64))
-    linear, quadratic = (cohen_kappa(ordinal, keys, weights=w).select(*keys, pl.col("cohen_kappa").alias(f"weighted_kappa_{w}")) for w in ("linear", "quadratic"))
+    linear, quadratic = (
+        cohen_kappa(ordinal, keys, weights=w).select(*keys, pl.col("cohen_kappa").alias(f"weighted_kappa_{w}"))
+        for w in ("linear", "quadratic")
+    )
     return linear.join(quadratic, on=keys, nulls_equal=True)
 
 
@@ -201,7 +206,15 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
             .with_columns(krippendorff_level=pl.lit(level), categorical=pl.lit(type_ in CATEGORICAL_TYPES))
             .lazy()
         )
-    categorical_only = ["fleiss_kappa", "fleiss_kappa_ci_low", "fleiss_kappa_ci_high", "gwet_ac1", "gwet_ac1_ci_low", "gwet_ac1_ci_high", "percent_agreement"]
+    categorical_only = [
+        "fleiss_kappa",
+        "fleiss_kappa_ci_low",
+        "fleiss_kappa_ci_high",
+        "gwet_ac1",
+        "gwet_ac1_ci_low",
+        "gwet_ac1_ci_high",
+        "percent_agreement",
+    ]
     return (
         pl.concat(results, how="vertical_relaxed")
         .with_columns(pl.when(pl.col("categorical")).then(pl.col(c)).alias(c) for c in categorical_only)
@@ -260,7 +273,10 @@ def review_queue(
     votes = human.group_by(*TASK_CONTROL, "answer_key").len("votes")
     majority = (
         votes.group_by(TASK_CONTROL)
-        .agg(pl.col("answer_key").sort_by("votes").last().alias("majority"), ((pl.col("votes") == pl.col("votes").max()).sum() > 1).alias("tied"))
+        .agg(
+            pl.col("answer_key").sort_by("votes").last().alias("majority"),
+            ((pl.col("votes") == pl.col("votes").max()).sum() > 1).alias("tied"),
+        )
         .filter(~pl.col("tied"))
     )
     model = answers.filter(pl.col("origin") == "model").group_by(TASK_CONTROL).agg(pl.col("answer_key").sort_by("updated_at").last())
@@ -269,8 +285,15 @@ def review_queue(
         .group_by("project_id", "task_id")
         .agg((pl.col("answer_key").ne_missing(pl.col("majority"))).mean().alias("model_disagreement"))
     )
-    model_score = annotations.filter(pl.col("origin") == "model").group_by("project_id", "task_id").agg(pl.col("score").min().alias("model_score"))
-    ties = conflicts.filter(pl.col("rule").str.starts_with("consensus tie")).select("project_id", "task_id").unique().with_columns(tie=pl.lit(True))
+    model_score = (
+        annotations.filter(pl.col("origin") == "model").group_by("project_id", "task_id").agg(pl.col("score").min().alias("model_score"))
+    )
+    ties = (
+        conflicts.filter(pl.col("rule").str.starts_with("consensus tie"))
+        .select("project_id", "task_id")
+        .unique()
+        .with_columns(tie=pl.lit(True))
+    )
     submitted = annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled")).select("project_id", "task_id").unique()
     reason = (
         pl.when(pl.col("tie")).then(pl.lit(REVIEW_REASONS[0]))
@@ -317,21 +340,42 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
         result = dawid_skene(group)
         labels.append(result.labels.with_columns(project_id=pl.lit(project), control=pl.lit(control)))
         confusion.append(result.confusion.with_columns(project_id=pl.lit(project), control=pl.lit(control)))
-    ds = pl.concat(labels) if labels else pl.DataFrame(schema={"item": pl.String, "label": pl.String, "confidence": pl.Float64, "project_id": pl.String, "control": pl.String})
+    ds = (
+        pl.concat(labels)
+        if labels
+        else pl.DataFrame(
+            schema={"item": pl.String, "label": pl.String, "confidence": pl.Float64, "project_id": pl.String, "control": pl.String}
+        )
+    )
     without_gt = ground_truth.select("project_id", pl.col("task_id").alias("item")).collect()
     table = (
         votes.join(ds, on=[*by, "item"], how="left")
         .join(without_gt, on=["project_id", "item"], how="anti")
         .select(
-            *by, pl.col("item").alias("task_id"), pl.col("n_votes").cast(pl.Int64), "majority", "majority_share", "tied",
-            pl.col("label").alias("dawid_skene"), pl.col("confidence").alias("dawid_skene_confidence"),
+            *by,
+            pl.col("item").alias("task_id"),
+            pl.col("n_votes").cast(pl.Int64),
+            "majority",
+            "majority_share",
+            "tied",
+            pl.col("label").alias("dawid_skene"),
+            pl.col("confidence").alias("dawid_skene_confidence"),
         )  # fmt: skip
         .sort(*by, "task_id")
     )
     matrices = (
         pl.concat(confusion).select(*by, pl.col("rater").alias("annotator"), "true_label", "label", "probability")
         if confusion
-        else pl.DataFrame(schema={"project_id": pl.String, "control": pl.String, "annotator": pl.String, "true_label": pl.String, "label": pl.String, "probability": pl.Float64})
+        else pl.DataFrame(
+            schema={
+                "project_id": pl.String,
+                "control": pl.String,
+                "annotator": pl.String,
+                "true_label": pl.String,
+                "label": pl.String,
+                "probability": pl.Float64,
+            }
+        )
     )
     return table, matrices
 
@@ -374,11 +418,15 @@ def model_performance(
         )
         .rename({"annotator": "model_version"})
     )
-    confidence = regions.filter(CATEGORICAL).group_by("project_id", "task_id", "annotation_id", "control").agg(
-        pl.col("score").max().alias("confidence")
+    confidence = (
+        regions.filter(CATEGORICAL)
+        .group_by("project_id", "task_id", "annotation_id", "control")
+        .agg(pl.col("score").max().alias("confidence"))
     )
-    predictions = scores.filter(pl.col("origin") == "model").join(confidence, on=["project_id", "task_id", "annotation_id", "control"]).select(
-        "project_id", pl.col("annotator").alias("model_version"), "confidence", (pl.col("score") == 1).alias("correct")
+    predictions = (
+        scores.filter(pl.col("origin") == "model")
+        .join(confidence, on=["project_id", "task_id", "annotation_id", "control"])
+        .select("project_id", pl.col("annotator").alias("model_version"), "confidence", (pl.col("score") == 1).alias("correct"))
     )
     calibration = expected_calibration_error(predictions, ["project_id", "model_version"])
     return (

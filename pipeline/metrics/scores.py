@@ -42,17 +42,22 @@ def _values(regions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     labels = pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).drop_nulls().unique().sort()
     text = pl.col("text").drop_nulls().str.join("\n")
     number = pl.col("number").drop_nulls().first()
-    return regions.group_by(*keys, "type").agg(labels.alias("_labels"), text.alias("_text"), number.alias("answer_number")).with_columns(
-        answer=pl.when(pl.col("type").is_in(CHOICE_TYPES))
-        .then(pl.col("_labels"))
-        .when((pl.col("type") == "rating") & pl.col("answer_number").is_not_null())
-        .then(pl.concat_list(pl.col("answer_number").round().cast(pl.Int64).cast(pl.String)))  # stars: "4", not "4.0"
-        .when((pl.col("type") == "number") & pl.col("answer_number").is_not_null())
-        .then(pl.concat_list(pl.col("answer_number").cast(pl.String)))
-        .when(pl.col("_text").str.strip_chars().str.len_chars() > 0)
-        .then(pl.concat_list("_text"))
-        .otherwise(pl.lit([], pl.List(pl.String)))
-    ).drop("_labels", "_text")
+    return (
+        regions.group_by(*keys, "type")
+        .agg(labels.alias("_labels"), text.alias("_text"), number.alias("answer_number"))
+        .with_columns(
+            answer=pl.when(pl.col("type").is_in(CHOICE_TYPES))
+            .then(pl.col("_labels"))
+            .when((pl.col("type") == "rating") & pl.col("answer_number").is_not_null())
+            .then(pl.concat_list(pl.col("answer_number").round().cast(pl.Int64).cast(pl.String)))  # stars: "4", not "4.0"
+            .when((pl.col("type") == "number") & pl.col("answer_number").is_not_null())
+            .then(pl.concat_list(pl.col("answer_number").cast(pl.String)))
+            .when(pl.col("_text").str.strip_chars().str.len_chars() > 0)
+            .then(pl.concat_list("_text"))
+            .otherwise(pl.lit([], pl.List(pl.String)))
+        )
+        .drop("_labels", "_text")
+    )
 
 
 def _answer_key() -> pl.Expr:
@@ -100,7 +105,9 @@ def answers(
     """
     task_level, _ = _split_values(regions, types)
     controls = task_level.select("project_id", "control", "type").unique(["project_id", "control"], keep="first")
-    submitted = annotations.filter(~pl.col("was_cancelled")).select("project_id", "task_id", "annotation_id", "annotator", "origin", "updated_at")
+    submitted = annotations.filter(~pl.col("was_cancelled")).select(
+        "project_id", "task_id", "annotation_id", "annotator", "origin", "updated_at"
+    )
     return (
         submitted.join(controls, on="project_id")
         .join(_values(task_level, ANSWER_KEYS).drop("type"), on=ANSWER_KEYS, how="left")
@@ -132,7 +139,9 @@ def _answer_pairs(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
 
 def _region_rows(side: Side, name: str) -> pl.LazyFrame:
     rows = side.regions.filter(pl.col("type").is_in(REGION_TYPES) & pl.col("scorable"))
-    return rows.select("project_id", "task_id", pl.col("annotation_id").alias(name), "control", box_label(), *(c for c in REGION_COLUMNS if c != "label"))
+    return rows.select(
+        "project_id", "task_id", pl.col("annotation_id").alias(name), "control", box_label(), *(c for c in REGION_COLUMNS if c != "label")
+    )
 
 
 def _attached_values(side: Side, name: str) -> pl.LazyFrame:
@@ -215,7 +224,9 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
         ["project_id", "control"], keep="first", maintain_order=True
     )
     answer_scores = _answer_pairs(comparisons, a, b).with_columns(repaired=pl.lit(None, pl.Int64))
-    region_scores = _region_scores(comparisons, a, b, value_range).with_columns(key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String))
+    region_scores = _region_scores(comparisons, a, b, value_range).with_columns(
+        key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String)
+    )
     return pl.concat([answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed")
 
 
@@ -241,7 +252,9 @@ def gt_side(ground_truth: pl.LazyFrame, answers_: pl.LazyFrame, gt_regions: pl.L
     """The GT as one side of a comparison, keyed by the task it applies to (the GT annotation may live in
     another task of the same item, Scout's `source_task_id`); its regions include consensus boxes."""
     gt = ground_truth.select("project_id", "task_id", "source_task_id", "annotation_id")
-    gt_answers = gt.join(answers_.rename({"task_id": "source_task_id"}), on=["project_id", "source_task_id", "annotation_id"]).drop("source_task_id")
+    gt_answers = gt.join(answers_.rename({"task_id": "source_task_id"}), on=["project_id", "source_task_id", "annotation_id"]).drop(
+        "source_task_id"
+    )
     return Side(gt_answers, gt_regions)
 
 
@@ -279,8 +292,18 @@ def scores_against_ground_truth(
         .join(predicted, on=["project_id", "annotator", "control"], how="left")
         .filter((pl.col("origin") != "model") | pl.col("predicted").fill_null(False))
         .select(
-            "project_id", "task_id", pl.col("a").alias("annotation_id"), "annotator", "origin", "control", "type", "score",
-            pl.col("b").alias("gt_annotation_id"), pl.col("key_a").alias("answer_key"), pl.col("key_b").alias("gt_answer_key"), "repaired",
+            "project_id",
+            "task_id",
+            pl.col("a").alias("annotation_id"),
+            "annotator",
+            "origin",
+            "control",
+            "type",
+            "score",
+            pl.col("b").alias("gt_annotation_id"),
+            pl.col("key_a").alias("answer_key"),
+            pl.col("key_b").alias("gt_answer_key"),
+            "repaired",
         )  # fmt: skip
     )
 
@@ -340,4 +363,3 @@ def answer_ratings(
             pl.col("answer_number").alias("number"),
         )
     )
-

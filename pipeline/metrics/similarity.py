@@ -72,12 +72,23 @@ def taxonomy_similarity(pairs: pl.LazyFrame, a: str, b: str) -> pl.LazyFrame:
     depth = pl.min_horizontal(pl.col("levels").list.len(), pl.col("levels_b").list.len())
     deepest = int(pl.concat([p.select(pl.col("levels").list.len()) for p in paths]).max().collect().item() or 0)
     common = pl.sum_horizontal(
-        pl.lit(0), *(((pl.col("levels").list.head(k) == pl.col("levels_b").list.head(k)) & (depth >= k)).cast(pl.Int32) for k in range(1, deepest + 1))
+        pl.lit(0),
+        *(
+            ((pl.col("levels").list.head(k) == pl.col("levels_b").list.head(k)) & (depth >= k)).cast(pl.Int32)
+            for k in range(1, deepest + 1)
+        ),
     )  # prefixes are nested, so the count of equal heads is the common prefix's length
     credit = combos.with_columns(credit=common / pl.max_horizontal(pl.col("levels").list.len(), pl.col("levels_b").list.len()))
-    best = pl.concat(
-        [credit.group_by("_pair", "_path").agg(pl.col("credit").max()), credit.group_by("_pair", "_path_b").agg(pl.col("credit").max()).rename({"_path_b": "_path"})]
-    ).group_by("_pair").agg(pl.col("credit").sum())
+    best = (
+        pl.concat(
+            [
+                credit.group_by("_pair", "_path").agg(pl.col("credit").max()),
+                credit.group_by("_pair", "_path_b").agg(pl.col("credit").max()).rename({"_path_b": "_path"}),
+            ]
+        )
+        .group_by("_pair")
+        .agg(pl.col("credit").sum())
+    )
     n_paths = pl.col(a).str.split(SEPARATOR).list.len().fill_null(0) + pl.col(b).str.split(SEPARATOR).list.len().fill_null(0)
     return (
         pairs.join(best, on="_pair", how="left")
@@ -169,7 +180,21 @@ def polygon_iou(points_a: pl.Series, points_b: pl.Series) -> tuple[np.ndarray, n
         return np.where(union > 0, intersection / union, np.nan), invalid_a | invalid_b
 
 
-REGION_COLUMNS = ["region_id", "type", "label", "x", "y", "width", "height", "points", "start", "end", "original_width", "original_height", "coordinate_unit"]
+REGION_COLUMNS = [
+    "region_id",
+    "type",
+    "label",
+    "x",
+    "y",
+    "width",
+    "height",
+    "points",
+    "start",
+    "end",
+    "original_width",
+    "original_height",
+    "coordinate_unit",
+]
 
 
 def matched_regions(comparisons: pl.LazyFrame, a: pl.LazyFrame, b: pl.LazyFrame, on: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:

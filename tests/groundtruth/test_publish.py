@@ -52,7 +52,9 @@ def test_unchanged_input_commits_nothing_and_a_change_commits_one_version(publis
     run_ok([], store.root, groundtruth)
     assert store.gt_versions("7") == [0, 1]
     changed = store.read(GROUND_TRUTH).filter(pl.col("version") == 1)
-    assert changed.select("task_id", "annotation_id", "method", "decided_by").rows() == [(other["task_id"], other["other"], "override", "qa@example.org")]
+    assert changed.select("task_id", "annotation_id", "method", "decided_by").rows() == [
+        (other["task_id"], other["other"], "override", "qa@example.org")
+    ]
 
 
 def test_reading_version_n_back_gives_the_gt_as_it_was(published):
@@ -65,7 +67,9 @@ def test_reading_version_n_back_gives_the_gt_as_it_was(published):
 
 def test_the_documented_example_reads_versions_without_gtq(published):
     store = published[0]
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "read_ground_truth_versions.py"), str(store.root), "7"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "read_ground_truth_versions.py"), str(store.root), "7"], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert "version 0:" in done.stdout and "latest (version 1)" in done.stdout and "('flag', " in done.stdout
 
@@ -115,7 +119,10 @@ def test_scout_export_round_trips_through_the_scout_reader(tmp_path):
     out = tmp_path / "export" / "gt-annotations.csv"
     assert main(["gt", "export", "--format", "scout-csv", "--out", str(out), "--warehouse", str(store.root)]) == 0
     rows = pl.read_csv(out)
-    assert rows.select("Task ID", "Image Filename", "Box X", "Is Ground Truth").rows() == [("t1", "IMG_001.JPG", 101.0, True), ("t2", "IMG_001.JPG", 101.0, True)]
+    assert rows.select("Task ID", "Image Filename", "Box X", "Is Ground Truth").rows() == [
+        ("t1", "IMG_001.JPG", 101.0, True),
+        ("t2", "IMG_001.JPG", 101.0, True),
+    ]
     again = Warehouse(tmp_path / "again")
     run_ok([out], again.root, tmp_path / "gt")
     assert set(again.read(GROUND_TRUTH)["task_id"]) == set(store.read(GROUND_TRUTH)["task_id"])

@@ -80,7 +80,9 @@ def test_review_fix_and_accept_beats_accept_and_rejected_is_never_gt(tmp_path):
 
 def test_review_from_the_reviews_list(tmp_path):
     annotation = ls_annotation(1)
-    annotation["reviews"] = [{"id": 7, "created_by": {"id": 3, "email": "lead@example.org"}, "accepted": True, "created_at": "2026-01-04T00:00:00Z"}]
+    annotation["reviews"] = [
+        {"id": 7, "created_by": {"id": 3, "email": "lead@example.org"}, "accepted": True, "created_at": "2026-01-04T00:00:00Z"}
+    ]
     resolution = resolve(export(tmp_path, [ls_task(1, [annotation, ls_annotation(2)])]))
     row = resolution.ground_truth.row(0, named=True)
     assert (row["annotation_id"], row["method"], row["decided_by"]) == ("1", "review", "lead@example.org")
@@ -100,7 +102,9 @@ def test_consensus_is_off_by_default_then_majority_with_threshold_and_ties(tmp_p
     tasks = [
         ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="cat"), ls_annotation(3, choice="dog")]),
         ls_task(2, [ls_annotation(4, choice="cat"), ls_annotation(5, choice="dog")]),  # a tie
-        ls_task(3, [ls_annotation(i, choice=c) for i, c in zip(range(6, 11), ["cat", "cat", "dog", "bird", "fish"], strict=True)]),  # 2/5 < 0.6
+        ls_task(
+            3, [ls_annotation(i, choice=c) for i, c in zip(range(6, 11), ["cat", "cat", "dog", "bird", "fish"], strict=True)]
+        ),  # 2/5 < 0.6
     ]
     exp = export(tmp_path, tasks)
     assert gt_of(resolve(exp)) == {}
@@ -114,7 +118,9 @@ def test_consensus_is_off_by_default_then_majority_with_threshold_and_ties(tmp_p
 
 
 def test_override_set_and_unset(tmp_path):
-    exp = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])])
+    exp = export(
+        tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])]
+    )
     path = tmp_path / "groundtruth" / "overrides.yaml"
     append_override(path, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="boxes are tighter")
     append_override(path, project="1", task="2", action="unset", annotation=None, author="qa@example.org", reason="blurry image")
@@ -147,7 +153,9 @@ def test_the_policy_orders_rules_per_project(tmp_path):
 def test_policy_file_round_trip_and_errors(tmp_path):
     path = tmp_path / "policy.yaml"
     assert load_policy(path) == Policy()  # no file: the defaults
-    path.write_text('default:\n  rules: [override, flag]\nprojects:\n  "7":\n    trusted_annotators: [a@x]\n    consensus: {enabled: true, quorum: 2}\n')
+    path.write_text(
+        'default:\n  rules: [override, flag]\nprojects:\n  "7":\n    trusted_annotators: [a@x]\n    consensus: {enabled: true, quorum: 2}\n'
+    )
     policy = load_policy(path)
     assert policy.for_project("8").rules == ("override", "flag")
     assert policy.for_project("7").trusted_annotators == ("a@x",) and policy.for_project("7").consensus.quorum == 2
@@ -205,11 +213,17 @@ def version_of(exp, resolution, previous, at, run_id):
 
 
 def test_versioning_set_replace_unset_and_history(tmp_path):
-    first = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])], "v1.json")
+    first = export(
+        tmp_path,
+        [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])],
+        "v1.json",
+    )
     v0 = version_of(first, resolve(first), None, T0, "run-a")
     assert v0.version == 0 and v0.changes["change"].to_list() == ["set", "set"]
 
-    second = export(tmp_path, [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])], "v2.json")
+    second = export(
+        tmp_path, [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])], "v2.json"
+    )
     t1 = datetime(2026, 1, 2, tzinfo=UTC)
     r2 = resolve(second)
     v1 = version_of(second, r2, v0, t1, "run-b")
@@ -233,7 +247,9 @@ def test_versioning_set_replace_unset_and_history(tmp_path):
 def test_an_edited_gt_annotation_is_a_change_and_the_old_version_keeps_its_content(tmp_path):
     first = export(tmp_path, [ls_task(1, [ls_annotation(1, choice="cat", ground_truth=True)])], "v1.json")
     v0 = version_of(first, resolve(first), None, T0, "run-a")
-    edited = export(tmp_path, [ls_task(1, [ls_annotation(1, choice="dog", ground_truth=True, updated_at="2026-01-05T00:00:00Z")])], "v2.json")
+    edited = export(
+        tmp_path, [ls_task(1, [ls_annotation(1, choice="dog", ground_truth=True, updated_at="2026-01-05T00:00:00Z")])], "v2.json"
+    )
     v1 = version_of(edited, resolve(edited), v0, datetime(2026, 1, 5, tzinfo=UTC), "run-b")
     assert v1.changes.select("task_id", "change", "annotation_id", "previous_annotation_id").rows() == [("1", "edited", "1", "1")]
     assert v0.regions["labels"].to_list() == [["cat"]] and v1.regions["labels"].to_list() == [["dog"]]
@@ -242,7 +258,9 @@ def test_an_edited_gt_annotation_is_a_change_and_the_old_version_keeps_its_conte
 
 def test_coco_category_ids_never_move(tmp_path):
     config = pl.DataFrame({"type": ["rectanglelabels"], "allowed_labels": [["zebra", "lion"]]})
-    v0 = versioning.next_categories(pl.DataFrame(schema=versioning.CATEGORIES), config, pl.DataFrame(schema={"type": pl.String, "labels": pl.List(pl.String)}))
+    v0 = versioning.next_categories(
+        pl.DataFrame(schema=versioning.CATEGORIES), config, pl.DataFrame(schema={"type": pl.String, "labels": pl.List(pl.String)})
+    )
     assert v0.rows() == [("zebra", 1), ("lion", 2)]  # the labeling config's order
     regions = pl.DataFrame({"type": ["rectanglelabels", "rectanglelabels", "choices"], "labels": [["antelope"], ["zebra"], ["grazing"]]})
     v1 = versioning.next_categories(v0, config.with_columns(allowed_labels=pl.lit(["aardvark", "zebra", "lion"])), regions)

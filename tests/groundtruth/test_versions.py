@@ -36,7 +36,25 @@ def exported(store: Warehouse, project: str, version: int, folder) -> dict[str, 
     files = {}
     for fmt, name in FORMATS.items():
         out = folder / fmt / name
-        assert main(["gt", "export", "--project", project, "--version", str(version), "--format", fmt, "--out", str(out), "--warehouse", str(store.root)]) == 0
+        assert (
+            main(
+                [
+                    "gt",
+                    "export",
+                    "--project",
+                    project,
+                    "--version",
+                    str(version),
+                    "--format",
+                    fmt,
+                    "--out",
+                    str(out),
+                    "--warehouse",
+                    str(store.root),
+                ]
+            )
+            == 0
+        )
         files |= {p.name: p.read_bytes() for p in out.parent.iterdir()}
     return files
 
@@ -76,7 +94,11 @@ def test_coco_category_ids_stay_put_when_another_project_or_a_new_label_comes(tm
 def test_versions_count_per_project_and_every_command_speaks_of_them(tmp_path, capsys):
     store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
     run_ok([write_export(tmp_path / "p7.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])], store.root, gt)
-    run_ok([write_export(tmp_path / "p7b.json", [ls_task(1, [box_annotation(1, x=30.0, updated_at="2026-03-01T00:00:00Z")], project=7)])], store.root, gt)
+    run_ok(
+        [write_export(tmp_path / "p7b.json", [ls_task(1, [box_annotation(1, x=30.0, updated_at="2026-03-01T00:00:00Z")], project=7)])],
+        store.root,
+        gt,
+    )
     run_ok([write_export(tmp_path / "p901.json", [ls_task(1, [box_annotation(2, x=10.0)], project=901)])], store.root, gt)
     run_ok([write_export(tmp_path / "p5.json", [ls_task(1, [ls_annotation(3)], project=5)])], store.root, gt)  # no GT at all
     assert (store.gt_versions("7"), store.gt_versions("901"), store.gt_versions("5")) == ([0, 1], [0], [])
@@ -88,12 +110,34 @@ def test_versions_count_per_project_and_every_command_speaks_of_them(tmp_path, c
     assert main(["gt", "versions", "--project", "5", "--warehouse", str(store.root)]) == 1
     assert main(["gt", "export", "--format", "coco", "--out", str(tmp_path / "x.json"), "--warehouse", str(store.root)]) == 2
     assert "name one with --project" in capsys.readouterr().err
-    assert main(["gt", "export", "--project", "901", "--version", "1", "--format", "coco", "--out", str(tmp_path / "x.json"), "--warehouse", str(store.root)]) == 2
+    assert (
+        main(
+            [
+                "gt",
+                "export",
+                "--project",
+                "901",
+                "--version",
+                "1",
+                "--format",
+                "coco",
+                "--out",
+                str(tmp_path / "x.json"),
+                "--warehouse",
+                str(store.root),
+            ]
+        )
+        == 2
+    )
 
 
 def test_quality_rows_carry_their_gt_version_and_run_and_earlier_runs_stay_readable(tmp_path):
     store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
-    first = run_ok([write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, choice="dog")])])], store.root, gt)
+    first = run_ok(
+        [write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, choice="dog")])])],
+        store.root,
+        gt,
+    )
     swapped = [ls_task(1, [ls_annotation(1), ls_annotation(2, choice="dog", ground_truth=True, updated_at="2026-02-01T00:00:00Z")])]
     second = run_ok([write_export(tmp_path / "b.json", swapped)], store.root, gt)
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:

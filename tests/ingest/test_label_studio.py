@@ -45,7 +45,11 @@ def test_regions_keep_geometry_in_percent(label_studio_samples, tmp_path):
     export = parse(next(p for p in label_studio_samples if p.name == "ls_rect_polygon_keypoint.json"), tmp_path)
     regions = {r["type"]: r for r in export.regions.iter_rows(named=True)}
     box = regions["rectanglelabels"]
-    assert (box["x"], box["width"], box["labels"]) == (pytest.approx(31.941923774954628), pytest.approx(6.352087114337568), ["rectangle_label"])
+    assert (box["x"], box["width"], box["labels"]) == (
+        pytest.approx(31.941923774954628),
+        pytest.approx(6.352087114337568),
+        ["rectangle_label"],
+    )
     assert (box["original_width"], box["original_height"]) == (500, 320)
     assert len(regions["polygonlabels"]["points"]) == 3
     keypoints = export.regions.filter(pl.col("type") == "keypointlabels").sort("item_index")
@@ -61,7 +65,9 @@ def test_bad_records_are_quarantined_and_the_rest_is_kept(tmp_path):
     good = ls_annotation(1)
     no_id = {k: v for k, v in ls_annotation(2).items() if k != "id"}
     bad_geometry = ls_annotation(3)
-    bad_geometry["result"] = [{"type": "rectanglelabels", "from_name": "bbox", "to_name": "image", "value": {"x": "left", "rectanglelabels": ["a"]}}]
+    bad_geometry["result"] = [
+        {"type": "rectanglelabels", "from_name": "bbox", "to_name": "image", "value": {"x": "left", "rectanglelabels": ["a"]}}
+    ]
     path = write_export(
         tmp_path / "export.json",
         [ls_task(1, [good, no_id, bad_geometry]), {"data": {}, "annotations": []}, ls_task(1, [ls_annotation(4)])],
@@ -89,7 +95,7 @@ def test_bad_records_are_quarantined_and_the_rest_is_kept(tmp_path):
     [
         (b"", "the file is empty"),
         (b'[{"id": 1, "annotations": [', "truncated"),
-        ("[{\"id\": 1, \"annotations\": []}]".encode("utf-16"), "not UTF-8"),
+        ('[{"id": 1, "annotations": []}]'.encode("utf-16"), "not UTF-8"),
         (b"task_id,label\n1,cat\n", "unrecognised export format"),
     ],
 )
@@ -104,7 +110,10 @@ def test_unreadable_files_become_one_quarantine_row(tmp_path, content, reason):
 
 
 def test_later_export_supersedes_the_tasks_it_contains(tmp_path):
-    first = read_export(write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1), ls_annotation(2)]), ls_task(2, [ls_annotation(3)])]), tmp_path / "s1")
+    first = read_export(
+        write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1), ls_annotation(2)]), ls_task(2, [ls_annotation(3)])]),
+        tmp_path / "s1",
+    )
     second = read_export(write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(1, choice="dog")])]), tmp_path / "s2")
     empty = CoreState.of(lambda table: table.empty().lazy())
     state = empty.merge([first.frames, second.frames])
@@ -138,7 +147,10 @@ def test_bundled_sample_is_deterministic_and_realistic(tmp_path):
 def test_reviews_and_history_are_kept(label_studio_samples, tmp_path):
     by_name = {p.name: parse(p, tmp_path) for p in label_studio_samples}
     reviews = by_name["ls_text_csv_source.json"].reviews.sort("annotation_id")
-    assert reviews.select("annotation_id", "reviewer", "accepted").rows() == [("7", "review@heartex.com", False), ("8", "review@heartex.com", False)]
+    assert reviews.select("annotation_id", "reviewer", "accepted").rows() == [
+        ("7", "review@heartex.com", False),
+        ("8", "review@heartex.com", False),
+    ]
     history = by_name["ls_text_choices_with_history.json"].history
     assert history.select("annotation_id", "action", "created_by").rows() == [("18047", "submitted", "14")]
 
@@ -147,17 +159,52 @@ def test_every_result_type_users_label_with(tmp_path):
     annotation = ls_annotation(1)
     annotation["result"] = [
         {"id": "t", "type": "taxonomy", "from_name": "tax", "to_name": "text", "value": {"taxonomy": [["Animal", "Mammal"], ["Plant"]]}},
-        {"id": "s", "type": "labels", "from_name": "ner", "to_name": "text", "value": {"start": 3, "end": 9, "text": "Zebras", "labels": ["SPECIES"]}},
-        {"id": "h", "type": "hypertextlabels", "from_name": "html", "to_name": "page",
-         "value": {"start": "/p[1]", "end": "/p[1]", "startOffset": 0, "endOffset": 4, "globalOffsets": {"start": 10, "end": 14}, "hypertextlabels": ["X"]}},
-        {"id": "p", "type": "paragraphlabels", "from_name": "dialog", "to_name": "chat",
-         "value": {"start": "0", "end": "1", "startOffset": 2, "endOffset": 5, "paragraphlabels": ["Q"]}},
-        {"id": "e", "type": "ellipselabels", "from_name": "ell", "to_name": "image", "value": {"x": 50, "y": 40, "radiusX": 5, "radiusY": 3, "rotation": 0, "ellipselabels": ["egg"]}},
+        {
+            "id": "s",
+            "type": "labels",
+            "from_name": "ner",
+            "to_name": "text",
+            "value": {"start": 3, "end": 9, "text": "Zebras", "labels": ["SPECIES"]},
+        },
+        {
+            "id": "h",
+            "type": "hypertextlabels",
+            "from_name": "html",
+            "to_name": "page",
+            "value": {
+                "start": "/p[1]",
+                "end": "/p[1]",
+                "startOffset": 0,
+                "endOffset": 4,
+                "globalOffsets": {"start": 10, "end": 14},
+                "hypertextlabels": ["X"],
+            },
+        },
+        {
+            "id": "p",
+            "type": "paragraphlabels",
+            "from_name": "dialog",
+            "to_name": "chat",
+            "value": {"start": "0", "end": "1", "startOffset": 2, "endOffset": 5, "paragraphlabels": ["Q"]},
+        },
+        {
+            "id": "e",
+            "type": "ellipselabels",
+            "from_name": "ell",
+            "to_name": "image",
+            "value": {"x": 50, "y": 40, "radiusX": 5, "radiusY": 3, "rotation": 0, "ellipselabels": ["egg"]},
+        },
         {"id": "r", "type": "rating", "from_name": "stars", "to_name": "image", "value": {"rating": 4}},
         {"id": "n", "type": "number", "from_name": "count", "to_name": "image", "value": {"number": 12}},
         {"id": "ta", "type": "textarea", "from_name": "notes", "to_name": "image", "value": {"text": ["two", "lines"]}},
         {"id": "d", "type": "datetime", "from_name": "when", "to_name": "image", "value": {"datetime": "2026-01-02 10:00"}},
-        {"id": "b", "type": "brushlabels", "from_name": "mask", "to_name": "image", "value": {"format": "rle", "rle": [1, 2, 3], "brushlabels": ["sky"]}},
+        {
+            "id": "b",
+            "type": "brushlabels",
+            "from_name": "mask",
+            "to_name": "image",
+            "value": {"format": "rle", "rle": [1, 2, 3], "brushlabels": ["sky"]},
+        },
         {"id": "e", "type": "choices", "from_name": "ell_colour", "to_name": "image", "value": {"choices": ["white"]}},
         {"from_id": "s", "to_id": "h", "type": "relation", "direction": "right", "labels": []},
     ]
@@ -169,7 +216,12 @@ def test_every_result_type_users_label_with(tmp_path):
     assert (rows["html"]["start"], rows["html"]["end"]) == (10, 14)
     assert (rows["dialog"]["start"], rows["dialog"]["end"]) == (2, 5)
     assert (rows["ell"]["x"], rows["ell"]["width"], rows["ell"]["height"]) == (50, 5, 3)
-    assert (rows["stars"]["number"], rows["count"]["number"], rows["notes"]["text"], rows["when"]["text"]) == (4, 12, "two\nlines", "2026-01-02 10:00")
+    assert (rows["stars"]["number"], rows["count"]["number"], rows["notes"]["text"], rows["when"]["text"]) == (
+        4,
+        12,
+        "two\nlines",
+        "2026-01-02 10:00",
+    )
     assert not rows["mask"]["scorable"] and json.loads(rows["mask"]["value_json"])["rle"] == [1, 2, 3]  # kept as it came
     assert rows["ell_colour"]["region_id"] == rows["ell"]["region_id"]  # a per-region choice shares its region's id
     assert rows["relation"]["type"] == "relation" and not rows["relation"]["scorable"]
@@ -183,10 +235,14 @@ def test_json_min_and_csv_regions(name, tmp_path):
     export = parse(DATA / name, tmp_path)
     assert export.format == ("label-studio-json-min" if name.endswith("json") else "label-studio-csv")
     assert export.quarantine.is_empty() and export.records_read == 2
-    assert export.annotations.select("task_id", "annotation_id", "annotator").rows() == [("1", "7", "hakan@heartex.com"), ("2", "8", "hakan@heartex.com")]
+    assert export.annotations.select("task_id", "annotation_id", "annotator").rows() == [
+        ("1", "7", "hakan@heartex.com"),
+        ("2", "8", "hakan@heartex.com"),
+    ]
     boxes = export.regions.filter(pl.col("annotation_id") == "8")
     assert boxes.select("type", "labels", "x", "original_width").rows() == [
-        ("rectanglelabels", ["Car"], 92.93, 768), ("rectanglelabels", ["Car"], 0.09061020520990352, 768),
+        ("rectanglelabels", ["Car"], 92.93, 768),
+        ("rectanglelabels", ["Car"], 0.09061020520990352, 768),
     ]
     assert "image" in json.loads(export.tasks["data_json"][0])
 
@@ -195,7 +251,9 @@ def test_json_min_and_csv_regions(name, tmp_path):
 def test_json_min_and_csv_plain_choices_need_the_labeling_config(name, tmp_path):
     export = parse(DATA / name, tmp_path)
     assert export.regions.select("control", "type", "labels").rows() == [("sentiment", "choices", ["Positive"])]
-    assert export.label_config.select("control", "type", "allowed_labels").rows() == [("sentiment", "choices", ["Positive", "Negative", "Neutral"])]
+    assert export.label_config.select("control", "type", "allowed_labels").rows() == [
+        ("sentiment", "choices", ["Positive", "Negative", "Neutral"])
+    ]
     shutil.copy(DATA / name, tmp_path / name)  # without its config, a plain value is task data
     alone = parse(tmp_path / name, tmp_path / "alone")
     assert alone.regions.is_empty() and "sentiment" in json.loads(alone.tasks["data_json"][0])

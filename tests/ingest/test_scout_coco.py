@@ -84,7 +84,9 @@ def test_coco_ground_truth_and_results(tmp_path):
     gt = parse(tmp_path / "coco" / "val2026.json", tmp_path)
     assert gt.format == "coco-ground-truth" and gt.project_ids == ["val2026"]
     assert gt.annotations.filter(pl.col("gt_flag")).height == gt.tasks.height == 3  # image 2 is a confirmed empty
-    assert gt.regions.select("annotation_id", "labels", "x", "y", "width", "height").rows() == [("coco-gt:1", ["zebra"], 10.0, 20.0, 100.0, 50.0)]
+    assert gt.regions.select("annotation_id", "labels", "x", "y", "width", "height").rows() == [
+        ("coco-gt:1", ["zebra"], 10.0, 20.0, 100.0, 50.0)
+    ]
     assert "category_id 9" in gt.quarantine["reason"].item()
     assert gt.records_read == gt.records_accepted + gt.records_quarantined
 
@@ -92,7 +94,10 @@ def test_coco_ground_truth_and_results(tmp_path):
     assert results.format == "coco-results" and results.project_ids == ["val2026"]
     assert results.tasks.is_empty()  # the images belong to the ground-truth file
     assert results.annotations.select("annotation_id", "annotator", "origin", "model_version").rows()[0] == (
-        "prediction:yolo-v9:1", "yolo-v9", "model", "yolo-v9",
+        "prediction:yolo-v9:1",
+        "yolo-v9",
+        "model",
+        "yolo-v9",
     )
     assert results.regions["score"].to_list() == [0.93, 0.2]
     assert "image_id 7 is not in val2026.json" in results.quarantine["reason"].item()

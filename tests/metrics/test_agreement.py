@@ -175,9 +175,7 @@ def test_krippendorff_alpha_matches_krippendorff_package_with_missing_ratings(n_
     if not rows:
         assert got.is_empty()  # no rating at all: no group to report
         return
-    values_in_pairable_units = [
-        table[~np.isnan(table[:, i]), i] for i in range(n_items) if (~np.isnan(table[:, i])).sum() >= 2
-    ]
+    values_in_pairable_units = [table[~np.isnan(table[:, i]), i] for i in range(n_items) if (~np.isnan(table[:, i])).sum() >= 2]
     if not values_in_pairable_units or len(set(np.concatenate(values_in_pairable_units))) < 2:
         assert got.item() is None  # the package raises here: nothing to compare or one value only
         return
@@ -247,7 +245,10 @@ def test_weighted_kappa_irr_anxiety_on_the_declared_scale_and_on_the_observed_on
 
 
 @settings(max_examples=60, deadline=None)
-@given(labels=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=60), weights=st.sampled_from(["linear", "quadratic"]))
+@given(
+    labels=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=60),
+    weights=st.sampled_from(["linear", "quadratic"]),
+)
 def test_weighted_kappa_matches_scikit_learn(labels, weights):
     a, b = map(list, zip(*labels, strict=True))
     expected = cohen_kappa_score(a, b, weights=weights, labels=list(range(5)))

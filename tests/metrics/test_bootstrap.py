@@ -48,7 +48,11 @@ def test_a_replicate_is_the_statistic_of_the_materialised_resample(n_items, n_ra
     found = statistics(counts, multiplicity[None, :].astype(float), level, labels.to_numpy())
     got = {name: found[name][0] for name in ("fleiss_kappa", "gwet_ac1", "krippendorff_alpha")}
     resample = pl.concat(
-        [ratings.filter(pl.col("item") == item).with_columns(item=pl.lit(f"{item}#{copy}")) for item, w in zip(items, multiplicity, strict=True) for copy in range(w)]
+        [
+            ratings.filter(pl.col("item") == item).with_columns(item=pl.lit(f"{item}#{copy}"))
+            for item, w in zip(items, multiplicity, strict=True)
+            for copy in range(w)
+        ]
     ).lazy()
     expected = {
         "fleiss_kappa": fleiss_kappa(resample).collect()["fleiss_kappa"].item(),
@@ -71,7 +75,12 @@ def test_fleiss_interval_agrees_with_scipy_percentile_bootstrap():
     got = agreement_intervals(ratings, ["group"], n_resamples=4000, seed=1).row(0, named=True)
     counts = aggregate_raters(table)[0]
     reference = bootstrap(
-        (np.arange(120),), lambda idx: statsmodels_fleiss(counts[idx]), method="percentile", n_resamples=4000, vectorized=False, random_state=2
+        (np.arange(120),),
+        lambda idx: statsmodels_fleiss(counts[idx]),
+        method="percentile",
+        n_resamples=4000,
+        vectorized=False,
+        random_state=2,
     ).confidence_interval
     assert got["fleiss_kappa_ci_low"] == pytest.approx(reference.low, abs=0.02)
     assert got["fleiss_kappa_ci_high"] == pytest.approx(reference.high, abs=0.02)

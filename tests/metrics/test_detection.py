@@ -29,7 +29,13 @@ def sequential_greedy(pairs: list[tuple[int, int, float]]) -> set[tuple[int, int
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])), max_size=30, unique_by=lambda p: p[:2]))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 6), st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9, 1.0])),
+        max_size=30,
+        unique_by=lambda p: p[:2],
+    )
+)
 def test_greedy_matching_is_the_sequential_greedy(pairs):
     frame = pl.DataFrame(pairs, schema={"a": pl.Int64, "b": pl.Int64, "w": pl.Float64}, orient="row").with_columns(g=pl.lit(1))
     got = greedy_matches(frame, ["g"], "a", "b", "w")
@@ -117,9 +123,15 @@ def pycocotools_loop(pairs: list[tuple[int, int, float]]) -> set[tuple[int, int]
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9])), max_size=30, unique_by=lambda p: p[:2]))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 6), st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9])), max_size=30, unique_by=lambda p: p[:2]
+    )
+)
 def test_score_ordered_matching_is_the_pycocotools_loop(pairs):
-    frame = pl.DataFrame(pairs, schema={"d": pl.Int64, "g": pl.Int64, "w": pl.Float64}, orient="row").with_columns(grp=pl.lit(1), rank=pl.col("d"))
+    frame = pl.DataFrame(pairs, schema={"d": pl.Int64, "g": pl.Int64, "w": pl.Float64}, orient="row").with_columns(
+        grp=pl.lit(1), rank=pl.col("d")
+    )
     got = score_ordered_matches(frame, ["grp"], "d", "g", "rank", "w")
     assert set(got.select("d", "g").iter_rows()) == pycocotools_loop(pairs)
 
@@ -175,7 +187,12 @@ def pycocotools_ap(gt: pl.DataFrame, dets: pl.DataFrame) -> dict[tuple[str, floa
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt.createIndex()
         results = [
-            {"image_id": images.index(r["task_id"]) + 1, "category_id": category[r["label"]], "bbox": [r["x"], r["y"], r["width"], r["height"]], "score": r["score"]}
+            {
+                "image_id": images.index(r["task_id"]) + 1,
+                "category_id": category[r["label"]],
+                "bbox": [r["x"], r["y"], r["width"], r["height"]],
+                "score": r["score"],
+            }
             for r in dets.drop_nulls("box").iter_rows(named=True)
         ]
         evaluation = COCOeval(coco_gt, coco_gt.loadRes(results) if results else COCO(), "bbox")
@@ -226,8 +243,15 @@ def test_image_level_scores_agree_with_scikit_learn():
             det_rows.append((task, 0.0, 0.0, 10.0, 10.0))
         det_rows.append((task, None, None, None, None))
     columns = ["task_id", "x", "y", "width", "height"]
-    gt = pl.DataFrame(gt_rows, schema=columns, orient="row").with_row_index("box").with_columns(
-        project_id=pl.lit("p"), control=pl.lit("bbox"), label=pl.lit("zebra"), box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64))
+    gt = (
+        pl.DataFrame(gt_rows, schema=columns, orient="row")
+        .with_row_index("box")
+        .with_columns(
+            project_id=pl.lit("p"),
+            control=pl.lit("bbox"),
+            label=pl.lit("zebra"),
+            box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)),
+        )
     )
     dets = pl.DataFrame(det_rows, schema=columns, orient="row").with_row_index("box").with_columns(
         project_id=pl.lit("p"), control=pl.lit("bbox"), label=pl.lit("zebra"), annotator=pl.lit("m"), origin=pl.lit("model"),

@@ -25,7 +25,16 @@ def pair_iou(a, b):
 
 @pytest.mark.parametrize(
     "name",
-    ["identical", "disjoint", "touching_edge", "contained_quarter", "half_shift", "faster_coco_eval_pair", "zero_area_identical", "zero_area_inside_box"],
+    [
+        "identical",
+        "disjoint",
+        "touching_edge",
+        "contained_quarter",
+        "half_shift",
+        "faster_coco_eval_pair",
+        "zero_area_identical",
+        "zero_area_inside_box",
+    ],
 )
 def test_published_iou_pairs(name):
     case = json.loads((CASES / "bbox_iou_pairs_including_degenerate.json").read_text())
@@ -63,5 +72,15 @@ def test_clusters_join_overlapping_boxes_of_different_members():
 
 
 def test_boxes_of_one_member_never_join_directly():
-    boxes = pl.LazyFrame({"task": ["t", "t"], "member": ["a", "a"], "box": [0, 1], "x": [0.0, 0.0], "y": [0.0, 0.0], "width": [5.0, 5.0], "height": [5.0, 5.0]})
+    boxes = pl.LazyFrame(
+        {
+            "task": ["t", "t"],
+            "member": ["a", "a"],
+            "box": [0, 1],
+            "x": [0.0, 0.0],
+            "y": [0.0, 0.0],
+            "width": [5.0, 5.0],
+            "height": [5.0, 5.0],
+        }
+    )
     assert iou_clusters(boxes, ["task"], "member", 0.5).collect().sort("box")["cluster"].to_list() == [0, 1]

@@ -83,8 +83,15 @@ def test_answers_include_empty_answers_and_skip_cancelled_annotations():
 def test_choices_attached_to_a_region_are_not_task_answers():
     annotations, regions = annotations_and_regions([("t1", "a", ["cat"])])
     box = pl.LazyFrame(
-        {"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["t1:a"], "region_id": ["box1"], "control": ["bbox"],
-         "type": ["rectanglelabels"], "labels": [["animal"]]}
+        {
+            "project_id": ["p"],
+            "task_id": ["t1"],
+            "annotation_id": ["t1:a"],
+            "region_id": ["box1"],
+            "control": ["bbox"],
+            "type": ["rectanglelabels"],
+            "labels": [["animal"]],
+        }
     )
     per_region = box.with_columns(pl.lit("label").alias("control"), pl.lit("choices").alias("type"), pl.lit(["dog"]).alias("labels"))
     got = scores.answers(annotations, pl.concat([regions, box, per_region], how="diagonal")).collect()
@@ -100,9 +107,7 @@ def test_scores_against_ground_truth_skip_the_gt_annotation_itself():
 
 
 def test_pairwise_task_agreement_is_the_mean_over_pairs():
-    annotations, regions = annotations_and_regions(
-        [("t1", "a", ["cat"]), ("t1", "b", ["cat"]), ("t1", "c", ["dog"]), ("t2", "a", ["cat"])]
-    )
+    annotations, regions = annotations_and_regions([("t1", "a", ["cat"]), ("t1", "b", ["cat"]), ("t1", "c", ["dog"]), ("t2", "a", ["cat"])])
     got = scores.pairwise_task_agreement(scores.answers(annotations, regions), annotations, regions).collect().sort("task_id")
     conform(TASK_AGREEMENT, got)
     assert got["n_annotations"].to_list() == [3, 1]
@@ -116,13 +121,19 @@ def test_annotator_performance_against_crowdkit_gold_example():
     annotations, regions = annotations_and_regions(rows)
     answers = scores.answers(annotations, regions)
     gold_tasks = list(c["inputs"]["ground_truth"])
-    ground_truth = pl.LazyFrame({"project_id": "p", "task_id": gold_tasks, "annotation_id": [f"{t}:gold" for t in gold_tasks], "source_task_id": gold_tasks})
+    ground_truth = pl.LazyFrame(
+        {"project_id": "p", "task_id": gold_tasks, "annotation_id": [f"{t}:gold" for t in gold_tasks], "source_task_id": gold_tasks}
+    )
     scored = against_gt(annotations, regions, ground_truth, answers)
     performance = quality.annotator_performance(annotations, NO_REVIEWS, scored, answers, label_scores(confusion_matrix(scored)))
     got = conform(ANNOTATOR_PERFORMANCE, performance.collect())
     workers = got.filter(pl.col("annotator") != "gold").sort("annotator")
-    assert dict(zip(workers["annotator"], workers["accuracy"], strict=True)) == pytest.approx(c["expected"]["accuracy_vs_ground_truth_per_worker"])
-    assert dict(zip(workers["annotator"], workers["cohen_kappa"], strict=True)) == pytest.approx(c["expected"]["cohen_kappa_vs_ground_truth_per_worker"])
+    assert dict(zip(workers["annotator"], workers["accuracy"], strict=True)) == pytest.approx(
+        c["expected"]["accuracy_vs_ground_truth_per_worker"]
+    )
+    assert dict(zip(workers["annotator"], workers["cohen_kappa"], strict=True)) == pytest.approx(
+        c["expected"]["cohen_kappa_vs_ground_truth_per_worker"]
+    )
     gold = got.filter(pl.col("annotator") == "gold").row(0, named=True)
     assert gold["n_scored"] == 0 and gold["accuracy"] is None
 
@@ -198,7 +209,9 @@ def test_annotator_dashboard_counts_reviews_lead_time_and_agreement_with_model_a
     answers = scores.answers(all_annotations, pl.concat([regions, model_regions]))
     no_gt = pl.LazyFrame(schema={"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "source_task_id": pl.String})
     empty_scores = against_gt(all_annotations, pl.concat([regions, model_regions]), no_gt, answers)
-    got = quality.annotator_performance(all_annotations, reviews, empty_scores, answers, label_scores(confusion_matrix(empty_scores))).collect()
+    got = quality.annotator_performance(
+        all_annotations, reviews, empty_scores, answers, label_scores(confusion_matrix(empty_scores))
+    ).collect()
     a = got.filter(pl.col("annotator") == "a").row(0, named=True)
     assert (a["n_accepted"], a["n_fixed_and_accepted"], a["n_rejected"], a["acceptance_score"]) == (1, 1, 1, pytest.approx(2 / 3))
     assert (a["lead_time_total_s"], a["lead_time_median_s"]) == (90.0, 20.0)
@@ -212,13 +225,22 @@ def test_agreement_matrix_has_a_ground_truth_column():
     rows = [(f"t{i}", "a", ["xy"[i % 2]]) for i in range(6)] + [(f"t{i}", "gold", ["x"]) for i in range(6)]
     annotations, regions = annotations_and_regions(rows)
     answers = scores.answers(annotations, regions)
-    ground_truth = pl.LazyFrame({"project_id": "p", "task_id": [f"t{i}" for i in range(6)], "annotation_id": [f"t{i}:gold" for i in range(6)], "source_task_id": [f"t{i}" for i in range(6)]})
+    ground_truth = pl.LazyFrame(
+        {
+            "project_id": "p",
+            "task_id": [f"t{i}" for i in range(6)],
+            "annotation_id": [f"t{i}:gold" for i in range(6)],
+            "source_task_id": [f"t{i}" for i in range(6)],
+        }
+    )
     matrix = quality.agreement_matrix(answers, against_gt(annotations, regions, ground_truth, answers)).collect()
     versus_gt = matrix.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "(ground truth)")).row(0, named=True)
     assert (versus_gt["n_tasks"], versus_gt["agreement"]) == (6, 0.5)
     mirrored = matrix.filter((pl.col("annotator_a") == "(ground truth)") & (pl.col("annotator_b") == "a")).row(0, named=True)
     assert mirrored["agreement"] == 0.5
-    assert matrix.filter((pl.col("annotator_a") == "gold") & (pl.col("control") == "label"))["annotator_b"].to_list() == ["a"]  # not its own GT
+    assert matrix.filter((pl.col("annotator_a") == "gold") & (pl.col("control") == "label"))["annotator_b"].to_list() == [
+        "a"
+    ]  # not its own GT
 
 
 def rating_answers(ratings: dict[str, list[int]]) -> pl.LazyFrame:
@@ -256,7 +278,14 @@ def test_project_agreement_uses_ordinal_alpha_for_ratings():
 
 def test_task_agreement_distribution_matches_numpy_quantiles():
     values = [0.1, 0.4, 0.5, 0.75, 0.9, 1.0, None]
-    agreement = pl.LazyFrame({"project_id": "p", "task_id": [f"t{i}" for i in range(7)], "agreement": values, "consensus_agreement": [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, None]})
+    agreement = pl.LazyFrame(
+        {
+            "project_id": "p",
+            "task_id": [f"t{i}" for i in range(7)],
+            "agreement": values,
+            "consensus_agreement": [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, None],
+        }
+    )
     got = {r["measure"]: r for r in quality.task_agreement_distribution(agreement).collect().iter_rows(named=True)}
     present = [v for v in values if v is not None]
     pairwise = got["agreement"]

@@ -29,8 +29,14 @@ def frames(a: list[dict], b: list[dict]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         {"project_id": "p", "task_id": "t", "annotation_id": ["A", "B"], "annotator": ["ann", "bob"], "origin": "human",
          "updated_at": datetime(2026, 1, 1, tzinfo=UTC), "was_cancelled": False}
     )  # fmt: skip
-    rows = [{"project_id": "p", "task_id": "t", "annotation_id": side, "item_index": i, **r} for side, regions in (("A", a), ("B", b)) for i, r in enumerate(regions)]
-    regions = pl.concat([REGIONS.empty(), pl.DataFrame(rows, infer_schema_length=None)], how="diagonal_relaxed") if rows else REGIONS.empty()
+    rows = [
+        {"project_id": "p", "task_id": "t", "annotation_id": side, "item_index": i, **r}
+        for side, regions in (("A", a), ("B", b))
+        for i, r in enumerate(regions)
+    ]
+    regions = (
+        pl.concat([REGIONS.empty(), pl.DataFrame(rows, infer_schema_length=None)], how="diagonal_relaxed") if rows else REGIONS.empty()
+    )
     return annotations, regions.with_columns(pl.col("region_id").fill_null(pl.format("{}-{}", "annotation_id", "item_index"))).lazy()
 
 
@@ -52,7 +58,14 @@ def choices(labels, control="species"):
 
 @pytest.mark.parametrize(
     ("a", "b", "expected"),
-    [(["x"], ["x"], 1.0), (None, ["x"], 0.0), (["x"], None, 0.0), (["x"], ["y"], 0.0), (["x", "y"], ["y", "z"], 1 / 3), (["x", "y"], ["y", "x"], 1.0)],
+    [
+        (["x"], ["x"], 1.0),
+        (None, ["x"], 0.0),
+        (["x"], None, 0.0),
+        (["x"], ["y"], 0.0),
+        (["x", "y"], ["y", "z"], 1 / 3),
+        (["x", "y"], ["y", "x"], 1.0),
+    ],
 )
 def test_choices_exact_match_and_multi_choice_jaccard(a, b, expected):
     other = [choices(["x"], control="other")]  # so that the control exists even when both leave it blank
@@ -151,10 +164,14 @@ def test_the_matching_maximises_the_total_overlap():
     a, b = [box(0.0), box(9.0)], [box(0.0, width=9.0), box(2.0)]
     got = score_pair(a, b)["bbox"]
     best = max(
-        shapely.box(0, 0, 10, 10).intersection(shapely.box(0, 0, 9, 10)).area / shapely.box(0, 0, 10, 10).union(shapely.box(0, 0, 9, 10)).area
-        + shapely.box(9, 0, 19, 10).intersection(shapely.box(2, 0, 12, 10)).area / shapely.box(9, 0, 19, 10).union(shapely.box(2, 0, 12, 10)).area,
-        shapely.box(0, 0, 10, 10).intersection(shapely.box(2, 0, 12, 10)).area / shapely.box(0, 0, 10, 10).union(shapely.box(2, 0, 12, 10)).area
-        + shapely.box(9, 0, 19, 10).intersection(shapely.box(0, 0, 9, 10)).area / shapely.box(9, 0, 19, 10).union(shapely.box(0, 0, 9, 10)).area,
+        shapely.box(0, 0, 10, 10).intersection(shapely.box(0, 0, 9, 10)).area
+        / shapely.box(0, 0, 10, 10).union(shapely.box(0, 0, 9, 10)).area
+        + shapely.box(9, 0, 19, 10).intersection(shapely.box(2, 0, 12, 10)).area
+        / shapely.box(9, 0, 19, 10).union(shapely.box(2, 0, 12, 10)).area,
+        shapely.box(0, 0, 10, 10).intersection(shapely.box(2, 0, 12, 10)).area
+        / shapely.box(0, 0, 10, 10).union(shapely.box(2, 0, 12, 10)).area
+        + shapely.box(9, 0, 19, 10).intersection(shapely.box(0, 0, 9, 10)).area
+        / shapely.box(9, 0, 19, 10).union(shapely.box(0, 0, 9, 10)).area,
     )
     assert got == pytest.approx(best / 2)
 
@@ -164,7 +181,10 @@ def polygon(points, label="field"):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=3, max_size=6), st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=3, max_size=6))
+@given(
+    st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=3, max_size=6),
+    st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=3, max_size=6),
+)
 def test_polygon_iou_agrees_with_shapely_and_repairs_invalid_polygons(a, b):
     shape_a, shape_b = (shapely.make_valid(shapely.Polygon(p)) for p in (a, b))
     union = shapely.union(shape_a, shape_b).area
@@ -208,7 +228,9 @@ def test_per_region_choices_score_with_their_region():
 
 
 def test_overall_score_is_the_weighted_mean_and_weight_zero_ignores_a_control():
-    control_scores = pl.LazyFrame({"project_id": "p", "task_id": "t", "a": "A", "b": "B", "control": ["species", "bbox", "notes"], "score": [1.0, 0.5, 0.0]})
+    control_scores = pl.LazyFrame(
+        {"project_id": "p", "task_id": "t", "a": "A", "b": "B", "control": ["species", "bbox", "notes"], "score": [1.0, 0.5, 0.0]}
+    )
     weights = pl.LazyFrame({"project_id": "p", "control": ["bbox", "notes"], "weight": [3.0, 0.0]})
     got = scores.overall(scores.with_control_weights(control_scores, weights), scores.COMPARISON).collect().row(0, named=True)
     assert got["score"] == pytest.approx((1.0 + 3 * 0.5) / 4) and got["n_controls"] == 2
@@ -221,7 +243,10 @@ def test_task_agreement_pairwise_mean_and_consensus_share():
         {"project_id": "p", "task_id": "t", "annotation_id": ["A", "B", "C"], "annotator": ["a", "b", "c"], "origin": "human",
          "updated_at": datetime(2026, 1, 1, tzinfo=UTC), "was_cancelled": False}
     )  # fmt: skip
-    rows = [{"project_id": "p", "task_id": "t", "annotation_id": x, "item_index": 0, "region_id": x, **box(s)} for x, s in (("A", 0.0), ("B", 0.0), ("C", 5.0))]
+    rows = [
+        {"project_id": "p", "task_id": "t", "annotation_id": x, "item_index": 0, "region_id": x, **box(s)}
+        for x, s in (("A", 0.0), ("B", 0.0), ("C", 5.0))
+    ]
     regions = pl.concat([REGIONS.empty(), pl.DataFrame(rows)], how="diagonal_relaxed").lazy()
     got = scores.pairwise_task_agreement(scores.answers(annotations, regions), annotations, regions).collect().row(0, named=True)
     # pairs: AB = 1, AC = BC = 1/3

@@ -1,0 +1,125 @@
+"""Runs at once, as users start them: `gtq run` processes side by side, readers holding gtq.duckdb open."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from pipeline.cli import execute
+from pipeline.contract import ALL_TABLES, ANNOTATIONS, SOURCE_FILES, TASKS
+from pipeline.warehouse import Warehouse
+from tests.conftest import ls_annotation, ls_task, write_export
+
+ROOT = Path(__file__).resolve().parent.parent
+VOLATILE = {"run_id", "ingested_at", "valid_from", "valid_to"}  # when and by which run: differ between any two runs
+
+
+def start(*sources: Path, warehouse: Path) -> subprocess.Popen:
+    args = [a for s in sources for a in ("--source", str(s))]
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "run",
+        *args,
+        "--warehouse",
+        str(warehouse),
+        "--groundtruth",
+        str(warehouse.parent / "gt"),
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(*runs: subprocess.Popen) -> None:
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, out + err
+
+
+def contents(store: Warehouse, ignore: set[str] = frozenset()) -> dict[str, pl.DataFrame]:
+    """Every table's rows without what differs between two runs of the same input, in a fixed order."""
+    tables = {}
+    for table in ALL_TABLES:
+        frame = store.read(table).drop([c for c in table.columns if c in VOLATILE | ignore])
+        tables[table.key] = frame.sort(frame.columns, nulls_last=True) if frame.columns else frame
+    return tables
+
+
+def assert_same(left: dict[str, pl.DataFrame], right: dict[str, pl.DataFrame]) -> None:
+    for key, frame in left.items():
+        assert frame.equals(right[key]), key
+
+
+def exports(tmp_path: Path) -> tuple[Path, Path]:
+    a = write_export(
+        tmp_path / "a.json",
+        [ls_task(i, [ls_annotation(10 * i, ground_truth=True), ls_annotation(10 * i + 1, choice="dog")], project=10) for i in range(1, 4)],
+    )
+    b = write_export(
+        tmp_path / "b.json",
+        [ls_task(i, [ls_annotation(20 * i, choice="dog", ground_truth=True), ls_annotation(20 * i + 1)], project=20) for i in range(1, 3)],
+    )
+    return a, b
+
+
+def test_two_projects_at_once_give_the_tables_of_one_after_the_other(tmp_path):
+    a, b = exports(tmp_path)
+    sequential = tmp_path / "one-by-one" / "wh"
+    finish(start(a, warehouse=sequential))
+    finish(start(b, warehouse=sequential))
+    parallel = tmp_path / "at-once" / "wh"
+    finish(start(a, warehouse=parallel), start(b, warehouse=parallel))  # both also set up the new Dagster instance at once
+
+    assert_same(contents(Warehouse(parallel)), contents(Warehouse(sequential)))
+    with dg.DagsterInstance.from_config(str(parallel / ".dagster")) as instance:  # the instance still works, and has both runs
+        assert sorted(r.tags["dagster/partition"] for r in instance.get_runs()) == ["10", "20"]
+    finish(start(a, b, warehouse=parallel))
+
+
+def test_runs_of_one_project_at_once_take_turns_and_lose_or_duplicate_nothing(tmp_path):
+    a, _ = exports(tmp_path)
+    later = write_export(
+        tmp_path / "a2.json",
+        [ls_task(i, [ls_annotation(10 * i, ground_truth=True), ls_annotation(10 * i + 1)], project=10) for i in range(4, 6)],
+    )
+    reference = tmp_path / "ref" / "wh"
+    finish(start(a, later, warehouse=reference))
+    warehouse = tmp_path / "wh" / "wh"
+    finish(*(start(*sources, warehouse=warehouse) for sources in ((a,), (a, later), (later,), (a,))))
+
+    store = Warehouse(warehouse)
+    assert store.read(TASKS).height == 5 and store.read(ANNOTATIONS).height == 10  # no duplicate rows
+    assert sorted(store.read(SOURCE_FILES)["source_file"]) == sorted([str(a), str(later)])  # each file once in the ledger
+    assert_same(contents(store, ignore={"version", "gt_version"}), contents(Warehouse(reference), ignore={"version", "gt_version"}))
+
+
+def test_a_reader_holding_the_duckdb_file_open_through_a_run(tmp_path):
+    a, b = exports(tmp_path)
+    store = Warehouse(tmp_path / "wh")
+    assert execute([a], store.root, groundtruth=tmp_path / "gt").success
+    reader = duckdb.connect(str(store.duckdb_path))  # read-write, as `duckdb warehouse/gtq.duckdb` opens it
+    assert reader.execute("SELECT count(*) FROM core.tasks").fetchone() == (3,)
+    result = execute([b], store.root, groundtruth=tmp_path / "gt")
+    assert result.success
+    assert reader.execute("SELECT count(*) FROM core.tasks").fetchone() == (3,)  # the state it opened, whole
+    reader.close()
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        for table in ALL_TABLES:  # Parquet and DuckDB agree afterwards
+            assert con.execute(f"SELECT count(*) FROM {table.key}").fetchone()[0] == store.read(table).height, table.key
+
+
+def test_runs_are_recorded_with_the_warehouse_and_their_sources(tmp_path):
+    a, _ = exports(tmp_path)
+    store = Warehouse(tmp_path / "wh")
+    result = execute([a], store.root, groundtruth=tmp_path / "gt")
+    with dg.DagsterInstance.from_config(str(store.root / ".dagster")) as instance:
+        run = instance.get_run_by_id(result.runs["10"].run_id)
+        assert run.tags["gtq/sources"] == f'["{a}"]' and run.tags["gtq/warehouse"] == str(store.root)
+        assert instance.get_dynamic_partitions("projects") == ["10"]

@@ -1,0 +1,116 @@
+"""Kill harness: real `gtq run` processes killed with SIGKILL at many instants, then run again.
+
+Whatever the instant, the warehouse after the next run must be the warehouse an uninterrupted run gives:
+the same tables, the same GT versions with the same content, the same history, nothing left over.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline.warehouse import Warehouse
+from tests.conftest import ls_annotation, ls_task, write_export
+from tests.groundtruth.test_versions import box_annotation
+from tests.test_concurrency import assert_same, contents
+
+ROOT = Path(__file__).resolve().parent.parent
+KILLS = 8  # instants spread over one run's duration; each costs a killed run and a full one
+
+
+def gtq_run(source: Path, warehouse: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "run",
+        "--source",
+        str(source),
+        "--warehouse",
+        str(warehouse),
+        "--groundtruth",
+        str(warehouse / "gt"),
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def completed(source: Path, warehouse: Path) -> float:
+    started = time.monotonic()
+    run = gtq_run(source, warehouse)
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, out + err
+    return time.monotonic() - started
+
+
+def versions(store: Warehouse, project: str) -> list[dict[str, pl.DataFrame]]:
+    frames = []
+    for v in store.gt_versions(project):
+        gt = store.read_gt_version(project, v)
+        frames.append(
+            {part: getattr(gt, part).drop([c for c in ("run_id", "valid_from") if c in getattr(gt, part).columns]) for part in gt.parts()}
+        )
+    return frames
+
+
+def leftovers(store: Warehouse) -> list[Path]:
+    """Files no commit or version refers to: staging folders, half-written versions, uncommitted table files."""
+    found = [p for p in store.root.rglob("staging/*")] + [p for p in store.root.rglob("ground_truth/.*")]
+    for project in store.projects():
+        head = store.head(project).number
+        found += [p for p in (store.project_path(project) / "tables").rglob("*.parquet") if int(p.stem) > head]
+    return found
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    """A warehouse after a first export, and a second export that replaces one GT, edits another and adds a task."""
+    root = tmp_path_factory.mktemp("crash")
+    first = write_export(
+        root / "first.json",
+        [ls_task(1, [box_annotation(1, x=10.0), ls_annotation(2)], project=7), ls_task(2, [box_annotation(3, x=20.0)], project=7)],
+    )
+    second_tasks = [
+        ls_task(1, [box_annotation(1, x=10.0), {**ls_annotation(2, updated_at="2026-03-01T00:00:00Z"), "ground_truth": True}], project=7),
+        ls_task(2, [box_annotation(3, x=25.0, updated_at="2026-03-01T00:00:00Z")], project=7),
+        ls_task(3, [box_annotation(4, x=30.0)], project=7),
+    ]
+    second = write_export(root / "second.json", second_tasks)
+    for task in second_tasks[:2]:  # only the GT flag moved: the first GT annotation is no longer flagged
+        for annotation in task["annotations"]:
+            if annotation["id"] == 1:
+                annotation["ground_truth"] = False
+    write_export(second, second_tasks)
+    base = root / "base"
+    completed(first, base)
+    reference = root / "reference"
+    shutil.copytree(base, reference)
+    duration = completed(second, reference)
+    return base, second, Warehouse(reference), duration
+
+
+@pytest.mark.parametrize("instant", range(1, KILLS + 1))
+def test_a_kill_at_any_instant_then_a_run_gives_the_uninterrupted_warehouse(scenario, tmp_path, instant):
+    base, second, reference, duration = scenario
+    warehouse = tmp_path / "wh"
+    shutil.copytree(base, warehouse)
+    run = gtq_run(second, warehouse)
+    time.sleep(duration * instant / (KILLS + 1))
+    run.send_signal(signal.SIGKILL)
+    run.communicate(timeout=60)
+
+    completed(second, warehouse)
+    store = Warehouse(warehouse)
+    assert_same(contents(store), contents(reference))
+    assert store.gt_versions("7") == reference.gt_versions("7") == [0, 1]
+    for mine, theirs in zip(versions(store, "7"), versions(reference, "7"), strict=True):
+        assert_same(mine, theirs)
+    assert leftovers(store) == []
