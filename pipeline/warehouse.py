@@ -197,7 +197,7 @@ class Warehouse:
                 committed_at=datetime.now(UTC).isoformat(),
             )
             _create_exclusively(self._commit_path(project_id, number), json.dumps(commit.__dict__, indent=1))
-        self.refresh_views()
+        self.refresh_views(project_id)
         return {table: self.scan_project(table, project_id, commit) for table in frames}
 
     def staging_path(self, project_id: str, run_id: str) -> Path:
@@ -262,31 +262,61 @@ class Warehouse:
             raise
 
     # -- the DuckDB file people query ---------------------------------------------------------------------
-    def refresh_views(self) -> None:
-        """Rebuild gtq.duckdb: `<schema>.<table>` views over every project's current files and `history.<table>`
-        views over every committed file of the quality tables (each row carries its run_id and gt_version).
+    def refresh_views(self, project_id: str | None = None) -> None:
+        """Bring gtq.duckdb up to date: `<schema>.<table>` views over every project's current files and
+        `history.<table>` views over every committed file of the quality tables (each row carries its
+        run_id and gt_version).
 
-        Built into a new file and renamed into place; a lock orders concurrent rebuilds so the newest wins."""
+        With `project_id`, only the views whose files that project changed are re-created, from the file
+        list the DuckDB file keeps (`_gtq.files`), so a write costs the same whatever other projects hold;
+        without it, or when the file is missing or unreadable, everything is rebuilt from the commits.
+        The new file is built in a temporary folder and renamed into place (a reader keeps the file it
+        opened); a lock orders concurrent updates."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with file_lock(self.root / ".duckdb.lock"):
-            heads = {p: self.head(p) for p in self.projects()}
-            # Built under the system's temporary folder: DuckDB reads '?' in a database path as the start
-            # of URL options, and the warehouse path is the user's.
-            with tempfile.TemporaryDirectory(prefix="gtq-views-") as scratch:
-                built = Path(scratch) / "gtq.duckdb"
+        with file_lock(self.root / ".duckdb.lock"), tempfile.TemporaryDirectory(prefix="gtq-views-") as scratch:
+            # Built in the system's temporary folder: DuckDB reads '?' in a database path as URL options.
+            built = Path(scratch) / "gtq.duckdb"
+            try:
+                if project_id is None or not self.duckdb_path.exists():
+                    raise duckdb.Error("rebuild")
+                shutil.copyfile(self.duckdb_path, built)
                 with duckdb.connect(str(built)) as con:
-                    for table in ALL_TABLES:
-                        files = [f for p, head in heads.items() if (f := self.table_file(p, table, head))]
-                        _create_view(con, table.schema, table, [self.empty_file(table), *files])
-                    for table in QUALITY_TABLES:
-                        files = [f for p, head in heads.items() for f in self._committed_files(p, table, head)]
-                        _create_view(con, "history", table, [self.empty_file(table), *files])
-                staged = self.root / f".gtq.duckdb.{uuid.uuid4().hex}"
-                try:
-                    shutil.copyfile(built, staged)
-                    os.replace(staged, self.duckdb_path)
-                finally:
-                    staged.unlink(missing_ok=True)
+                    self._update_views(con, {project_id: self.head(project_id)})
+            except duckdb.Error:
+                built.unlink(missing_ok=True)
+                with duckdb.connect(str(built)) as con:
+                    con.execute("CREATE SCHEMA _gtq")
+                    con.execute("CREATE TABLE _gtq.files (project_id VARCHAR, view VARCHAR, file VARCHAR)")
+                    self._update_views(con, {p: self.head(p) for p in self.projects()}, everything=True)
+            staged = self.root / f".gtq.duckdb.{uuid.uuid4().hex}"
+            try:
+                shutil.copyfile(built, staged)
+                os.replace(staged, self.duckdb_path)
+            finally:
+                staged.unlink(missing_ok=True)
+
+    def _update_views(self, con: duckdb.DuckDBPyConnection, heads: dict[str, Commit], everything: bool = False) -> None:
+        """Record the files of `heads` in `_gtq.files` and re-create the views whose file lists changed."""
+        views = {(table.schema, table): table for table in ALL_TABLES} | {("history", table): table for table in QUALITY_TABLES}
+        rows = [
+            (project, f"{schema}.{table.name}", str(f))
+            for project, head in heads.items()
+            for schema, table in views
+            for f in (self._committed_files(project, table, head) if schema == "history" else [self.table_file(project, table, head)])
+            if f is not None
+        ]
+        projects = list(heads)
+        before = set(con.execute("SELECT * FROM _gtq.files WHERE list_contains(?, project_id)", [projects]).fetchall())
+        changed = {view for _, view, _ in before.symmetric_difference(rows)}
+        con.execute("DELETE FROM _gtq.files WHERE list_contains(?, project_id)", [projects])
+        recorded = pl.DataFrame(rows, schema={"project_id": pl.String, "view": pl.String, "file": pl.String}, orient="row")
+        con.register("recorded", recorded.to_arrow())
+        con.execute("INSERT INTO _gtq.files SELECT * FROM recorded")
+        for schema, table in views:
+            view = f"{schema}.{table.name}"
+            if everything or view in changed:
+                files = [f for (f,) in con.execute("SELECT file FROM _gtq.files WHERE view = ? ORDER BY project_id, file", [view]).fetchall()]
+                _create_view(con, schema, table, [str(self.empty_file(table)), *files])
 
     def _committed_files(self, project_id: str, table: Table, head: Commit) -> list[Path]:
         directory = self._table_dir(project_id, table)
@@ -309,13 +339,13 @@ def _conformed_scan(table: Table, path: Path) -> pl.LazyFrame:
     return table.conform(stored.with_columns(pl.lit(None, table.columns[c]).alias(c) for c in added))
 
 
-def _create_view(con: duckdb.DuckDBPyConnection, schema: str, table: Table, files: list[Path]) -> None:
+def _create_view(con: duckdb.DuckDBPyConnection, schema: str, table: Table, files: list[str]) -> None:
     """A view reading exactly `files` (the first gives the columns, for a table no project wrote yet)."""
     listed = ", ".join(_sql_string(_literal_glob(str(f))) for f in files)
     columns = ", ".join(f'"{c}"' for c in table.columns)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     con.execute(
-        f"CREATE VIEW {schema}.{table.name} AS SELECT {columns}"
+        f"CREATE OR REPLACE VIEW {schema}.{table.name} AS SELECT {columns}"
         f" FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
     )
     con.execute(f"COMMENT ON VIEW {schema}.{table.name} IS {_sql_string(table.description)}")

@@ -114,3 +114,19 @@ def test_glob_characters_in_the_warehouse_path_never_pull_in_a_sibling(tmp_path,
     assert store.read(TASKS).height == 1
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.tasks").fetchone() == (1,)
+
+
+def test_the_duckdb_file_catches_up_whatever_state_it_was_left_in(tmp_path):
+    store = Warehouse(tmp_path / "wh")
+    store.write_project("a", {TASKS: tasks("a", "1"), ANSWERS: ANSWERS.empty()})
+    store.write_project("b", {TASKS: tasks("b", "1")})
+    stale = store.duckdb_path.read_bytes()
+    store.write_project("a", {TASKS: tasks("a", "1", "2")})
+    store.duckdb_path.write_bytes(stale)  # as if killed between the commit and the views' update
+    store.write_project("a", {ANSWERS: ANSWERS.empty()})  # the project's next write brings every one of its views up to date
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL ORDER BY ALL").fetchall() == [("a", 2), ("b", 1)]
+    store.duckdb_path.write_bytes(b"not a database")
+    store.write_project("b", {TASKS: tasks("b", "1", "2", "3")})  # unreadable: rebuilt from the commits
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL ORDER BY ALL").fetchall() == [("a", 2), ("b", 3)]
