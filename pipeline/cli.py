@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     gt.choices["history"].add_argument("--task", required=True)
     gt.choices["export"].add_argument("--version", type=int, help="the project's GT version (default: the latest)")
     gt.choices["export"].add_argument("--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"))
+    gt.choices["export"].add_argument("--split", help="only the tasks of this split (train, validation, test as the policy names them)")
     gt.choices["export"].add_argument("--out", required=True, metavar="PATH")
 
     args = parser.parse_args(argv)
@@ -129,7 +130,8 @@ def ground_truth_command(args) -> int:
         if args.gt == "versions":
             for info in (store.gt_version_info(p, v) for p in projects for v in store.gt_versions(p)):
                 print(f"project {info['project_id']} version {info['version']}: published {info['committed_at']} by run {info['run_id']},"
-                      f" {info['changes']} change(s) from {', '.join(info['sources']) or 'overrides'}")  # fmt: skip
+                      f" {info['changes']} change(s) from {', '.join(info['sources']) or 'overrides'}"
+                      + "".join(f"; schema: {note}" for note in info.get("schema_changes", [])))  # fmt: skip
         elif args.gt == "history":
             rows = store.read(GROUND_TRUTH_HISTORY).filter(pl.col("task_id") == args.task)
             rows = rows.filter(pl.col("project_id") == args.project) if args.project else rows
@@ -147,7 +149,7 @@ def ground_truth_command(args) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            written = export.write(store.read_gt_version(project, version), args.format, Path(args.out))
+            written = export.write(store.read_gt_version(project, version), args.format, Path(args.out), split=args.split)
             print(f"ground truth of project {project}, version {version}, written to {args.out} as {args.format}: {written}")
     return 0
 

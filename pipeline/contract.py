@@ -234,8 +234,10 @@ GROUND_TRUTH = Table(
         "source_file": pl.String,
         "content_hash": pl.String,
         "consensus_regions": pl.List(pl.Struct({"annotation_id": pl.String, "item_index": pl.Int32})),
+        "split": pl.String,
     },
-    "Exactly one row per task that has ground truth: which annotation, how it was decided, the version that set it.",
+    "Exactly one row per task that has ground truth: which annotation, how it was decided, the version that set it,"
+    " and its fixed split (train/validation/test by default; a task keeps its split in every version).",
 )
 
 GROUND_TRUTH_HISTORY = Table(

@@ -315,7 +315,9 @@ class Warehouse:
         for schema, table in views:
             view = f"{schema}.{table.name}"
             if everything or view in changed:
-                files = [f for (f,) in con.execute("SELECT file FROM _gtq.files WHERE view = ? ORDER BY project_id, file", [view]).fetchall()]
+                files = [
+                    f for (f,) in con.execute("SELECT file FROM _gtq.files WHERE view = ? ORDER BY project_id, file", [view]).fetchall()
+                ]
                 _create_view(con, schema, table, [str(self.empty_file(table)), *files])
 
     def _committed_files(self, project_id: str, table: Table, head: Commit) -> list[Path]:

@@ -86,12 +86,16 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         label_config=store.scan_project(LABEL_CONFIG, project).collect(),
         at=datetime.now(UTC),
         run_id=context.run_id,
+        splits=policy.for_project(project).splits,
+        split_seed=policy.for_project(project).split_seed,
     )
     problems = violations(candidate.ground_truth.lazy(), annotations, regions) if candidate else pl.DataFrame(schema=PROBLEMS)
     published = candidate if candidate is not None and problems.is_empty() else None
     if published:
         sources = sorted(set(published.changes["source_file"].drop_nulls()))
-        store.publish_gt_version(project, published, {"run_id": context.run_id, "changes": published.changes.height, "sources": sources})
+        schema = versioning.schema_changes(previous.label_config, published.label_config) if previous else []
+        info = {"run_id": context.run_id, "changes": published.changes.height, "schema_changes": schema, "sources": sources}
+        store.publish_gt_version(project, published, info)
         context.log.info(f"ground truth version {published.version} of project {project}: {published.changes.height} change(s)")
     elif candidate:
         context.log.error(

@@ -18,8 +18,9 @@ from pipeline.metrics.matching import BOX_TYPES
 FORMATS = ("ls-json", "coco", "scout-csv", "parquet")
 
 
-def write(gt: GroundTruthVersion, fmt: str, out: Path) -> str:
-    """Write `gt` as `fmt` to `out`; returns a sentence saying what was written."""
+def write(gt: GroundTruthVersion, fmt: str, out: Path, split: str | None = None) -> str:
+    """Write `gt` (only the tasks of `split` when given) as `fmt` to `out`; returns what was written."""
+    gt = gt if split is None else gt.only_split(split)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         return f"{to_parquet(gt, out)} GT region row(s)"
@@ -54,6 +55,7 @@ def to_label_studio(gt: GroundTruthVersion, out: Path) -> int:
         results.setdefault((r["project_id"], r["task_id"]), []).append(item)
     annotations = {(a["project_id"], a["task_id"], a["annotation_id"]): a for a in gt.annotations.iter_rows(named=True)}
     decided = {(g["project_id"], g["task_id"]): g for g in gt.ground_truth.iter_rows(named=True)}
+    split = {key: g["split"] for key, g in decided.items()}
     exported = []
     for t in gt.tasks.iter_rows(named=True):
         key = (t["project_id"], t["task_id"])
@@ -76,6 +78,7 @@ def to_label_studio(gt: GroundTruthVersion, out: Path) -> int:
             {
                 "id": _id(t["task_id"]),
                 "data": json.loads(t["data_json"]),
+                "meta": {"gtq_split": split[key], "gtq_gt_version": gt.version},
                 "annotations": [annotation],
                 "predictions": [],
                 "project": _id(t["project_id"]),
@@ -106,13 +109,11 @@ def to_coco(gt: GroundTruthVersion, out: Path) -> int:
     )
     categories = dict(gt.categories.iter_rows())
     images, image_ids = [], {}
-    for i, image in enumerate(
-        gt.tasks.join(gt.ground_truth.select("project_id", "task_id", "item_key"), on=["project_id", "task_id"]).iter_rows(named=True),
-        start=1,
-    ):
+    tasks = gt.tasks.join(gt.ground_truth.select("project_id", "task_id", "item_key", "split"), on=["project_id", "task_id"])
+    for i, image in enumerate(tasks.iter_rows(named=True), start=1):
         image_ids[(image["project_id"], image["task_id"])] = i
         images.append({"id": i, "file_name": image["item_key"], "width": image["image_width"], "height": image["image_height"],
-                       "gtq_project_id": image["project_id"], "gtq_task_id": image["task_id"]})  # fmt: skip
+                       "gtq_project_id": image["project_id"], "gtq_task_id": image["task_id"], "gtq_split": image["split"]})  # fmt: skip
     annotations = [
         {"id": i, "image_id": image_ids[(b["project_id"], b["task_id"])], "category_id": categories[b["label"]],
          "bbox": [b["px"], b["py"], b["pw"], b["ph"]], "area": b["pw"] * b["ph"], "iscrowd": 0}

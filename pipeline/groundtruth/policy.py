@@ -11,6 +11,8 @@ in an annotation's overall score. Without a file, the defaults apply.
       consensus: {enabled: false, min_agreement: 0.66, quorum: 3, iou: 0.5}   # acts only when enabled
       scope: auto                                    # task | item | auto (item for Scout exports)
       control_weights: {}                            # control -> weight in overall scores (default 1, 0 ignores)
+      splits: {train: 0.8, validation: 0.1, test: 0.1}   # shares of GT tasks; a task keeps its split forever
+      split_seed: gtq                                # the split is a hash of seed, project and task id
     projects:
       "7": {trusted_annotators: [amara@wildlife.example], consensus: {enabled: true}, control_weights: {animals: 2}}
 
@@ -30,6 +32,7 @@ import yaml
 RULES = ("override", "flag", "review", "annotator", "consensus")
 SCOPES = ("task", "item", "auto")
 DEFAULT_RULES = RULES
+DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
 
 class PolicyError(ValueError):
@@ -51,6 +54,8 @@ class ProjectPolicy:
     consensus: Consensus = field(default_factory=Consensus)
     scope: str = "auto"
     control_weights: dict[str, float] = field(default_factory=dict)
+    splits: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLITS))
+    split_seed: str = "gtq"
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ def load_policy(path: Path) -> Policy:
 
 
 def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectPolicy:
-    unknown = set(settings) - {"rules", "trusted_annotators", "consensus", "scope", "control_weights"}
+    unknown = set(settings) - {"rules", "trusted_annotators", "consensus", "scope", "control_weights", "splits", "split_seed"}
     if unknown:
         raise PolicyError(f"{where}: unknown settings {sorted(unknown)}")
     rules = tuple(settings.get("rules", base.rules))
@@ -122,7 +127,14 @@ def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectP
     weights = {**base.control_weights, **(settings.get("control_weights") or {})}
     if bad := {c: w for c, w in weights.items() if not isinstance(w, int | float) or isinstance(w, bool) or w < 0}:
         raise PolicyError(f"{where}: control_weights must be numbers >= 0, not {bad}")
-    return ProjectPolicy(rules, trusted, consensus, scope, {str(c): float(w) for c, w in weights.items()})
+    splits = settings.get("splits", base.splits)
+    shares = list(splits.values()) if isinstance(splits, dict) else []
+    if not shares or any(not isinstance(v, int | float) or isinstance(v, bool) or v < 0 for v in shares) or abs(sum(shares) - 1) > 1e-9:
+        raise PolicyError(f"{where}: splits must map split names to shares >= 0 that sum to 1, not {splits!r}")
+    return ProjectPolicy(
+        rules, trusted, consensus, scope, {str(c): float(w) for c, w in weights.items()},
+        {str(k): float(v) for k, v in splits.items()}, str(settings.get("split_seed", base.split_seed)),
+    )  # fmt: skip
 
 
 OVERRIDE_SCHEMA = {

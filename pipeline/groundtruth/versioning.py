@@ -13,13 +13,15 @@ set it, so an unchanged input produces no version.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import hashlib
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 import polars as pl
 
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, LABEL_CONFIG, TASKS
 from pipeline.groundtruth import ground_truth_regions
+from pipeline.groundtruth.policy import DEFAULT_SPLITS
 from pipeline.metrics.matching import BOX_TYPES
 
 TASK = ["project_id", "task_id"]
@@ -46,6 +48,13 @@ class GroundTruthVersion:
     @classmethod
     def parts(cls) -> list[str]:
         return [f.name for f in fields(cls) if f.name != "version"]
+
+    def only_split(self, split: str) -> GroundTruthVersion:
+        """The version restricted to the tasks of one split (train, validation, test, ...)."""
+        tasks = self.ground_truth.filter(pl.col("split") == split).select(TASK)
+        return replace(
+            self, **{part: getattr(self, part).join(tasks, on=TASK, how="semi") for part in ("ground_truth", "regions", "tasks", "changes")}
+        )
 
 
 def diff(previous: pl.DataFrame, decided: pl.DataFrame, tasks: pl.DataFrame) -> pl.DataFrame:
@@ -113,25 +122,31 @@ def next_version(
     label_config: pl.DataFrame,
     at: datetime,
     run_id: str,
+    splits: dict[str, float] = DEFAULT_SPLITS,
+    split_seed: str = "gtq",
 ) -> GroundTruthVersion | None:
     """The version the fresh resolution makes, or None when no task's GT changed.
 
     `decided` and `ground_truth` come from `resolve_ground_truth`; the other frames are the project's
     current core tables. Changed tasks take their new row stamped with the new version; the others keep
-    theirs."""
+    theirs. A task keeps the split it had in the previous version; a new one gets `split_of`'s."""
     before = previous.ground_truth if previous else GROUND_TRUTH.empty()
     changes = diff(before, decided, tasks)
     if previous is not None:
         current = ground_truth_regions(ground_truth.lazy(), regions.lazy()).collect()
         changes = pl.concat([changes, edits(previous, ground_truth, current)]).unique(TASK, keep="first").sort(TASK)
-    if changes.is_empty():
+    if changes.is_empty() and not (previous and schema_changes(previous.label_config, label_config)):
         return None
     version = 0 if previous is None else previous.version + 1
     changed = changes.select(TASK)
     snapshot = pl.concat(
         [
             GROUND_TRUTH.conform(before.join(changed, on=TASK, how="anti")),
-            GROUND_TRUTH.conform(ground_truth.join(changed, on=TASK, how="semi").with_columns(version=pl.lit(version, pl.Int64))),
+            GROUND_TRUTH.conform(
+                with_splits(ground_truth.join(changed, on=TASK, how="semi"), before, splits, split_seed).with_columns(
+                    version=pl.lit(version, pl.Int64)
+                )
+            ),
         ]
     ).sort(TASK)
     content = ground_truth_regions(snapshot.lazy(), regions.lazy()).collect().sort(*TASK, "item_index", "region_id", nulls_last=True)
@@ -152,6 +167,27 @@ def next_version(
     )
 
 
+def with_splits(rows: pl.DataFrame, previous: pl.DataFrame, shares: dict[str, float], seed: str) -> pl.DataFrame:
+    """`rows` with a `split`: the task's split in `previous` when it had one, else `split_of`'s."""
+    kept = rows.drop("split", strict=False).join(previous.select(*TASK, "split"), on=TASK, how="left")
+    new = kept.filter(pl.col("split").is_null()).select(TASK)
+    fresh = new.with_columns(_fresh=pl.Series([split_of(p, t, shares, seed) for p, t in new.iter_rows()], dtype=pl.String))
+    return kept.join(fresh, on=TASK, how="left").with_columns(split=pl.coalesce("split", "_fresh")).drop("_fresh")
+
+
+def split_of(project_id: str, task_id: str, shares: dict[str, float], seed: str) -> str:
+    """The split of a task: a point in [0, 1) from SHA-256 of seed, project and task id, placed on the
+    cumulative shares (in the order given). The same task gets the same split on any machine, forever;
+    a share of 0 gets no task."""
+    digest = hashlib.sha256(f"{seed}\0{project_id}\0{task_id}".encode()).digest()
+    point, upper = int.from_bytes(digest[:8], "big") / 2**64, 0.0
+    for name, share in shares.items():
+        upper += share
+        if point < upper:
+            return name
+    return next(name for name, share in reversed(shares.items()) if share > 0)  # rounding at the top end
+
+
 def _with_image_size(tasks: pl.DataFrame, snapshot: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
     """An image's size is on any region of its task, not only on the GT's (a confirmed empty has none)."""
     sizes = regions.group_by("project_id", pl.col("task_id").alias("source_task_id")).agg(
@@ -159,6 +195,24 @@ def _with_image_size(tasks: pl.DataFrame, snapshot: pl.DataFrame, regions: pl.Da
     )
     by_task = snapshot.select(*TASK, "source_task_id").join(sizes, on=["project_id", "source_task_id"], how="left").drop("source_task_id")
     return tasks.join(by_task, on=TASK, how="left")
+
+
+def schema_changes(before: pl.DataFrame, after: pl.DataFrame) -> list[str]:
+    """What changed in the labeling config, in words: controls and labels added or removed, scales changed.
+    A label renamed shows as one removed and one added."""
+
+    def described(config: pl.DataFrame) -> dict[str, tuple]:
+        return {r["control"]: (r["type"], r["allowed_labels"] or [], r["min_value"], r["max_value"]) for r in config.iter_rows(named=True)}
+
+    old, new = described(before), described(after)
+    notes = [f"control {c} added" for c in new.keys() - old.keys()] + [f"control {c} removed" for c in old.keys() - new.keys()]
+    for control in sorted(old.keys() & new.keys()):
+        (old_type, old_labels, *old_scale), (new_type, new_labels, *new_scale) = old[control], new[control]
+        notes += [f"control {control}: label {label!r} added" for label in new_labels if label not in old_labels]
+        notes += [f"control {control}: label {label!r} removed" for label in old_labels if label not in new_labels]
+        if old_type != new_type or old_scale != new_scale:
+            notes.append(f"control {control}: {old_type} {old_scale} became {new_type} {new_scale}")
+    return sorted(notes)
 
 
 def next_categories(previous: pl.DataFrame, label_config: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:

@@ -165,3 +165,53 @@ def test_a_version_reads_back_without_gtq_in_one_line(tmp_path, reader):
     else:
         frame = duckdb.sql(f"FROM '{path}'").pl()
     assert frame.select("task_id", "annotation_id", "labels", "x").rows() == [("1", "1", ["zebra"], 10.0)]
+
+
+def test_splits_are_fixed_per_task_and_exports_can_take_one(tmp_path):
+    store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
+    (gt).mkdir()
+    (gt / "policy.yaml").write_text("default: {splits: {train: 0.5, test: 0.5}, split_seed: s1}\n")
+    first = [ls_task(i, [box_annotation(i, x=10.0)], project=7) for i in range(1, 41)]
+    run_ok([write_export(tmp_path / "a.json", first)], store.root, gt)
+    v0 = store.read_gt_version("7", 0).ground_truth
+    assert set(v0["split"]) == {"train", "test"} and 10 < (v0["split"] == "train").sum() < 30
+    more = [ls_task(i, [box_annotation(i, x=10.0)], project=7) for i in range(41, 81)]
+    run_ok([write_export(tmp_path / "b.json", more)], store.root, gt)
+    v1 = store.read_gt_version("7", 1).ground_truth
+    assert v1.join(v0, on="task_id").filter(pl.col("split") != pl.col("split_right")).is_empty()  # old tasks never reshuffled
+
+    out = tmp_path / "train.coco.json"
+    assert (
+        main(["gt", "export", "--project", "7", "--split", "train", "--format", "coco", "--out", str(out), "--warehouse", str(store.root)])
+        == 0
+    )
+    images = json.loads(out.read_text())["images"]
+    assert {i["gtq_split"] for i in images} == {"train"} and len(images) == (v1["split"] == "train").sum()
+
+
+def test_split_of_is_a_pure_function_of_seed_project_and_task():
+    from pipeline.groundtruth.versioning import split_of
+
+    shares = {"train": 0.8, "validation": 0.1, "test": 0.1}
+    assigned = [split_of("7", str(t), shares, "gtq") for t in range(10_000)]
+    assert assigned == [split_of("7", str(t), shares, "gtq") for t in range(10_000)]
+    assert abs(assigned.count("train") / 10_000 - 0.8) < 0.02 and abs(assigned.count("test") / 10_000 - 0.1) < 0.02
+    assert assigned != [split_of("7", str(t), shares, "another seed") for t in range(10_000)]
+    assert {split_of("7", str(t), {"train": 0.0, "test": 1.0}, "gtq") for t in range(100)} == {"test"}
+
+
+def test_a_labeling_config_change_is_a_recorded_version_that_carries_its_schema(tmp_path, capsys):
+    store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
+    config = '<View><Image name="image" value="$image"/><RectangleLabels name="box" toName="image">{}</RectangleLabels></View>'
+    export = write_export(tmp_path / "p.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])
+    (tmp_path / "p.xml").write_text(config.format('<Label value="zebra"/>'))
+    run_ok([export], store.root, gt)
+    again = write_export(tmp_path / "q.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])
+    (tmp_path / "q.xml").write_text(config.format('<Label value="zebra"/><Label value="lion"/>'))
+    run_ok([again], store.root, gt)
+    assert store.gt_versions("7") == [0, 1]
+    assert store.read_gt_version("7", 0).label_config["allowed_labels"].to_list() == [["zebra"]]
+    assert store.read_gt_version("7", 1).label_config["allowed_labels"].to_list() == [["zebra", "lion"]]
+    capsys.readouterr()
+    assert main(["gt", "versions", "--project", "7", "--warehouse", str(store.root)]) == 0
+    assert "schema: control box: label 'lion' added" in capsys.readouterr().out.splitlines()[1]
