@@ -107,6 +107,13 @@ def write_results(rows: list[dict]) -> None:
             f"| {r['others']} | {r['warehouse_mb']:.0f} | {r['first_run_s']:.1f} | {r['rerun_s']:.1f}"
             f" | {r['first_run_s'] / base['first_run_s']:.2f}x | {r['rerun_s'] / base['rerun_s']:.2f}x |"
         )
+    lines += [
+        "",
+        "A project's run reads and writes only its own folder. What still grows with the number of projects is",
+        "`gtq.duckdb`: each commit re-creates the views whose files it changed, and DuckDB reads the footer of every",
+        "project's file a view lists. Before per-project storage, re-running five 1-2-task projects with nothing new",
+        "took 83 s (every run rewrote every table of every project).",
+    ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "warehouse.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
