@@ -183,12 +183,7 @@ class Warehouse:
             for table, frame in frames.items():
                 path = self._table_dir(project_id, table) / name
                 path.parent.mkdir(parents=True, exist_ok=True)
-                rows = (
-                    table.conform(frame.lazy()).filter(pl.col("project_id") == project_id)
-                    if "project_id" in table.columns
-                    else table.conform(frame.lazy())
-                )
-                rows.sink_parquet(path)
+                _in_stable_order(table.conform(frame.lazy()).filter(pl.col("project_id") == project_id)).sink_parquet(path)
             commit = Commit(
                 number=number,
                 tables=head.tables | {table.key: number for table in frames},
@@ -333,6 +328,13 @@ class Warehouse:
             table.empty().write_parquet(temporary)
             os.replace(temporary, path)
         return path
+
+
+def _in_stable_order(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows sorted by every column that sorts (nested ones excepted), so the same rows make the same file
+    whatever order a computation produced them in."""
+    keys = [name for name, dtype in frame.collect_schema().items() if not dtype.is_nested()]
+    return frame.sort(keys, nulls_last=True, maintain_order=True)
 
 
 def _conformed_scan(table: Table, path: Path) -> pl.LazyFrame:

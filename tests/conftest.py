@@ -73,3 +73,14 @@ def parse(path: Path, staging: Path):
     export = read_export(path, staging / f"staging-{Path(path).name}")
     frames = {name: frame.collect() for name, frame in vars(export.frames).items()}
     return SimpleNamespace(**vars(export) | frames, records_read=export.records_read, records_quarantined=export.records_quarantined)
+
+
+def run_ok(sources, warehouse, groundtruth=None):
+    """`gtq run`'s Dagster runs in-process; asserts that they succeed and every check passes, saying why not."""
+    from pipeline.cli import execute
+
+    result = execute(sources, warehouse, groundtruth=groundtruth or Path(warehouse) / "groundtruth")
+    failures = [f"{e.step_key}: {e.step_failure_data.error.to_string()}" for e in result.all_events if e.is_step_failure]
+    failures += [f"check {c.check_name}: {c.metadata}" for c in result.get_asset_check_evaluations() if not c.passed]
+    assert result.success and not failures, "\n".join(failures) or "a run did not succeed"
+    return result

@@ -74,3 +74,12 @@ def test_the_nightly_schedule_runs_every_known_project():
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 24, 2))
         requests = list(nightly(context))
     assert [(r.partition_key, r.run_key) for r in requests] == [("7", "nightly-2026-11-24-7"), ("8", "nightly-2026-11-24-8")]
+
+
+def test_checks_judge_only_the_project_of_the_run(tmp_path):
+    bad = {"id": 9, "model_version": "m1", "score": 1.7, "result": []}  # a score outside [0, 1] in project 10
+    a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[bad])])
+    b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
+    result = execute([a, b], tmp_path / "wh", groundtruth=tmp_path / "gt")
+    failed = {project: [c.check_name for c in run.get_asset_check_evaluations() if not c.passed] for project, run in result.runs.items()}
+    assert failed == {"10": ["expectations_annotations"], "20": []}

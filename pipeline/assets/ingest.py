@@ -72,6 +72,8 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
                 f"{path}: {export.format}, {export.records_read} records read = {export.records_accepted} accepted"
                 f" + {export.records_quarantined} quarantined"
             )
+            for notice in export.notices:
+                context.log.warning(f"{path}: {notice}")
             for row in export.quarantine.head(20).iter_rows(named=True):
                 context.log.warning(f"{path} {row['locator']}: {row['reason']}")
 

@@ -101,7 +101,7 @@ def load_policy(path: Path) -> Policy:
     """The policy in `path`, or the defaults when the file does not exist."""
     if not path.exists():
         return Policy()
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = _yaml_mapping(path)
     default = _project_policy(document.get("default") or {}, ProjectPolicy(), f"{path}: default")
     projects = {
         str(project): _project_policy(settings or {}, default, f"{path}: projects.{project}")
@@ -110,7 +110,25 @@ def load_policy(path: Path) -> Policy:
     return Policy(default, projects)
 
 
+def _yaml_mapping(path: Path) -> dict:
+    """The file's YAML mapping; PolicyError naming the file when it is not YAML or not a mapping."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: not readable YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise PolicyError(f"{path}: expected a mapping at the top, found {type(document).__name__}")
+    return document
+
+
 def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectPolicy:
+    try:
+        return _checked_project_policy(settings, base, where)
+    except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong shape, e.g. `consensus: 5`
+        raise PolicyError(f"{where}: {exc}") from exc
+
+
+def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectPolicy:
     unknown = set(settings) - {"rules", "trusted_annotators", "consensus", "scope", "control_weights", "splits", "split_seed"}
     if unknown:
         raise PolicyError(f"{where}: unknown settings {sorted(unknown)}")
@@ -152,10 +170,11 @@ def load_overrides(path: Path) -> pl.DataFrame:
     """The override entries of `path` (none when it does not exist); PolicyError naming a bad entry."""
     if not path.exists():
         return pl.DataFrame(schema=OVERRIDE_SCHEMA)
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     rows = []
-    for index, entry in enumerate(document.get("overrides") or []):
+    for index, entry in enumerate(_yaml_mapping(path).get("overrides") or []):
         where = f"{path}: overrides[{index}]"
+        if not isinstance(entry, dict):
+            raise PolicyError(f"{where}: expected a mapping (project, task, action, ...), found {entry!r}")
         missing = [k for k in ("project", "task", "action", "author", "reason") if not entry.get(k)]
         if missing:
             raise PolicyError(f"{where}: missing {missing}")
@@ -164,7 +183,10 @@ def load_overrides(path: Path) -> pl.DataFrame:
         if entry["action"] == "set" and not entry.get("annotation"):
             raise PolicyError(f"{where}: 'set' needs the annotation that becomes GT")
         at = entry.get("at")
-        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at)) if at else datetime.fromtimestamp(0, UTC)
+        try:
+            at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at)) if at else datetime.fromtimestamp(0, UTC)
+        except ValueError as exc:
+            raise PolicyError(f"{where}: at: {exc}") from exc
         rows.append(
             (str(entry["project"]), str(entry["task"]), entry["action"], None if entry["action"] == "unset" else str(entry["annotation"]),
              str(entry["author"]), str(entry["reason"]), at if at.tzinfo else at.replace(tzinfo=UTC))
@@ -174,7 +196,8 @@ def load_overrides(path: Path) -> pl.DataFrame:
 
 def append_override(path: Path, *, project: str, task: str, action: str, annotation: str | None, author: str, reason: str) -> dict:
     """Add one override to the file (created if needed), validated as `load_overrides` would."""
-    document = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    document = _yaml_mapping(path) if path.exists() else {}
+    load_overrides(path)  # refuse to add to a file that is already broken, naming its bad entry
     entry = {"project": project, "task": task, "action": action, "author": author, "reason": reason,
              "at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
     if annotation is not None:
@@ -182,11 +205,10 @@ def append_override(path: Path, *, project: str, task: str, action: str, annotat
     document.setdefault("overrides", []).append(entry)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
     try:
+        partial.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
         load_overrides(partial)
-    except PolicyError:
-        partial.unlink()
-        raise
-    partial.replace(path)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return entry

@@ -14,6 +14,7 @@ import mmap
 from contextlib import contextmanager
 from pathlib import Path
 
+import msgspec
 import polars as pl
 
 from pipeline.contract import QUARANTINE
@@ -51,6 +52,7 @@ FORMATS: dict[str, Format] = {
     )
 }
 _SNIFF_BYTES = 65536
+BOM = b"\xef\xbb\xbf"
 
 
 def content_hash(path: Path) -> str:
@@ -86,7 +88,7 @@ def projects_of(path: Path) -> list[str]:
     with open(path, "rb") as f:
         head = f.read(_SNIFF_BYTES)
     try:
-        return FORMATS[detect_format(head)].projects(Path(path))
+        return FORMATS[detect_format(head, path)].projects(Path(path))
     except BadRecord:
         return [Path(path).name.split(".")[0]]
 
@@ -96,14 +98,16 @@ def export_files(path: Path) -> list[Path]:
     with open(path, "rb") as f:
         head = f.read(_SNIFF_BYTES)
     try:
-        companion = FORMATS[detect_format(head)].companion(path)
+        companion = FORMATS[detect_format(head, path)].companion(path)
     except BadRecord:
         companion = None
     return [path] if companion is None else [path, companion]
 
 
-def detect_format(head: bytes) -> str:
-    """Name the export format from the first bytes of a file."""
+def detect_format(head: bytes, path: Path | None = None) -> str:
+    """Name the export format from the first bytes of a file, or, when they do not tell and the file is
+    JSON, from its structure: the keys of its first element (an array) or its top-level keys (an object),
+    whatever their order and the size of what comes before them."""
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -116,11 +120,34 @@ def detect_format(head: bytes) -> str:
         return "label-studio-json"
     if other := sniff_label_studio_min(head) or sniff_coco(head) or sniff_scout(head):
         return other
+    if path is not None and head[:1] in (b"[", b"{") and (structural := _json_structure(Path(path))):
+        return structural
     raise BadRecord(
         "$",
         "unrecognised export format: expected a Label Studio export (JSON, JSON-MIN or CSV),"
         " a Scout annotations or images CSV, or a COCO ground-truth or results file",
     )
+
+
+def _json_structure(path: Path) -> str | None:
+    """The format of a JSON file from its keys (values are skipped unread); None when they do not tell."""
+    try:
+        with _mapped(path) as buffer:
+            body = bytes(buffer[len(BOM) :]) if buffer[: len(BOM)] == BOM else buffer
+            document = msgspec.json.decode(body, type=list[msgspec.Raw] | dict[str, msgspec.Raw])
+            if isinstance(document, dict):
+                return "coco-ground-truth" if {"images", "categories"} <= document.keys() else None
+            keys = set(msgspec.json.decode(document[0], type=dict[str, msgspec.Raw])) if document else set()
+            del document, body  # they point into the mapped file, which closes next
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if keys & {"annotations", "predictions"}:
+        return "label-studio-json"
+    if {"annotation_id", "annotator"} <= keys:
+        return "label-studio-json-min"
+    if {"image_id", "category_id", "bbox"} <= keys:
+        return "coco-results"
+    return None
 
 
 @contextmanager
@@ -154,12 +181,15 @@ def read_export(path: str | Path, staging: Path) -> ParsedExport:
     staging.mkdir(parents=True, exist_ok=True)
     with _mapped(path) as buffer, _gc_paused():
         try:
-            fmt = FORMATS[detect_format(bytes(buffer[:_SNIFF_BYTES]))]
+            fmt = FORMATS[detect_format(bytes(buffer[:_SNIFF_BYTES]), path)]
             writer = ExportWriter(staging, fmt.name, fmt.region_columns)
-            fmt.parse(buffer, source_file, writer)
+            # A byte-order mark is valid UTF-8 that JSON and CSV parsers reject: read past it (a copy, rare).
+            fmt.parse(bytes(buffer[len(BOM) :]) if buffer[: len(BOM)] == BOM else buffer, source_file, writer)
             parsed = writer.finish()  # rows may point into the mapped file: write them before unmapping
-        except BadRecord as exc:
+        except (BadRecord, RecursionError) as exc:
             writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows
+            if isinstance(exc, RecursionError):
+                exc = BadRecord("$", f"JSON nested too deeply to read ({exc})")
             writer.quarantine(exc.locator or "$", exc.reason)
             parsed = writer.finish()
 

@@ -52,13 +52,18 @@ class _GroundTruthFile(msgspec.Struct):
 
 def ground_truth_file_for(results_file: Path) -> Path | None:
     """The COCO ground-truth file beside a results file (the only JSON there with images and categories)."""
+    from pipeline.ingest import detect_format  # the one format detection, by structure when the head does not tell
+
     candidates = []
     for path in sorted(results_file.parent.glob("*.json")):
         if path != results_file and path.is_file():
             with open(path, "rb") as f:
                 head = f.read(65536)
-            if sniff(head) == "coco-ground-truth":
-                candidates.append(path)
+            try:
+                if detect_format(head, path) == "coco-ground-truth":
+                    candidates.append(path)
+            except BadRecord:
+                continue
     return candidates[0] if len(candidates) == 1 else None
 
 
@@ -96,6 +101,7 @@ def _read_ground_truth(data: bytes | mmap.mmap, writer: ExportWriter | None) -> 
     except msgspec.DecodeError as exc:
         raise BadRecord("$", f"not a COCO ground-truth file: {exc}") from exc
     images: dict[str, _Image] = {}
+    first_at: dict[str, int] = {}
     for index, raw in enumerate(file.images):
         try:
             image = msgspec.json.decode(raw, type=_Image)
@@ -103,8 +109,24 @@ def _read_ground_truth(data: bytes | mmap.mmap, writer: ExportWriter | None) -> 
             if writer:
                 writer.quarantine(f"$.images[{index}]", f"not a COCO image: {exc}")
             continue
-        images[str(image.id)] = image
-    return images, {str(c.id): c.name for c in file.categories}, file.annotations
+        if str(image.id) in images:  # a second image with one id would silently replace the first
+            if writer:
+                writer.quarantine(
+                    f"$.images[{index}]", f"duplicate image id {image.id} (first at $.images[{first_at[str(image.id)]}], which is kept)"
+                )
+            continue
+        images[str(image.id)], first_at[str(image.id)] = image, index
+    categories: dict[str, str] = {}
+    for index, category in enumerate(file.categories):
+        if str(category.id) in categories:  # would relabel every box of the first category
+            if writer:
+                writer.quarantine(
+                    f"$.categories[{index}]",
+                    f"duplicate category id {category.id}: {category.name!r}; its boxes keep the first, {categories[str(category.id)]!r}",
+                )
+            continue
+        categories[str(category.id)] = category.name
+    return images, categories, file.annotations
 
 
 def parse_coco_ground_truth(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter) -> None:

@@ -44,6 +44,7 @@ class ParsedExport:
     quarantine: pl.DataFrame
     records_accepted: int
     project_ids: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what was read in an unusual way, for the run's log
     source_file: str = ""
     content_hash: str = ""
 
@@ -82,6 +83,7 @@ class ExportWriter:
         self.reasons: list[str] = []
         self.accepted = 0
         self.projects: set[str] = set()
+        self.notices: list[str] = []
 
     def quarantine(self, locator: str, reason: str) -> None:
         self.locators.append(locator)
@@ -94,4 +96,5 @@ class ExportWriter:
             quarantine=pl.DataFrame({"locator": self.locators, "reason": self.reasons}, schema={"locator": pl.String, "reason": pl.String}),
             records_accepted=self.accepted,
             project_ids=sorted(self.projects),
+            notices=self.notices,
         )

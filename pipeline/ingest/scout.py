@@ -91,6 +91,7 @@ def parse_scout_annotations(buffer: bytes | mmap.mmap, source_file: str, writer:
         _excluded=_bool("Excluded By Line"),
     )
     checks = {f"{c} is not a number": pl.col(c).ne("") & pl.col(f"_{c}").is_null() for c in NUMBERS}
+    checks |= {f"{c} is not a finite number": pl.col(f"_{c}").is_nan() | pl.col(f"_{c}").is_infinite() for c in NUMBERS}
     checks |= {
         "Task ID is empty": pl.col("Task ID") == "",
         "Image Filename is empty": pl.col("Image Filename") == "",

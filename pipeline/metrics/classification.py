@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.metrics.ordered import ordered_mean, ordered_sum
 from pipeline.metrics.similarity import CATEGORICAL_TYPES
 
 EMPTY = "(empty)"  # an answer that chose nothing, as a row or column of the confusion matrix
@@ -78,14 +79,14 @@ def expected_calibration_error(predictions: pl.LazyFrame, by: list[str], bins: i
         _bin=(pl.col("confidence") * bins).floor().clip(0, bins - 1), _correct=pl.col("correct").cast(pl.Float64)
     )
     per_bin = binned.group_by([*by, "_bin"]).agg(
-        pl.len().alias("_n"), pl.col("_correct").mean().alias("_acc"), pl.col("confidence").mean().alias("_conf")
+        pl.len().alias("_n"), ordered_mean("_correct").alias("_acc"), ordered_mean("confidence").alias("_conf")
     )
     return (
         per_bin.with_columns(_total=pl.col("_n").sum().over(by))
         .group_by(by)
         .agg(
             pl.col("_n").sum().alias("n_predictions"),
-            ((pl.col("_conf") * pl.col("_n")).sum() / pl.col("_n").sum()).alias("mean_confidence"),
-            ((pl.col("_n") / pl.col("_total")) * (pl.col("_acc") - pl.col("_conf")).abs()).sum().alias("calibration_error"),
+            (ordered_sum(pl.col("_conf") * pl.col("_n")) / pl.col("_n").sum()).alias("mean_confidence"),
+            ordered_sum((pl.col("_n") / pl.col("_total")) * (pl.col("_acc") - pl.col("_conf")).abs()).alias("calibration_error"),
         )
     )

@@ -32,6 +32,7 @@ import polars as pl
 
 from pipeline.metrics.classification import UNMATCHED, f1, precision, recall
 from pipeline.metrics.matching import GEOMETRY, box_iou, box_label, greedy_matches, optimal_matches, scorable_box, score_ordered_matches
+from pipeline.metrics.ordered import ordered_mean
 
 TASK = ["project_id", "task_id"]
 PARTICIPANT = ["project_id", "annotator", "origin", "control"]
@@ -269,7 +270,7 @@ def average_precision(
         .sort(*curve_key, "recall")
     )
     ap = (
-        evaluated.join(curves.group_by(curve_key).agg(pl.col("precision").mean().alias("ap")), on=curve_key, how="left")
+        evaluated.join(curves.group_by(curve_key).agg(ordered_mean(pl.col("precision")).alias("ap")), on=curve_key, how="left")
         .select(*curve_key, "n_gt", "n_detections", "ap")
         .sort(*curve_key)
     )

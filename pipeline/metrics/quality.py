@@ -11,6 +11,7 @@ from pipeline.metrics.aggregate import dawid_skene, majority_vote
 from pipeline.metrics.agreement import agreement_statistics, cohen_kappa, krippendorff_band, landis_koch, rater_pairs
 from pipeline.metrics.bootstrap import agreement_intervals
 from pipeline.metrics.classification import expected_calibration_error
+from pipeline.metrics.ordered import ordered_mean, ordered_sum
 from pipeline.metrics.scores import answer_ratings, overall
 from pipeline.metrics.similarity import CATEGORICAL_TYPES
 from pipeline.reviews import with_review_state
@@ -46,17 +47,17 @@ def annotator_performance(
         (verdict == "accepted").sum().alias("n_accepted"),
         (verdict == "fixed_and_accepted").sum().alias("n_fixed_and_accepted"),
         (verdict == "rejected").sum().alias("n_rejected"),
-        pl.col("lead_time_s").filter(submitted).sum().alias("lead_time_total_s"),
-        pl.col("lead_time_s").filter(submitted).mean().alias("lead_time_mean_s"),
+        ordered_sum(pl.col("lead_time_s").filter(submitted)).alias("lead_time_total_s"),
+        ordered_mean(pl.col("lead_time_s").filter(submitted)).alias("lead_time_mean_s"),
         pl.col("lead_time_s").filter(submitted).median().alias("lead_time_median_s"),
     )
     reviewed = pl.col("n_accepted") + pl.col("n_fixed_and_accepted") + pl.col("n_rejected")
     per_annotation = overall(scores, [*PARTICIPANT, "task_id", "annotation_id"])
-    accuracy = per_annotation.group_by(PARTICIPANT).agg(pl.len().alias("n_scored"), pl.col("score").mean().alias("accuracy"))
+    accuracy = per_annotation.group_by(PARTICIPANT).agg(pl.len().alias("n_scored"), ordered_mean("score").alias("accuracy"))
     per_control = [pl.concat_str("control", pl.col(c), separator="\x1e").alias(c) for c in ("answer_key", "gt_answer_key")]
     answered = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null() & CATEGORICAL)
     kappa = cohen_kappa(answered.with_columns(per_control), PARTICIPANT, a="answer_key", b="gt_answer_key")
-    macro = label_scores.group_by(PARTICIPANT).agg(pl.col("f1").mean().alias("macro_f1"))
+    macro = label_scores.group_by(PARTICIPANT).agg(ordered_mean(pl.col("f1")).alias("macro_f1"))
 
     given = (
         answers.filter(CATEGORICAL).drop_nulls("answer_key").select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
@@ -94,7 +95,7 @@ def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyF
     scored = (
         scores.join(submitted.select("project_id", "task_id", "annotation_id", "day"), on=["project_id", "task_id", "annotation_id"])
         .group_by(*PARTICIPANT, "day")
-        .agg(pl.len().cast(pl.Int64).alias("n_scored"), pl.col("score").mean().alias("accuracy"))
+        .agg(pl.len().cast(pl.Int64).alias("n_scored"), ordered_mean("score").alias("accuracy"))
     )
     return (
         volume.join(scored, on=[*PARTICIPANT, "day"], how="left")
@@ -172,7 +173,7 @@ def task_agreement_distribution(task_agreement: pl.LazyFrame) -> pl.LazyFrame:
         long.group_by("project_id", "measure")
         .agg(
             pl.len().cast(pl.Int64).alias("n_tasks"),
-            value.mean().alias("mean"),
+            ordered_mean(value).alias("mean"),
             *(value.quantile(q, "linear").alias(f"p{int(q * 100)}") for q in (0.1, 0.25, 0.5, 0.75, 0.9)),
             (value < 0.5).mean().alias("share_below_half"),
         )
@@ -401,17 +402,18 @@ def model_performance(
     boxes = (
         detection.filter((pl.col("origin") == "model") & (pl.col("matching") == "hungarian"))
         .group_by("project_id", "annotator")
-        .agg(*(pl.col("f1").filter(pl.col("iou_threshold") == t).mean().alias(f"box_f1_iou_{int(t * 100)}") for t in (0.5, 0.75)))
+        .agg(*(ordered_mean(pl.col("f1").filter(pl.col("iou_threshold") == t)).alias(f"box_f1_iou_{int(t * 100)}") for t in (0.5, 0.75)))
         .join(
             average_precision.group_by("project_id", "annotator").agg(
-                pl.col("ap").mean().alias("map_50_95"), pl.col("ap").filter(pl.col("iou_threshold") == 0.5).mean().alias("map_50")
+                ordered_mean(pl.col("ap")).alias("map_50_95"),
+                ordered_mean(pl.col("ap").filter(pl.col("iou_threshold") == 0.5)).alias("map_50"),
             ),
             on=["project_id", "annotator"],
             how="full",
             coalesce=True,
         )
         .join(
-            image_scores.group_by("project_id", "annotator").agg(pl.col("roc_auc").mean().alias("image_roc_auc")),
+            image_scores.group_by("project_id", "annotator").agg(ordered_mean(pl.col("roc_auc")).alias("image_roc_auc")),
             on=["project_id", "annotator"],
             how="full",
             coalesce=True,

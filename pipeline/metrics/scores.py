@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline.metrics.matching import box_label
+from pipeline.metrics.ordered import ordered_mean, ordered_sum
 from pipeline.metrics.similarity import (
     ANSWER_TYPES,
     CATEGORICAL_TYPES,
@@ -198,7 +199,7 @@ def _attached_scores(matched: pl.LazyFrame, a: Side, b: Side, value_range: pl.La
     }
     return (
         scored.group_by(*COMPARISON, "attached", "type")
-        .agg((pl.col("weight") * pl.col("score")).sum().alias("total"))
+        .agg(ordered_sum(pl.col("weight") * pl.col("score")).alias("total"))
         .join(carried["a"], on=["project_id", "task_id", "a", "attached"], how="left")
         .join(carried["b"], on=["project_id", "task_id", "b", "attached"], how="left")
         .select(
@@ -244,7 +245,7 @@ def overall(scores: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     return (
         scores.filter(pl.col("weight") > 0)
         .group_by(keys)
-        .agg(((pl.col("score") * pl.col("weight")).sum() / pl.col("weight").sum()).alias("score"), pl.len().alias("n_controls"))
+        .agg((ordered_sum(pl.col("score") * pl.col("weight")) / ordered_sum(pl.col("weight"))).alias("score"), pl.len().alias("n_controls"))
     )
 
 
@@ -329,7 +330,7 @@ def pairwise_task_agreement(
     side = Side(answers_.filter(pl.col("origin") == "human"), regions)
     per_pair = overall(with_control_weights(compare(pairs, side, side), weights), COMPARISON)
     per_task = per_pair.group_by("project_id", "task_id").agg(
-        pl.col("score").mean().alias("agreement"), (pl.col("score") >= threshold).mean().alias("consensus_agreement")
+        ordered_mean(pl.col("score")).alias("agreement"), (pl.col("score") >= threshold).mean().alias("consensus_agreement")
     )
     return (
         human.group_by("project_id", "task_id")

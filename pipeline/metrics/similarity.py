@@ -38,6 +38,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from pipeline.metrics.matching import BOX_TYPES, box_iou, optimal_matches
+from pipeline.metrics.ordered import ordered_sum
 
 CHOICE_TYPES = ("choices", "taxonomy")
 NUMERIC_TYPES = ("rating", "number")
@@ -87,7 +88,7 @@ def taxonomy_similarity(pairs: pl.LazyFrame, a: str, b: str) -> pl.LazyFrame:
             ]
         )
         .group_by("_pair")
-        .agg(pl.col("credit").sum())
+        .agg(ordered_sum(pl.col("credit")))
     )
     n_paths = pl.col(a).str.split(SEPARATOR).list.len().fill_null(0) + pl.col(b).str.split(SEPARATOR).list.len().fill_null(0)
     return (
@@ -232,7 +233,7 @@ def matched_regions(comparisons: pl.LazyFrame, a: pl.LazyFrame, b: pl.LazyFrame,
 
 def region_similarity(matched: pl.DataFrame, counts: pl.DataFrame, on: list[str]) -> pl.DataFrame:
     """score = sum of matched weights / max(n_a, n_b), 1 when both sides are empty. Returns `on`, score, repaired."""
-    total = matched.group_by(on).agg(pl.col("weight").sum())
+    total = matched.group_by(on).agg(ordered_sum(pl.col("weight")))
     n = pl.max_horizontal("n_a", "n_b")
     return counts.join(total, on=on, how="left", nulls_equal=True).select(
         *on, pl.when(n == 0).then(1.0).otherwise(pl.col("weight").fill_null(0.0) / n).alias("score"), "repaired"

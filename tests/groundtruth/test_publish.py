@@ -11,17 +11,12 @@ import polars as pl
 import pytest
 from pycocotools.coco import COCO
 
-from pipeline.cli import execute, main
+from pipeline.cli import main
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH
 from pipeline.warehouse import Warehouse
+from tests.conftest import run_ok
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def run_ok(sources, warehouse, groundtruth):
-    result = execute(sources, warehouse, groundtruth=groundtruth)
-    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -315,3 +315,24 @@ def test_consensus_box_voting_needs_enough_agreement(tmp_path):
     task = ls_task(1, [_boxes(1, "a@x", [(10, 10)]), _boxes(2, "b@x", [(60, 60)]), _boxes(3, "c@x", [(30, 30)])])
     policy = Policy(ProjectPolicy(consensus=Consensus(enabled=True, min_agreement=0.6, quorum=2)))
     assert gt_of(resolve(export(tmp_path, [task]), policy)) == {}  # no box reaches a quorum
+
+
+def test_broken_policy_and_override_files_are_refused_by_name(tmp_path, capsys):
+    from pipeline.cli import main
+
+    policy = tmp_path / "policy.yaml"
+    for text, message in (
+        ("default: {consensus: 5}\n", "default"),
+        ("default: [unclosed\n", "not readable YAML"),
+        ("- a list\n", "a mapping"),
+    ):
+        policy.write_text(text)
+        with pytest.raises(PolicyError, match=message) as refused:
+            load_policy(policy)
+        assert str(policy) in str(refused.value)
+    overrides = tmp_path / "overrides.yaml"
+    for text in ("overrides: [oops\n", "overrides: [just a string]\n"):
+        overrides.write_text(text)
+        assert main(["gt", "unset", "--project", "1", "--task", "1", "--reason", "r", "--groundtruth", str(tmp_path)]) == 2
+        assert str(overrides) in capsys.readouterr().err  # a message naming the file, not a traceback
+        assert overrides.read_text() == text and not (tmp_path / "overrides.yaml.partial").exists()

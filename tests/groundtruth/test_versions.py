@@ -8,10 +8,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipeline.cli import execute, main
+from pipeline.cli import main
 from pipeline.contract import GROUND_TRUTH
 from pipeline.warehouse import Warehouse
-from tests.conftest import ls_annotation, ls_task, write_export
+from tests.conftest import ls_annotation, ls_task, run_ok, write_export
 
 FORMATS = {"coco": "gt.coco.json", "ls-json": "gt.json", "scout-csv": "gt-annotations.csv", "parquet": "gt.parquet"}
 
@@ -24,12 +24,6 @@ def box_annotation(annotation_id: int, x: float, label: str = "zebra", updated_a
         "value": {"x": x, "y": 10.0, "width": 20.0, "height": 30.0, "rotation": 0, "rectanglelabels": [label]},
     }]  # fmt: skip
     return annotation
-
-
-def run_ok(sources, warehouse, groundtruth):
-    result = execute(sources, warehouse, groundtruth=groundtruth)
-    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
-    return result
 
 
 def exported(store: Warehouse, project: str, version: int, folder) -> dict[str, bytes]:
