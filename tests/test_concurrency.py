@@ -123,3 +123,37 @@ def test_runs_are_recorded_with_the_warehouse_and_their_sources(tmp_path):
         run = instance.get_run_by_id(result.runs["10"].run_id)
         assert run.tags["gtq/sources"] == f'["{a}"]' and run.tags["gtq/warehouse"] == str(store.root)
         assert instance.get_dynamic_partitions("projects") == ["10"]
+
+
+def multiprocess_job():
+    """The `gtq_all` job with Dagster's multiprocess executor: each step in its own process."""
+    from pipeline.definitions import all_assets, all_checks, defs, projects
+
+    job = dg.define_asset_job(
+        "gtq_multiprocess", selection=dg.AssetSelection.all(), partitions_def=projects, executor_def=dg.multiprocess_executor
+    )
+    return dg.Definitions(assets=all_assets, asset_checks=all_checks, jobs=[job], resources=defs.resources).resolve_job_def(job.name)
+
+
+def test_the_job_runs_with_the_multiprocess_executor(tmp_path):
+    from pipeline.instance import open_instance
+
+    a, _ = exports(tmp_path)
+    in_process = tmp_path / "in-process" / "wh"
+    finish(start(a, warehouse=in_process))
+    warehouse = tmp_path / "multiprocess" / "wh"
+    with open_instance(warehouse) as instance:
+        instance.add_dynamic_partitions("projects", ["10"])
+        run_config = {
+            "ops": {"core_tables": {"config": {"sources": [str(a)]}}},
+            "resources": {
+                "warehouse": {"config": {"root": str(warehouse)}},
+                "groundtruth": {"config": {"directory": str(warehouse.parent / "gt")}},
+            },
+            "execution": {"config": {"max_concurrent": 2}},
+        }
+        result = dg.execute_job(
+            dg.reconstructable(multiprocess_job), instance=instance, run_config=run_config, tags={"dagster/partition": "10"}
+        )
+        assert result.success
+    assert_same(contents(Warehouse(warehouse)), contents(Warehouse(in_process)))
