@@ -19,8 +19,9 @@ all_checks = [
     *expectations.expectation_checks(),
 ]
 
-# Every table of one project (partition) per run. The warehouse is one DuckDB file with a single writer:
-# steps run in process, and dagster.yaml lets one run go at a time.
+# Every table of one project (partition) per run. Runs of different projects go side by side; a run holds
+# its project's write lock (WarehouseResource). Steps run in process: the multiprocess executor also works
+# (tests/test_concurrency.py), but each step then pays a fresh interpreter's start.
 gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all(), partitions_def=projects)
 
 nightly = build_nightly_schedule(gtq_job)
