@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import polars as pl
@@ -55,23 +56,6 @@ def project_folder(project_id: str) -> str:
     if not project_id:
         raise ValueError("a project id must not be empty")
     return "".join(c if _SAFE.fullmatch(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in project_id)
-
-
-def _unquote(folder: str) -> str:
-    out, raw, i = [], bytearray(), 0
-    while i < len(folder):
-        if folder[i] == "%":
-            raw.append(int(folder[i + 1 : i + 3], 16))
-            i += 3
-            continue
-        if raw:
-            out.append(raw.decode())
-            raw.clear()
-        out.append(folder[i])
-        i += 1
-    if raw:
-        out.append(raw.decode())
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -118,16 +102,22 @@ class Warehouse:
         base = self.root / "projects"
         if not base.is_dir():
             return []
-        return sorted(_unquote(p.name) for p in base.iterdir() if (p / "commits").is_dir() and any((p / "commits").glob("*.json")))
+        return sorted(unquote(p.name) for p in base.iterdir() if (p / "commits").is_dir() and any((p / "commits").glob("*.json")))
 
     # -- reading ----------------------------------------------------------------------------------------
     def head(self, project_id: str) -> Commit:
-        """The project's latest commit (number -1 before the first)."""
+        """The project's latest commit (number -1 before the first).
+
+        `commits/HEAD` names a recent commit (written after each commit, so it may lag one behind after a
+        kill); the commit files after it are probed, so the head is found without listing every commit."""
         commits = self.project_path(project_id) / "commits"
-        numbers = [int(p.stem) for p in commits.glob("*.json")] if commits.is_dir() else []
-        if not numbers:
-            return Commit.initial()
-        return self._load_commit(project_id, max(numbers))
+        try:
+            number = int((commits / "HEAD").read_text())
+        except (FileNotFoundError, ValueError):
+            number = max((int(p.stem) for p in commits.glob("*.json")), default=-1) if commits.is_dir() else -1
+        while self._commit_path(project_id, number + 1).exists():
+            number += 1
+        return Commit.initial() if number < 0 else self._load_commit(project_id, number)
 
     def commits(self, project_id: str) -> list[Commit]:
         """Every commit of the project, oldest first."""
@@ -192,6 +182,7 @@ class Warehouse:
                 committed_at=datetime.now(UTC).isoformat(),
             )
             _create_exclusively(self._commit_path(project_id, number), json.dumps(commit.__dict__, indent=1))
+            _replace_text(self._commit_path(project_id, number).with_name("HEAD"), str(number))
         self.refresh_views(project_id)
         return {table: self.scan_project(table, project_id, commit) for table in frames}
 
@@ -362,6 +353,12 @@ def _literal_glob(path: str) -> str:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _replace_text(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def _create_exclusively(path: Path, text: str) -> None:
