@@ -6,11 +6,8 @@ the same tables, the same GT versions with the same content, the same history, n
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,32 +17,14 @@ import pytest
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, write_export
 from tests.groundtruth.test_versions import box_annotation
-from tests.test_concurrency import assert_same, contents
+from tests.test_concurrency import assert_same, contents, start
 
-ROOT = Path(__file__).resolve().parent.parent
 KILLS = 8  # instants spread over one run's duration; each costs a killed run and a full one
-
-
-def gtq_run(source: Path, warehouse: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "run",
-        "--source",
-        str(source),
-        "--warehouse",
-        str(warehouse),
-        "--groundtruth",
-        str(warehouse / "gt"),
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def completed(source: Path, warehouse: Path) -> float:
     started = time.monotonic()
-    run = gtq_run(source, warehouse)
+    run = start(source, warehouse=warehouse)
     out, err = run.communicate(timeout=600)
     assert run.returncode == 0, out + err
     return time.monotonic() - started
@@ -102,7 +81,7 @@ def test_a_kill_at_any_instant_then_a_run_gives_the_uninterrupted_warehouse(scen
     base, second, reference, duration = scenario
     warehouse = tmp_path / "wh"
     shutil.copytree(base, warehouse)
-    run = gtq_run(second, warehouse)
+    run = start(second, warehouse=warehouse)
     time.sleep(duration * instant / (KILLS + 1))
     run.send_signal(signal.SIGKILL)
     run.communicate(timeout=60)
