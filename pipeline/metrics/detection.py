@@ -53,6 +53,9 @@ def _match(rule: str, pairs: pl.DataFrame, key: list[str]) -> pl.DataFrame:
     raise ValueError(f"unknown matching rule {rule!r}; expected one of {MATCHING_RULES}")
 
 
+_image_order = pl.col("task_id").cast(pl.Int64, strict=False)  # null for ids that are not numbers, which sort first
+
+
 def _ranked(boxes: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
     """Each box's rank (0 first) among the boxes of its `by` group: highest score first, then drawing order
     (box id); boxes without a score keep their drawing order."""
@@ -232,7 +235,10 @@ def average_precision(
     points = (
         per_threshold.join(matched, on=[*key, "box", "iou_threshold"], how="left")
         .with_columns(pl.col("tp").fill_null(False))
-        .sort(*curve_key, pl.col("score"), "task_id", "rank", descending=[False] * len(curve_key) + [True, False, False])
+        # Ties in score go by image as pycocotools orders them: numeric ids as numbers (2 before 10).
+        .sort(
+            *curve_key, pl.col("score"), _image_order, "task_id", "rank", descending=[False] * len(curve_key) + [True, False, False, False]
+        )
         .join(gt_counts, on=[*PARTICIPANT, "label"], how="left")
         .with_columns(
             tp_sum=pl.col("tp").cum_sum().over(curve_key),

@@ -284,3 +284,36 @@ def test_detection_confusion_has_unmatched_rows_and_columns():
     assert (zebra["tp"], zebra["predicted"], zebra["support"]) == (1, 3, 2)  # 3 zebra boxes drawn, 2 zebras in the GT
     assert zebra["precision"] == pytest.approx(1 / 3) and zebra["recall"] == 0.5
     assert ("a", "(unmatched)") not in per_label and per_label[("m", "zebra")]["recall"] == 0.0
+
+
+def test_equal_scores_rank_by_numeric_image_id_as_pycocotools():
+    """pycocotools sorts detections of equal score by image id (numbers: 2 before 10), via a stable sort over
+    the images in `sorted(imgIds)` order. Here image 2's detection is right and image 10's wrong, so the order
+    of the tie decides the AP (0.505 with image 2 first, 0.2525 the other way)."""
+    columns = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
+    common = {"project_id": pl.lit("p"), "control": pl.lit("bbox")}
+    gt = pl.DataFrame([("2", "c", 10.0, 10.0, 20.0, 20.0), ("10", "c", 10.0, 10.0, 20.0, 20.0)], schema=columns, orient="row")
+    gt = gt.with_columns(**common, box=pl.Series([0, 1], dtype=pl.Int64))
+    dets = pl.DataFrame([("10", "c", 60.0, 60.0, 10.0, 10.0), ("2", "c", 10.0, 10.0, 20.0, 20.0)], schema=columns, orient="row")
+    dets = dets.with_columns(
+        **common, annotator=pl.lit("m"), origin=pl.lit("model"), box=pl.Series([0, 1], dtype=pl.Int64), score=pl.lit(0.5)
+    )
+
+    coco_gt = COCO()
+    coco_gt.dataset = {
+        "images": [{"id": 2, "width": 100, "height": 100}, {"id": 10, "width": 100, "height": 100}],
+        "categories": [{"id": 1, "name": "c"}],
+        "annotations": [{"id": i + 1, "image_id": int(r["task_id"]), "category_id": 1, "iscrowd": 0, "area": 400.0,
+                         "bbox": [r["x"], r["y"], r["width"], r["height"]]} for i, r in enumerate(gt.iter_rows(named=True))],
+    }  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt.createIndex()
+        results = [{"image_id": int(r["task_id"]), "category_id": 1, "bbox": [r["x"], r["y"], r["width"], r["height"]], "score": 0.5}
+                   for r in dets.iter_rows(named=True)]  # fmt: skip
+        evaluation = COCOeval(coco_gt, coco_gt.loadRes(results), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+    theirs = float(evaluation.eval["precision"][0, :, 0, 0, 2].mean())
+    ap, _ = average_precision(gt, dets)
+    mine = ap.filter(pl.col("iou_threshold") == 0.5)["ap"].item()
+    assert theirs == pytest.approx(0.50495, abs=1e-4) and mine == pytest.approx(theirs, abs=1e-9)
