@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -319,3 +320,22 @@ def test_the_same_input_gives_the_same_bits(tmp_path):
     for part in ("regions", "ground_truth", "tasks", "categories"):  # a GT version's files, byte for byte
         first, second = ((s.gt_version_path("7", 0) / f"{part}.parquet").read_bytes() for s in stores)
         assert first == second, part
+
+
+def test_an_image_without_detections_counts_against_the_model(tmp_path):
+    """torchmetrics' test_missing_pred: a GT box on an image the model returned nothing for is missed, as
+    pycocotools evaluates every image of the ground-truth file (`imgIds`); AP@.5 = 51/101, not 1."""
+    folder = tmp_path / "coco"
+    folder.mkdir()
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 100, "height": 100} for i in (1, 2)]
+    boxes = [{"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0} for i in (1, 2)]
+    (folder / "val.json").write_text(json.dumps({"images": images, "annotations": boxes, "categories": [{"id": 1, "name": "zebra"}]}))
+    (folder / "model.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}]))
+    store = Warehouse(tmp_path / "wh")
+    run_ok([folder / "val.json", folder / "model.json"], store.root)
+    ap = store.read(AVERAGE_PRECISION).filter(pl.col("iou_threshold") == 0.5)["ap"].item()
+    assert ap == pytest.approx(51 / 101)
+    model = store.read(DETECTION_SCORES).filter(
+        (pl.col("origin") == "model") & (pl.col("iou_threshold") == 0.5) & (pl.col("matching") == "coco")
+    )
+    assert model.select("tp", "fp", "fn").row(0) == (1, 0, 1)

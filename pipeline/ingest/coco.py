@@ -4,7 +4,8 @@
   image id, item_key its file name), one GT annotation per image (`coco-gt:<image id>`, flagged as GT)
   holding its boxes; an image without annotations is a confirmed empty image. project_id: the file stem.
 - A detection results file (a list of `image_id`, `category_id`, `bbox`, `score`): one model annotation
-  per image (`prediction:<model>:<image id>`), the model version being the file's stem. Category ids and
+  per image of the ground-truth file, detections or not (`prediction:<model>:<image id>`), the model
+  version being the file's stem. Category ids and
   the project come from the ground-truth file in the same folder, which must be there.
 Boxes stay in COCO's pixel `[x, y, width, height]` (`coordinate_unit = 'pixel'`).
 """
@@ -168,7 +169,10 @@ def parse_coco_results(buffer: bytes | mmap.mmap, source_file: str, writer: Expo
             writer.quarantine(f"$ (image {box.image_id})", f"image_id {box.image_id} is not in {reference.name}")
             continue
         per_image.setdefault(str(box.image_id), []).append(box)
-    for image_id, boxes in per_image.items():
+    # Every image of the ground-truth file was shown to the model, as pycocotools evaluates them (`imgIds`):
+    # an image without detections is the model saying "nothing here", which misses any GT box on it.
+    for image_id in images:
+        boxes = per_image.get(image_id, [])
         annotation_id = f"prediction:{model}:{image_id}"
         scores = [b.score for b in boxes if b.score is not None]
         writer.annotations.append(
