@@ -248,11 +248,11 @@ def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
     store = Warehouse(tmp_path / "wh")
     run_ok([tmp_path / "coco" / "val2026.json", tmp_path / "coco" / "yolo-v9.json"], store.root)
     models = store.read(ANNOTATIONS).filter(pl.col("origin") == "model")
-    assert sorted(models["annotation_id"]) == ["prediction:yolo-v9:1", "prediction:yolo-v9:2"]
+    assert sorted(models["annotation_id"]) == ["prediction:yolo-v9:1", "prediction:yolo-v9:2", "prediction:yolo-v9:bad"]  # every image
     gt_file = tmp_path / "coco" / "val2026.json"
     gt_file.write_text(gt_file.read_text().replace('"area": 5000', '"area": 5001'))  # a new GT snapshot
     run_ok([gt_file], store.root)
-    assert store.read(ANNOTATIONS).filter(pl.col("origin") == "model").height == 2
+    assert store.read(ANNOTATIONS).filter(pl.col("origin") == "model").height == 3
     assert store.read(REGIONS).filter(pl.col("annotation_id").str.starts_with("prediction:")).height == 2
 
 

@@ -92,7 +92,7 @@ class _Value(msgspec.Struct, gc=False):
 
 class _Result(msgspec.Struct, gc=False):
     type: str
-    value: msgspec.Raw = msgspec.Raw(b"{}")
+    value: msgspec.Raw = msgspec.Raw(b"null")  # absent or null: told apart from an empty object
     from_name: str | None = None
     to_name: str | None = None
     id: Id | None = None
@@ -334,6 +334,10 @@ def _add_regions(sink: TableSink, project_id: str, task_id: str, annotation_id: 
     owner = (project_id, task_id, annotation_id)
     rows = []
     for index, result in enumerate(results):
+        if bytes(result.value) == b"null":
+            if result.type not in VALUELESS_TYPES:
+                raise BadRecord("", f"$.result[{index}] ({result.type}): result has no value")
+            result.value = msgspec.Raw(b"{}")
         try:
             value = _value_decoder.decode(result.value)
         except msgspec.ValidationError as exc:
@@ -353,10 +357,23 @@ _LABELLED = frozenset(
 _MAX_OFFSET = 2**62  # character offsets and image sizes fit in 64-bit integers with room to spare
 
 
+VALUELESS_TYPES = frozenset({"relation"})  # a relation links two regions (from_id, to_id) and carries no value
+# The value field a result of each answer type must have: without it the answer would read as empty.
+_ANSWER_FIELD = {
+    "choices": "choices",
+    "rating": "rating",
+    "number": "number",
+    "textarea": "text",
+    "taxonomy": "taxonomy",
+    "datetime": "datetime",
+}
+
+
 def region_problem(result: _Result, value: _Value) -> str | None:
     """Why a result item cannot be a region gtq scores (None when it can): sizes and offsets out of range,
-    a labelled region without a label, a box with no area or lying wholly outside the image, a polygon
-    with fewer than 3 points, coordinates that are not finite numbers.
+    a labelled region without a label, an answer without its field (`choices` without choices), a box with
+    no area or lying wholly outside the image, a polygon with fewer than 3 points, coordinates that are not
+    finite numbers.
 
     A box that overlaps the image but reaches past its edge is kept: real Label Studio exports have them
     (1.6 points past the edge in the shared samples); the GT publication check keeps them out of the GT."""
@@ -375,6 +392,8 @@ def region_problem(result: _Result, value: _Value) -> str | None:
         return "a coordinate is not a finite number"
     if result.type in _LABELLED and not _labels(result.type, value):
         return "region has no label"
+    if (field := _ANSWER_FIELD.get(result.type)) and getattr(value, field) is None:
+        return f"a {result.type} result without `{field}` in its value"
     if result.type in _BOXES and None not in (value.x, value.y, value.width, value.height):
         if value.width <= 0 or value.height <= 0:
             return f"box has no area (width {value.width}, height {value.height})"

@@ -109,6 +109,23 @@ CORPUS = [
     Case("box-outside-the-image", lambda: ls_file(ls_task(1, [with_result(box(x=120.0, width=20.0))]), good_task), 3, "outside the image"),
     Case("box-without-label", lambda: ls_file(ls_task(1, [with_result(box(labels=()))]), good_task), 3, "no label"),
     Case(
+        "result-without-value",
+        lambda: ls_file(ls_task(1, [with_result({"id": "c", "type": "choices", "from_name": "label", "to_name": "image"})]), good_task),
+        3,
+        "result has no value",
+    ),
+    Case(
+        "choices-value-without-choices",
+        lambda: ls_file(
+            ls_task(
+                1, [with_result({"id": "c", "type": "choices", "from_name": "label", "to_name": "image", "value": {"labels": ["cat"]}})]
+            ),
+            good_task,
+        ),
+        3,
+        "without `choices`",
+    ),
+    Case(
         "prediction-id-twice",
         lambda: ls_file(
             {
