@@ -133,8 +133,8 @@ def ground_truth_command(args) -> int:
                       f" {info['changes']} change(s) from {', '.join(info['sources']) or 'overrides'}"
                       + "".join(f"; schema: {note}" for note in info.get("schema_changes", [])))  # fmt: skip
         elif args.gt == "history":
-            rows = store.read(GROUND_TRUTH_HISTORY).filter(pl.col("task_id") == args.task)
-            rows = rows.filter(pl.col("project_id") == args.project) if args.project else rows
+            history = pl.concat([store.scan_project(GROUND_TRUTH_HISTORY, p) for p in projects])
+            rows = history.filter(pl.col("task_id") == args.task).collect()
             print(rows.sort("valid_from").select("project_id", "task_id", "version", "change", "annotation_id", "previous_annotation_id",
                                                 "method", "decided_by", "reason", "valid_from", "valid_to", "run_id", "source_file"))  # fmt: skip
         else:

@@ -262,13 +262,7 @@ class Warehouse:
         with file_lock(self.root / ".duckdb.lock"), tempfile.TemporaryDirectory(prefix="gtq-views-") as scratch:
             # Built in the system's temporary folder: DuckDB reads '?' in a database path as URL options.
             built = Path(scratch) / "gtq.duckdb"
-            try:
-                if project_id is None or not self.duckdb_path.exists():
-                    raise duckdb.Error("rebuild")
-                shutil.copyfile(self.duckdb_path, built)
-                with duckdb.connect(str(built)) as con:
-                    self._update_views(con, {project_id: self.head(project_id)})
-            except duckdb.Error:
+            if project_id is None or not self._updated_copy(built, project_id):
                 built.unlink(missing_ok=True)
                 with duckdb.connect(str(built)) as con:
                     con.execute("CREATE SCHEMA _gtq")
@@ -280,6 +274,18 @@ class Warehouse:
                 os.replace(staged, self.duckdb_path)
             finally:
                 staged.unlink(missing_ok=True)
+
+    def _updated_copy(self, built: Path, project_id: str) -> bool:
+        """Copy gtq.duckdb to `built` and update the project's views there; False when there is no usable file."""
+        if not self.duckdb_path.exists():
+            return False
+        shutil.copyfile(self.duckdb_path, built)
+        try:
+            with duckdb.connect(str(built)) as con:
+                self._update_views(con, {project_id: self.head(project_id)})
+        except duckdb.Error:  # unreadable, or written before it kept its file list
+            return False
+        return True
 
     def _update_views(self, con: duckdb.DuckDBPyConnection, heads: dict[str, Commit], everything: bool = False) -> None:
         """Record the files of `heads` in `_gtq.files` and re-create the views whose file lists changed."""

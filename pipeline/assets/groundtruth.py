@@ -35,10 +35,6 @@ PUBLISHABLE = dg.AssetCheckSpec(
 CHANGE_KINDS = ("set", "replaced", "unset", "edited")
 
 
-def _label(version: versioning.GroundTruthVersion | None) -> str:
-    return "none yet" if version is None else str(version.version)
-
-
 @dg.multi_asset(
     specs=[
         table_spec(GROUND_TRUTH, deps=[ANNOTATIONS, TASKS, REGIONS, REVIEWS, LABEL_CONFIG]),
@@ -62,12 +58,12 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     overrides_path = groundtruth.overrides_path
     overrides_hash = content_hash(overrides_path) if overrides_path.exists() else ""
     formats = set(store.scan_project(SOURCE_FILES, project).select("format").collect()["format"])
-    tasks = store.scan_project(TASKS, project)
-    annotations, regions = store.scan_project(ANNOTATIONS, project), store.scan_project(REGIONS, project)
+    # Read once: resolution, versioning and the publication check all look at the same rows.
+    tasks, annotations, regions = (store.scan_project(t, project).collect() for t in (TASKS, ANNOTATIONS, REGIONS))
     resolution = resolve_ground_truth(
-        tasks=tasks,
-        annotations=annotations,
-        regions=regions,
+        tasks=tasks.lazy(),
+        annotations=annotations.lazy(),
+        regions=regions.lazy(),
         reviews=store.scan_project(REVIEWS, project),
         overrides=load_overrides(overrides_path).lazy().filter(pl.col("project_id") == project),
         overrides_file=(str(overrides_path), overrides_hash),
@@ -80,16 +76,16 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         previous,
         decided=resolution.decided,
         ground_truth=resolution.ground_truth,
-        tasks=tasks.collect(),
-        annotations=annotations.collect(),
-        regions=regions.collect(),
+        tasks=tasks,
+        annotations=annotations,
+        regions=regions,
         label_config=store.scan_project(LABEL_CONFIG, project).collect(),
         at=datetime.now(UTC),
         run_id=context.run_id,
         splits=policy.for_project(project).splits,
         split_seed=policy.for_project(project).split_seed,
     )
-    problems = violations(candidate.ground_truth.lazy(), annotations, regions) if candidate else pl.DataFrame(schema=PROBLEMS)
+    problems = violations(candidate.ground_truth.lazy(), annotations.lazy(), regions.lazy()) if candidate else pl.DataFrame(schema=PROBLEMS)
     published = candidate if candidate is not None and problems.is_empty() else None
     if published:
         sources = sorted(set(published.changes["source_file"].drop_nulls()))
@@ -99,9 +95,10 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         context.log.info(f"ground truth version {published.version} of project {project}: {published.changes.height} change(s)")
     elif candidate:
         context.log.error(
-            f"ground truth of project {project} not published: {problems.height} problem(s); version stays {_label(previous)}"
+            f"ground truth of project {project} not published: {problems.height} problem(s); version stays {previous.version if previous else 'none yet'}"
         )
     current = published or previous
+    gt_version = current.version if current else -1
     changes = published.changes if published else GROUND_TRUTH_HISTORY.empty()
 
     written = store.write_project(
@@ -112,16 +109,16 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             GROUND_TRUTH_CONFLICTS: resolution.conflicts,
         },
         run_id=context.run_id,
-        gt_version=current.version if current else -1,
+        gt_version=gt_version,
     )
     counts = dict(changes.group_by("change").len().iter_rows())
     methods = dict(written[GROUND_TRUTH].group_by("method").len().collect().iter_rows())
     yield table_result(
         GROUND_TRUTH,
         written[GROUND_TRUTH],
-        gt_version=current.version if current else -1,
+        gt_version=gt_version,
         changes=changes.height,
-        gt_version_path=dg.MetadataValue.path(str(store.gt_version_path(project, current.version))) if current else "none",
+        gt_version_path=dg.MetadataValue.path(str(store.gt_version_path(project, gt_version))) if current else "none",
         **{f"changes_{kind}": counts.get(kind, 0) for kind in CHANGE_KINDS},
         **{f"method_{method}": n for method, n in methods.items()},
         confirmed_empty=int(written[GROUND_TRUTH].select(pl.col("confirmed_empty").sum()).collect().item()),

@@ -91,7 +91,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         # One commit: the ledger never vouches for a file whose rows are not in the tables.
         written = store.write_project(
             project,
-            {SOURCE_FILES: pl.concat([ingested, new_files]), **state.tables(), QUARANTINE: pl.concat(quarantine, how="diagonal")},
+            {SOURCE_FILES: pl.concat([ingested, new_files]), **state.tables(), QUARANTINE: pl.concat(quarantine)},
             run_id=context.run_id,
         )
     finally:

@@ -8,6 +8,7 @@ quarantine row naming the file and the position; it never stops the other files.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import mmap
@@ -35,6 +36,7 @@ __all__ = [
     "detect_format",
     "expand_sources",
     "export_files",
+    "format_of",
     "projects_of",
     "read_export",
 ]
@@ -85,23 +87,32 @@ def expand_sources(sources: list[str | Path]) -> list[Path]:
 
 def projects_of(path: Path) -> list[str]:
     """The projects an export file holds, read cheaply (a file that cannot be read: its stem)."""
-    with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES)
     try:
-        return FORMATS[detect_format(head, path)].projects(Path(path))
+        return FORMATS[format_of(path)].projects(Path(path))
     except BadRecord:
         return [Path(path).name.split(".")[0]]
 
 
 def export_files(path: Path) -> list[Path]:
     """The files one export consists of: the file, and its companion when its format has one."""
-    with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES)
     try:
-        companion = FORMATS[detect_format(head, path)].companion(path)
+        companion = FORMATS[format_of(path)].companion(path)
     except BadRecord:
         companion = None
     return [path] if companion is None else [path, companion]
+
+
+def format_of(path: str | Path) -> str:
+    """The export format of a file (BadRecord when it has none). Detected once per version of the file:
+    sources, projects, companions and parsing all ask, and detection by structure reads the whole file."""
+    stat = Path(path).stat()
+    return _format_of(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_of(path: str, size: int, mtime_ns: int) -> str:
+    with open(path, "rb") as f:
+        return detect_format(f.read(_SNIFF_BYTES), Path(path))
 
 
 def detect_format(head: bytes, path: Path | None = None) -> str:
@@ -133,7 +144,7 @@ def _json_structure(path: Path) -> str | None:
     """The format of a JSON file from its keys (values are skipped unread); None when they do not tell."""
     try:
         with _mapped(path) as buffer:
-            body = bytes(buffer[len(BOM) :]) if buffer[: len(BOM)] == BOM else buffer
+            body = _without_bom(buffer)
             document = msgspec.json.decode(body, type=list[msgspec.Raw] | dict[str, msgspec.Raw])
             if isinstance(document, dict):
                 return "coco-ground-truth" if {"images", "categories"} <= document.keys() else None
@@ -148,6 +159,11 @@ def _json_structure(path: Path) -> str | None:
     if {"image_id", "category_id", "bbox"} <= keys:
         return "coco-results"
     return None
+
+
+def _without_bom(buffer: bytes | mmap.mmap) -> bytes | mmap.mmap:
+    """The bytes after a UTF-8 byte-order mark, which JSON and CSV parsers reject (a copy: files with one are rare)."""
+    return bytes(buffer[len(BOM) :]) if buffer[: len(BOM)] == BOM else buffer
 
 
 @contextmanager
@@ -181,10 +197,9 @@ def read_export(path: str | Path, staging: Path) -> ParsedExport:
     staging.mkdir(parents=True, exist_ok=True)
     with _mapped(path) as buffer, _gc_paused():
         try:
-            fmt = FORMATS[detect_format(bytes(buffer[:_SNIFF_BYTES]), path)]
+            fmt = FORMATS[format_of(path)]
             writer = ExportWriter(staging, fmt.name, fmt.region_columns)
-            # A byte-order mark is valid UTF-8 that JSON and CSV parsers reject: read past it (a copy, rare).
-            fmt.parse(bytes(buffer[len(BOM) :]) if buffer[: len(BOM)] == BOM else buffer, source_file, writer)
+            fmt.parse(_without_bom(buffer), source_file, writer)
             parsed = writer.finish()  # rows may point into the mapped file: write them before unmapping
         except (BadRecord, RecursionError) as exc:
             writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows

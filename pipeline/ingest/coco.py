@@ -53,15 +53,13 @@ class _GroundTruthFile(msgspec.Struct):
 
 def ground_truth_file_for(results_file: Path) -> Path | None:
     """The COCO ground-truth file beside a results file (the only JSON there with images and categories)."""
-    from pipeline.ingest import detect_format  # the one format detection, by structure when the head does not tell
+    from pipeline.ingest import format_of  # the one format detection, by structure when the head does not tell
 
     candidates = []
     for path in sorted(results_file.parent.glob("*.json")):
         if path != results_file and path.is_file():
-            with open(path, "rb") as f:
-                head = f.read(65536)
             try:
-                if detect_format(head, path) == "coco-ground-truth":
+                if format_of(path) == "coco-ground-truth":
                     candidates.append(path)
             except BadRecord:
                 continue

@@ -28,6 +28,8 @@ import msgspec
 from pipeline.ingest.label_config import config_for, write_label_config
 from pipeline.ingest.records import BadRecord, ExportWriter, Format
 from pipeline.ingest.sink import TableSink
+from pipeline.metrics.matching import BOX_TYPES
+from pipeline.metrics.similarity import POLYGON_TYPES
 
 Id = int | str
 
@@ -349,8 +351,6 @@ def _add_regions(sink: TableSink, project_id: str, task_id: str, annotation_id: 
     sink.extend(rows)
 
 
-_BOXES = frozenset({"rectanglelabels", "rectangle"})
-_POLYGONS = frozenset({"polygonlabels", "polygon"})
 _LABELLED = frozenset(
     {"rectanglelabels", "polygonlabels", "keypointlabels", "ellipselabels", "labels", "hypertextlabels", "paragraphlabels"}
 )
@@ -394,12 +394,12 @@ def region_problem(result: _Result, value: _Value) -> str | None:
         return "region has no label"
     if (field := _ANSWER_FIELD.get(result.type)) and getattr(value, field) is None:
         return f"a {result.type} result without `{field}` in its value"
-    if result.type in _BOXES and None not in (value.x, value.y, value.width, value.height):
+    if result.type in BOX_TYPES and None not in (value.x, value.y, value.width, value.height):
         if value.width <= 0 or value.height <= 0:
             return f"box has no area (width {value.width}, height {value.height})"
         if not value.rotation and (value.x >= 100 or value.y >= 100 or value.x + value.width <= 0 or value.y + value.height <= 0):
             return f"box lies outside the image (x {value.x} + width {value.width}, y {value.y} + height {value.height}, in percent)"
-    if result.type in _POLYGONS and len(value.points or []) < 3:
+    if result.type in POLYGON_TYPES and len(value.points or []) < 3:
         return f"polygon needs at least 3 points, has {len(value.points or [])}"
     return None
 

@@ -8,19 +8,14 @@ file, which must exit 0 with the good file's rows in place.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.conftest import ls_annotation, ls_task, parse
-
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.test_concurrency import finish, start
 
 
 def box(x=10.0, y=10.0, width=20.0, height=20.0, labels=("zebra",), **extra) -> dict:
@@ -257,10 +252,7 @@ def test_the_whole_corpus_beside_a_good_file_in_one_run(tmp_path):
     (folder / "zz-good.json").write_text(
         json.dumps([ls_task(i, [ls_annotation(100 + i, ground_truth=True)], project=42) for i in range(5)])
     )
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--source", str(folder), "--warehouse", str(tmp_path / "wh"),
-                           "--groundtruth", str(tmp_path / "gt")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+    finish(start(folder, warehouse=tmp_path / "wh"))  # exits 0
     with duckdb.connect(str(tmp_path / "wh" / "gtq.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.ground_truth WHERE project_id = '42'").fetchone() == (5,)
         quarantined = con.execute("SELECT sum(records_quarantined), sum(records_read - records_accepted) FROM core.source_files").fetchone()
