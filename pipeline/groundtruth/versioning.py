@@ -26,9 +26,11 @@ from pipeline.metrics.matching import BOX_TYPES
 
 TASK = ["project_id", "task_id"]
 _WHO = ["method", "decided_by", "reason", "source_file", "content_hash"]
-# What a region says. Provenance (file, hash) and positions in the export are not content.
+# What a region says: the parsed columns. Provenance (file, hash), positions in the export and the raw JSON's
+# spacing and key order are not content; the raw value counts only for types gtq does not parse (brushes, ...).
 _CONTENT = ["control", "to_name", "type", "labels", "x", "y", "width", "height", "rotation", "points", "start", "end", "text", "number",
-            "original_width", "original_height", "parent_id", "coordinate_unit", "scorable", "value_json"]  # fmt: skip
+            "original_width", "original_height", "parent_id", "coordinate_unit", "scorable"]  # fmt: skip
+_UNPARSED_VALUE = pl.when(pl.col("scorable").fill_null(True)).then(None).otherwise(pl.col("value_json")).alias("unparsed_value")
 CATEGORIES = pl.Schema({"label": pl.String, "category_id": pl.Int64})
 
 
@@ -107,7 +109,7 @@ def edits(previous: GroundTruthVersion, ground_truth: pl.DataFrame, regions: pl.
 
 def fingerprints(regions: pl.DataFrame) -> pl.DataFrame:
     """project_id, task_id, fingerprint: the text of everything a task's GT regions say, in a fixed order."""
-    rows = regions.select(*TASK, pl.struct(_CONTENT).struct.json_encode().alias("row"))
+    rows = regions.select(*TASK, pl.struct(*_CONTENT, _UNPARSED_VALUE).struct.json_encode().alias("row"))
     return rows.group_by(TASK).agg(pl.col("row").sort().str.join("\n").alias("fingerprint"))
 
 

@@ -209,3 +209,18 @@ def test_a_labeling_config_change_is_a_recorded_version_that_carries_its_schema(
     capsys.readouterr()
     assert main(["gt", "versions", "--project", "7", "--warehouse", str(store.root)]) == 0
     assert "schema: control box: label 'lion' added" in capsys.readouterr().out.splitlines()[1]
+
+
+def test_only_what_the_gt_says_makes_an_edit_not_how_the_json_is_written(tmp_path):
+    """A re-export written by another JSON writer (spacing, key order) changes no GT; one moved box is one edit."""
+    store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
+    tasks = [ls_task(i, [box_annotation(i, x=10.0 + i)], project=7) for i in range(1, 4)]
+    run_ok([write_export(tmp_path / "a.json", tasks)], store.root, gt)
+    (tmp_path / "b.json").write_text(json.dumps(tasks, indent=3, sort_keys=True))
+    run_ok([tmp_path / "b.json"], store.root, gt)
+    assert store.gt_versions("7") == [0]
+    moved = json.loads(json.dumps(tasks))
+    moved[1]["annotations"][0]["result"][0]["value"]["x"] = 50.0
+    moved[1]["annotations"][0]["updated_at"] = "2026-05-01T00:00:00Z"
+    run_ok([write_export(tmp_path / "c.json", moved)], store.root, gt)
+    assert store.read_gt_version("7", 1).changes.select("task_id", "change").rows() == [("2", "edited")]
