@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.resources import DEFAULT_WAREHOUSE
+from pipeline.storage import warehouse_root
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "gt":
         return ground_truth_command(args)
     if args.command == "ui":
-        return open_ui(Path(args.warehouse), args.port)
-    return run_pipeline(args.source, Path(args.warehouse), groundtruth=args.groundtruth and Path(args.groundtruth), verbose=args.verbose)
+        return open_ui(warehouse_root(args.warehouse), args.port)
+    return run_pipeline(args.source, warehouse_root(args.warehouse), groundtruth=args.groundtruth and Path(args.groundtruth), verbose=args.verbose)
 
 
 def ground_truth_command(args) -> int:
@@ -154,12 +155,12 @@ def ground_truth_command(args) -> int:
     return 0
 
 
-def open_ui(warehouse: Path, port: str) -> int:
+def open_ui(warehouse: Path | str, port: str) -> int:
     """`dagster dev` on the warehouse's instance, with the code location pointed at the same warehouse."""
     from pipeline.instance import instance_home, open_instance
 
     open_instance(warehouse).dispose()  # creates it with gtq's settings on first use
-    env = {**os.environ, "DAGSTER_HOME": str(instance_home(warehouse)), "GTQ_WAREHOUSE": str(warehouse.absolute())}
+    env = {**os.environ, "DAGSTER_HOME": str(instance_home(warehouse)), "GTQ_WAREHOUSE": str(warehouse)}
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-m", "pipeline.definitions", "--port", port]
     os.execve(command[0], command, env)
@@ -187,7 +188,7 @@ class RunResults:
 
 
 def execute(
-    sources: list[str | Path], warehouse: Path, *, groundtruth: Path | None = None, instance=None, log_level: str = "CRITICAL"
+    sources: list[str | Path], warehouse: Path | str, *, groundtruth: Path | None = None, instance=None, log_level: str = "CRITICAL"
 ) -> RunResults:
     """Run the `gtq_all` job in-process, exactly as the UI, the schedule and the sensor do: one run per
     project the sources hold (each project is a partition), in project order.
@@ -225,12 +226,12 @@ def execute(
             instance=instance,
             partition_key=project,
             raise_on_error=False,
-            tags={"gtq/trigger": "cli", "gtq/warehouse": str(Path(warehouse).absolute()), "gtq/sources": json.dumps(by_project[project])},
+            tags={"gtq/trigger": "cli", "gtq/warehouse": str(warehouse_root(warehouse)), "gtq/sources": json.dumps(by_project[project])},
         )
     return results
 
 
-def run_pipeline(sources: list[str], warehouse: Path, groundtruth: Path | None = None, verbose: bool = False) -> int:
+def run_pipeline(sources: list[str], warehouse: Path | str, groundtruth: Path | None = None, verbose: bool = False) -> int:
     started = time.monotonic()
     try:
         result = execute(sources, warehouse, groundtruth=groundtruth, log_level="INFO" if verbose else "CRITICAL")
@@ -266,7 +267,7 @@ def _error_message(error) -> str:
     return message.split(": ", 1)[1] if ": " in message else message
 
 
-def _summary(results: RunResults, warehouse: Path, seconds: float) -> str:
+def _summary(results: RunResults, warehouse: Path | str, seconds: float) -> str:
     import polars as pl
 
     from pipeline.contract import SOURCE_FILES
@@ -302,7 +303,8 @@ def _summary(results: RunResults, warehouse: Path, seconds: float) -> str:
         lines.append(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
         written = ", ".join(f"{key.replace('/', '.')} ({m['dagster/row_count']})" for key, m in metadata.items())
         lines.append(f"  tables written (the project's rows): {written or 'none'}")
-    lines.append(f"query: duckdb -readonly {warehouse / 'gtq.duckdb'}  |  files: {warehouse / 'projects'}/<project>/")
+    query = f"query: duckdb -readonly {store.duckdb_path}  |  " if store.storage.is_local() else ""
+    lines.append(f"{query}files: {store.root}/projects/<project>/")
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.warehouse import file_lock
+from pipeline.storage import file_lock, local_folder
 
 # Runs of different projects go side by side; two runs of one project queue (they would also take turns
 # on the project's write lock, which covers the CLI's in-process runs too).
@@ -30,11 +30,11 @@ concurrency:
 """
 
 
-def instance_home(warehouse: Path) -> Path:
-    return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else Path(warehouse).absolute() / ".dagster"
+def instance_home(warehouse: Path | str) -> Path:
+    return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else local_folder(warehouse) / ".dagster"
 
 
-def open_instance(warehouse: Path) -> dg.DagsterInstance:
+def open_instance(warehouse: Path | str) -> dg.DagsterInstance:
     """The warehouse's instance, created with gtq's settings on first use. Creation holds a lock, so two
     commands started at once on a new warehouse do not both set up its storage."""
     home = instance_home(warehouse)

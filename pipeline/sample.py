@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pipeline.storage import local_folder
+
 PROJECT_ID = 7
 SPECIES = ("elephant", "giraffe", "zebra", "buffalo")
 EMPTY = "empty"
@@ -107,9 +109,9 @@ def generate(n_tasks: int = 300, seed: int = 20261123) -> list[dict]:
     return tasks
 
 
-def bundled_sample(warehouse_root: Path) -> Path:
+def bundled_sample(warehouse_root: Path | str) -> Path:
     """The sample export `gtq run` uses without sources (`<warehouse>/samples/`), written on first use."""
-    sample = Path(warehouse_root) / "samples" / "label_studio_sample.json"
+    sample = local_folder(warehouse_root) / "samples" / "label_studio_sample.json"
     return sample if sample.exists() else write_sample(sample)
 
 

@@ -9,6 +9,8 @@ Layout under the root (a project's folder name is its id, percent-encoded):
     projects/<project>/ground_truth/<v>/                     GT version v of the project (see `GroundTruthVersion`)
     gtq.duckdb                                               views over every project's current files, for queries
 
+The root is a local folder or an S3 prefix (`s3://bucket/prefix`; see `pipeline.storage`), with the same layout.
+
 Properties, by construction:
 - A project's run reads and writes only its own folder, so its cost does not depend on other projects.
 - A commit file is the commit point: data files are written first, the commit file last (created, never
@@ -22,16 +24,13 @@ Properties, by construction:
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
 import tempfile
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +41,7 @@ import polars as pl
 
 from pipeline.contract import ALL_TABLES, QUALITY_TABLES, Table
 from pipeline.groundtruth.versioning import GroundTruthVersion
+from pipeline.storage import file_lock, local_folder, open_storage
 
 _SAFE = re.compile(r"[A-Za-z0-9-]")
 
@@ -75,8 +75,9 @@ class Commit:
 
 class Warehouse:
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root).absolute()
-        if (self.root / "parquet").is_dir() and not (self.root / "projects").exists():
+        self.storage = open_storage(root)
+        self.root = self.storage.location("")
+        if self.storage.exists("parquet") and not self.storage.names("projects"):
             raise WarehouseError(
                 f"{self.root} was written by an earlier gtq (one Parquet file per table, a global Delta GT); this gtq"
                 " stores every project apart. Run your exports into a new warehouse folder (`gtq run --source ..."
@@ -86,23 +87,26 @@ class Warehouse:
     # -- layout -----------------------------------------------------------------------------------------
     @property
     def duckdb_path(self) -> Path:
-        return self.root / "gtq.duckdb"
+        return self.storage.location("gtq.duckdb")
 
-    def project_path(self, project_id: str) -> Path:
-        return self.root / "projects" / project_folder(project_id)
+    def project_path(self, project_id: str) -> Path | str:
+        return self.storage.location(self._project(project_id))
 
-    def _table_dir(self, project_id: str, table: Table) -> Path:
-        return self.project_path(project_id) / "tables" / table.key
+    @staticmethod
+    def _project(project_id: str) -> str:
+        return f"projects/{project_folder(project_id)}"
 
-    def _commit_path(self, project_id: str, number: int) -> Path:
-        return self.project_path(project_id) / "commits" / f"{number:010d}.json"
+    def _table_dir(self, project_id: str, table: Table) -> str:
+        return f"{self._project(project_id)}/tables/{table.key}"
+
+    def _commit_key(self, project_id: str, number: int) -> str:
+        return f"{self._project(project_id)}/commits/{number:010d}.json"
 
     def projects(self) -> list[str]:
         """Every project with at least one commit, sorted."""
-        base = self.root / "projects"
-        if not base.is_dir():
-            return []
-        return sorted(unquote(p.name) for p in base.iterdir() if (p / "commits").is_dir() and any((p / "commits").glob("*.json")))
+        return sorted(
+            unquote(name) for name in self.storage.names("projects") if any(n.endswith(".json") for n in self.storage.names(f"projects/{name}/commits"))
+        )
 
     # -- reading ----------------------------------------------------------------------------------------
     def head(self, project_id: str) -> Commit:
@@ -110,29 +114,30 @@ class Warehouse:
 
         `commits/HEAD` names a recent commit (written after each commit, so it may lag one behind after a
         kill); the commit files after it are probed, so the head is found without listing every commit."""
-        commits = self.project_path(project_id) / "commits"
         try:
-            number = int((commits / "HEAD").read_text())
+            number = int(self.storage.read_text(f"{self._project(project_id)}/commits/HEAD"))
         except (FileNotFoundError, ValueError):
-            number = max((int(p.stem) for p in commits.glob("*.json")), default=-1) if commits.is_dir() else -1
-        while self._commit_path(project_id, number + 1).exists():
+            number = max(self._commit_numbers(project_id), default=-1)
+        while self.storage.exists(self._commit_key(project_id, number + 1)):
             number += 1
         return Commit.initial() if number < 0 else self._load_commit(project_id, number)
 
     def commits(self, project_id: str) -> list[Commit]:
         """Every commit of the project, oldest first."""
-        commits = self.project_path(project_id) / "commits"
-        numbers = sorted(int(p.stem) for p in commits.glob("*.json")) if commits.is_dir() else []
-        return [self._load_commit(project_id, n) for n in numbers]
+        return [self._load_commit(project_id, n) for n in self._commit_numbers(project_id)]
+
+    def _commit_numbers(self, project_id: str) -> list[int]:
+        names = self.storage.names(f"{self._project(project_id)}/commits")
+        return sorted(int(name.removesuffix(".json")) for name in names if name.endswith(".json") and name[0].isdigit())
 
     def _load_commit(self, project_id: str, number: int) -> Commit:
-        return Commit(**json.loads(self._commit_path(project_id, number).read_text()))
+        return Commit(**json.loads(self.storage.read_text(self._commit_key(project_id, number))))
 
-    def table_file(self, project_id: str, table: Table, commit: Commit | None = None) -> Path | None:
+    def table_file(self, project_id: str, table: Table, commit: Commit | None = None) -> Path | str | None:
         """The file holding the project's rows of `table` as of `commit` (the head by default); None if never written."""
         commit = commit or self.head(project_id)
         number = commit.tables.get(table.key)
-        return None if number is None else self._table_dir(project_id, table) / f"{number:010d}.parquet"
+        return None if number is None else self.storage.location(f"{self._table_dir(project_id, table)}/{number:010d}.parquet")
 
     def scan_project(self, table: Table, project_id: str, commit: Commit | None = None) -> pl.LazyFrame:
         """The project's rows of `table` in the contract's schema (as of `commit`, by default the head).
@@ -149,14 +154,10 @@ class Warehouse:
         return self.scan(table).collect()
 
     # -- writing ----------------------------------------------------------------------------------------
-    @contextmanager
-    def project_lock(self, project_id: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        """Hold the project's write lock (re-entrant within a process): one writer per project at a time.
-        `on_wait` is called once if another process holds it."""
-        path = self.project_path(project_id) / ".lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with file_lock(path, on_wait):
-            yield
+    def project_lock(self, project_id: str, on_wait: Callable[[], None] | None = None):
+        """Hold the project's write lock (re-entrant within a process) in a `with` block: one writer per
+        project at a time. `on_wait` is called once if another process holds it."""
+        return self.storage.lock(f"{self._project(project_id)}/.lock", on_wait)
 
     def write_project(
         self, project_id: str, frames: dict[Table, pl.DataFrame | pl.LazyFrame], *, run_id: str | None = None, gt_version: int | None = None
@@ -171,9 +172,10 @@ class Warehouse:
             name = f"{number:010d}.parquet"
             self._remove_uncommitted(project_id, name)
             for table, frame in frames.items():
-                path = self._table_dir(project_id, table) / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _in_stable_order(table.conform(frame.lazy()).filter(pl.col("project_id") == project_id)).sink_parquet(path)
+                key = f"{self._table_dir(project_id, table)}/{name}"
+                self.storage.make_parent(key)
+                rows = _in_stable_order(table.conform(frame.lazy()).filter(pl.col("project_id") == project_id))
+                rows.sink_parquet(self.storage.location(key))
             commit = Commit(
                 number=number,
                 tables=head.tables | {table.key: number for table in frames},
@@ -181,34 +183,40 @@ class Warehouse:
                 gt_version=head.gt_version if gt_version is None else gt_version,
                 committed_at=datetime.now(UTC).isoformat(),
             )
-            _create_exclusively(self._commit_path(project_id, number), json.dumps(commit.__dict__, indent=1))
-            _replace_text(self._commit_path(project_id, number).with_name("HEAD"), str(number))
+            self.storage.create_text(self._commit_key(project_id, number), json.dumps(commit.__dict__, indent=1))
+            self.storage.replace_text(f"{self._project(project_id)}/commits/HEAD", str(number))
         self.refresh_views(project_id)
         return {table: self.scan_project(table, project_id, commit) for table in frames}
 
     def staging_path(self, project_id: str, run_id: str) -> Path:
-        """A fresh folder for the run's parsed exports. Folders that killed runs of the project left behind
-        are removed (the caller's run holds the project's lock, so no other run of it is using one)."""
+        """A fresh local folder for the run's parsed exports. Folders that killed runs of the project left
+        behind are removed (the caller's run holds the project's lock, so no other run of it is using one)."""
         with self.project_lock(project_id):
-            staging = self.project_path(project_id) / "staging"
+            # Parsed exports are read back within the step that writes them: on S3 a local folder will do.
+            staging = local_folder(self.root) / self._project(project_id) / "staging"
             shutil.rmtree(staging, ignore_errors=True)
             return staging / run_id
 
     def _remove_uncommitted(self, project_id: str, name: str) -> None:
         """Delete data files a killed writer left for the commit about to be made."""
-        tables = self.project_path(project_id) / "tables"
-        for path in tables.glob(f"*/{name}") if tables.is_dir() else []:
-            path.unlink()
+        tables = f"{self._project(project_id)}/tables"
+        for table in self.storage.names(tables):
+            self.storage.delete(f"{tables}/{table}/{name}")
 
     # -- ground-truth versions ---------------------------------------------------------------------------
-    def gt_version_path(self, project_id: str, version: int) -> Path:
+    def gt_version_path(self, project_id: str, version: int) -> Path | str:
         """The folder of GT version `version`: one Parquet file per part (`regions.parquet` is the GT's content)."""
-        return self.project_path(project_id) / "ground_truth" / str(version)
+        return self.storage.location(self._gt_version(project_id, version))
+
+    def _gt_version(self, project_id: str, version: int) -> str:
+        return f"{self._project(project_id)}/ground_truth/{version}"
 
     def gt_versions(self, project_id: str) -> list[int]:
         """The project's published GT versions, oldest first."""
-        folder = self.project_path(project_id) / "ground_truth"
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit()) if folder.is_dir() else []
+        names = self.storage.names(f"{self._project(project_id)}/ground_truth")
+        versions = sorted(int(name) for name in names if name.isdigit())
+        # A local version folder appears whole by rename; on S3 its `version.json`, written last, says it is whole.
+        return versions if self.storage.is_local() else [v for v in versions if self.storage.exists(f"{self._gt_version(project_id, v)}/version.json")]
 
     def read_gt_version(self, project_id: str, version: int | None = None) -> GroundTruthVersion | None:
         """GT version `version` of the project (the latest when None); None when there is no such version."""
@@ -216,36 +224,32 @@ class Warehouse:
         version = (versions[-1] if versions else None) if version is None else version
         if version not in versions:
             return None
-        folder = self.gt_version_path(project_id, version)
-        return GroundTruthVersion(version, **{part: pl.read_parquet(folder / f"{part}.parquet") for part in GroundTruthVersion.parts()})
+        parts = {part: pl.read_parquet(self._gt_part(project_id, version, part)) for part in GroundTruthVersion.parts()}
+        return GroundTruthVersion(version, **parts)
+
+    def _gt_part(self, project_id: str, version: int, part: str) -> Path | str:
+        return self.storage.location(f"{self._gt_version(project_id, version)}/{part}.parquet")
 
     def gt_changes(self, project_id: str) -> list[pl.DataFrame]:
         """The changes of every published GT version of the project, oldest first."""
-        return [pl.read_parquet(self.gt_version_path(project_id, v) / "changes.parquet") for v in self.gt_versions(project_id)]
+        return [pl.read_parquet(self._gt_part(project_id, v, "changes")) for v in self.gt_versions(project_id)]
 
     def gt_version_info(self, project_id: str, version: int) -> dict:
-        return json.loads((self.gt_version_path(project_id, version) / "version.json").read_text())
+        return json.loads(self.storage.read_text(f"{self._gt_version(project_id, version)}/version.json"))
 
     def publish_gt_version(self, project_id: str, gt: GroundTruthVersion, info: dict) -> None:
-        """Publish a GT version: written whole into a fresh folder that is then renamed to its number, so it
-        appears complete or not at all, and never over an existing version (FileExistsError)."""
-        final = self.gt_version_path(project_id, gt.version)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        for leftover in final.parent.glob(".*"):  # a killed publication's staging folder
-            shutil.rmtree(leftover, ignore_errors=True)
-        staging = final.with_name(f".{gt.version}.{uuid.uuid4().hex}")
-        staging.mkdir()
-        try:
+        """Publish a GT version: it appears complete or not at all, and never over an existing version
+        (FileExistsError)."""
+
+        def write(location: Callable[[str], Path | str]) -> None:
             for part in GroundTruthVersion.parts():
-                getattr(gt, part).write_parquet(staging / f"{part}.parquet")
-            info = {"project_id": project_id, "version": gt.version, "committed_at": datetime.now(UTC).isoformat(), **info}
-            (staging / "version.json").write_text(json.dumps(info, indent=1))
-            if final.exists():
-                raise FileExistsError(f"GT version {gt.version} of project {project_id} was published by another run")
-            os.rename(staging, final)  # fails if another writer created `final` with content meanwhile
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+                getattr(gt, part).write_parquet(location(f"{part}.parquet"))
+
+        info = {"project_id": project_id, "version": gt.version, "committed_at": datetime.now(UTC).isoformat(), **info}
+        try:
+            self.storage.publish_folder(self._gt_version(project_id, gt.version), write, "version.json", json.dumps(info, indent=1))
+        except FileExistsError as exc:
+            raise FileExistsError(f"GT version {gt.version} of project {project_id} was published by another run") from exc
 
     # -- the DuckDB file people query ---------------------------------------------------------------------
     def refresh_views(self, project_id: str | None = None) -> None:
@@ -257,7 +261,12 @@ class Warehouse:
         list the DuckDB file keeps (`_gtq.files`), so a write costs the same whatever other projects hold;
         without it, or when the file is missing or unreadable, everything is rebuilt from the commits.
         The new file is built in a temporary folder and renamed into place (a reader keeps the file it
-        opened); a lock orders concurrent updates."""
+        opened); a lock orders concurrent updates.
+
+        A warehouse on S3 has no DuckDB file: DuckDB reads S3 only through its httpfs extension, which
+        gtq cannot count on; `Warehouse(url).scan(table)` reads it, as does DuckDB with httpfs."""
+        if not self.storage.is_local():
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         with file_lock(self.root / ".duckdb.lock"), tempfile.TemporaryDirectory(prefix="gtq-views-") as scratch:
             # Built in the system's temporary folder: DuckDB reads '?' in a database path as URL options.
@@ -313,7 +322,7 @@ class Warehouse:
                 _create_view(con, schema, table, [str(self.empty_file(table)), *files])
 
     def _committed_files(self, project_id: str, table: Table, head: Commit) -> list[Path]:
-        directory = self._table_dir(project_id, table)
+        directory = self.storage.location(self._table_dir(project_id, table))
         return sorted(p for p in directory.glob("*.parquet") if int(p.stem) <= head.number) if directory.is_dir() else []
 
     def empty_file(self, table: Table) -> Path:
@@ -359,63 +368,3 @@ def _literal_glob(path: str) -> str:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _replace_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def _create_exclusively(path: Path, text: str) -> None:
-    """Write `path` whole or not at all, and only if it does not exist yet (FileExistsError otherwise)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    try:
-        with open(temporary, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(temporary, path)  # atomic, and fails if another writer created it first
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-class _FileLocks:
-    """Exclusive `flock`s, re-entrant within the process (a run holds its project's lock while its steps write)."""
-
-    def __init__(self) -> None:
-        self._held: dict[Path, tuple[int, int]] = {}
-        self._guard = threading.Lock()
-
-    @contextmanager
-    def hold(self, path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        with self._guard:
-            fd, depth = self._held.get(path, (None, 0))
-        if fd is None:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if on_wait:
-                    on_wait()
-                fcntl.flock(fd, fcntl.LOCK_EX)
-        with self._guard:
-            self._held[path] = (fd, depth + 1)
-        try:
-            yield
-        finally:
-            with self._guard:
-                fd, depth = self._held.pop(path)
-                if depth > 1:
-                    self._held[path] = (fd, depth - 1)
-            if depth == 1:
-                os.close(fd)
-
-
-_LOCKS = _FileLocks()
-
-
-def file_lock(path: Path, on_wait: Callable[[], None] | None = None):
-    """An exclusive lock on `path` (created if missing) for a `with` block; re-entrant within the process."""
-    return _LOCKS.hold(path, on_wait)

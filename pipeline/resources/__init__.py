@@ -10,14 +10,16 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from pipeline.groundtruth.policy import Policy, load_policy
+from pipeline.storage import local_folder
 from pipeline.warehouse import Warehouse
 
 DEFAULT_WAREHOUSE = "warehouse"
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse folder (per-project tables, GT versions, the DuckDB file of views) and the inbox
-    folder the sensor watches for new exports (default: `<warehouse>/inbox`).
+    """The warehouse, a local folder or `s3://bucket/prefix` (per-project tables, GT versions, the DuckDB
+    file of views), and the local inbox folder the sensor watches for new exports (default:
+    `<warehouse>/inbox`; for S3, `~/.gtq/<url>/inbox`).
 
     A run of one project holds that project's write lock from its first step to its last, whoever
     started it (CLI, UI, sensor, schedule): two runs of one project take turns, other projects go on."""
@@ -41,7 +43,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Warehouse(self.root)
 
     def inbox_path(self) -> Path:
-        return Path(self.inbox) if self.inbox else Path(self.root) / "inbox"
+        return Path(self.inbox) if self.inbox else local_folder(self.root) / "inbox"
 
 
 class GroundTruthPolicyResource(dg.ConfigurableResource):
