@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return ground_truth_command(args)
     if args.command == "ui":
         return open_ui(warehouse_root(args.warehouse), args.port)
-    return run_pipeline(args.source, warehouse_root(args.warehouse), groundtruth=args.groundtruth and Path(args.groundtruth), verbose=args.verbose)
+    return run_pipeline(
+        args.source, warehouse_root(args.warehouse), groundtruth=args.groundtruth and Path(args.groundtruth), verbose=args.verbose
+    )
 
 
 def ground_truth_command(args) -> int:

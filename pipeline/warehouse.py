@@ -105,7 +105,9 @@ class Warehouse:
     def projects(self) -> list[str]:
         """Every project with at least one commit, sorted."""
         return sorted(
-            unquote(name) for name in self.storage.names("projects") if any(n.endswith(".json") for n in self.storage.names(f"projects/{name}/commits"))
+            unquote(name)
+            for name in self.storage.names("projects")
+            if any(n.endswith(".json") for n in self.storage.names(f"projects/{name}/commits"))
         )
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -216,7 +218,11 @@ class Warehouse:
         names = self.storage.names(f"{self._project(project_id)}/ground_truth")
         versions = sorted(int(name) for name in names if name.isdigit())
         # A local version folder appears whole by rename; on S3 its `version.json`, written last, says it is whole.
-        return versions if self.storage.is_local() else [v for v in versions if self.storage.exists(f"{self._gt_version(project_id, v)}/version.json")]
+        return (
+            versions
+            if self.storage.is_local()
+            else [v for v in versions if self.storage.exists(f"{self._gt_version(project_id, v)}/version.json")]
+        )
 
     def read_gt_version(self, project_id: str, version: int | None = None) -> GroundTruthVersion | None:
         """GT version `version` of the project (the latest when None); None when there is no such version."""

@@ -84,7 +84,9 @@ def test_re_ingesting_on_s3_changes_nothing_and_a_new_export_makes_a_version(s3_
     assert store.read_gt_version("7", 1).regions["x"].to_list() == [30.0]
     assert main(["gt", "versions", "--project", "7", "--warehouse", s3_warehouse]) == 0
     out = tmp_path / "gt.json"
-    assert main(["gt", "export", "--project", "7", "--version", "0", "--format", "coco", "--out", str(out), "--warehouse", s3_warehouse]) == 0
+    assert (
+        main(["gt", "export", "--project", "7", "--version", "0", "--format", "coco", "--out", str(out), "--warehouse", s3_warehouse]) == 0
+    )
     assert '"bbox"' in out.read_text()
     assert store.read(GROUND_TRUTH).height == 1
 
