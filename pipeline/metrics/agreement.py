@@ -179,10 +179,12 @@ def statistics(counts: np.ndarray, weights: np.ndarray, level: str = "nominal", 
 
     With m_i the item's ratings and items with m_i >= 2 "pairable":
     - percent agreement P_bar: mean over pairable items of P_i = sum_k n_ik (n_ik - 1) / (m_i (m_i - 1));
-    - Fleiss' kappa, generalised to a varying number of ratings per item: (P_bar - P_e) / (1 - P_e) with
-      P_e = sum_k p_k^2 and p_k the label shares over all ratings (Fleiss 1971 when m_i is constant);
-    - Gwet's AC1: (P_bar - p_e) / (1 - p_e), p_e = sum_k pi_k (1 - pi_k) / (q - 1), pi_k the mean over
-      rated items of each item's share of label k and q the labels used (Gwet 2008; irrCAC);
+    - pi_k: the mean over rated items (m_i >= 1) of each item's share of label k, n_ik / m_i;
+    - Fleiss' kappa, generalised to a varying number of ratings per item as Gwet (2014, Handbook of
+      Inter-Rater Reliability) and irrCAC do: (P_bar - P_e) / (1 - P_e) with P_e = sum_k pi_k^2. When every
+      item has the same number of ratings, pi_k is the share of all ratings and this is Fleiss (1971);
+    - Gwet's AC1: (P_bar - p_e) / (1 - p_e), p_e = sum_k pi_k (1 - pi_k) / (q - 1), q the labels used
+      (Gwet 2008; irrCAC);
     - Krippendorff's alpha over pairable units: 1 - (n - 1) sum_u [sum_ck n_uc n_uk d2(c, k) / (m_u - 1)]
       / sum_ck n_c n_k d2(c, k), with d2 = [c != k] (nominal), (v_c - v_k)^2 (interval, `values` the
       labels' numbers) or the same on mid-ranks among the pooled values, cum_count(< v) + n_v / 2, which
@@ -204,11 +206,10 @@ def statistics(counts: np.ndarray, weights: np.ndarray, level: str = "nominal", 
     n_pairable_items = w_p.sum(axis=1)
     p_bar = _ratio(w_p @ p_i, n_pairable_items, n_pairable_items > 0)
     n_k = weights @ counts
-    shares = n_k / n_k.sum(axis=1, keepdims=True)
-    p_e = (shares**2).sum(axis=1)
-    fleiss = _ratio(p_bar - p_e, 1 - p_e, p_e < 1 - _DEGENERATE)
     item_shares = (weights / m) @ counts if len(weights) == 1 else weights @ (counts / m[:, None])  # the cheaper order
     pi = item_shares / weights.sum(axis=1, keepdims=True)
+    p_e = (pi**2).sum(axis=1)
+    fleiss = _ratio(p_bar - p_e, 1 - p_e, p_e < 1 - _DEGENERATE)
     q = (n_k > 0).sum(axis=1)
     chance = _ratio((pi * (1 - pi)).sum(axis=1), q - 1.0, q > 1)
     ac1 = _ratio(p_bar - chance, 1 - chance, q > 1)

@@ -53,3 +53,83 @@ def test_majority_vote_reports_ties_instead_of_breaking_them():
     assert p12["tied"] and p12["majority"] is None  # "majority" 2 broke a tie; gtq reports it
     tie = majority_vote(frame([("x", "a", "cat"), ("x", "b", "dog")]).lazy()).collect().row(0, named=True)
     assert tie["tied"] and tie["majority"] is None and tie["majority_share"] == 0.5
+
+
+# crowd-kit's own Dawid-Skene tests (Toloka/crowd-kit, tests/aggregation/test_ds_aggregation.py): the state
+# after 0 and 1 EM iterations (test_dawid_skene_step_by_step, atol 0.005), where probabilities, priors and
+# error rates must describe one and the same iteration.
+CROWDKIT_DATA = [
+    *[("t1", w, label) for w, label in (("w1", "no"), ("w2", "yes"), ("w4", "yes"), ("w5", "no"))],
+    *[("t2", w, label) for w, label in (("w1", "yes"), ("w2", "yes"), ("w3", "yes"), ("w4", "no"), ("w5", "no"))],
+    *[("t3", w, label) for w, label in (("w1", "yes"), ("w2", "no"), ("w3", "no"), ("w4", "yes"), ("w5", "no"))],
+    *[("t4", w, "yes") for w in ("w1", "w2", "w3", "w4", "w5")],
+    *[("t5", w, label) for w, label in (("w1", "yes"), ("w2", "no"), ("w3", "no"), ("w4", "no"), ("w5", "no"))],
+]
+CROWDKIT_STEPS = {
+    0: {
+        "probas_no": {"t1": 0.5, "t2": 0.4, "t3": 0.6, "t4": 0.0, "t5": 0.8},
+        "priors": {"no": 0.46, "yes": 0.54},
+        "labels": {"t2": "yes", "t3": "no", "t4": "yes", "t5": "no"},  # t1 is a 0.5/0.5 tie: crowd-kit takes "no"
+        # (worker, observed): P(observed | true no), P(observed | true yes)
+        "errors": {
+            ("w1", "no"): (0.22, 0.19),
+            ("w1", "yes"): (0.78, 0.81),
+            ("w2", "no"): (0.61, 0.22),
+            ("w2", "yes"): (0.39, 0.78),
+            ("w3", "no"): (0.78, 0.27),
+            ("w3", "yes"): (0.22, 0.73),
+            ("w4", "no"): (0.52, 0.30),
+            ("w4", "yes"): (0.48, 0.70),
+            ("w5", "no"): (1.00, 0.63),
+            ("w5", "yes"): (0.00, 0.37),
+        },
+    },
+    1: {
+        "probas_no": {"t1": 0.35, "t2": 0.26, "t3": 0.87, "t4": 0.0, "t5": 0.95},
+        "priors": {"no": 0.49, "yes": 0.51},
+        "labels": {"t1": "yes", "t2": "yes", "t3": "no", "t4": "yes", "t5": "no"},
+        "errors": {
+            ("w1", "no"): (0.14, 0.25),
+            ("w1", "yes"): (0.86, 0.75),
+            ("w2", "no"): (0.75, 0.07),
+            ("w2", "yes"): (0.25, 0.93),
+            ("w3", "no"): (0.87, 0.09),
+            ("w3", "yes"): (0.13, 0.91),
+            ("w4", "no"): (0.50, 0.31),
+            ("w4", "yes"): (0.50, 0.69),
+            ("w5", "no"): (1.00, 0.61),
+            ("w5", "yes"): (0.00, 0.39),
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("iterations", [0, 1])
+def test_dawid_skene_step_by_step_as_crowd_kit(iterations):
+    expected = CROWDKIT_STEPS[iterations]
+    result = dawid_skene(frame(CROWDKIT_DATA), max_iter=iterations, tol=0.0)
+    assert result.iterations == iterations
+    probas = dict(result.posteriors.filter(pl.col("label") == "no").select("item", "probability").iter_rows())
+    assert probas == pytest.approx(expected["probas_no"], abs=0.005)
+    assert result.priors == pytest.approx(expected["priors"], abs=0.005)
+    labels = dict(result.labels.select("item", "label").iter_rows())
+    assert {item: labels[item] for item in expected["labels"]} == expected["labels"]
+    errors = {(r["rater"], r["label"], r["true_label"]): r["probability"] for r in result.confusion.iter_rows(named=True)}
+    for (worker, observed), (given_no, given_yes) in expected["errors"].items():
+        assert errors[worker, observed, "no"] == pytest.approx(given_no, abs=0.005), (worker, observed)
+        assert errors[worker, observed, "yes"] == pytest.approx(given_yes, abs=0.005), (worker, observed)
+
+
+@pytest.mark.parametrize("overlap", [3, 300])
+def test_dawid_skene_keeps_a_symmetric_crowd_at_its_vote_shares(overlap):
+    """crowd-kit's test_dawid_skene_overlap: every task gets 1/3 "no" from a rotating third of the workers."""
+    rows = [(str(task), f"w{worker}", "yes" if (worker - task) % 3 else "no") for worker in range(overlap) for task in range(3)]
+    result = dawid_skene(frame(rows), max_iter=20)
+    assert result.posteriors.filter(pl.col("label") == "yes")["probability"].to_list() == pytest.approx([2 / 3] * 3, abs=0.005)
+    assert result.labels["label"].to_list() == ["yes"] * 3
+    assert result.priors == pytest.approx({"no": 1 / 3, "yes": 2 / 3}, abs=0.005)
+
+
+def test_dawid_skene_on_no_ratings_is_empty():
+    result = dawid_skene(frame([]))
+    assert result.labels.is_empty() and result.posteriors.is_empty() and result.confusion.is_empty() and result.priors == {}

@@ -184,13 +184,25 @@ def test_krippendorff_alpha_matches_krippendorff_package_with_missing_ratings(n_
 
 
 def test_generalised_fleiss_with_unequal_raters_per_item():
-    """Hand-computed: items with 3, 2 and 1 ratings; the single rating counts only in category shares."""
+    """Hand-computed: items with 3, 2 and 1 ratings; the single rating counts only in the category shares."""
     rows = [("i1", "a", "x"), ("i1", "b", "x"), ("i1", "c", "y"), ("i2", "a", "y"), ("i2", "b", "y"), ("i3", "a", "x")]
     got = fleiss_kappa(ratings(rows)).collect().row(0, named=True)
     p_bar = (2 / 6 + 2 / 2) / 2  # item 1: x,x pair agrees (2 of 6 ordered pairs); item 2: all agree
-    p_e = (3 / 6) ** 2 + (3 / 6) ** 2  # shares over all six ratings
+    p_e = (5 / 9) ** 2 + (4 / 9) ** 2  # each item's shares, averaged: x (2/3 + 0 + 1) / 3, y (1/3 + 1 + 0) / 3
     assert got["n_items"] == 2 and got["n_ratings"] == 6
     assert got["fleiss_kappa"] == pytest.approx((p_bar - p_e) / (1 - p_e), abs=1e-12)
+
+
+def test_irrcac_four_raters_with_missing_ratings():
+    """Fleiss' kappa, AC1 and alpha as irrCAC reports them on its own dataset (Gwet's generalisation:
+    Fleiss and AC1 share one chance model, each item's label shares averaged over the items)."""
+    c = case("irrcac_cac_raw4raters")
+    rows = [(item, rater, str(label)) for item, rater, label in c["inputs"]["rows"]]
+    got = fleiss_kappa(ratings(rows)).collect().row(0, named=True)
+    assert got["percent_agreement"] == pytest.approx(c["expected"]["percent_agreement"], abs=c["tolerance"])
+    assert got["fleiss_kappa"] == pytest.approx(c["expected"]["fleiss_kappa"], abs=c["tolerance"])
+    assert gwet_ac1(ratings(rows)).collect().item() == pytest.approx(c["expected"]["gwet_ac1"], abs=c["tolerance"])
+    assert krippendorff_alpha(ratings(rows)).collect().item() == pytest.approx(c["expected"]["krippendorff_alpha"], abs=c["tolerance"])
 
 
 def test_gwet_ac1_published_two_rater_example():
