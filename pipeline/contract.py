@@ -370,10 +370,11 @@ ANNOTATOR_DAILY = quality_table(
         "origin": pl.String,
         "day": pl.Date,
         "n_annotations": pl.Int64,
+        "n_submitted": pl.Int64,
         "n_scored": pl.Int64,
         "accuracy": pl.Float64,
     },
-    "The trend per annotator or model and UTC day: submitted work and accuracy against GT.",
+    "The trend per annotator or model and UTC day of the last update (null: undated), in annotator_performance's units: the days add up to its totals.",
 )
 
 AGREEMENT_MATRIX = quality_table(

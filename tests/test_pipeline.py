@@ -16,6 +16,8 @@ from pipeline.contract import (
     ALL_TABLES,
     ANNOTATIONS,
     ANNOTATOR_CONFUSION,
+    ANNOTATOR_DAILY,
+    ANNOTATOR_PERFORMANCE,
     AVERAGE_PRECISION,
     CONSENSUS_LABELS,
     DETECTION_SCORES,
@@ -306,6 +308,28 @@ def test_sample_run_dawid_skene_finds_the_careless_annotator(sample_run):
     labels = store.read(CONSENSUS_LABELS)
     assert labels["task_id"].is_in(store.read(GROUND_TRUTH)["task_id"].implode()).sum() == 0  # only tasks without GT
     assert labels.filter(pl.col("tied"))["majority"].null_count() == labels["tied"].sum()
+
+
+def test_sample_run_daily_trend_adds_up_to_the_dashboard(sample_run):
+    """quality.annotator_daily counts in annotator_performance's units: per participant, the days sum to its
+    n_annotations, n_submitted and n_scored, and the days' accuracies weighted by n_scored give its accuracy."""
+    _, store = sample_run
+    keys = ["annotator", "origin"]
+    days = (
+        store.read(ANNOTATOR_DAILY)
+        .group_by(keys)
+        .agg(
+            pl.col("n_annotations", "n_submitted", "n_scored").sum(),
+            ((pl.col("accuracy") * pl.col("n_scored")).sum() / pl.col("n_scored").sum()).alias("accuracy"),
+        )
+    )
+    totals = store.read(ANNOTATOR_PERFORMANCE).select(*keys, "n_annotations", "n_submitted", "n_scored", "accuracy")
+    joined = totals.join(days, on=keys, suffix="_days")
+    assert joined.height == totals.height == days.height and joined["n_scored"].sum() > 0
+    for column in ("n_annotations", "n_submitted", "n_scored"):
+        assert joined[column].to_list() == joined[f"{column}_days"].to_list(), column
+    scored = joined.filter(pl.col("n_scored") > 0)
+    assert scored["accuracy"].to_list() == pytest.approx(scored["accuracy_days"].to_list(), abs=1e-12)
 
 
 def test_the_same_input_gives_the_same_bits(tmp_path):

@@ -88,20 +88,25 @@ def annotator_performance(
 
 
 def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyFrame:
-    """The trend: per annotator or model and UTC day of submission, n_annotations, n_scored, accuracy."""
-    day = pl.coalesce("updated_at", "created_at").dt.date().alias("day")
-    submitted = annotations.filter(~pl.col("was_cancelled")).with_columns(day)
-    volume = submitted.group_by(*PARTICIPANT, "day").agg(pl.len().cast(pl.Int64).alias("n_annotations"))
+    """The trend: per annotator or model and UTC day (of the last update, else of creation; null when the
+    export dates neither), in `annotator_performance`'s units, so that the days add up to its totals:
+    n_annotations (skipped included), n_submitted, n_scored (annotations scored against GT) and accuracy
+    (the mean of their overall scores, control weights applied)."""
+    keys = ["project_id", "task_id", "annotation_id"]
+    dated = annotations.with_columns(pl.coalesce("updated_at", "created_at").dt.date().alias("day"))
+    volume = dated.group_by(*PARTICIPANT, "day").agg(
+        pl.len().cast(pl.Int64).alias("n_annotations"), (~pl.col("was_cancelled")).sum().cast(pl.Int64).alias("n_submitted")
+    )
     scored = (
-        scores.join(submitted.select("project_id", "task_id", "annotation_id", "day"), on=["project_id", "task_id", "annotation_id"])
+        overall(scores, [*PARTICIPANT, "task_id", "annotation_id"])
+        .join(dated.select(*keys, "day"), on=keys)
         .group_by(*PARTICIPANT, "day")
         .agg(pl.len().cast(pl.Int64).alias("n_scored"), ordered_mean("score").alias("accuracy"))
     )
     return (
-        volume.join(scored, on=[*PARTICIPANT, "day"], how="left")
+        volume.join(scored, on=[*PARTICIPANT, "day"], how="left", nulls_equal=True)
         .with_columns(pl.col("n_scored").fill_null(0))
-        .drop_nulls("day")
-        .sort(*PARTICIPANT, "day")
+        .sort(*PARTICIPANT, "day", nulls_last=True)
     )
 
 
