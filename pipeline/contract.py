@@ -354,6 +354,16 @@ MODEL_PERFORMANCE = quality_table(
         "box_f1_iou_75": pl.Float64,
         "map_50_95": pl.Float64,
         "map_50": pl.Float64,
+        "map_75": pl.Float64,
+        "map_small": pl.Float64,
+        "map_medium": pl.Float64,
+        "map_large": pl.Float64,
+        "mar_1": pl.Float64,
+        "mar_10": pl.Float64,
+        "mar_100": pl.Float64,
+        "mar_small": pl.Float64,
+        "mar_medium": pl.Float64,
+        "mar_large": pl.Float64,
         "image_roc_auc": pl.Float64,
         "n_predictions": pl.Int64,
         "mean_confidence": pl.Float64,
@@ -457,8 +467,18 @@ _AP_KEYS = {
 
 AVERAGE_PRECISION = quality_table(
     "average_precision",
-    {**_AP_KEYS, "n_gt": pl.Int64, "n_detections": pl.Int64, "ap": pl.Float64},
-    "COCO average precision of each scored participant (models) per box control, label and IoU threshold; null without GT boxes.",
+    {
+        **_AP_KEYS,
+        "area_range": pl.String,
+        "n_gt": pl.Int64,
+        "n_detections": pl.Int64,
+        "ap": pl.Float64,
+        "recall_max_1": pl.Float64,
+        "recall_max_10": pl.Float64,
+        "recall_max_100": pl.Float64,
+    },
+    "COCO average precision and recall (1, 10, 100 boxes per image and label) of each scored participant (models) per box"
+    " control, label, IoU threshold and area range (all, small, medium, large), as pycocotools; null without GT boxes.",
 )
 
 PRECISION_RECALL_CURVE = quality_table(

@@ -357,9 +357,37 @@ def test_an_image_without_detections_counts_against_the_model(tmp_path):
     (folder / "model.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}]))
     store = Warehouse(tmp_path / "wh")
     run_ok([folder / "val.json", folder / "model.json"], store.root)
-    ap = store.read(AVERAGE_PRECISION).filter(pl.col("iou_threshold") == 0.5)["ap"].item()
+    ap = store.read(AVERAGE_PRECISION).filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all"))["ap"].item()
     assert ap == pytest.approx(51 / 101)
     model = store.read(DETECTION_SCORES).filter(
         (pl.col("origin") == "model") & (pl.col("iou_threshold") == 0.5) & (pl.col("matching") == "coco")
     )
     assert model.select("tp", "fp", "fn").row(0) == (1, 0, 1)
+
+
+def test_coco_crowd_regions_and_areas_reach_the_twelve_figures(tmp_path):
+    """A COCO ground-truth file with a crowd region and its mask areas: a detection on the crowd region is
+    ignored (AP@.5 1, not 0.5), the annotation's `area` (not the box's) decides small/medium/large, and
+    model_performance has COCOeval's twelve figures."""
+    folder = tmp_path / "coco"
+    folder.mkdir()
+    images = [{"id": 1, "file_name": "1.jpg", "width": 640, "height": 480}]
+    boxes = [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1000, "iscrowd": 0},  # box 1600 px², mask small
+        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [200, 200, 200, 200], "area": 30000, "iscrowd": 1},
+    ]
+    (folder / "val.json").write_text(json.dumps({"images": images, "annotations": boxes, "categories": [{"id": 1, "name": "zebra"}]}))
+    detections = [
+        {"image_id": 1, "category_id": 1, "bbox": [250, 250, 30, 30], "score": 0.95},  # inside the crowd region
+        {"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "score": 0.9},
+    ]
+    (folder / "model.json").write_text(json.dumps(detections))
+    store = Warehouse(tmp_path / "wh")
+    run_ok([folder / "val.json", folder / "model.json"], store.root)
+    ap = store.read(AVERAGE_PRECISION).filter(pl.col("iou_threshold") == 0.5)
+    by_area = {r["area_range"]: (r["n_gt"], r["ap"]) for r in ap.iter_rows(named=True)}
+    assert by_area == {"all": (1, pytest.approx(1.0)), "small": (1, pytest.approx(1.0))}  # no GT box or detection counts elsewhere
+    model = store.read(MODEL_PERFORMANCE).row(0, named=True)
+    assert model["map_50_95"] == pytest.approx(1.0) and model["map_small"] == pytest.approx(1.0)
+    assert model["map_medium"] is None and model["mar_large"] is None
+    assert model["mar_1"] == 0.0 and model["mar_10"] == pytest.approx(1.0)  # the best-scored box is the ignored one

@@ -103,7 +103,7 @@ def confusion_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     control's (CVAT's: IoU 0.5, optimal matching, with an '(unmatched)' row and column), in long form."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
-    gt_boxes, boxes = detection.detection_inputs(
+    gt_boxes, boxes, _ = detection.detection_inputs(
         store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
     )
     categorical = classification.confusion_matrix(store.scan_project(ANNOTATION_SCORES, project))
@@ -164,11 +164,11 @@ def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     and Scout's whole-image evaluation."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
-    gt_boxes, boxes = detection.detection_inputs(
+    gt_boxes, boxes, crowd = detection.detection_inputs(
         store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
     )
     yield _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats="f1")
-    ap, curves = detection.average_precision(gt_boxes, boxes)
+    ap, curves = detection.average_precision(gt_boxes, boxes, crowd)
     yield _publish(context, warehouse, AVERAGE_PRECISION, ap.lazy(), stats="ap")
     yield _publish(context, warehouse, PRECISION_RECALL_CURVE, curves.lazy())
     yield _publish(context, warehouse, IMAGE_DETECTION_SCORES, detection.image_detection_scores(gt_boxes, boxes).lazy(), stats="roc_auc")

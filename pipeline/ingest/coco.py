@@ -42,6 +42,7 @@ class _Box(msgspec.Struct, gc=False):
     id: int | str | None = None
     score: float | None = None
     iscrowd: int = 0
+    area: float | None = None
     segmentation: Any = None
 
 
@@ -72,7 +73,7 @@ def _region(owner: tuple[str, str, str], index: int, box: _Box, category: str, i
         *owner, None if box.id is None else str(box.id), index, "bbox", "image", "rectanglelabels", [category],
         x, y, width, height, None, None, None, None, None, None, box.score,
         image.width if image else None, image.height if image else None, None, "pixel", not box.iscrowd,
-        msgspec.json.encode({"bbox": box.bbox, "category_id": box.category_id, "iscrowd": box.iscrowd}).decode(),
+        msgspec.json.encode({"bbox": box.bbox, "category_id": box.category_id, "iscrowd": box.iscrowd, "area": box.area}).decode(),
     )  # fmt: skip
 
 

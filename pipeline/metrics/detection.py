@@ -31,7 +31,17 @@ import numpy as np
 import polars as pl
 
 from pipeline.metrics.classification import UNMATCHED, f1, precision, recall
-from pipeline.metrics.matching import GEOMETRY, box_iou, box_label, greedy_matches, optimal_matches, scorable_box, score_ordered_matches
+from pipeline.metrics.matching import (
+    BOX_TYPES,
+    GEOMETRY,
+    box_iou,
+    box_label,
+    crowd_iou,
+    greedy_matches,
+    optimal_matches,
+    scorable_box,
+    score_ordered_matches,
+)
 from pipeline.metrics.ordered import ordered_mean
 
 TASK = ["project_id", "task_id"]
@@ -40,6 +50,9 @@ PARTICIPANT = ["project_id", "annotator", "origin", "control"]
 IOU_SWEEP = tuple(float(t) for t in np.linspace(0.5, 0.95, 10))
 RECALL_GRID = tuple(float(r) for r in np.linspace(0.0, 1.0, 101))
 MATCHING_RULES = ("hungarian", "greedy", "coco")
+# COCOeval's area ranges (square pixels) and detections per image and label.
+AREA_RANGES = {"all": (0.0, 1e10), "small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
+MAX_DETECTIONS = (1, 10, 100)
 TASKS_PER_BATCH = 250_000  # images matched together; more only costs memory
 
 
@@ -192,62 +205,85 @@ def detection_scores(
 
 
 def average_precision(
-    gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Sequence[float] = IOU_SWEEP, max_detections: int = 100
+    gt_boxes: pl.DataFrame,
+    boxes: pl.DataFrame,
+    crowd: pl.DataFrame | None = None,
+    thresholds: Sequence[float] = IOU_SWEEP,
+    area_ranges: dict[str, tuple[float, float]] = AREA_RANGES,
+    max_detections: Sequence[int] = MAX_DETECTIONS,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """COCO average precision per participant, control, label and IoU threshold, and its curves.
+    """COCO average precision and recall per participant, control, label, IoU threshold and area range,
+    and the precision-recall curves (area "all"), as pycocotools' COCOeval (bbox) computes them.
 
-    For boxes with a score (models'). As pycocotools' COCOeval (bbox, all areas): per task and label
-    the `max_detections` highest-scored boxes are matched by the ``coco`` rule; over all tasks the
-    boxes are ranked by score, precision = tp / (tp + fp) and recall = tp / GT boxes at each rank;
-    precision is made non-increasing from the right (the envelope) and read at 101 recall points
-    0, 0.01, ..., 1 (the first rank reaching that recall; 0 if none does). AP = the mean of those
-    points. AP is null for a label without GT boxes on the participant's tasks (pycocotools: -1), and 0
-    for a label with GT boxes but no detection. mAP@[.5:.95] is the mean of AP over labels and the ten
-    thresholds 0.5:0.05:0.95.
+    For boxes with a score (models'). Per task and label the highest-scored boxes, `max(max_detections)`
+    at most, are matched in score order, each to the free GT box of largest IoU >= the threshold (the
+    ``coco`` rule). GT boxes outside the area range, and `crowd` regions, are *ignored*: a box is matched
+    to one of them only when no regular GT box is free for it, and is then neither a true nor a false
+    positive; a crowd region takes any number of boxes, and its overlap is intersection / the box's area.
+    An unmatched box outside the area range is ignored too. Areas are in square pixels: the `area` column
+    when given (COCO's annotation area), else width x height; a box of unknown area counts in "all" only.
 
-    Returns (ap: project_id, annotator, origin, control, label, iou_threshold, n_gt, n_detections, ap;
-    curves: the same keys with recall, precision at each of the 101 points).
+    Over all tasks the boxes are ranked by score (ties by numeric image id, as pycocotools), precision =
+    tp / (tp + fp) and recall = tp / regular GT boxes at each rank; precision is made non-increasing from
+    the right and read at 101 recall points 0, 0.01, ..., 1 (the first rank reaching that recall; 0 if
+    none does). AP = their mean, with `max(max_detections)` boxes per task and label; `recall_max_<m>` is
+    the recall reached with the `m` best boxes per task and label. Both are null for a label without
+    regular GT boxes on the participant's tasks (pycocotools: -1); AP is 0 for a label with GT boxes and
+    no detection. COCO's twelve summary figures are means of these over labels and thresholds.
+
+    Returns (ap: project_id, annotator, origin, control, label, iou_threshold, area_range, n_gt,
+    n_detections, ap, recall_max_<m> for each m; curves: project_id ... iou_threshold, recall, precision
+    at each of the 101 points, for area "all").
     """
     key = [*TASK, "annotator", "control", "label"]
-    curve_key = [*PARTICIPANT, "label", "iou_threshold"]
+    curve_key = [*PARTICIPANT, "label", "iou_threshold", "area_range"]
     who = _scored_tasks(gt_boxes, boxes)
-    real_gt = gt_boxes.drop_nulls("box")
-    scored_boxes = boxes.drop_nulls("box").filter(pl.col("score").is_not_null()).join(who.select(TASK).unique(), on=TASK)
-    detections = _ranked(scored_boxes.lazy(), key).filter(pl.col("rank") < max_detections).collect()
+    regular = _with_area(gt_boxes.drop_nulls("box")).with_columns(iscrowd=pl.lit(False))
+    crowd = regular.clear() if crowd is None else _with_area(crowd).with_columns(iscrowd=pl.lit(True), box=pl.lit(-1, pl.Int64))
+    targets = pl.concat([regular.select(*TASK, "control", "label", "box", *GEOMETRY, "area", "iscrowd"),
+                         crowd.select(*TASK, "control", "label", "box", *GEOMETRY, "area", "iscrowd")])  # fmt: skip
+    scored_boxes = _with_area(boxes.drop_nulls("box").filter(pl.col("score").is_not_null())).join(who.select(TASK).unique(), on=TASK)
+    detections = _ranked(scored_boxes.lazy(), key).filter(pl.col("rank") < max(max_detections)).collect()
     scored = who.join(detections.select("project_id", "annotator").unique(), on=["project_id", "annotator"])
-    gt_counts = real_gt.join(scored, on=TASK).group_by(*PARTICIPANT, "label").agg(pl.len().alias("n_gt"))
     candidates = (
-        detections.join(real_gt.select(*TASK, "control", "label", "box", *GEOMETRY), on=[*TASK, "control", "label"], suffix="_gt")
-        .with_columns(iou=box_iou("", "_gt"))
-        .select(*key, "box", "box_gt", "rank", "iou")
+        detections.join(targets, on=[*TASK, "control", "label"], suffix="_gt")
+        .with_columns(iou=pl.when(pl.col("iscrowd")).then(crowd_iou("", "_gt")).otherwise(box_iou("", "_gt")))
+        # A crowd region is never used up: each of its pairs gets a target of its own.
+        .with_columns(box_gt=pl.when(pl.col("iscrowd")).then(-1 - pl.int_range(pl.len(), dtype=pl.Int64)).otherwise("box_gt"))
+        .select(*key, "box", "box_gt", "rank", "iou", "iscrowd", "area_gt")
     )
-    matched = pl.concat(
-        [
-            score_ordered_matches(candidates.filter(pl.col("iou") >= t), key, "box", "box_gt", "rank", "iou").select(
-                *key, "box", iou_threshold=pl.lit(t), tp=pl.lit(True)
+    outcomes = []
+    for area_range, (low, high) in area_ranges.items():
+        inside = _inside(area_range, low, high)
+        ignored_gt = pl.col("iscrowd") | ~inside("area_gt")
+        for t in thresholds:
+            over = candidates.filter(pl.col("iou") >= t)
+            hits = score_ordered_matches(over.filter(~ignored_gt), key, "box", "box_gt", "rank", "iou").select(*key, "box")
+            rest = over.filter(ignored_gt).join(hits, on=[*key, "box"], how="anti")
+            on_ignored = score_ordered_matches(rest, key, "box", "box_gt", "rank", "iou").select(*key, "box")
+            outcomes.append(
+                detections.select(*key, "origin", "box", "score", "rank", "area")
+                .join(hits.with_columns(tp=pl.lit(True)), on=[*key, "box"], how="left")
+                .join(on_ignored.with_columns(on_ignored=pl.lit(True)), on=[*key, "box"], how="left")
+                .with_columns(pl.col("tp", "on_ignored").fill_null(False))
+                .filter(~pl.col("on_ignored") & (pl.col("tp") | inside("area")))  # what pycocotools ignores
+                .select(*key, "origin", "box", "score", "rank", "tp", iou_threshold=pl.lit(t), area_range=pl.lit(area_range))
             )
-            for t in thresholds
+    counted = pl.concat(outcomes)
+    gt_counts = pl.concat(
+        [
+            regular.filter(_inside(name, low, high)("area")).join(scored, on=TASK).group_by(*PARTICIPANT, "label")
+            .agg(pl.len().alias("n_gt")).with_columns(area_range=pl.lit(name))
+            for name, (low, high) in area_ranges.items()
         ]
-    )
-    per_threshold = detections.select(*key, "origin", "box", "score", "rank").join(
-        pl.DataFrame({"iou_threshold": list(thresholds)}), how="cross"
-    )
+    )  # fmt: skip
     points = (
-        per_threshold.join(matched, on=[*key, "box", "iou_threshold"], how="left")
-        .with_columns(pl.col("tp").fill_null(False))
-        # Ties in score go by image as pycocotools orders them: numeric ids as numbers (2 before 10).
-        .sort(
+        counted.sort(
             *curve_key, pl.col("score"), _image_order, "task_id", "rank", descending=[False] * len(curve_key) + [True, False, False, False]
         )
-        .join(gt_counts, on=[*PARTICIPANT, "label"], how="left")
-        .with_columns(
-            tp_sum=pl.col("tp").cum_sum().over(curve_key),
-            fp_sum=(~pl.col("tp")).cum_sum().over(curve_key),
-        )
-        .with_columns(
-            recall=pl.col("tp_sum") / pl.col("n_gt"),
-            precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")),
-        )
+        .join(gt_counts, on=[*PARTICIPANT, "label", "area_range"], how="left")
+        .with_columns(tp_sum=pl.col("tp").cum_sum().over(curve_key), fp_sum=(~pl.col("tp")).cum_sum().over(curve_key))
+        .with_columns(recall=pl.col("tp_sum") / pl.col("n_gt"), precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")))
         .with_columns(precision=pl.col("precision").reverse().cum_max().reverse().over(curve_key))
         .filter(pl.col("n_gt") > 0)
         .group_by(*curve_key, "recall")
@@ -257,12 +293,19 @@ def average_precision(
     evaluated = (
         gt_counts.join(pl.DataFrame({"iou_threshold": list(thresholds)}), how="cross")
         .join(
-            per_threshold.group_by(*PARTICIPANT, "label", "iou_threshold").agg(pl.len().alias("n_detections")),
+            counted.group_by(curve_key).agg(
+                pl.len().alias("n_detections"),
+                *((pl.col("tp") & (pl.col("rank") < m)).sum().alias(f"tp_max_{m}") for m in max_detections),
+            ),
             on=curve_key,
             how="full",
             coalesce=True,
         )
         .with_columns(pl.col("n_gt", "n_detections").fill_null(0).cast(pl.Int64))
+        .with_columns(
+            pl.when(pl.col("n_gt") > 0).then(pl.col(f"tp_max_{m}").fill_null(0) / pl.col("n_gt")).alias(f"recall_max_{m}")
+            for m in max_detections
+        )
     )
     grid = (
         evaluated.filter(pl.col("n_gt") > 0)
@@ -277,10 +320,53 @@ def average_precision(
     )
     ap = (
         evaluated.join(curves.group_by(curve_key).agg(ordered_mean(pl.col("precision")).alias("ap")), on=curve_key, how="left")
-        .select(*curve_key, "n_gt", "n_detections", "ap")
+        .select(*curve_key, "n_gt", "n_detections", "ap", *(f"recall_max_{m}" for m in max_detections))
         .sort(*curve_key)
     )
-    return ap, curves
+    return ap, curves.filter(pl.col("area_range") == "all").drop("area_range")
+
+
+# COCOeval.summarize's twelve figures: (column of `average_precision`, area range, IoU threshold or all).
+COCO_SUMMARY = {
+    "map_50_95": ("ap", "all", None),
+    "map_50": ("ap", "all", 0.5),
+    "map_75": ("ap", "all", 0.75),
+    "map_small": ("ap", "small", None),
+    "map_medium": ("ap", "medium", None),
+    "map_large": ("ap", "large", None),
+    "mar_1": ("recall_max_1", "all", None),
+    "mar_10": ("recall_max_10", "all", None),
+    "mar_100": ("recall_max_100", "all", None),
+    "mar_small": ("recall_max_100", "small", None),
+    "mar_medium": ("recall_max_100", "medium", None),
+    "mar_large": ("recall_max_100", "large", None),
+}
+
+
+def coco_summary(ap: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
+    """COCO's twelve summary figures per `by` group (COCOeval.summarize; torchmetrics' names): each the mean,
+    over labels and IoU thresholds 0.5:0.95 (or the one named), of `average_precision`'s AP or recall at
+    an area range; null where no label has GT boxes (pycocotools: -1)."""
+
+    def figure(column: str, area_range: str, threshold: float | None) -> pl.Expr:
+        keep = pl.col("area_range") == area_range
+        if threshold is not None:
+            keep &= (pl.col("iou_threshold") - threshold).abs() < 1e-9
+        return ordered_mean(pl.col(column).filter(keep))
+
+    return ap.group_by(by).agg(figure(*spec).alias(name) for name, spec in COCO_SUMMARY.items())
+
+
+def _with_area(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its boxes' `area`: as given when the column exists, else width x height."""
+    area = pl.col("width") * pl.col("height")
+    return frame.with_columns(area=pl.coalesce("area", area) if "area" in frame.columns else area)
+
+
+def _inside(area_range: str, low: float, high: float):
+    """Whether a box's area (column `column`) is in the range (bounds included, as pycocotools); a box of
+    unknown area is in "all" only."""
+    return lambda column: pl.lit(True) if area_range == "all" else pl.col(column).is_between(low, high).fill_null(False)
 
 
 def image_detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, score_threshold: float = 0.5) -> pl.DataFrame:
@@ -331,15 +417,25 @@ def image_detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, score_th
 
 def detection_inputs(
     annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_regions: pl.LazyFrame, ground_truth: pl.LazyFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The (gt_boxes, boxes) frames the functions of this module take.
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The (gt_boxes, boxes, crowd) frames the functions of this module take.
 
     gt_regions are the GT's regions (`pipeline.groundtruth.ground_truth_regions`); boxes are those of each
     participant's latest submitted annotation or prediction on a task with GT, the GT annotation itself
-    excluded. Box ids are numbered in a fixed order.
+    excluded; crowd holds the GT's COCO crowd regions (`iscrowd`), which only COCO AP uses. Box ids are
+    numbered in a fixed order. Every box has its `area` in square pixels (`pixel_area`; a GT box from a
+    COCO file: the annotation's own `area`).
     """
+    gt_area = pl.coalesce(pl.col("value_json").str.json_path_match("$.area").cast(pl.Float64, strict=False), pixel_area()).alias("area")
     gt = ground_truth.select(*TASK).join(
-        gt_regions.filter(scorable_box()).select(*TASK, "control", box_label(), *GEOMETRY), on=TASK, how="left"
+        gt_regions.filter(scorable_box()).select(*TASK, "control", box_label(), *GEOMETRY, gt_area), on=TASK, how="left"
+    )
+    crowd = (
+        ground_truth.select(*TASK)
+        .join(gt_regions.filter(crowd_region()), on=TASK)
+        .select(*TASK, "control", box_label(), *GEOMETRY, gt_area)
+        .sort(*TASK, "control", *GEOMETRY)
+        .collect()
     )
     latest = (
         annotations.filter(~pl.col("was_cancelled"))
@@ -348,7 +444,9 @@ def detection_inputs(
         .group_by(*TASK, "annotator")
         .agg(pl.col("annotation_id", "origin").sort_by("updated_at", "annotation_id", nulls_last=False).last())
     )
-    mine = regions.filter(scorable_box()).select(*TASK, "annotation_id", "item_index", "control", box_label(), *GEOMETRY, "score")
+    mine = regions.filter(scorable_box()).select(
+        *TASK, "annotation_id", "item_index", "control", box_label(), *GEOMETRY, "score", pixel_area().alias("area")
+    )
     boxes = latest.join(mine, on=[*TASK, "annotation_id"], how="left").sort(*TASK, "annotator", "item_index")
     numbered = [
         frame.collect()
@@ -356,7 +454,20 @@ def detection_inputs(
         .with_columns(pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)).alias("box"))
         for frame in (gt.sort(*TASK, "control", *GEOMETRY), boxes)
     ]
-    return numbered[0], numbered[1].drop("annotation_id", "item_index")
+    return numbered[0], numbered[1].drop("annotation_id", "item_index"), crowd
+
+
+def pixel_area() -> pl.Expr:
+    """A region's box area in square pixels (COCO's area ranges are in pixels): width x height, percent
+    coordinates scaled by the image size; null for a percent box whose image size is unknown."""
+    scale = pl.when(pl.col("coordinate_unit") == "percent").then(pl.col("original_width") * pl.col("original_height") / 1e4)
+    return pl.col("width") * pl.col("height") * scale.otherwise(1.0)
+
+
+def crowd_region() -> pl.Expr:
+    """A COCO crowd region (`iscrowd: 1`): a box that COCO AP ignores, and no other score counts."""
+    iscrowd = pl.col("value_json").str.json_path_match("$.iscrowd") == "1"
+    return pl.col("type").is_in(BOX_TYPES) & ~pl.col("scorable") & pl.col("width").is_not_null() & iscrowd
 
 
 def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:

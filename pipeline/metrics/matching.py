@@ -30,19 +30,31 @@ def box_label() -> pl.Expr:
     return pl.col("labels").list.first().fill_null("").alias("label")
 
 
+def box_intersection(a: str = "_a", b: str = "_b") -> pl.Expr:
+    """The area two boxes share (x{a}, y{a}, width{a}, height{a} and the same with suffix `b`); 0 when apart."""
+    ix = (pl.min_horizontal(pl.col(f"x{a}") + pl.col(f"width{a}"), pl.col(f"x{b}") + pl.col(f"width{b}"))
+          - pl.max_horizontal(pl.col(f"x{a}"), pl.col(f"x{b}"))).clip(lower_bound=0)  # fmt: skip
+    iy = (pl.min_horizontal(pl.col(f"y{a}") + pl.col(f"height{a}"), pl.col(f"y{b}") + pl.col(f"height{b}"))
+          - pl.max_horizontal(pl.col(f"y{a}"), pl.col(f"y{b}"))).clip(lower_bound=0)  # fmt: skip
+    return ix * iy
+
+
 def box_iou(a: str = "_a", b: str = "_b") -> pl.Expr:
     """IoU of the boxes in columns x{a}, y{a}, width{a}, height{a} and the same with suffix `b`.
 
     intersection / (area_a + area_b - intersection); boxes that only touch have IoU 0; two boxes of no
     area have no IoU (null): an empty box matches nothing.
     """
-    ix = (pl.min_horizontal(pl.col(f"x{a}") + pl.col(f"width{a}"), pl.col(f"x{b}") + pl.col(f"width{b}"))
-          - pl.max_horizontal(pl.col(f"x{a}"), pl.col(f"x{b}"))).clip(lower_bound=0)  # fmt: skip
-    iy = (pl.min_horizontal(pl.col(f"y{a}") + pl.col(f"height{a}"), pl.col(f"y{b}") + pl.col(f"height{b}"))
-          - pl.max_horizontal(pl.col(f"y{a}"), pl.col(f"y{b}"))).clip(lower_bound=0)  # fmt: skip
-    intersection = ix * iy
+    intersection = box_intersection(a, b)
     union = pl.col(f"width{a}") * pl.col(f"height{a}") + pl.col(f"width{b}") * pl.col(f"height{b}") - intersection
     return pl.when(union > 0).then(intersection / union)
+
+
+def crowd_iou(a: str = "_a", b: str = "_b") -> pl.Expr:
+    """COCO's overlap of box `a` with a crowd region `b`: intersection / area of `a` (pycocotools' iscrowd
+    IoU: a detection inside a crowd region overlaps it fully); null for a box of no area."""
+    area = pl.col(f"width{a}") * pl.col(f"height{a}")
+    return pl.when(area > 0).then(box_intersection(a, b) / area)
 
 
 def iou_clusters(boxes: pl.LazyFrame, by: Sequence[str], member: str, iou_threshold: float | str) -> pl.LazyFrame:

@@ -11,6 +11,7 @@ from pipeline.metrics.aggregate import dawid_skene, majority_vote
 from pipeline.metrics.agreement import agreement_statistics, cohen_kappa, krippendorff_band, landis_koch, rater_pairs
 from pipeline.metrics.bootstrap import agreement_intervals
 from pipeline.metrics.classification import expected_calibration_error
+from pipeline.metrics.detection import coco_summary
 from pipeline.metrics.ordered import ordered_mean, ordered_sum
 from pipeline.metrics.scores import answer_ratings, overall
 from pipeline.metrics.similarity import CATEGORICAL_TYPES
@@ -395,8 +396,8 @@ def model_performance(
     regions: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Per model version: its classification figures against GT (from annotator_performance), its box F1
-    at IoU 0.5 and 0.75 (optimal matching, mean over box controls, from detection_scores), COCO mAP@[.5:.95]
-    and mAP@.5 (mean AP over labels and thresholds, from average_precision), the whole-image ROC AUC (mean
+    at IoU 0.5 and 0.75 (optimal matching, mean over box controls, from detection_scores), COCO's twelve
+    summary figures (`detection.coco_summary`, over labels, thresholds and box controls), the whole-image ROC AUC (mean
     over box controls, from image_detection_scores), and the calibration of the
     confidence it gives each classification answer (the result's `score`): expected calibration error
     over 10 bins, against whether the answer equals the GT's.
@@ -409,10 +410,7 @@ def model_performance(
         .group_by("project_id", "annotator")
         .agg(*(ordered_mean(pl.col("f1").filter(pl.col("iou_threshold") == t)).alias(f"box_f1_iou_{int(t * 100)}") for t in (0.5, 0.75)))
         .join(
-            average_precision.group_by("project_id", "annotator").agg(
-                ordered_mean(pl.col("ap")).alias("map_50_95"),
-                ordered_mean(pl.col("ap").filter(pl.col("iou_threshold") == 0.5)).alias("map_50"),
-            ),
+            coco_summary(average_precision, ["project_id", "annotator"]),
             on=["project_id", "annotator"],
             how="full",
             coalesce=True,

@@ -15,7 +15,15 @@ from pycocotools.cocoeval import COCOeval
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from pipeline.metrics.classification import label_scores
-from pipeline.metrics.detection import MATCHING_RULES, average_precision, detection_confusion, detection_scores, image_detection_scores
+from pipeline.metrics.detection import (
+    COCO_SUMMARY,
+    MATCHING_RULES,
+    average_precision,
+    coco_summary,
+    detection_confusion,
+    detection_scores,
+    image_detection_scores,
+)
 from pipeline.metrics.matching import greedy_matches, optimal_matches, score_ordered_matches
 
 
@@ -213,7 +221,11 @@ def test_average_precision_agrees_with_pycocotools(seed):
     gt, dets = random_detection_data(seed)
     assume(dets["box"].drop_nulls().len() > 0)
     ap, curves = average_precision(gt, dets)
-    mine = {(r["label"], r["iou_threshold"]): r["ap"] for r in ap.iter_rows(named=True) if r["ap"] is not None}
+    mine = {
+        (r["label"], r["iou_threshold"]): r["ap"]
+        for r in ap.filter(pl.col("area_range") == "all").iter_rows(named=True)
+        if r["ap"] is not None
+    }
     theirs = pycocotools_ap(gt, dets)
     assert mine.keys() == theirs.keys()
     for key, value in theirs.items():
@@ -227,7 +239,9 @@ def test_average_precision_of_a_label_without_detections_is_zero_and_without_gt_
     gt = gt.with_columns(label=pl.when(pl.col("box") == pl.col("box").min()).then(pl.lit("only-in-gt")).otherwise("label"))
     dets = dets.with_columns(label=pl.when(pl.col("box") == pl.col("box").min()).then(pl.lit("only-in-model")).otherwise("label"))
     ap, _ = average_precision(gt, dets)
-    by_label = {r["label"]: r["ap"] for r in ap.filter(pl.col("iou_threshold") == 0.5).iter_rows(named=True)}
+    by_label = {
+        r["label"]: r["ap"] for r in ap.filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all")).iter_rows(named=True)
+    }
     assert by_label["only-in-gt"] == 0.0 and by_label["only-in-model"] is None
 
 
@@ -315,5 +329,111 @@ def test_equal_scores_rank_by_numeric_image_id_as_pycocotools():
         evaluation.accumulate()
     theirs = float(evaluation.eval["precision"][0, :, 0, 0, 2].mean())
     ap, _ = average_precision(gt, dets)
-    mine = ap.filter(pl.col("iou_threshold") == 0.5)["ap"].item()
+    mine = ap.filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all"))["ap"].item()
     assert theirs == pytest.approx(0.50495, abs=1e-4) and mine == pytest.approx(theirs, abs=1e-9)
+
+
+def coco_world(seed: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """GT boxes of every COCO size (the annotation's `area` is its mask's, 80% of the box), crowd regions,
+    and a model's scored boxes, up to 14 on one image and label (so 1, 10 and 100 detections differ)."""
+    rng = np.random.default_rng(seed)
+    gt_rows, crowd_rows, det_rows = [], [], []
+    for image in range(1, int(rng.integers(2, 6))):
+        task = str(image)
+        for _ in range(int(rng.integers(0, 7))):
+            w, h = rng.choice([8.0, 24.0, 40.0, 70.0, 120.0, 200.0]) * rng.uniform(0.8, 1.2, 2)
+            x, y, label = rng.uniform(0, 400), rng.uniform(0, 400), f"c{rng.integers(0, 2)}"
+            gt_rows.append((task, label, x, y, w, h, 0.8 * w * h))
+            for _ in range(int(rng.integers(0, 4))):
+                jitter = rng.normal(0, 0.08 * min(w, h), 4)
+                det_rows.append((task, label, x + jitter[0], y + jitter[1], max(w + jitter[2], 1.0), max(h + jitter[3], 1.0)))
+        if rng.random() < 0.5:  # a crowd region, and boxes inside it
+            x, y, label = rng.uniform(0, 300), rng.uniform(0, 300), f"c{rng.integers(0, 2)}"
+            crowd_rows.append((task, label, x, y, 150.0, 150.0, 15000.0))
+            for _ in range(int(rng.integers(1, 5))):
+                det_rows.append((task, label, x + rng.uniform(0, 100), y + rng.uniform(0, 100), 40.0, 40.0))
+        for _ in range(int(rng.integers(0, 12))):
+            det_rows.append((task, f"c{rng.integers(0, 2)}", *rng.uniform(0, 400, 2), *rng.uniform(5, 150, 2)))
+        gt_rows.append((task, None, None, None, None, None, None))
+        det_rows.append((task, None, None, None, None, None))
+    geometry = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
+    common = {"project_id": pl.lit("p"), "control": pl.lit("bbox")}
+    gt = pl.DataFrame(gt_rows, schema={**geometry, "area": pl.Float64}, orient="row").with_columns(**common).with_row_index("box")
+    gt = gt.with_columns(box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)))
+    crowd = pl.DataFrame(crowd_rows, schema={**geometry, "area": pl.Float64}, orient="row").with_columns(**common)
+    dets = pl.DataFrame(det_rows, schema=geometry, orient="row").with_columns(**common, annotator=pl.lit("m"), origin=pl.lit("model"))
+    dets = dets.with_row_index("box").with_columns(
+        box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)),
+        score=pl.when(pl.col("x").is_not_null()).then(pl.Series(rng.permutation(len(dets)) / len(dets) + 0.001)),
+    )
+    return gt, crowd, dets
+
+
+def pycocotools_evaluation(gt: pl.DataFrame, crowd: pl.DataFrame, dets: pl.DataFrame) -> COCOeval:
+    labels = {"c0": 1, "c1": 2}
+    regions = [*gt.drop_nulls("box").sort("box").iter_rows(named=True)] + [*crowd.iter_rows(named=True)]
+    coco_gt = COCO()
+    coco_gt.dataset = {
+        "images": [{"id": int(t), "width": 640, "height": 640} for t in sorted(set(gt["task_id"]), key=int)],
+        "categories": [{"id": i, "name": label} for label, i in labels.items()],
+        "annotations": [
+            {"id": n + 1, "image_id": int(r["task_id"]), "category_id": labels[r["label"]], "iscrowd": int(n >= gt["box"].count()),
+             "bbox": [r["x"], r["y"], r["width"], r["height"]], "area": r["area"]}
+            for n, r in enumerate(regions)
+        ],
+    }  # fmt: skip
+    results = [
+        {"image_id": int(r["task_id"]), "category_id": labels[r["label"]], "bbox": [r["x"], r["y"], r["width"], r["height"]],
+         "score": r["score"]}
+        for r in dets.drop_nulls("box").iter_rows(named=True)
+    ]  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt.createIndex()
+        evaluation = COCOeval(coco_gt, coco_gt.loadRes(results), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return evaluation
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_coco_ap_and_recall_per_area_and_max_detections_equal_pycocotools(seed):
+    """Every AP and recall of COCOeval's arrays (IoU 0.5:0.95 x labels x area all/small/medium/large x 1, 10,
+    100 detections), crowd regions included, and its twelve summary figures."""
+    gt, crowd, dets = coco_world(seed)
+    assume(dets["box"].drop_nulls().len() > 0 and gt["box"].drop_nulls().len() > 0)
+    theirs = pycocotools_evaluation(gt, crowd, dets)
+    ap, _ = average_precision(gt, dets, crowd)
+    params = theirs.params
+    areas = ["all", "small", "medium", "large"]
+    for r in ap.iter_rows(named=True):
+        t = int(np.argmin(np.abs(params.iouThrs - r["iou_threshold"])))
+        k, a = params.catIds.index(int(r["label"][1]) + 1), areas.index(r["area_range"])
+        precision = theirs.eval["precision"][t, :, k, a, 2]
+        if (precision == -1).all():
+            assert r["ap"] is None and r["recall_max_100"] is None, r
+            continue
+        assert r["ap"] == pytest.approx(precision.mean(), abs=1e-9), r
+        for m, max_dets in enumerate(params.maxDets):
+            assert r[f"recall_max_{max_dets}"] == pytest.approx(theirs.eval["recall"][t, k, a, m], abs=1e-12), (r, max_dets)
+    summary = coco_summary(ap.lazy(), ["annotator"]).collect().row(0, named=True)
+    for name, stat in zip(COCO_SUMMARY, theirs.stats, strict=True):
+        assert (summary[name] is None) if stat == -1 else summary[name] == pytest.approx(stat, abs=1e-9), name
+
+
+def test_a_detection_on_a_crowd_region_is_not_a_false_positive():
+    """The issue's two-box case: one GT box and one crowd region, a detection on each. pycocotools ignores
+    the one on the crowd region (AP@.5 = 1); counting it as a false positive gave 0.5."""
+    geometry = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
+    common = {"project_id": pl.lit("p"), "control": pl.lit("bbox")}
+    gt = pl.DataFrame([("1", "c0", 10.0, 10.0, 50.0, 50.0)], schema=geometry, orient="row").with_columns(**common, box=pl.lit(0, pl.Int64))
+    crowd = pl.DataFrame([("1", "c0", 200.0, 200.0, 100.0, 100.0)], schema=geometry, orient="row").with_columns(**common)
+    dets = pl.DataFrame([("1", "c0", 210.0, 210.0, 30.0, 30.0), ("1", "c0", 10.0, 10.0, 50.0, 50.0)], schema=geometry, orient="row")
+    dets = dets.with_columns(**common, annotator=pl.lit("m"), origin=pl.lit("model"), box=pl.Series([0, 1]), score=pl.Series([0.9, 0.8]))
+    ap, _ = average_precision(gt.with_columns(area=pl.lit(2500.0)), dets, crowd.with_columns(area=pl.lit(10000.0)))
+    at_50 = ap.filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all")).row(0, named=True)
+    theirs = pycocotools_evaluation(gt.with_columns(area=pl.lit(2500.0)), crowd.with_columns(area=pl.lit(10000.0)), dets)
+    assert at_50["ap"] == pytest.approx(1.0) == pytest.approx(theirs.eval["precision"][0, :, 0, 0, 2].mean())
+    assert at_50["n_detections"] == 1  # the box on the crowd region is ignored
+    assert average_precision(gt, dets)[0].filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all"))["ap"].item() < 0.6
