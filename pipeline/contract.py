@@ -557,9 +557,16 @@ PROJECT_AGREEMENT = quality_table(
         "gwet_ac1": pl.Float64,
         "gwet_ac1_ci_low": pl.Float64,
         "gwet_ac1_ci_high": pl.Float64,
+        **{
+            f"{form}{part}": pl.Float64
+            for form in ("icc_1", "icc_2", "icc_3", "icc_1k", "icc_2k", "icc_3k")
+            for part in ("", "_ci_low", "_ci_high")
+        },
+        "icc_undefined_reason": pl.String,
         "undefined_reason": pl.String,
     },
-    "Chance-corrected agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1, with seeded 95% bootstrap intervals.",
+    "Agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1 with seeded 95% bootstrap"
+    " intervals; for ratings and numbers the six intraclass correlations (Shrout & Fleiss) with their 95% F intervals.",
 )
 
 CONSENSUS_LABELS = quality_table(

@@ -12,6 +12,7 @@ from pipeline.metrics.agreement import agreement_statistics, cohen_kappa, krippe
 from pipeline.metrics.bootstrap import agreement_intervals
 from pipeline.metrics.classification import expected_calibration_error
 from pipeline.metrics.detection import coco_summary
+from pipeline.metrics.icc import ICC_FORMS, intraclass_correlation
 from pipeline.metrics.ordered import ordered_mean, ordered_sum
 from pipeline.metrics.scores import answer_ratings, overall
 from pipeline.metrics.similarity import CATEGORICAL_TYPES
@@ -197,7 +198,9 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
     band) and Gwet's AC1. Every control with answers that can be compared: Krippendorff's alpha at the
     control's level (nominal for choices and taxonomy, ordinal for rating, interval for number; with
     Krippendorff's band). Each with a seeded 95% percentile bootstrap interval over tasks
-    (`pipeline.metrics.bootstrap`). `undefined_reason` says why a value is null.
+    (`pipeline.metrics.bootstrap`). Rating and number controls: the six intraclass correlations of
+    Shrout & Fleiss with their F intervals (`pipeline.metrics.icc`). `undefined_reason` and
+    `icc_undefined_reason` say why a value is null.
     """
     by = ["project_id", "control"]
     ratings = answer_ratings(answers, origins=("human",), types=tuple(KRIPPENDORFF_LEVEL)).drop("origin")
@@ -207,12 +210,11 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
         if level != "nominal":
             of_type = of_type.with_columns(label=pl.col("number"))
         intervals = agreement_intervals(of_type, by, level=level, n_resamples=n_resamples, seed=seed)
-        results.append(
-            agreement_statistics(of_type, by, level)
-            .join(intervals, on=by, how="left")
-            .with_columns(krippendorff_level=pl.lit(level), categorical=pl.lit(type_ in CATEGORICAL_TYPES))
-            .lazy()
-        )
+        statistics = agreement_statistics(of_type, by, level).join(intervals, on=by, how="left")
+        if level != "nominal":  # numbers: the intraclass correlations too
+            icc = intraclass_correlation(of_type.rename({"number": "value"}), by).drop("icc_n_items", "icc_n_raters")
+            statistics = statistics.join(icc, on=by, how="left")
+        results.append(statistics.with_columns(krippendorff_level=pl.lit(level), categorical=pl.lit(type_ in CATEGORICAL_TYPES)).lazy())
     categorical_only = [
         "fleiss_kappa",
         "fleiss_kappa_ci_low",
@@ -223,7 +225,7 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
         "percent_agreement",
     ]
     return (
-        pl.concat(results, how="vertical_relaxed")
+        pl.concat(results, how="diagonal_relaxed")
         .with_columns(pl.when(pl.col("categorical")).then(pl.col(c)).alias(c) for c in categorical_only)
         .select(
             *by,
@@ -243,6 +245,8 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
             "gwet_ac1",
             "gwet_ac1_ci_low",
             "gwet_ac1_ci_high",
+            *(f"{form}{part}" for form in ICC_FORMS for part in ("", "_ci_low", "_ci_high")),
+            "icc_undefined_reason",
             pl.when(pl.col("n_items") == 0)
             .then(pl.lit("no task has two ratings"))
             .when(pl.col("krippendorff_alpha").is_null())

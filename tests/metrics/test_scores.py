@@ -8,6 +8,8 @@ from pathlib import Path
 
 import krippendorff
 import numpy as np
+import pandas as pd
+import pingouin
 import polars as pl
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -274,6 +276,10 @@ def test_project_agreement_uses_ordinal_alpha_for_ratings():
     assert got["krippendorff_level"] == "ordinal"
     assert got["krippendorff_alpha"] == pytest.approx(krippendorff.alpha(reliability_data=table, level_of_measurement="ordinal"))
     assert got["krippendorff_alpha_ci_low"] < got["krippendorff_alpha"] < got["krippendorff_alpha_ci_high"]
+    long = pd.DataFrame([(i, r, v) for r, values in ratings.items() for i, v in enumerate(values)], columns=["item", "rater", "value"])
+    theirs = pingouin.intraclass_corr(long, targets="item", raters="rater", ratings="value").set_index("Type")["ICC"]
+    assert (got["icc_1"], got["icc_2"], got["icc_3k"]) == pytest.approx((theirs["ICC(1,1)"], theirs["ICC(A,1)"], theirs["ICC(C,k)"]))
+    assert got["icc_2_ci_low"] < got["icc_2"] < got["icc_2_ci_high"] and got["icc_undefined_reason"] is None
 
 
 def test_task_agreement_distribution_matches_numpy_quantiles():
