@@ -24,6 +24,7 @@ from pipeline.contract import (
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
     GROUND_TRUTH_HISTORY,
+    IMAGE_DETECTION_SCORES,
     MODEL_PERFORMANCE,
     PRECISION_RECALL_CURVE,
     QUARANTINE,
@@ -243,6 +244,9 @@ def test_scout_folder_through_the_pipeline(tmp_path):
     ]
     assert store.read(QUARANTINE)["locator"].to_list() == ["line 7 (task t2, image IMG_002.JPG)"]
     assert result.success
+    # The images CSV's WIC confidence (0.97, 0.12, 0.97 on the three images with GT) is a model of its own.
+    wic = store.read(IMAGE_DETECTION_SCORES).filter(pl.col("annotator") == "(whole-image classifier)").row(0, named=True)
+    assert (wic["origin"], wic["n_images"], wic["n_positive"], wic["tp"], wic["tn"], wic["roc_auc"]) == ("model", 3, 2, 2, 1, 1.0)
 
 
 def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):

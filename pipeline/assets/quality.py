@@ -32,6 +32,7 @@ from pipeline.contract import (
     TASKS,
 )
 from pipeline.groundtruth import ground_truth_regions
+from pipeline.ingest.scout import image_confidence
 from pipeline.metrics import classification, detection, quality, scores
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 
@@ -154,14 +155,14 @@ def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 @dg.multi_asset(
     specs=[
-        table_spec(table, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH])
+        table_spec(table, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH, TASKS])
         for table in (DETECTION_SCORES, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
     ]
 )
 def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
     recall and F1 per matching rule at IoU 0.5:0.95; COCO AP and precision-recall curves of scored boxes;
-    and Scout's whole-image evaluation."""
+    and Scout's whole-image evaluation (with its whole-image classifier's confidence, when the export has it)."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
     gt_boxes, boxes, crowd = detection.detection_inputs(
@@ -171,7 +172,10 @@ def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     ap, curves = detection.average_precision(gt_boxes, boxes, crowd)
     yield _publish(context, warehouse, AVERAGE_PRECISION, ap.lazy(), stats="ap")
     yield _publish(context, warehouse, PRECISION_RECALL_CURVE, curves.lazy())
-    yield _publish(context, warehouse, IMAGE_DETECTION_SCORES, detection.image_detection_scores(gt_boxes, boxes).lazy(), stats="roc_auc")
+    wic = image_confidence(store.scan_project(TASKS, project)).collect()
+    yield _publish(
+        context, warehouse, IMAGE_DETECTION_SCORES, detection.image_detection_scores(gt_boxes, boxes, wic).lazy(), stats="roc_auc"
+    )
 
 
 @dg.asset(**table_asset(REVIEW_QUEUE, deps=[ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS]))

@@ -270,3 +270,10 @@ SCOUT_ANNOTATIONS = Format(
     "scout-annotations-csv", parse_scout_annotations, companion=images_csv_for, projects=lambda p: [project_id_for(p)]
 )
 SCOUT_IMAGES = Format("scout-images-csv", parse_scout_images, projects=lambda p: [project_id_for(p)])
+
+
+def image_confidence(tasks: pl.LazyFrame) -> pl.LazyFrame:
+    """The whole-image classifier's confidence that each Scout image holds an animal (the images CSV's `WIC
+    Confidence`, kept in the task's data): project_id, task_id, confidence, for the tasks that have one."""
+    confidence = pl.col("data_json").str.json_path_match("$['WIC Confidence']").cast(pl.Float64, strict=False)
+    return tasks.select("project_id", "task_id", confidence.alias("confidence")).drop_nulls("confidence")

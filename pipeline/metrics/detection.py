@@ -50,6 +50,7 @@ PARTICIPANT = ["project_id", "annotator", "origin", "control"]
 IOU_SWEEP = tuple(float(t) for t in np.linspace(0.5, 0.95, 10))
 RECALL_GRID = tuple(float(r) for r in np.linspace(0.0, 1.0, 101))
 MATCHING_RULES = ("hungarian", "greedy", "coco")
+WHOLE_IMAGE_CLASSIFIER = "(whole-image classifier)"  # Scout's WIC: an image-level model of its own
 # COCOeval's area ranges (square pixels) and detections per image and label.
 AREA_RANGES = {"all": (0.0, 1e10), "small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
 MAX_DETECTIONS = (1, 10, 100)
@@ -369,27 +370,39 @@ def _inside(area_range: str, low: float, high: float):
     return lambda column: pl.lit(True) if area_range == "all" else pl.col(column).is_between(low, high).fill_null(False)
 
 
-def image_detection_scores(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, score_threshold: float = 0.5) -> pl.DataFrame:
+def image_detection_scores(
+    gt_boxes: pl.DataFrame, boxes: pl.DataFrame, image_confidence: pl.DataFrame | None = None, score_threshold: float = 0.5
+) -> pl.DataFrame:
     """Scout's whole-image evaluation per participant and box control.
 
     An image (task with GT) is positive when its GT has at least one box. The participant's image score is
     its largest box score (a box without a score, a person's, counts 1; no box counts 0), and it calls
-    the image positive at score >= `score_threshold`. Returns project_id, annotator, origin, control,
-    n_images, n_positive, tp, fp, fn, tn, precision, recall and roc_auc (the Mann-Whitney statistic with
-    ties counted half; null when the images are all positive or all negative).
+    the image positive at score >= `score_threshold`. `image_confidence` (project_id, task_id,
+    confidence: Scout's whole-image classifier, WIC) adds the participant WHOLE_IMAGE_CLASSIFIER, whose
+    image score is that confidence, on the images with GT it gave one. Returns project_id, annotator,
+    origin, control, n_images, n_positive, tp, fp, fn, tn, precision, recall and roc_auc (the
+    Mann-Whitney statistic with ties counted half; null when the images are all positive or all negative).
     """
     who = _scored_tasks(gt_boxes, boxes)
     controls = pl.concat([gt_boxes.select("project_id", "control"), boxes.select("project_id", "control")]).drop_nulls().unique()
-    real = boxes.drop_nulls("box")
-    images = (
+    scored = (
         who.join(controls, on="project_id")
-        .join(gt_boxes.drop_nulls("box").group_by(*TASK, "control").agg(pl.len().alias("n_gt")), on=[*TASK, "control"], how="left")
         .join(
-            real.group_by(*TASK, "annotator", "control").agg(pl.col("score").fill_null(1.0).max().alias("image_score")),
+            boxes.drop_nulls("box").group_by(*TASK, "annotator", "control").agg(pl.col("score").fill_null(1.0).max().alias("image_score")),
             on=[*TASK, "annotator", "control"],
             how="left",
         )
-        .with_columns(positive=pl.col("n_gt").fill_null(0) > 0, image_score=pl.col("image_score").fill_null(0.0))
+        .select(*TASK, "annotator", "origin", "control", pl.col("image_score").fill_null(0.0))
+    )
+    if image_confidence is not None:
+        classifier = (
+            gt_boxes.select(TASK).unique().join(image_confidence, on=TASK).join(controls, on="project_id")
+            .select(*TASK, annotator=pl.lit(WHOLE_IMAGE_CLASSIFIER), origin=pl.lit("model"), control="control", image_score="confidence")
+        )  # fmt: skip
+        scored = pl.concat([scored, classifier], how="vertical_relaxed")
+    images = (
+        scored.join(gt_boxes.drop_nulls("box").group_by(*TASK, "control").agg(pl.len().alias("n_gt")), on=[*TASK, "control"], how="left")
+        .with_columns(positive=pl.col("n_gt").fill_null(0) > 0)
         .with_columns(called=pl.col("image_score") >= score_threshold)
     )
     positive, called = pl.col("positive"), pl.col("called")

@@ -18,6 +18,7 @@ from pipeline.metrics.classification import label_scores
 from pipeline.metrics.detection import (
     COCO_SUMMARY,
     MATCHING_RULES,
+    WHOLE_IMAGE_CLASSIFIER,
     average_precision,
     coco_summary,
     detection_confusion,
@@ -280,6 +281,11 @@ def test_image_level_scores_agree_with_scikit_learn():
     assert got["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
     assert got["precision"] == pytest.approx(precision_score(y, s >= 0.5)) and got["recall"] == pytest.approx(recall_score(y, s >= 0.5))
     assert (got["n_images"], got["n_positive"]) == (60, int(y.sum()))
+    wic = pl.DataFrame({"project_id": "p", "task_id": [f"t{i}" for i in range(60)], "confidence": np.round(rng.uniform(0, 1, 60), 2)})
+    with_wic = image_detection_scores(gt, dets, wic).filter(pl.col("annotator") == WHOLE_IMAGE_CLASSIFIER).row(0, named=True)
+    confidence = truth.join(wic, on="task_id").sort("task_id")["confidence"].to_numpy()
+    assert with_wic["roc_auc"] == pytest.approx(roc_auc_score(y, confidence), abs=1e-12) and with_wic["origin"] == "model"
+    assert with_wic["recall"] == pytest.approx(recall_score(y, confidence >= 0.5)) and with_wic["n_images"] == 60
 
 
 def test_detection_confusion_has_unmatched_rows_and_columns():
