@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="PATH",
-        help="export file or folder; repeat for several, applied in order (default: the bundled sample)",
+        help="export file or folder; repeat for several, applied in order (default: the bundled sample); NAME=PATH puts its"
+        " projects in a namespace (project 1 becomes NAME:1), for exports of different instances that reuse ids",
     )
     run.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR")
     run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
@@ -205,11 +206,11 @@ def execute(
     from pipeline.instance import open_instance
     from pipeline.sample import bundled_sample
 
-    files = expand_sources(sources) if sources else [bundled_sample(warehouse)]
+    files = expand_sources(sources or [bundled_sample(warehouse)])
     by_project: dict[str, list[str]] = {}
-    for path in files:
-        for project in projects_of(path):
-            by_project.setdefault(project, []).append(str(path))
+    for source in files:
+        for project in projects_of(source):
+            by_project.setdefault(project, []).append(str(source))
     instance = instance or open_instance(warehouse)
     instance.add_dynamic_partitions(projects.name, [p for p in by_project if not instance.has_dynamic_partition(projects.name, p)])
     resources = {"warehouse": {"config": {"root": str(warehouse)}}}
@@ -289,6 +290,11 @@ def _summary(results: RunResults, warehouse: Path | str, seconds: float) -> str:
                 f" records read {ingest['records_read']} = accepted {ingest['records_accepted']}"
                 f" + quarantined {ingest['records_quarantined']}"
             )
+            if replaced := ingest.get("tasks_replaced_with_other_data"):
+                lines.append(
+                    f"  WARNING: {replaced} task(s) replaced by a snapshot whose task data differs (two exports reusing"
+                    " project and task ids? namespace them: --source NAME=PATH); --verbose lists them"
+                )
             for f in store.scan_project(SOURCE_FILES, project).filter(pl.col("run_id") == run.run_id).collect().iter_rows(named=True):
                 lines.append(
                     f"    {f['source_file']} [{f['format']}]: read {f['records_read']} = accepted"

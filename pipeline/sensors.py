@@ -18,7 +18,7 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
     inbox = warehouse.inbox_path()
     seen = json.loads(cursor) if cursor else {}
     state, requests = {}, []
-    for path in expand_sources([inbox]) if inbox.is_dir() else []:
+    for path in (source.path for source in expand_sources([inbox])) if inbox.is_dir() else []:
         stat = path.stat()
         state[str(path)] = [stat.st_mtime_ns, stat.st_size]
         if seen.get(str(path)) == state[str(path)]:

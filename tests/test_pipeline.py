@@ -395,3 +395,40 @@ def test_coco_crowd_regions_and_areas_reach_the_twelve_figures(tmp_path):
     assert model["map_50_95"] == pytest.approx(1.0) and model["map_small"] == pytest.approx(1.0)
     assert model["map_medium"] is None and model["mar_large"] is None
     assert model["mar_1"] == 0.0 and model["mar_10"] == pytest.approx(1.0)  # the best-scored box is the ignored one
+
+
+def test_exports_reusing_project_and_task_ids_are_reported_and_namespaces_keep_them_apart(tmp_path, capsys):
+    """Two Label Studio instances, both with a "project 1" and tasks 1-3 on different images: without
+    namespaces the second export replaces the first's tasks, and the run says so; with `NAME=PATH` each
+    keeps its own project (lab-a:1, lab-b:1) and nothing is replaced."""
+    from pipeline.cli import main
+
+    def export(name: str, image: str) -> Path:
+        tasks = [ls_task(t, [ls_annotation(10 * t, user=2)]) | {"data": {"image": f"{image}_{t}.jpg"}} for t in (1, 2, 3)]
+        return write_export(tmp_path / f"{name}.json", tasks)
+
+    first, second = export("lab-a", "zebras"), export("lab-b", "lions")
+    gt = ["--groundtruth", str(tmp_path / "gt")]
+    assert main(["run", "--source", str(first), "--source", str(second), "--warehouse", str(tmp_path / "mixed"), *gt]) == 0
+    assert "WARNING: 3 task(s) replaced by a snapshot whose task data differs" in capsys.readouterr().out
+    assert Warehouse(tmp_path / "mixed").read(TASKS).height == 3  # what happened without namespaces
+
+    sources = ["--source", f"lab-a={first}", "--source", f"lab-b={second}"]
+    assert main(["run", *sources, "--warehouse", str(tmp_path / "apart"), *gt]) == 0
+    assert "WARNING" not in capsys.readouterr().out
+    store = Warehouse(tmp_path / "apart")
+    assert store.projects() == ["lab-a:1", "lab-b:1"]
+    images = {p: sorted(store.scan_project(TASKS, p).collect()["data_json"].str.json_path_match("$.image")) for p in store.projects()}
+    assert images == {"lab-a:1": ["zebras_1.jpg", "zebras_2.jpg", "zebras_3.jpg"], "lab-b:1": ["lions_1.jpg", "lions_2.jpg", "lions_3.jpg"]}
+    assert store.scan_project(ANNOTATIONS, "lab-b:1").collect()["project_id"].unique().to_list() == ["lab-b:1"]
+
+
+def test_a_source_is_a_namespace_only_when_it_is_not_a_path(tmp_path):
+    from pipeline.ingest import Source
+
+    odd = tmp_path / "run=3.json"
+    odd.write_text("[]")
+    assert Source.parse(str(odd)) == Source(odd)  # an existing path keeps its '='
+    assert Source.parse("lab-a=exports/a.json") == Source(Path("exports/a.json"), "lab-a")
+    assert Source.parse("not a name=x.json") == Source(Path("not a name=x.json"))
+    assert str(Source(Path("a.json"), "lab")) == "lab=a.json" and Source(Path("a.json"), "lab").project("7") == "lab:7"

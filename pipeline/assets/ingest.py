@@ -20,14 +20,15 @@ from pipeline.contract import (
     TASKS,
 )
 from pipeline.ingest import ParsedExport, content_hash, expand_sources, read_export
-from pipeline.ingest.merge import CoreState
+from pipeline.ingest.merge import CoreState, replaced_task_data
 from pipeline.resources import WarehouseResource
 
 
 class IngestConfig(dg.Config):
     sources: list[str] = Field(
         default_factory=list,
-        description="Export files or folders of exports, applied in this order. Empty: the inbox folder.",
+        description="Export files or folders of exports, applied in this order; NAME=PATH puts the projects of PATH in a"
+        " namespace (project 1 becomes NAME:1). Empty: the inbox folder.",
     )
 
 
@@ -47,7 +48,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
     store = warehouse.store()
     inbox = warehouse.inbox_path()
     try:
-        paths = expand_sources(config.sources or ([inbox] if inbox.is_dir() else []))
+        sources = expand_sources(config.sources or ([inbox] if inbox.is_dir() else []))
     except FileNotFoundError as exc:
         raise dg.Failure(str(exc)) from exc
 
@@ -56,14 +57,15 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
     staging = store.staging_path(project, context.run_id)
     try:
         exports, skipped = [], 0
-        for path in paths:
+        for source in sources:
+            path = source.path
             digest = content_hash(path)
             if digest in seen:
                 context.log.info(f"{path}: already ingested for project {project} (sha256 {digest[:12]}), skipped")
                 skipped += 1
                 continue
             seen.add(digest)
-            export = read_export(path, staging / str(len(exports)))
+            export = read_export(source, staging / str(len(exports)))
             if export.project_ids and project not in export.project_ids:
                 context.log.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")
                 continue
@@ -79,7 +81,15 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
 
         # A file's quarantine and record counts belong to the run of its first project.
         owns = [project == (e.project_ids or [project])[0] for e in exports]
-        state = CoreState.of(lambda table: store.scan_project(table, project)).merge([e.frames.for_project(project) for e in exports])
+        current = CoreState.of(lambda table: store.scan_project(table, project))
+        incoming = [e.frames.for_project(project) for e in exports]
+        state = current.merge(incoming)
+        other_data = replaced_task_data(current, incoming).collect()
+        for row in other_data.head(20).iter_rows(named=True):
+            context.log.warning(
+                f"project {project}, task {row['task_id']}: {row['replaced_by']} replaces its snapshot from {row['source_file']},"
+                " whose task data differs. Two exports that reuse project and task ids? Give each its namespace: --source NAME=PATH"
+            )
         rows = [_file_row(e, project, context.run_id, owned) for e, owned in zip(exports, owns, strict=True)]
         new_files = pl.DataFrame(rows, schema=SOURCE_FILES.polars_schema)
         quarantine = [store.scan_project(QUARANTINE, project)]
@@ -103,6 +113,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         "records_read": int(new_files["records_read"].sum()),
         "records_accepted": int(new_files["records_accepted"].sum()),
         "records_quarantined": int(new_files["records_quarantined"].sum()),
+        "tasks_replaced_with_other_data": other_data.height,
     }
     origins = written[ANNOTATIONS].group_by("origin").len().collect()
     yield table_result(SOURCE_FILES, written[SOURCE_FILES], this_run=dg.MetadataValue.md(_files_markdown(new_files)), **run_totals)

@@ -12,7 +12,9 @@ import functools
 import gc
 import hashlib
 import mmap
+import re
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -32,6 +34,7 @@ __all__ = [
     "FORMATS",
     "BadRecord",
     "ParsedExport",
+    "Source",
     "content_hash",
     "detect_format",
     "expand_sources",
@@ -69,28 +72,62 @@ def content_hash(path: Path) -> str:
 EXPORT_SUFFIXES = (".json", ".csv")
 
 
-def expand_sources(sources: list[str | Path]) -> list[Path]:
-    """The export files of `sources` in order: folders expand to their .json/.csv files (sorted), and a
-    file read as another's companion is dropped. FileNotFoundError names every path that does not exist."""
-    missing = [str(s) for s in sources if not Path(s).exists()]
+_NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class Source:
+    """An export file, optionally in a namespace: `NAME=PATH` makes its project ids `NAME:<id>`, so that
+    two exports reusing project and task ids (two Label Studio instances, both with a "project 1") stay
+    apart instead of replacing each other's tasks."""
+
+    path: Path
+    namespace: str | None = None
+
+    @classmethod
+    def parse(cls, text: str | Path | Source) -> Source:
+        """`NAME=PATH` or `PATH` (a path that exists is taken whole, even with a '=' in it)."""
+        if isinstance(text, Source):
+            return text
+        name, separator, rest = str(text).partition("=")
+        if separator and _NAMESPACE.fullmatch(name) and not Path(text).exists():
+            return cls(Path(rest), name)
+        return cls(Path(text))
+
+    def project(self, project_id: str) -> str:
+        return f"{self.namespace}:{project_id}" if self.namespace else project_id
+
+    def __str__(self) -> str:
+        return f"{self.namespace}={self.path}" if self.namespace else str(self.path)
+
+
+def expand_sources(sources: list[str | Path | Source]) -> list[Source]:
+    """The export files of `sources` in order: folders expand to their .json/.csv files (sorted, in the
+    folder's namespace), and a file read as another's companion is dropped. FileNotFoundError names every
+    path that does not exist."""
+    parsed = [Source.parse(s) for s in sources]
+    missing = [str(s.path) for s in parsed if not s.path.exists()]
     if missing:
         raise FileNotFoundError(f"source not found: {', '.join(missing)}")
-    files: list[Path] = []
-    for source in map(Path, sources):
-        if source.is_dir():
-            files.extend(sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES))
+    files: list[Source] = []
+    for source in parsed:
+        if source.path.is_dir():
+            found = sorted(p for p in source.path.rglob("*") if p.is_file() and p.suffix.lower() in EXPORT_SUFFIXES)
+            files.extend(Source(p, source.namespace) for p in found)
         else:
             files.append(source)
-    companions = {part.resolve() for f in files for part in export_files(f)[1:]}
-    return [f for f in files if f.resolve() not in companions]
+    companions = {part.resolve() for f in files for part in export_files(f.path)[1:]}
+    return [f for f in files if f.path.resolve() not in companions]
 
 
-def projects_of(path: Path) -> list[str]:
-    """The projects an export file holds, read cheaply (a file that cannot be read: its stem)."""
+def projects_of(source: str | Path | Source) -> list[str]:
+    """The projects an export file holds, read cheaply (a file that cannot be read: its stem), in its namespace."""
+    source = Source.parse(source)
     try:
-        return FORMATS[format_of(path)].projects(Path(path))
+        found = FORMATS[format_of(source.path)].projects(source.path)
     except BadRecord:
-        return [Path(path).name.split(".")[0]]
+        found = [source.path.name.split(".")[0]]
+    return [source.project(p) for p in found]
 
 
 def export_files(path: Path) -> list[Path]:
@@ -189,9 +226,11 @@ def _mapped(path: Path):
             yield mapped
 
 
-def read_export(path: str | Path, staging: Path) -> ParsedExport:
-    """Read one export file into Parquet under `staging`; bad content ends up in `quarantine`."""
-    path = Path(path)
+def read_export(source: str | Path | Source, staging: Path) -> ParsedExport:
+    """Read one export file into Parquet under `staging`; bad content ends up in `quarantine`. The project
+    ids of a namespaced source are `NAME:<id>`."""
+    source = Source.parse(source)
+    path = source.path
     source_file = str(path)
     digest = content_hash(path)
     staging.mkdir(parents=True, exist_ok=True)
@@ -209,8 +248,12 @@ def read_export(path: str | Path, staging: Path) -> ParsedExport:
             parsed = writer.finish()
 
     provenance = [pl.lit(source_file).alias("source_file"), pl.lit(digest).alias("content_hash")]
+    namespaced = [(pl.lit(f"{source.namespace}:") + pl.col("project_id")).alias("project_id")] if source.namespace else []
+    parsed.project_ids = [source.project(p) for p in parsed.project_ids]
     parsed.frames = parsed.frames.map(
-        lambda table, frame: table.conform(frame.with_columns(p for p in provenance if p.meta.output_name() in table.columns))
+        lambda table, frame: table.conform(
+            frame.with_columns(p for p in provenance if p.meta.output_name() in table.columns).with_columns(namespaced)
+        )
     )
     parsed.quarantine = QUARANTINE.conform(
         parsed.quarantine.with_columns(*provenance, *(pl.lit(None, pl.String).alias(c) for c in ("project_id", "run_id")))

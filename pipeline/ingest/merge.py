@@ -89,6 +89,24 @@ class CoreState:
         )
 
 
+def replaced_task_data(current: CoreState, exports: list[CoreState]) -> pl.LazyFrame:
+    """The snapshots that `current.merge(exports)` replaces by one whose task data (`data_json`) differs:
+    project_id, task_id, source_file (the replaced snapshot's) and replaced_by (the file of the one that
+    wins). A newer export of a task normally carries the same data; other data under the same ids usually
+    means two exports that reuse project and task ids, whose tasks would silently replace each other."""
+    snapshots = pl.concat([current.tasks, *(e.tasks for e in exports)]).select(*SNAPSHOT, "data_json", "source_file")
+    winners = current.merge(exports).tasks.select(
+        *TASK, pl.col("data_json").alias("winning_data"), pl.col("source_file").alias("replaced_by")
+    )
+    return (
+        snapshots.join(winners, on=TASK)
+        .filter(pl.col("data_json") != pl.col("winning_data"))
+        .select(*TASK, "source_file", "replaced_by")
+        .unique()
+        .sort(TASK)
+    )
+
+
 def _latest_config(current: pl.LazyFrame, incoming: list[pl.LazyFrame]) -> pl.LazyFrame:
     """Per project, the config of the latest export that came with one."""
     configs = pl.concat([current.with_columns(_order=pl.lit(0))] + [c.with_columns(_order=pl.lit(i + 1)) for i, c in enumerate(incoming)])
