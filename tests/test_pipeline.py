@@ -432,3 +432,45 @@ def test_a_source_is_a_namespace_only_when_it_is_not_a_path(tmp_path):
     assert Source.parse("lab-a=exports/a.json") == Source(Path("exports/a.json"), "lab-a")
     assert Source.parse("not a name=x.json") == Source(Path("not a name=x.json"))
     assert str(Source(Path("a.json"), "lab")) == "lab=a.json" and Source(Path("a.json"), "lab").project("7") == "lab:7"
+
+
+def test_annotations_failing_a_critical_expectation_are_quarantined_before_use(tmp_path):
+    """Validate before use: an annotation with a negative lead time and a prediction scored 1.7 read fine
+    but fail the core.annotations suite; each becomes one quarantine record naming the suite, the
+    expectation, the column and the value, never reaches GT or scoring, and the books still balance."""
+    bad_gt = ls_annotation(11, user=2, choice="dog", ground_truth=True) | {"lead_time": -5.0}
+    overconfident = {"id": 90, "model_version": "m1", "score": 1.7, "result": [
+        {"id": "p1", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": ["cat"]}}]}  # fmt: skip
+    tasks = [
+        ls_task(1, [bad_gt, ls_annotation(12, user=3, choice="cat")], predictions=[overconfident]),
+        ls_task(2, [ls_annotation(21, user=2, ground_truth=True), ls_annotation(22, user=3)]),
+    ]
+    export = write_export(tmp_path / "export.json", tasks)
+    store = Warehouse(tmp_path / "wh")
+    run_ok([export], store.root)
+
+    quarantine = store.read(QUARANTINE).sort("locator")
+    assert quarantine["locator"].to_list() == ["task 1, annotation 11", "task 1, annotation prediction:90"]
+    assert quarantine["reason"].to_list() == [
+        "expectations/core.annotations.json: expect_column_values_to_be_between on lead_time_s (lead_time_s=-5.0)",
+        "expectations/core.annotations.json: expect_column_values_to_be_between on score (score=1.7)",
+    ]
+    assert sorted(store.read(ANNOTATIONS)["annotation_id"].to_list()) == ["12", "21", "22"]
+    assert store.read(GROUND_TRUTH).filter(pl.col("task_id") == "1")["annotation_id"].to_list() != ["11"]
+    files = store.read(SOURCE_FILES).row(0, named=True)
+    assert (files["records_read"], files["records_accepted"], files["records_quarantined"]) == (7, 5, 2)
+
+
+def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_path, monkeypatch):
+    suites = tmp_path / "expectations"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "expectations", suites)
+    annotations_suite = json.loads((suites / "core.annotations.json").read_text())
+    for expectation in annotations_suite["expectations"]:
+        if expectation["kwargs"].get("column") == "lead_time_s":
+            expectation["kwargs"]["min_value"] = -60.0  # the team allows clock skew of a minute
+    (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
+    monkeypatch.setenv("GTQ_EXPECTATIONS", str(suites))
+    skewed = ls_annotation(11, user=2) | {"lead_time": -5.0}
+    store = Warehouse(tmp_path / "wh")
+    run_ok([write_export(tmp_path / "export.json", [ls_task(1, [skewed])])], store.root)
+    assert store.read(QUARANTINE).is_empty() and store.read(ANNOTATIONS)["annotation_id"].to_list() == ["11"]

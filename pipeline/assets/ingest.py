@@ -22,6 +22,7 @@ from pipeline.contract import (
 from pipeline.ingest import ParsedExport, content_hash, expand_sources, read_export
 from pipeline.ingest.merge import CoreState, replaced_task_data
 from pipeline.resources import WarehouseResource
+from pipeline.validation import rejected_annotations
 
 
 class IngestConfig(dg.Config):
@@ -41,7 +42,9 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
 
     A file already ingested for this project (same bytes) is skipped, so re-ingesting changes nothing.
     Per task the newest snapshot wins. Unreadable records land in core.quarantine with file, locator and
-    reason; every record read is either accepted or quarantined. Only this project's rows change, and all
+    reason, and so does an annotation whose rows fail a critical expectation of the core.annotations or
+    core.regions suite (validated before use: it never reaches GT or scoring); every record read is
+    either accepted or quarantined. Only this project's rows change, and all
     core tables are replaced together or not at all.
     """
     project = context.partition_key
@@ -69,6 +72,8 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
             if export.project_ids and project not in export.project_ids:
                 context.log.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")
                 continue
+            # Validate before use: an annotation with a row failing a critical expectation is quarantined.
+            export = export.without(rejected_annotations(export.frames))
             exports.append(export)
             context.log.info(
                 f"{path}: {export.format}, {export.records_read} records read = {export.records_accepted} accepted"

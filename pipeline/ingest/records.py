@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -55,6 +55,30 @@ class ParsedExport:
     @property
     def records_read(self) -> int:
         return self.records_accepted + self.records_quarantined
+
+    def without(self, rejected: pl.DataFrame) -> ParsedExport:
+        """The export less `rejected` annotations (project_id, task_id, annotation_id, locator, reason): their
+        rows, regions, reviews and history leave the frames, and each becomes a quarantine record, so
+        records read = accepted + quarantined still holds."""
+        if rejected.is_empty():
+            return self
+        keys = ["project_id", "task_id", "annotation_id"]
+        gone = rejected.select(keys).unique().lazy()
+        frames = self.frames.map(lambda _, frame: frame.join(gone, on=keys, how="anti") if "annotation_id" in frame.columns else frame)
+        added = rejected.unique(keys, keep="first", maintain_order=True).select(
+            pl.lit(None, pl.String).alias("project_id"),
+            pl.lit(self.source_file).alias("source_file"),
+            pl.lit(self.content_hash).alias("content_hash"),
+            "locator",
+            "reason",
+            pl.lit(None, pl.String).alias("run_id"),
+        )
+        return replace(
+            self,
+            frames=frames,
+            quarantine=pl.concat([self.quarantine, added.cast(self.quarantine.schema)]),
+            records_accepted=self.records_accepted - added.height,
+        )
 
 
 @dataclass(frozen=True)
