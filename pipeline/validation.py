@@ -16,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.storage import file_lock
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 BUNDLED_EXPECTATIONS = Path(__file__).resolve().parent.parent / "expectations"
@@ -65,8 +67,24 @@ def _context():
     return context
 
 
-def validate(frame: pl.DataFrame, suite_json: dict, result_format: str | dict = "SUMMARY") -> SuiteOutcome:
-    """Run one suite against a frame."""
+@dataclass(frozen=True)
+class DataDocs:
+    """Where a project's validation results are kept and its Data Docs site is built: a GE project folder
+    (its stores) and the site's folder, whose `index.html` lists every validation of every run."""
+
+    project_root: Path
+    site: Path
+
+    @property
+    def index(self) -> Path:
+        return self.site / "index.html"
+
+
+def validate(
+    frame: pl.DataFrame, suite_json: dict, result_format: str | dict = "SUMMARY", docs: DataDocs | None = None, run_name: str | None = None
+) -> SuiteOutcome:
+    """Run one suite against a frame; with `docs`, the result is kept there and the Data Docs site rebuilt."""
+    result = _results(frame, suite_json, result_format) if docs is None else _results_with_docs(frame, suite_json, docs, run_name)
     outcomes = [
         ExpectationOutcome(
             expectation=r.expectation_config.type,
@@ -75,7 +93,7 @@ def validate(frame: pl.DataFrame, suite_json: dict, result_format: str | dict = 
             unexpected_count=r.result.get("unexpected_count"),
             unexpected_examples=list(r.result.get("partial_unexpected_list") or [])[:5],
         )
-        for r in _results(frame, suite_json, result_format).results
+        for r in result.results
     ]
     return SuiteOutcome(suite=suite_json["name"], success=all(o.success for o in outcomes), outcomes=outcomes)
 
@@ -114,6 +132,46 @@ def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict):
     )
     suite = gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"})
     return batch.validate(suite, result_format=result_format)
+
+
+def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, run_name: str | None):
+    """GE's own way to keep results: a file context with the suite, a validation definition and a
+    checkpoint whose action rebuilds the Data Docs site. One writer at a time per project folder."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    name = suite_json["name"]
+    docs.project_root.mkdir(parents=True, exist_ok=True)
+    with file_lock(docs.project_root / ".gtq.lock"):
+        context = gx.get_context(mode="file", project_root_dir=str(docs.project_root))
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        if "gtq" not in {site["site_name"] for site in context.get_docs_sites_urls()}:
+            context.add_data_docs_site(
+                site_name="gtq",
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs.site)},
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+        source = context.data_sources.add_or_update_pandas("gtq")
+        asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(name)
+        batches = next((b for b in asset.batch_definitions if b.name == "whole_table"), None) or asset.add_batch_definition_whole_dataframe(
+            "whole_table"
+        )
+        suite = context.suites.add_or_update(gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"}))
+        definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(data=batches, suite=suite, name=name))
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=name, validation_definitions=[definition], actions=[UpdateDataDocsAction(name="data_docs", site_names=["gtq"])]
+            )
+        )
+        run = checkpoint.run(
+            batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)}, run_id=RunIdentifier(run_name=run_name)
+        )
+    return next(iter(run.run_results.values()))
 
 
 # The suites that screen an export's rows before they are used, and the ids that name a row.

@@ -474,3 +474,25 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
     store = Warehouse(tmp_path / "wh")
     run_ok([write_export(tmp_path / "export.json", [ls_task(1, [skewed])])], store.root)
     assert store.read(QUARANTINE).is_empty() and store.read(ANNOTATIONS)["annotation_id"].to_list() == ["11"]
+
+    # A warning-level expectation the team adds fails the check (not the rows) and shows in the Data Docs.
+    annotations_suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "annotator", "value_set": ["lead@lab.example"]},
+            "severity": "warning",
+        }
+    )
+    (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
+    result = execute(
+        [write_export(tmp_path / "more.json", [ls_task(2, [ls_annotation(21, user=3)])])], store.root, groundtruth=tmp_path / "gt"
+    )
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "expectations_annotations")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN and store.read(QUARANTINE).is_empty()
+    docs = Path(check.metadata["data_docs"].value)
+    assert docs == store.root / "reports" / "data_docs" / "1" / "index.html" and docs.exists()
+    pages = sorted(
+        (docs.parent / "validations" / "core" / "annotations").rglob("*.html"), key=lambda page: page.parent.name
+    )  # by validation time
+    assert len(pages) == 2  # one validation of core.annotations per run, kept across runs
+    assert "values must belong to this set" in pages[-1].read_text() and "values must belong to this set" not in pages[0].read_text()

@@ -34,7 +34,9 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         current = load_suite_json(expectations_dir() / f"{table.key}.json")  # as the team's file says now
-        outcome = validate(warehouse.store().scan_project(table, context.partition_key).collect(), current)
+        docs = warehouse.data_docs(context.partition_key)
+        rows = warehouse.store().scan_project(table, context.partition_key).collect()
+        outcome = validate(rows, current, docs=docs, run_name=context.run.run_id)
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR if meta.get("blocking") else dg.AssetCheckSeverity.WARN,
@@ -42,6 +44,7 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
                 "expectations": len(outcome.outcomes),
                 "failed": len(outcome.failed),
                 "failures": dg.MetadataValue.md(_failures_markdown(outcome)),
+                "data_docs": dg.MetadataValue.path(str(docs.index)),
             },
         )
 
