@@ -495,4 +495,4 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
         (docs.parent / "validations" / "core" / "annotations").rglob("*.html"), key=lambda page: page.parent.name
     )  # by validation time
     assert len(pages) == 2  # one validation of core.annotations per run, kept across runs
-    assert "values must belong to this set" in pages[-1].read_text() and "values must belong to this set" not in pages[0].read_text()
+    assert "lead@lab.example" in pages[-1].read_text() and "lead@lab.example" not in pages[0].read_text()  # the new expectation
