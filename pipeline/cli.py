@@ -1,4 +1,5 @@
-"""The `gtq` command. It runs the Dagster job the UI and the schedule run, never the stages directly.
+"""The `gtq` command. `gtq run` runs the Dagster job the UI and the schedule run, never the stages directly;
+`gtq validate` only reads exports, and writes nothing.
 
     gtq run [--source PATH ...] [--warehouse DIR]   ingest, resolve GT, validate, score; print a summary
     gtq sample --out PATH                           write the bundled sample export
@@ -9,6 +10,7 @@
                                                     a project's GT version as ls-json, coco, scout-csv or parquet
 
     gtq ui [--warehouse DIR]                        the Dagster UI on the warehouse's runs (http://127.0.0.1:3000)
+    gtq validate --source PATH ...                  hold exports to the suites before sending them; exit 1 on a bad record
 
 Runs are recorded in the warehouse's Dagster instance (`<warehouse>/.dagster`, or $DAGSTER_HOME when it
 is set), so they show in the UI; each run carries its sources and warehouse as tags.
@@ -52,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR", help="the warehouse folder")
     ui.add_argument("--port", default="3000")
 
+    validate = commands.add_parser(
+        "validate",
+        help="read exports and hold them to the suites in expectations/ without a warehouse; exit 1 if a record would be quarantined",
+    )
+    validate.add_argument("--source", action="append", required=True, metavar="PATH", help="export file or folder; repeat for several")
+
     sample = commands.add_parser("sample", help="write the bundled Label Studio sample export")
     sample.add_argument("--out", required=True, metavar="PATH")
 
@@ -86,11 +94,42 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "gt":
         return ground_truth_command(args)
+    if args.command == "validate":
+        return validate_command(args.source)
     if args.command == "ui":
         return open_ui(warehouse_root(args.warehouse), args.port)
     return run_pipeline(
         args.source, warehouse_root(args.warehouse), groundtruth=args.groundtruth and Path(args.groundtruth), verbose=args.verbose
     )
+
+
+def validate_command(sources: list[str]) -> int:
+    """Read the exports and hold them to the suites, as a run would before using them, without a warehouse
+    or Dagster: print what would be quarantined, and exit 1 when a record would be (2: a source is missing)."""
+    import tempfile
+
+    from pipeline.ingest import expand_sources, read_export
+    from pipeline.validation import expectations_dir, rejected_annotations
+
+    try:
+        files = expand_sources(sources)
+    except FileNotFoundError as exc:
+        print(f"gtq validate: {exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="gtq-validate-") as staging:
+        for index, source in enumerate(files):
+            export = read_export(source, Path(staging) / str(index))
+            export = export.without(rejected_annotations(export.frames))
+            print(
+                f"{source.path} [{export.format}]: read {export.records_read} = accepted {export.records_accepted}"
+                f" + quarantined {export.records_quarantined}"
+            )
+            for row in export.quarantine.iter_rows(named=True):
+                print(f"  {row['locator']}: {row['reason']}")
+            failed += export.records_quarantined
+    print(f"gtq validate: {len(files)} file(s), {failed} record(s) would be quarantined (suites: {expectations_dir()})")
+    return 1 if failed else 0
 
 
 def ground_truth_command(args) -> int:

@@ -8,6 +8,7 @@ import sys
 
 import duckdb
 
+from pipeline.cli import main
 from tests.conftest import ls_annotation, ls_task, write_export
 
 
@@ -55,3 +56,19 @@ def test_workspace_loads_in_dagster(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "All code locations passed validation" in done.stderr + done.stdout
+
+
+def test_validate_holds_exports_to_the_suites_without_a_warehouse(tmp_path, capsys, monkeypatch):
+    """A labeling team's CI before it sends an export: exit 1 and the reason when a record would be
+    quarantined, 0 when none would, 2 for a missing file; nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(11, user=2)])])
+    bad = write_export(tmp_path / "bad.json", [ls_task(1, [ls_annotation(11, user=2) | {"lead_time": -5.0}])])
+    assert main(["validate", "--source", str(good)]) == 0
+    assert "read 2 = accepted 2 + quarantined 0" in capsys.readouterr().out
+    assert main(["validate", "--source", str(good), "--source", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "task 1, annotation 11: expectations/core.annotations.json: expect_column_values_to_be_between on lead_time_s" in out
+    assert "2 file(s), 1 record(s) would be quarantined" in out
+    assert main(["validate", "--source", str(tmp_path / "missing.json")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "good.json"]

@@ -34,7 +34,9 @@ def start(*sources: Path, warehouse: Path) -> subprocess.Popen:
         "--groundtruth",
         str(warehouse.parent / "gt"),
     ]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A session of its own: a kill can take the run's whole process group (Dagster's log tailers too), as a
+    # killed container or node does.
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def finish(*runs: subprocess.Popen) -> None:
