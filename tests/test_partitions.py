@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -76,9 +79,17 @@ def test_the_nightly_schedule_runs_every_known_project():
     assert [(r.partition_key, r.run_key) for r in requests] == [("7", "nightly-2026-11-24-7"), ("8", "nightly-2026-11-24-8")]
 
 
-def test_checks_judge_only_the_project_of_the_run(tmp_path):
-    bad = {"id": 9, "model_version": "m1", "score": 1.7, "result": []}  # a score outside [0, 1] in project 10
-    a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[bad])])
+def test_checks_judge_only_the_project_of_the_run(tmp_path, monkeypatch):
+    suites = tmp_path / "expectations"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "expectations", suites)
+    annotations_suite = json.loads((suites / "core.annotations.json").read_text())
+    annotations_suite["expectations"].append(  # a warning: rows stay, the check fails
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "score", "max_value": 0.5}, "severity": "warning"}
+    )
+    (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
+    monkeypatch.setenv("GTQ_EXPECTATIONS", str(suites))
+    confident = {"id": 9, "model_version": "m1", "score": 0.9, "result": []}  # above the team's warning line, in project 10
+    a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[confident])])
     b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
     result = execute([a, b], tmp_path / "wh", groundtruth=tmp_path / "gt")
     failed = {project: [c.check_name for c in run.get_asset_check_evaluations() if not c.passed] for project, run in result.runs.items()}

@@ -64,7 +64,7 @@ class ParsedExport:
             return self
         keys = ["project_id", "task_id", "annotation_id"]
         gone = rejected.select(keys).unique().lazy()
-        frames = self.frames.map(lambda _, frame: frame.join(gone, on=keys, how="anti") if "annotation_id" in frame.columns else frame)
+        frames = self.frames.map(lambda table, frame: frame.join(gone, on=keys, how="anti") if "annotation_id" in table.columns else frame)
         added = rejected.unique(keys, keep="first", maintain_order=True).select(
             pl.lit(None, pl.String).alias("project_id"),
             pl.lit(self.source_file).alias("source_file"),
