@@ -31,9 +31,10 @@ from pipeline.resources import DEFAULT_WAREHOUSE
 from pipeline.storage import warehouse_root
 
 
-def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message=".*is currently in (preview|beta)")  # Dagster's notes on APIs gtq relies on
+def build_parser() -> argparse.ArgumentParser:
+    """The `gtq` command line: every command and option, each with its help."""
     parser = argparse.ArgumentParser(prog="gtq", description="Ground truth and annotation quality pipeline.")
+    parser.add_argument("--version", action="version", version=f"gtq {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="materialize every table through Dagster and print a summary")
@@ -45,14 +46,24 @@ def main(argv: list[str] | None = None) -> int:
         help="export file or folder; repeat for several, applied in order (default: the bundled sample); NAME=PATH puts its"
         " projects in a namespace (project 1 becomes NAME:1), for exports of different instances that reuse ids",
     )
-    run.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR")
+    run.add_argument(
+        "--warehouse",
+        default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE),
+        metavar="DIR",
+        help="the warehouse: a folder or s3://bucket/prefix (default: $GTQ_WAREHOUSE or ./warehouse)",
+    )
     run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
 
     run.add_argument("--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)")
 
     ui = commands.add_parser("ui", help="open the Dagster UI on the warehouse's runs; runs launched there write to the warehouse")
-    ui.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR", help="the warehouse folder")
-    ui.add_argument("--port", default="3000")
+    ui.add_argument(
+        "--warehouse",
+        default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE),
+        metavar="DIR",
+        help="the warehouse: a folder or s3://bucket/prefix (default: $GTQ_WAREHOUSE or ./warehouse)",
+    )
+    ui.add_argument("--port", default="3000", help="the UI's port on 127.0.0.1 (default: 3000)")
 
     validate = commands.add_parser(
         "validate",
@@ -61,32 +72,52 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--source", action="append", required=True, metavar="PATH", help="export file or folder; repeat for several")
 
     sample = commands.add_parser("sample", help="write the bundled Label Studio sample export")
-    sample.add_argument("--out", required=True, metavar="PATH")
+    sample.add_argument("--out", required=True, metavar="PATH", help="the JSON file to write (its labeling config goes beside it)")
 
     gt = commands.add_parser("gt", help="ground truth: overrides, versions, history, exports").add_subparsers(dest="gt", required=True)
     for action in ("set", "unset"):
         command = gt.add_parser(action, help=f"{action} a task's GT by a reviewed override (applied by the next `gtq run`)")
-        command.add_argument("--project", required=True)
-        command.add_argument("--task", required=True)
+        command.add_argument("--project", required=True, help="the project id (as the export names it)")
+        command.add_argument("--task", required=True, help="the task id")
         command.add_argument("--annotation", required=action == "set", help="the annotation that becomes GT")
-        command.add_argument("--reason", required=True)
-        command.add_argument("--author", default=os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("USER") or "unknown")
-        command.add_argument("--groundtruth", default=os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"), metavar="DIR")
+        command.add_argument("--reason", required=True, help="why, for the GT history and its auditors")
+        command.add_argument(
+            "--author",
+            default=os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("USER") or "unknown",
+            help="who decided (default: $GIT_AUTHOR_EMAIL or $USER)",
+        )
+        command.add_argument(
+            "--groundtruth",
+            default=os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"),
+            metavar="DIR",
+            help="the folder of overrides.yaml (default: ./groundtruth)",
+        )
     for name, text in (
         ("versions", "the published GT versions"),
         ("history", "every GT change of a task"),
         ("export", "export a GT version"),
     ):
         command = gt.add_parser(name, help=text)
-        command.add_argument("--warehouse", default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE), metavar="DIR")
+        command.add_argument(
+            "--warehouse",
+            default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE),
+            metavar="DIR",
+            help="the warehouse: a folder or s3://bucket/prefix (default: $GTQ_WAREHOUSE or ./warehouse)",
+        )
         command.add_argument("--project", help="the project (default: every project; export: the only one)")
-    gt.choices["history"].add_argument("--task", required=True)
+    gt.choices["history"].add_argument("--task", required=True, help="the task id")
     gt.choices["export"].add_argument("--version", type=int, help="the project's GT version (default: the latest)")
-    gt.choices["export"].add_argument("--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"))
+    gt.choices["export"].add_argument(
+        "--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"), help="the export format"
+    )
     gt.choices["export"].add_argument("--split", help="only the tasks of this split (train, validation, test as the policy names them)")
-    gt.choices["export"].add_argument("--out", required=True, metavar="PATH")
+    gt.choices["export"].add_argument("--out", required=True, metavar="PATH", help="the file (parquet: folder) to write")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message=".*is currently in (preview|beta)")  # Dagster's notes on APIs gtq relies on
+    args = build_parser().parse_args(argv)
     if args.command == "sample":
         from pipeline.sample import write_sample
 
@@ -130,6 +161,15 @@ def validate_command(sources: list[str]) -> int:
             failed += export.records_quarantined
     print(f"gtq validate: {len(files)} file(s), {failed} record(s) would be quarantined (suites: {expectations_dir()})")
     return 1 if failed else 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gtq")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def ground_truth_command(args) -> int:
@@ -246,6 +286,8 @@ def execute(
     from pipeline.sample import bundled_sample
 
     files = expand_sources(sources or [bundled_sample(warehouse)])
+    if not files:
+        raise FileNotFoundError(f"no export (.json or .csv file) in {', '.join(map(str, sources))}")
     by_project: dict[str, list[str]] = {}
     for source in files:
         for project in projects_of(source):

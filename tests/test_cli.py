@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
 
 import duckdb
+import pytest
 
-from pipeline.cli import main
+from pipeline.cli import build_parser, main
 from tests.conftest import ls_annotation, ls_task, write_export
 
 
@@ -72,3 +74,21 @@ def test_validate_holds_exports_to_the_suites_without_a_warehouse(tmp_path, caps
     assert "2 file(s), 1 record(s) would be quarantined" in out
     assert main(["validate", "--source", str(tmp_path / "missing.json")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "good.json"]
+
+
+def test_an_empty_source_folder_fails_and_every_option_explains_itself(tmp_path, capsys):
+    (tmp_path / "exports").mkdir()
+    assert main(["run", "--source", str(tmp_path / "exports"), "--warehouse", str(tmp_path / "wh")]) == 1
+    assert "no export (.json or .csv file) in" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("gtq ")
+    parsers, undocumented = [build_parser()], []
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif action.option_strings and not action.help:
+                undocumented.append(f"{parser.prog} {action.option_strings[0]}")
+    assert undocumented == []
