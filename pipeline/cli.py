@@ -31,6 +31,15 @@ from pipeline.resources import DEFAULT_WAREHOUSE
 from pipeline.storage import warehouse_root
 
 
+def _add_warehouse(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--warehouse",
+        default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE),
+        metavar="DIR",
+        help="the warehouse: a folder or s3://bucket/prefix (default: $GTQ_WAREHOUSE or ./warehouse)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `gtq` command line: every command and option, each with its help."""
     parser = argparse.ArgumentParser(prog="gtq", description="Ground truth and annotation quality pipeline.")
@@ -46,23 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="export file or folder; repeat for several, applied in order (default: the bundled sample); NAME=PATH puts its"
         " projects in a namespace (project 1 becomes NAME:1), for exports of different instances that reuse ids",
     )
-    run.add_argument(
-        "--warehouse",
-        default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE),
-        metavar="DIR",
-        help="the warehouse: a folder or s3://bucket/prefix (default: $GTQ_WAREHOUSE or ./warehouse)",
-    )
+    _add_warehouse(run)
     run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
 
     run.add_argument("--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)")
 
     ui = commands.add_parser("ui", help="open the Dagster UI on the warehouse's runs; runs launched there write to the warehouse")
-    ui.add_argument(
-        "--warehouse",
-        default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE),
-        metavar="DIR",
-        help="the warehouse: a folder or s3://bucket/prefix (default: $GTQ_WAREHOUSE or ./warehouse)",
-    )
+    _add_warehouse(ui)
     ui.add_argument("--port", default="3000", help="the UI's port on 127.0.0.1 (default: 3000)")
 
     validate = commands.add_parser(
@@ -98,12 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("export", "export a GT version"),
     ):
         command = gt.add_parser(name, help=text)
-        command.add_argument(
-            "--warehouse",
-            default=os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE),
-            metavar="DIR",
-            help="the warehouse: a folder or s3://bucket/prefix (default: $GTQ_WAREHOUSE or ./warehouse)",
-        )
+        _add_warehouse(command)
         command.add_argument("--project", help="the project (default: every project; export: the only one)")
     gt.choices["history"].add_argument("--task", required=True, help="the task id")
     gt.choices["export"].add_argument("--version", type=int, help="the project's GT version (default: the latest)")
