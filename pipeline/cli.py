@@ -349,7 +349,7 @@ def _summary(results: RunResults, warehouse: Path | str, seconds: float) -> str:
     import polars as pl
 
     from pipeline.contract import SOURCE_FILES
-    from pipeline.resources import WarehouseResource
+    from pipeline.validation import DataDocs
     from pipeline.warehouse import Warehouse
 
     store = Warehouse(warehouse)
@@ -385,7 +385,7 @@ def _summary(results: RunResults, warehouse: Path | str, seconds: float) -> str:
         checks = run.get_asset_check_evaluations()
         failed = [c.check_name for c in checks if not c.passed]
         lines.append(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
-        if (docs := WarehouseResource(root=str(warehouse)).data_docs(project).index).exists():
+        if (docs := DataDocs.of(warehouse, project).index).exists():
             lines.append(f"  data docs: {docs}")
         written = ", ".join(f"{key.replace('/', '.')} ({m['dagster/row_count']})" for key, m in metadata.items())
         lines.append(f"  tables written (the project's rows): {written or 'none'}")

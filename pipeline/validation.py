@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.storage import file_lock
+from pipeline.storage import file_lock, local_folder
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -74,6 +74,14 @@ class DataDocs:
 
     project_root: Path
     site: Path
+
+    @classmethod
+    def of(cls, warehouse_root: str | Path, project: str) -> DataDocs:
+        """A project's, kept on this machine with the warehouse: `reports/data_docs/<project>/index.html`."""
+        from pipeline.warehouse import project_folder
+
+        folder, reports = project_folder(project), local_folder(warehouse_root) / "reports"
+        return cls(project_root=reports / "gx" / folder, site=reports / "data_docs" / folder)
 
     @property
     def index(self) -> Path:

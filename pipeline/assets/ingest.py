@@ -89,7 +89,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         current = CoreState.of(lambda table: store.scan_project(table, project))
         incoming = [e.frames.for_project(project) for e in exports]
         state = current.merge(incoming)
-        other_data = replaced_task_data(current, incoming).collect()
+        other_data = replaced_task_data(current, incoming, state).collect()
         for row in other_data.head(20).iter_rows(named=True):
             context.log.warning(
                 f"project {project}, task {row['task_id']}: {row['replaced_by']} replaces its snapshot from {row['source_file']},"

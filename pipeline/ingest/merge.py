@@ -89,15 +89,13 @@ class CoreState:
         )
 
 
-def replaced_task_data(current: CoreState, exports: list[CoreState]) -> pl.LazyFrame:
-    """The snapshots that `current.merge(exports)` replaces by one whose task data (`data_json`) differs:
-    project_id, task_id, source_file (the replaced snapshot's) and replaced_by (the file of the one that
-    wins). A newer export of a task normally carries the same data; other data under the same ids usually
-    means two exports that reuse project and task ids, whose tasks would silently replace each other."""
-    snapshots = pl.concat([current.tasks, *(e.tasks for e in exports)]).select(*SNAPSHOT, "data_json", "source_file")
-    winners = current.merge(exports).tasks.select(
-        *TASK, pl.col("data_json").alias("winning_data"), pl.col("source_file").alias("replaced_by")
-    )
+def replaced_task_data(current: CoreState, exports: list[CoreState], merged: CoreState) -> pl.LazyFrame:
+    """The snapshots that `merged` (`current.merge(exports)`) replaced by one whose task data (`data_json`)
+    differs: project_id, task_id, source_file (the replaced snapshot's) and replaced_by (the file of the
+    one that won). A newer export of a task normally carries the same data; other data under the same ids
+    usually means two exports that reuse project and task ids, whose tasks would silently replace each other."""
+    snapshots = pl.concat([current.tasks, *(e.tasks for e in exports)]).select(*TASK, "data_json", "source_file")
+    winners = merged.tasks.select(*TASK, pl.col("data_json").alias("winning_data"), pl.col("source_file").alias("replaced_by"))
     return (
         snapshots.join(winners, on=TASK)
         .filter(pl.col("data_json") != pl.col("winning_data"))

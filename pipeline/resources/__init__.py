@@ -12,7 +12,7 @@ from pydantic import PrivateAttr
 from pipeline.groundtruth.policy import Policy, load_policy
 from pipeline.storage import local_folder
 from pipeline.validation import DataDocs
-from pipeline.warehouse import Warehouse, project_folder
+from pipeline.warehouse import Warehouse
 
 DEFAULT_WAREHOUSE = "warehouse"
 
@@ -44,11 +44,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Warehouse(self.root)
 
     def data_docs(self, project: str) -> DataDocs:
-        """The project's Great Expectations results and Data Docs site, kept on this machine with the
-        warehouse: `reports/data_docs/<project>/index.html`."""
-        folder = project_folder(project)
-        reports = local_folder(self.root) / "reports"
-        return DataDocs(project_root=reports / "gx" / folder, site=reports / "data_docs" / folder)
+        return DataDocs.of(self.root, project)
 
     def inbox_path(self) -> Path:
         return Path(self.inbox) if self.inbox else local_folder(self.root) / "inbox"
