@@ -207,10 +207,14 @@ QUARANTINE = Table(
         "content_hash": pl.String,
         "locator": pl.String,
         "reason": pl.String,
+        "task_id": pl.String,
+        "annotation_id": pl.String,
+        "gt_candidate": pl.Boolean,
         "run_id": pl.String,
     },
-    "Records that could not be read, with the file, where in it, and why; kept with the project whose run read the file"
-    " (a file's first project).",
+    "Records that could not be read or failed a critical expectation, with the file, where in it, and why; kept with"
+    " the project whose run read the file (a file's first project). An annotation set aside by validation names its"
+    " task and id, and whether it was flagged as GT.",
 )
 
 GROUND_TRUTH = Table(

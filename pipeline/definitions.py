@@ -9,15 +9,12 @@ import dagster as dg
 
 from pipeline.assets import groundtruth, ingest, quality
 from pipeline.assets.partitions import projects
-from pipeline.checks import expectations, regions
+from pipeline.checks import expectations
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 from pipeline.sensors import build_inbox_sensor, build_nightly_schedule
 
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality])
-all_checks = [
-    regions.labels_allowed_by_label_config,
-    *expectations.expectation_checks(),
-]
+all_checks = expectations.expectation_checks()
 
 # Every table of one project (partition) per run. Runs of different projects go side by side; a run holds
 # its project's write lock (WarehouseResource). Steps run in process: the multiprocess executor also works

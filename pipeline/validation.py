@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 import polars as pl
 
+from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, LABEL_CONFIG, REGIONS, Table
 from pipeline.storage import file_lock, local_folder
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 BUNDLED_EXPECTATIONS = Path(__file__).resolve().parent.parent / "expectations"
+
+
+def suite_parameters() -> dict:
+    """The values a suite may name as `{"$PARAMETER": ...}`: `read_at`, the moment gtq reads the rows (an
+    annotation dated later was dated after its export)."""
+    return {"read_at": datetime.now(UTC)}
 
 
 def expectations_dir() -> Path:
@@ -110,8 +119,8 @@ def failing_rows(frame: pl.DataFrame, suite_json: dict, ids: list[str]) -> pl.Da
     """The rows of `frame` that fail the suite's *critical* expectations, as GE itself reports them (its
     COMPLETE result format, rows named by their `ids`): `ids`, expectation, column and value (as text),
     one row per failing row and expectation."""
-    referenced = json.dumps(suite_json)
-    needed = [c for c, dtype in frame.schema.items() if c in ids or (not dtype.is_nested() and f'"{c}' in referenced)]
+    referenced = set(re.findall(r"\w+", json.dumps(suite_json)))
+    needed = [c for c, dtype in frame.schema.items() if c in ids or (not dtype.is_nested() and c in referenced)]
     result = _results(frame.select(needed), suite_json, {"result_format": "COMPLETE", "unexpected_index_column_names": ids})
     found = []
     for r in result.results:
@@ -139,7 +148,7 @@ def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict):
         .get_batch(batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)})
     )
     suite = gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"})
-    return batch.validate(suite, result_format=result_format)
+    return batch.validate(suite, result_format=result_format, expectation_parameters=suite_parameters())
 
 
 def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, run_name: str | None):
@@ -177,7 +186,9 @@ def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, ru
             )
         )
         run = checkpoint.run(
-            batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)}, run_id=RunIdentifier(run_name=run_name)
+            batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)},
+            expectation_parameters=suite_parameters(),
+            run_id=RunIdentifier(run_name=run_name),
         )
     return next(iter(run.run_results.values()))
 
@@ -187,17 +198,20 @@ SCREENING = {"annotations": ("core.annotations", ["project_id", "task_id", "anno
              "regions": ("core.regions", ["project_id", "task_id", "annotation_id", "item_index"])}  # fmt: skip
 
 
-def rejected_annotations(frames, directory: Path | None = None) -> pl.DataFrame:
+def rejected_annotations(frames, known_config: pl.LazyFrame | None = None, directory: Path | None = None) -> pl.DataFrame:
     """The annotations of an export (`CoreState` frames) whose rows fail a critical expectation of the
-    suites of core.annotations or core.regions: project_id, task_id, annotation_id, locator and reason
-    (the suite file, the expectation, the column and the value). A bad region rejects its whole
-    annotation, never half of it."""
+    suites of core.annotations or core.regions: project_id, task_id, annotation_id, gt_candidate (it was
+    flagged as GT), locator and reason (the suite file, the expectation, the column and the value). A bad
+    region rejects its whole annotation, never half of it. Labels are judged by the export's labeling
+    config, else by `known_config` (the one the warehouse already holds)."""
+    config = frames.label_config if known_config is None else pl.concat([known_config, frames.label_config])
     found = []
     for name, (table, ids) in SCREENING.items():
         path = (directory or expectations_dir()) / f"{table}.json"
         if not path.exists():
             continue
-        failing = failing_rows(getattr(frames, name).collect(), load_suite_json(path), ids)
+        rows = validation_view(frames.TABLES[name], getattr(frames, name), related=config)
+        failing = failing_rows(rows.collect(), load_suite_json(path), ids)
         region = pl.format(", region {}", pl.col("item_index")) if "item_index" in ids else pl.lit("")
         found.append(
             failing.select(
@@ -208,11 +222,83 @@ def rejected_annotations(frames, directory: Path | None = None) -> pl.DataFrame:
                 pl.format("expectations/{}.json: {} on {} ({})", pl.lit(table), "expectation", "column", "value").alias("reason"),
             )
         )
-    schema = {"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "locator": pl.String, "reason": pl.String}
+    keys = ["project_id", "task_id", "annotation_id"]
+    schema = {**dict.fromkeys(keys, pl.String), "gt_candidate": pl.Boolean, "locator": pl.String, "reason": pl.String}
     if not found:
         return pl.DataFrame(schema=schema)
-    rows = pl.concat(found)
+    flags = frames.annotations.select(*keys, gt_candidate=pl.col("gt_flag").fill_null(False)).unique(keys).collect()
     # One quarantine record per annotation, its reasons together.
-    return rows.group_by("project_id", "task_id", "annotation_id", maintain_order=True).agg(
-        pl.col("locator").first(), pl.col("reason").unique(maintain_order=True).str.join("; ")
+    return (
+        pl.concat(found)
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("locator").first(), pl.col("reason").unique(maintain_order=True).str.join("; "))
+        .join(flags, on=keys, how="left")
+        .select(list(schema))
+    )
+
+
+# -- the rows a suite sees ---------------------------------------------------------------------------------
+# Some rules span columns or tables (a box ends inside its image, a label is one its control allows, the GT
+# annotation exists). Rather than custom expectations, the frame a suite validates carries derived columns
+# that state them, so each rule stays one of GE's stock expectations on a named column.
+DERIVED_COLUMNS = {
+    "core.regions": {
+        "right": "x + width: where a box ends (percent for Label Studio, pixels for Scout and COCO)",
+        "bottom": "y + height",
+        "point_count": "the number of a polygon's points",
+        "points_min": "the smallest coordinate of a polygon's points",
+        "points_max": "the largest coordinate of a polygon's points",
+        "polygon_area": "the area a polygon's points enclose (shoelace formula); 0 when they are collinear or repeat",
+        "label_outside_config": "the first label or choice the control's labeling config does not allow (taxonomy: a path"
+        " not in its tree); null when all are allowed or the control has no config",
+        "scale_min": "the lowest value the control's config allows (Rating: 1, Number: min)",
+        "scale_max": "the highest value the control's config allows (Rating: maxRating, Number: max)",
+    },
+    "core.ground_truth": {
+        "annotation_state": "what the GT annotation is in core.annotations: submitted, cancelled, or missing",
+    },
+}
+
+
+# The table each view reads beside its own rows.
+RELATED_TABLE = {REGIONS: LABEL_CONFIG, GROUND_TRUTH: ANNOTATIONS}
+
+
+def validation_view(table: Table, rows: pl.LazyFrame, related: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """`rows` of `table` with the derived columns its suite is written on (`DERIVED_COLUMNS`); `related` is
+    the same project's rows of `RELATED_TABLE[table]` (the export's, or the warehouse's)."""
+    if table is REGIONS:
+        return _regions_view(rows, related)
+    if table is GROUND_TRUTH:
+        return _ground_truth_view(rows, related)
+    return rows
+
+
+def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyFrame:
+    config = label_config.select("project_id", "control", "allowed_labels", scale_min="min_value", scale_max="max_value")
+    xs, ys = (pl.col("points").list.eval(pl.element().list.get(axis)) for axis in (0, 1))
+    following = lambda coordinates: coordinates.list.eval(pl.element().shift(-1).fill_null(pl.element().first()))  # noqa: E731
+    coordinates = pl.col("points").list.eval(pl.element().explode())
+    judged = pl.col("allowed_labels").list.len() > 0  # a config that lists no labels (dynamic labels) judges none
+    return (
+        regions.join(config.unique(["project_id", "control"], keep="last"), on=["project_id", "control"], how="left")
+        .with_columns(
+            right=pl.col("x") + pl.col("width"),
+            bottom=pl.col("y") + pl.col("height"),
+            point_count=pl.col("points").list.len().cast(pl.Int64),
+            points_min=coordinates.list.min(),
+            points_max=coordinates.list.max(),
+            polygon_area=((xs * following(ys) - following(xs) * ys).list.sum() / 2).abs(),
+            label_outside_config=pl.when(judged).then(pl.col("labels").list.set_difference("allowed_labels").list.first()),
+        )
+        .drop("allowed_labels")
+    )
+
+
+def _ground_truth_view(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame) -> pl.LazyFrame:
+    states = annotations.select(
+        "project_id", "annotation_id", annotation_state=pl.when("was_cancelled").then(pl.lit("cancelled")).otherwise(pl.lit("submitted"))
+    )
+    return ground_truth.join(states.unique(["project_id", "annotation_id"]), on=["project_id", "annotation_id"], how="left").with_columns(
+        pl.when(pl.col("annotation_id").is_not_null()).then(pl.col("annotation_state").fill_null("missing"))
     )

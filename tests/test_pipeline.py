@@ -262,15 +262,23 @@ def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
     assert store.read(REGIONS).filter(pl.col("annotation_id").str.starts_with("prediction:")).height == 2
 
 
-def test_labels_outside_the_labeling_config_are_reported(tmp_path):
+def test_labels_outside_the_labeling_config_are_quarantined_by_name(tmp_path):
+    """The labeling config beside an export judges its labels; one it does not allow sets the annotation aside,
+    named in the reason, and a later export without a config is judged by the config the warehouse holds."""
     export = write_export(tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])])
     (tmp_path / "proj.xml").write_text(
         '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices></View>'
     )
-    result = execute([export], tmp_path / "wh", groundtruth=tmp_path / "gt")
-    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "labels_allowed_by_label_config")
-    assert not check.passed and check.metadata["labels_outside_config"].value == 1
-    assert result.success  # a warning, not a blocking failure
+    store = Warehouse(tmp_path / "wh")
+    run_ok([export], store.root)
+    later = tmp_path / "later"
+    later.mkdir()
+    run_ok([write_export(later / "proj.json", [ls_task(2, [ls_annotation(3, choice="tiger")])])], store.root)
+
+    reasons = store.read(QUARANTINE).sort("annotation_id").select("annotation_id", "reason").rows()
+    suite = "expectations/core.regions.json: expect_column_values_to_be_null on label_outside_config"
+    assert reasons == [("2", f"{suite} (label_outside_config=lion)"), ("3", f"{suite} (label_outside_config=tiger)")]
+    assert store.read(ANNOTATIONS)["annotation_id"].to_list() == ["1"]
 
 
 def test_sample_run_detection_scores_rank_annotators_by_skill(sample_run):

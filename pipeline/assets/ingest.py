@@ -73,7 +73,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
                 context.log.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")
                 continue
             # Validate before use: an annotation with a row failing a critical expectation is quarantined.
-            export = export.without(rejected_annotations(export.frames))
+            export = export.without(rejected_annotations(export.frames, known_config=store.scan_project(LABEL_CONFIG, project)))
             exports.append(export)
             context.log.info(
                 f"{path}: {export.format}, {export.records_read} records read = {export.records_accepted} accepted"
@@ -99,7 +99,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         new_files = pl.DataFrame(rows, schema=SOURCE_FILES.polars_schema)
         quarantine = [store.scan_project(QUARANTINE, project)]
         quarantine += [
-            e.quarantine.lazy().with_columns(project_id=pl.lit(project), run_id=pl.lit(context.run_id))
+            e.quarantine.lazy().with_columns(project_id=pl.coalesce("project_id", pl.lit(project)), run_id=pl.lit(context.run_id))
             for e, owned in zip(exports, owns, strict=True)
             if owned
         ]

@@ -7,7 +7,7 @@ from pipeline.assets.metadata import asset_key, markdown_preview
 from pipeline.assets.partitions import projects
 from pipeline.contract import ALL_TABLES, Table
 from pipeline.resources import WarehouseResource
-from pipeline.validation import SuiteOutcome, expectations_dir, load_suite_json, suite_files, validate
+from pipeline.validation import RELATED_TABLE, SuiteOutcome, expectations_dir, load_suite_json, suite_files, validate, validation_view
 
 TABLES = {table.key: table for table in ALL_TABLES}
 
@@ -28,6 +28,7 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset_key(table),
         name=f"expectations_{table.name}",
+        additional_deps=[asset_key(RELATED_TABLE[table])] if table in RELATED_TABLE else None,
         description=f"Great Expectations suite expectations/{table.key}.json: {meta.get('description', '')}",
         blocking=bool(meta.get("blocking", False)),
         partitions_def=projects,
@@ -35,7 +36,9 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         current = load_suite_json(expectations_dir() / f"{table.key}.json")  # as the team's file says now
         docs = warehouse.data_docs(context.partition_key)
-        rows = warehouse.store().scan_project(table, context.partition_key).collect()
+        store, project = warehouse.store(), context.partition_key
+        related = RELATED_TABLE.get(table)
+        rows = validation_view(table, store.scan_project(table, project), related and store.scan_project(related, project)).collect()
         outcome = validate(rows, current, docs=docs, run_name=context.run.run_id)
         return dg.AssetCheckResult(
             passed=outcome.success,

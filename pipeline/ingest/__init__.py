@@ -255,8 +255,7 @@ def read_export(source: str | Path | Source, staging: Path) -> ParsedExport:
             frame.with_columns(p for p in provenance if p.meta.output_name() in table.columns).with_columns(namespaced)
         )
     )
-    parsed.quarantine = QUARANTINE.conform(
-        parsed.quarantine.with_columns(*provenance, *(pl.lit(None, pl.String).alias(c) for c in ("project_id", "run_id")))
-    )
+    unknown = [pl.lit(None, dtype).alias(c) for c, dtype in QUARANTINE.columns.items() if c not in parsed.quarantine.columns]
+    parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*unknown).with_columns(*provenance))
     parsed.source_file, parsed.content_hash = source_file, digest
     return parsed

@@ -69,11 +69,24 @@ def parse_label_config(path: Path) -> list[Control]:
     for element in root.iter():
         kind = CONTROL_TYPES.get(element.tag.lower())
         if kind and element.get("name"):
-            labels = tuple(child.get("value") for child in element.iter() if child is not element and child.get("value") is not None)
+            labels = (
+                tuple(_taxonomy_paths(element))
+                if kind == "taxonomy"
+                else tuple(child.get("value") for child in element.iter() if child is not element and child.get("value") is not None)
+            )
             controls.append(Control(element.get("name"), kind, element.get("toName"), labels, *_scale(kind, element, path)))
     if not controls:
         raise BadRecord("$", f"the labeling config {path.name} defines no control (no element with a name and a known tag)")
     return controls
+
+
+def _taxonomy_paths(element: ET.Element, prefix: str = ""):
+    """Every path of a Taxonomy's tree, joined by '/' as regions store them: 'Animal', 'Animal/Zebra', ..."""
+    for choice in element:
+        if choice.get("value") is not None:
+            path = f"{prefix}{choice.get('value')}"
+            yield path
+            yield from _taxonomy_paths(choice, f"{path}/")
 
 
 def _scale(kind: str, element: ET.Element, path: Path) -> tuple[float | None, float | None]:

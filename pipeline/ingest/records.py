@@ -57,20 +57,23 @@ class ParsedExport:
         return self.records_accepted + self.records_quarantined
 
     def without(self, rejected: pl.DataFrame) -> ParsedExport:
-        """The export less `rejected` annotations (project_id, task_id, annotation_id, locator, reason): their
-        rows, regions, reviews and history leave the frames, and each becomes a quarantine record, so
-        records read = accepted + quarantined still holds."""
+        """The export less `rejected` annotations (project_id, task_id, annotation_id, gt_candidate, locator,
+        reason): their rows, regions, reviews and history leave the frames, and each becomes a quarantine
+        record, so records read = accepted + quarantined still holds."""
         if rejected.is_empty():
             return self
         keys = ["project_id", "task_id", "annotation_id"]
         gone = rejected.select(keys).unique().lazy()
         frames = self.frames.map(lambda table, frame: frame.join(gone, on=keys, how="anti") if "annotation_id" in table.columns else frame)
         added = rejected.unique(keys, keep="first", maintain_order=True).select(
-            pl.lit(None, pl.String).alias("project_id"),
+            "project_id",
             pl.lit(self.source_file).alias("source_file"),
             pl.lit(self.content_hash).alias("content_hash"),
             "locator",
             "reason",
+            "task_id",
+            "annotation_id",
+            "gt_candidate",
             pl.lit(None, pl.String).alias("run_id"),
         )
         return replace(
