@@ -276,7 +276,8 @@ GROUND_TRUTH_CONFLICTS = Table(
         "candidate_annotation_ids": pl.List(pl.String),
         "rule": pl.String,
     },
-    "Tasks a person should look at: several GT flags, consensus ties, an item decided differently in two tasks.",
+    "Tasks a person should look at: several GT flags, consensus ties, an item decided differently in two tasks, a GT"
+    " candidate that validation quarantined (the rule names the expectation it failed).",
 )
 
 ANSWERS = quality_table(

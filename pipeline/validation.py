@@ -127,11 +127,12 @@ def failing_rows(frame: pl.DataFrame, suite_json: dict, ids: list[str]) -> pl.Da
         config = r.expectation_config
         if r.success or str(getattr(config.severity, "value", config.severity)) != "critical":
             continue
-        column = config.kwargs.get("column") or ", ".join(
-            config.kwargs.get("column_list") or filter(None, (config.kwargs.get("column_A"), config.kwargs.get("column_B")))
-        )
+        columns = [config.kwargs["column"]] if "column" in config.kwargs else config.kwargs.get("column_list") or [
+            config.kwargs.get("column_A"), config.kwargs.get("column_B")
+        ]  # fmt: skip
+        column = ", ".join(filter(None, columns))
         for row in r.result.get("unexpected_index_list") or []:
-            values = ", ".join(f"{k}={row[k]}" for k in row if k not in ids)
+            values = ", ".join(f"{k}={row[k]}" for k in row if k not in ids or k in columns)
             found.append({**{k: row[k] for k in ids}, "expectation": config.type, "column": column, "value": values})
     schema = {**frame.select(ids).schema, "expectation": pl.String, "column": pl.String, "value": pl.String}
     return pl.DataFrame(found, schema=schema, orient="row") if found else pl.DataFrame(schema=schema)

@@ -12,6 +12,7 @@ from pipeline.contract import (
     GROUND_TRUTH_CONFLICTS,
     GROUND_TRUTH_HISTORY,
     LABEL_CONFIG,
+    QUARANTINE,
     REGIONS,
     REVIEWS,
     SOURCE_FILES,
@@ -39,7 +40,7 @@ CHANGE_KINDS = ("set", "replaced", "unset", "edited")
     specs=[
         table_spec(GROUND_TRUTH, deps=[ANNOTATIONS, TASKS, REGIONS, REVIEWS, LABEL_CONFIG]),
         table_spec(GROUND_TRUTH_HISTORY, deps=[ANNOTATIONS, TASKS]),
-        table_spec(GROUND_TRUTH_CONFLICTS, deps=[ANNOTATIONS]),
+        table_spec(GROUND_TRUTH_CONFLICTS, deps=[ANNOTATIONS, QUARANTINE]),
     ],
     check_specs=[PUBLISHABLE],
 )
@@ -69,6 +70,7 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         overrides_file=(str(overrides_path), overrides_hash),
         policy=policy,
         item_scoped=item_scoped_projects(policy, {project: formats}),
+        rejected=store.scan_project(QUARANTINE, project).filter(pl.col("gt_candidate") & (pl.col("project_id") == project)),
     )
 
     previous = store.read_gt_version(project)

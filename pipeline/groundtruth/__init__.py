@@ -49,8 +49,10 @@ def resolve_ground_truth(
     overrides_file: tuple[str, str],
     policy: Policy,
     item_scoped: list[str],
+    rejected: pl.LazyFrame | None = None,
 ) -> Resolution:
-    """Decide every task's GT. `overrides_file` is the (path, content hash) the overrides came from."""
+    """Decide every task's GT. `overrides_file` is the (path, content hash) the overrides came from;
+    `rejected` are the GT candidates validation quarantined (project_id, task_id, annotation_id, reason)."""
     projects = tasks.select(pl.col("project_id").unique()).collect().to_series().to_list()
     consensus = policy.consensus_settings(projects)
     decisions = {
@@ -76,7 +78,7 @@ def resolve_ground_truth(
     item_rows, item_conflicts = _spread_over_items(described, tasks, item_scoped)
     task_rows = described.filter(~pl.col("project_id").is_in(item_scoped))
     votes = rules.consensus_votes(annotations, regions, consensus)
-    conflicts = pl.concat([rules.conflicts(annotations, decided, votes), item_conflicts])
+    conflicts = pl.concat([rules.conflicts(annotations, decided, votes, rejected), item_conflicts])
     return Resolution(pl.concat([task_rows, item_rows], how="diagonal").collect(), conflicts.collect())
 
 

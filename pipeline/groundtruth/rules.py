@@ -253,8 +253,12 @@ def resolve(decisions: dict[str, pl.LazyFrame], ranks: pl.LazyFrame) -> pl.LazyF
     return ranked.group_by(TASK).agg(pl.all().sort_by("rank").first()).select(list(DECISION))
 
 
-def conflicts(annotations: pl.LazyFrame, resolved: pl.LazyFrame, votes: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """Tasks a person should look at: several GT flags (the rule chose one) and consensus ties (no GT).
+def conflicts(
+    annotations: pl.LazyFrame, resolved: pl.LazyFrame, votes: pl.LazyFrame | None = None, rejected: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """Tasks a person should look at: several GT flags (the rule chose one), consensus ties (no GT) and GT
+    candidates that validation quarantined (`rejected`: the GT was decided without them; the conflict
+    goes once a later export brings a valid version of the annotation).
 
     Returns project_id, task_id, chosen_annotation_id, candidate_annotation_ids, rule.
     """
@@ -274,5 +278,15 @@ def conflicts(annotations: pl.LazyFrame, resolved: pl.LazyFrame, votes: pl.LazyF
             tied.join(
                 eligible(annotations).group_by(TASK).agg(pl.col("annotation_id").sort().alias("candidate_annotation_ids")), on=TASK
             ).with_columns(chosen_annotation_id=pl.lit(None, pl.String), rule=pl.lit("consensus tie: no majority, for review"))
+        )
+    if rejected is not None:
+        parts.append(
+            rejected.join(annotations, on=[*TASK, "annotation_id"], how="anti")
+            .group_by(TASK)
+            .agg(
+                pl.col("annotation_id").sort().alias("candidate_annotation_ids"),
+                pl.format("GT candidate {} quarantined, {}", "annotation_id", "reason").sort().str.join("; ").alias("rule"),
+            )
+            .join(resolved.select(*TASK, pl.col("annotation_id").alias("chosen_annotation_id")), on=TASK, how="left")
         )
     return pl.concat([p.select(*TASK, "chosen_annotation_id", "candidate_annotation_ids", "rule") for p in parts])

@@ -1,0 +1,173 @@
+"""Validation before use: each rule of the suites in `expectations/` catches its violation in a real export,
+names it in the quarantine, and keeps the rest of the export. Real Great Expectations runs, no mocks."""
+
+import json
+
+import polars as pl
+
+from pipeline.contract import ANNOTATION_SCORES, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS, QUARANTINE
+from pipeline.ingest import read_export
+from pipeline.validation import rejected_annotations
+from pipeline.warehouse import Warehouse
+from tests.conftest import ls_annotation, ls_task, run_ok, write_export
+
+CONFIG = """<View>
+  <Image name="image" value="$image"/>
+  <Text name="text" value="$text"/>
+  <RectangleLabels name="box" toName="image"><Label value="zebra"/><Label value="lion"/></RectangleLabels>
+  <PolygonLabels name="outline" toName="image"><Label value="zebra"/></PolygonLabels>
+  <Labels name="span" toName="text"><Label value="PER"/></Labels>
+  <Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices>
+  <Taxonomy name="kind" toName="image"><Choice value="Animal"><Choice value="Zebra"/></Choice></Taxonomy>
+  <Rating name="quality" toName="image" maxRating="5"/>
+</View>"""
+
+
+def box(label="zebra", x=10.0, y=10.0, width=20.0, height=20.0, rotation=0.0):
+    value = {"x": x, "y": y, "width": width, "height": height, "rotation": rotation, "rectanglelabels": [label]}
+    return {
+        "type": "rectanglelabels",
+        "from_name": "box",
+        "to_name": "image",
+        "original_width": 1000,
+        "original_height": 800,
+        "value": value,
+    }
+
+
+def polygon(points):
+    return {"type": "polygonlabels", "from_name": "outline", "to_name": "image", "value": {"points": points, "polygonlabels": ["zebra"]}}
+
+
+def result(kind, from_name, to_name="image", **value):
+    return {"type": kind, "from_name": from_name, "to_name": to_name, "value": value}
+
+
+def annotation(annotation_id, *results, **fields):
+    return ls_annotation(annotation_id, user=2) | {"result": [{"id": f"r{annotation_id}-{i}"} | r for i, r in enumerate(results)]} | fields
+
+
+# One violation per annotation: (annotation, the expectation and column its reason names, and the value).
+VIOLATIONS = [
+    (annotation(101, box(x=90.0)), "core.regions", "expect_column_values_to_be_between on right", "right=110.0"),
+    (annotation(103, box(rotation=400.0)), "core.regions", "expect_column_values_to_be_between on rotation", "rotation=400.0"),
+    (annotation(104, box(label="tiger")), "core.regions", "expect_column_values_to_be_null on label_outside_config", "=tiger"),
+    (annotation(106, polygon([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])), "core.regions", "on polygon_area", "polygon_area=0.0"),
+    (annotation(107, polygon([[10.0, 10.0], [120.0, 20.0], [30.0, 50.0]])), "core.regions", "on points_max", "points_max=120.0"),
+    (
+        annotation(108, result("labels", "span", "text", start=5, end=3, labels=["PER"])),
+        "core.regions",
+        "a_to_be_greater_than_b on end, start",
+        "end=3",
+    ),  # fmt: skip
+    (annotation(109, result("choices", "label", choices=["horse"])), "core.regions", "on label_outside_config", "=horse"),
+    (
+        annotation(110, result("taxonomy", "kind", taxonomy=[["Animal", "Lion"]])),
+        "core.regions",
+        "on label_outside_config",
+        "=Animal/Lion",
+    ),  # fmt: skip
+    (
+        annotation(111, result("rating", "quality", rating=7)),
+        "core.regions",
+        "a_to_be_greater_than_b on scale_max, number",
+        "number=7.0",
+    ),  # fmt: skip
+    (
+        annotation(112, box(), created_at="2026-01-02T00:00:00Z"),
+        "core.annotations",
+        "a_to_be_greater_than_b on updated_at, created_at",
+        "updated_at=",
+    ),  # fmt: skip
+    (
+        annotation(113, box(), created_at="2099-01-01T00:00:00Z", updated_at="2099-01-01T00:00:00Z"),
+        "core.annotations",
+        "on created_at",
+        "2099-01-01",
+    ),  # fmt: skip
+    (annotation(114, box(), lead_time=-5.0), "core.annotations", "on lead_time_s", "lead_time_s=-5.0"),
+]
+
+
+def export_with_every_violation(folder):
+    clean = annotation(100, box(), polygon([[10.0, 10.0], [40.0, 10.0], [20.0, 30.0]]), result("rating", "quality", rating=5))
+    tasks = [ls_task(1, [clean])] + [ls_task(1 + i, [a]) for i, (a, *_) in enumerate(VIOLATIONS, start=1)]
+    # Caught while reading (regions gtq cannot score), before the suites run.
+    tasks.append(ls_task(40, [annotation(130, box(width=0.0))]))
+    tasks.append(ls_task(41, [annotation(131, polygon([[10.0, 10.0], [20.0, 20.0]]))]))
+    tasks.append(ls_task(50, [annotation(120, box())]))
+    tasks.append(ls_task(51, [annotation(120, box())]))  # the same annotation id in a second task
+    for task in tasks:
+        task["data"]["text"] = "Ada Lovelace wrote the first program."
+    (folder / "export.xml").write_text(CONFIG)
+    return write_export(folder / "export.json", tasks)
+
+
+def test_every_rule_catches_its_violation_and_keeps_the_rest(tmp_path):
+    export = read_export(export_with_every_violation(tmp_path), tmp_path / "staging")
+    rejected = rejected_annotations(export.frames)
+    reasons = dict(zip(rejected["annotation_id"], rejected["reason"], strict=True))
+    for violating, suite, expectation, value in VIOLATIONS:
+        reason = reasons.pop(str(violating["id"]))
+        assert reason.startswith(f"expectations/{suite}.json: ") and expectation in reason and value in reason, reason
+    assert reasons == {"120": "expectations/core.annotations.json: expect_compound_columns_to_be_unique on project_id, annotation_id"
+                       " (project_id=1, annotation_id=120)"}  # fmt: skip
+    assert sorted(rejected.filter(pl.col("annotation_id") == "120")["task_id"]) == ["50", "51"]  # both: neither is the one
+
+    assert export.quarantine["locator"].str.contains("annotation (130|131)").all() and export.quarantine.height == 2
+
+    kept = export.without(rejected)
+    assert kept.frames.annotations.collect()["annotation_id"].to_list() == ["100"]
+    assert kept.records_read == export.records_read and kept.records_quarantined == len(VIOLATIONS) + 2 + 2
+    assert kept.quarantine.filter(pl.col("annotation_id") == "104")["locator"].to_list() == ["task 4, annotation 104, region 0"]
+
+
+def test_pixel_boxes_end_inside_their_image(tmp_path):
+    coco = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+        "categories": [{"id": 1, "name": "zebra"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [90, 10, 20, 20], "area": 400, "iscrowd": 0},
+        ],
+    }
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(coco))
+    rejected = rejected_annotations(read_export(path, tmp_path / "staging").frames)
+    assert rejected["reason"].to_list() == [
+        "expectations/core.regions.json: expect_column_pair_values_a_to_be_greater_than_b on original_width, right"
+        " (original_width=100, right=110.0)"
+    ]
+
+
+def test_a_quarantined_ground_truth_candidate_is_a_conflict_until_a_valid_version_arrives(tmp_path):
+    """The GT flag of a task sits on an annotation with a label its config does not allow: the task has no GT
+    (no other rule decides it), core.ground_truth_conflicts names the annotation and the reason, and the
+    other task's annotations are still scored. When a later export corrects the label, it becomes GT."""
+    flagged = annotation(11, box(label="tiger"), ground_truth=True)
+    tasks = [
+        ls_task(1, [flagged, annotation(12, box())]),
+        ls_task(2, [annotation(21, box(), ground_truth=True), annotation(22, box(x=12.0))]),
+    ]
+    (tmp_path / "export.xml").write_text(CONFIG)
+    store = Warehouse(tmp_path / "wh")
+    run_ok([write_export(tmp_path / "export.json", tasks)], store.root)
+
+    assert store.read(QUARANTINE).select("task_id", "annotation_id", "gt_candidate").rows() == [("1", "11", True)]
+    assert store.read(GROUND_TRUTH).select("task_id", "annotation_id").rows() == [("2", "21")]
+    conflict = store.read(GROUND_TRUTH_CONFLICTS).row(0, named=True)
+    assert conflict["task_id"] == "1" and conflict["chosen_annotation_id"] is None and conflict["candidate_annotation_ids"] == ["11"]
+    assert conflict["rule"] == (
+        "GT candidate 11 quarantined, expectations/core.regions.json: expect_column_values_to_be_null on label_outside_config"
+        " (label_outside_config=tiger)"
+    )
+    assert store.read(ANNOTATION_SCORES).filter(pl.col("task_id") == "2")["annotation_id"].unique().to_list() == ["22"]
+
+    corrected = tmp_path / "later"
+    corrected.mkdir()
+    (corrected / "export.xml").write_text(CONFIG)
+    fixed = annotation(11, box(), ground_truth=True, updated_at="2026-02-01T10:00:00Z")
+    run_ok([write_export(corrected / "export.json", [ls_task(1, [fixed, annotation(12, box())])])], store.root)
+    assert store.read(GROUND_TRUTH_CONFLICTS).is_empty()
+    assert sorted(store.read(GROUND_TRUTH).select("task_id", "annotation_id").rows()) == [("1", "11"), ("2", "21")]
+    assert store.read(ANNOTATIONS).filter(pl.col("annotation_id") == "11").height == 1
