@@ -38,7 +38,7 @@ def run_gtq(path: Path, out: Path) -> int:
     from pipeline.ingest import read_export
 
     export = read_export(path, out)
-    return export.annotations.select("annotation_id").collect().height
+    return export.frames.annotations.select("annotation_id").collect().height
 
 
 def run_json_loops(path: Path, out: Path) -> int:

@@ -177,10 +177,15 @@ LABEL_CONFIG = Table(
         "allowed_labels": pl.List(pl.String),
         "min_value": pl.Float64,
         "max_value": pl.Float64,
+        "visible_when": pl.String,
+        "when_control": pl.String,
+        "when_values": pl.List(pl.String),
         "source_file": pl.String,
         "content_hash": pl.String,
     },
-    "The controls of each project's labeling config (when supplied): type, target, allowed labels and numeric scale.",
+    "The controls of each project's labeling config (when supplied): type, target, allowed labels, numeric scale, and"
+    " the condition of a conditional control (`visibleWhen`: region-selected with `whenLabelValue`, or choice-selected"
+    " with `whenTagName` and `whenChoiceValue`).",
 )
 
 ANNOTATION_HISTORY = Table(

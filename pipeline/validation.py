@@ -101,6 +101,7 @@ def validate(
     frame: pl.DataFrame, suite_json: dict, result_format: str | dict = "SUMMARY", docs: DataDocs | None = None, run_name: str | None = None
 ) -> SuiteOutcome:
     """Run one suite against a frame; with `docs`, the result is kept there and the Data Docs site rebuilt."""
+    frame = _columns_named(frame, suite_json)
     result = _results(frame, suite_json, result_format) if docs is None else _results_with_docs(frame, suite_json, docs, run_name)
     outcomes = [
         ExpectationOutcome(
@@ -119,9 +120,9 @@ def failing_rows(frame: pl.DataFrame, suite_json: dict, ids: list[str]) -> pl.Da
     """The rows of `frame` that fail the suite's *critical* expectations, as GE itself reports them (its
     COMPLETE result format, rows named by their `ids`): `ids`, expectation, column and value (as text),
     one row per failing row and expectation."""
-    referenced = set(re.findall(r"\w+", json.dumps(suite_json)))
-    needed = [c for c, dtype in frame.schema.items() if c in ids or (not dtype.is_nested() and c in referenced)]
-    result = _results(frame.select(needed), suite_json, {"result_format": "COMPLETE", "unexpected_index_column_names": ids})
+    result = _results(
+        _columns_named(frame, suite_json, ids), suite_json, {"result_format": "COMPLETE", "unexpected_index_column_names": ids}
+    )
     found = []
     for r in result.results:
         config = r.expectation_config
@@ -136,6 +137,15 @@ def failing_rows(frame: pl.DataFrame, suite_json: dict, ids: list[str]) -> pl.Da
             found.append({**{k: row[k] for k in ids}, "expectation": config.type, "column": column, "value": values})
     schema = {**frame.select(ids).schema, "expectation": pl.String, "column": pl.String, "value": pl.String}
     return pl.DataFrame(found, schema=schema, orient="row") if found else pl.DataFrame(schema=schema)
+
+
+def _columns_named(frame: pl.DataFrame, suite_json: dict, keep: list[str] = ()) -> pl.DataFrame:
+    """`frame` with only the columns the suite names (and `keep`): GE's pandas engine pays for every column
+    it is handed, lists and JSON texts most. Whole when a table-level expectation looks at every column."""
+    if any(e["type"].startswith("expect_table_") for e in suite_json["expectations"]):
+        return frame
+    named = set(re.findall(r"\w+", json.dumps(suite_json)))
+    return frame.select(c for c, dtype in frame.schema.items() if c in keep or (not dtype.is_nested() and c in named))
 
 
 def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict):
@@ -254,6 +264,8 @@ DERIVED_COLUMNS = {
         " not in its tree); null when all are allowed or the control has no config",
         "scale_min": "the lowest value the control's config allows (Rating: 1, Number: min)",
         "scale_max": "the highest value the control's config allows (Rating: maxRating, Number: max)",
+        "condition_unmet": "for a conditional control (visibleWhen), how its condition failed: the label of the region it"
+        " is attached to, or the choice of the control it depends on; null when met or unconditional",
     },
     "core.ground_truth": {
         "annotation_state": "what the GT annotation is in core.annotations: submitted, cancelled, or missing",
@@ -276,14 +288,50 @@ def validation_view(table: Table, rows: pl.LazyFrame, related: pl.LazyFrame | No
 
 
 def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyFrame:
-    config = label_config.select("project_id", "control", "allowed_labels", scale_min="min_value", scale_max="max_value")
+    config = label_config.select(
+        "project_id",
+        "control",
+        "allowed_labels",
+        "visible_when",
+        "when_control",
+        "when_values",
+        scale_min="min_value",
+        scale_max="max_value",
+    )
     xs, ys = (pl.col("points").list.eval(pl.element().list.get(axis)) for axis in (0, 1))
-    following = lambda coordinates: coordinates.list.eval(pl.element().shift(-1).fill_null(pl.element().first()))  # noqa: E731
+
+    def following(coordinates: pl.Expr) -> pl.Expr:  # each point's successor, the last point's being the first
+        return coordinates.list.eval(pl.element().shift(-1).fill_null(pl.element().first()))
+
     coordinates = pl.col("points").list.eval(pl.element().explode())
     judged = pl.col("allowed_labels").list.len() > 0  # a config that lists no labels (dynamic labels) judges none
+    annotation = ["project_id", "task_id", "annotation_id"]
+    # A per-region result shares its region's id; the region's own labels are on its *labels-type row.
+    region_labels = (
+        regions.filter(pl.col("type").str.ends_with("labels"))
+        .group_by(*annotation, "region_id")
+        .agg(pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).alias("_region_labels"))
+    )
+    chosen = regions.group_by(*annotation, when_control="control").agg(
+        pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).alias("_chosen")
+    )
+    allowed = pl.col("when_values").list.join(", ")
+
+    def unmet(found: pl.Expr) -> pl.Expr:
+        return (pl.col("when_values").list.len() > 0) & (found.list.set_intersection("when_values").list.len().fill_null(0) == 0)
+
+    def named(found: pl.Expr) -> pl.Expr:
+        return pl.when(found.list.len() > 0).then(found.list.join(", ")).otherwise(pl.lit("nothing"))
+
     return (
         regions.join(config.unique(["project_id", "control"], keep="last"), on=["project_id", "control"], how="left")
+        .join(region_labels, on=[*annotation, "region_id"], how="left")
+        .join(chosen, on=[*annotation, "when_control"], how="left")
         .with_columns(
+            condition_unmet=pl.when((pl.col("visible_when") == "region-selected") & unmet(pl.col("_region_labels")))
+            .then(pl.format("on a region labelled {}, allowed on {}", named(pl.col("_region_labels")), allowed))
+            .when((pl.col("visible_when") == "choice-selected") & unmet(pl.col("_chosen")))
+            .then(pl.format("{} is {}, allowed when {}", "when_control", named(pl.col("_chosen")), allowed)),
             right=pl.col("x") + pl.col("width"),
             bottom=pl.col("y") + pl.col("height"),
             point_count=pl.col("points").list.len().cast(pl.Int64),
@@ -292,7 +340,7 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
             polygon_area=((xs * following(ys) - following(xs) * ys).list.sum() / 2).abs(),
             label_outside_config=pl.when(judged).then(pl.col("labels").list.set_difference("allowed_labels").list.first()),
         )
-        .drop("allowed_labels")
+        .drop("allowed_labels", "visible_when", "when_control", "when_values", "_region_labels", "_chosen")
     )
 
 

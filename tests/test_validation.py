@@ -20,6 +20,10 @@ CONFIG = """<View>
   <Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices>
   <Taxonomy name="kind" toName="image"><Choice value="Animal"><Choice value="Zebra"/></Choice></Taxonomy>
   <Rating name="quality" toName="image" maxRating="5"/>
+  <Choices name="sex" toName="image" perRegion="true" visibleWhen="region-selected" whenLabelValue="lion">
+    <Choice value="male"/><Choice value="female"/></Choices>
+  <Choices name="mood" toName="image" visibleWhen="choice-selected" whenTagName="label" whenChoiceValue="dog">
+    <Choice value="happy"/></Choices>
 </View>"""
 
 
@@ -59,38 +63,59 @@ VIOLATIONS = [
         "core.regions",
         "a_to_be_greater_than_b on end, start",
         "end=3",
-    ),  # fmt: skip
+    ),
     (annotation(109, result("choices", "label", choices=["horse"])), "core.regions", "on label_outside_config", "=horse"),
     (
         annotation(110, result("taxonomy", "kind", taxonomy=[["Animal", "Lion"]])),
         "core.regions",
         "on label_outside_config",
         "=Animal/Lion",
-    ),  # fmt: skip
+    ),
     (
         annotation(111, result("rating", "quality", rating=7)),
         "core.regions",
         "a_to_be_greater_than_b on scale_max, number",
         "number=7.0",
-    ),  # fmt: skip
+    ),
+    (
+        annotation(115, box() | {"id": "z"}, result("choices", "sex", choices=["male"]) | {"id": "z"}),
+        "core.regions",
+        "on condition_unmet",
+        "=on a region labelled zebra, allowed on lion",
+    ),
+    (
+        annotation(116, result("choices", "label", choices=["cat"]), result("choices", "mood", choices=["happy"])),
+        "core.regions",
+        "on condition_unmet",
+        "=label is cat, allowed when dog",
+    ),
     (
         annotation(112, box(), created_at="2026-01-02T00:00:00Z"),
         "core.annotations",
         "a_to_be_greater_than_b on updated_at, created_at",
         "updated_at=",
-    ),  # fmt: skip
+    ),
     (
         annotation(113, box(), created_at="2099-01-01T00:00:00Z", updated_at="2099-01-01T00:00:00Z"),
         "core.annotations",
         "on created_at",
         "2099-01-01",
-    ),  # fmt: skip
+    ),
     (annotation(114, box(), lead_time=-5.0), "core.annotations", "on lead_time_s", "lead_time_s=-5.0"),
 ]
 
 
 def export_with_every_violation(folder):
-    clean = annotation(100, box(), polygon([[10.0, 10.0], [40.0, 10.0], [20.0, 30.0]]), result("rating", "quality", rating=5))
+    clean = annotation(
+        100,
+        box(),
+        polygon([[10.0, 10.0], [40.0, 10.0], [20.0, 30.0]]),
+        result("rating", "quality", rating=5),
+        box(label="lion") | {"id": "lion-1"},
+        result("choices", "sex", choices=["female"]) | {"id": "lion-1"},  # a per-region answer where its condition holds
+        result("choices", "label", choices=["dog"]),
+        result("choices", "mood", choices=["happy"]),
+    )
     tasks = [ls_task(1, [clean])] + [ls_task(1 + i, [a]) for i, (a, *_) in enumerate(VIOLATIONS, start=1)]
     # Caught while reading (regions gtq cannot score), before the suites run.
     tasks.append(ls_task(40, [annotation(130, box(width=0.0))]))

@@ -46,6 +46,11 @@ class Control:
     labels: tuple[str, ...]
     min_value: float | None = None  # the declared scale of a Rating (1..maxRating) or Number (min..max)
     max_value: float | None = None
+    # A conditional control (`visibleWhen`): answered only on a region labelled one of `when_values`
+    # ("region-selected", `whenLabelValue`) or when `when_control` has one of them chosen ("choice-selected").
+    visible_when: str | None = None
+    when_control: str | None = None
+    when_values: tuple[str, ...] = ()
 
 
 def config_for(export: Path) -> Path | None:
@@ -74,7 +79,19 @@ def parse_label_config(path: Path) -> list[Control]:
                 if kind == "taxonomy"
                 else tuple(child.get("value") for child in element.iter() if child is not element and child.get("value") is not None)
             )
-            controls.append(Control(element.get("name"), kind, element.get("toName"), labels, *_scale(kind, element, path)))
+            when = element.get("whenLabelValue") or element.get("whenChoiceValue") or ""
+            controls.append(
+                Control(
+                    element.get("name"),
+                    kind,
+                    element.get("toName"),
+                    labels,
+                    *_scale(kind, element, path),
+                    visible_when=element.get("visibleWhen"),
+                    when_control=element.get("whenTagName"),
+                    when_values=tuple(v.strip() for v in when.split(",") if v.strip()),
+                )
+            )
     if not controls:
         raise BadRecord("$", f"the labeling config {path.name} defines no control (no element with a name and a known tag)")
     return controls
@@ -110,5 +127,16 @@ def write_label_config(writer, export: Path) -> None:
     for project_id in sorted(writer.projects):
         for control in parse_label_config(path):
             writer.label_config.append(
-                (project_id, control.name, control.type, control.to_name, list(control.labels), control.min_value, control.max_value)
+                (
+                    project_id,
+                    control.name,
+                    control.type,
+                    control.to_name,
+                    list(control.labels),
+                    control.min_value,
+                    control.max_value,
+                    control.visible_when,
+                    control.when_control,
+                    list(control.when_values),
+                )
             )
