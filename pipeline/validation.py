@@ -268,7 +268,7 @@ DERIVED_COLUMNS = {
         " is attached to, or the choice of the control it depends on; null when met or unconditional",
     },
     "core.ground_truth": {
-        "annotation_state": "what the GT annotation is in core.annotations: submitted, cancelled, or missing",
+        "annotation_state": "what the GT annotation is among its source task's annotations: submitted, cancelled, prediction, or missing",
     },
 }
 
@@ -346,8 +346,16 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
 
 def _ground_truth_view(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame) -> pl.LazyFrame:
     states = annotations.select(
-        "project_id", "annotation_id", annotation_state=pl.when("was_cancelled").then(pl.lit("cancelled")).otherwise(pl.lit("submitted"))
+        "project_id",
+        pl.col("task_id").alias("source_task_id"),
+        "annotation_id",
+        annotation_state=pl.when(pl.col("origin") != "human")
+        .then(pl.lit("prediction"))
+        .when("was_cancelled")
+        .then(pl.lit("cancelled"))
+        .otherwise(pl.lit("submitted")),
     )
-    return ground_truth.join(states.unique(["project_id", "annotation_id"]), on=["project_id", "annotation_id"], how="left").with_columns(
+    keys = ["project_id", "source_task_id", "annotation_id"]
+    return ground_truth.join(states.unique(keys), on=keys, how="left").with_columns(
         pl.when(pl.col("annotation_id").is_not_null()).then(pl.col("annotation_state").fill_null("missing"))
     )

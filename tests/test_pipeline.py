@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipeline.cli import execute
+from pipeline.cli import execute, run_pipeline
 from pipeline.contract import (
     ALL_TABLES,
     ANNOTATIONS,
@@ -34,6 +34,7 @@ from pipeline.contract import (
 )
 from pipeline.definitions import defs
 from pipeline.groundtruth.policy import append_override
+from pipeline.instance import open_instance
 from pipeline.sample import TWO_FLAGS_TASK_INDEX
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, run_ok, write_export
@@ -179,11 +180,23 @@ def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_p
 
     result = execute([export], store.root, groundtruth=gt_dir)  # project 1 again: the file is known, the GT is re-resolved
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "publishable_ground_truth")
-    assert not check.passed and check.metadata["problems"].value == 1
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.metadata["problems"].value == 1
+    assert "expect_column_values_to_be_in_set on annotation_state (annotation_state=cancelled)" in check.metadata["examples"].value
     assert store.gt_versions("1") == [0]  # nothing new published
     assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["1"]
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert "quality/annotation_scores" not in materialized  # the blocking check stopped everything downstream
+    assert "core/ground_truth" not in materialized and "quality/annotation_scores" not in materialized
+
+    # What did not run shows as skipped, not failed: the run itself succeeded, so Dagster resolves the
+    # checks it planned and never ran (the scores' suite) as SKIPPED in the UI.
+    run = result.runs["1"]
+    assert run.success
+    instance = open_instance(store.root)
+    scores_check = dg.AssetCheckKey(dg.AssetKey(["quality", "annotation_scores"]), "expectations_annotation_scores")
+    [record] = instance.event_log_storage.get_asset_check_execution_history(scores_check, limit=1)
+    assert record.run_id == run.run_id and record.status.value == "PLANNED"
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
+    assert run_pipeline([str(export)], store.root, groundtruth=gt_dir) == 1  # yet `gtq run` fails, naming the problem
 
 
 def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypatch):

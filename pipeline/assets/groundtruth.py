@@ -27,9 +27,9 @@ from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 PUBLISHABLE = dg.AssetCheckSpec(
     "publishable_ground_truth",
     asset=asset_key(GROUND_TRUTH),
-    blocking=True,
-    description="One GT per task, each a submitted human annotation whose regions pass validation;"
-    " when this fails, the new GT version is not published and nothing downstream runs.",
+    description="The candidate GT version meets expectations/core.ground_truth.json (one GT per task, each a submitted"
+    " human annotation of its task) and its regions are sound. When it fails, the version is not published,"
+    " core.ground_truth is not materialized, and everything downstream is skipped (not failed).",
 )
 
 
@@ -38,7 +38,7 @@ CHANGE_KINDS = ("set", "replaced", "unset", "edited")
 
 @dg.multi_asset(
     specs=[
-        table_spec(GROUND_TRUTH, deps=[ANNOTATIONS, TASKS, REGIONS, REVIEWS, LABEL_CONFIG]),
+        table_spec(GROUND_TRUTH, deps=[ANNOTATIONS, TASKS, REGIONS, REVIEWS, LABEL_CONFIG]).replace_attributes(skippable=True),
         table_spec(GROUND_TRUTH_HISTORY, deps=[ANNOTATIONS, TASKS]),
         table_spec(GROUND_TRUTH_CONFLICTS, deps=[ANNOTATIONS, QUARANTINE]),
     ],
@@ -115,6 +115,17 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     )
     counts = dict(changes.group_by("change").len().iter_rows())
     methods = dict(written[GROUND_TRUTH].group_by("method").len().collect().iter_rows())
+    yield dg.AssetCheckResult(
+        check_name=PUBLISHABLE.name,
+        asset_key=PUBLISHABLE.asset_key,
+        passed=problems.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"problems": problems.height, "examples": dg.MetadataValue.md(markdown_preview(problems, cell_width=None))},
+    )
+    yield table_result(GROUND_TRUTH_HISTORY, written[GROUND_TRUTH_HISTORY])
+    yield table_result(GROUND_TRUTH_CONFLICTS, written[GROUND_TRUTH_CONFLICTS])
+    if not problems.is_empty():
+        return  # core.ground_truth unmaterialized: the steps that read it are skipped
     yield table_result(
         GROUND_TRUTH,
         written[GROUND_TRUTH],
@@ -124,12 +135,4 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         **{f"changes_{kind}": counts.get(kind, 0) for kind in CHANGE_KINDS},
         **{f"method_{method}": n for method, n in methods.items()},
         confirmed_empty=int(written[GROUND_TRUTH].select(pl.col("confirmed_empty").sum()).collect().item()),
-    )
-    yield table_result(GROUND_TRUTH_HISTORY, written[GROUND_TRUTH_HISTORY])
-    yield table_result(GROUND_TRUTH_CONFLICTS, written[GROUND_TRUTH_CONFLICTS])
-    yield dg.AssetCheckResult(
-        check_name=PUBLISHABLE.name,
-        asset_key=PUBLISHABLE.asset_key,
-        passed=problems.is_empty(),
-        metadata={"problems": problems.height, "examples": dg.MetadataValue.md(markdown_preview(problems))},
     )

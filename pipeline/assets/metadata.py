@@ -59,17 +59,19 @@ def summary_stats(frame: pl.LazyFrame, column: str) -> dict[str, float | int]:
     return {} if count == 0 else {f"{column}_mean": float(mean), f"{column}_count": count}
 
 
-def markdown_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS) -> str:
+def markdown_preview(frame: pl.DataFrame, rows: int = PREVIEW_ROWS, cell_width: int | None = 60) -> str:
+    """The first `rows` of `frame` as a Markdown table, each cell cut to `cell_width` characters (None: whole,
+    for problems a reader must see in full)."""
     if frame.is_empty():
         return "_(no rows)_"
     head = frame.head(rows)
-    cells = [[_cell(v) for v in row] for row in head.iter_rows()]
+    cells = [[_cell(v, cell_width) for v in row] for row in head.iter_rows()]
     lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * head.width]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, width: int | None) -> str:
     text = "" if value is None else str(value)
     text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if width is None or len(text) <= width else text[: width - 3] + "..."

@@ -70,4 +70,4 @@ def _failures_markdown(outcome: SuiteOutcome) -> str:
             for o in outcome.failed
         ]
     )
-    return markdown_preview(rows, rows=len(rows))
+    return markdown_preview(rows, rows=len(rows), cell_width=None)

@@ -1,10 +1,12 @@
-"""What makes a GT snapshot unpublishable. Pure: the Dagster check in the GT asset calls it."""
+"""What makes a GT snapshot unpublishable. Pure: the GT asset calls it before publishing a version."""
 
 from __future__ import annotations
 
 import polars as pl
 
+from pipeline.contract import GROUND_TRUTH
 from pipeline.groundtruth import ground_truth_regions
+from pipeline.validation import expectations_dir, failing_rows, load_suite_json, validation_view
 
 TASK = ["project_id", "task_id"]
 PROBLEMS = pl.Schema({"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "problem": pl.String})
@@ -14,24 +16,30 @@ _LABELLED = ("rectanglelabels", "polygonlabels", "keypointlabels", "ellipselabel
 def violations(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.DataFrame:
     """Rows of a GT snapshot that must not be published, with the problem in words.
 
-    - a task with more than one GT;
-    - a GT that is not a submitted human annotation of its source task (missing, cancelled, a prediction);
-    - a GT region that fails validation: a labelled region without a label, a box with no area, or a
-      percent box reaching outside the image.
+    - a row failing a critical expectation of `expectations/core.ground_truth.json` (as the team's file says
+      now): by default a task with more than one GT, or a GT that is not a submitted human annotation of
+      its source task (missing, cancelled, a prediction);
+    - a GT region a model must not learn from: a labelled region without a label, a box with no area, or
+      a percent box reaching outside the image.
     Returns project_id, task_id, annotation_id, problem; empty when the snapshot is sound.
     """
-    duplicated = (
-        ground_truth.group_by(TASK)
-        .agg(pl.col("annotation_id").sort().str.join(", "), pl.len().alias("n"))
-        .filter(pl.col("n") > 1)
-        .select(*TASK, "annotation_id", pl.format("{} GT rows for one task", "n").alias("problem"))
-    )
-    submitted = annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled")).select(
-        "project_id", pl.col("task_id").alias("source_task_id"), "annotation_id"
-    )
-    dangling = ground_truth.join(submitted, on=["project_id", "source_task_id", "annotation_id"], how="anti").select(
-        *TASK, "annotation_id", pl.lit("GT is not a submitted human annotation (missing, cancelled or a prediction)").alias("problem")
-    )
+    return pl.concat([_suite_failures(ground_truth, annotations), _region_problems(ground_truth, regions)])
+
+
+def _suite_failures(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame) -> pl.DataFrame:
+    path = expectations_dir() / f"{GROUND_TRUTH.key}.json"
+    if not path.exists():
+        return pl.DataFrame(schema=PROBLEMS)
+    rows = validation_view(GROUND_TRUTH, ground_truth, annotations).collect()
+    failing = failing_rows(rows, load_suite_json(path), ids=[*TASK, "annotation_id"])
+    return failing.select(
+        *TASK,
+        "annotation_id",
+        pl.format("expectations/{}.json: {} on {} ({})", pl.lit(GROUND_TRUTH.key), "expectation", "column", "value").alias("problem"),
+    ).cast(PROBLEMS)
+
+
+def _region_problems(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> pl.DataFrame:
     gt_regions = ground_truth_regions(ground_truth, regions).filter(pl.col("scorable").fill_null(False))
     box = pl.col("width").is_not_null() & pl.col("type").str.contains("rectangle")
     percent = pl.col("coordinate_unit") == "percent"
@@ -57,4 +65,4 @@ def violations(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame, regions: p
         .filter(pl.col("problem").is_not_null())
         .select(*TASK, "annotation_id", pl.format("{} (region {})", "problem", "region_id").alias("problem"))
     )
-    return pl.concat([duplicated, dangling, bad_regions]).collect()
+    return bad_regions.collect()
