@@ -97,19 +97,30 @@ class DataDocs:
         return self.site / "index.html"
 
 
-def validate(
-    frame: pl.DataFrame, suite_json: dict, result_format: str | dict = "SUMMARY", docs: DataDocs | None = None, run_name: str | None = None
-) -> SuiteOutcome:
-    """Run one suite against a frame; with `docs`, the result is kept there and the Data Docs site rebuilt."""
-    frame = _columns_named(frame, suite_json)
-    result = _results(frame, suite_json, result_format) if docs is None else _results_with_docs(frame, suite_json, docs, run_name)
+# The columns that name a row, where a table has them: failing examples are shown with them.
+ROW_IDS = ("project_id", "task_id", "annotation_id", "region_id", "annotator", "control")
+
+
+def validate(frame: pl.DataFrame, suite_json: dict, docs: DataDocs | None = None, run_name: str | None = None) -> SuiteOutcome:
+    """Run one suite against a frame; with `docs`, the result is kept there and the Data Docs site rebuilt.
+    Each failing expectation comes with up to 5 failing rows, named by their ids (`ROW_IDS`) and values."""
+    ids = [c for c in ROW_IDS if c in frame.columns]
+    frame = _columns_named(frame, suite_json, ids)
+    result_format = {"result_format": "SUMMARY", "unexpected_index_column_names": ids, "partial_unexpected_count": 5}
+    if docs is None:
+        result = _results(frame, suite_json, result_format)
+    else:
+        result = _results_with_docs(frame, suite_json, docs, run_name, result_format)
     outcomes = [
         ExpectationOutcome(
             expectation=r.expectation_config.type,
             column=r.expectation_config.kwargs.get("column"),
             success=bool(r.success),
             unexpected_count=r.result.get("unexpected_count"),
-            unexpected_examples=list(r.result.get("partial_unexpected_list") or [])[:5],
+            unexpected_examples=[
+                ", ".join(f"{k}={v}" for k, v in row.items()) if isinstance(row, dict) else row
+                for row in r.result.get("partial_unexpected_index_list") or r.result.get("partial_unexpected_list") or []
+            ][:5],
         )
         for r in result.results
     ]
@@ -162,7 +173,7 @@ def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict):
     return batch.validate(suite, result_format=result_format, expectation_parameters=suite_parameters())
 
 
-def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, run_name: str | None):
+def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, run_name: str | None, result_format: dict):
     """GE's own way to keep results: a file context with the suite, a validation definition and a
     checkpoint whose action rebuilds the Data Docs site. One writer at a time per project folder."""
     import great_expectations as gx
@@ -193,7 +204,10 @@ def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, ru
         definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(data=batches, suite=suite, name=name))
         checkpoint = context.checkpoints.add_or_update(
             gx.Checkpoint(
-                name=name, validation_definitions=[definition], actions=[UpdateDataDocsAction(name="data_docs", site_names=["gtq"])]
+                name=name,
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="data_docs", site_names=["gtq"])],
+                result_format=result_format,
             )
         )
         run = checkpoint.run(

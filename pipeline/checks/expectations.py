@@ -65,7 +65,7 @@ def _failures_markdown(outcome: SuiteOutcome) -> str:
                 "expectation": o.expectation,
                 "column": o.column,
                 "unexpected": o.unexpected_count,
-                "examples": ", ".join(map(str, o.unexpected_examples)),
+                "examples": "; ".join(map(str, o.unexpected_examples)),
             }
             for o in outcome.failed
         ]
