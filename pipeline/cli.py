@@ -27,6 +27,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline import __version__
 from pipeline.resources import DEFAULT_WAREHOUSE
 from pipeline.storage import warehouse_root
 
@@ -43,7 +44,7 @@ def _add_warehouse(command: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The `gtq` command line: every command and option, each with its help."""
     parser = argparse.ArgumentParser(prog="gtq", description="Ground truth and annotation quality pipeline.")
-    parser.add_argument("--version", action="version", version=f"gtq {_version()}")
+    parser.add_argument("--version", action="version", version=f"gtq {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="materialize every table through Dagster and print a summary")
@@ -70,16 +71,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--source", action="append", required=True, metavar="PATH", help="export file or folder; repeat for several")
 
+    report = commands.add_parser("report", help="write a project's quality report (one HTML file, no network needed) from the warehouse")
+    report.add_argument("--project", required=True, help="the project id")
+    _add_warehouse(report)
+    report.add_argument(
+        "--people",
+        default=os.environ.get("GTQ_PEOPLE"),
+        metavar="CSV",
+        help="names for annotator ids: a CSV with the header annotator,name,email,team (default: $GTQ_PEOPLE)",
+    )
+    report.add_argument(
+        "--label-studio-url",
+        default=os.environ.get("GTQ_LABEL_STUDIO_URL"),
+        metavar="URL",
+        help="Label Studio's base URL, to link each task of the review queue (default: $GTQ_LABEL_STUDIO_URL)",
+    )
+
+    explain = commands.add_parser(
+        "explain", help="where a number comes from: the export file and hash, the annotations, the GT decisions and the score rows"
+    )
+    explain.add_argument("--project", required=True, help="the project id")
+    about = explain.add_mutually_exclusive_group(required=True)
+    about.add_argument("--annotator", help="explain this annotator's (or model version's) accuracy")
+    about.add_argument("--task", help="explain this task's GT and the scores against it")
+    explain.add_argument(
+        "--format", default="table", choices=("table", "csv", "json"), help="the rows as a table (default), CSV or JSON lines"
+    )
+    _add_warehouse(explain)
+
     sample = commands.add_parser("sample", help="write the bundled Label Studio sample export")
     sample.add_argument("--out", required=True, metavar="PATH", help="the JSON file to write (its labeling config goes beside it)")
 
     gt = commands.add_parser("gt", help="ground truth: overrides, versions, history, exports").add_subparsers(dest="gt", required=True)
-    for action in ("set", "unset"):
-        command = gt.add_parser(action, help=f"{action} a task's GT by a reviewed override (applied by the next `gtq run`)")
+    for action, text in (
+        ("set", "make an annotation the task's GT by a reviewed override (applied by the next `gtq run`)"),
+        ("unset", "leave the task without GT by a reviewed override (applied by the next `gtq run`)"),
+        ("revert", "remove the task's latest override, so its rules decide again at the next `gtq run`"),
+    ):
+        command = gt.add_parser(action, help=text)
         command.add_argument("--project", required=True, help="the project id (as the export names it)")
         command.add_argument("--task", required=True, help="the task id")
-        command.add_argument("--annotation", required=action == "set", help="the annotation that becomes GT")
-        command.add_argument("--reason", required=True, help="why, for the GT history and its auditors")
+        if action != "revert":
+            command.add_argument("--annotation", required=action == "set", help="the annotation that becomes GT")
+            command.add_argument("--reason", required=True, help="why, for the GT history and its auditors")
+            _add_warehouse(command)
         command.add_argument(
             "--author",
             default=os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("USER") or "unknown",
@@ -100,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_warehouse(command)
         command.add_argument("--project", help="the project (default: every project; export: the only one)")
     gt.choices["history"].add_argument("--task", required=True, help="the task id")
+    gt.choices["history"].add_argument(
+        "--format", default="table", choices=("table", "csv", "json"), help="a table for people (default), CSV or JSON lines for tools"
+    )
     gt.choices["export"].add_argument("--version", type=int, help="the project's GT version (default: the latest)")
     gt.choices["export"].add_argument(
         "--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"), help="the export format"
@@ -121,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         return ground_truth_command(args)
     if args.command == "validate":
         return validate_command(args.source)
+    if args.command == "explain":
+        return explain_command(args)
+    if args.command == "report":
+        return report_command(warehouse_root(args.warehouse), args.project, args.people, args.label_studio_url)
     if args.command == "ui":
         return open_ui(warehouse_root(args.warehouse), args.port)
     return run_pipeline(
@@ -157,25 +199,94 @@ def validate_command(sources: list[str]) -> int:
     return 1 if failed else 0
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+def explain_command(args) -> int:
+    """Print the chain behind an annotator's accuracy or a task's GT; exit 2 when there is no such thing."""
 
+    from pipeline.lineage import explain_annotator, explain_task
+    from pipeline.warehouse import Warehouse
+
+    store = Warehouse(warehouse_root(args.warehouse))
+    if args.project not in store.projects():
+        print(f"gtq explain: {args.warehouse} has no project {args.project!r} (projects: {', '.join(store.projects()) or 'none'})",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
-        return version("gtq")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+        found = explain_annotator(store, args.project, args.annotator) if args.annotator else explain_task(store, args.project, args.task)
+    except LookupError as exc:
+        print(f"gtq explain: {exc.args[0]}", file=sys.stderr)
+        return 2
+    print("\n".join(found.lines))
+    _print_rows(found.rows, args.format)
+    return 0
+
+
+def _print_rows(rows, form: str) -> None:
+    """Rows for people (a table, whole, never cut to the terminal) or for tools (CSV, JSON lines) on stdout."""
+    import polars as pl
+
+    if form == "csv":
+        rows.write_csv(sys.stdout)
+    elif form == "json":
+        rows.write_ndjson(sys.stdout)
+    else:
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=1000, tbl_width_chars=10_000, tbl_hide_dataframe_shape=True):
+            print(rows)
+
+
+def report_command(warehouse: Path | str, project: str, people: str | None, label_studio_url: str | None) -> int:
+    """Write the project's report from the warehouse's current tables (as a run does) and print its path;
+    exit 2 when the warehouse has no such project or the people file is unusable."""
+    from pipeline.report import People, write_report
+    from pipeline.warehouse import Warehouse
+
+    store = Warehouse(warehouse)
+    if project not in store.projects():
+        known = ", ".join(store.projects()) or "none"
+        print(f"gtq report: {warehouse} has no project {project!r} (projects: {known})", file=sys.stderr)
+        return 2
+    try:
+        path, _ = write_report(store, project, People.read(people and Path(people)), label_studio_url)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"gtq report: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
 
 
 def ground_truth_command(args) -> int:
     import polars as pl
 
-    from pipeline.contract import GROUND_TRUTH_HISTORY
+    from pipeline.contract import ANNOTATIONS, GROUND_TRUTH_HISTORY, TASKS
     from pipeline.groundtruth import export
-    from pipeline.groundtruth.policy import PolicyError, append_override
+    from pipeline.groundtruth.policy import PolicyError, append_override, load_overrides, override_target_problem, revert_override
     from pipeline.warehouse import Warehouse, WarehouseError
 
+    if args.gt == "revert":
+        path = Path(args.groundtruth) / "overrides.yaml"
+        try:
+            entry = revert_override(path, project=args.project, task=args.task)
+        except PolicyError as exc:
+            print(f"gtq gt revert: {exc}", file=sys.stderr)
+            return 2
+        print(f"{path}: removed the {entry['action']} of task {entry['task']} of project {entry['project']} by {entry['author']};"
+              " the next `gtq run` decides the task by its rules again")  # fmt: skip
+        return 0
     if args.gt in ("set", "unset"):
         path = Path(args.groundtruth) / "overrides.yaml"
+        try:
+            load_overrides(path)  # a broken file is named first, whatever the new entry
+            store = Warehouse(args.warehouse)
+        except (PolicyError, WarehouseError) as exc:
+            print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
+            return 2
+        if args.project not in store.projects():
+            print(f"gtq gt {args.gt}: {args.warehouse} has no project {args.project!r} (projects: {', '.join(store.projects()) or 'none'})",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        tasks, annotations = (store.scan_project(t, args.project).collect() for t in (TASKS, ANNOTATIONS))
+        if problem := override_target_problem(tasks, annotations, task=args.task, annotation=args.annotation):
+            print(f"gtq gt {args.gt}: project {args.project}: {problem}", file=sys.stderr)
+            return 2
         try:
             entry = append_override(
                 path,
@@ -211,9 +322,8 @@ def ground_truth_command(args) -> int:
                       + "".join(f"; schema: {note}" for note in info.get("schema_changes", [])))  # fmt: skip
         elif args.gt == "history":
             history = pl.concat([store.scan_project(GROUND_TRUTH_HISTORY, p) for p in projects])
-            rows = history.filter(pl.col("task_id") == args.task).collect()
-            print(rows.sort("valid_from").select("project_id", "task_id", "version", "change", "annotation_id", "previous_annotation_id",
-                                                "method", "decided_by", "reason", "valid_from", "valid_to", "run_id", "source_file"))  # fmt: skip
+            rows = history.filter(pl.col("task_id") == args.task).sort("valid_from").collect()
+            _print_rows(rows, args.format)
         else:
             if len(projects) > 1:
                 print(f"gtq gt export: the warehouse holds projects {', '.join(projects)}; name one with --project", file=sys.stderr)
@@ -310,7 +420,16 @@ def execute(
 
 
 def run_pipeline(sources: list[str], warehouse: Path | str, groundtruth: Path | None = None, verbose: bool = False) -> int:
+    from pipeline.groundtruth.policy import PolicyError, load_overrides, load_policy
+
     started = time.monotonic()
+    folder = Path(groundtruth or os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"))
+    try:  # before anything is read: a broken policy would only fail the run after ingest
+        load_policy(folder / "policy.yaml")
+        load_overrides(folder / "overrides.yaml")
+    except PolicyError as exc:
+        print(f"gtq run FAILED before ingest: {exc}", file=sys.stderr)
+        return 2
     try:
         result = execute(sources, warehouse, groundtruth=groundtruth, log_level="INFO" if verbose else "CRITICAL")
     except FileNotFoundError as exc:
@@ -387,7 +506,11 @@ def _summary(results: RunResults, warehouse: Path | str, seconds: float) -> str:
         lines.append(f"  checks: {len(checks) - len(failed)} passed, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
         if (docs := DataDocs.of(warehouse, project).index).exists():
             lines.append(f"  data docs: {docs}")
-        written = ", ".join(f"{key.replace('/', '.')} ({m['dagster/row_count']})" for key, m in metadata.items())
+        if report := metadata.get("reports/quality_report"):
+            lines.append(f"  quality report: {report['path']}")
+        written = ", ".join(
+            f"{key.replace('/', '.')} ({m['dagster/row_count']})" for key, m in metadata.items() if "dagster/row_count" in m
+        )
         lines.append(f"  tables written (the project's rows): {written or 'none'}")
     query = f"query: duckdb -readonly {store.duckdb_path}  |  " if store.storage.is_local() else ""
     lines.append(f"{query}files: {store.root}/projects/<project>/")

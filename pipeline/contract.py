@@ -382,6 +382,20 @@ MODEL_PERFORMANCE = quality_table(
     "Per model version: classification and box figures against GT, and how well its confidence is calibrated.",
 )
 
+CALIBRATION_CURVE = quality_table(
+    "calibration_curve",
+    {
+        "project_id": pl.String,
+        "model_version": pl.String,
+        "bin": pl.Int64,
+        "n_predictions": pl.Int64,
+        "mean_confidence": pl.Float64,
+        "accuracy": pl.Float64,
+    },
+    "Per model version and confidence bin (10 equal-width bins of the classification answer's `score`): how often its"
+    " answers equal the GT's. The reliability diagram behind model_performance.calibration_error.",
+)
+
 ANNOTATOR_DAILY = quality_table(
     "annotator_daily",
     {
@@ -640,6 +654,7 @@ ALL_TABLES: tuple[Table, ...] = (
     ANNOTATOR_PERFORMANCE,
     ANNOTATOR_DAILY,
     MODEL_PERFORMANCE,
+    CALIBRATION_CURVE,
     AGREEMENT_MATRIX,
     LABEL_SCORES,
     CONFUSION_MATRIX,
@@ -660,10 +675,13 @@ QUALITY_TABLES = tuple(t for t in ALL_TABLES if t.schema == "quality")
 
 def markdown() -> str:
     """The tables section of docs/contract.md (`python -m pipeline.contract` prints it)."""
+    from pipeline.columns import describe
+
     sections = []
     for table in ALL_TABLES:
-        rows = "\n".join(f"| `{column}` | {dtype} |" for column, dtype in table.columns.items())
-        sections.append(f"### `{table.key}`\n{table.description}\n\n| column | type |\n|---|---|\n{rows}\n")
+        meanings = {column: describe(table.key, column).replace("|", "\\|") for column in table.columns}
+        rows = "\n".join(f"| `{column}` | {dtype} | {meanings[column]} |" for column, dtype in table.columns.items())
+        sections.append(f"### `{table.key}`\n{table.description}\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n")
     return "\n".join(sections)
 
 

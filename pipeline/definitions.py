@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipeline.assets import groundtruth, ingest, quality
+from pipeline.assets import groundtruth, ingest, quality, report
 from pipeline.assets.partitions import projects
 from pipeline.checks import expectations
-from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
+from pipeline.resources import GroundTruthPolicyResource, ReportResource, WarehouseResource
 from pipeline.sensors import build_inbox_sensor, build_nightly_schedule
 
-all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality])
+all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality, report])
 all_checks = expectations.expectation_checks()
 
 # Every table of one project (partition) per run. Runs of different projects go side by side; a run holds
@@ -30,6 +30,6 @@ defs = dg.Definitions(
     jobs=[gtq_job],
     schedules=[nightly],
     sensors=[inbox_sensor],
-    resources={"warehouse": WarehouseResource(), "groundtruth": GroundTruthPolicyResource()},
+    resources={"warehouse": WarehouseResource(), "groundtruth": GroundTruthPolicyResource(), "report": ReportResource()},
     executor=dg.in_process_executor,
 )

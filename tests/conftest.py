@@ -84,3 +84,12 @@ def run_ok(sources, warehouse, groundtruth=None):
     failures += [f"check {c.check_name}: {c.metadata}" for c in result.get_asset_check_evaluations() if not c.passed]
     assert result.success and not failures, "\n".join(failures) or "a run did not succeed"
     return result
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """`gtq run` on the bundled sample, once per test session: (its RunResults, its Warehouse). Read only."""
+    from pipeline.warehouse import Warehouse
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    return run_ok([], warehouse, tmp_path_factory.mktemp("groundtruth")), Warehouse(warehouse)

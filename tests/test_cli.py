@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipeline.cli import build_parser, main
+from pipeline.contract import ANNOTATIONS, ANNOTATOR_PERFORMANCE, GROUND_TRUTH, SOURCE_FILES
+from pipeline.groundtruth.policy import load_overrides
 from tests.conftest import ls_annotation, ls_task, write_export
 
 
@@ -92,3 +98,91 @@ def test_an_empty_source_folder_fails_and_every_option_explains_itself(tmp_path,
             elif action.option_strings and not action.help:
                 undocumented.append(f"{parser.prog} {action.option_strings[0]}")
     assert undocumented == []
+
+
+def test_overrides_are_checked_against_the_warehouse_and_can_be_reverted(sample_run, tmp_path, capsys):
+    _, store = sample_run
+    annotations = store.read(ANNOTATIONS)
+    human = annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled")).row(0, named=True)
+    skipped = annotations.filter(pl.col("was_cancelled")).row(0, named=True)
+    predicted = annotations.filter(pl.col("origin") == "model").row(0, named=True)
+    gt = tmp_path / "gt"
+    options = ["--groundtruth", str(gt), "--warehouse", str(store.root), "--reason", "checked by the lead", "--author", "qa@example.org"]
+
+    def set_gt(project, task, annotation):
+        return main(["gt", "set", "--project", project, "--task", task, "--annotation", annotation, *options])
+
+    for project, task, annotation, message in (
+        ("70", human["task_id"], human["annotation_id"], "has no project '70' (projects: 7)"),
+        ("7", "no-such-task", human["annotation_id"], "project 7: no task 'no-such-task'"),
+        ("7", human["task_id"], "no-such-annotation", f"task {human['task_id']} has no annotation 'no-such-annotation'"),
+        ("7", skipped["task_id"], skipped["annotation_id"], "was skipped (cancelled), not submitted"),
+        ("7", predicted["task_id"], predicted["annotation_id"], "is a model's prediction"),
+    ):
+        assert set_gt(project, task, annotation) == 2
+        assert message in capsys.readouterr().err
+    assert not (gt / "overrides.yaml").exists()  # nothing a later run would fail on
+
+    assert set_gt("7", human["task_id"], human["annotation_id"]) == 0
+    assert len(load_overrides(gt / "overrides.yaml")) == 1
+    revert = ["gt", "revert", "--project", "7", "--task", human["task_id"], "--groundtruth", str(gt)]
+    assert main(revert) == 0 and load_overrides(gt / "overrides.yaml").is_empty()
+    assert main(revert) == 2 and "no override of task" in capsys.readouterr().err
+
+
+def test_a_broken_policy_stops_the_run_before_ingest(tmp_path, capsys):
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    (gt / "policy.yaml").write_text('default:\n  rules: [override, flag]\nprojects:\n  "7":\n    scope: everywhere\n')
+    assert main(["run", "--warehouse", str(tmp_path / "wh"), "--groundtruth", str(gt)]) == 2
+    assert f"{gt / 'policy.yaml'}:5: projects.7: scope must be one of" in capsys.readouterr().err  # the file, the line, the entry
+    assert not (tmp_path / "wh" / "projects").exists()  # nothing was read
+
+
+def test_history_for_tools_and_the_report_from_the_command_line(sample_run, capsys):
+    _, store = sample_run
+    task = store.read(GROUND_TRUTH).row(0, named=True)["task_id"]
+    history = ["gt", "history", "--task", task, "--warehouse", str(store.root)]
+    assert main([*history, "--format", "json"]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["task_id"], row["change"], row["version"]) == (task, "set", 0)
+    assert main([*history, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("project_id,task_id,annotation_id,previous_annotation_id,change,version")
+
+    assert main(["report", "--project", "7", "--warehouse", str(store.root), "--label-studio-url", "https://ls.example"]) == 0
+    page = capsys.readouterr().out.strip()
+    assert page.endswith("reports/7.html") and "https://ls.example/projects/7/data?task=" in open(page, encoding="utf-8").read()
+    assert main(["report", "--project", "8", "--warehouse", str(store.root)]) == 2
+    assert "has no project '8'" in capsys.readouterr().err
+
+
+def test_explain_traces_an_accuracy_to_the_file_and_the_gt_decisions_as_the_documented_sql_does(sample_run, capsys):
+    _, store = sample_run
+    annotator, project = "amara@wildlife.example", "7"
+    [ingested] = store.read(SOURCE_FILES).rows(named=True)
+    performance = store.read(ANNOTATOR_PERFORMANCE).filter(pl.col("annotator") == annotator).row(0, named=True)
+
+    assert main(["explain", "--project", project, "--annotator", annotator, "--warehouse", str(store.root), "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert f"sha256 {ingested['content_hash']}" in out and "scored against GT version 0" in out
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert len(rows) == performance["n_scored"]
+    assert sum(r["overall"] for r in rows) / len(rows) == pytest.approx(performance["accuracy"])  # the rows add up to the number
+
+    # The SQL recipe for auditors gives the same number and the same chain.
+    recipe = (Path(__file__).resolve().parent.parent / "docs" / "lineage.md").read_text()
+    queries = dict(re.findall(r"```sql\n-- (\w+)\n(.*?)```", recipe, flags=re.S))
+    with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
+        parameters = {"project": project, "annotator": annotator}
+        accuracy, rebuilt, n_scored, n_rows, *_ = con.execute(queries["accuracy"], parameters).fetchone()
+        chain = pl.from_arrow(con.execute(queries["chain"], parameters).to_arrow_table())
+        history = pl.from_arrow(con.execute(queries["history"], parameters).to_arrow_table())
+    assert rebuilt == pytest.approx(accuracy) and n_rows == n_scored == len(rows)
+    by_sql = {(r["task_id"], r["gt_annotation_id"], r["content_hash"]) for r in chain.iter_rows(named=True)}
+    assert by_sql == {(r["task_id"], r["gt_annotation_id"], r["content_hash"]) for r in rows}
+    assert chain["ingest_run_id"].drop_nulls().len() == chain.height and not history.is_empty()
+
+    assert main(["explain", "--project", project, "--task", rows[0]["task_id"], "--warehouse", str(store.root)]) == 0
+    assert f"GT: annotation {rows[0]['gt_annotation_id']} (" in capsys.readouterr().out
+    assert main(["explain", "--project", project, "--annotator", "nobody", "--warehouse", str(store.root)]) == 2
+    assert "has no annotator 'nobody'" in capsys.readouterr().err

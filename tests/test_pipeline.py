@@ -46,16 +46,10 @@ def test_definitions_load():
     assert {"publishable_ground_truth", "expectations_ground_truth", "expectations_annotations"} <= checks
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    return run_ok([], warehouse, tmp_path_factory.mktemp("groundtruth")), Warehouse(warehouse)
-
-
 def test_sample_run_writes_every_contract_table(sample_run):
     result, store = sample_run
     materialized = {e.materialization.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialized == {f"{t.schema}/{t.name}" for t in ALL_TABLES}
+    assert materialized == {f"{t.schema}/{t.name}" for t in ALL_TABLES} | {"reports/quality_report"}
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         for table in ALL_TABLES:
             columns = [r[0] for r in con.execute(f"DESCRIBE {table.key}").fetchall()]

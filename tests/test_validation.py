@@ -135,8 +135,9 @@ def test_every_rule_catches_its_violation_and_keeps_the_rest(tmp_path):
     for violating, suite, expectation, value in VIOLATIONS:
         reason = reasons.pop(str(violating["id"]))
         assert reason.startswith(f"expectations/{suite}.json: ") and expectation in reason and value in reason, reason
-    assert reasons == {"120": "expectations/core.annotations.json: expect_compound_columns_to_be_unique on project_id, annotation_id"
-                       " (project_id=1, annotation_id=120)"}  # fmt: skip
+    assert list(reasons) == ["120"] and reasons["120"].startswith(
+        "expectations/core.annotations.json: expect_compound_columns_to_be_unique on project_id, annotation_id (project_id=1, annotation_id=120)"
+    )
     assert sorted(rejected.filter(pl.col("annotation_id") == "120")["task_id"]) == ["50", "51"]  # both: neither is the one
 
     assert export.quarantine["locator"].str.contains("annotation (130|131)").all() and export.quarantine.height == 2

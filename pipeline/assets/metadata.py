@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from pipeline import __version__
 from pipeline.assets.partitions import projects
+from pipeline.columns import describe
 from pipeline.contract import Table
 
 PREVIEW_ROWS = 10
@@ -32,11 +35,23 @@ def table_asset(table: Table, deps: list[Table] = (), extra_kinds: tuple[str, ..
         kinds={"polars", "duckdb", "parquet", *extra_kinds},
         metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": table.key},
         partitions_def=projects,
+        **provenance(table.schema),
     )
 
 
+def provenance(layer: str) -> dict[str, Any]:
+    """Who owns an asset and which code made it: `code_version` is gtq's version (a new release marks every
+    table as made by other code in the UI), owners come from $GTQ_OWNERS (comma-separated emails or
+    `team:name`), and the tag `gtq/layer` says core, quality or reports."""
+    owners = [owner.strip() for owner in os.environ.get("GTQ_OWNERS", "").split(",") if owner.strip()]
+    return {"code_version": __version__, "owners": owners, "tags": {"gtq/layer": layer}}
+
+
 def column_schema(table: Table) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in table.columns.items()])
+    """The table's columns with their types and meanings (`pipeline.columns`), as the Dagster UI lists them."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, str(dtype), description=describe(table.key, name)) for name, dtype in table.columns.items()]
+    )
 
 
 def table_result(table: Table, frame: pl.LazyFrame, **extra: Any) -> dg.MaterializeResult:

@@ -13,6 +13,7 @@ from pipeline.contract import (
     ANNOTATOR_PERFORMANCE,
     ANSWERS,
     AVERAGE_PRECISION,
+    CALIBRATION_CURVE,
     CONFUSION_MATRIX,
     CONSENSUS_LABELS,
     DETECTION_SCORES,
@@ -213,3 +214,11 @@ def model_performance(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         )
     )
     return _publish(context, warehouse, MODEL_PERFORMANCE, rows)
+
+
+@dg.asset(**table_asset(CALIBRATION_CURVE, deps=[ANNOTATION_SCORES, REGIONS]))
+def calibration_curve(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Per model version and confidence bin: how often its classification answers equal the GT's."""
+    store, project = warehouse.store(), context.partition_key
+    rows = quality.calibration_curve(store.scan_project(ANNOTATION_SCORES, project), store.scan_project(REGIONS, project))
+    return _publish(context, warehouse, CALIBRATION_CURVE, rows)

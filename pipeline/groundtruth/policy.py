@@ -102,12 +102,29 @@ def load_policy(path: Path) -> Policy:
     if not path.exists():
         return Policy()
     document = _yaml_mapping(path)
-    default = _project_policy(document.get("default") or {}, ProjectPolicy(), f"{path}: default")
+    default = _project_policy(document.get("default") or {}, ProjectPolicy(), _where(path, "default"))
     projects = {
-        str(project): _project_policy(settings or {}, default, f"{path}: projects.{project}")
+        str(project): _project_policy(settings or {}, default, _where(path, "projects", project))
         for project, settings in (document.get("projects") or {}).items()
     }
     return Policy(default, projects)
+
+
+def _where(path: Path, *keys) -> str:
+    """`file:line: a.b.c`, the line where the entry at `keys` (mapping keys or list indexes) starts."""
+    line = None
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"))
+        for key in keys:
+            if isinstance(node, yaml.MappingNode):
+                node = next(value for name, value in node.value if name.value == str(key))
+            else:
+                node = node.value[key]
+            line = node.start_mark.line + 1
+    except (yaml.YAMLError, StopIteration, IndexError, TypeError, AttributeError):
+        pass
+    dotted = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in keys).replace(".[", "[")
+    return f"{path}:{line}: {dotted}" if line else f"{path}: {dotted}"
 
 
 def _yaml_mapping(path: Path) -> dict:
@@ -124,6 +141,8 @@ def _yaml_mapping(path: Path) -> dict:
 def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectPolicy:
     try:
         return _checked_project_policy(settings, base, where)
+    except PolicyError:
+        raise
     except (TypeError, ValueError, AttributeError) as exc:  # a value of the wrong shape, e.g. `consensus: 5`
         raise PolicyError(f"{where}: {exc}") from exc
 
@@ -172,7 +191,7 @@ def load_overrides(path: Path) -> pl.DataFrame:
         return pl.DataFrame(schema=OVERRIDE_SCHEMA)
     rows = []
     for index, entry in enumerate(_yaml_mapping(path).get("overrides") or []):
-        where = f"{path}: overrides[{index}]"
+        where = _where(path, "overrides", index)
         if not isinstance(entry, dict):
             raise PolicyError(f"{where}: expected a mapping (project, task, action, ...), found {entry!r}")
         missing = [k for k in ("project", "task", "action", "author", "reason") if not entry.get(k)]
@@ -203,6 +222,12 @@ def append_override(path: Path, *, project: str, task: str, action: str, annotat
     if annotation is not None:
         entry["annotation"] = annotation
     document.setdefault("overrides", []).append(entry)
+    _write_overrides(path, document)
+    return entry
+
+
+def _write_overrides(path: Path, document: dict) -> None:
+    """Replace the file with `document`, whole, once it reads back as valid overrides."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     try:
@@ -211,4 +236,37 @@ def append_override(path: Path, *, project: str, task: str, action: str, annotat
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
-    return entry
+
+
+def override_target_problem(tasks: pl.DataFrame, annotations: pl.DataFrame, *, task: str, annotation: str | None) -> str | None:
+    """Why an override of `task` (making `annotation` its GT, or none) cannot apply to a project with these
+    tasks and annotations, in words; None when it can. The GT must be a submitted human annotation of the task."""
+    if task not in set(tasks["task_id"]):
+        return f"no task {task!r}"
+    if annotation is None:
+        return None
+    found = annotations.filter((pl.col("task_id") == task) & (pl.col("annotation_id") == annotation))
+    if found.is_empty():
+        known = ", ".join(sorted(annotations.filter(pl.col("task_id") == task)["annotation_id"])) or "none"
+        return f"task {task} has no annotation {annotation!r} (its annotations: {known})"
+    row = found.row(0, named=True)
+    if row["origin"] != "human":
+        return f"annotation {annotation} of task {task} is a model's prediction ({row['annotator']}), not a person's annotation"
+    if row["was_cancelled"]:
+        return f"annotation {annotation} of task {task} was skipped (cancelled), not submitted"
+    return None
+
+
+def revert_override(path: Path, *, project: str, task: str) -> dict:
+    """Remove the latest override of the task from the file and return it; PolicyError when it has none."""
+    load_overrides(path)  # refuse to edit a file that is already broken, naming its bad entry
+    document = _yaml_mapping(path) if path.exists() else {}
+    entries = document.get("overrides") or []
+    latest = next(
+        (i for i in reversed(range(len(entries))) if str(entries[i]["project"]) == project and str(entries[i]["task"]) == task), None
+    )
+    if latest is None:
+        raise PolicyError(f"{path}: no override of task {task} of project {project} to revert")
+    removed = entries.pop(latest)
+    _write_overrides(path, document)
+    return removed

@@ -69,24 +69,40 @@ def label_scores(confusion: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def expected_calibration_error(predictions: pl.LazyFrame, by: list[str], bins: int = 10) -> pl.LazyFrame:
-    """ECE of confidence scores: sum over equal-width bins of (n_bin / n) |accuracy_bin - mean confidence_bin|.
+def calibration_bins(predictions: pl.LazyFrame, by: list[str], bins: int = 10) -> pl.LazyFrame:
+    """The reliability diagram of confidence scores: per equal-width bin of `confidence` in [0, 1] (a
+    confidence of exactly 1 falls in the top bin), how many, their mean confidence and the share correct.
 
-    `predictions` has `confidence` in [0, 1] and `correct` (bool). Returns `by`, n_predictions,
-    mean_confidence, calibration_error. A confidence of exactly 1 falls in the top bin.
+    `predictions` has `confidence` and `correct` (bool); rows without a confidence are left out. Returns
+    `by`, bin (0 .. bins-1), n_predictions, mean_confidence, accuracy; empty bins have no row.
     """
-    binned = predictions.drop_nulls("confidence").with_columns(
-        _bin=(pl.col("confidence") * bins).floor().clip(0, bins - 1), _correct=pl.col("correct").cast(pl.Float64)
-    )
-    per_bin = binned.group_by([*by, "_bin"]).agg(
-        pl.len().alias("_n"), ordered_mean("_correct").alias("_acc"), ordered_mean("confidence").alias("_conf")
-    )
     return (
-        per_bin.with_columns(_total=pl.col("_n").sum().over(by))
+        predictions.drop_nulls("confidence")
+        .with_columns(bin=(pl.col("confidence") * bins).floor().clip(0, bins - 1).cast(pl.Int64))
+        .group_by([*by, "bin"])
+        .agg(
+            pl.len().cast(pl.Int64).alias("n_predictions"),
+            ordered_mean("confidence").alias("mean_confidence"),
+            ordered_mean(pl.col("correct").cast(pl.Float64)).alias("accuracy"),
+        )
+        .sort([*by, "bin"])
+    )
+
+
+def expected_calibration_error(predictions: pl.LazyFrame, by: list[str], bins: int = 10) -> pl.LazyFrame:
+    """ECE of confidence scores: sum over the bins of `calibration_bins` of (n_bin / n) |accuracy_bin - mean confidence_bin|.
+
+    Returns `by`, n_predictions, mean_confidence, calibration_error.
+    """
+    per_bin = calibration_bins(predictions, by, bins)
+    return (
+        per_bin.with_columns(_total=pl.col("n_predictions").sum().over(by))
         .group_by(by)
         .agg(
-            pl.col("_n").sum().alias("n_predictions"),
-            (ordered_sum(pl.col("_conf") * pl.col("_n")) / pl.col("_n").sum()).alias("mean_confidence"),
-            ordered_sum((pl.col("_n") / pl.col("_total")) * (pl.col("_acc") - pl.col("_conf")).abs()).alias("calibration_error"),
+            pl.col("n_predictions").sum(),
+            (ordered_sum(pl.col("mean_confidence") * pl.col("n_predictions")) / pl.col("n_predictions").sum()).alias("mean_confidence"),
+            ordered_sum((pl.col("n_predictions") / pl.col("_total")) * (pl.col("accuracy") - pl.col("mean_confidence")).abs()).alias(
+                "calibration_error"
+            ),
         )
     )

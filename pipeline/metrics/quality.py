@@ -10,7 +10,7 @@ import polars as pl
 from pipeline.metrics.aggregate import dawid_skene, majority_vote
 from pipeline.metrics.agreement import agreement_statistics, cohen_kappa, krippendorff_band, landis_koch, rater_pairs
 from pipeline.metrics.bootstrap import agreement_intervals
-from pipeline.metrics.classification import expected_calibration_error
+from pipeline.metrics.classification import calibration_bins, expected_calibration_error
 from pipeline.metrics.detection import coco_summary
 from pipeline.metrics.icc import ICC_FORMS, intraclass_correlation
 from pipeline.metrics.ordered import ordered_mean, ordered_sum
@@ -427,20 +427,30 @@ def model_performance(
         )
         .rename({"annotator": "model_version"})
     )
-    confidence = (
-        regions.filter(CATEGORICAL)
-        .group_by("project_id", "task_id", "annotation_id", "control")
-        .agg(pl.col("score").max().alias("confidence"))
-    )
-    predictions = (
-        scores.filter(pl.col("origin") == "model")
-        .join(confidence, on=["project_id", "task_id", "annotation_id", "control"])
-        .select("project_id", pl.col("annotator").alias("model_version"), "confidence", (pl.col("score") == 1).alias("correct"))
-    )
-    calibration = expected_calibration_error(predictions, ["project_id", "model_version"])
+    calibration = expected_calibration_error(model_answers(scores, regions), ["project_id", "model_version"])
     return (
         models.join(boxes, on=["project_id", "model_version"], how="left")
         .join(calibration, on=["project_id", "model_version"], how="left")
         .with_columns(pl.col("n_predictions").fill_null(0).cast(pl.Int64))
         .sort("project_id", "model_version")
     )
+
+
+def model_answers(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """Each classification answer of a model scored against GT: project_id, model_version, confidence (the
+    highest `score` of the answer's result items) and correct (the answer equals the GT's)."""
+    confidence = (
+        regions.filter(CATEGORICAL)
+        .group_by("project_id", "task_id", "annotation_id", "control")
+        .agg(pl.col("score").max().alias("confidence"))
+    )
+    return (
+        scores.filter(pl.col("origin") == "model")
+        .join(confidence, on=["project_id", "task_id", "annotation_id", "control"])
+        .select("project_id", pl.col("annotator").alias("model_version"), "confidence", (pl.col("score") == 1).alias("correct"))
+    )
+
+
+def calibration_curve(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """Per model version, the reliability diagram of its classification answers (`calibration_bins`)."""
+    return calibration_bins(model_answers(scores, regions), ["project_id", "model_version"])

@@ -66,3 +66,11 @@ class GroundTruthPolicyResource(dg.ConfigurableResource):
     def policy(self) -> Policy:
         """The policy as the file says now (the defaults without a file); a bad file raises PolicyError."""
         return load_policy(self.policy_path)
+
+
+class ReportResource(dg.ConfigurableResource):
+    """What the quality report needs beyond the tables: a people file (CSV: annotator,name,email,team) that
+    names the annotator ids, and the Label Studio base URL its review queue links tasks to."""
+
+    people: str = os.environ.get("GTQ_PEOPLE", "")
+    label_studio_url: str = os.environ.get("GTQ_LABEL_STUDIO_URL", "")

@@ -36,7 +36,7 @@ def published(tmp_path_factory):
         .row(0, named=True)
     )
     assert main(["gt", "set", "--project", "7", "--task", other["task_id"], "--annotation", other["other"], "--reason", "tighter",
-                 "--author", "qa@example.org", "--groundtruth", str(groundtruth)]) == 0  # fmt: skip
+                 "--author", "qa@example.org", "--groundtruth", str(groundtruth), "--warehouse", str(warehouse)]) == 0  # fmt: skip
     run_ok([], warehouse, groundtruth)
     return store, groundtruth, task, other
 

@@ -78,3 +78,21 @@ def test_expected_calibration_error_hand_computed():
     # top bin: confidences .95, .95, 1.0 -> mean .9667, accuracy 2/3; bin 1: .15, .15 -> accuracy 0
     expected = 3 / 5 * abs(2 / 3 - (0.95 + 0.95 + 1.0) / 3) + 2 / 5 * 0.15
     assert got["calibration_error"] == pytest.approx(expected) and got["n_predictions"] == 5
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=60))
+def test_calibration_bins_equal_scikit_learns_calibration_curve(pairs):
+    from sklearn.calibration import calibration_curve
+
+    from pipeline.metrics.classification import calibration_bins
+
+    pairs = [(c, y) for c, y in pairs if abs(c * 10 - round(c * 10)) > 1e-9 or c == 1.0]  # no confidence on an inner bin edge
+    if not pairs:
+        return
+    confidence, correct = zip(*pairs, strict=True)
+    got = calibration_bins(pl.LazyFrame({"m": "x", "confidence": confidence, "correct": correct}), ["m"]).collect()
+    accuracy, mean_confidence = calibration_curve(np.array(correct, dtype=int), np.array(confidence), n_bins=10, strategy="uniform")
+    assert got["accuracy"].to_list() == pytest.approx(list(accuracy))
+    assert got["mean_confidence"].to_list() == pytest.approx(list(mean_confidence))
+    assert got["n_predictions"].sum() == len(pairs)
