@@ -258,7 +258,14 @@ def ground_truth_command(args) -> int:
 
     from pipeline.contract import ANNOTATIONS, GROUND_TRUTH_HISTORY, TASKS
     from pipeline.groundtruth import export
-    from pipeline.groundtruth.policy import PolicyError, append_override, load_overrides, override_target_problem, revert_override
+    from pipeline.groundtruth.policy import (
+        PolicyError,
+        append_override,
+        load_overrides,
+        new_override,
+        override_target_problem,
+        revert_override,
+    )
     from pipeline.warehouse import Warehouse, WarehouseError
 
     if args.gt == "revert":
@@ -273,8 +280,11 @@ def ground_truth_command(args) -> int:
         return 0
     if args.gt in ("set", "unset"):
         path = Path(args.groundtruth) / "overrides.yaml"
+        fields = {"project": args.project, "task": args.task, "action": args.gt, "annotation": args.annotation,
+                  "author": args.author, "reason": args.reason}  # fmt: skip
         try:
-            load_overrides(path)  # a broken file is named first, whatever the new entry
+            load_overrides(path)  # a broken file is named first, then an incomplete entry, then what the warehouse lacks
+            new_override(**fields)
             store = Warehouse(args.warehouse)
         except (PolicyError, WarehouseError) as exc:
             print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
@@ -288,15 +298,7 @@ def ground_truth_command(args) -> int:
             print(f"gtq gt {args.gt}: project {args.project}: {problem}", file=sys.stderr)
             return 2
         try:
-            entry = append_override(
-                path,
-                project=args.project,
-                task=args.task,
-                action=args.gt,
-                annotation=args.annotation,
-                author=args.author,
-                reason=args.reason,
-            )
+            entry = append_override(path, **fields)
         except PolicyError as exc:
             print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
             return 2

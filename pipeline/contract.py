@@ -505,6 +505,27 @@ AVERAGE_PRECISION = quality_table(
     " control, label, IoU threshold and area range (all, small, medium, large), as pycocotools; null without GT boxes.",
 )
 
+BOX_CONFLICTS = quality_table(
+    "box_conflicts",
+    {
+        "project_id": pl.String,
+        "task_id": pl.String,
+        "annotator": pl.String,
+        "origin": pl.String,
+        "control": pl.String,
+        "kind": pl.String,
+        "annotation_id": pl.String,
+        "item_index": pl.Int32,
+        "label": pl.String,
+        "gt_annotation_id": pl.String,
+        "gt_item_index": pl.Int32,
+        "gt_label": pl.String,
+        "iou": pl.Float64,
+    },
+    "CVAT's conflict list: each box of an annotator or model and each GT box at IoU 0.5 (optimal matching): matched,"
+    " wrong_label (the geometry matches under another label), extra (no GT match) or missing (a GT box left unmatched).",
+)
+
 PRECISION_RECALL_CURVE = quality_table(
     "precision_recall_curve",
     {**_AP_KEYS, "recall": pl.Float64, "precision": pl.Float64},
@@ -659,6 +680,7 @@ ALL_TABLES: tuple[Table, ...] = (
     LABEL_SCORES,
     CONFUSION_MATRIX,
     DETECTION_SCORES,
+    BOX_CONFLICTS,
     AVERAGE_PRECISION,
     PRECISION_RECALL_CURVE,
     IMAGE_DETECTION_SCORES,

@@ -3,8 +3,9 @@ labeling lead, built from the warehouse's quality tables. No Dagster here.
 
 Sections: key figures, annotators (the members-dashboard columns), agreement between annotators (a kappa
 heatmap with n per cell), task agreement, per-label F1 per annotator, confusion matrices, models against
-GT (figures, precision-recall curves, calibration), GT versions over time, the top of the review queue
-(linked to the task in Label Studio when its URL is known), and each annotator's accuracy over time.
+GT (figures, precision-recall curves, calibration), GT versions over time, the top of the review queue and
+each annotator's worst tasks by box conflicts (linked to the task in Label Studio when its URL is known),
+and each annotator's accuracy over time.
 Annotators are shown by name when a people file names them.
 """
 
@@ -22,6 +23,7 @@ from pipeline.contract import (
     AGREEMENT_MATRIX,
     ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
+    BOX_CONFLICTS,
     CALIBRATION_CURVE,
     CONFUSION_MATRIX,
     GROUND_TRUTH_HISTORY,
@@ -39,6 +41,7 @@ REPORT_TABLES = (
     AGREEMENT_MATRIX,
     ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
+    BOX_CONFLICTS,
     CALIBRATION_CURVE,
     CONFUSION_MATRIX,
     GROUND_TRUTH_HISTORY,
@@ -128,6 +131,7 @@ def render(tables: dict[Table, pl.DataFrame], project_id: str, gt_version: int |
         _models(tables[MODEL_PERFORMANCE], tables[PRECISION_RECALL_CURVE], tables[CALIBRATION_CURVE]),
         _gt_versions(tables[GROUND_TRUTH_HISTORY]),
         _review_queue(tables[REVIEW_QUEUE], project_id, label_studio_url),
+        _worst_tasks(tables[BOX_CONFLICTS], people, project_id, label_studio_url),
         _trend(tables[ANNOTATOR_DAILY], people),
     ]
     title = f"gtq quality report: project {html.escape(project_id)}"
@@ -408,6 +412,30 @@ def _review_queue(queue: pl.DataFrame, project_id: str, label_studio_url: str | 
         else '<p class="empty">set the Label Studio URL (--label-studio-url or GTQ_LABEL_STUDIO_URL) to link each task</p>'
     )
     return "review-queue", f"Review queue (top {REVIEW_ROWS} of {queue.height})", _table_html(top, links) + note
+
+
+WORST_TASKS = 3
+
+
+def _worst_tasks(conflicts: pl.DataFrame, people: People, project_id: str, label_studio_url: str | None) -> tuple[str, str, str]:
+    """Per annotator and model, the tasks where its boxes differ most from the GT's (wrong labels, extra and
+    missing boxes at IoU 0.5), linked to Label Studio."""
+    heading = "Box conflicts: the worst tasks of each annotator"
+    if conflicts.is_empty():
+        return "conflicts", heading, _empty("no boxes scored against GT boxes")
+    kinds = [pl.col("kind").eq(kind).sum().alias(kind) for kind in ("matched", "wrong_label", "extra", "missing")]
+    per_task = (
+        conflicts.group_by("annotator", "origin", "task_id")
+        .agg(*kinds)
+        .with_columns(conflicts=pl.col("wrong_label") + pl.col("extra") + pl.col("missing"))
+        .filter(pl.col("conflicts") > 0)
+        .sort("annotator", "conflicts", "task_id", descending=[False, True, False])
+        .group_by("annotator", maintain_order=True)
+        .head(WORST_TASKS)
+    )
+    shown = per_task.select("task_id", people.names("annotator"), "origin", "conflicts", "wrong_label", "extra", "missing", "matched")
+    links = {i: task_link(label_studio_url, project_id, task) for i, task in enumerate(shown["task_id"])}
+    return "conflicts", heading, _table_html(shown, links)
 
 
 def _trend(daily: pl.DataFrame, people: People) -> tuple[str, str, str]:

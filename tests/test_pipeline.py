@@ -19,6 +19,8 @@ from pipeline.contract import (
     ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
     AVERAGE_PRECISION,
+    BOX_CONFLICTS,
+    CONFUSION_MATRIX,
     CONSENSUS_LABELS,
     DETECTION_SCORES,
     GROUND_TRUTH,
@@ -504,3 +506,21 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
     )  # by validation time
     assert len(pages) == 2  # one validation of core.annotations per run, kept across runs
     assert "lead@lab.example" in pages[-1].read_text() and "lead@lab.example" not in pages[0].read_text()  # the new expectation
+
+
+def test_sample_run_box_conflicts_add_up_to_the_detection_scores(sample_run):
+    """Every box and GT box of the sample in the conflict list, counted: the same TP, FP, FN and mismatched
+    labels as quality.detection_scores at IoU 0.5 (optimal matching), and the same cells as the box confusion matrix."""
+    _, store = sample_run
+    conflicts = store.read(BOX_CONFLICTS)
+    counted = conflicts.group_by("annotator", "control").agg(
+        *(
+            pl.col("kind").eq(kind).sum().cast(pl.Int64).alias(column)
+            for kind, column in (("matched", "tp"), ("extra", "fp"), ("missing", "fn"), ("wrong_label", "mismatched_label"))
+        )  # fmt: skip
+    )
+    scores = store.read(DETECTION_SCORES).filter((pl.col("iou_threshold") == 0.5) & (pl.col("matching") == "hungarian"))
+    assert counted.sort("annotator", "control").rows() == scores.select(counted.columns).sort("annotator", "control").rows()
+    assert conflicts.filter(pl.col("kind") == "missing")["gt_annotation_id"].null_count() == 0
+    boxes = store.read(CONFUSION_MATRIX).filter(pl.col("control") == "animals")["count"].sum()
+    assert conflicts.height == boxes

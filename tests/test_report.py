@@ -14,17 +14,8 @@ from pipeline.instance import open_instance
 from pipeline.report import People, task_link
 
 SECTIONS = (
-    "figures",
-    "annotators",
-    "agreement",
-    "task-agreement",
-    "label-f1",
-    "confusion",
-    "models",
-    "gt-versions",
-    "review-queue",
-    "trend",
-)
+    "figures", "annotators", "agreement", "task-agreement", "label-f1", "confusion", "models", "gt-versions", "review-queue", "conflicts", "trend",
+)  # fmt: skip
 CHARTED = ("agreement", "task-agreement", "label-f1", "confusion", "models", "gt-versions", "trend")
 
 
@@ -62,7 +53,7 @@ def test_the_sample_report_loads_offline_with_every_section_drawn(sample_run, tm
     for key in CHARTED:
         assert 'class="main-svg"' in sections[key], f"section {key} drew no chart"
     assert "annotator" in sections["annotators"] and sections["annotators"].count("<tr>") >= 6
-    assert "<td>" in sections["review-queue"]
+    assert "<td>" in sections["review-queue"] and sections["conflicts"].count("<tr>") > 5
 
 
 def test_people_and_task_links(tmp_path):

@@ -189,38 +189,46 @@ def load_overrides(path: Path) -> pl.DataFrame:
     """The override entries of `path` (none when it does not exist); PolicyError naming a bad entry."""
     if not path.exists():
         return pl.DataFrame(schema=OVERRIDE_SCHEMA)
-    rows = []
-    for index, entry in enumerate(_yaml_mapping(path).get("overrides") or []):
-        where = _where(path, "overrides", index)
-        if not isinstance(entry, dict):
-            raise PolicyError(f"{where}: expected a mapping (project, task, action, ...), found {entry!r}")
-        missing = [k for k in ("project", "task", "action", "author", "reason") if not entry.get(k)]
-        if missing:
-            raise PolicyError(f"{where}: missing {missing}")
-        if entry["action"] not in ("set", "unset"):
-            raise PolicyError(f"{where}: action must be 'set' or 'unset', not {entry['action']!r}")
-        if entry["action"] == "set" and not entry.get("annotation"):
-            raise PolicyError(f"{where}: 'set' needs the annotation that becomes GT")
-        at = entry.get("at")
-        try:
-            at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at)) if at else datetime.fromtimestamp(0, UTC)
-        except ValueError as exc:
-            raise PolicyError(f"{where}: at: {exc}") from exc
-        rows.append(
-            (str(entry["project"]), str(entry["task"]), entry["action"], None if entry["action"] == "unset" else str(entry["annotation"]),
-             str(entry["author"]), str(entry["reason"]), at if at.tzinfo else at.replace(tzinfo=UTC))
-        )  # fmt: skip
+    entries = enumerate(_yaml_mapping(path).get("overrides") or [])
+    rows = [_checked_override(entry, _where(path, "overrides", index)) for index, entry in entries]
     return pl.DataFrame(rows, schema=OVERRIDE_SCHEMA, orient="row")
 
 
-def append_override(path: Path, *, project: str, task: str, action: str, annotation: str | None, author: str, reason: str) -> dict:
-    """Add one override to the file (created if needed), validated as `load_overrides` would."""
-    document = _yaml_mapping(path) if path.exists() else {}
-    load_overrides(path)  # refuse to add to a file that is already broken, naming its bad entry
+def _checked_override(entry, where: str) -> tuple:
+    """One override entry as a row of OVERRIDE_SCHEMA; PolicyError saying `where` and what is wrong."""
+    if not isinstance(entry, dict):
+        raise PolicyError(f"{where}: expected a mapping (project, task, action, ...), found {entry!r}")
+    missing = [k for k in ("project", "task", "action", "author", "reason") if not entry.get(k)]
+    if missing:
+        raise PolicyError(f"{where}: missing {missing}")
+    if entry["action"] not in ("set", "unset"):
+        raise PolicyError(f"{where}: action must be 'set' or 'unset', not {entry['action']!r}")
+    if entry["action"] == "set" and not entry.get("annotation"):
+        raise PolicyError(f"{where}: 'set' needs the annotation that becomes GT")
+    at = entry.get("at")
+    try:
+        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at)) if at else datetime.fromtimestamp(0, UTC)
+    except ValueError as exc:
+        raise PolicyError(f"{where}: at: {exc}") from exc
+    return (str(entry["project"]), str(entry["task"]), entry["action"], None if entry["action"] == "unset" else str(entry["annotation"]),
+            str(entry["author"]), str(entry["reason"]), at if at.tzinfo else at.replace(tzinfo=UTC))  # fmt: skip
+
+
+def new_override(*, project: str, task: str, action: str, annotation: str | None, author: str, reason: str) -> dict:
+    """An override entry stamped now; PolicyError when it is incomplete (before anything else is looked at)."""
     entry = {"project": project, "task": task, "action": action, "author": author, "reason": reason,
              "at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
     if annotation is not None:
         entry["annotation"] = annotation
+    _checked_override(entry, "the new override")
+    return entry
+
+
+def append_override(path: Path, **fields) -> dict:
+    """Add one override (`new_override`'s fields) to the file (created if needed), validated as `load_overrides` would."""
+    entry = new_override(**fields)
+    load_overrides(path)  # refuse to add to a file that is already broken, naming its bad entry
+    document = _yaml_mapping(path) if path.exists() else {}
     document.setdefault("overrides", []).append(entry)
     _write_overrides(path, document)
     return entry

@@ -441,7 +441,9 @@ def detection_inputs(
     """
     gt_area = pl.coalesce(pl.col("value_json").str.json_path_match("$.area").cast(pl.Float64, strict=False), pixel_area()).alias("area")
     gt = ground_truth.select(*TASK).join(
-        gt_regions.filter(scorable_box()).select(*TASK, "control", box_label(), *GEOMETRY, gt_area), on=TASK, how="left"
+        gt_regions.filter(scorable_box()).select(*TASK, "control", box_label(), *GEOMETRY, gt_area, "annotation_id", "item_index"),
+        on=TASK,
+        how="left",
     )
     crowd = (
         ground_truth.select(*TASK)
@@ -467,7 +469,7 @@ def detection_inputs(
         .with_columns(pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)).alias("box"))
         for frame in (gt.sort(*TASK, "control", *GEOMETRY), boxes)
     ]
-    return numbered[0], numbered[1].drop("annotation_id", "item_index"), crowd
+    return numbered[0], numbered[1], crowd
 
 
 def pixel_area() -> pl.Expr:
@@ -483,44 +485,82 @@ def crowd_region() -> pl.Expr:
     return pl.col("type").is_in(BOX_TYPES) & ~pl.col("scorable") & pl.col("width").is_not_null() & iscrowd
 
 
-def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:
-    """CVAT's confusion matrix for boxes, per participant and box control, at one IoU threshold and rule.
+CONFLICT_KINDS = ("matched", "wrong_label", "extra", "missing")
 
-    A matched pair counts under (gt_label, label): on the diagonal when the labels agree, off it for CVAT's
-    mismatched label. A GT box left unmatched counts under (gt_label, "(unmatched)"), an extra box of the
-    participant under ("(unmatched)", label); a box on a confirmed-empty image is extra. Returns
-    project_id, annotator, origin, control, gt_label, label, count (long form).
+
+def box_conflicts(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:
+    """CVAT's conflict list for boxes: one row per box of a participant and per GT box, at one IoU threshold
+    and matching rule, with what became of it.
+
+    kind is `matched` (a pair with the same label), `wrong_label` (a pair whose geometry matches under
+    another label: CVAT's mismatched label), `extra` (the participant's box with no GT match; every box on a
+    confirmed-empty image) or `missing` (a GT box the participant left unmatched). Returns project_id,
+    task_id, annotator, origin, control, kind, annotation_id, item_index, label, gt_annotation_id,
+    gt_item_index, gt_label, iou (pairs only); ids are null when the frames do not carry them.
     """
+
+    def ids(frame: pl.DataFrame) -> pl.DataFrame:  # frames made without the annotation and region ids
+        missing = {"annotation_id": pl.String, "item_index": pl.Int32}.items()
+        return frame.with_columns(pl.lit(None, dtype).alias(c) for c, dtype in missing if c not in frame.columns)
+
+    gt_boxes, boxes = ids(gt_boxes), ids(boxes)
     real_gt, real = _real_boxes(gt_boxes, boxes, [rule])
-    who = _scored_tasks(gt_boxes, boxes).lazy()
-    gt_labels = real_gt.select(pl.col("box").alias("box_gt"), pl.col("label").cast(pl.String).alias("gt_label"))
-    matched, matched_boxes, matched_gt = [], [], []
-    for _, _, mine, same, other in _batched_matches(real_gt, real, gt_boxes, [threshold], [rule]):
-        pairs = pl.concat([same, other]).select("annotator", "box", "box_gt")
-        labelled = (
-            pairs.lazy()
-            .join(mine.select("box", *PARTICIPANT_CONTROL, pl.col("label").cast(pl.String)), on=["box", "annotator"])
-            .join(gt_labels, on="box_gt")
-        )
-        matched.append(labelled.select(*PARTICIPANT_CONTROL, "gt_label", "label").collect())
-        matched_boxes.append(pairs.select("box"))
-        matched_gt.append(pairs.select("annotator", pl.col("box_gt").alias("box")))
-    extra = real.join(pl.concat(matched_boxes).lazy(), on="box", how="anti") if matched_boxes else real
-    missed = who.join(real_gt.drop("score", strict=False), on=TASK)
-    missed = missed.join(pl.concat(matched_gt).lazy(), on=["annotator", "box"], how="anti") if matched_gt else missed
-    rows = pl.concat(
-        [
-            *(m.lazy() for m in matched),
-            extra.select(*PARTICIPANT_CONTROL, gt_label=pl.lit(UNMATCHED), label=pl.col("label").cast(pl.String)),
-            missed.select(*PARTICIPANT_CONTROL, gt_label=pl.col("label").cast(pl.String), label=pl.lit(UNMATCHED)),
-        ]
+    who = (
+        boxes.lazy()
+        .select(*TASK, "annotator", "origin", "annotation_id")
+        .unique([*TASK, "annotator"])
+        .join(gt_boxes.lazy().select(TASK).unique(), on=TASK)
     )
-    origins = who.select("project_id", "annotator", "origin").unique(["project_id", "annotator"])
+    pairs = [
+        pl.concat([same.with_columns(kind=pl.lit("matched")), other.with_columns(kind=pl.lit("wrong_label"))]).select(
+            "annotator", "box", "box_gt", "iou", "kind"
+        )
+        for _, _, _, same, other in _batched_matches(real_gt, real, gt_boxes, [threshold], [rule])
+    ]
+    pairs = pl.concat(pairs).lazy() if pairs else pl.LazyFrame(schema={"annotator": pl.String, "box": pl.Int64, "box_gt": pl.Int64,
+                                                                        "iou": pl.Float64, "kind": pl.String})  # fmt: skip
+    mine = real.select("box", *PARTICIPANT_CONTROL, "task_id", "origin", "annotation_id", "item_index", pl.col("label").cast(pl.String))
+    theirs = real_gt.select(
+        pl.col("box").alias("box_gt"),
+        pl.col("annotation_id").alias("gt_annotation_id"),
+        pl.col("item_index").alias("gt_item_index"),
+        pl.col("label").cast(pl.String).alias("gt_label"),
+    )
+    matched = pairs.join(mine, on=["box", "annotator"]).join(theirs, on="box_gt")
+    extra = real.join(pairs.select("box"), on="box", how="anti").select(
+        mine.collect_schema().names(), kind=pl.lit("extra"), iou=pl.lit(None, pl.Float64)
+    )
+    missing = (
+        who.join(real_gt, on=TASK)
+        .join(pairs.select("annotator", pl.col("box_gt").alias("box")), on=["annotator", "box"], how="anti")
+        .select(*TASK, "annotator", "origin", "control", "annotation_id", pl.col("box").alias("box_gt"), kind=pl.lit("missing"))
+        .join(theirs, on="box_gt")
+    )
+    columns = ["project_id", "task_id", "annotator", "origin", "control", "kind", "annotation_id", "item_index", "label",
+               "gt_annotation_id", "gt_item_index", "gt_label", "iou"]  # fmt: skip
     return (
-        rows.group_by(*PARTICIPANT_CONTROL, "gt_label", "label")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
-        .join(origins, on=["project_id", "annotator"])
-        .select("project_id", "annotator", "origin", "control", "gt_label", "label", "count")
-        .sort("project_id", "control", "annotator", "gt_label", "label")
+        pl.concat([matched, extra, missing], how="diagonal")
+        .select(columns)
+        .sort("project_id", "task_id", "control", "annotator", "kind", "item_index", "gt_item_index", nulls_last=True)
         .collect()
+    )
+
+
+def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:
+    """CVAT's confusion matrix for boxes, per participant and box control, at one IoU threshold and rule:
+    `conflict_counts` of the `box_conflicts`."""
+    return conflict_counts(box_conflicts(gt_boxes, boxes, threshold, rule).lazy()).collect()
+
+
+def conflict_counts(conflicts: pl.LazyFrame) -> pl.LazyFrame:
+    """Box conflicts counted as a confusion matrix: a pair under (gt_label, label), on the diagonal when the
+    labels agree and off it for a mismatched label; a missing GT box under (gt_label, "(unmatched)"), an
+    extra box under ("(unmatched)", label). Returns project_id, annotator, origin, control, gt_label, label,
+    count (long form)."""
+    return (
+        conflicts.group_by(
+            "project_id", "annotator", "origin", "control", pl.col("gt_label").fill_null(UNMATCHED), pl.col("label").fill_null(UNMATCHED)
+        )
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .sort("project_id", "control", "annotator", "gt_label", "label")
     )

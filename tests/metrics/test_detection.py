@@ -20,6 +20,7 @@ from pipeline.metrics.detection import (
     MATCHING_RULES,
     WHOLE_IMAGE_CLASSIFIER,
     average_precision,
+    box_conflicts,
     coco_summary,
     detection_confusion,
     detection_scores,
@@ -286,6 +287,26 @@ def test_image_level_scores_agree_with_scikit_learn():
     confidence = truth.join(wic, on="task_id").sort("task_id")["confidence"].to_numpy()
     assert with_wic["roc_auc"] == pytest.approx(roc_auc_score(y, confidence), abs=1e-12) and with_wic["origin"] == "model"
     assert with_wic["recall"] == pytest.approx(recall_score(y, confidence >= 0.5)) and with_wic["n_images"] == 60
+
+
+def test_box_conflicts_name_every_box_and_what_became_of_it():
+    """CVAT's conflict list on the hand-made frames: the same pairs, extras and misses the confusion matrix counts."""
+    gt, boxes = frames()
+    ids = {"annotation_id": pl.lit("gt"), "item_index": pl.int_range(pl.len()).cast(pl.Int32)}
+    got = box_conflicts(
+        gt.with_columns(**ids), boxes.with_columns(annotation_id=pl.col("annotator"), item_index=pl.col("box").cast(pl.Int32))
+    )
+    rows = {(r["annotator"], r["kind"], r["item_index"], r["gt_item_index"]) for r in got.iter_rows(named=True)}
+    assert rows == {
+        ("a", "matched", 10, 0),  # (1, 0) on GT box 0
+        ("a", "wrong_label", 11, 1),  # the lion box on the zebra GT box 1
+        ("a", "extra", 12, None),  # the box at (80, 80)
+        ("a", "extra", 13, None),  # the box on the confirmed-empty image t2
+        ("m", "missing", None, 0),  # the model drew nothing: both GT boxes are missing
+        ("m", "missing", None, 1),
+    }
+    assert got.filter(pl.col("kind") == "matched")["iou"].item() == pytest.approx(90 / 110)
+    assert got.filter(pl.col("kind") == "missing")["annotation_id"].to_list() == ["m", "m"]
 
 
 def test_detection_confusion_has_unmatched_rows_and_columns():
