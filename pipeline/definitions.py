@@ -25,7 +25,7 @@ nightly = build_nightly_schedule(gtq_job)
 inbox_sensor = build_inbox_sensor(gtq_job)
 
 defs = dg.Definitions(
-    assets=all_assets,
+    assets=[ingest.EXPORT_FILES, *all_assets],
     asset_checks=all_checks,
     jobs=[gtq_job],
     schedules=[nightly],

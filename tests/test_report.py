@@ -9,7 +9,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from pipeline.contract import ANNOTATOR_PERFORMANCE, REVIEW_QUEUE
+from pipeline.contract import ANNOTATOR_PERFORMANCE, REVIEW_QUEUE, SOURCE_FILES
+from pipeline.definitions import defs
 from pipeline.instance import open_instance
 from pipeline.report import People, task_link
 
@@ -83,3 +84,10 @@ def test_the_ui_shows_column_meanings_and_plots_the_key_figures(sample_run):
     assert figures["mean_accuracy"] == pytest.approx(performance["accuracy"].mean())
     assert figures["review_queue_tasks"] == store.read(REVIEW_QUEUE).height > 0
     assert 0 < figures["fleiss_kappa"] < 1 and 0 < figures["krippendorff_alpha"] < 1 and 0 < figures["map_50_95"] < 1
+
+    # Lineage starts at the export files: an upstream asset each run observes, with the files' hashes.
+    exports = dg.AssetKey(["exports", "export_files"])
+    assert exports in defs.resolve_asset_graph().get(dg.AssetKey(["core", "annotations"])).parent_keys
+    [observed] = instance.fetch_observations(exports, limit=1).records
+    content_hash = store.read(SOURCE_FILES)["content_hash"].item()
+    assert content_hash[:12] in observed.asset_observation.metadata["files"].value

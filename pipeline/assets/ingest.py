@@ -8,7 +8,8 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from pipeline.assets.metadata import table_result, table_spec
+from pipeline.assets.metadata import provenance, table_result, table_spec
+from pipeline.assets.partitions import projects
 from pipeline.contract import (
     ANNOTATION_HISTORY,
     ANNOTATIONS,
@@ -35,8 +36,20 @@ class IngestConfig(dg.Config):
 
 INGESTED = (SOURCE_FILES, *CoreState.TABLES.values(), QUARANTINE)
 
+# The labeling tools' export files: made outside gtq, so lineage in the UI starts at them. Each run records
+# the files it was given as an observation of this asset (paths, formats and content hashes).
+EXPORT_FILES = dg.AssetSpec(
+    key=["exports", "export_files"],
+    description="Export files of the labeling tools (Label Studio JSON/JSON-MIN/CSV, Scout CSVs, COCO JSON), made"
+    " outside gtq: each run observes the files it was given, with their content hashes.",
+    group_name="exports",
+    kinds={"json", "csv"},
+    partitions_def=projects,
+    **provenance("exports"),
+)
 
-@dg.multi_asset(specs=[table_spec(t) for t in INGESTED])
+
+@dg.multi_asset(specs=[table_spec(t, deps=[EXPORT_FILES]) for t in INGESTED])
 def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
     """Read the project's new export files (by content hash) and fold them into the core tables.
 
@@ -120,6 +133,13 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
         "records_quarantined": int(new_files["records_quarantined"].sum()),
         "tasks_replaced_with_other_data": other_data.height,
     }
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=EXPORT_FILES.key,
+            partition=project,
+            metadata={"files": dg.MetadataValue.md(_files_markdown(new_files)), "files_given": len(sources), **run_totals},
+        )
+    )
     origins = written[ANNOTATIONS].group_by("origin").len().collect()
     yield table_result(SOURCE_FILES, written[SOURCE_FILES], this_run=dg.MetadataValue.md(_files_markdown(new_files)), **run_totals)
     yield table_result(ANNOTATIONS, written[ANNOTATIONS], **dict(zip(origins["origin"], origins["len"], strict=True)))

@@ -20,7 +20,7 @@ def asset_key(table: Table) -> dg.AssetKey:
     return dg.AssetKey([table.schema, table.name])
 
 
-def table_spec(table: Table, deps: list[Table] = (), extra_kinds: tuple[str, ...] = ()) -> dg.AssetSpec:
+def table_spec(table: Table, deps: list[Table | dg.AssetSpec] = (), extra_kinds: tuple[str, ...] = ()) -> dg.AssetSpec:
     """The spec of the asset that materializes `table` (for `multi_asset`)."""
     return dg.AssetSpec(**table_asset(table, deps, extra_kinds))
 
@@ -30,7 +30,7 @@ def table_asset(table: Table, deps: list[Table] = (), extra_kinds: tuple[str, ..
     return dict(
         key=asset_key(table),
         description=table.description,
-        deps=[asset_key(d) for d in deps],
+        deps=[d.key if isinstance(d, dg.AssetSpec) else asset_key(d) for d in deps],
         group_name=table.schema,
         kinds={"polars", "duckdb", "parquet", *extra_kinds},
         metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": table.key},
