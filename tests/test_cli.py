@@ -174,9 +174,9 @@ def test_explain_traces_an_accuracy_to_the_file_and_the_gt_decisions_as_the_docu
     queries = dict(re.findall(r"```sql\n-- (\w+)\n(.*?)```", recipe, flags=re.S))
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         parameters = {"project": project, "annotator": annotator}
-        accuracy, rebuilt, n_scored, n_rows, *_ = con.execute(queries["accuracy"], parameters).fetchone()
-        chain = pl.from_arrow(con.execute(queries["chain"], parameters).to_arrow_table())
-        history = pl.from_arrow(con.execute(queries["history"], parameters).to_arrow_table())
+        [(accuracy, rebuilt, n_scored, n_rows, *_)] = con.sql(queries["accuracy"], params=parameters).fetchall()
+        chain = con.sql(queries["chain"], params=parameters).pl()
+        history = con.sql(queries["history"], params=parameters).pl()
     assert rebuilt == pytest.approx(accuracy) and n_rows == n_scored == len(rows)
     by_sql = {(r["task_id"], r["gt_annotation_id"], r["content_hash"]) for r in chain.iter_rows(named=True)}
     assert by_sql == {(r["task_id"], r["gt_annotation_id"], r["content_hash"]) for r in rows}
