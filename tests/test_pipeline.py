@@ -498,6 +498,7 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN and store.read(QUARANTINE).is_empty()
     assert check.metadata["failed"].value == 1 and "expect_column_values_to_be_in_set" in check.metadata["failures"].value
     assert "annotator=3, project_id=1, task_id=2, annotation_id=21" in check.metadata["failures"].value  # failing rows by id and value
+    assert check.metadata["rows_validated"].value == 1  # what the new file brought; the first run validated the rest
     assert result.success  # a warning does not block the run
     docs = Path(check.metadata["data_docs"].value)
     assert docs == store.root / "reports" / "data_docs" / "1" / "index.html" and docs.exists()
