@@ -389,6 +389,7 @@ def execute(
     from pipeline.definitions import defs, gtq_job
     from pipeline.ingest import expand_sources, projects_of
     from pipeline.instance import open_instance
+    from pipeline.progress import watching
     from pipeline.sample import bundled_sample
 
     files = expand_sources(sources or [bundled_sample(warehouse)])
@@ -404,12 +405,13 @@ def execute(
     if groundtruth:
         resources["groundtruth"] = {"config": {"directory": str(groundtruth)}}
     job = defs.resolve_job_def(gtq_job.name)
+    show_progress = watching() and log_level == "CRITICAL"  # --verbose prints Dagster's own log instead
     results = RunResults()
     for project in sorted(by_project):
         run_config = {
             "ops": {"core_tables": {"config": {"sources": by_project[project]}}},
             "resources": resources,
-            "loggers": {"console": {"config": {"log_level": log_level}}},
+            "loggers": {"console": {"config": {"log_level": log_level}}, **({"progress": {}} if show_progress else {})},
         }
         results.runs[project] = job.execute_in_process(
             run_config=run_config,
@@ -423,6 +425,7 @@ def execute(
 
 def run_pipeline(sources: list[str], warehouse: Path | str, groundtruth: Path | None = None, verbose: bool = False) -> int:
     from pipeline.groundtruth.policy import PolicyError, load_overrides, load_policy
+    from pipeline.progress import clear_line, watching
 
     started = time.monotonic()
     folder = Path(groundtruth or os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"))
@@ -437,6 +440,8 @@ def run_pipeline(sources: list[str], warehouse: Path | str, groundtruth: Path | 
     except FileNotFoundError as exc:
         print(f"gtq run FAILED: {exc}", file=sys.stderr)
         return 1
+    if watching():
+        clear_line()
     print(_summary(result, warehouse, time.monotonic() - started))
 
     failures = [

@@ -10,6 +10,7 @@ import dagster as dg
 from pipeline.assets import groundtruth, ingest, quality, report
 from pipeline.assets.partitions import projects
 from pipeline.checks import expectations
+from pipeline.progress import progress_logger
 from pipeline.resources import GroundTruthPolicyResource, ReportResource, WarehouseResource
 from pipeline.sensors import build_inbox_sensor, build_nightly_schedule
 
@@ -32,4 +33,5 @@ defs = dg.Definitions(
     sensors=[inbox_sensor],
     resources={"warehouse": WarehouseResource(), "groundtruth": GroundTruthPolicyResource(), "report": ReportResource()},
     executor=dg.in_process_executor,
+    loggers={"console": dg.colored_console_logger, "progress": progress_logger},
 )

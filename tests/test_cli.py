@@ -33,8 +33,37 @@ def test_gtq_run_on_the_bundled_sample(tmp_path):
     assert "ground truth: " in out and "version 0" in out
     assert "checks: " in out and " 0 failed" in out
     assert "quality.project_agreement" in out
+    assert "steps done" not in done.stderr  # no progress line when nobody watches (a pipe, a nightly job's log)
     with duckdb.connect(str(tmp_path / "wh" / "gtq.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.tasks").fetchone() == (300,)
+
+
+def test_a_run_on_a_terminal_shows_its_progress(tmp_path):
+    import pty
+
+    terminal, its_end = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "run", "--warehouse", str(tmp_path / "wh")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=its_end,
+    )
+    os.close(its_end)
+    shown = []
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # the run ended and closed the terminal
+            break
+        if not chunk:
+            break
+        shown.append(chunk)
+    assert run.wait(timeout=300) == 0
+    lines = b"".join(shown).decode().split("\r")
+    assert any("core_tables: " in line and "records read" in line for line in lines)  # the step's own news
+    assert any("steps done] reports__quality_report done" in line for line in lines)
 
 
 def test_gtq_run_with_sources_in_order_then_again(tmp_path):
