@@ -206,9 +206,7 @@ def explain_command(args) -> int:
     from pipeline.warehouse import Warehouse
 
     store = Warehouse(warehouse_root(args.warehouse))
-    if args.project not in store.projects():
-        print(f"gtq explain: {args.warehouse} has no project {args.project!r} (projects: {', '.join(store.projects()) or 'none'})",
-              file=sys.stderr)  # fmt: skip
+    if _lacks_project(store, args.project, "gtq explain"):
         return 2
     try:
         found = explain_annotator(store, args.project, args.annotator) if args.annotator else explain_task(store, args.project, args.task)
@@ -218,6 +216,14 @@ def explain_command(args) -> int:
     print("\n".join(found.lines))
     _print_rows(found.rows, args.format)
     return 0
+
+
+def _lacks_project(store, project: str, command: str) -> bool:
+    """Whether the warehouse has no such project; if so, says so on stderr, with the projects it has."""
+    if project in store.projects():
+        return False
+    print(f"{command}: {store.root} has no project {project!r} (projects: {', '.join(store.projects()) or 'none'})", file=sys.stderr)
+    return True
 
 
 def _print_rows(rows, form: str) -> None:
@@ -240,9 +246,7 @@ def report_command(warehouse: Path | str, project: str, people: str | None, labe
     from pipeline.warehouse import Warehouse
 
     store = Warehouse(warehouse)
-    if project not in store.projects():
-        known = ", ".join(store.projects()) or "none"
-        print(f"gtq report: {warehouse} has no project {project!r} (projects: {known})", file=sys.stderr)
+    if _lacks_project(store, project, "gtq report"):
         return 2
     try:
         path, _ = write_report(store, project, People.read(people and Path(people)), label_studio_url)
@@ -289,9 +293,7 @@ def ground_truth_command(args) -> int:
         except (PolicyError, WarehouseError) as exc:
             print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
             return 2
-        if args.project not in store.projects():
-            print(f"gtq gt {args.gt}: {args.warehouse} has no project {args.project!r} (projects: {', '.join(store.projects()) or 'none'})",
-                  file=sys.stderr)  # fmt: skip
+        if _lacks_project(store, args.project, f"gtq gt {args.gt}"):
             return 2
         tasks, annotations = (store.scan_project(t, args.project).collect() for t in (TASKS, ANNOTATIONS))
         if problem := override_target_problem(tasks, annotations, task=args.task, annotation=args.annotation):

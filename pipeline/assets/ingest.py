@@ -81,7 +81,9 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
                 skipped += 1
                 continue
             seen.add(digest)
-            export = read_export(source, staging / str(len(exports)))
+            export = read_export(
+                source, staging / str(len(exports)), progress=lambda n, path=path: context.log.info(f"{path}: {n:,} records read so far")
+            )
             if export.project_ids and project not in export.project_ids:
                 context.log.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")
                 continue

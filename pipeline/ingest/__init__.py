@@ -13,6 +13,8 @@ import gc
 import hashlib
 import mmap
 import re
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,9 +228,34 @@ def _mapped(path: Path):
             yield mapped
 
 
-def read_export(source: str | Path | Source, staging: Path) -> ParsedExport:
+PROGRESS_EVERY_S = 2.0
+
+
+@contextmanager
+def _reporting(count: Callable[[], int], report: Callable[[int], None] | None):
+    """While the block runs, call `report(count())` every PROGRESS_EVERY_S seconds (a large file's progress)."""
+    if report is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(PROGRESS_EVERY_S):
+            report(count())
+
+    ticker = threading.Thread(target=tick, name="gtq-ingest-progress", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        ticker.join()
+
+
+def read_export(source: str | Path | Source, staging: Path, progress: Callable[[int], None] | None = None) -> ParsedExport:
     """Read one export file into Parquet under `staging`; bad content ends up in `quarantine`. The project
-    ids of a namespaced source are `NAME:<id>`."""
+    ids of a namespaced source are `NAME:<id>`. `progress`, when given, hears the number of records read so
+    far every few seconds."""
     source = Source.parse(source)
     path = source.path
     source_file = str(path)
@@ -238,7 +265,8 @@ def read_export(source: str | Path | Source, staging: Path) -> ParsedExport:
         try:
             fmt = FORMATS[format_of(path)]
             writer = ExportWriter(staging, fmt.name, fmt.region_columns)
-            fmt.parse(_without_bom(buffer), source_file, writer)
+            with _reporting(lambda: writer.accepted + len(writer.locators), progress):
+                fmt.parse(_without_bom(buffer), source_file, writer)
             parsed = writer.finish()  # rows may point into the mapped file: write them before unmapping
         except (BadRecord, RecursionError) as exc:
             writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows

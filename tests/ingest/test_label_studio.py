@@ -257,3 +257,15 @@ def test_json_min_and_csv_plain_choices_need_the_labeling_config(name, tmp_path)
     shutil.copy(DATA / name, tmp_path / name)  # without its config, a plain value is task data
     alone = parse(tmp_path / name, tmp_path / "alone")
     assert alone.regions.is_empty() and "sentiment" in json.loads(alone.tasks["data_json"][0])
+
+
+def test_a_large_read_reports_its_progress(tmp_path, monkeypatch):
+    """While a file is parsed, the caller hears how many records were read so far (every few seconds; here
+    every millisecond), never more than the file holds."""
+    import pipeline.ingest
+    from bench.generate import write
+
+    monkeypatch.setattr(pipeline.ingest, "PROGRESS_EVERY_S", 0.001)
+    heard = []
+    export = read_export(write(tmp_path / "big.json", 30_000), tmp_path / "staging", progress=heard.append)
+    assert heard and heard == sorted(heard) and 0 < heard[-1] <= export.records_read
