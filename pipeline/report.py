@@ -36,22 +36,6 @@ from pipeline.contract import (
     Table,
 )
 
-# Every table the report reads.
-REPORT_TABLES = (
-    AGREEMENT_MATRIX,
-    ANNOTATOR_DAILY,
-    ANNOTATOR_PERFORMANCE,
-    BOX_CONFLICTS,
-    CALIBRATION_CURVE,
-    CONFUSION_MATRIX,
-    GROUND_TRUTH_HISTORY,
-    LABEL_SCORES,
-    MODEL_PERFORMANCE,
-    PRECISION_RECALL_CURVE,
-    PROJECT_AGREEMENT,
-    REVIEW_QUEUE,
-    TASK_AGREEMENT,
-)
 REVIEW_ROWS = 25
 PEOPLE_COLUMNS = ("annotator", "name", "email", "team")
 
@@ -96,6 +80,12 @@ def task_link(base_url: str | None, project_id: str, task_id: str) -> str:
     return f"{base_url.rstrip('/')}/projects/{project_id.rsplit(':', 1)[-1]}/data?task={task_id}"
 
 
+def report_tables() -> tuple[Table, ...]:
+    """Every table the report reads: the tables `render` takes."""
+    return (AGREEMENT_MATRIX, ANNOTATOR_DAILY, ANNOTATOR_PERFORMANCE, BOX_CONFLICTS, CALIBRATION_CURVE, CONFUSION_MATRIX,
+            GROUND_TRUTH_HISTORY, LABEL_SCORES, MODEL_PERFORMANCE, PRECISION_RECALL_CURVE, PROJECT_AGREEMENT, REVIEW_QUEUE, TASK_AGREEMENT)  # fmt: skip
+
+
 def report_path(warehouse_root: str | Path, project_id: str) -> Path:
     """Where a project's report is written: `reports/<project>.html`, on this machine with the warehouse."""
     from pipeline.storage import local_folder
@@ -107,7 +97,7 @@ def report_path(warehouse_root: str | Path, project_id: str) -> Path:
 def write_report(store, project_id: str, people: People, label_studio_url: str | None = None) -> tuple[Path, dict]:
     """Render the project's report from its current tables in `store` (a Warehouse) and write it whole
     (a reader never sees half a file). Returns its path and its `key_figures`."""
-    tables = {table: store.scan_project(table, project_id).collect() for table in REPORT_TABLES}
+    tables = {table: store.scan_project(table, project_id).collect() for table in report_tables()}
     versions = store.gt_versions(project_id)
     path = report_path(store.root, project_id)
     path.parent.mkdir(parents=True, exist_ok=True)

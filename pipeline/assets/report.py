@@ -4,13 +4,13 @@ import dagster as dg
 
 from pipeline.assets.metadata import asset_key, provenance
 from pipeline.assets.partitions import projects
-from pipeline.report import REPORT_TABLES, People, write_report
+from pipeline.report import People, report_tables, write_report
 from pipeline.resources import ReportResource, WarehouseResource
 
 
 @dg.asset(
     key=["reports", "quality_report"],
-    deps=[asset_key(t) for t in REPORT_TABLES],
+    deps=[asset_key(t) for t in report_tables()],
     partitions_def=projects,
     group_name="reports",
     kinds={"html", "plotly"},
