@@ -361,6 +361,7 @@ class RunResults:
     """The Dagster results of one `gtq run`: one run per project (partition) of the sources."""
 
     runs: dict[str, object] = field(default_factory=dict)  # project -> ExecuteInProcessResult
+    unreadable: list[str] = field(default_factory=list)  # sources that are no export, each with why
 
     @property
     def success(self) -> bool:
@@ -390,6 +391,7 @@ def execute(
     from pipeline.assets.partitions import projects
     from pipeline.definitions import defs, gtq_job
     from pipeline.ingest import expand_sources, projects_of
+    from pipeline.ingest.records import BadRecord
     from pipeline.instance import open_instance
     from pipeline.progress import watching
     from pipeline.sample import bundled_sample
@@ -398,9 +400,13 @@ def execute(
     if not files:
         raise FileNotFoundError(f"no export (.json or .csv file) in {', '.join(map(str, sources))}")
     by_project: dict[str, list[str]] = {}
+    results = RunResults()
     for source in files:
-        for project in projects_of(source):
-            by_project.setdefault(project, []).append(str(source))
+        try:
+            for project in projects_of(source):
+                by_project.setdefault(project, []).append(str(source))
+        except BadRecord as exc:
+            results.unreadable.append(f"{source.path}: not an export gtq can read: {exc.reason}")
     instance = instance or open_instance(warehouse)
     instance.add_dynamic_partitions(projects.name, [p for p in by_project if not instance.has_dynamic_partition(projects.name, p)])
     resources = {"warehouse": {"config": {"root": str(warehouse)}}}
@@ -408,7 +414,6 @@ def execute(
         resources["groundtruth"] = {"config": {"directory": str(groundtruth)}}
     job = defs.resolve_job_def(gtq_job.name)
     show_progress = watching() and log_level == "CRITICAL"  # --verbose prints Dagster's own log instead
-    results = RunResults()
     for project in sorted(by_project):
         run_config = {
             "ops": {"core_tables": {"config": {"sources": by_project[project]}}},
@@ -446,7 +451,8 @@ def run_pipeline(sources: list[str], warehouse: Path | str, groundtruth: Path | 
         clear_line()
     print(_summary(result, warehouse, time.monotonic() - started))
 
-    failures = [
+    failures = [*result.unreadable, *_unreadable_files(result, warehouse)]
+    failures += [
         f"step {event.step_key} failed: {_error_message(event.step_failure_data.error)}"
         for event in result.all_events
         if event.is_step_failure
@@ -463,6 +469,22 @@ def run_pipeline(sources: list[str], warehouse: Path | str, groundtruth: Path | 
             print(f"  - {failure}", file=sys.stderr)
         return 1
     return 0
+
+
+def _unreadable_files(result: RunResults, warehouse: Path | str) -> list[str]:
+    """The files a run found unreadable as a whole (its other files were still ingested), with the reason."""
+    import polars as pl
+
+    from pipeline.contract import QUARANTINE, SOURCE_FILES
+    from pipeline.warehouse import Warehouse
+
+    store, found = Warehouse(warehouse), []
+    for project, run in result.runs.items():
+        files = store.scan_project(SOURCE_FILES, project).filter((pl.col("run_id") == run.run_id) & (pl.col("format") == "unreadable"))
+        reasons = store.scan_project(QUARANTINE, project).filter(pl.col("run_id") == run.run_id).select("content_hash", "reason")
+        for row in files.join(reasons, on="content_hash", how="left").collect().iter_rows(named=True):
+            found.append(f"{row['source_file']}: unreadable, nothing in it was ingested: {row['reason']}")
+    return found
 
 
 def _error_message(error) -> str:

@@ -6,6 +6,7 @@ import dagster as dg
 
 from pipeline.assets.partitions import projects
 from pipeline.ingest import content_hash, expand_sources, projects_of
+from pipeline.ingest.records import BadRecord
 from pipeline.resources import WarehouseResource
 
 
@@ -31,9 +32,17 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
                 run_config={"ops": {"core_tables": {"config": {"sources": [str(path)]}}}},
                 tags={"gtq/trigger": "inbox", "gtq/source": str(path)},
             )
-            for project in projects_of(path)
+            for project in _projects(path)
         )
     return requests, json.dumps(state, sort_keys=True)
+
+
+def _projects(path) -> list[str]:
+    """The file's projects; none for a file that is no export (`gtq run` names it; the inbox waits for a new version)."""
+    try:
+        return projects_of(path)
+    except BadRecord:
+        return []
 
 
 def build_inbox_sensor(job: dg.JobDefinition) -> dg.SensorDefinition:

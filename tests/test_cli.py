@@ -17,6 +17,7 @@ import pytest
 from pipeline.cli import build_parser, main
 from pipeline.contract import ANNOTATIONS, ANNOTATOR_PERFORMANCE, GROUND_TRUTH, SOURCE_FILES
 from pipeline.groundtruth.policy import load_overrides
+from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, write_export
 
 
@@ -215,3 +216,21 @@ def test_explain_traces_an_accuracy_to_the_file_and_the_gt_decisions_as_the_docu
     assert f"GT: annotation {rows[0]['gt_annotation_id']} (" in capsys.readouterr().out
     assert main(["explain", "--project", project, "--annotator", "nobody", "--warehouse", str(store.root)]) == 2
     assert "has no annotator 'nobody'" in capsys.readouterr().err
+
+
+def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path, capsys):
+    """A file that is no export gets no project and fails the run by name; a file that breaks halfway is
+    quarantined whole and fails the run too; the good file beside them is ingested either way."""
+    notes = tmp_path / "notes.json"
+    notes.write_text("hello, not an export")
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b'[{"id": 1, "annotations": [{"id": 2')
+    good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
+    warehouse = tmp_path / "wh"
+    sources = [option for path in (notes, broken, good) for option in ("--source", str(path))]
+    assert main(["run", *sources, "--warehouse", str(warehouse), "--groundtruth", str(tmp_path / "gt")]) == 1
+    err = capsys.readouterr().err
+    assert f"{notes}: not an export gtq can read: unrecognised export format" in err
+    assert f"{broken}: unreadable, nothing in it was ingested: " in err
+    store = Warehouse(warehouse)
+    assert "notes" not in store.projects() and store.read(GROUND_TRUTH).height == 1

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from pipeline.contract import ANNOTATOR_PERFORMANCE, REVIEW_QUEUE, SOURCE_FILES
+from pipeline.contract import ANNOTATOR_PERFORMANCE, MODEL_PERFORMANCE, PROJECT_AGREEMENT, REVIEW_QUEUE, SOURCE_FILES
 from pipeline.definitions import defs
 from pipeline.instance import open_instance
 from pipeline.report import People, task_link
@@ -84,6 +84,14 @@ def test_the_ui_shows_column_meanings_and_plots_the_key_figures(sample_run):
     assert figures["mean_accuracy"] == pytest.approx(performance["accuracy"].mean())
     assert figures["review_queue_tasks"] == store.read(REVIEW_QUEUE).height > 0
     assert 0 < figures["fleiss_kappa"] < 1 and 0 < figures["krippendorff_alpha"] < 1 and 0 < figures["map_50_95"] < 1
+
+    # Each quality asset carries its own figures too, e.g. the agreement's and the models'.
+    for key, column, table in (
+        ("project_agreement", "fleiss_kappa", PROJECT_AGREEMENT),
+        ("model_performance", "map_50_95", MODEL_PERFORMANCE),
+    ):
+        event = instance.get_latest_materialization_event(dg.AssetKey(["quality", key])).asset_materialization
+        assert event.metadata[f"{column}_mean"].value == pytest.approx(store.read(table)[column].mean())
 
     # Lineage starts at the export files: an upstream asset each run observes, with the files' hashes.
     exports = dg.AssetKey(["exports", "export_files"])

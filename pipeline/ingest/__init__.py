@@ -123,13 +123,10 @@ def expand_sources(sources: list[str | Path | Source]) -> list[Source]:
 
 
 def projects_of(source: str | Path | Source) -> list[str]:
-    """The projects an export file holds, read cheaply (a file that cannot be read: its stem), in its namespace."""
+    """The projects an export file holds, read cheaply, in its namespace. BadRecord, saying why, for a file
+    gtq cannot read as any export: no project is invented for it."""
     source = Source.parse(source)
-    try:
-        found = FORMATS[format_of(source.path)].projects(source.path)
-    except BadRecord:
-        found = [source.path.name.split(".")[0]]
-    return [source.project(p) for p in found]
+    return [source.project(p) for p in FORMATS[format_of(source.path)].projects(source.path)]
 
 
 def export_files(path: Path) -> list[Path]:
