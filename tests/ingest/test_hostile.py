@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import duckdb
 import pytest
 
+from pipeline.ingest import projects_of
+from pipeline.ingest.records import BadRecord
 from tests.conftest import ls_annotation, ls_task, parse
-from tests.test_concurrency import finish, start
+from tests.test_concurrency import start
 
 
 def box(x=10.0, y=10.0, width=20.0, height=20.0, labels=("zebra",), **extra) -> dict:
@@ -252,8 +254,23 @@ def test_the_whole_corpus_beside_a_good_file_in_one_run(tmp_path):
     (folder / "zz-good.json").write_text(
         json.dumps([ls_task(i, [ls_annotation(100 + i, ground_truth=True)], project=42) for i in range(5)])
     )
-    finish(start(folder, warehouse=tmp_path / "wh"))  # exits 0
+    # A file unreadable as a whole fails the run by name (exit 1) once the rest is ingested; a file that is no
+    # export at all gets no project, so its one record is not in any project's books, only in the failure.
+    no_export, unreadable = set(), set()
+    for case in CORPUS:
+        path = folder / f"{case.name}{case.suffix}"
+        try:
+            projects_of(path)
+        except BadRecord:
+            no_export.add(path.name)
+        if parse(path, tmp_path / "alone").format == "unreadable":
+            unreadable.add(path.name)
+    run = start(folder, warehouse=tmp_path / "wh")
+    _, err = run.communicate(timeout=600)
+    assert run.returncode == (1 if unreadable else 0), err
+    failed = {line.split(": ", 1)[0].rsplit("/", 1)[-1] for line in err.splitlines() if line.startswith("  - ")}
+    assert failed == unreadable
     with duckdb.connect(str(tmp_path / "wh" / "gtq.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.ground_truth WHERE project_id = '42'").fetchone() == (5,)
         quarantined = con.execute("SELECT sum(records_quarantined), sum(records_read - records_accepted) FROM core.source_files").fetchone()
-        assert quarantined[0] == quarantined[1] == sum(c.reason is not None for c in CORPUS)
+        assert quarantined[0] == quarantined[1] == sum(c.reason is not None for c in CORPUS) - len(no_export)
