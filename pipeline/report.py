@@ -67,6 +67,10 @@ class People:
     def team(self, annotator: str) -> str:
         return (self.rows.get(annotator) or {}).get("team", "")
 
+    def teams(self, column: str = "annotator") -> pl.Expr:
+        """An expression giving each annotator's team ('' when the file names none)."""
+        return pl.col(column).replace_strict({a: self.team(a) for a in self.rows}, default="", return_dtype=pl.String)
+
     def names(self, column: str = "annotator") -> pl.Expr:
         """An expression replacing annotator ids in `column` by 'Name (id)' where the file names them."""
         return pl.col(column).replace({a: self.name(a) for a in self.rows})
@@ -220,7 +224,7 @@ def _annotators(performance: pl.DataFrame, people: People) -> tuple[str, str, st
         "n_scored", "accuracy", "cohen_kappa", "macro_f1", "annotator_agreement", "prediction_agreement", "lead_time_median_s",
     ]  # fmt: skip
     shown = performance.sort("origin", pl.col("accuracy"), descending=[False, True], nulls_last=True).select(
-        people.names("annotator"), pl.col("annotator").map_elements(people.team, return_dtype=pl.String).alias("team"), *columns[1:]
+        people.names("annotator"), people.teams().alias("team"), *columns[1:]
     )
     if not people.rows:
         shown = shown.drop("team")
