@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.validation --annotations 333334      # 1M regions (3 result items each)
 
 On one generated Label Studio export (bench.generate, with its labeling config beside it) it times, in one
-process: reading the export (`read_export`), then validation before use (`rejected_annotations`), split
+process: reading the export (`read_export`), then validation before use (`screen`), split
 per suite into building the rows it sees (the derived columns) and Great Expectations' own validation
 (pandas engine): on every column, and as gtq runs it, on the columns the suite names with the COMPLETE
 result format, so failing rows are named.
@@ -30,7 +30,7 @@ def measure(n_annotations: int) -> list[tuple[str, int, float]]:
         expectations_dir,
         failing_rows,
         load_suite_json,
-        rejected_annotations,
+        screen,
         validation_view,
     )
 
@@ -43,18 +43,20 @@ def measure(n_annotations: int) -> list[tuple[str, int, float]]:
         frames = export.frames
         rows.append(("read the export (ingest)", export.records_read, time.perf_counter() - started))
         for name, (table, ids) in SCREENING.items():
-            suite = load_suite_json(expectations_dir() / f"{table}.json")
+            suite = load_suite_json(expectations_dir() / f"{table.key}.json")
             started = time.perf_counter()
-            view = validation_view(frames.TABLES[name], getattr(frames, name), frames.label_config).collect()
-            rows.append((f"{table}: rows with derived columns", view.height, time.perf_counter() - started))
+            view = validation_view(table, getattr(frames, name), frames.label_config).collect()
+            rows.append((f"{table.key}: rows with derived columns", view.height, time.perf_counter() - started))
             started = time.perf_counter()
             result = _results(view, suite, "SUMMARY")
-            rows.append((f"{table}: GE on every column ({len(result.results)} expectations)", view.height, time.perf_counter() - started))
+            rows.append(
+                (f"{table.key}: GE on every column ({len(result.results)} expectations)", view.height, time.perf_counter() - started)
+            )
             started = time.perf_counter()
             failing_rows(view, suite, ids)
-            rows.append((f"{table}: GE on the columns the suite names, failing rows named", view.height, time.perf_counter() - started))
+            rows.append((f"{table.key}: GE on the columns the suite names, failing rows named", view.height, time.perf_counter() - started))
         started = time.perf_counter()
-        rejected = rejected_annotations(frames)
+        rejected = screen([frames]).rejected
         validated = sum(n for step, n, _ in rows if step.endswith("derived columns"))
         rows.append((f"validation before use, end to end ({rejected.height} rejected)", validated, time.perf_counter() - started))
     return rows

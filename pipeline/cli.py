@@ -176,7 +176,7 @@ def validate_command(sources: list[str]) -> int:
     import tempfile
 
     from pipeline.ingest import expand_sources, read_export
-    from pipeline.validation import expectations_dir, rejected_annotations
+    from pipeline.validation import expectations_dir, screen
 
     try:
         files = expand_sources(sources)
@@ -187,7 +187,7 @@ def validate_command(sources: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="gtq-validate-") as staging:
         for index, source in enumerate(files):
             export = read_export(source, Path(staging) / str(index))
-            export = export.without(rejected_annotations(export.frames))
+            export = export.without(screen([export.frames]).rejected_from(export.content_hash))
             print(
                 f"{source.path} [{export.format}]: read {export.records_read} = accepted {export.records_accepted}"
                 f" + quarantined {export.records_quarantined}"

@@ -131,23 +131,37 @@ def failing_rows(frame: pl.DataFrame, suite_json: dict, ids: list[str]) -> pl.Da
     """The rows of `frame` that fail the suite's *critical* expectations, as GE itself reports them (its
     COMPLETE result format, rows named by their `ids`): `ids`, expectation, column and value (as text),
     one row per failing row and expectation."""
-    result = _results(
-        _columns_named(frame, suite_json, ids), suite_json, {"result_format": "COMPLETE", "unexpected_index_column_names": ids}
-    )
-    found = []
+    found, _ = _failures(frame, suite_json, ids)
+    return found.filter("critical").drop("critical")
+
+
+def _failures(
+    frame: pl.DataFrame, suite_json: dict, ids: list[str], docs: DataDocs | None = None, run_name: str | None = None
+) -> tuple[pl.DataFrame, list[ExpectationOutcome]]:
+    """Every row failing an expectation of the suite (`ids`, expectation, column, value as text, critical),
+    and the suite's outcomes as GE reports them (kept in `docs` when given)."""
+    frame = _columns_named(frame, suite_json, ids)
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": ids}
+    if docs is None:
+        result = _results(frame, suite_json, result_format)
+    else:
+        result = _results_with_docs(frame, suite_json, docs, run_name, result_format)
+    found, outcomes = [], []
     for r in result.results:
         config = r.expectation_config
-        if r.success or str(getattr(config.severity, "value", config.severity)) != "critical":
-            continue
         columns = [config.kwargs["column"]] if "column" in config.kwargs else config.kwargs.get("column_list") or [
             config.kwargs.get("column_A"), config.kwargs.get("column_B")
         ]  # fmt: skip
         column = ", ".join(filter(None, columns))
+        outcomes.append(ExpectationOutcome(config.type, column or None, bool(r.success), r.result.get("unexpected_count"), []))
+        if r.success:
+            continue
+        critical = str(getattr(config.severity, "value", config.severity)) == "critical"
         for row in r.result.get("unexpected_index_list") or []:
             values = ", ".join(f"{k}={row[k]}" for k in row if k not in ids or k in columns)
-            found.append({**{k: row[k] for k in ids}, "expectation": config.type, "column": column, "value": values})
-    schema = {**frame.select(ids).schema, "expectation": pl.String, "column": pl.String, "value": pl.String}
-    return pl.DataFrame(found, schema=schema, orient="row") if found else pl.DataFrame(schema=schema)
+            found.append({**{k: row[k] for k in ids}, "expectation": config.type, "column": column, "value": values, "critical": critical})
+    schema = {**frame.select(ids).schema, "expectation": pl.String, "column": pl.String, "value": pl.String, "critical": pl.Boolean}
+    return (pl.DataFrame(found, schema=schema, orient="row") if found else pl.DataFrame(schema=schema)), outcomes
 
 
 def _columns_named(frame: pl.DataFrame, suite_json: dict, keep: list[str] = ()) -> pl.DataFrame:
@@ -218,48 +232,117 @@ def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, ru
     return next(iter(run.run_results.values()))
 
 
-# The suites that screen an export's rows before they are used, and the ids that name a row.
-SCREENING = {"annotations": ("core.annotations", ["project_id", "task_id", "annotation_id"]),
-             "regions": ("core.regions", ["project_id", "task_id", "annotation_id", "item_index"])}  # fmt: skip
+# The suites that screen an export's rows before they are used (by the frame of `CoreState` they read), and
+# the ids that name a row: the file's content hash first, as two files may hold the same annotation.
+SCREENING = {
+    "annotations": (ANNOTATIONS, ["content_hash", "project_id", "task_id", "annotation_id"]),
+    "regions": (REGIONS, ["content_hash", "project_id", "task_id", "annotation_id", "item_index"]),
+}
+_ANNOTATION = SCREENING["annotations"][1]
 
 
-def rejected_annotations(frames, known_config: pl.LazyFrame | None = None, directory: Path | None = None) -> pl.DataFrame:
-    """The annotations of an export (`CoreState` frames) whose rows fail a critical expectation of the
-    suites of core.annotations or core.regions: project_id, task_id, annotation_id, gt_candidate (it was
-    flagged as GT), locator and reason (the suite file, the expectation, the column and the value). A bad
-    region rejects its whole annotation, never half of it. Labels are judged by the export's labeling
-    config, else by `known_config` (the one the warehouse already holds)."""
-    config = frames.label_config if known_config is None else pl.concat([known_config, frames.label_config])
-    found = []
+@dataclass(frozen=True)
+class Screening:
+    """What the screening suites found in the rows of a run's new exports, validated once per suite.
+
+    `rejected`: the annotations to quarantine (content_hash, project_id, task_id, annotation_id,
+    gt_candidate, locator, reason). Per suite (by table key): `failures`, every failing row as GE reported
+    it (see `_failures`); `outcomes`, GE's verdict per expectation; `rows`, the rows validated per project."""
+
+    rejected: pl.DataFrame
+    failures: dict[str, pl.DataFrame]
+    outcomes: dict[str, list[ExpectationOutcome]]
+    rows: dict[str, pl.DataFrame]
+
+    def rejected_from(self, content_hash: str) -> pl.DataFrame:
+        """The rejected annotations of one file."""
+        return self.rejected.filter(pl.col("content_hash") == content_hash).drop("content_hash")
+
+    def rows_validated(self, suite: str, project: str) -> int:
+        counts = self.rows.get(suite)
+        return 0 if counts is None else int(counts.filter(pl.col("project_id") == project)["len"].sum())
+
+    def outcome(self, suite: str, project: str) -> SuiteOutcome:
+        """The suite's outcome on the rows of `project` that were accepted: a failing row whose annotation
+        was quarantined no longer counts, so a critical expectation fails only where GE names no row (a
+        table-level rule), and a warning fails where its rows were kept. Examples name the row by its ids."""
+        outcomes = self.outcomes.get(suite, [])
+        if not outcomes:
+            return SuiteOutcome(suite, True, [])
+        ids = next(ids for table, ids in SCREENING.values() if table.key == suite)[1:]  # without the content hash
+        failing = self.failures[suite]
+        kept = (
+            failing.filter(pl.col("project_id") == project)
+            .join(self.rejected, on=_ANNOTATION, how="anti")
+            .group_by("expectation", "column")
+            .agg(pl.len(), pl.concat_str("value", *(pl.format(f"{c}={{}}", c) for c in ids), separator=", ").head(5).alias("examples"))
+        )
+        named = {(row["expectation"], row["column"]): row for row in kept.iter_rows(named=True)}
+        with_rows = set(failing.select("expectation", "column").unique().iter_rows())
+        judged = []
+        for o in outcomes:
+            found = named.get((o.expectation, o.column))
+            success = o.success or (found is None and (o.expectation, o.column) in with_rows)
+            judged.append(
+                ExpectationOutcome(
+                    o.expectation, o.column, success, found["len"] if found else o.unexpected_count, found["examples"] if found else []
+                )
+            )
+        return SuiteOutcome(suite, all(o.success for o in judged), judged)
+
+
+def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDocs | None = None, run_name: str | None = None) -> Screening:
+    """Hold the rows of `exports` (`CoreState` frames of a run's new files) to the suites of core.annotations
+    and core.regions, each file on its own (a file is what a suite judges: its ids must be unique in it),
+    each validation kept in `docs` when given.
+
+    An annotation with a row failing a critical expectation is rejected: a bad region rejects its whole
+    annotation, never half of it; its reason names the suite file, the expectation, the column and the
+    value. Labels are judged by the file's labeling config, else by `known_config` (the warehouse's)."""
+    schema = {**dict.fromkeys(_ANNOTATION, pl.String), "gt_candidate": pl.Boolean, "locator": pl.String, "reason": pl.String}
+    failures, outcomes, rows, found = {}, {}, {}, []
     for name, (table, ids) in SCREENING.items():
-        path = (directory or expectations_dir()) / f"{table}.json"
-        if not path.exists():
+        path = expectations_dir() / f"{table.key}.json"
+        if not path.exists() or not exports:
             continue
-        rows = validation_view(frames.TABLES[name], getattr(frames, name), related=config)
-        failing = failing_rows(rows.collect(), load_suite_json(path), ids)
+        suite = load_suite_json(path)
+        per_file = []
+        for export in exports:
+            config = export.label_config if known_config is None else pl.concat([known_config, export.label_config])
+            frame = validation_view(table, getattr(export, name), related=config).collect()
+            per_file.append((frame.group_by("project_id").len(), *_failures(frame, suite, ids, docs, run_name)))
+        rows[table.key] = pl.concat([counts for counts, _, _ in per_file]).group_by("project_id").agg(pl.sum("len"))
+        failures[table.key] = pl.concat([failing for _, failing, _ in per_file])
+        outcomes[table.key] = [_together(same) for same in zip(*(found for _, _, found in per_file), strict=True)]
         region = pl.format(", region {}", pl.col("item_index")) if "item_index" in ids else pl.lit("")
         found.append(
-            failing.select(
-                "project_id",
-                "task_id",
-                "annotation_id",
+            failures[table.key]
+            .filter("critical")
+            .select(
+                *_ANNOTATION,
                 pl.format("task {}, annotation {}{}", "task_id", "annotation_id", region).alias("locator"),
-                pl.format("expectations/{}.json: {} on {} ({})", pl.lit(table), "expectation", "column", "value").alias("reason"),
+                pl.format("expectations/{}.json: {} on {} ({})", pl.lit(table.key), "expectation", "column", "value").alias("reason"),
             )
         )
-    keys = ["project_id", "task_id", "annotation_id"]
-    schema = {**dict.fromkeys(keys, pl.String), "gt_candidate": pl.Boolean, "locator": pl.String, "reason": pl.String}
     if not found:
-        return pl.DataFrame(schema=schema)
-    flags = frames.annotations.select(*keys, gt_candidate=pl.col("gt_flag").fill_null(False)).unique(keys).collect()
+        return Screening(pl.DataFrame(schema=schema), failures, outcomes, rows)
+    flags = pl.concat([e.annotations for e in exports]).select(*_ANNOTATION, gt_candidate=pl.col("gt_flag").fill_null(False))
     # One quarantine record per annotation, its reasons together.
-    return (
+    rejected = (
         pl.concat(found)
-        .group_by(keys, maintain_order=True)
+        .group_by(_ANNOTATION, maintain_order=True)
         .agg(pl.col("locator").first(), pl.col("reason").unique(maintain_order=True).str.join("; "))
-        .join(flags, on=keys, how="left")
+        .join(flags.unique(_ANNOTATION).collect(), on=_ANNOTATION, how="left")
         .select(list(schema))
     )
+    return Screening(rejected, failures, outcomes, rows)
+
+
+def _together(outcomes: tuple[ExpectationOutcome, ...]) -> ExpectationOutcome:
+    """One expectation's outcome over several files."""
+    counts = [o.unexpected_count for o in outcomes if o.unexpected_count is not None]
+    first = outcomes[0]
+    return ExpectationOutcome(first.expectation, first.column, all(o.success for o in outcomes), sum(counts) if counts else None, [])
 
 
 # -- the rows a suite sees ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import polars as pl
 
 from pipeline.contract import ANNOTATION_SCORES, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS, QUARANTINE
 from pipeline.ingest import read_export
-from pipeline.validation import rejected_annotations
+from pipeline.validation import screen
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, run_ok, write_export
 
@@ -130,7 +130,7 @@ def export_with_every_violation(folder):
 
 def test_every_rule_catches_its_violation_and_keeps_the_rest(tmp_path):
     export = read_export(export_with_every_violation(tmp_path), tmp_path / "staging")
-    rejected = rejected_annotations(export.frames)
+    rejected = screen([export.frames]).rejected_from(export.content_hash)
     reasons = dict(zip(rejected["annotation_id"], rejected["reason"], strict=True))
     for violating, suite, expectation, value in VIOLATIONS:
         reason = reasons.pop(str(violating["id"]))
@@ -159,7 +159,8 @@ def test_pixel_boxes_end_inside_their_image(tmp_path):
     }
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(coco))
-    rejected = rejected_annotations(read_export(path, tmp_path / "staging").frames)
+    export = read_export(path, tmp_path / "staging")
+    rejected = screen([export.frames]).rejected_from(export.content_hash)
     assert rejected["reason"].to_list() == [
         "expectations/core.regions.json: expect_column_pair_values_a_to_be_greater_than_b on original_width, right"
         " (original_width=100, right=110.0)"
@@ -204,4 +205,4 @@ def test_real_label_studio_exports_meet_the_suites(tmp_path, label_studio_sample
     overhang the image edge (to 101.57 percent) are within the suite's margin."""
     for index, path in enumerate(label_studio_samples):
         export = read_export(path, tmp_path / str(index))
-        assert rejected_annotations(export.frames).is_empty(), path.name
+        assert screen([export.frames]).rejected.is_empty(), path.name

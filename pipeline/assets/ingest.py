@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pipeline.assets.metadata import provenance, table_result, table_spec
 from pipeline.assets.partitions import projects
+from pipeline.checks.expectations import screening_check_results, screening_check_specs
 from pipeline.contract import (
     ANNOTATION_HISTORY,
     ANNOTATIONS,
@@ -23,7 +24,7 @@ from pipeline.contract import (
 from pipeline.ingest import ParsedExport, content_hash, expand_sources, read_export
 from pipeline.ingest.merge import CoreState, replaced_task_data
 from pipeline.resources import WarehouseResource
-from pipeline.validation import rejected_annotations
+from pipeline.validation import screen
 
 
 class IngestConfig(dg.Config):
@@ -49,7 +50,7 @@ EXPORT_FILES = dg.AssetSpec(
 )
 
 
-@dg.multi_asset(specs=[table_spec(t, deps=[EXPORT_FILES]) for t in INGESTED])
+@dg.multi_asset(specs=[table_spec(t, deps=[EXPORT_FILES]) for t in INGESTED], check_specs=screening_check_specs())
 def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
     """Read the project's new export files (by content hash) and fold them into the core tables.
 
@@ -87,9 +88,14 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
             if export.project_ids and project not in export.project_ids:
                 context.log.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")
                 continue
-            # Validate before use: an annotation with a row failing a critical expectation is quarantined.
-            export = export.without(rejected_annotations(export.frames, known_config=store.scan_project(LABEL_CONFIG, project)))
             exports.append(export)
+
+        # Validate before use, once for all new files: an annotation failing a critical expectation is quarantined.
+        docs = warehouse.data_docs(project)
+        screening = screen([e.frames for e in exports], store.scan_project(LABEL_CONFIG, project), docs, context.run_id)
+        exports = [e.without(screening.rejected_from(e.content_hash)) for e in exports]
+        for export in exports:
+            path = export.source_file
             context.log.info(
                 f"{path}: {export.format}, {export.records_read} records read = {export.records_accepted} accepted"
                 f" + {export.records_quarantined} quarantined"
@@ -148,6 +154,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
     for table in (TASKS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG):
         yield table_result(table, written[table])
     yield table_result(QUARANTINE, written[QUARANTINE], quarantined_this_run=run_totals["records_quarantined"])
+    yield from screening_check_results(screening, project, docs)
 
 
 def _file_row(export: ParsedExport, project: str, run_id: str, owned: bool) -> dict:

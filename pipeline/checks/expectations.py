@@ -1,18 +1,23 @@
 """One Dagster asset check per Great Expectations suite in `expectations/`, on the table it names; each
-validates the rows of the run's project only, so one project's bad rows never fail another's run. On the
-tables screened before use (core.annotations, core.regions), a run validates the rows its new files
-brought: earlier rows were validated, and kept in the Data Docs, by the run that read them."""
+judges the rows of the run's project only, so one project's bad rows never fail another's run.
+
+The suites of the tables screened before use (core.annotations, core.regions) run once, in the ingest
+step, on the rows the run's new files brought (earlier rows were judged by the run that read them): their
+checks are declared on that step (`screening_check_specs`) and report what the screening found. The other
+suites run as checks of their own after their table is written."""
 
 import dagster as dg
 import polars as pl
 
 from pipeline.assets.metadata import asset_key, markdown_preview
 from pipeline.assets.partitions import projects
-from pipeline.contract import ALL_TABLES, SOURCE_FILES, Table
+from pipeline.contract import ALL_TABLES, Table
 from pipeline.resources import WarehouseResource
 from pipeline.validation import (
     RELATED_TABLE,
     SCREENING,
+    DataDocs,
+    Screening,
     SuiteOutcome,
     expectations_dir,
     load_suite_json,
@@ -22,17 +27,58 @@ from pipeline.validation import (
 )
 
 TABLES = {table.key: table for table in ALL_TABLES}
-SCREENED = {table_key for table_key, _ in SCREENING.values()}
+SCREENED = [table for table, _ in SCREENING.values()]
 
 
-def expectation_checks() -> list[dg.AssetChecksDefinition]:
-    checks = []
+def _suites() -> list[tuple[Table, dict]]:
+    found = []
     for path in suite_files():
         suite = load_suite_json(path)
         if suite["name"] not in TABLES:
             raise ValueError(f"{path}: suite '{suite['name']}' does not name a contract table")
-        checks.append(_suite_check(TABLES[suite["name"]], suite))
-    return checks
+        found.append((TABLES[suite["name"]], suite))
+    return found
+
+
+def expectation_checks() -> list[dg.AssetChecksDefinition]:
+    """The checks of the suites not screened before use, one per suite."""
+    return [_suite_check(table, suite) for table, suite in _suites() if table not in SCREENED]
+
+
+def screening_check_specs() -> list[dg.AssetCheckSpec]:
+    """The checks of the screening suites, declared on the ingest step that runs them."""
+    return [
+        dg.AssetCheckSpec(
+            name=f"expectations_{table.name}",
+            asset=asset_key(table),
+            description=_description(table, suite) + " Run before use on the rows of the run's new files: a row failing a critical"
+            " expectation is quarantined with its annotation, so the check fails on what was kept (warnings, table-level rules).",
+            blocking=bool(suite.get("meta", {}).get("blocking", False)),
+        )
+        for table, suite in _suites()
+        if table in SCREENED
+    ]
+
+
+def screening_check_results(screening: Screening, project: str, docs: DataDocs) -> list[dg.AssetCheckResult]:
+    """The results of `screening_check_specs` for one project's run."""
+    results = []
+    for spec in screening_check_specs():
+        table = TABLES[".".join(spec.asset_key.path)]
+        outcome = screening.outcome(table.key, project)
+        quarantined = screening.rejected.filter(pl.col("project_id") == project).height
+        results.append(
+            _result(
+                spec.asset_key,
+                spec.name,
+                outcome,
+                screening.rows_validated(table.key, project),
+                docs,
+                spec.blocking,
+                annotations_quarantined=quarantined,
+            )  # fmt: skip
+        )
+    return results
 
 
 def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
@@ -41,8 +87,8 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset_key(table),
         name=f"expectations_{table.name}",
-        additional_deps=[asset_key(t) for t in (RELATED_TABLE.get(table), SOURCE_FILES if table.key in SCREENED else None) if t] or None,
-        description=f"Great Expectations suite expectations/{table.key}.json: {meta.get('description', '')}",
+        additional_deps=[asset_key(RELATED_TABLE[table])] if table in RELATED_TABLE else None,
+        description=_description(table, suite),
         blocking=bool(meta.get("blocking", False)),
         partitions_def=projects,
     )
@@ -51,25 +97,32 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
         docs = warehouse.data_docs(context.partition_key)
         store, project = warehouse.store(), context.partition_key
         related = RELATED_TABLE.get(table)
-        rows = store.scan_project(table, project)
-        if table.key in SCREENED:
-            new_files = store.scan_project(SOURCE_FILES, project).filter(pl.col("run_id") == context.run.run_id).select("content_hash")
-            rows = rows.join(new_files, on="content_hash", how="semi")
-        rows = validation_view(table, rows, related and store.scan_project(related, project)).collect()
+        rows = validation_view(table, store.scan_project(table, project), related and store.scan_project(related, project)).collect()
         outcome = validate(rows, current, docs=docs, run_name=context.run.run_id)
-        return dg.AssetCheckResult(
-            passed=outcome.success,
-            severity=dg.AssetCheckSeverity.ERROR if meta.get("blocking") else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "rows_validated": rows.height,
-                "expectations": len(outcome.outcomes),
-                "failed": len(outcome.failed),
-                "failures": dg.MetadataValue.md(_failures_markdown(outcome)),
-                "data_docs": dg.MetadataValue.path(str(docs.index)),
-            },
-        )
+        return _result(asset_key(table), f"expectations_{table.name}", outcome, rows.height, docs, bool(meta.get("blocking")))
 
     return _check
+
+
+def _description(table: Table, suite: dict) -> str:
+    return f"Great Expectations suite expectations/{table.key}.json: {suite.get('meta', {}).get('description', '')}"
+
+
+def _result(key: dg.AssetKey, name: str, outcome: SuiteOutcome, rows: int, docs: DataDocs, blocking: bool, **more) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=name,
+        passed=outcome.success,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows_validated": rows,
+            "expectations": len(outcome.outcomes),
+            "failed": len(outcome.failed),
+            **more,
+            "failures": dg.MetadataValue.md(_failures_markdown(outcome)),
+            "data_docs": dg.MetadataValue.path(str(docs.index)),
+        },
+    )
 
 
 def _failures_markdown(outcome: SuiteOutcome) -> str:
