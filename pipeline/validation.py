@@ -66,12 +66,23 @@ def load_suite_json(path: Path) -> dict:
 
 
 @cache
+def _gx():
+    """Great Expectations, imported when first needed (it takes seconds) and tuned once."""
+    import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    # GE fingerprints every pandas batch below 1 GB (an md5 over all rows) for batch markers gtq never
+    # reads: a full pass over the data per suite, 15% of validating 1M regions.
+    pandas_execution_engine.HASH_THRESHOLD = 0
+    return gx
+
+
+@cache
 def _context():
     """One in-memory GE context per process (each one creates a temporary docs folder)."""
-    import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
+    context = _gx().get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return context
 
@@ -174,8 +185,7 @@ def _columns_named(frame: pl.DataFrame, suite_json: dict, keep: list[str] = ()) 
 
 
 def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict):
-    import great_expectations as gx
-
+    gx = _gx()
     batch = (
         _context()
         .data_sources.add_or_update_pandas(f"gtq:{suite_json['name']}")
@@ -190,7 +200,7 @@ def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict):
 def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, run_name: str | None, result_format: dict):
     """GE's own way to keep results: a file context with the suite, a validation definition and a
     checkpoint whose action rebuilds the Data Docs site. One writer at a time per project folder."""
-    import great_expectations as gx
+    gx = _gx()
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
