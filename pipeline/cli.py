@@ -41,6 +41,21 @@ def _add_warehouse(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_report_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--people",
+        default=os.environ.get("GTQ_PEOPLE"),
+        metavar="CSV",
+        help="names for annotator ids in the report: a CSV with the header annotator,name,email,team (default: $GTQ_PEOPLE)",
+    )
+    command.add_argument(
+        "--label-studio-url",
+        default=os.environ.get("GTQ_LABEL_STUDIO_URL"),
+        metavar="URL",
+        help="Label Studio's base URL, to link the report's tasks to it (default: $GTQ_LABEL_STUDIO_URL)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `gtq` command line: every command and option, each with its help."""
     parser = argparse.ArgumentParser(prog="gtq", description="Ground truth and annotation quality pipeline.")
@@ -60,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
 
     run.add_argument("--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)")
+    _add_report_options(run)
 
     ui = commands.add_parser("ui", help="open the Dagster UI on the warehouse's runs; runs launched there write to the warehouse")
     _add_warehouse(ui)
@@ -74,18 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write a project's quality report (one HTML file, no network needed) from the warehouse")
     report.add_argument("--project", required=True, help="the project id")
     _add_warehouse(report)
-    report.add_argument(
-        "--people",
-        default=os.environ.get("GTQ_PEOPLE"),
-        metavar="CSV",
-        help="names for annotator ids: a CSV with the header annotator,name,email,team (default: $GTQ_PEOPLE)",
-    )
-    report.add_argument(
-        "--label-studio-url",
-        default=os.environ.get("GTQ_LABEL_STUDIO_URL"),
-        metavar="URL",
-        help="Label Studio's base URL, to link each task of the review queue (default: $GTQ_LABEL_STUDIO_URL)",
-    )
+    _add_report_options(report)
 
     explain = commands.add_parser(
         "explain", help="where a number comes from: the export file and hash, the annotations, the GT decisions and the score rows"
@@ -166,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "ui":
         return open_ui(warehouse_root(args.warehouse), args.port)
     return run_pipeline(
-        args.source, warehouse_root(args.warehouse), groundtruth=args.groundtruth and Path(args.groundtruth), verbose=args.verbose
+        args.source,
+        warehouse_root(args.warehouse),
+        groundtruth=args.groundtruth and Path(args.groundtruth),
+        verbose=args.verbose,
+        report={"people": args.people or "", "label_studio_url": args.label_studio_url or ""},
     )
 
 
@@ -379,13 +388,20 @@ class RunResults:
 
 
 def execute(
-    sources: list[str | Path], warehouse: Path | str, *, groundtruth: Path | None = None, instance=None, log_level: str = "CRITICAL"
+    sources: list[str | Path],
+    warehouse: Path | str,
+    *,
+    groundtruth: Path | None = None,
+    report: dict | None = None,
+    instance=None,
+    log_level: str = "CRITICAL",
 ) -> RunResults:
     """Run the `gtq_all` job in-process, exactly as the UI, the schedule and the sensor do: one run per
     project the sources hold (each project is a partition), in project order.
 
     Without sources, the bundled sample. `groundtruth` is the folder of the GT policy and overrides
-    (default: ./groundtruth or $GTQ_GROUNDTRUTH). FileNotFoundError names a source that does not exist.
+    (default: ./groundtruth or $GTQ_GROUNDTRUTH); `report` configures the quality report (`ReportResource`:
+    people, label_studio_url). FileNotFoundError names a source that does not exist.
     """
 
     from pipeline.assets.partitions import projects
@@ -412,6 +428,8 @@ def execute(
     resources = {"warehouse": {"config": {"root": str(warehouse)}}}
     if groundtruth:
         resources["groundtruth"] = {"config": {"directory": str(groundtruth)}}
+    if report:
+        resources["report"] = {"config": report}
     job = defs.resolve_job_def(gtq_job.name)
     show_progress = watching() and log_level == "CRITICAL"  # --verbose prints Dagster's own log instead
     for project in sorted(by_project):
@@ -430,20 +448,24 @@ def execute(
     return results
 
 
-def run_pipeline(sources: list[str], warehouse: Path | str, groundtruth: Path | None = None, verbose: bool = False) -> int:
+def run_pipeline(
+    sources: list[str], warehouse: Path | str, groundtruth: Path | None = None, verbose: bool = False, report: dict | None = None
+) -> int:
     from pipeline.groundtruth.policy import PolicyError, load_overrides, load_policy
     from pipeline.progress import clear_line, watching
+    from pipeline.report import People
 
     started = time.monotonic()
     folder = Path(groundtruth or os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"))
-    try:  # before anything is read: a broken policy would only fail the run after ingest
+    try:  # before anything is read: a broken policy or people file would only fail the run after ingest
         load_policy(folder / "policy.yaml")
         load_overrides(folder / "overrides.yaml")
-    except PolicyError as exc:
+        People.read(Path(report["people"]) if report and report.get("people") else None)
+    except (PolicyError, ValueError, FileNotFoundError) as exc:
         print(f"gtq run FAILED before ingest: {exc}", file=sys.stderr)
         return 2
     try:
-        result = execute(sources, warehouse, groundtruth=groundtruth, log_level="INFO" if verbose else "CRITICAL")
+        result = execute(sources, warehouse, groundtruth=groundtruth, report=report, log_level="INFO" if verbose else "CRITICAL")
     except FileNotFoundError as exc:
         print(f"gtq run FAILED: {exc}", file=sys.stderr)
         return 1

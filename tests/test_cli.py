@@ -169,6 +169,23 @@ def test_a_broken_policy_stops_the_run_before_ingest(tmp_path, capsys):
     assert not (tmp_path / "wh" / "projects").exists()  # nothing was read
 
 
+def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(tmp_path, capsys):
+    disputed = ls_task(2, [ls_annotation(3, user=5, choice="cat"), ls_annotation(4, user=6, choice="dog")])  # for the review queue
+    export = write_export(
+        tmp_path / "export.json", [ls_task(1, [ls_annotation(1, user=5, ground_truth=True), ls_annotation(2, user=6)]), disputed]
+    )
+    run = ["run", "--source", str(export), "--warehouse", str(tmp_path / "wh"), "--groundtruth", str(tmp_path / "gt")]
+    assert main([*run, "--people", str(tmp_path / "nobody.csv")]) == 2
+    assert f"the people file {tmp_path / 'nobody.csv'} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "wh" / "projects").exists()  # nothing was read
+
+    people = tmp_path / "people.csv"
+    people.write_text("annotator,name,email,team\n6,Bea Ruiz,bea@lab.example,South\n")
+    assert main([*run, "--people", str(people), "--label-studio-url", "https://ls.example"]) == 0
+    page = (tmp_path / "wh" / "reports" / "1.html").read_text(encoding="utf-8")
+    assert "Bea Ruiz (6)" in page and "South" in page and "https://ls.example/projects/1/data?task=2" in page
+
+
 def test_history_for_tools_and_the_report_from_the_command_line(sample_run, capsys):
     _, store = sample_run
     task = store.read(GROUND_TRUTH).row(0, named=True)["task_id"]
