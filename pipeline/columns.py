@@ -370,16 +370,17 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "n_scored": "Of those, the ones scored against GT.",
         "accuracy": "Mean overall score against GT of that day's scored annotations, in [0, 1]; null when none.",
     },
-    "quality.box_conflicts": {
-        "kind": "What became of the box: matched, wrong_label (geometry matches under another label), extra (no GT match),"
-        " missing (a GT box the participant left unmatched).",
-        "annotation_id": "The participant's annotation or prediction on the task (for missing: the one that left the GT box unmatched).",
-        "item_index": "The participant's box: its position in the annotation's result list; null for missing.",
-        "label": "The participant's box label; null for missing.",
-        "gt_annotation_id": "The GT annotation the GT box belongs to; null for extra.",
-        "gt_item_index": "The GT box: its position in the GT annotation's result list; null for extra.",
-        "gt_label": "The GT box's label; null for extra.",
-        "iou": "IoU of the matched or wrong_label pair, in [0.5, 1]; null for extra and missing.",
+    "quality.region_conflicts": {
+        "kind": "What became of the region: matched, wrong_label (geometry matches under another label), extra (no GT match),"
+        " missing (a GT region the participant left unmatched).",
+        "annotation_id": "The participant's annotation or prediction on the task (for missing: the one that left the GT region unmatched).",
+        "item_index": "The participant's region: its position in the annotation's result list; null for missing.",
+        "label": "The participant's region label; null for missing.",
+        "gt_annotation_id": "The GT annotation the GT region belongs to; null for extra.",
+        "gt_item_index": "The GT region: its position in the GT annotation's result list; null for extra.",
+        "gt_label": "The GT region's label; null for extra.",
+        "iou": "IoU of the matched or wrong_label pair (boxes, polygons, spans; for keypoints the object keypoint similarity),"
+        " in [0.5, 1]; null for extra and missing.",
     },
     "quality.calibration_curve": {
         "bin": "Confidence bin: 0 holds confidences in [0, 0.1), ..., 9 holds [0.9, 1] (10 equal-width bins).",

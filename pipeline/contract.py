@@ -505,8 +505,8 @@ AVERAGE_PRECISION = quality_table(
     " control, label, IoU threshold and area range (all, small, medium, large), as pycocotools; null without GT boxes.",
 )
 
-BOX_CONFLICTS = quality_table(
-    "box_conflicts",
+REGION_CONFLICTS = quality_table(
+    "region_conflicts",
     {
         "project_id": pl.String,
         "task_id": pl.String,
@@ -522,8 +522,9 @@ BOX_CONFLICTS = quality_table(
         "gt_label": pl.String,
         "iou": pl.Float64,
     },
-    "CVAT's conflict list: each box of an annotator or model and each GT box at IoU 0.5 (optimal matching): matched,"
-    " wrong_label (the geometry matches under another label), extra (no GT match) or missing (a GT box left unmatched).",
+    "CVAT's conflict list: each region of an annotator or model and each GT region (boxes, polygons, spans, keypoints) at"
+    " IoU 0.5 (keypoints: object keypoint similarity 0.5; optimal matching): matched, wrong_label (the geometry matches under"
+    " another label), extra (no GT match) or missing (a GT region left unmatched).",
 )
 
 PRECISION_RECALL_CURVE = quality_table(
@@ -680,7 +681,7 @@ ALL_TABLES: tuple[Table, ...] = (
     LABEL_SCORES,
     CONFUSION_MATRIX,
     DETECTION_SCORES,
-    BOX_CONFLICTS,
+    REGION_CONFLICTS,
     AVERAGE_PRECISION,
     PRECISION_RECALL_CURVE,
     IMAGE_DETECTION_SCORES,

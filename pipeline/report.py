@@ -4,7 +4,7 @@ labeling lead, built from the warehouse's quality tables. No Dagster here.
 Sections: key figures, annotators (the members-dashboard columns), agreement between annotators (a kappa
 heatmap with n per cell), task agreement, per-label F1 per annotator, confusion matrices, models against
 GT (figures, precision-recall curves, calibration), GT versions over time, the top of the review queue and
-each annotator's worst tasks by box conflicts (linked to the task in Label Studio when its URL is known),
+each annotator's worst tasks by region conflicts (linked to the task in Label Studio when its URL is known),
 and each annotator's accuracy over time.
 Annotators are shown by name when a people file names them.
 """
@@ -23,7 +23,6 @@ from pipeline.contract import (
     AGREEMENT_MATRIX,
     ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
-    BOX_CONFLICTS,
     CALIBRATION_CURVE,
     CONFUSION_MATRIX,
     GROUND_TRUTH_HISTORY,
@@ -31,6 +30,7 @@ from pipeline.contract import (
     MODEL_PERFORMANCE,
     PRECISION_RECALL_CURVE,
     PROJECT_AGREEMENT,
+    REGION_CONFLICTS,
     REVIEW_QUEUE,
     TASK_AGREEMENT,
     Table,
@@ -86,7 +86,7 @@ def task_link(base_url: str | None, project_id: str, task_id: str) -> str:
 
 def report_tables() -> tuple[Table, ...]:
     """Every table the report reads: the tables `render` takes."""
-    return (AGREEMENT_MATRIX, ANNOTATOR_DAILY, ANNOTATOR_PERFORMANCE, BOX_CONFLICTS, CALIBRATION_CURVE, CONFUSION_MATRIX,
+    return (AGREEMENT_MATRIX, ANNOTATOR_DAILY, ANNOTATOR_PERFORMANCE, REGION_CONFLICTS, CALIBRATION_CURVE, CONFUSION_MATRIX,
             GROUND_TRUTH_HISTORY, LABEL_SCORES, MODEL_PERFORMANCE, PRECISION_RECALL_CURVE, PROJECT_AGREEMENT, REVIEW_QUEUE, TASK_AGREEMENT)  # fmt: skip
 
 
@@ -125,7 +125,7 @@ def render(tables: dict[Table, pl.DataFrame], project_id: str, gt_version: int |
         _models(tables[MODEL_PERFORMANCE], tables[PRECISION_RECALL_CURVE], tables[CALIBRATION_CURVE]),
         _gt_versions(tables[GROUND_TRUTH_HISTORY]),
         _review_queue(tables[REVIEW_QUEUE], project_id, label_studio_url),
-        _worst_tasks(tables[BOX_CONFLICTS], people, project_id, label_studio_url),
+        _worst_tasks(tables[REGION_CONFLICTS], people, project_id, label_studio_url),
         _trend(tables[ANNOTATOR_DAILY], people),
     ]
     title = f"gtq quality report: project {html.escape(project_id)}"
@@ -412,11 +412,11 @@ WORST_TASKS = 3
 
 
 def _worst_tasks(conflicts: pl.DataFrame, people: People, project_id: str, label_studio_url: str | None) -> tuple[str, str, str]:
-    """Per annotator and model, the tasks where its boxes differ most from the GT's (wrong labels, extra and
-    missing boxes at IoU 0.5), linked to Label Studio."""
-    heading = "Box conflicts: the worst tasks of each annotator"
+    """Per annotator and model, the tasks where its regions differ most from the GT's (wrong labels, extra and
+    missing regions at IoU 0.5), linked to Label Studio."""
+    heading = "Region conflicts: the worst tasks of each annotator"
     if conflicts.is_empty():
-        return "conflicts", heading, _empty("no boxes scored against GT boxes")
+        return "conflicts", heading, _empty("no regions scored against GT regions")
     kinds = [pl.col("kind").eq(kind).sum().alias(kind) for kind in ("matched", "wrong_label", "extra", "missing")]
     per_task = (
         conflicts.group_by("annotator", "origin", "task_id")

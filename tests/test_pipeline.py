@@ -19,7 +19,6 @@ from pipeline.contract import (
     ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
     AVERAGE_PRECISION,
-    BOX_CONFLICTS,
     CONFUSION_MATRIX,
     CONSENSUS_LABELS,
     DETECTION_SCORES,
@@ -30,6 +29,7 @@ from pipeline.contract import (
     MODEL_PERFORMANCE,
     PRECISION_RECALL_CURVE,
     QUARANTINE,
+    REGION_CONFLICTS,
     REGIONS,
     SOURCE_FILES,
     TASKS,
@@ -513,7 +513,7 @@ def test_sample_run_box_conflicts_add_up_to_the_detection_scores(sample_run):
     """Every box and GT box of the sample in the conflict list, counted: the same TP, FP, FN and mismatched
     labels as quality.detection_scores at IoU 0.5 (optimal matching), and the same cells as the box confusion matrix."""
     _, store = sample_run
-    conflicts = store.read(BOX_CONFLICTS)
+    conflicts = store.read(REGION_CONFLICTS)
     counted = conflicts.group_by("annotator", "control").agg(
         *(
             pl.col("kind").eq(kind).sum().cast(pl.Int64).alias(column)
@@ -525,3 +525,29 @@ def test_sample_run_box_conflicts_add_up_to_the_detection_scores(sample_run):
     assert conflicts.filter(pl.col("kind") == "missing")["gt_annotation_id"].null_count() == 0
     boxes = store.read(CONFUSION_MATRIX).filter(pl.col("control") == "animals")["count"].sum()
     assert conflicts.height == boxes
+
+
+def test_polygon_conflicts_reach_the_conflict_list_and_the_confusion_matrix(tmp_path):
+    """A lead's GT polygons and an annotator's: the annotator's lion on the lead's zebra is a wrong label, the
+    polygon nobody drew is missing, and both are cells of the polygon control's confusion matrix."""
+
+    def polygons(annotation_id, user, labelled, ground_truth=False):
+        annotation = ls_annotation(annotation_id, user=user, choice=None, ground_truth=ground_truth)
+        annotation["result"] = [
+            {"id": f"p{annotation_id}-{i}", "type": "polygonlabels", "from_name": "outline", "to_name": "image",
+             "original_width": 640, "original_height": 480,
+             "value": {"points": [[x, 10.0], [x + 10.0, 10.0], [x + 10.0, 20.0], [x, 20.0]], "polygonlabels": [label]}}
+            for i, (x, label) in enumerate(labelled)
+        ]  # fmt: skip
+        return annotation
+
+    task = ls_task(1, [polygons(1, 1, [(0.0, "zebra"), (40.0, "zebra")], ground_truth=True), polygons(2, 2, [(0.0, "lion")])])
+    store = Warehouse(tmp_path / "wh")
+    run_ok([write_export(tmp_path / "export.json", [task])], store.root, groundtruth=tmp_path / "gt")
+    conflicts = store.read(REGION_CONFLICTS).filter(pl.col("control") == "outline")
+    assert sorted(conflicts.select("annotator", "kind", "label", "gt_label").rows()) == [
+        ("2", "missing", None, "zebra"),
+        ("2", "wrong_label", "lion", "zebra"),
+    ]
+    cells = store.read(CONFUSION_MATRIX).filter(pl.col("control") == "outline").select("gt_label", "label", "count")
+    assert sorted(cells.rows()) == [("zebra", "(unmatched)", 1), ("zebra", "lion", 1)]

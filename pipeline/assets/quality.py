@@ -13,7 +13,6 @@ from pipeline.contract import (
     ANNOTATOR_PERFORMANCE,
     ANSWERS,
     AVERAGE_PRECISION,
-    BOX_CONFLICTS,
     CALIBRATION_CURVE,
     CONFUSION_MATRIX,
     CONSENSUS_LABELS,
@@ -26,6 +25,7 @@ from pipeline.contract import (
     MODEL_PERFORMANCE,
     PRECISION_RECALL_CURVE,
     PROJECT_AGREEMENT,
+    REGION_CONFLICTS,
     REGIONS,
     REVIEW_QUEUE,
     REVIEWS,
@@ -100,14 +100,14 @@ def annotator_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     return _publish(context, warehouse, ANNOTATOR_DAILY, rows)
 
 
-@dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES, BOX_CONFLICTS]))
+@dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES, REGION_CONFLICTS]))
 def confusion_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per annotator and model, each categorical control's confusion matrix against GT, and each box
-    control's (CVAT's: the box conflicts at IoU 0.5, with an '(unmatched)' row and column), in long form."""
+    region control's (CVAT's: the region conflicts at IoU 0.5, with an '(unmatched)' row and column), in long form."""
     store, project = warehouse.store(), context.partition_key
     categorical = classification.confusion_matrix(store.scan_project(ANNOTATION_SCORES, project))
-    boxes = detection.conflict_counts(store.scan_project(BOX_CONFLICTS, project).drop("gt_version", "run_id"))
-    return _publish(context, warehouse, CONFUSION_MATRIX, pl.concat([categorical, boxes]))
+    regions = detection.conflict_counts(store.scan_project(REGION_CONFLICTS, project).drop("gt_version", "run_id"))
+    return _publish(context, warehouse, CONFUSION_MATRIX, pl.concat([categorical, regions]))
 
 
 @dg.asset(**table_asset(LABEL_SCORES, deps=[CONFUSION_MATRIX]))
@@ -155,20 +155,21 @@ def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 @dg.multi_asset(
     specs=[
         table_spec(table, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH, TASKS])
-        for table in (DETECTION_SCORES, BOX_CONFLICTS, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
+        for table in (DETECTION_SCORES, REGION_CONFLICTS, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
     ]
 )
 def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
-    recall and F1 per matching rule at IoU 0.5:0.95; the conflict list of every box at IoU 0.5; COCO AP and precision-recall curves of scored boxes;
+    recall and F1 per matching rule at IoU 0.5:0.95; the conflict list of every region (boxes, polygons, spans, keypoints) at
+    IoU 0.5; COCO AP and precision-recall curves of scored boxes;
     and Scout's whole-image evaluation (with its whole-image classifier's confidence, when the export has it)."""
     store, project = warehouse.store(), context.partition_key
     ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
-    gt_boxes, boxes, crowd = detection.detection_inputs(
-        store.scan_project(ANNOTATIONS, project), regions, ground_truth_regions(ground_truth, regions), ground_truth
-    )
+    annotations, gt_regions = store.scan_project(ANNOTATIONS, project), ground_truth_regions(ground_truth, regions)
+    gt_boxes, boxes, crowd = detection.detection_inputs(annotations, regions, gt_regions, ground_truth)
     yield _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats=("f1",))
-    yield _publish(context, warehouse, BOX_CONFLICTS, detection.box_conflicts(gt_boxes, boxes).lazy())
+    conflicts = [detection.box_conflicts(gt_boxes, boxes), detection.region_conflicts(annotations, regions, gt_regions, ground_truth)]
+    yield _publish(context, warehouse, REGION_CONFLICTS, pl.concat(conflicts).lazy())
     ap, curves = detection.average_precision(gt_boxes, boxes, crowd)
     yield _publish(context, warehouse, AVERAGE_PRECISION, ap.lazy(), stats=("ap",))
     yield _publish(context, warehouse, PRECISION_RECALL_CURVE, curves.lazy())

@@ -43,6 +43,7 @@ from pipeline.metrics.matching import (
     score_ordered_matches,
 )
 from pipeline.metrics.ordered import ordered_mean
+from pipeline.metrics.similarity import KEYPOINT_TYPES, POLYGON_TYPES, SPAN_TYPES, keypoint_similarity, polygon_iou, span_iou
 
 TASK = ["project_id", "task_id"]
 PARTICIPANT = ["project_id", "annotator", "origin", "control"]
@@ -452,13 +453,7 @@ def detection_inputs(
         .sort(*TASK, "control", *GEOMETRY)
         .collect()
     )
-    latest = (
-        annotations.filter(~pl.col("was_cancelled"))
-        .join(ground_truth.select(*TASK, pl.col("annotation_id").alias("gt_annotation_id"), "source_task_id"), on=TASK)
-        .filter(~((pl.col("annotation_id") == pl.col("gt_annotation_id")) & (pl.col("task_id") == pl.col("source_task_id"))))
-        .group_by(*TASK, "annotator")
-        .agg(pl.col("annotation_id", "origin").sort_by("updated_at", "annotation_id", nulls_last=False).last())
-    )
+    latest = scored_annotations(annotations, ground_truth)
     mine = regions.filter(scorable_box()).select(
         *TASK, "annotation_id", "item_index", "control", box_label(), *GEOMETRY, "score", pixel_area().alias("area")
     )
@@ -470,6 +465,18 @@ def detection_inputs(
         for frame in (gt.sort(*TASK, "control", *GEOMETRY), boxes)
     ]
     return numbered[0], numbered[1], crowd
+
+
+def scored_annotations(annotations: pl.LazyFrame, ground_truth: pl.LazyFrame) -> pl.LazyFrame:
+    """Each participant's latest submitted annotation or prediction on a task with GT, the GT annotation
+    itself excluded: project_id, task_id, annotator, annotation_id, origin."""
+    return (
+        annotations.filter(~pl.col("was_cancelled"))
+        .join(ground_truth.select(*TASK, pl.col("annotation_id").alias("gt_annotation_id"), "source_task_id"), on=TASK)
+        .filter(~((pl.col("annotation_id") == pl.col("gt_annotation_id")) & (pl.col("task_id") == pl.col("source_task_id"))))
+        .group_by(*TASK, "annotator")
+        .agg(pl.col("annotation_id", "origin").sort_by("updated_at", "annotation_id", nulls_last=False).last())
+    )
 
 
 def pixel_area() -> pl.Expr:
@@ -520,21 +527,86 @@ def box_conflicts(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float 
     pairs = pl.concat(pairs).lazy() if pairs else pl.LazyFrame(schema={"annotator": pl.String, "box": pl.Int64, "box_gt": pl.Int64,
                                                                         "iou": pl.Float64, "kind": pl.String})  # fmt: skip
     mine = real.select("box", *PARTICIPANT_CONTROL, "task_id", "origin", "annotation_id", "item_index", pl.col("label").cast(pl.String))
-    theirs = real_gt.select(
-        pl.col("box").alias("box_gt"),
+    theirs = real_gt.select("box", "control", "annotation_id", "item_index", pl.col("label").cast(pl.String), *TASK)
+    return _conflict_list(
+        mine.rename({"box": "region"}), theirs.rename({"box": "region"}), pairs.rename({"box": "region", "box_gt": "region_gt"}), who
+    )
+
+
+def region_conflicts(
+    annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_regions: pl.LazyFrame, ground_truth: pl.LazyFrame, threshold: float = 0.5
+) -> pl.DataFrame:
+    """The conflict list of `box_conflicts` for the other regions with a geometry: polygons (IoU of their
+    areas, self-intersecting ones repaired), spans (IoU of their character ranges) and keypoints (COCO's
+    object keypoint similarity, in the `iou` column). Per task and control, each participant's regions
+    (`scored_annotations`) are matched one to one with the GT's (`gt_regions`) at `threshold`: same
+    label first (optimal matching, as CVAT), then across labels among what is left (`wrong_label`).
+    Returns the columns of `box_conflicts`."""
+    kinds = [*POLYGON_TYPES, *SPAN_TYPES, *KEYPOINT_TYPES]
+    shape = ["type", box_label(), "x", "y", "points", "start", "end", "original_width", "original_height", "coordinate_unit"]
+    with_shape = pl.col("type").is_in(kinds) & pl.col("scorable")
+    theirs = (
+        ground_truth.select(TASK)
+        .join(gt_regions.filter(with_shape), on=TASK)
+        .select(*TASK, "control", "annotation_id", "item_index", *shape)
+        .sort(*TASK, "control", "item_index")
+        .collect()
+        .with_row_index("region")
+    )
+    latest = scored_annotations(annotations, ground_truth)
+    mine = (
+        latest.join(regions.filter(with_shape), on=[*TASK, "annotation_id"])
+        .select(*TASK, "annotator", "origin", "annotation_id", "item_index", "control", *shape)
+        .join(theirs.lazy().select(TASK).unique(), on=TASK, how="semi")
+        .sort(*TASK, "annotator", "item_index")
+        .collect()
+        .with_row_index("region")
+    )
+    pairs = mine.join(theirs, on=[*TASK, "control", "type"], suffix="_b")
+    polygons = pairs.filter(pl.col("type").is_in(POLYGON_TYPES))
+    iou, _ = polygon_iou(polygons["points"], polygons["points_b"])
+    weighted = pl.concat(
+        [
+            polygons.with_columns(iou=pl.Series(iou, dtype=pl.Float64).fill_nan(None)),
+            pairs.filter(~pl.col("type").is_in(POLYGON_TYPES)).with_columns(
+                iou=pl.when(pl.col("type").is_in(SPAN_TYPES)).then(span_iou()).otherwise(keypoint_similarity())
+            ),
+        ]
+    ).filter(pl.col("iou") >= threshold)
+    candidates = weighted.select(
+        "task_id", "annotator", "region", region_gt="region_b", iou="iou", same_label=pl.col("label") == pl.col("label_b")
+    )
+    group = ["task_id", "annotator"]
+    same = optimal_matches(candidates.filter("same_label"), group, "region", "region_gt", "iou")
+    rest = candidates.join(same.select("region"), on="region", how="anti").join(
+        same.select(*group, "region_gt"), on=[*group, "region_gt"], how="anti"
+    )
+    other = optimal_matches(rest.filter(~pl.col("same_label")), group, "region", "region_gt", "iou")
+    matches = pl.concat([same.with_columns(kind=pl.lit("matched")), other.with_columns(kind=pl.lit("wrong_label"))])
+    who = latest.join(theirs.lazy().select(TASK).unique(), on=TASK)
+    return _conflict_list(
+        mine.lazy().drop("type"), theirs.lazy().drop("type"), matches.lazy().select("annotator", "region", "region_gt", "iou", "kind"), who
+    )
+
+
+def _conflict_list(mine: pl.LazyFrame, theirs: pl.LazyFrame, matches: pl.LazyFrame, who: pl.LazyFrame) -> pl.DataFrame:
+    """Conflict rows from the participants' regions (`mine`: region, project_id, task_id, annotator, origin,
+    control, annotation_id, item_index, label), the GT's (`theirs`: region, project_id, task_id, control,
+    annotation_id, item_index, label), their `matches` (annotator, region, region_gt, iou, kind) and `who`
+    is scored on which task (project_id, task_id, annotator, origin, annotation_id)."""
+    gt = theirs.select(
+        pl.col("region").alias("region_gt"),
         pl.col("annotation_id").alias("gt_annotation_id"),
         pl.col("item_index").alias("gt_item_index"),
-        pl.col("label").cast(pl.String).alias("gt_label"),
+        pl.col("label").alias("gt_label"),
     )
-    matched = pairs.join(mine, on=["box", "annotator"]).join(theirs, on="box_gt")
-    extra = real.join(pairs.select("box"), on="box", how="anti").select(
-        mine.collect_schema().names(), kind=pl.lit("extra"), iou=pl.lit(None, pl.Float64)
-    )
+    matched = matches.join(mine, on=["region", "annotator"]).join(gt, on="region_gt")
+    extra = mine.join(matches.select("region"), on="region", how="anti").with_columns(kind=pl.lit("extra"), iou=pl.lit(None, pl.Float64))
     missing = (
-        who.join(real_gt, on=TASK)
-        .join(pairs.select("annotator", pl.col("box_gt").alias("box")), on=["annotator", "box"], how="anti")
-        .select(*TASK, "annotator", "origin", "control", "annotation_id", pl.col("box").alias("box_gt"), kind=pl.lit("missing"))
-        .join(theirs, on="box_gt")
+        who.join(theirs.select(*TASK, "control", "region"), on=TASK)
+        .join(matches.select("annotator", pl.col("region_gt").alias("region")), on=["annotator", "region"], how="anti")
+        .select(*TASK, "annotator", "origin", "control", "annotation_id", pl.col("region").alias("region_gt"), kind=pl.lit("missing"))
+        .join(gt, on="region_gt")
     )
     columns = ["project_id", "task_id", "annotator", "origin", "control", "kind", "annotation_id", "item_index", "label",
                "gt_annotation_id", "gt_item_index", "gt_label", "iou"]  # fmt: skip
@@ -553,7 +625,7 @@ def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: 
 
 
 def conflict_counts(conflicts: pl.LazyFrame) -> pl.LazyFrame:
-    """Box conflicts counted as a confusion matrix: a pair under (gt_label, label), on the diagonal when the
+    """Region conflicts counted as a confusion matrix: a pair under (gt_label, label), on the diagonal when the
     labels agree and off it for a mismatched label; a missing GT box under (gt_label, "(unmatched)"), an
     extra box under ("(unmatched)", label). Returns project_id, annotator, origin, control, gt_label, label,
     count (long form)."""

@@ -146,13 +146,13 @@ def answer_similarity(pairs: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([others, taxonomy.select(others.collect_schema().names())])
 
 
-def _span_iou() -> pl.Expr:
+def span_iou() -> pl.Expr:
     intersection = (pl.min_horizontal("end", "end_b") - pl.max_horizontal("start", "start_b")).clip(lower_bound=0)
     union = (pl.col("end") - pl.col("start")) + (pl.col("end_b") - pl.col("start_b")) - intersection
     return pl.when(union > 0).then(intersection / union)
 
 
-def _keypoint_similarity() -> pl.Expr:
+def keypoint_similarity() -> pl.Expr:
     def share(axis: str, size: str, suffix: str) -> pl.Expr:
         value = pl.col(f"{axis}{suffix}")
         return pl.when(pl.col(f"coordinate_unit{suffix}") == "pixel").then(value / pl.col(f"{size}{suffix}")).otherwise(value / 100)
@@ -214,9 +214,9 @@ def matched_regions(comparisons: pl.LazyFrame, a: pl.LazyFrame, b: pl.LazyFrame,
         weight=pl.when(pl.col("type").is_in(BOX_TYPES))
         .then(box_iou("", "_b"))
         .when(pl.col("type").is_in(SPAN_TYPES))
-        .then(_span_iou())
+        .then(span_iou())
         .when(pl.col("type").is_in(KEYPOINT_TYPES))
-        .then(_keypoint_similarity()),
+        .then(keypoint_similarity()),
         repaired=pl.lit(False),
     )
     weighted = pl.concat([others, polygons]).filter(pl.col("weight") > 0)

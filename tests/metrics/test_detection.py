@@ -25,6 +25,7 @@ from pipeline.metrics.detection import (
     detection_confusion,
     detection_scores,
     image_detection_scores,
+    region_conflicts,
 )
 from pipeline.metrics.matching import greedy_matches, optimal_matches, score_ordered_matches
 
@@ -307,6 +308,56 @@ def test_box_conflicts_name_every_box_and_what_became_of_it():
     }
     assert got.filter(pl.col("kind") == "matched")["iou"].item() == pytest.approx(90 / 110)
     assert got.filter(pl.col("kind") == "missing")["annotation_id"].to_list() == ["m", "m"]
+
+
+def test_region_conflicts_for_polygons_spans_and_keypoints():
+    """The conflict list beyond boxes, on hand-made regions whose IoU is known: polygons by area (a 10x9 square
+    on a 10x10 one: 90/100), spans by characters ([0, 8) on [0, 10): 8/10), keypoints by COCO's OKS."""
+
+    def region(annotation, item, control, kind, label, **shape):
+        return {"project_id": "p", "task_id": "t1", "annotation_id": annotation, "item_index": item, "control": control,
+                "type": kind, "labels": [label], "scorable": True, "coordinate_unit": "percent",
+                "original_width": 200, "original_height": 100, **shape}  # fmt: skip
+
+    def square(x0, y0, x1, y1):
+        return {"points": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]}
+
+    gt = [
+        region("g", 0, "outline", "polygonlabels", "zebra", **square(0, 0, 10, 10)),
+        region("g", 1, "outline", "polygonlabels", "zebra", **square(20, 20, 30, 30)),
+        region("g", 2, "entities", "labels", "PER", start=0, end=10),
+        region("g", 3, "entities", "labels", "ORG", start=20, end=30),
+        region("g", 4, "joints", "keypointlabels", "nose", x=50.0, y=50.0),
+    ]
+    mine = [
+        region("a1", 0, "outline", "polygonlabels", "zebra", **square(0, 0, 10, 9)),
+        region("a1", 1, "outline", "polygonlabels", "lion", **square(20, 20, 30, 30)),
+        region("a1", 2, "outline", "polygonlabels", "zebra", **square(50, 50, 60, 60)),
+        region("a1", 3, "entities", "labels", "PER", start=0, end=8),
+        region("a1", 4, "joints", "keypointlabels", "nose", x=51.0, y=50.0),
+    ]
+    regions = pl.DataFrame(gt + mine, infer_schema_length=None).with_columns(
+        pl.col("item_index").cast(pl.Int32), pl.col("x", "y").cast(pl.Float64), pl.col("start", "end").cast(pl.Int64)
+    )
+    annotations = pl.DataFrame({"project_id": "p", "task_id": "t1", "annotation_id": ["g", "a1"], "annotator": ["lead", "a"],
+                                "origin": "human", "was_cancelled": False, "updated_at": [1, 2]})  # fmt: skip
+    ground_truth = pl.DataFrame({"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["g"], "source_task_id": ["t1"]})
+    gt_regions = ground_truth.lazy().join(regions.lazy(), on=["project_id", "task_id", "annotation_id"])
+    got = region_conflicts(annotations.lazy(), regions.lazy(), gt_regions, ground_truth.lazy())
+
+    rows = {(r["control"], r["kind"], r["item_index"], r["gt_item_index"]): r["iou"] for r in got.iter_rows(named=True)}
+    oks = np.exp(-(0.01**2) / (2 * 0.09**2))  # one percent of the image width apart, COCO σ 0.09
+    assert rows.keys() == {
+        ("outline", "matched", 0, 0),
+        ("outline", "wrong_label", 1, 1),  # the lion on the zebra
+        ("outline", "extra", 2, None),
+        ("entities", "matched", 3, 2),
+        ("entities", "missing", None, 3),  # the ORG span nobody marked
+        ("joints", "matched", 4, 4),
+    }
+    assert rows[("outline", "matched", 0, 0)] == pytest.approx(0.9) and rows[("outline", "wrong_label", 1, 1)] == pytest.approx(1.0)
+    assert rows[("entities", "matched", 3, 2)] == pytest.approx(0.8) and rows[("joints", "matched", 4, 4)] == pytest.approx(oks)
+    assert set(got["annotator"]) == {"a"} and got.filter(pl.col("kind") == "missing")["annotation_id"].to_list() == ["a1"]
 
 
 def test_detection_confusion_has_unmatched_rows_and_columns():
