@@ -236,8 +236,8 @@ def test_explain_traces_an_accuracy_to_the_file_and_the_gt_decisions_as_the_docu
 
 
 def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path, capsys):
-    """A file that is no export gets no project and fails the run by name; a file that breaks halfway is
-    quarantined whole and fails the run too; the good file beside them is ingested either way."""
+    """A file that is no export, or a Label Studio export cut off halfway, gets no project (none is invented
+    from its name) and fails the run by name; the good file beside them is ingested either way."""
     notes = tmp_path / "notes.json"
     notes.write_text("hello, not an export")
     broken = tmp_path / "broken.json"
@@ -248,6 +248,6 @@ def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path
     assert main(["run", *sources, "--warehouse", str(warehouse), "--groundtruth", str(tmp_path / "gt")]) == 1
     err = capsys.readouterr().err
     assert f"{notes}: not an export gtq can read: unrecognised export format" in err
-    assert f"{broken}: unreadable, nothing in it was ingested: " in err
+    assert f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated" in err
     store = Warehouse(warehouse)
-    assert "notes" not in store.projects() and store.read(GROUND_TRUTH).height == 1
+    assert store.projects() == ["1"] and store.read(GROUND_TRUTH).height == 1

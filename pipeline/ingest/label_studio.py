@@ -49,6 +49,7 @@ LABEL_FIELDS = (
 UNSCORABLE_TYPES = frozenset({"brushlabels", "brush", "relation", "videorectangle", "magicwand"})
 _ITEM_KEY_FIELDS = ("image", "video", "audio", "pcd", "url")
 _RELEASE_EVERY_TASKS = 20_000
+_BOM = b"\xef\xbb\xbf"
 
 
 class _User(msgspec.Struct, gc=False):
@@ -520,16 +521,27 @@ _task_project_decoder = msgspec.json.Decoder(_TaskProject)
 
 def export_projects(path: Path) -> list[str]:
     """The projects of an export's readable tasks, as the parser will assign them, decoding only the
-    `id` and `project` fields (the rest is skipped unread)."""
-    try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+    `id` and `project` fields (the rest is skipped unread); the file's stem when no task names one (the
+    parser's rule). BadRecord when the file is no JSON array of tasks (truncated, say): no project is
+    invented for a file nothing can be read from."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        buffer = bytes(mapped[len(_BOM) :]) if mapped[: len(_BOM)] == _BOM else mapped  # a copy: files with a BOM are rare
+        try:
             found = _projects_in(buffer, path.stem)
-    except (msgspec.DecodeError, ValueError, RecursionError):
-        found = set()
-    return sorted(found) or [path.stem]  # nothing readable: its quarantine goes to a partition named after the file
+        except msgspec.DecodeError as exc:
+            text, replaced = standard_json(bytes(buffer))  # NaN and Infinity, as the parser reads them
+            try:
+                found = _projects_in(text, path.stem) if replaced else None
+            except msgspec.DecodeError:
+                found = None
+            if found is None:
+                raise BadRecord("$", f"not a Label Studio JSON export (a JSON array of tasks): {exc}") from exc
+        except RecursionError as exc:
+            raise BadRecord("$", "JSON nested too deeply to read") from exc
+    return sorted(found) or [path.stem]
 
 
-def _projects_in(buffer: mmap.mmap, fallback: str) -> set[str]:
+def _projects_in(buffer: bytes | mmap.mmap, fallback: str) -> set[str]:
     found = set()
     for raw in _tasks_decoder.decode(buffer):
         try:
