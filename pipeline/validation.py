@@ -249,6 +249,8 @@ SCREENING = {
     "regions": (REGIONS, ["content_hash", "project_id", "task_id", "annotation_id", "item_index"]),
 }
 _ANNOTATION = SCREENING["annotations"][1]
+SCREEN_ROWS = 2_000_000  # rows of one file validated at once: GE's pandas engine holds several copies of them
+SCREEN_SEED = 17
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,10 @@ class Screening:
 def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDocs | None = None, run_name: str | None = None) -> Screening:
     """Hold the rows of `exports` (`CoreState` frames of a run's new files) to the suites of core.annotations
     and core.regions, each file on its own (a file is what a suite judges: its ids must be unique in it),
-    each validation kept in `docs` when given.
+    each validation kept in `docs` when given. A file with more than `SCREEN_ROWS` rows is validated in
+    parts by annotation, so that memory stays bounded: a part holds every row of its annotations, so rules
+    on a row, on ids within an annotation and on an annotation's uniqueness hold as on the whole file (a
+    table-level rule, such as a row count, would see one part).
 
     An annotation with a row failing a critical expectation is rejected: a bad region rejects its whole
     annotation, never half of it; its reason names the suite file, the expectation, the column and the
@@ -319,8 +324,12 @@ def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDo
         per_file = []
         for export in exports:
             config = export.label_config if known_config is None else pl.concat([known_config, export.label_config])
-            frame = validation_view(table, getattr(export, name), related=config).collect()
-            per_file.append((frame.group_by("project_id").len(), *_failures(frame, suite, ids, docs, run_name)))
+            view = validation_view(table, getattr(export, name), related=config)
+            parts = max(1, -(-view.select(pl.len()).collect().item() // SCREEN_ROWS))
+            for part in range(parts):
+                frame = view.filter(pl.col("annotation_id").hash(SCREEN_SEED) % parts == part) if parts > 1 else view
+                frame = frame.collect()
+                per_file.append((frame.group_by("project_id").len(), *_failures(frame, suite, ids, docs, run_name)))
         rows[table.key] = pl.concat([counts for counts, _, _ in per_file]).group_by("project_id").agg(pl.sum("len"))
         failures[table.key] = pl.concat([failing for _, failing, _ in per_file])
         outcomes[table.key] = [_together(same) for same in zip(*(found for _, _, found in per_file), strict=True)]

@@ -153,19 +153,19 @@ def test_sources_in_one_run_apply_in_order(tmp_path):
 
 
 def test_a_broken_file_fails_alone(tmp_path):
+    """A Label Studio file cut off halfway names no project, and none is invented from its name: the run
+    reports it unreadable (`gtq run` exits 1 naming it) and ingests the good file beside it."""
     broken = tmp_path / "broken.json"
     broken.write_bytes(b'[{"id": 1, "annotations": [{"id": 2')
     good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
     store = Warehouse(tmp_path / "wh")
-    run_ok([broken, good], store.root)
-    quarantine = store.read(QUARANTINE)
-    assert quarantine["source_file"].to_list() == [str(broken)] and "truncated" in quarantine["reason"].item()
-    assert store.read(GROUND_TRUTH).height == 1
-    files = store.read(SOURCE_FILES).sort("source_file")
-    assert files.select("format", "records_read", "records_accepted", "records_quarantined").rows() == [
-        ("unreadable", 1, 0, 1),
-        ("label-studio-json", 2, 2, 0),
+    result = execute([broken, good], store.root, groundtruth=tmp_path / "gt")
+    assert result.unreadable == [
+        f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated"
     ]
+    assert store.projects() == ["1"] and store.read(QUARANTINE).is_empty() and store.read(GROUND_TRUTH).height == 1
+    files = store.read(SOURCE_FILES)
+    assert files.select("format", "records_read", "records_accepted", "records_quarantined").rows() == [("label-studio-json", 2, 2, 0)]
 
 
 def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_path):

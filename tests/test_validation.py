@@ -5,6 +5,7 @@ import json
 
 import polars as pl
 
+from pipeline import validation
 from pipeline.contract import ANNOTATION_SCORES, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS, QUARANTINE
 from pipeline.ingest import read_export
 from pipeline.validation import screen
@@ -146,6 +147,21 @@ def test_every_rule_catches_its_violation_and_keeps_the_rest(tmp_path):
     assert kept.frames.annotations.collect()["annotation_id"].to_list() == ["100"]
     assert kept.records_read == export.records_read and kept.records_quarantined == len(VIOLATIONS) + 2 + 2
     assert kept.quarantine.filter(pl.col("annotation_id") == "104")["locator"].to_list() == ["task 4, annotation 104, region 0"]
+
+
+def test_a_large_file_validated_in_parts_rejects_the_same_annotations(tmp_path, monkeypatch):
+    """Parts by annotation hold every row of their annotations: the same rejections and reasons, the same
+    rows counted, uniqueness across tasks still caught."""
+    export = read_export(export_with_every_violation(tmp_path), tmp_path / "staging")
+    whole = screen([export.frames])
+    monkeypatch.setattr(validation, "SCREEN_ROWS", 3)
+    in_parts = screen([export.frames])
+    assert len(in_parts.outcomes["core.regions"]) == len(whole.outcomes["core.regions"])
+    assert in_parts.rejected.sort("task_id", "annotation_id").equals(whole.rejected.sort("task_id", "annotation_id"))
+    assert in_parts.rows_validated("core.regions", "1") == whole.rows_validated("core.regions", "1") > 3
+    assert [o.success for o in in_parts.outcome("core.regions", "1").outcomes] == [
+        o.success for o in whole.outcome("core.regions", "1").outcomes
+    ]
 
 
 def test_pixel_boxes_end_inside_their_image(tmp_path):

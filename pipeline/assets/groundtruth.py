@@ -59,12 +59,14 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     overrides_path = groundtruth.overrides_path
     overrides_hash = content_hash(overrides_path) if overrides_path.exists() else ""
     formats = set(store.scan_project(SOURCE_FILES, project).select("format").collect()["format"])
-    # Read once: resolution, versioning and the publication check all look at the same rows.
-    tasks, annotations, regions = (store.scan_project(t, project).collect() for t in (TASKS, ANNOTATIONS, REGIONS))
+    # Tasks and annotations are read once (resolution, versioning and the publication check all look at
+    # them); regions, the largest table, stay a scan, so only the GT's own regions are held in memory.
+    tasks, annotations = (store.scan_project(t, project).collect() for t in (TASKS, ANNOTATIONS))
+    regions = store.scan_project(REGIONS, project)
     resolution = resolve_ground_truth(
         tasks=tasks.lazy(),
         annotations=annotations.lazy(),
-        regions=regions.lazy(),
+        regions=regions,
         reviews=store.scan_project(REVIEWS, project),
         overrides=load_overrides(overrides_path).lazy().filter(pl.col("project_id") == project),
         overrides_file=(str(overrides_path), overrides_hash),
@@ -87,7 +89,7 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         splits=policy.for_project(project).splits,
         split_seed=policy.for_project(project).split_seed,
     )
-    problems = violations(candidate.ground_truth.lazy(), annotations.lazy(), regions.lazy()) if candidate else pl.DataFrame(schema=PROBLEMS)
+    problems = violations(candidate.ground_truth.lazy(), annotations.lazy(), regions) if candidate else pl.DataFrame(schema=PROBLEMS)
     published = candidate if candidate is not None and problems.is_empty() else None
     if published:
         sources = sorted(set(published.changes["source_file"].drop_nulls()))

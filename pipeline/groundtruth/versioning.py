@@ -120,7 +120,7 @@ def next_version(
     ground_truth: pl.DataFrame,
     tasks: pl.DataFrame,
     annotations: pl.DataFrame,
-    regions: pl.DataFrame,
+    regions: pl.LazyFrame,
     label_config: pl.DataFrame,
     at: datetime,
     run_id: str,
@@ -130,12 +130,12 @@ def next_version(
     """The version the fresh resolution makes, or None when no task's GT changed.
 
     `decided` and `ground_truth` come from `resolve_ground_truth`; the other frames are the project's
-    current core tables. Changed tasks take their new row stamped with the new version; the others keep
+    current core tables (`regions` a scan: only the GT's regions are read into memory). Changed tasks take their new row stamped with the new version; the others keep
     theirs. A task keeps the split it had in the previous version; a new one gets `split_of`'s."""
     before = previous.ground_truth if previous else GROUND_TRUTH.empty()
     changes = diff(before, decided, tasks)
     if previous is not None:
-        current = ground_truth_regions(ground_truth.lazy(), regions.lazy()).collect()
+        current = ground_truth_regions(ground_truth.lazy(), regions).collect()
         changes = pl.concat([changes, edits(previous, ground_truth, current)]).unique(TASK, keep="first").sort(TASK)
     if changes.is_empty() and not (previous and schema_changes(previous.label_config, label_config)):
         return None
@@ -151,7 +151,7 @@ def next_version(
             ),
         ]
     ).sort(TASK)
-    content = ground_truth_regions(snapshot.lazy(), regions.lazy()).collect().sort(*TASK, "item_index", "region_id", nulls_last=True)
+    content = ground_truth_regions(snapshot.lazy(), regions).collect().sort(*TASK, "item_index", "region_id", nulls_last=True)
     gt_annotations = annotations.join(
         snapshot.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id"), on=[*TASK, "annotation_id"], how="semi"
     )
@@ -190,10 +190,14 @@ def split_of(project_id: str, task_id: str, shares: dict[str, float], seed: str)
     return next(name for name, share in reversed(shares.items()) if share > 0)  # rounding at the top end
 
 
-def _with_image_size(tasks: pl.DataFrame, snapshot: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
+def _with_image_size(tasks: pl.DataFrame, snapshot: pl.DataFrame, regions: pl.LazyFrame) -> pl.DataFrame:
     """An image's size is on any region of its task, not only on the GT's (a confirmed empty has none)."""
-    sizes = regions.group_by("project_id", pl.col("task_id").alias("source_task_id")).agg(
-        pl.col("original_width").max().alias("image_width"), pl.col("original_height").max().alias("image_height")
+    sources = snapshot.lazy().select("project_id", pl.col("source_task_id").alias("task_id")).unique()
+    sizes = (
+        regions.join(sources, on=TASK, how="semi")
+        .group_by("project_id", pl.col("task_id").alias("source_task_id"))
+        .agg(pl.col("original_width").max().alias("image_width"), pl.col("original_height").max().alias("image_height"))
+        .collect()
     )
     by_task = snapshot.select(*TASK, "source_task_id").join(sizes, on=["project_id", "source_task_id"], how="left").drop("source_task_id")
     return tasks.join(by_task, on=TASK, how="left")

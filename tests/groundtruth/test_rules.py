@@ -208,7 +208,7 @@ def test_scout_gt_belongs_to_the_image_across_tasks(tmp_path):
 def version_of(exp, resolution, previous, at, run_id):
     return versioning.next_version(
         previous, decided=resolution.decided, ground_truth=resolution.ground_truth, tasks=exp.tasks, annotations=exp.annotations,
-        regions=exp.regions, label_config=exp.label_config, at=at, run_id=run_id,
+        regions=exp.regions.lazy(), label_config=exp.label_config, at=at, run_id=run_id,
     )  # fmt: skip
 
 
