@@ -16,16 +16,23 @@ Rules (see docs/contract.md):
 
 from __future__ import annotations
 
+import gc
 import math
 import mmap
+import multiprocessing
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import polars as pl
 
 from pipeline.ingest.label_config import config_for, write_label_config
+from pipeline.ingest.merge import CoreState
 from pipeline.ingest.records import BadRecord, ExportWriter, Format
 from pipeline.ingest.sink import TableSink
 from pipeline.metrics.matching import BOX_TYPES
@@ -182,14 +189,92 @@ def parse_label_studio_json(buffer: bytes | mmap.mmap, source_file: str, writer:
 
     if isinstance(buffer, mmap.mmap):
         buffer.madvise(mmap.MADV_DONTNEED)  # splitting touched every page; re-read them task by task
-    parser = _TaskParser(writer, Path(source_file).stem)
-    for index, raw in enumerate(raw_tasks):
-        parser.add(index, raw)
+    helpers = _helpers(len(raw_tasks)) if isinstance(buffer, mmap.mmap) else 0  # a copy (BOM, NaN) is this process's alone
+    bounds = [len(raw_tasks) * k // (helpers + 1) for k in range(helpers + 2)]
+    if helpers:
+        # Task slices are independent: other processes parse the later ones from the same file meanwhile.
+        with ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            slices = [
+                pool.submit(_parse_slice, source_file, str(writer.staging / f"slice-{k}"), bounds[k], bounds[k + 1])
+                for k in range(1, helpers + 1)
+            ]
+            seen = _parse_tasks(raw_tasks, range(bounds[0], bounds[1]), buffer, writer, Path(source_file).stem)
+            for done in slices:
+                _adopt(writer, done.result(), seen)
+    else:
+        _parse_tasks(raw_tasks, range(len(raw_tasks)), buffer, writer, Path(source_file).stem)
+    del raw_tasks  # the raw slices point into the buffer, which the caller closes next
+    write_label_config(writer, Path(source_file))
+
+
+PARALLEL_TASKS = 20_000  # a smaller export is read before a helper process would have started
+
+
+def _helpers(n_tasks: int) -> int:
+    """Processes to parse beside this one: one per other core, for a large export."""
+    return len(os.sched_getaffinity(0)) - 1 if n_tasks >= PARALLEL_TASKS else 0
+
+
+def _parse_tasks(raw_tasks: list[msgspec.Raw], indices: range, buffer, writer: ExportWriter, fallback_project: str) -> dict:
+    """Parse the tasks at `indices` into `writer`; returns the (project, task) ids seen, with their JSON path."""
+    parser = _TaskParser(writer, fallback_project)
+    for index in indices:
+        parser.add(index, raw_tasks[index])
         if isinstance(buffer, mmap.mmap) and index % _RELEASE_EVERY_TASKS == _RELEASE_EVERY_TASKS - 1:
             # Pages already parsed are in the page cache; drop them from this process's resident set.
             buffer.madvise(mmap.MADV_DONTNEED)
-    del raw_tasks  # the raw slices point into the buffer, which the caller closes next
-    write_label_config(writer, Path(source_file))
+    return parser.seen_tasks
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """What a helper process parsed: its Parquet files per table, quarantine, counts and the tasks it saw."""
+
+    files: dict[str, str]
+    locators: list[str]
+    reasons: list[str]
+    accepted: int
+    projects: set[str]
+    seen: dict[tuple[str, str], str]
+
+
+def _parse_slice(source_file: str, staging: str, start: int, stop: int) -> _Slice:
+    """In a helper process: parse tasks start..stop of the export into Parquet under `staging`."""
+    gc.disable()  # as in the main process: millions of short-lived tuples, no cycles
+    writer = ExportWriter(Path(staging), LABEL_STUDIO_JSON.name, region_columns)
+    with open(source_file, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buffer:
+        raw_tasks = _tasks_decoder.decode(buffer)
+        seen = _parse_tasks(raw_tasks, range(start, stop), buffer, writer, Path(source_file).stem)
+        del raw_tasks
+        writer.finish()  # rows may point into the mapped file: write them before unmapping
+    files = {name: str(getattr(writer, name).path) for name in CoreState.TABLES}
+    return _Slice(files, writer.locators, writer.reasons, writer.accepted, writer.projects, seen)
+
+
+def _adopt(writer: ExportWriter, part: _Slice, seen: dict[tuple[str, str], str]) -> None:
+    """Add a helper's slice to `writer`, as if this process had parsed it: a task whose ids an earlier
+    slice already had is quarantined as a duplicate, with its annotations and predictions."""
+    frames = CoreState(**{name: pl.scan_parquet(path) for name, path in part.files.items()})
+    repeated = {key: path for key, path in part.seen.items() if key in seen}
+    accepted = part.accepted
+    if repeated:
+        gone = pl.DataFrame(list(repeated), schema=["project_id", "task_id"], orient="row").lazy()
+        accepted -= (
+            len(repeated) + frames.annotations.join(gone, on=["project_id", "task_id"], how="semi").select(pl.len()).collect().item()
+        )
+        frames = frames.map(
+            lambda table, frame: frame.join(gone, on=["project_id", "task_id"], how="anti") if "task_id" in table.columns else frame
+        )
+        for (project_id, task_id), path in repeated.items():
+            writer.quarantine(
+                f"{path} (task {task_id})", f"duplicate task id {task_id} in project {project_id} (first at {seen[(project_id, task_id)]})"
+            )
+    seen.update((key, path) for key, path in part.seen.items() if key not in seen)
+    writer.parts.append(frames)
+    writer.locators += part.locators
+    writer.reasons += part.reasons
+    writer.accepted += accepted
+    writer.projects |= part.projects
 
 
 class _TaskParser:

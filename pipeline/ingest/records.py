@@ -100,6 +100,7 @@ class ExportWriter:
 
     def __init__(self, staging: Path, fmt: str, region_columns=tuple_columns) -> None:
         self.format = fmt
+        self.staging = staging
         self.tasks = TableSink(staging / "tasks.parquet", parsed_columns(TASKS))
         self.annotations = TableSink(staging / "annotations.parquet", parsed_columns(ANNOTATIONS))
         self.regions = TableSink(staging / "regions.parquet", parsed_columns(REGIONS), region_columns)
@@ -111,15 +112,17 @@ class ExportWriter:
         self.accepted = 0
         self.projects: set[str] = set()
         self.notices: list[str] = []
+        self.parts: list[CoreState] = []  # rows parsed by other processes (slices of a large file), after this writer's
 
     def quarantine(self, locator: str, reason: str) -> None:
         self.locators.append(locator)
         self.reasons.append(reason)
 
     def finish(self) -> ParsedExport:
+        own = CoreState(**{name: getattr(self, name).close() for name in CoreState.TABLES})
         return ParsedExport(
             format=self.format,
-            frames=CoreState(**{name: getattr(self, name).close() for name in CoreState.TABLES}),
+            frames=own.map(lambda table, frame: pl.concat([frame, *(part.tables()[table] for part in self.parts)])),
             quarantine=pl.DataFrame({"locator": self.locators, "reason": self.reasons}, schema={"locator": pl.String, "reason": pl.String}),
             records_accepted=self.accepted,
             project_ids=sorted(self.projects),

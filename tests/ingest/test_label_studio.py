@@ -269,3 +269,31 @@ def test_a_large_read_reports_its_progress(tmp_path, monkeypatch):
     heard = []
     export = read_export(write(tmp_path / "big.json", 30_000), tmp_path / "staging", progress=heard.append)
     assert heard and heard == sorted(heard) and 0 < heard[-1] <= export.records_read
+
+
+def test_a_large_export_read_by_two_processes_is_the_same_as_read_by_one(tmp_path, monkeypatch):
+    """The later task slice is parsed in a helper process; the frames, the books and the quarantine are
+    those of a read in one process, including a task repeated across the slices (a duplicate) and a bad
+    annotation in the helper's slice."""
+    from pipeline.ingest import label_studio
+
+    tasks = [ls_task(i, [ls_annotation(10 * i, user=i % 3, ground_truth=i % 2 == 0), ls_annotation(10 * i + 1)]) for i in range(40)]
+    tasks[30]["annotations"][1]["lead_time"] = "slow"  # a bad annotation, in the second slice
+    tasks.append(ls_task(3, [ls_annotation(999)]))  # task 3 again, in the second slice
+    path = write_export(tmp_path / "export.json", tasks)
+
+    alone = parse(path, tmp_path / "one")
+    monkeypatch.setattr(label_studio, "_helpers", lambda n_tasks: 1)
+    shared = parse(path, tmp_path / "two")
+    assert (tmp_path / "two" / "staging-export.json" / "slice-1" / "regions.parquet").exists()  # the helper did read its slice
+    for name in CoreState.TABLES:
+        assert (
+            getattr(shared, name)
+            .drop("source_file", "content_hash", strict=False)
+            .equals(getattr(alone, name).drop("source_file", "content_hash", strict=False))
+        ), name
+    assert (shared.records_read, shared.records_accepted, shared.records_quarantined) == (
+        alone.records_read, alone.records_accepted, alone.records_quarantined,
+    )  # fmt: skip
+    assert sorted(shared.quarantine["reason"]) == sorted(alone.quarantine["reason"])
+    assert any("duplicate task id 3 in project 1 (first at $[3])" in reason for reason in shared.quarantine["reason"])
