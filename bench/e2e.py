@@ -1,17 +1,19 @@
 """End-to-end benchmark: `gtq run` on one Label Studio export, beside the scripts a user would write instead.
 
-    .venv/bin/python -m bench.e2e --tasks 10000 100000        # writes bench/results/e2e.md
+    .venv/bin/python -m bench.e2e --tasks 10000 100000 1000000       # writes bench/results/e2e.md
 
 Per size, one generated export (3 annotations and a prediction per task; a 5-class choice and 2 boxes per
-annotation; 60% of tasks with a GT-flagged annotation), then, each in its own process so that peak RSS
-is its own (`os.wait4`):
+annotation; 60% of tasks with a GT-flagged annotation; about 4 KB per task), then, each in its own
+process, its peak RSS that of its process tree (`os.wait4` and samples every 0.1 s):
 - `gtq run`: the command a user types, every table, check and the report, from a fresh warehouse;
 - `script: choices`: json.load, pandas, scikit-learn, statsmodels and krippendorff: the choice control's
   GT accuracy per annotator, the pairwise Cohen's kappa matrix, Fleiss' kappa and Krippendorff's alpha;
 - `script: choices + boxes`: the same, plus per-annotator box precision and recall at IoU 0.5 against the
   GT boxes with a shapely matching loop.
 The headline numbers (Fleiss, alpha, mean accuracy, kappa of every pair) are checked equal between gtq
-and the script. gtq's time is split by Dagster step (from the run's step stats) so the next bottleneck shows.
+and the script. gtq's time and memory are split by Dagster step (the run's step stats, the memory samples
+taken during each step) so the next bottleneck shows. A run that does not finish (out of memory, say) is
+reported as such, with how long it ran.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -169,16 +173,28 @@ def _box_scores(frame) -> dict:
 
 
 # -- gtq -----------------------------------------------------------------------------------------------------
-def gtq_numbers(warehouse: Path) -> dict:
-    """The same headline numbers from gtq's tables, and each Dagster step's seconds."""
+def gtq_numbers(warehouse: Path, samples: list[tuple[float, float]]) -> dict:
+    """The same headline numbers from gtq's tables (none when its run failed), and each Dagster step's
+    seconds and peak RSS (the highest memory sample taken while it ran)."""
     import polars as pl
 
     from pipeline.contract import AGREEMENT_MATRIX, ANNOTATION_SCORES, PROJECT_AGREEMENT
     from pipeline.instance import open_instance
     from pipeline.warehouse import Warehouse
 
+    instance = open_instance(warehouse)
+    [run] = instance.get_runs(limit=1)
+    steps = {}
+    for step in instance.get_run_step_stats(run.run_id):
+        if step.start_time and step.end_time:
+            inside = [rss for at, rss in samples if step.start_time <= at <= step.end_time]
+            steps[step.step_key] = (step.end_time - step.start_time, max(inside, default=0.0))
+    numbers = {"steps": steps}
     store = Warehouse(warehouse)
-    agreement = store.read(PROJECT_AGREEMENT).filter(pl.col("control") == "species").row(0, named=True)
+    try:
+        agreement = store.read(PROJECT_AGREEMENT).filter(pl.col("control") == "species").row(0, named=True)
+    except (FileNotFoundError, pl.exceptions.PolarsError, IndexError):
+        return numbers  # the run did not get that far
     accuracy = (
         store.read(ANNOTATION_SCORES)
         .filter((pl.col("control") == "species") & (pl.col("origin") == "human"))
@@ -190,27 +206,60 @@ def gtq_numbers(warehouse: Path) -> dict:
         & pl.col("annotator_a").str.starts_with("annotator")
         & pl.col("annotator_b").str.starts_with("annotator")
     )
-    instance = open_instance(warehouse)
-    [run] = instance.get_runs(limit=1)
-    steps = {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(run.run_id) if s.end_time and s.start_time}
-    return {
+    return numbers | {
         "fleiss": agreement["fleiss_kappa"],
         "alpha": agreement["krippendorff_alpha"],
         "mean_accuracy": accuracy["score"].mean(),
         "kappa": {"|".join(sorted((r["annotator_a"], r["annotator_b"]))): r["cohen_kappa"] for r in pairs.iter_rows(named=True)},
-        "steps": steps,
     }
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process, its own alone."""
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants (gtq parses a large file in helper processes)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+            pending += [int(child) for child in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue
+    return total
+
+
+def timed(command: list[str], memory_limit_gb: float | None = None) -> dict:
+    """Wall seconds and peak RSS (MB) of one process and its helpers, memory sampled every 0.1 s (with the
+    time of each sample, to place it in a step); `failed` says why when it did not finish (a script is held
+    to `memory_limit_gb` of address space, so that running out of memory is its error, not the machine's)."""
+
+    def limited() -> None:
+        limit = int(memory_limit_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limited if memory_limit_gb else None)
+    samples, done = [], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            samples.append((time.time(), _tree_rss_mb(process.pid)))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
+    done.set()
+    sampler.join()
     seconds = time.perf_counter() - started
+    peak = max([usage.ru_maxrss / 1024, *(rss for _, rss in samples)])
+    failed = None
     if status != 0:
-        raise RuntimeError(f"{command} failed: {process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+        error = process.stderr.read().decode(errors="replace").strip().splitlines()
+        failed = f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else (error[-1] if error else f"exit {status}")
+    return {"seconds": seconds, "rss_mb": peak, "samples": samples, "failed": failed}
+
+
+SCRIPT_MEMORY_GB = 20  # of the machine's 24
 
 
 def measure(n_tasks: int, folder: Path) -> dict:
@@ -220,15 +269,19 @@ def measure(n_tasks: int, folder: Path) -> dict:
     rows["gtq"] = timed([str(GTQ), "run", "--source", str(export), "--warehouse", str(warehouse), "--groundtruth", str(folder / "gt")])
     for name, boxes in (("script: choices", False), ("script: choices + boxes", True)):
         out = folder / f"{name.replace(' ', '_').replace(':', '').replace('+', 'and')}-{n_tasks}.json"
-        rows[name] = timed([sys.executable, "-m", "bench.e2e", "--script", str(export), str(out), *(["--boxes"] if boxes else [])])
-        rows[f"{name} numbers"] = json.loads(out.read_text())
-    rows["gtq numbers"] = gtq_numbers(warehouse)
+        command = [sys.executable, "-m", "bench.e2e", "--script", str(export), str(out), *(["--boxes"] if boxes else [])]
+        rows[name] = timed(command, memory_limit_gb=SCRIPT_MEMORY_GB)
+        rows[f"{name} numbers"] = None if rows[name]["failed"] else json.loads(out.read_text())
+    rows["gtq numbers"] = gtq_numbers(warehouse, rows["gtq"]["samples"])
+    export.unlink()
     return rows
 
 
 def check(rows: dict) -> list[str]:
     """The headline numbers gtq and the script must agree on; the differences found, in words."""
     ours, theirs = rows["gtq numbers"], rows["script: choices numbers"]
+    if theirs is None or "fleiss" not in ours:
+        return ["not compared: a run did not finish"]
     problems = [
         f"{name}: gtq {ours[name]:.6f}, script {theirs[name]:.6f}"
         for name in ("fleiss", "alpha", "mean_accuracy")
@@ -245,25 +298,31 @@ def report(results: list[dict]) -> str:
     lines = [
         "# End-to-end benchmark",
         "",
-        "`python -m bench.e2e --tasks " + " ".join(str(r["tasks"]) for r in results) + "` on this 2-core machine. gtq computes every"
-        " table, check and the report; the scripts compute a few numbers. Ratio: the method's time / gtq's time.",
+        "`python -m bench.e2e --tasks " + " ".join(str(r["tasks"]) for r in results) + "` on this 2-core, 24 GB machine. gtq computes"
+        " every table, check and the report; the scripts compute a few numbers (each held to"
+        f" {SCRIPT_MEMORY_GB} GB of address space). Peak RSS: gtq's process and its parsing helpers. Ratio: the method's time / gtq's.",
         "",
         "| tasks | file MB | method | seconds | peak RSS MB | ratio to gtq | same numbers |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        base = r["gtq"][0]
+        base = r["gtq"]["seconds"]
         problems = check(r)
         for name in ("gtq", "script: choices", "script: choices + boxes"):
-            seconds, rss = r[name]
-            same = "" if name == "gtq" else ("yes (Fleiss, alpha, accuracy, every kappa)" if not problems else "; ".join(problems))
-            lines.append(f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | {seconds:.1f} | {rss:,.0f} | {seconds / base:.2f} | {same} |")
-    lines += ["", "## gtq's time by Dagster step (seconds, share of the steps' total)", ""]
+            run = r[name]
+            if run["failed"]:
+                same = f"did not finish: {run['failed']}"
+            else:
+                same = "" if name == "gtq" else ("yes (Fleiss, alpha, accuracy, every kappa)" if not problems else "; ".join(problems))
+            lines.append(
+                f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | {run['seconds']:.1f} | {run['rss_mb']:,.0f} | {run['seconds'] / base:.2f} | {same} |"
+            )
+    lines += ["", "## gtq's time by Dagster step (seconds, share of the steps' total, peak RSS MB during the step)", ""]
     for r in results:
-        steps = sorted(r["gtq numbers"]["steps"].items(), key=lambda kv: -kv[1])
-        total = sum(seconds for _, seconds in steps)
-        lines.append(f"**{r['tasks']:,} tasks**: steps {total:.1f} s of {r['gtq'][0]:.1f} s wall; "
-                     + ", ".join(f"{step} {seconds:.1f} ({seconds / total:.0%})" for step, seconds in steps[:12]))  # fmt: skip
+        steps = sorted(r["gtq numbers"]["steps"].items(), key=lambda kv: -kv[1][0])
+        total = sum(seconds for _, (seconds, _) in steps)
+        lines.append(f"**{r['tasks']:,} tasks**: steps {total:.1f} s of {r['gtq']['seconds']:.1f} s wall; "
+                     + ", ".join(f"{step} {seconds:.1f} ({seconds / total:.0%}, {rss:,.0f} MB)" for step, (seconds, rss) in steps[:12]))  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 
