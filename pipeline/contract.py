@@ -23,6 +23,13 @@ class Table:
     name: str
     columns: dict[str, pl.DataType]
     description: str
+    # The leading columns that name a row, where a table is large enough for it to matter: files are written
+    # in their order (ties, if any, by a hash of the other columns) instead of sorting by every column.
+    row_key: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.row_key and tuple(self.columns)[: len(self.row_key)] != self.row_key:
+            raise ValueError(f"{self.schema}.{self.name}: row_key {self.row_key} must be the leading columns")
 
     @property
     def key(self) -> str:
@@ -90,6 +97,7 @@ TASKS = Table(
         "content_hash": pl.String,
     },
     "One row per task; a later export of a project replaces the tasks it contains.",
+    row_key=("project_id", "task_id"),
 )
 
 ANNOTATIONS = Table(
@@ -113,6 +121,7 @@ ANNOTATIONS = Table(
         "content_hash": pl.String,
     },
     "Human annotations (origin 'human') and model predictions (origin 'model') side by side.",
+    row_key=("project_id", "task_id", "annotation_id"),
 )
 
 REGIONS = Table(
@@ -148,6 +157,7 @@ REGIONS = Table(
         "content_hash": pl.String,
     },
     "One row per result item of an annotation or prediction; geometry in `coordinate_unit` (Label Studio: percent).",
+    row_key=("project_id", "task_id", "annotation_id", "region_id", "item_index"),
 )
 
 REVIEWS = Table(

@@ -176,7 +176,7 @@ class Warehouse:
             for table, frame in frames.items():
                 key = f"{self._table_dir(project_id, table)}/{name}"
                 self.storage.make_parent(key)
-                rows = _in_stable_order(table.conform(frame.lazy()).filter(pl.col("project_id") == project_id))
+                rows = _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col("project_id") == project_id))
                 rows.sink_parquet(self.storage.location(key))
             commit = Commit(
                 number=number,
@@ -342,9 +342,13 @@ class Warehouse:
         return path
 
 
-def _in_stable_order(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Rows sorted by every column that sorts (nested ones excepted), so the same rows make the same file
-    whatever order a computation produced them in."""
+def _in_stable_order(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows sorted so that the same rows make the same file whatever order a computation produced them in:
+    by the table's `row_key`, ties by a hash of its other columns (sorting 10M regions by every column
+    would hold their JSON texts twice over); else by every column that sorts (nested ones excepted)."""
+    if table.row_key:
+        rest = [pl.col(c) for c in table.columns if c not in table.row_key]
+        return frame.sort([*table.row_key, pl.struct(rest).hash(seed=0)], nulls_last=True, maintain_order=True)
     keys = [name for name, dtype in frame.collect_schema().items() if not dtype.is_nested()]
     return frame.sort(keys, nulls_last=True, maintain_order=True)
 
