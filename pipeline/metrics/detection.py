@@ -254,7 +254,16 @@ def average_precision(
         .with_columns(box_gt=pl.when(pl.col("iscrowd")).then(-1 - pl.int_range(pl.len(), dtype=pl.Int64)).otherwise("box_gt"))
         .select(*key, "box", "box_gt", "rank", "iou", "iscrowd", "area_gt")
     )
-    outcomes = []
+    gt_counts = pl.concat(
+        [
+            regular.filter(_inside(name, low, high)("area")).join(scored, on=TASK).group_by(*PARTICIPANT, "label")
+            .agg(pl.len().alias("n_gt")).with_columns(area_range=pl.lit(name))
+            for name, (low, high) in area_ranges.items()
+        ]
+    )  # fmt: skip
+    # One area range and threshold at a time: every detection's outcome under all of them at once would
+    # be 40 rows per detection.
+    points, tallies = [], []
     for area_range, (low, high) in area_ranges.items():
         inside = _inside(area_range, low, high)
         ignored_gt = pl.col("iscrowd") | ~inside("area_gt")
@@ -263,7 +272,7 @@ def average_precision(
             hits = score_ordered_matches(over.filter(~ignored_gt), key, "box", "box_gt", "rank", "iou").select(*key, "box")
             rest = over.filter(ignored_gt).join(hits, on=[*key, "box"], how="anti")
             on_ignored = score_ordered_matches(rest, key, "box", "box_gt", "rank", "iou").select(*key, "box")
-            outcomes.append(
+            counted = (
                 detections.select(*key, "origin", "box", "score", "rank", "area")
                 .join(hits.with_columns(tp=pl.lit(True)), on=[*key, "box"], how="left")
                 .join(on_ignored.with_columns(on_ignored=pl.lit(True)), on=[*key, "box"], how="left")
@@ -271,38 +280,33 @@ def average_precision(
                 .filter(~pl.col("on_ignored") & (pl.col("tp") | inside("area")))  # what pycocotools ignores
                 .select(*key, "origin", "box", "score", "rank", "tp", iou_threshold=pl.lit(t), area_range=pl.lit(area_range))
             )
-    counted = pl.concat(outcomes)
-    gt_counts = pl.concat(
-        [
-            regular.filter(_inside(name, low, high)("area")).join(scored, on=TASK).group_by(*PARTICIPANT, "label")
-            .agg(pl.len().alias("n_gt")).with_columns(area_range=pl.lit(name))
-            for name, (low, high) in area_ranges.items()
-        ]
-    )  # fmt: skip
-    points = (
-        counted.sort(
-            *curve_key, pl.col("score"), _image_order, "task_id", "rank", descending=[False] * len(curve_key) + [True, False, False, False]
-        )
-        .join(gt_counts, on=[*PARTICIPANT, "label", "area_range"], how="left")
-        .with_columns(tp_sum=pl.col("tp").cum_sum().over(curve_key), fp_sum=(~pl.col("tp")).cum_sum().over(curve_key))
-        .with_columns(recall=pl.col("tp_sum") / pl.col("n_gt"), precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")))
-        .with_columns(precision=pl.col("precision").reverse().cum_max().reverse().over(curve_key))
-        .filter(pl.col("n_gt") > 0)
-        .group_by(*curve_key, "recall")
-        .agg(pl.col("precision").max())
-        .sort("recall")
-    )
+            points.append(
+                counted.sort(
+                    *curve_key,
+                    pl.col("score"),
+                    _image_order,
+                    "task_id",
+                    "rank",
+                    descending=[False] * len(curve_key) + [True, False, False, False],
+                )  # fmt: skip
+                .join(gt_counts, on=[*PARTICIPANT, "label", "area_range"], how="left")
+                .with_columns(tp_sum=pl.col("tp").cum_sum().over(curve_key), fp_sum=(~pl.col("tp")).cum_sum().over(curve_key))
+                .with_columns(recall=pl.col("tp_sum") / pl.col("n_gt"), precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")))
+                .with_columns(precision=pl.col("precision").reverse().cum_max().reverse().over(curve_key))
+                .filter(pl.col("n_gt") > 0)
+                .group_by(*curve_key, "recall")
+                .agg(pl.col("precision").max())
+            )
+            tallies.append(
+                counted.group_by(curve_key).agg(
+                    pl.len().alias("n_detections"),
+                    *((pl.col("tp") & (pl.col("rank") < m)).sum().alias(f"tp_max_{m}") for m in max_detections),
+                )
+            )
+    points = pl.concat(points).sort("recall")
     evaluated = (
         gt_counts.join(pl.DataFrame({"iou_threshold": list(thresholds)}), how="cross")
-        .join(
-            counted.group_by(curve_key).agg(
-                pl.len().alias("n_detections"),
-                *((pl.col("tp") & (pl.col("rank") < m)).sum().alias(f"tp_max_{m}") for m in max_detections),
-            ),
-            on=curve_key,
-            how="full",
-            coalesce=True,
-        )
+        .join(pl.concat(tallies), on=curve_key, how="full", coalesce=True)
         .with_columns(pl.col("n_gt", "n_detections").fill_null(0).cast(pl.Int64))
         .with_columns(
             pl.when(pl.col("n_gt") > 0).then(pl.col(f"tp_max_{m}").fill_null(0) / pl.col("n_gt")).alias(f"recall_max_{m}")
