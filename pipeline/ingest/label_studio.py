@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -199,8 +200,11 @@ def parse_label_studio_json(buffer: bytes | mmap.mmap, source_file: str, writer:
                 for k in range(1, helpers + 1)
             ]
             seen = _parse_tasks(raw_tasks, range(bounds[0], bounds[1]), buffer, writer, Path(source_file).stem)
-            for done in slices:
-                _adopt(writer, done.result(), seen)
+            for k, done in enumerate(slices, start=1):
+                try:
+                    _adopt(writer, done.result(), seen)
+                except BrokenProcessPool:  # no helper could start (a script without a main guard, say): read it here
+                    _parse_tasks(raw_tasks, range(bounds[k], bounds[k + 1]), buffer, writer, Path(source_file).stem, seen)
     else:
         _parse_tasks(raw_tasks, range(len(raw_tasks)), buffer, writer, Path(source_file).stem)
     del raw_tasks  # the raw slices point into the buffer, which the caller closes next
@@ -215,9 +219,13 @@ def _helpers(n_tasks: int) -> int:
     return len(os.sched_getaffinity(0)) - 1 if n_tasks >= PARALLEL_TASKS else 0
 
 
-def _parse_tasks(raw_tasks: list[msgspec.Raw], indices: range, buffer, writer: ExportWriter, fallback_project: str) -> dict:
-    """Parse the tasks at `indices` into `writer`; returns the (project, task) ids seen, with their JSON path."""
+def _parse_tasks(
+    raw_tasks: list[msgspec.Raw], indices: range, buffer, writer: ExportWriter, fallback_project: str, seen: dict | None = None
+) -> dict:
+    """Parse the tasks at `indices` into `writer`; returns the (project, task) ids seen (after those already
+    `seen`), with their JSON path."""
     parser = _TaskParser(writer, fallback_project)
+    parser.seen_tasks = {} if seen is None else seen
     for index in indices:
         parser.add(index, raw_tasks[index])
         if isinstance(buffer, mmap.mmap) and index % _RELEASE_EVERY_TASKS == _RELEASE_EVERY_TASKS - 1:

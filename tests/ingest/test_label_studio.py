@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import polars as pl
@@ -297,3 +299,15 @@ def test_a_large_export_read_by_two_processes_is_the_same_as_read_by_one(tmp_pat
     )  # fmt: skip
     assert sorted(shared.quarantine["reason"]) == sorted(alone.quarantine["reason"])
     assert any("duplicate task id 3 in project 1 (first at $[3])" in reason for reason in shared.quarantine["reason"])
+
+    # When no helper can start (a script without a main guard), this process reads the slice itself.
+    class NoHelpers(ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):
+            broken = Future()
+            broken.set_exception(BrokenProcessPool("a helper died at start"))
+            return broken
+
+    monkeypatch.setattr(label_studio, "ProcessPoolExecutor", lambda workers, mp_context: NoHelpers(workers))
+    alone_again = parse(path, tmp_path / "three")
+    assert alone_again.records_accepted == alone.records_accepted and alone_again.records_quarantined == alone.records_quarantined
+    assert alone_again.annotations.sort("task_id", "annotation_id").equals(alone.annotations.sort("task_id", "annotation_id"))
