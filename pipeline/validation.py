@@ -255,7 +255,8 @@ SCREEN_SEED = 17
 
 @dataclass(frozen=True)
 class Screening:
-    """What the screening suites found in the rows of a run's new exports, validated once per suite.
+    """What the screening suites found in the rows of a run's new exports (each file, or part of a large
+    one, validated once per suite).
 
     `rejected`: the annotations to quarantine (content_hash, project_id, task_id, annotation_id,
     gt_candidate, locator, reason). Per suite (by table key): `failures`, every failing row as GE reported
@@ -269,6 +270,11 @@ class Screening:
     def rejected_from(self, content_hash: str) -> pl.DataFrame:
         """The rejected annotations of one file."""
         return self.rejected.filter(pl.col("content_hash") == content_hash).drop("content_hash")
+
+    def quarantined(self, suite: str, project: str) -> int:
+        """The annotations of `project` that the suite's critical expectations sent to quarantine."""
+        failing = self.failures.get(suite)
+        return 0 if failing is None else failing.filter("critical", pl.col("project_id") == project).select(_ANNOTATION).n_unique()
 
     def rows_validated(self, suite: str, project: str) -> int:
         counts = self.rows.get(suite)

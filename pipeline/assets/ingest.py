@@ -90,7 +90,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
                 continue
             exports.append(export)
 
-        # Validate before use, once for all new files: an annotation failing a critical expectation is quarantined.
+        # Validate before use, each new file on its own: an annotation failing a critical expectation is quarantined.
         docs = warehouse.data_docs(project)
         screening = screen([e.frames for e in exports], store.scan_project(LABEL_CONFIG, project), docs, context.run_id)
         exports = [e.without(screening.rejected_from(e.content_hash)) for e in exports]

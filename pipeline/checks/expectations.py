@@ -64,20 +64,10 @@ def screening_check_results(screening: Screening, project: str, docs: DataDocs) 
     """The results of `screening_check_specs` for one project's run."""
     results = []
     for spec in screening_check_specs():
-        table = TABLES[".".join(spec.asset_key.path)]
-        outcome = screening.outcome(table.key, project)
-        quarantined = screening.rejected.filter(pl.col("project_id") == project).height
-        results.append(
-            _result(
-                spec.asset_key,
-                spec.name,
-                outcome,
-                screening.rows_validated(table.key, project),
-                docs,
-                spec.blocking,
-                annotations_quarantined=quarantined,
-            )  # fmt: skip
-        )
+        suite = ".".join(spec.asset_key.path)
+        outcome, rows = screening.outcome(suite, project), screening.rows_validated(suite, project)
+        quarantined = screening.quarantined(suite, project)
+        results.append(_result(spec.asset_key, spec.name, outcome, rows, docs, spec.blocking, annotations_quarantined=quarantined))
     return results
 
 
