@@ -186,15 +186,25 @@ def _columns_named(frame: pl.DataFrame, suite_json: dict, keep: list[str] = ()) 
 
 def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict):
     gx = _gx()
+    source = _context().data_sources.add_or_update_pandas(f"gtq:{suite_json['name']}")
     batch = (
-        _context()
-        .data_sources.add_or_update_pandas(f"gtq:{suite_json['name']}")
-        .add_dataframe_asset(suite_json["name"])
+        source.add_dataframe_asset(suite_json["name"])
         .add_batch_definition_whole_dataframe("whole_table")
         .get_batch(batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)})
     )
     suite = gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"})
-    return batch.validate(suite, result_format=result_format, expectation_parameters=suite_parameters())
+    try:
+        return batch.validate(suite, result_format=result_format, expectation_parameters=suite_parameters())
+    finally:
+        _release_batches(source)
+
+
+def _release_batches(source) -> None:
+    """Drop the batches a GE data source keeps after a validation: its context outlives the call (GE holds
+    the latest one), and with it the last pandas frame validated, a copy of up to 2M rows."""
+    batches = source.get_execution_engine().batch_manager
+    batches.reset_batch_cache()
+    batches.batch_data_cache.clear()
 
 
 def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, run_name: str | None, result_format: dict):
@@ -234,11 +244,14 @@ def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, ru
                 result_format=result_format,
             )
         )
-        run = checkpoint.run(
-            batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)},
-            expectation_parameters=suite_parameters(),
-            run_id=RunIdentifier(run_name=run_name),
-        )
+        try:
+            run = checkpoint.run(
+                batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)},
+                expectation_parameters=suite_parameters(),
+                run_id=RunIdentifier(run_name=run_name),
+            )
+        finally:
+            _release_batches(source)
     return next(iter(run.run_results.values()))
 
 

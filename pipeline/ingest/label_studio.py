@@ -224,8 +224,7 @@ def _parse_tasks(
 ) -> dict:
     """Parse the tasks at `indices` into `writer`; returns the (project, task) ids seen (after those already
     `seen`), with their JSON path."""
-    parser = _TaskParser(writer, fallback_project)
-    parser.seen_tasks = {} if seen is None else seen
+    parser = _TaskParser(writer, fallback_project, {} if seen is None else seen)
     for index in indices:
         parser.add(index, raw_tasks[index])
         if isinstance(buffer, mmap.mmap) and index % _RELEASE_EVERY_TASKS == _RELEASE_EVERY_TASKS - 1:
@@ -286,10 +285,10 @@ def _adopt(writer: ExportWriter, part: _Slice, seen: dict[tuple[str, str], str])
 
 
 class _TaskParser:
-    def __init__(self, writer: ExportWriter, fallback_project: str) -> None:
+    def __init__(self, writer: ExportWriter, fallback_project: str, seen_tasks: dict[tuple[str, str], str]) -> None:
         self.out = writer
         self.fallback_project = fallback_project
-        self.seen_tasks: dict[tuple[str, str], str] = {}
+        self.seen_tasks = seen_tasks  # (project, task) -> JSON path, shared by the slices read in this process
 
     def add(self, index: int, raw: msgspec.Raw) -> None:
         path = f"$[{index}]"
