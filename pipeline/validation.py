@@ -118,10 +118,7 @@ def validate(frame: pl.DataFrame, suite_json: dict, docs: DataDocs | None = None
     ids = [c for c in ROW_IDS if c in frame.columns]
     frame = _columns_named(frame, suite_json, ids)
     result_format = {"result_format": "SUMMARY", "unexpected_index_column_names": ids, "partial_unexpected_count": 5}
-    if docs is None:
-        result = _results(frame, suite_json, result_format)
-    else:
-        result = _results_with_docs(frame, suite_json, docs, run_name, result_format)
+    result = _results(frame, suite_json, result_format, docs, run_name)
     outcomes = [
         ExpectationOutcome(
             expectation=r.expectation_config.type,
@@ -153,10 +150,7 @@ def _failures(
     and the suite's outcomes as GE reports them (kept in `docs` when given)."""
     frame = _columns_named(frame, suite_json, ids)
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": ids}
-    if docs is None:
-        result = _results(frame, suite_json, result_format)
-    else:
-        result = _results_with_docs(frame, suite_json, docs, run_name, result_format)
+    result = _results(frame, suite_json, result_format, docs, run_name)
     found, outcomes = [], []
     for r in result.results:
         config = r.expectation_config
@@ -184,7 +178,10 @@ def _columns_named(frame: pl.DataFrame, suite_json: dict, keep: list[str] = ()) 
     return frame.select(c for c, dtype in frame.schema.items() if c in keep or (not dtype.is_nested() and c in named))
 
 
-def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict):
+def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict, docs: DataDocs | None = None, run_name: str | None = None):
+    """GE's validation result of the suite on the frame: kept in `docs` (and its site rebuilt) when given."""
+    if docs is not None:
+        return _results_with_docs(frame, suite_json, docs, run_name, result_format)
     gx = _gx()
     source = _context().data_sources.add_or_update_pandas(f"gtq:{suite_json['name']}")
     batch = (

@@ -93,6 +93,14 @@ def _real_boxes(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, rules: Sequence[str
     return gt_boxes.lazy().drop_nulls("box"), real
 
 
+def _same_label_first(candidates: pl.DataFrame, group: list[str], mine: str, theirs: str, match) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One-to-one matches (`match` of candidate pairs) of the same label first; then, among the regions left
+    on both sides, matches across labels (CVAT's mismatched label). Returns (same-label, other-label)."""
+    same = match(candidates.filter("same_label"))
+    rest = candidates.join(same.select(mine), on=mine, how="anti").join(same.select(*group, theirs), on=[*group, theirs], how="anti")
+    return same, match(rest.filter(~pl.col("same_label")))
+
+
 def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.DataFrame, thresholds: Sequence[float], rules: Sequence[str]):
     """One-to-one matches, batch by batch of images (they are independent, so memory stays bounded at any
     scale). Yields (rule, threshold, the batch's boxes, same-label matches, mismatched-label matches);
@@ -117,11 +125,7 @@ def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.Dat
         for rule in rules:
             for threshold in thresholds:
                 above = candidates.filter(pl.col("iou") >= threshold)
-                same = _match(rule, above.filter("same_label"), group)
-                rest = above.join(same.select("box"), on="box", how="anti").join(
-                    same.select(*group, "box_gt"), on=[*group, "box_gt"], how="anti"
-                )
-                other = _match(rule, rest.filter(~pl.col("same_label")), group)
+                same, other = _same_label_first(above, group, "box", "box_gt", lambda pairs, rule=rule: _match(rule, pairs, group))
                 yield rule, threshold, mine, same, other
 
 
@@ -557,11 +561,11 @@ def region_conflicts(
         .collect()
         .with_row_index("region")
     )
-    latest = scored_annotations(annotations, ground_truth)
+    latest, gt_tasks = scored_annotations(annotations, ground_truth), theirs.lazy().select(TASK).unique()
     mine = (
         latest.join(regions.filter(with_shape), on=[*TASK, "annotation_id"])
         .select(*TASK, "annotator", "origin", "annotation_id", "item_index", "control", *shape)
-        .join(theirs.lazy().select(TASK).unique(), on=TASK, how="semi")
+        .join(gt_tasks, on=TASK, how="semi")
         .sort(*TASK, "annotator", "item_index")
         .collect()
         .with_row_index("region")
@@ -581,13 +585,11 @@ def region_conflicts(
         "task_id", "annotator", "region", region_gt="region_b", iou="iou", same_label=pl.col("label") == pl.col("label_b")
     )
     group = ["task_id", "annotator"]
-    same = optimal_matches(candidates.filter("same_label"), group, "region", "region_gt", "iou")
-    rest = candidates.join(same.select("region"), on="region", how="anti").join(
-        same.select(*group, "region_gt"), on=[*group, "region_gt"], how="anti"
+    same, other = _same_label_first(
+        candidates, group, "region", "region_gt", lambda pairs: optimal_matches(pairs, group, "region", "region_gt", "iou")
     )
-    other = optimal_matches(rest.filter(~pl.col("same_label")), group, "region", "region_gt", "iou")
     matches = pl.concat([same.with_columns(kind=pl.lit("matched")), other.with_columns(kind=pl.lit("wrong_label"))])
-    who = latest.join(theirs.lazy().select(TASK).unique(), on=TASK)
+    who = latest.join(gt_tasks, on=TASK)
     return _conflict_list(
         mine.lazy().drop("type"), theirs.lazy().drop("type"), matches.lazy().select("annotator", "region", "region_gt", "iou", "kind"), who
     )
