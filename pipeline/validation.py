@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, LABEL_CONFIG, REGIONS, Table
+from pipeline.polars_expectations import validate_suite
 from pipeline.storage import file_lock, local_folder
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -116,7 +117,6 @@ def validate(frame: pl.DataFrame, suite_json: dict, docs: DataDocs | None = None
     """Run one suite against a frame; with `docs`, the result is kept there and the Data Docs site rebuilt.
     Each failing expectation comes with up to 5 failing rows, named by their ids (`ROW_IDS`) and values."""
     ids = [c for c in ROW_IDS if c in frame.columns]
-    frame = _columns_named(frame, suite_json, ids)
     result_format = {"result_format": "SUMMARY", "unexpected_index_column_names": ids, "partial_unexpected_count": 5}
     result = _results(frame, suite_json, result_format, docs, run_name)
     outcomes = [
@@ -148,7 +148,6 @@ def _failures(
 ) -> tuple[pl.DataFrame, list[ExpectationOutcome]]:
     """Every row failing an expectation of the suite (`ids`, expectation, column, value as text, critical),
     and the suite's outcomes as GE reports them (kept in `docs` when given)."""
-    frame = _columns_named(frame, suite_json, ids)
     result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": ids}
     result = _results(frame, suite_json, result_format, docs, run_name)
     found, outcomes = [], []
@@ -178,11 +177,22 @@ def _columns_named(frame: pl.DataFrame, suite_json: dict, keep: list[str] = ()) 
     return frame.select(c for c, dtype in frame.schema.items() if c in keep or (not dtype.is_nested() and c in named))
 
 
-def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict, docs: DataDocs | None = None, run_name: str | None = None):
-    """GE's validation result of the suite on the frame: kept in `docs` (and its site rebuilt) when given."""
+def _results(frame: pl.DataFrame, suite_json: dict, result_format: dict, docs: DataDocs | None = None, run_name: str | None = None):
+    """GE's validation result of the suite on the frame, measured in Polars where `polars_expectations`
+    can and by GE's pandas engine where it cannot; kept in `docs` (and its site updated) when given."""
+    parameters = suite_parameters()
+    result = validate_suite(
+        frame, suite_json, result_format, parameters, fallback=lambda rest: _by_ge(frame, rest, result_format, parameters)
+    )
     if docs is not None:
-        return _results_with_docs(frame, suite_json, docs, run_name, result_format)
+        _keep(result, suite_json, docs, run_name)
+    return result
+
+
+def _by_ge(frame: pl.DataFrame, suite_json: dict, result_format: dict, parameters: dict):
+    """GE's own validation of the suite on the frame (its pandas engine), on the columns the suite names."""
     gx = _gx()
+    frame = _columns_named(frame, suite_json, result_format.get("unexpected_index_column_names") or [])
     source = _context().data_sources.add_or_update_pandas(f"gtq:{suite_json['name']}")
     batch = (
         source.add_dataframe_asset(suite_json["name"])
@@ -191,7 +201,7 @@ def _results(frame: pl.DataFrame, suite_json: dict, result_format: str | dict, d
     )
     suite = gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"})
     try:
-        return batch.validate(suite, result_format=result_format, expectation_parameters=suite_parameters())
+        return batch.validate(suite, result_format=result_format, expectation_parameters=parameters)
     finally:
         _release_batches(source)
 
@@ -204,19 +214,21 @@ def _release_batches(source) -> None:
     batches.batch_data_cache.clear()
 
 
-def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, run_name: str | None, result_format: dict):
-    """GE's own way to keep results: a file context with the suite, a validation definition and a
-    checkpoint whose action rebuilds the Data Docs site. One writer at a time per project folder."""
+def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> None:
+    """Keep a validation result the way a GE checkpoint's `UpdateDataDocsAction` does: the suite and the
+    result in the project's GE stores, then the Data Docs pages of both and the site's index rebuilt.
+    One writer at a time per project folder."""
     gx = _gx()
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier, ValidationResultIdentifier
 
-    name = suite_json["name"]
+    run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
+    result.meta.update(run_id=run_id, validation_time=run_id.run_time)
+    suite_key = ExpectationSuiteIdentifier(name=suite_json["name"])
+    key = ValidationResultIdentifier(expectation_suite_identifier=suite_key, run_id=run_id, batch_identifier=suite_json["name"])
     docs.project_root.mkdir(parents=True, exist_ok=True)
     with file_lock(docs.project_root / ".gtq.lock"):
         context = gx.get_context(mode="file", project_root_dir=str(docs.project_root))
-        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         if "gtq" not in {site["site_name"] for site in context.get_docs_sites_urls()}:
             context.add_data_docs_site(
                 site_name="gtq",
@@ -226,30 +238,9 @@ def _results_with_docs(frame: pl.DataFrame, suite_json: dict, docs: DataDocs, ru
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 },
             )
-        source = context.data_sources.add_or_update_pandas("gtq")
-        asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(name)
-        batches = next((b for b in asset.batch_definitions if b.name == "whole_table"), None) or asset.add_batch_definition_whole_dataframe(
-            "whole_table"
-        )
-        suite = context.suites.add_or_update(gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"}))
-        definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(data=batches, suite=suite, name=name))
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=name,
-                validation_definitions=[definition],
-                actions=[UpdateDataDocsAction(name="data_docs", site_names=["gtq"])],
-                result_format=result_format,
-            )
-        )
-        try:
-            run = checkpoint.run(
-                batch_parameters={"dataframe": frame.to_pandas(use_pyarrow_extension_array=False)},
-                expectation_parameters=suite_parameters(),
-                run_id=RunIdentifier(run_name=run_name),
-            )
-        finally:
-            _release_batches(source)
-    return next(iter(run.run_results.values()))
+        context.suites.add_or_update(gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"}))
+        context.validation_results_store.set(key, result)
+        context.build_data_docs(site_names=["gtq"], resource_identifiers=[key, suite_key])
 
 
 # The suites that screen an export's rows before they are used (by the frame of `CoreState` they read), and
