@@ -57,6 +57,7 @@ def validate_suite(frame: pl.DataFrame, suite_json: dict, result_format: dict, p
     suite = gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k not in ("id", "expectations")}, expectations=ordered)
     frame = _as_pandas_reads(frame).with_row_index(_INDEX)
     masks: dict[str, pl.Series] = {}
+    parsed = _parsed(dict(result_format))  # GE fills in its defaults in place: each call gets its own copy
     results, left = [], []
     for raw, config in zip(ordered, suite.expectation_configurations, strict=True):
         config.process_suite_parameters(suite_parameters=parameters, interactive_evaluation=True, data_context=None)
@@ -65,7 +66,7 @@ def validate_suite(frame: pl.DataFrame, suite_json: dict, result_format: dict, p
             try:
                 expectation = config.to_domain_obj()
                 condition = raw["kwargs"].get("row_condition")  # GE's processed config holds it as an object
-                measured = _measure(frame, config.type, config.kwargs, condition, _parsed(dict(result_format)), masks)
+                measured = _measure(frame, config.type, config.kwargs, condition, parsed, masks)
                 judged = expectation._validate(measured, runtime_configuration={"result_format": dict(result_format)})
                 result = expectation._build_evr(judged)
             except Exception:  # GE's own engine then reports it, exception and all
@@ -101,7 +102,7 @@ def validate_suite(frame: pl.DataFrame, suite_json: dict, result_format: dict, p
 
 def _in_ge_order(expectations: list[dict]) -> list[dict]:
     """GE validates (and reports) a suite's expectations grouped by their `column`, groups in order of first
-    appearance, those without one last... as `Validator.process_expectations_for_validation` does."""
+    appearance (those without one are a group too), as `Validator.process_expectations_for_validation` does."""
     groups: dict[str, list[dict]] = {}
     for e in expectations:
         column = e.get("kwargs", {}).get("column")
@@ -124,7 +125,7 @@ def _measure(frame: pl.DataFrame, kind: str, kwargs: dict, condition: str | None
     else:
         domain = list(kwargs["column_list"])
     ids = list(result_format.get("unexpected_index_column_names") or [])
-    rows = frame.select(_INDEX, *dict.fromkeys([*ids, *domain]))
+    rows = frame.select(_INDEX, *domain)  # the ids of the few unexpected rows are looked up at the end
     if condition is not None:
         rows = rows.filter(_condition_mask(frame, condition, masks))
     row_count, nonnull = rows.height, None
@@ -161,17 +162,17 @@ def _measure(frame: pl.DataFrame, kind: str, kwargs: dict, condition: str | None
     found = considered.filter(unexpected)
     complete = result_format["result_format"] == "COMPLETE"
     listed = MAX_RESULT_RECORDS if complete else min(result_format["partial_unexpected_count"], MAX_RESULT_RECORDS)
-    head = found.head(listed)
-    head = _as_pandas_gives(head)
+    head = _as_pandas_gives(found.head(listed))
     if "column" in kwargs:
         unexpected_values = head[domain[0]].to_list()
     elif "column_A" in kwargs:
         unexpected_values = list(head.select(domain).iter_rows())
     else:
         unexpected_values = head.select(domain).to_dicts()
-    indexed = _as_pandas_gives(found if complete else found.head(result_format["partial_unexpected_count"]))
+    indexed = found if complete else found.head(result_format["partial_unexpected_count"])
     if ids:
-        unexpected_index = indexed.select(*dict.fromkeys([domain[0], *ids, *domain[1:]])).to_dicts()
+        named = frame.select(*dict.fromkeys([domain[0], *ids, *domain[1:]]))[indexed[_INDEX]]
+        unexpected_index = _as_pandas_gives(named).to_dicts()
     else:
         unexpected_index = indexed[_INDEX].to_list()
     metric = f"{_map_metric(kind)}."

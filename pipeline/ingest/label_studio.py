@@ -609,6 +609,7 @@ class _TaskProject(msgspec.Struct, gc=False):
 
 
 _task_project_decoder = msgspec.json.Decoder(_TaskProject)
+_task_projects_decoder = msgspec.json.Decoder(list[_TaskProject])
 
 
 def export_projects(path: Path) -> list[str]:
@@ -634,13 +635,16 @@ def export_projects(path: Path) -> list[str]:
 
 
 def _projects_in(buffer: bytes | mmap.mmap, fallback: str) -> set[str]:
-    found = set()
-    for raw in _tasks_decoder.decode(buffer):
-        try:
-            task = _task_project_decoder.decode(raw)
-        except msgspec.ValidationError:
-            continue  # quarantined by the parser: it belongs to no project
-        found.add(str(next((p for p in (task.project, *(a.project for a in task.annotations)) if p is not None), fallback)))
+    try:
+        tasks = _task_projects_decoder.decode(buffer)  # one pass when every task is readable, the usual case
+    except msgspec.ValidationError:
+        tasks = []
+        for raw in _tasks_decoder.decode(buffer):
+            try:
+                tasks.append(_task_project_decoder.decode(raw))
+            except msgspec.ValidationError:
+                continue  # quarantined by the parser: it belongs to no project
+    found = {str(next((p for p in (task.project, *(a.project for a in task.annotations)) if p is not None), fallback)) for task in tasks}
     return found - {""}  # a task with an empty project id is quarantined by the file's first project
 
 
