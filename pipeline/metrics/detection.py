@@ -90,7 +90,7 @@ def _real_boxes(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, rules: Sequence[str
     """The GT's boxes, and the participants' boxes on tasks with GT (ranked when the coco rule needs it)."""
     real = boxes.lazy().drop_nulls("box").join(gt_boxes.lazy().select(TASK).unique(), on=TASK, how="semi")
     real = _ranked(real, [*TASK, "annotator", "control"]) if "coco" in rules else real.with_columns(rank=pl.lit(0, pl.Int64))
-    return gt_boxes.lazy().drop_nulls("box"), real
+    return gt_boxes.lazy().drop_nulls("box"), real.collect().lazy()  # ranked once: every rule and threshold reads it
 
 
 def _same_label_first(candidates: pl.DataFrame, group: list[str], mine: str, theirs: str, match) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -113,9 +113,10 @@ def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.Dat
     n_batches = -(-gt_boxes.select(pl.col("task_id").n_unique()).item() // TASKS_PER_BATCH)
     for batch in range(n_batches):
         in_batch = (pl.col("task_id").hash() % n_batches == batch) if n_batches > 1 else pl.lit(True)
-        mine = real.filter(in_batch)
+        mine = real.filter(in_batch).collect()
         candidates = (  # streamed: the pairs of an image are filtered as they are made
-            mine.select(*key, "box", "label", "rank", *GEOMETRY)
+            mine.lazy()
+            .select(*key, "box", "label", "rank", *GEOMETRY)
             .join(gt_side.filter(in_batch), on=[*TASK, "control"])
             .with_columns(iou=box_iou("", "_gt"), same_label=pl.col("label") == pl.col("label_gt"))
             .filter(pl.col("iou") >= min(thresholds))
@@ -153,9 +154,8 @@ def detection_scores(
         .collect()
     )  # fmt: skip
     counted = [
-        matches.lazy().join(mine.select("box", *PARTICIPANT_CONTROL), on="box").group_by(PARTICIPANT_CONTROL).len("count")
+        matches.join(mine.select("box", *PARTICIPANT_CONTROL), on="box").group_by(PARTICIPANT_CONTROL).len("count")
         .with_columns(matching=pl.lit(rule), iou_threshold=pl.lit(threshold), what=pl.lit(name))
-        .collect(engine="streaming")
         for rule, threshold, mine, same, other in _batched_matches(real_gt, real, gt_boxes, thresholds, rules)
         for matches, name in ((same, "tp"), (other, "mismatched_label"))
     ]  # fmt: skip
