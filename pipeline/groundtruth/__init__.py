@@ -55,12 +55,13 @@ def resolve_ground_truth(
     `rejected` are the GT candidates validation quarantined (project_id, task_id, annotation_id, reason)."""
     projects = tasks.select(pl.col("project_id").unique()).collect().to_series().to_list()
     consensus = policy.consensus_settings(projects)
+    voting = not consensus.collect().is_empty()  # votes read every region: only where a project takes them
     decisions = {
         "override": rules.by_override(overrides, *overrides_file),
         "flag": rules.by_flag(annotations),
         "review": rules.by_review(annotations, reviews),
         "annotator": rules.by_annotator(annotations, policy.trusted(projects)),
-        "consensus": rules.by_consensus(annotations, regions, consensus),
+        **({"consensus": rules.by_consensus(annotations, regions, consensus)} if voting else {}),
     }
     decided = rules.resolve(decisions, policy.rule_ranks(projects))
     with_regions = regions.select(*TASK, "annotation_id").unique().with_columns(_has_regions=pl.lit(True))
@@ -77,9 +78,10 @@ def resolve_ground_truth(
     )
     item_rows, item_conflicts = _spread_over_items(described, tasks, item_scoped)
     task_rows = described.filter(~pl.col("project_id").is_in(item_scoped))
-    votes = rules.consensus_votes(annotations, regions, consensus)
+    votes = rules.consensus_votes(annotations, regions, consensus) if voting else None
     conflicts = pl.concat([rules.conflicts(annotations, decided, votes, rejected), item_conflicts])
-    return Resolution(pl.concat([task_rows, item_rows], how="diagonal").collect(), conflicts.collect())
+    # Together, so that the decisions both read (consensus votes over every region most of all) are made once.
+    return Resolution(*pl.collect_all([pl.concat([task_rows, item_rows], how="diagonal"), conflicts]))
 
 
 def _spread_over_items(described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped: list[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
