@@ -145,14 +145,12 @@ def _region_rows(side: Side, name: str) -> pl.LazyFrame:
     )
 
 
-def _attached_values(side: Side, name: str) -> pl.LazyFrame:
-    """Per-region answers of one side: project_id, task_id, <name>, region_id, control, type, key, number."""
+def _attached_values(side: Side) -> pl.DataFrame:
+    """Per-region answers of one side: project_id, task_id, annotation_id, region_id, control, type,
+    answer_key, answer_number (collected: each is read several times)."""
     _, attached = _split_values(side.regions)
-    return (
-        _values(attached, ["project_id", "task_id", "annotation_id", "region_id", "control"])
-        .with_columns(_answer_key())
-        .select("project_id", "task_id", pl.col("annotation_id").alias(name), "region_id", "control", "type", "answer_key", "answer_number")
-    )
+    keys = ["project_id", "task_id", "annotation_id", "region_id", "control"]
+    return _values(attached, keys).with_columns(_answer_key()).select(*keys, "type", "answer_key", "answer_number").collect()
 
 
 def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame) -> pl.LazyFrame:
@@ -161,7 +159,7 @@ def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.
     controls = pl.concat([rows_a.select("project_id", "control", "type"), rows_b.select("project_id", "control", "type")]).unique(
         ["project_id", "control"], keep="first"
     )
-    per_control = comparisons.select(COMPARISON).join(controls, on="project_id")
+    per_control = comparisons.select(COMPARISON).join(controls, on="project_id").collect().lazy()  # read four times below
     matched, counts = matched_regions(
         per_control.select(on),
         per_control.join(rows_a.drop("type"), on=[*COMPARISON[:3], "control"]).select(*on, *REGION_COLUMNS),
@@ -180,11 +178,13 @@ def _attached_scores(matched: pl.LazyFrame, a: Side, b: Side, value_range: pl.La
     sum over matched region pairs of the pair's similarity x the values' score, over max(n_a, n_b) regions
     carrying the control. A value only one region of a pair carries scores 0."""
 
-    def side_values(side: Side, name: str, region: str) -> pl.LazyFrame:
-        values = _attached_values(side, name).rename({"region_id": region, "control": "attached"})
-        return values.rename({"type": f"type_{name}", "answer_key": f"key_{name}", "answer_number": f"number_{name}"})
+    def side_values(values: pl.DataFrame, name: str, region: str) -> pl.LazyFrame:
+        renamed = {"annotation_id": name, "region_id": region, "control": "attached", "type": f"type_{name}"}
+        return values.lazy().rename(renamed | {"answer_key": f"key_{name}", "answer_number": f"number_{name}"})
 
-    values_a, values_b = side_values(a, "a", "region_id"), side_values(b, "b", "region_id_b")
+    attached_a = _attached_values(a)
+    attached_b = attached_a if b is a else _attached_values(b)  # task agreement compares a side with itself
+    values_a, values_b = side_values(attached_a, "a", "region_id"), side_values(attached_b, "b", "region_id_b")
     pairs = ["project_id", "task_id", "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
     scored = answer_similarity(
         matched.join(values_a, on=["project_id", "task_id", "a", "region_id"])
