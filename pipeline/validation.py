@@ -168,13 +168,14 @@ def _failures(
     return (pl.DataFrame(found, schema=schema, orient="row") if found else pl.DataFrame(schema=schema)), outcomes
 
 
-def _columns_named(frame: pl.DataFrame, suite_json: dict, keep: list[str] = ()) -> pl.DataFrame:
+def _columns_named(frame: pl.DataFrame | pl.LazyFrame, suite_json: dict, keep: list[str] = ()) -> pl.DataFrame | pl.LazyFrame:
     """`frame` with only the columns the suite names (and `keep`): GE's pandas engine pays for every column
-    it is handed, lists and JSON texts most. Whole when a table-level expectation looks at every column."""
+    it is handed, lists and JSON texts most, and a lazy frame computes only these. Whole when a table-level
+    expectation looks at every column."""
     if any(e["type"].startswith("expect_table_") for e in suite_json["expectations"]):
         return frame
     named = set(re.findall(r"\w+", json.dumps(suite_json)))
-    return frame.select(c for c, dtype in frame.schema.items() if c in keep or (not dtype.is_nested() and c in named))
+    return frame.select(c for c, dtype in frame.collect_schema().items() if c in keep or (not dtype.is_nested() and c in named))
 
 
 def _results(frame: pl.DataFrame, suite_json: dict, result_format: dict, docs: DataDocs | None = None, run_name: str | None = None):
@@ -331,8 +332,9 @@ def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDo
         per_file = []
         for export in exports:
             config = export.label_config if known_config is None else pl.concat([known_config, export.label_config])
-            view = validation_view(table, getattr(export, name), related=config)
-            parts = max(1, -(-view.select(pl.len()).collect().item() // SCREEN_ROWS))
+            rows_of_file = getattr(export, name)
+            view = _columns_named(validation_view(table, rows_of_file, related=config), suite, ids)  # only what the suite reads
+            parts = max(1, -(-rows_of_file.select(pl.len()).collect().item() // SCREEN_ROWS))
             for part in range(parts):
                 frame = view.filter(pl.col("annotation_id").hash(SCREEN_SEED) % parts == part) if parts > 1 else view
                 frame = frame.collect()
@@ -430,13 +432,19 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
     judged = pl.col("allowed_labels").list.len() > 0  # a config that lists no labels (dynamic labels) judges none
     annotation = ["project_id", "task_id", "annotation_id"]
     # A per-region result shares its region's id; the region's own labels are on its *labels-type row.
+    # Only the rows a condition looks at are grouped: most projects have no conditional control.
+    on_region = regions.join(config.filter(pl.col("visible_when") == "region-selected"), on=["project_id", "control"], how="semi")
     region_labels = (
         regions.filter(pl.col("type").str.ends_with("labels"))
+        .join(on_region.select(*annotation, "region_id"), on=[*annotation, "region_id"], how="semi")
         .group_by(*annotation, "region_id")
         .agg(pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).alias("_region_labels"))
     )
-    chosen = regions.group_by(*annotation, when_control="control").agg(
-        pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).alias("_chosen")
+    depended_on = config.filter(pl.col("visible_when") == "choice-selected").select("project_id", control="when_control")
+    chosen = (
+        regions.join(depended_on, on=["project_id", "control"], how="semi")
+        .group_by(*annotation, when_control="control")
+        .agg(pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).alias("_chosen"))
     )
     allowed = pl.col("when_values").list.join(", ")
 
