@@ -267,6 +267,16 @@ def average_precision(
     )  # fmt: skip
     # One area range and threshold at a time: every detection's outcome under all of them at once would
     # be 40 rows per detection.
+    # In the order the curves are read (pycocotools': by score, ties by image id), sorted once: joins keep it.
+    ordered = detections.select(*key, "origin", "box", "score", "rank", "area").sort(
+        *PARTICIPANT,
+        "label",
+        pl.col("score"),
+        _image_order,
+        "task_id",
+        "rank",
+        descending=[False] * (len(PARTICIPANT) + 1) + [True, False, False, False],
+    )
     points, tallies = [], []
     for area_range, (low, high) in area_ranges.items():
         inside = _inside(area_range, low, high)
@@ -277,23 +287,14 @@ def average_precision(
             rest = over.filter(ignored_gt).join(hits, on=[*key, "box"], how="anti")
             on_ignored = score_ordered_matches(rest, key, "box", "box_gt", "rank", "iou").select(*key, "box")
             counted = (
-                detections.select(*key, "origin", "box", "score", "rank", "area")
-                .join(hits.with_columns(tp=pl.lit(True)), on=[*key, "box"], how="left")
-                .join(on_ignored.with_columns(on_ignored=pl.lit(True)), on=[*key, "box"], how="left")
+                ordered.join(hits.with_columns(tp=pl.lit(True)), on=[*key, "box"], how="left", maintain_order="left")
+                .join(on_ignored.with_columns(on_ignored=pl.lit(True)), on=[*key, "box"], how="left", maintain_order="left")
                 .with_columns(pl.col("tp", "on_ignored").fill_null(False))
                 .filter(~pl.col("on_ignored") & (pl.col("tp") | inside("area")))  # what pycocotools ignores
                 .select(*key, "origin", "box", "score", "rank", "tp", iou_threshold=pl.lit(t), area_range=pl.lit(area_range))
             )
             points.append(
-                counted.sort(
-                    *curve_key,
-                    pl.col("score"),
-                    _image_order,
-                    "task_id",
-                    "rank",
-                    descending=[False] * len(curve_key) + [True, False, False, False],
-                )  # fmt: skip
-                .join(gt_counts, on=[*PARTICIPANT, "label", "area_range"], how="left")
+                counted.join(gt_counts, on=[*PARTICIPANT, "label", "area_range"], how="left", maintain_order="left")
                 .with_columns(tp_sum=pl.col("tp").cum_sum().over(curve_key), fp_sum=(~pl.col("tp")).cum_sum().over(curve_key))
                 .with_columns(recall=pl.col("tp_sum") / pl.col("n_gt"), precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")))
                 .with_columns(precision=pl.col("precision").reverse().cum_max().reverse().over(curve_key))
