@@ -18,6 +18,7 @@ from pipeline.contract import (
     ANNOTATOR_CONFUSION,
     ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
+    ANSWERS,
     AVERAGE_PRECISION,
     CONFUSION_MATRIX,
     CONSENSUS_LABELS,
@@ -507,6 +508,30 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
     )  # by validation time
     assert len(pages) == 2  # one validation of core.annotations per run, kept across runs
     assert "lead@lab.example" in pages[-1].read_text() and "lead@lab.example" not in pages[0].read_text()  # the new expectation
+
+
+def test_scoring_in_task_batches_gives_the_scores_of_one_batch(sample_run, monkeypatch):
+    """Large projects are scored a batch of tasks at a time: on the sample's 300 tasks in batches of 37,
+    every score against GT and every task agreement is what one batch gives."""
+    from pipeline.groundtruth import ground_truth_regions
+    from pipeline.metrics import scores
+
+    _, store = sample_run
+    [project] = store.projects()
+    ground_truth, regions, answers = (store.scan_project(t, project) for t in (GROUND_TRUTH, REGIONS, ANSWERS))
+    annotations = store.scan_project(ANNOTATIONS, project)
+
+    def scored() -> tuple[pl.DataFrame, pl.DataFrame]:
+        against_gt = scores.scores_against_ground_truth(
+            annotations, answers, regions, ground_truth, ground_truth_regions(ground_truth, regions)
+        )
+        agreement = scores.pairwise_task_agreement(answers, annotations, regions)
+        return tuple(frame.collect().sort(pl.all()) for frame in (against_gt, agreement))
+
+    whole = scored()
+    monkeypatch.setattr(scores, "TASKS_PER_BATCH", 37)
+    assert all(batched.equals(one) for batched, one in zip(scored(), whole, strict=True))
+    assert whole[0].height > 1000 and whole[0]["score"].n_unique() > 10  # real scores, not a vacuous match
 
 
 def test_sample_run_box_conflicts_add_up_to_the_detection_scores(sample_run):

@@ -36,6 +36,7 @@ from pipeline.metrics.similarity import (
 ANSWER_KEYS = ["project_id", "task_id", "annotation_id", "control"]
 COMPARISON = ["project_id", "task_id", "a", "b"]
 DEFAULT_RATING_SCALE = (1.0, 5.0)  # Label Studio's Rating without maxRating
+TASKS_PER_BATCH = 250_000  # tasks whose comparisons are scored together; more only costs memory
 
 
 def _values(regions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
@@ -126,6 +127,9 @@ class Side:
     answers: pl.LazyFrame
     regions: pl.LazyFrame
 
+    def filter(self, predicate: pl.Expr) -> Side:
+        return Side(self.answers.filter(predicate), self.regions.filter(predicate))
+
 
 def _answer_pairs(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     side = lambda s, name: s.answers.select(  # noqa: E731
@@ -153,13 +157,16 @@ def _attached_values(side: Side) -> pl.DataFrame:
     return _values(attached, keys).with_columns(_answer_key()).select(*keys, "type", "answer_key", "answer_number").collect()
 
 
-def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame) -> pl.LazyFrame:
+def _region_controls(a: Side, b: Side) -> pl.LazyFrame:
+    """The region controls of each project (project_id, control, type): every comparison is scored on each."""
+    rows = [_region_rows(side, "a").select("project_id", "control", "type") for side in (a, b)]
+    return pl.concat(rows).unique(["project_id", "control"], keep="first")
+
+
+def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame, controls: pl.DataFrame) -> pl.LazyFrame:
     rows_a, rows_b = _region_rows(a, "a"), _region_rows(b, "b")
     on = [*COMPARISON, "control"]
-    controls = pl.concat([rows_a.select("project_id", "control", "type"), rows_b.select("project_id", "control", "type")]).unique(
-        ["project_id", "control"], keep="first"
-    )
-    per_control = comparisons.select(COMPARISON).join(controls, on="project_id").collect().lazy()  # read four times below
+    per_control = comparisons.select(COMPARISON).join(controls.lazy(), on="project_id").collect().lazy()  # read four times below
     matched, counts = matched_regions(
         per_control.select(on),
         per_control.join(rows_a.drop("type"), on=[*COMPARISON[:3], "control"]).select(*on, *REGION_COLUMNS),
@@ -216,7 +223,9 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     """Score each comparison (project_id, task_id, a, b) on every control of its project.
 
     Numeric values are scaled by their control's range: the one the answers carry (declared in the
-    labeling config), else `value_ranges` of the regions (per-region numbers included).
+    labeling config), else `value_ranges` of the regions (per-region numbers included). Comparisons are
+    scored `TASKS_PER_BATCH` tasks at a time (a task's comparisons only read that task), so memory follows
+    the batch and not the project; the controls and ranges are the project's.
 
     Returns project_id, task_id, a, b, control, type, score, key_a, key_b (answer keys, for answer
     controls) and repaired (polygons repaired, region controls).
@@ -224,8 +233,23 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     value_range = pl.concat([a.answers.select("project_id", "control", "value_range"), value_ranges(a.regions)]).unique(
         ["project_id", "control"], keep="first", maintain_order=True
     )
+    value_range, controls = pl.collect_all([value_range, _region_controls(a, b)])  # one read of the regions for both
+    value_range = value_range.lazy()
+    n_batches = -(-comparisons.select(pl.col("task_id").n_unique()).collect().item() // TASKS_PER_BATCH)
+    if n_batches <= 1:
+        return _compare_batch(comparisons, a, b, value_range, controls)
+    batches = []
+    for batch in range(n_batches):
+        in_batch = pl.col("task_id").hash() % n_batches == batch
+        batches.append(
+            _compare_batch(comparisons.filter(in_batch), a.filter(in_batch), b.filter(in_batch), value_range, controls).collect()
+        )
+    return pl.concat(batches).lazy()
+
+
+def _compare_batch(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame, controls: pl.DataFrame) -> pl.LazyFrame:
     answer_scores = _answer_pairs(comparisons, a, b).with_columns(repaired=pl.lit(None, pl.Int64))
-    region_scores = _region_scores(comparisons, a, b, value_range).with_columns(
+    region_scores = _region_scores(comparisons, a, b, value_range, controls).with_columns(
         key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String)
     )
     return pl.concat([answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed")
