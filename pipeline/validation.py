@@ -333,11 +333,11 @@ def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDo
         for export in exports:
             config = export.label_config if known_config is None else pl.concat([known_config, export.label_config])
             rows_of_file = getattr(export, name)
-            view = _columns_named(validation_view(table, rows_of_file, related=config), suite, ids)  # only what the suite reads
             parts = max(1, -(-rows_of_file.select(pl.len()).collect().item() // SCREEN_ROWS))
             for part in range(parts):
-                frame = view.filter(pl.col("annotation_id").hash(SCREEN_SEED) % parts == part) if parts > 1 else view
-                frame = frame.collect()
+                in_part = rows_of_file.filter(pl.col("annotation_id").hash(SCREEN_SEED) % parts == part) if parts > 1 else rows_of_file
+                view = validation_view(table, in_part, related=config)  # of the part's rows alone, every branch of it
+                frame = _columns_named(view, suite, ids).collect()  # only the columns the suite reads
                 per_file.append((frame.group_by("project_id").len(), *_failures(frame, suite, ids, docs, run_name)))
         rows[table.key] = pl.concat([counts for counts, _, _ in per_file]).group_by("project_id").agg(pl.sum("len"))
         failures[table.key] = pl.concat([failing for _, failing, _ in per_file])
