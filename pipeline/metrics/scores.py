@@ -163,7 +163,14 @@ def _region_controls(a: Side, b: Side) -> pl.LazyFrame:
     return pl.concat(rows).unique(["project_id", "control"], keep="first")
 
 
-def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame, controls: pl.DataFrame) -> pl.LazyFrame:
+def _region_scores(
+    comparisons: pl.LazyFrame,
+    a: Side,
+    b: Side,
+    value_range: pl.LazyFrame,
+    controls: pl.DataFrame,
+    attached: tuple[pl.DataFrame, pl.DataFrame],
+) -> pl.LazyFrame:
     rows_a, rows_b = _region_rows(a, "a"), _region_rows(b, "b")
     on = [*COMPARISON, "control"]
     per_control = comparisons.select(COMPARISON).join(controls.lazy(), on="project_id").collect().lazy()  # read four times below
@@ -175,12 +182,15 @@ def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.
     )
     scores = region_similarity(matched, counts, on).join(per_control.collect(), on=on)
     return pl.concat(
-        [scores.lazy().select(*COMPARISON, "control", "type", "score", "repaired"), _attached_scores(matched.lazy(), a, b, value_range)],
+        [
+            scores.lazy().select(*COMPARISON, "control", "type", "score", "repaired"),
+            _attached_scores(matched.lazy(), *attached, value_range),
+        ],
         how="vertical_relaxed",
     )
 
 
-def _attached_scores(matched: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame) -> pl.LazyFrame:
+def _attached_scores(matched: pl.LazyFrame, attached_a: pl.DataFrame, attached_b: pl.DataFrame, value_range: pl.LazyFrame) -> pl.LazyFrame:
     """Per-region values (choices or text attached to a region), per comparison and attached control:
     sum over matched region pairs of the pair's similarity x the values' score, over max(n_a, n_b) regions
     carrying the control. A value only one region of a pair carries scores 0."""
@@ -189,8 +199,6 @@ def _attached_scores(matched: pl.LazyFrame, a: Side, b: Side, value_range: pl.La
         renamed = {"annotation_id": name, "region_id": region, "control": "attached", "type": f"type_{name}"}
         return values.lazy().rename(renamed | {"answer_key": f"key_{name}", "answer_number": f"number_{name}"})
 
-    attached_a = _attached_values(a)
-    attached_b = attached_a if b is a else _attached_values(b)  # task agreement compares a side with itself
     values_a, values_b = side_values(attached_a, "a", "region_id"), side_values(attached_b, "b", "region_id_b")
     pairs = ["project_id", "task_id", "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
     scored = answer_similarity(
@@ -235,21 +243,30 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     )
     value_range, controls = pl.collect_all([value_range, _region_controls(a, b)])  # one read of the regions for both
     value_range = value_range.lazy()
+    attached_a = _attached_values(a)
+    attached = (attached_a, attached_a if b is a else _attached_values(b))  # task agreement compares a side with itself
     n_batches = -(-comparisons.select(pl.col("task_id").n_unique()).collect().item() // TASKS_PER_BATCH)
     if n_batches <= 1:
-        return _compare_batch(comparisons, a, b, value_range, controls)
+        return _compare_batch(comparisons, a, b, value_range, controls, attached)
     batches = []
     for batch in range(n_batches):
         in_batch = pl.col("task_id").hash() % n_batches == batch
-        batches.append(
-            _compare_batch(comparisons.filter(in_batch), a.filter(in_batch), b.filter(in_batch), value_range, controls).collect()
-        )
+        attached_in_batch = tuple(values.filter(in_batch) for values in attached)
+        batch_a, batch_b = a.filter(in_batch), b.filter(in_batch)
+        batches.append(_compare_batch(comparisons.filter(in_batch), batch_a, batch_b, value_range, controls, attached_in_batch).collect())
     return pl.concat(batches).lazy()
 
 
-def _compare_batch(comparisons: pl.LazyFrame, a: Side, b: Side, value_range: pl.LazyFrame, controls: pl.DataFrame) -> pl.LazyFrame:
+def _compare_batch(
+    comparisons: pl.LazyFrame,
+    a: Side,
+    b: Side,
+    value_range: pl.LazyFrame,
+    controls: pl.DataFrame,
+    attached: tuple[pl.DataFrame, pl.DataFrame],
+) -> pl.LazyFrame:
     answer_scores = _answer_pairs(comparisons, a, b).with_columns(repaired=pl.lit(None, pl.Int64))
-    region_scores = _region_scores(comparisons, a, b, value_range, controls).with_columns(
+    region_scores = _region_scores(comparisons, a, b, value_range, controls, attached).with_columns(
         key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String)
     )
     return pl.concat([answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed")
