@@ -2,8 +2,9 @@
 
 A suite file is GE's own JSON (`ExpectationSuite.to_json_dict()`), named after the table it guards
 (`core.ground_truth.json` guards core.ground_truth). Its `meta.blocking` says whether a failure must stop
-everything downstream. Frames go Polars -> Arrow -> pandas, GE's cheapest path (GE has no Polars backend;
-its SQL path fails on DuckDB).
+everything downstream. GE has no Polars backend (and its SQL path fails on DuckDB): `polars_expectations`
+measures GE's stock map expectations in Polars for GE's own classes to judge; any other expectation goes
+to GE's pandas engine, on a pandas copy of the columns the suite names.
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ SCREENING = {
     "regions": (REGIONS, ["content_hash", "project_id", "task_id", "annotation_id", "item_index"]),
 }
 _ANNOTATION = SCREENING["annotations"][1]
-SCREEN_ROWS = 2_000_000  # rows of one file validated at once: GE's pandas engine holds several copies of them
+SCREEN_ROWS = 2_000_000  # rows of one file validated at once (with their derived columns), so memory stays bounded
 SCREEN_SEED = 17
 
 
