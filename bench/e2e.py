@@ -313,7 +313,7 @@ def report(results: list[dict], command: str) -> str:
             run = r.get(name)
             if run is None:
                 lines.append(
-                    f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | | | | not run: json.load cannot hold a file this large in 20 GB |"
+                    f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | | | | not run (--gtq-only): json.load cannot hold a file of this size in 20 GB |"
                 )
                 continue
             if run["failed"]:
