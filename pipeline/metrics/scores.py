@@ -14,7 +14,7 @@ annotations are never scored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -163,17 +163,34 @@ def _region_controls(a: Side, b: Side) -> pl.LazyFrame:
     return pl.concat(rows).unique(["project_id", "control"], keep="first")
 
 
-def _region_scores(
-    comparisons: pl.LazyFrame,
-    a: Side,
-    b: Side,
-    value_range: pl.LazyFrame,
-    controls: pl.DataFrame,
-    attached: tuple[pl.DataFrame, pl.DataFrame],
-) -> pl.LazyFrame:
+@dataclass(frozen=True)
+class _Project:
+    """What scoring a comparison reads beyond its own task: the project's numeric ranges and region controls,
+    and each side's per-region values (read once, then split by task batch)."""
+
+    value_range: pl.LazyFrame
+    controls: pl.DataFrame
+    attached_a: pl.DataFrame
+    attached_b: pl.DataFrame
+
+    @classmethod
+    def of(cls, a: Side, b: Side) -> _Project:
+        value_range = pl.concat([a.answers.select("project_id", "control", "value_range"), value_ranges(a.regions)]).unique(
+            ["project_id", "control"], keep="first", maintain_order=True
+        )
+        value_range, controls = pl.collect_all([value_range, _region_controls(a, b)])  # one read of the regions for both
+        attached_a = _attached_values(a)
+        attached_b = attached_a if b is a else _attached_values(b)  # task agreement compares a side with itself
+        return cls(value_range.lazy(), controls, attached_a, attached_b)
+
+    def filter(self, predicate: pl.Expr) -> _Project:
+        return replace(self, attached_a=self.attached_a.filter(predicate), attached_b=self.attached_b.filter(predicate))
+
+
+def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
     rows_a, rows_b = _region_rows(a, "a"), _region_rows(b, "b")
     on = [*COMPARISON, "control"]
-    per_control = comparisons.select(COMPARISON).join(controls.lazy(), on="project_id").collect().lazy()  # read four times below
+    per_control = comparisons.select(COMPARISON).join(project.controls.lazy(), on="project_id").collect().lazy()  # read four times below
     matched, counts = matched_regions(
         per_control.select(on),
         per_control.join(rows_a.drop("type"), on=[*COMPARISON[:3], "control"]).select(*on, *REGION_COLUMNS),
@@ -184,13 +201,13 @@ def _region_scores(
     return pl.concat(
         [
             scores.lazy().select(*COMPARISON, "control", "type", "score", "repaired"),
-            _attached_scores(matched.lazy(), *attached, value_range),
+            _attached_scores(matched.lazy(), project),
         ],
         how="vertical_relaxed",
     )
 
 
-def _attached_scores(matched: pl.LazyFrame, attached_a: pl.DataFrame, attached_b: pl.DataFrame, value_range: pl.LazyFrame) -> pl.LazyFrame:
+def _attached_scores(matched: pl.LazyFrame, project: _Project) -> pl.LazyFrame:
     """Per-region values (choices or text attached to a region), per comparison and attached control:
     sum over matched region pairs of the pair's similarity x the values' score, over max(n_a, n_b) regions
     carrying the control. A value only one region of a pair carries scores 0."""
@@ -199,13 +216,13 @@ def _attached_scores(matched: pl.LazyFrame, attached_a: pl.DataFrame, attached_b
         renamed = {"annotation_id": name, "region_id": region, "control": "attached", "type": f"type_{name}"}
         return values.lazy().rename(renamed | {"answer_key": f"key_{name}", "answer_number": f"number_{name}"})
 
-    values_a, values_b = side_values(attached_a, "a", "region_id"), side_values(attached_b, "b", "region_id_b")
+    values_a, values_b = side_values(project.attached_a, "a", "region_id"), side_values(project.attached_b, "b", "region_id_b")
     pairs = ["project_id", "task_id", "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
     scored = answer_similarity(
         matched.join(values_a, on=["project_id", "task_id", "a", "region_id"])
         .join(matched.join(values_b, on=["project_id", "task_id", "b", "region_id_b"]), on=pairs, how="full", coalesce=True)
         .with_columns(type=pl.coalesce("type_a", "type_b"), weight=pl.col("weight").fill_null(0.0))
-        .join(value_range.rename({"control": "attached"}), on=["project_id", "attached"], how="left")
+        .join(project.value_range.rename({"control": "attached"}), on=["project_id", "attached"], how="left")
         .drop("type_a", "type_b")
     )
     carried = {
@@ -238,37 +255,22 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     Returns project_id, task_id, a, b, control, type, score, key_a, key_b (answer keys, for answer
     controls) and repaired (polygons repaired, region controls).
     """
-    value_range = pl.concat([a.answers.select("project_id", "control", "value_range"), value_ranges(a.regions)]).unique(
-        ["project_id", "control"], keep="first", maintain_order=True
-    )
-    value_range, controls = pl.collect_all([value_range, _region_controls(a, b)])  # one read of the regions for both
-    value_range = value_range.lazy()
-    attached_a = _attached_values(a)
-    attached = (attached_a, attached_a if b is a else _attached_values(b))  # task agreement compares a side with itself
+    project = _Project.of(a, b)
     n_batches = -(-comparisons.select(pl.col("task_id").n_unique()).collect().item() // TASKS_PER_BATCH)
     if n_batches <= 1:
-        return _compare_batch(comparisons, a, b, value_range, controls, attached)
+        return _compare_batch(comparisons, a, b, project)
     batches = []
     for batch in range(n_batches):
         in_batch = pl.col("task_id").hash() % n_batches == batch
-        attached_in_batch = tuple(values.filter(in_batch) for values in attached)
-        batch_a, batch_b = a.filter(in_batch), b.filter(in_batch)
-        batches.append(_compare_batch(comparisons.filter(in_batch), batch_a, batch_b, value_range, controls, attached_in_batch).collect())
+        batches.append(
+            _compare_batch(comparisons.filter(in_batch), a.filter(in_batch), b.filter(in_batch), project.filter(in_batch)).collect()
+        )
     return pl.concat(batches).lazy()
 
 
-def _compare_batch(
-    comparisons: pl.LazyFrame,
-    a: Side,
-    b: Side,
-    value_range: pl.LazyFrame,
-    controls: pl.DataFrame,
-    attached: tuple[pl.DataFrame, pl.DataFrame],
-) -> pl.LazyFrame:
+def _compare_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
     answer_scores = _answer_pairs(comparisons, a, b).with_columns(repaired=pl.lit(None, pl.Int64))
-    region_scores = _region_scores(comparisons, a, b, value_range, controls, attached).with_columns(
-        key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String)
-    )
+    region_scores = _region_scores(comparisons, a, b, project).with_columns(key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String))
     return pl.concat([answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed")
 
 
