@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from pipeline.metrics.batches import task_batches
 from pipeline.metrics.classification import UNMATCHED, f1, precision, recall
 from pipeline.metrics.matching import (
     BOX_TYPES,
@@ -110,9 +111,7 @@ def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.Dat
         *TASK, "control", pl.col("box").alias("box_gt"), pl.col("label").alias("label_gt"), *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY)
     )
     group = ["task_id", "annotator"]  # box ids are unique: with the annotator and the image they fix the key
-    n_batches = -(-gt_boxes.select(pl.col("task_id").n_unique()).item() // TASKS_PER_BATCH)
-    for batch in range(n_batches):
-        in_batch = (pl.col("task_id").hash() % n_batches == batch) if n_batches > 1 else pl.lit(True)
+    for in_batch in task_batches(gt_boxes.select(pl.col("task_id").n_unique()).item(), TASKS_PER_BATCH):
         mine = real.filter(in_batch).collect()
         candidates = (  # streamed: the pairs of an image are filtered as they are made
             mine.lazy()

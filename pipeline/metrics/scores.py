@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from pipeline.metrics.batches import TASKS_PER_BATCH, task_batches
 from pipeline.metrics.matching import box_label
 from pipeline.metrics.ordered import ordered_mean, ordered_sum
 from pipeline.metrics.similarity import (
@@ -36,7 +37,6 @@ from pipeline.metrics.similarity import (
 ANSWER_KEYS = ["project_id", "task_id", "annotation_id", "control"]
 COMPARISON = ["project_id", "task_id", "a", "b"]
 DEFAULT_RATING_SCALE = (1.0, 5.0)  # Label Studio's Rating without maxRating
-TASKS_PER_BATCH = 250_000  # tasks whose comparisons are scored together; more only costs memory
 
 
 def _values(regions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
@@ -151,7 +151,7 @@ def _region_rows(side: Side, name: str) -> pl.LazyFrame:
 
 def _attached_values(side: Side) -> pl.DataFrame:
     """Per-region answers of one side: project_id, task_id, annotation_id, region_id, control, type,
-    answer_key, answer_number (collected: each is read several times)."""
+    answer_key, answer_number (collected: read once per project, then split by task batch)."""
     _, attached = _split_values(side.regions)
     keys = ["project_id", "task_id", "annotation_id", "region_id", "control"]
     return _values(attached, keys).with_columns(_answer_key()).select(*keys, "type", "answer_key", "answer_number").collect()
@@ -256,16 +256,14 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     controls) and repaired (polygons repaired, region controls).
     """
     project = _Project.of(a, b)
-    n_batches = -(-comparisons.select(pl.col("task_id").n_unique()).collect().item() // TASKS_PER_BATCH)
-    if n_batches <= 1:
+    batches = task_batches(comparisons.select(pl.col("task_id").n_unique()).collect().item(), TASKS_PER_BATCH)
+    if len(batches) <= 1:
         return _compare_batch(comparisons, a, b, project)
-    batches = []
-    for batch in range(n_batches):
-        in_batch = pl.col("task_id").hash() % n_batches == batch
-        batches.append(
-            _compare_batch(comparisons.filter(in_batch), a.filter(in_batch), b.filter(in_batch), project.filter(in_batch)).collect()
-        )
-    return pl.concat(batches).lazy()
+    scored = [
+        _compare_batch(comparisons.filter(in_batch), a.filter(in_batch), b.filter(in_batch), project.filter(in_batch)).collect()
+        for in_batch in batches
+    ]
+    return pl.concat(scored).lazy()
 
 
 def _compare_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
