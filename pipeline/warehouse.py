@@ -38,6 +38,7 @@ from urllib.parse import unquote
 
 import duckdb
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from pipeline.contract import ALL_TABLES, QUALITY_TABLES, Table
 from pipeline.groundtruth.versioning import GroundTruthVersion
@@ -345,12 +346,42 @@ class Warehouse:
 def _in_stable_order(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     """Rows sorted so that the same rows make the same file whatever order a computation produced them in:
     by the table's `row_key`, ties by a hash of its other columns (sorting 10M regions by every column
-    would hold their JSON texts twice over); else by every column that sorts (nested ones excepted)."""
-    if table.row_key:
-        rest = [pl.col(c) for c in table.columns if c not in table.row_key]
-        return frame.sort([*table.row_key, pl.struct(rest).hash(seed=0)], nulls_last=True, maintain_order=True)
-    keys = [name for name, dtype in frame.collect_schema().items() if not dtype.is_nested()]
-    return frame.sort(keys, nulls_last=True, maintain_order=True)
+    would hold their JSON texts twice over); else by every column that sorts (nested ones excepted).
+
+    A table keyed by task with more than ROWS_PER_SORT rows is sorted one range of tasks at a time, each
+    range holding about that many rows: memory holds one range, and the file is the same as a whole sort."""
+    if not table.row_key:
+        keys = [name for name, dtype in frame.collect_schema().items() if not dtype.is_nested()]
+        return frame.sort(keys, nulls_last=True, maintain_order=True)
+    rest = [pl.col(c) for c in table.columns if c not in table.row_key]
+    order = [*table.row_key, pl.struct(rest).hash(seed=0)]
+    ranges = _task_ranges(frame, table.row_key[1]) if table.row_key[:2] == ("project_id", "task_id") else []
+    if len(ranges) < 2:
+        return frame.sort(order, nulls_last=True, maintain_order=True)
+
+    def sorted_ranges(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None):
+        for in_range in ranges:
+            rows = frame.filter(in_range).sort(order, nulls_last=True, maintain_order=True)
+            rows = rows if predicate is None else rows.filter(predicate)
+            yield (rows.select(with_columns) if with_columns else rows).collect()
+
+    return register_io_source(sorted_ranges, schema=frame.collect_schema(), explain_name="sorted by task range")
+
+
+ROWS_PER_SORT = 2_000_000
+
+
+def _task_ranges(frame: pl.LazyFrame, task: str) -> list[pl.Expr]:
+    """Filters that split `frame` into consecutive ranges of `task` (nulls last) of about ROWS_PER_SORT rows."""
+    counts = frame.group_by(task).len().sort(task, nulls_last=True).collect()
+    column = pl.col(task)
+    ranges = counts.group_by((pl.col("len").cum_sum() - pl.col("len")) // ROWS_PER_SORT, maintain_order=True).agg(
+        low=column.drop_nulls().first(), high=column.drop_nulls().last(), nulls=column.is_null().any()
+    )
+    return [
+        column.is_between(pl.lit(low), pl.lit(high)) | column.is_null() if nulls else column.is_between(pl.lit(low), pl.lit(high))
+        for low, high, nulls in ranges.select("low", "high", "nulls").iter_rows()
+    ]
 
 
 def _conformed_scan(table: Table, path: Path) -> pl.LazyFrame:
