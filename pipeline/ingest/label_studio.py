@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -448,6 +449,7 @@ _LABELLED = frozenset(
     {"rectanglelabels", "polygonlabels", "keypointlabels", "ellipselabels", "labels", "hypertextlabels", "paragraphlabels"}
 )
 _MAX_OFFSET = 2**62  # character offsets and image sizes fit in 64-bit integers with room to spare
+_NO_OFFSETS = (None,) * 5
 
 
 VALUELESS_TYPES = frozenset({"relation"})  # a relation links two regions (from_id, to_id) and carries no value
@@ -472,16 +474,17 @@ def region_problem(result: _Result, value: _Value) -> str | None:
     (1.6 points past the edge in the shared samples); the GT publication check keeps them out of the GT."""
     for name in ("original_width", "original_height"):
         size = getattr(result, name)
-        if size is not None and not (
-            isinstance(size, int | float) and not isinstance(size, bool) and math.isfinite(size) and 0 < size < _MAX_OFFSET
-        ):
-            return f"{name} {size} is not an image size"
-    start, end = _offsets(value)
-    if any(isinstance(o, int) and not 0 <= o < _MAX_OFFSET for o in (start, end)):
-        return f"span offsets {start}..{end} out of range"
+        if size is not None and not (isinstance(size, int | float) and not isinstance(size, bool) and 0 < size < _MAX_OFFSET):
+            return f"{name} {size} is not an image size"  # NaN and infinities fail the comparison too
+    if (value.start, value.end, value.startOffset, value.endOffset, value.globalOffsets) != _NO_OFFSETS:
+        start, end = _offsets(value)
+        if any(isinstance(o, int) and not 0 <= o < _MAX_OFFSET for o in (start, end)):
+            return f"span offsets {start}..{end} out of range"
     numbers = [v for v in (value.x, value.y, value.width, value.height, value.rotation) if v is not None]
-    numbers += [c for point in value.points or [] for c in point]
-    if not all(math.isfinite(v) for v in numbers):
+    if value.points:
+        numbers += chain.from_iterable(value.points)
+    # A finite sum is the quick answer; it is not finite when one of them is not, or when they overflow.
+    if not math.isfinite(sum(numbers)) and not all(map(math.isfinite, numbers)):
         return "a coordinate is not a finite number"
     if result.type in _LABELLED and not _labels(result.type, value):
         return "region has no label"

@@ -146,6 +146,19 @@ def test_bundled_sample_is_deterministic_and_realistic(tmp_path):
     json.loads((tmp_path / "a.json").read_text())  # plain JSON any tool can read
 
 
+def test_times_with_any_utc_offset_are_stored_as_the_same_instant_in_utc(tmp_path):
+    """Exports write times with a zone offset, with Z, or with none (read as UTC)."""
+    written = ["2026-01-01T12:30:00+02:00", "2026-01-01T10:30:00.250Z", "2026-01-01T10:30:00", "2025-12-31T23:00:00-11:30"]
+    tasks = [ls_task(i, [ls_annotation(i, updated_at=at)]) for i, at in enumerate(written)]
+    read = parse(write_export(tmp_path / "export.json", tasks), tmp_path)
+    stored = read.annotations.sort("task_id")["updated_at"]
+    assert stored.dtype == pl.Datetime("us", "UTC")
+    assert [t.isoformat() for t in stored] == [
+        "2026-01-01T10:30:00+00:00", "2026-01-01T10:30:00.250000+00:00", "2026-01-01T10:30:00+00:00", "2026-01-01T10:30:00+00:00",
+    ]  # fmt: skip
+    assert read.tasks.sort("task_id")["updated_at"].equals(stored)  # a task without its own time takes its annotation's
+
+
 def test_reviews_and_history_are_kept(label_studio_samples, tmp_path):
     by_name = {p.name: parse(p, tmp_path) for p in label_studio_samples}
     reviews = by_name["ls_text_csv_source.json"].reviews.sort("annotation_id")
