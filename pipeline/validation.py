@@ -353,13 +353,13 @@ def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDo
                 pl.format("expectations/{}.json: {} on {} ({})", pl.lit(table.key), "expectation", "column", "value").alias("reason"),
             )
         )
-    if not found:
+    critical = pl.concat(found) if found else pl.DataFrame()
+    if critical.is_empty():  # the usual case: nothing more to read
         return Screening(pl.DataFrame(schema=schema), failures, outcomes, rows)
     flags = pl.concat([e.annotations for e in exports]).select(*_ANNOTATION, gt_candidate=pl.col("gt_flag").fill_null(False))
     # One quarantine record per annotation, its reasons together.
     rejected = (
-        pl.concat(found)
-        .group_by(_ANNOTATION, maintain_order=True)
+        critical.group_by(_ANNOTATION, maintain_order=True)
         .agg(pl.col("locator").first(), pl.col("reason").unique(maintain_order=True).str.join("; "))
         .join(flags.unique(_ANNOTATION).collect(), on=_ANNOTATION, how="left")
         .select(list(schema))

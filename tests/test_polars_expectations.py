@@ -85,6 +85,20 @@ EXPECTATIONS = [
     {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["project_id", "unit"]}},
     {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["kind", "count"], "ignore_row_if": "any_value_is_missing"}},
     {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["project_id", "annotation_id"], "ignore_row_if": "never"}},
+    # Conditions true on a missing string (`!=`), and on a float column.
+    {
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {
+            "column": "kind",
+            "value_set": ["polygon", "rectanglelabels"],
+            "row_condition": 'unit != "pixel"',
+            "condition_parser": "pandas",
+        },
+    },
+    {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "origin", "row_condition": '(x > 10) | (unit == "pixel")', "condition_parser": "pandas"},
+    },
     # Left to GE: an expectation this module does not measure, in the middle of the suite.
     {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "origin", "regex": "^[a-z]+$"}},
 ]
