@@ -343,6 +343,9 @@ class Warehouse:
         return path
 
 
+ROWS_PER_SORT = 2_000_000  # rows a task-keyed table is sorted at once (with their JSON texts)
+
+
 def _in_stable_order(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     """Rows sorted so that the same rows make the same file whatever order a computation produced them in:
     by the table's `row_key`, ties by a hash of its other columns (sorting 10M regions by every column
@@ -366,9 +369,6 @@ def _in_stable_order(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
             yield (rows.select(with_columns) if with_columns else rows).collect()
 
     return register_io_source(sorted_ranges, schema=frame.collect_schema(), explain_name="sorted by task range")
-
-
-ROWS_PER_SORT = 2_000_000
 
 
 def _task_ranges(frame: pl.LazyFrame, task: str) -> list[pl.Expr]:
