@@ -335,7 +335,7 @@ def report(results: list[dict], command: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--tasks", type=int, nargs="*", default=[10_000, 100_000], help="sizes measured beside the scripts")
     parser.add_argument("--gtq-only", type=int, nargs="*", default=[], metavar="TASKS", help="sizes measured with gtq alone, after --tasks")
     parser.add_argument("--script", nargs=2, metavar=("EXPORT", "OUT"), help=argparse.SUPPRESS)  # one script run, in its own process
     parser.add_argument("--boxes", action="store_true", help=argparse.SUPPRESS)
