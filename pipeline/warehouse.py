@@ -379,7 +379,7 @@ def _task_ranges(frame: pl.LazyFrame, task: str) -> list[pl.Expr]:
         low=column.drop_nulls().first(), high=column.drop_nulls().last(), nulls=column.is_null().any()
     )
     return [
-        column.is_between(pl.lit(low), pl.lit(high)) | column.is_null() if nulls else column.is_between(pl.lit(low), pl.lit(high))
+        column.is_between(pl.lit(low), pl.lit(high)) | (column.is_null() & pl.lit(nulls))
         for low, high, nulls in ranges.select("low", "high", "nulls").iter_rows()
     ]
 

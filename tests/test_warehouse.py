@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import duckdb
 import polars as pl
 import pytest
@@ -135,7 +137,7 @@ def test_the_duckdb_file_catches_up_whatever_state_it_was_left_in(tmp_path):
 
 def test_a_table_sorted_range_by_range_is_the_file_a_whole_sort_makes(tmp_path, monkeypatch):
     """Large tables are sorted a range of tasks at a time to bound memory: the bytes must not tell."""
-    rng = __import__("random").Random(7)
+    rng = random.Random(7)
     rows = [
         {"project_id": "a", "task_id": rng.choice([None, *map(str, range(40))]), "annotation_id": str(rng.randrange(3)),
          "region_id": str(rng.randrange(2)), "item_index": 0, "value_json": f"{{\"v\": {rng.randrange(4)}}}"}

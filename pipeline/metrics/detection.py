@@ -56,7 +56,6 @@ WHOLE_IMAGE_CLASSIFIER = "(whole-image classifier)"  # Scout's WIC: an image-lev
 # COCOeval's area ranges (square pixels) and detections per image and label.
 AREA_RANGES = {"all": (0.0, 1e10), "small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
 MAX_DETECTIONS = (1, 10, 100)
-TASKS_PER_BATCH = 250_000  # images matched together; more only costs memory
 
 
 def _match(rule: str, pairs: pl.DataFrame, key: list[str]) -> pl.DataFrame:
@@ -111,7 +110,7 @@ def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.Dat
         *TASK, "control", pl.col("box").alias("box_gt"), pl.col("label").alias("label_gt"), *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY)
     )
     group = ["task_id", "annotator"]  # box ids are unique: with the annotator and the image they fix the key
-    for in_batch in task_batches(gt_boxes.select(pl.col("task_id").n_unique()).item(), TASKS_PER_BATCH):
+    for in_batch in task_batches(gt_boxes.select(pl.col("task_id").n_unique()).item()):
         mine = real.filter(in_batch).collect()
         candidates = (  # streamed: the pairs of an image are filtered as they are made
             mine.lazy()
