@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from pipeline.assets.metadata import summary_stats, table_asset, table_result, table_spec
+from pipeline.assets.metadata import asset_key, summary_stats, table_asset, table_result, table_spec
 from pipeline.contract import (
     AGREEMENT_MATRIX,
     ANNOTATION_SCORES,
@@ -42,15 +42,18 @@ from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 def _publish(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, table, rows: pl.LazyFrame, stats: tuple[str, ...] = ()
 ) -> dg.MaterializeResult:
-    """Replace the project's rows of `table` with `rows`, stamped with the GT version they were scored
-    against and the run; the metadata describes them, with the mean and count of each `stats` column: numbers
-    the Dagster UI plots run after run."""
+    """Replace the project's rows of `table` with `rows`, stamped with the run and, when the table is computed
+    from core.ground_truth, the GT version they were scored against; the metadata describes them, with the
+    mean and count of each `stats` column: numbers the Dagster UI plots run after run."""
     store, project = warehouse.store(), context.partition_key
-    gt_version = store.head(project).gt_version
+    # Only a table downstream of the GT in the graph runs after this run's GT step: any other would stamp
+    # whichever version the step order happened to leave.
+    reads_ground_truth = asset_key(GROUND_TRUTH) in context.job_def.asset_layer.asset_graph.get_ancestor_asset_keys(asset_key(table))
+    gt_version = store.head(project).gt_version if reads_ground_truth else None
     stamped = rows.with_columns(gt_version=pl.lit(gt_version, pl.Int64), run_id=pl.lit(context.run_id))
     written = store.write_project(project, {table: stamped}, run_id=context.run_id)[table]
     figures = {name: value for column in stats for name, value in summary_stats(written, column).items()}
-    return table_result(table, written, gt_version=-1 if gt_version is None else gt_version, **figures)
+    return table_result(table, written, **({"gt_version": gt_version} if reads_ground_truth else {}), **figures)
 
 
 @dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS, LABEL_CONFIG]))

@@ -143,6 +143,10 @@ def test_quality_rows_carry_their_gt_version_and_run_and_earlier_runs_stay_reada
         assert as_of_v0 == [(0.0,)]
         runs = con.execute("SELECT DISTINCT run_id FROM history.annotation_scores ORDER BY ALL").fetchall()
         assert sorted(r[0] for r in runs) == sorted([first.runs["1"].run_id, second.runs["1"].run_id])
+        # Tables computed without the GT name no version: whichever the step order left would be a guess.
+        for table in ("answers", "task_agreement", "project_agreement"):
+            assert con.execute(f"SELECT DISTINCT gt_version FROM quality.{table}").fetchall() == [(None,)], table
+        assert con.execute("SELECT DISTINCT gt_version FROM quality.agreement_matrix").fetchall() == [(1,)]
 
 
 @pytest.mark.parametrize("reader", ["polars", "pyarrow", "duckdb"])
