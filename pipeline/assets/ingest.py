@@ -83,7 +83,10 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
                 continue
             seen.add(digest)
             export = read_export(
-                source, staging / str(len(exports)), progress=lambda n, path=path: context.log.info(f"{path}: {n:,} records read so far")
+                source,
+                staging / str(len(exports)),
+                progress=lambda n, path=path: context.log.info(f"{path}: {n:,} records read so far"),
+                digest=digest,
             )
             if export.project_ids and project not in export.project_ids:
                 context.log.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")

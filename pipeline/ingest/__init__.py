@@ -249,14 +249,17 @@ def _reporting(count: Callable[[], int], report: Callable[[int], None] | None):
         ticker.join()
 
 
-def read_export(source: str | Path | Source, staging: Path, progress: Callable[[int], None] | None = None) -> ParsedExport:
+def read_export(
+    source: str | Path | Source, staging: Path, progress: Callable[[int], None] | None = None, digest: str | None = None
+) -> ParsedExport:
     """Read one export file into Parquet under `staging`; bad content ends up in `quarantine`. The project
     ids of a namespaced source are `NAME:<id>`. `progress`, when given, hears the number of records read so
-    far every few seconds."""
+    far every few seconds. `digest` is the file's `content_hash` when the caller has it already (hashing a
+    4 GB export takes seconds)."""
     source = Source.parse(source)
     path = source.path
     source_file = str(path)
-    digest = content_hash(path)
+    digest = digest or content_hash(path)
     staging.mkdir(parents=True, exist_ok=True)
     with _mapped(path) as buffer, _gc_paused():
         try:
