@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipeline.assets.ingest import INGESTED
 from pipeline.cli import execute, run_pipeline
 from pipeline.contract import (
     ALL_TABLES,
@@ -111,7 +112,9 @@ def test_rerunning_the_same_file_changes_nothing(tmp_path):
     before = {
         t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
     }
+    committed = store.head("1").tables
     result = run_ok([export], store.root)
+    assert {t.key: store.head("1").tables[t.key] for t in INGESTED} == {t.key: committed[t.key] for t in INGESTED}  # not rewritten
     after = {
         t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
     }

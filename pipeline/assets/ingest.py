@@ -127,11 +127,16 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
             for e, owned in zip(exports, owns, strict=True)
             if owned
         ]
-        # One commit: the ledger never vouches for a file whose rows are not in the tables.
-        written = store.write_project(
-            project,
-            {SOURCE_FILES: pl.concat([ingested, new_files]), **state.tables(), QUARANTINE: pl.concat(quarantine)},
-            run_id=context.run_id,
+        # One commit: the ledger never vouches for a file whose rows are not in the tables. With no new file the
+        # committed tables stand as they are: a rerun on the same files rewrites nothing.
+        written = (
+            store.write_project(
+                project,
+                {SOURCE_FILES: pl.concat([ingested, new_files]), **state.tables(), QUARANTINE: pl.concat(quarantine)},
+                run_id=context.run_id,
+            )
+            if exports
+            else {table: store.scan_project(table, project) for table in INGESTED}
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
