@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipeline.contract import REGIONS
 from pipeline.groundtruth import resolve_ground_truth, rules, versioning
 from pipeline.groundtruth.policy import Consensus, Policy, PolicyError, ProjectPolicy, append_override, load_overrides, load_policy
 from tests.conftest import ls_annotation, ls_task, parse, write_export
@@ -336,3 +337,16 @@ def test_broken_policy_and_override_files_are_refused_by_name(tmp_path, capsys):
         assert main(["gt", "unset", "--project", "1", "--task", "1", "--reason", "r", "--groundtruth", str(tmp_path)]) == 2
         assert str(overrides) in capsys.readouterr().err  # a message naming the file, not a traceback
         assert overrides.read_text() == text and not (tmp_path / "overrides.yaml.partial").exists()
+
+
+def test_a_task_fingerprint_is_the_multiset_of_its_gt_region_rows():
+    box = {"project_id": "1", "task_id": "1", "control": "label", "type": "rectanglelabels", "labels": ["zebra"], "x": 1.0}
+    other = box | {"x": 2.0}
+
+    def fingerprint(rows: list[dict]) -> list:
+        regions = pl.concat([REGIONS.empty(), pl.DataFrame(rows)], how="diagonal_relaxed")  # the other columns null
+        return versioning.fingerprints(regions)["fingerprint"].to_list()
+
+    assert fingerprint([box, other]) == fingerprint([other, box])  # the order of regions is not content
+    assert fingerprint([box, box, other]) != fingerprint([box, other])  # a duplicated region is
+    assert fingerprint([box]) != fingerprint([other])
