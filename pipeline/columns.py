@@ -17,8 +17,9 @@ COLUMNS: dict[str, str] = {
     "source_file": "Path of the export file the row came from, as given to the run.",
     "content_hash": "SHA-256 (hex) identifying the bytes of the export file the row came from and of its companion file, if any.",
     "run_id": "Dagster run that computed the row.",
-    "gt_version": "The project's GT version the row was scored against (versions count 0, 1, 2, ...); -1 when none was published yet;"
-    " null on the tables computed without the GT (answers, task and project agreement, annotator confusion).",
+    "gt_version": "The project's GT version the row was scored against (versions count 0, 1, 2, ...), taken from the GT (or the"
+    " scores) the table was computed from; null when no version was published yet, and on the tables computed without the GT"
+    " (answers, task and project agreement).",
     # -- core.source_files
     "format": "Export format detected from the content: label-studio-json, label-studio-json-min, label-studio-csv, scout-annotations-csv,"
     " scout-images-csv, coco-ground-truth, coco-results, or unreadable.",

@@ -254,9 +254,11 @@ GROUND_TRUTH = Table(
         "content_hash": pl.String,
         "consensus_regions": pl.List(pl.Struct({"annotation_id": pl.String, "item_index": pl.Int32})),
         "split": pl.String,
+        "gt_version": pl.Int64,
     },
     "Exactly one row per task that has ground truth: which annotation, how it was decided, the version that set it,"
-    " and its fixed split (train/validation/test by default; a task keeps its split in every version).",
+    " its fixed split (train/validation/test by default; a task keeps its split in every version), and the project's"
+    " GT version the table holds (what scores computed from it are stamped with).",
 )
 
 GROUND_TRUTH_HISTORY = Table(

@@ -1,6 +1,6 @@
 """The one place where gtq's assets, checks, resources, jobs and schedules meet.
 
-Flow (one way): ingest -> ground truth -> validate (checks) -> score -> publish (per-project Parquet commits, GT versions, DuckDB views).
+Flow (one way): ingest -> ground truth -> validate (checks) -> score -> publish (Delta tables partitioned by project, GT versions, DuckDB views).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pipeline.assets import groundtruth, ingest, quality, report
 from pipeline.assets.partitions import projects
 from pipeline.checks import expectations
 from pipeline.progress import progress_logger
-from pipeline.resources import GroundTruthPolicyResource, ReportResource, WarehouseResource
+from pipeline.resources import GroundTruthPolicyResource, ReportResource, WarehouseIOManager, WarehouseResource
 from pipeline.sensors import build_inbox_sensor, build_nightly_schedule
 
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality, report])
@@ -25,13 +25,19 @@ gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all(), part
 nightly = build_nightly_schedule(gtq_job)
 inbox_sensor = build_inbox_sensor(gtq_job)
 
+warehouse = WarehouseResource()
 defs = dg.Definitions(
     assets=[ingest.EXPORT_FILES, *all_assets],
     asset_checks=all_checks,
     jobs=[gtq_job],
     schedules=[nightly],
     sensors=[inbox_sensor],
-    resources={"warehouse": WarehouseResource(), "groundtruth": GroundTruthPolicyResource(), "report": ReportResource()},
+    resources={
+        "warehouse": warehouse,
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "groundtruth": GroundTruthPolicyResource(),
+        "report": ReportResource(),
+    },
     executor=dg.in_process_executor,
     loggers={"console": dg.colored_console_logger, "progress": progress_logger},
 )

@@ -1,32 +1,26 @@
-"""Where the warehouse's files live: a local folder or an S3 prefix. Both offer the few operations the
-warehouse's commit protocol needs, with the same guarantees. No Dagster here.
+"""Where the warehouse's files outside its Delta tables live (GT version folders, the DuckDB file): a local
+folder or an S3 prefix, with the same guarantees. No Dagster here.
 
-Keys are '/'-separated paths relative to the warehouse root. `location(key)` is what Polars and people
-use (a `Path`, or an `s3://` URL read with the credentials and endpoint of the environment: AWS_* variables).
+Keys are '/'-separated paths relative to the warehouse root. `location(key)` is what Polars, delta-rs and
+people use (a `Path`, or an `s3://` URL read with the credentials and endpoint of the environment: AWS_* variables).
 
 The guarantees the warehouse builds on:
-- `create_text` writes a small file whole, only if it does not exist yet (else FileExistsError): a commit point.
-- `replace_text` replaces a small file whole.
-- `lock` is an exclusive lock, re-entrant within the process, that every process and machine sharing the
-  storage sees (`flock` locally; on S3 an object created only if absent, deleted on release).
+- `create_text` writes a small file whole, only if it does not exist yet (else FileExistsError).
 - `publish_folder` makes a folder appear complete or not at all, never over an existing one.
+- `file_lock` is an exclusive lock on this machine, re-entrant within the process.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import re
 import shutil
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -37,12 +31,8 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def read_text(self, key: str) -> str: ...
     def names(self, key: str) -> list[str]: ...
-    def make_parent(self, key: str) -> None: ...
     def create_text(self, key: str, text: str) -> None: ...
-    def replace_text(self, key: str, text: str) -> None: ...
-    def delete(self, key: str) -> None: ...
     def delete_tree(self, key: str) -> None: ...
-    def lock(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]: ...
     def publish_folder(self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str) -> None: ...
 
 
@@ -89,9 +79,6 @@ class LocalStorage:
         folder = self.location(key)
         return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
-    def make_parent(self, key: str) -> None:
-        self.location(key).parent.mkdir(parents=True, exist_ok=True)
-
     def create_text(self, key: str, text: str) -> None:
         path = self.location(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,22 +92,8 @@ class LocalStorage:
         finally:
             temporary.unlink(missing_ok=True)
 
-    def replace_text(self, key: str, text: str) -> None:
-        path = self.location(key)
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        temporary.write_text(text)
-        os.replace(temporary, path)
-
-    def delete(self, key: str) -> None:
-        self.location(key).unlink(missing_ok=True)
-
     def delete_tree(self, key: str) -> None:
         shutil.rmtree(self.location(key), ignore_errors=True)
-
-    def lock(self, key: str, on_wait: Callable[[], None] | None = None):
-        path = self.location(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return file_lock(path, on_wait)
 
     def publish_folder(self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str) -> None:
         """Written into a hidden sibling folder, then renamed (which fails if `key` exists with content)."""
@@ -190,9 +163,6 @@ class ObjectStorage:
             names.update(o["Key"].rsplit("/", 1)[-1] for o in page.get("Contents", []))
         return sorted(names)
 
-    def make_parent(self, key: str) -> None:
-        pass  # S3 has no folders
-
     def create_text(self, key: str, text: str) -> None:
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=text.encode(), IfNoneMatch="*")
@@ -201,35 +171,10 @@ class ObjectStorage:
                 raise FileExistsError(self.location(key)) from exc
             raise
 
-    def replace_text(self, key: str, text: str) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=text.encode())
-
-    def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
-
     def delete_tree(self, key: str) -> None:
         for page in self._listed(key, delimiter=""):
             if objects := [{"Key": o["Key"]} for o in page.get("Contents", [])]:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects})
-
-    @contextmanager
-    def lock(self, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        """A lease object: created only if absent, deleted on release. A process killed while holding it
-        leaves it behind; waiters say who holds it (its content), and deleting it frees the lock."""
-        with _LOCKS.hold(("s3", self.bucket, self._key(key)), lambda: self._acquire(key, on_wait), lambda _: self.delete(key)):
-            yield
-
-    def _acquire(self, key: str, on_wait: Callable[[], None] | None) -> None:
-        holder = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": datetime.now(UTC).isoformat()})
-        waited = False
-        while True:
-            try:
-                return self.create_text(key, holder)
-            except FileExistsError:
-                if not waited and on_wait:
-                    on_wait()
-                waited = True
-                time.sleep(1)
 
     def publish_folder(self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str) -> None:
         """The marker is the publication's commit point: written last, only if absent. Objects of a killed

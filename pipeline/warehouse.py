@@ -1,25 +1,29 @@
-"""The warehouse: every table stored per project, each project's state committed atomically, a DuckDB
-file of views for people, and the ground-truth versions as immutable content. No Dagster here.
+"""The warehouse: every contract table as a Delta table partitioned by project, the ground-truth versions as
+frozen folders, and a DuckDB file of views for people on the machine. No Dagster here.
 
-Layout under the root (a project's folder name is its id, percent-encoded):
+Layout under the root, a local folder or an S3 prefix (`s3://bucket/prefix`) alike:
 
-    projects/<project>/tables/<schema>.<table>/<n>.parquet   the project's rows of a table as written by commit n
-    projects/<project>/commits/<n>.json                      commit n: for every table, the commit whose file holds
-                                                             its current rows; the run and the GT version
-    projects/<project>/ground_truth/<v>/                     GT version v of the project (see `GroundTruthVersion`)
-    gtq.duckdb                                               views over every project's current files, for queries
+    tables/<schema>/<table>/                  the Delta table `<schema>.<table>`, partitioned by `project_id`
+    tables/history/<table>/                   every run's rows of `quality.<table>`, append-only (Delta too)
+    projects/<project>/ground_truth/<v>/      GT version v of the project (see `GroundTruthVersion`)
+    gtq.duckdb                                views over every table's current files (local warehouses)
 
-The root is a local folder or an S3 prefix (`s3://bucket/prefix`; see `pipeline.storage`), with the same layout.
+Any engine that reads Delta reads the tables without gtq: `deltalake.DeltaTable(path)`, `pl.scan_delta(path)`,
+Spark, Trino, DuckDB's `delta_scan`.
 
 Properties, by construction:
-- A project's run reads and writes only its own folder, so its cost does not depend on other projects.
-- A commit file is the commit point: data files are written first, the commit file last (created, never
-  replaced), so a kill at any instant leaves the previous commit or the new one. Files of a commit that
-  never happened are deleted by the project's next write.
-- Writers of one project take the project's lock (`project_lock`); projects never wait for each other.
-- `gtq.duckdb` is rebuilt into a new file and renamed into place: a reader's open connection keeps the
-  file it opened, writers never wait for readers, and the views always name committed files only.
-- Data files are never changed or deleted, so every earlier commit stays readable (`history.*` views).
+- A project's run replaces only its own partition of a table (an overwrite whose predicate names the project),
+  so its cost does not depend on other projects, and runs of different projects commit to the same tables at
+  once without a lock: Delta commits to disjoint partitions do not conflict, and on S3 delta-rs commits its
+  log entry by conditional PUT, so no commit is lost with several writers.
+- A commit is atomic: a kill leaves the table at its previous version or the new one. Data files of a commit
+  that never happened are never read, and the maintenance job's vacuum removes them.
+- Writers of one project take turns: Dagster queues a project's runs, and on one machine a project's runs
+  also take its lock (`project_lock`).
+- Each write of a table is a Delta version: earlier states stay readable (`scan_project(..., version=N)`)
+  until the maintenance job's retention; `history.*` keeps every run's quality rows for good.
+- `gtq.duckdb` is rebuilt into a new file and renamed into place: a reader's open connection keeps the file
+  it opened, writers never wait for readers, and the views name committed files only.
 """
 
 from __future__ import annotations
@@ -30,14 +34,15 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
 import duckdb
 import polars as pl
+from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from polars.io.plugins import register_io_source
 
 from pipeline.contract import ALL_TABLES, QUALITY_TABLES, Table
@@ -45,6 +50,7 @@ from pipeline.groundtruth.versioning import GroundTruthVersion
 from pipeline.storage import file_lock, local_folder, open_storage
 
 _SAFE = re.compile(r"[A-Za-z0-9-]")
+PARTITION = "project_id"
 
 
 class WarehouseError(Exception):
@@ -59,152 +65,157 @@ def project_folder(project_id: str) -> str:
     return "".join(c if _SAFE.fullmatch(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in project_id)
 
 
-@dataclass(frozen=True)
-class Commit:
-    """One committed state of a project: which commit's file holds each table's rows."""
+def history_table(table: Table) -> Table:
+    """`history.<name>`: every run's rows of the quality table `table` (each names its run and GT version)."""
+    return Table("history", table.name, table.columns, f"Every run's rows of {table.key}, oldest first. {table.description}")
 
-    number: int
-    tables: dict[str, int]
-    run_id: str | None = None
-    gt_version: int | None = None
-    committed_at: str | None = None
 
-    @classmethod
-    def initial(cls) -> Commit:
-        return cls(number=-1, tables={})
+HISTORY_TABLES = tuple(history_table(t) for t in QUALITY_TABLES)
 
 
 class Warehouse:
     def __init__(self, root: str | Path) -> None:
         self.storage = open_storage(root)
         self.root = self.storage.location("")
-        if self.storage.exists("parquet") and not self.storage.names("projects"):
+        if self.storage.exists("parquet") and not self.storage.names("tables"):
             raise WarehouseError(
-                f"{self.root} was written by an earlier gtq (one Parquet file per table, a global Delta GT); this gtq"
-                " stores every project apart. Run your exports into a new warehouse folder (`gtq run --source ..."
-                " --warehouse NEW`); the old folder stays readable as it is."
+                f"{self.root} was written by an early gtq (one Parquet file per table, a global Delta GT) that cannot be"
+                " converted. Run your exports into a new warehouse folder (`gtq run --source ... --warehouse NEW`)."
             )
+        if any(self.storage.exists(f"projects/{p}/commits") for p in self.storage.names("projects")):
+            raise WarehouseError(
+                f"{self.root} is in the layout of gtq before Delta tables (per-project commit files). Convert it once, keeping"
+                f" every GT version and the quality history: gtq migrate --warehouse {self.root}"
+            )
+        self._created: set[str] = set()
 
     # -- layout -----------------------------------------------------------------------------------------
     @property
     def duckdb_path(self) -> Path:
         return self.storage.location("gtq.duckdb")
 
-    def project_path(self, project_id: str) -> Path | str:
-        return self.storage.location(self._project(project_id))
+    def table_path(self, table: Table) -> str:
+        """Where the Delta table `table` lives (a local path or an `s3://` URL): what any Delta reader opens."""
+        return str(self.storage.location(f"tables/{table.schema}/{table.name}"))
 
-    @staticmethod
-    def _project(project_id: str) -> str:
+    def _gt_project(self, project_id: str) -> str:
         return f"projects/{project_folder(project_id)}"
 
-    def _table_dir(self, project_id: str, table: Table) -> str:
-        return f"{self._project(project_id)}/tables/{table.key}"
-
-    def _commit_key(self, project_id: str, number: int) -> str:
-        return f"{self._project(project_id)}/commits/{number:010d}.json"
+    def delta_table(self, table: Table, version: int | None = None) -> DeltaTable | None:
+        """The Delta table of `table` (at `version`, by default the latest); None before its first write."""
+        try:
+            return DeltaTable(self.table_path(table), version=version)
+        except TableNotFoundError:
+            return None
 
     def projects(self) -> list[str]:
-        """Every project with at least one commit, sorted."""
-        return sorted(
-            unquote(name)
-            for name in self.storage.names("projects")
-            if any(n.endswith(".json") for n in self.storage.names(f"projects/{name}/commits"))
-        )
+        """Every project with rows in any core table, sorted."""
+        found = set()
+        for table in (t for t in ALL_TABLES if t.schema == "core"):
+            if (delta := self.delta_table(table)) is not None:
+                found.update(p[PARTITION] for p in delta.partitions())
+        return sorted(found)
 
     # -- reading ----------------------------------------------------------------------------------------
-    def head(self, project_id: str) -> Commit:
-        """The project's latest commit (number -1 before the first).
-
-        `commits/HEAD` names a recent commit (written after each commit, so it may lag one behind after a
-        kill); the commit files after it are probed, so the head is found without listing every commit."""
-        try:
-            number = int(self.storage.read_text(f"{self._project(project_id)}/commits/HEAD"))
-        except (FileNotFoundError, ValueError):
-            number = max(self._commit_numbers(project_id), default=-1)
-        while self.storage.exists(self._commit_key(project_id, number + 1)):
-            number += 1
-        return Commit.initial() if number < 0 else self._load_commit(project_id, number)
-
-    def commits(self, project_id: str) -> list[Commit]:
-        """Every commit of the project, oldest first."""
-        return [self._load_commit(project_id, n) for n in self._commit_numbers(project_id)]
-
-    def _commit_numbers(self, project_id: str) -> list[int]:
-        names = self.storage.names(f"{self._project(project_id)}/commits")
-        return sorted(int(name.removesuffix(".json")) for name in names if name.endswith(".json") and name[0].isdigit())
-
-    def _load_commit(self, project_id: str, number: int) -> Commit:
-        return Commit(**json.loads(self.storage.read_text(self._commit_key(project_id, number))))
-
-    def table_file(self, project_id: str, table: Table, commit: Commit | None = None) -> Path | str | None:
-        """The file holding the project's rows of `table` as of `commit` (the head by default); None if never written."""
-        commit = commit or self.head(project_id)
-        number = commit.tables.get(table.key)
-        return None if number is None else self.storage.location(f"{self._table_dir(project_id, table)}/{number:010d}.parquet")
-
-    def scan_project(self, table: Table, project_id: str, commit: Commit | None = None) -> pl.LazyFrame:
-        """The project's rows of `table` in the contract's schema (as of `commit`, by default the head).
-
-        Columns the contract gained after a file was written read as null, so older files keep working."""
-        path = self.table_file(project_id, table, commit)
-        return table.empty().lazy() if path is None else _conformed_scan(table, path)
+    def scan_project(self, table: Table, project_id: str, version: int | None = None) -> pl.LazyFrame:
+        """The project's rows of `table` in the contract's schema (as of the table's Delta `version`, by default
+        the latest). Columns the contract gained after a file was written read as null."""
+        return self._scan(table, version).filter(pl.col(PARTITION) == project_id)
 
     def scan(self, table: Table) -> pl.LazyFrame:
         """Every project's current rows of `table` (for people and tools; runs use `scan_project`)."""
-        return pl.concat([table.empty().lazy(), *(self.scan_project(table, p) for p in self.projects())])
+        return self._scan(table)
 
     def read(self, table: Table) -> pl.DataFrame:
         return self.scan(table).collect()
 
+    def _scan(self, table: Table, version: int | None = None) -> pl.LazyFrame:
+        if (delta := self.delta_table(table, version)) is None:
+            return table.empty().lazy()
+        stored = pl.scan_delta(delta)
+        added = [c for c in table.columns if c not in stored.collect_schema().names()]
+        return table.conform(stored.with_columns(pl.lit(None, table.columns[c]).alias(c) for c in added))
+
+    def versions(self, table: Table, project_id: str) -> list[dict]:
+        """The Delta versions of `table` that wrote the project's rows, oldest first: version, timestamp and
+        the run that wrote it (`gtq.run_id` of the commit), as `DeltaTable.history()` records them."""
+        delta = self.delta_table(table)
+        commits = [] if delta is None else delta.history()
+        return sorted((c for c in commits if c.get("gtq.project_id") == project_id), key=lambda c: c["version"])
+
     # -- writing ----------------------------------------------------------------------------------------
     def project_lock(self, project_id: str, on_wait: Callable[[], None] | None = None):
-        """Hold the project's write lock (re-entrant within a process) in a `with` block: one writer per
-        project at a time. `on_wait` is called once if another process holds it."""
-        return self.storage.lock(f"{self._project(project_id)}/.lock", on_wait)
+        """Hold the project's lock on this machine (re-entrant within a process) in a `with` block: a
+        project's runs started here take turns. `on_wait` is called once if another process holds it."""
+        locks = local_folder(self.root) / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        return file_lock(locks / f"{project_folder(project_id)}.lock", on_wait)
 
     def write_project(
-        self, project_id: str, frames: dict[Table, pl.DataFrame | pl.LazyFrame], *, run_id: str | None = None, gt_version: int | None = None
+        self, project_id: str, frames: dict[Table, pl.DataFrame | pl.LazyFrame], *, run_id: str | None = None
     ) -> dict[Table, pl.LazyFrame]:
-        """Replace the project's rows of several tables in one commit: all of them or, if anything fails, none.
+        """Replace the project's rows of each table, one Delta commit per table, in the order given (a caller
+        that needs one table to vouch for the others writes it last). Rows of a quality table are also
+        appended to its `history.*` table. Lazy frames stream in bounded memory. Returns scans of what was written."""
+        for table, frame in frames.items():
+            rows = _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col(PARTITION) == project_id))
+            self._commit(table, rows, project_id, run_id, mode="overwrite")
+            if table in QUALITY_TABLES:
+                self._commit(history_table(table), self.scan_project(table, project_id), project_id, run_id, mode="append")
+        self.refresh_views([t for table in frames for t in (table, *([history_table(table)] if table in QUALITY_TABLES else []))])
+        return {table: self.scan_project(table, project_id) for table in frames}
 
-        Lazy frames stream to their files in bounded memory. `gt_version` records the GT version the rows
-        were computed from (kept from the previous commit when None). Returns scans of what was written."""
-        with self.project_lock(project_id):
-            head = self.head(project_id)
-            number = head.number + 1
-            name = f"{number:010d}.parquet"
-            self._remove_uncommitted(project_id, name)
-            for table, frame in frames.items():
-                key = f"{self._table_dir(project_id, table)}/{name}"
-                self.storage.make_parent(key)
-                rows = _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col("project_id") == project_id))
-                rows.sink_parquet(self.storage.location(key))
-            commit = Commit(
-                number=number,
-                tables=head.tables | {table.key: number for table in frames},
-                run_id=run_id,
-                gt_version=head.gt_version if gt_version is None else gt_version,
-                committed_at=datetime.now(UTC).isoformat(),
-            )
-            self.storage.create_text(self._commit_key(project_id, number), json.dumps(commit.__dict__, indent=1))
-            self.storage.replace_text(f"{self._project(project_id)}/commits/HEAD", str(number))
-        self.refresh_views(project_id)
-        return {table: self.scan_project(table, project_id, commit) for table in frames}
+    def _commit(self, table: Table, rows: pl.LazyFrame, project_id: str, run_id: str | None, mode: str) -> None:
+        self.create_table(table)
+        options = {
+            "partition_by": [PARTITION],
+            "schema_mode": "merge",
+            "commit_properties": CommitProperties(custom_metadata={"gtq.project_id": project_id, "gtq.run_id": run_id or ""}),
+        }
+        if mode == "overwrite":
+            options["predicate"] = f"{PARTITION} = {_sql_string(project_id)}"
+        rows.sink_delta(self.table_path(table), mode=mode, delta_write_options=options)
+
+    def create_table(self, table: Table) -> None:
+        """Create `table` empty, partitioned by project, unless it exists. Every write then has a predicate:
+        two first writes of different projects at once cannot lose one (an unpredicated first write could)."""
+        if table.key in self._created:
+            return
+        schema = table.empty().to_arrow().schema
+        try:
+            DeltaTable.create(self.table_path(table), schema, mode="ignore", partition_by=[PARTITION], name=table.key)
+        except CommitFailedError:  # another writer created it first
+            pass
+        self._created.add(table.key)
 
     def staging_path(self, project_id: str, run_id: str) -> Path:
         """A fresh local folder for the run's parsed exports. Folders that killed runs of the project left
         behind are removed (the caller's run holds the project's lock, so no other run of it is using one)."""
         with self.project_lock(project_id):
             # Parsed exports are read back within the step that writes them: on S3 a local folder will do.
-            staging = local_folder(self.root) / self._project(project_id) / "staging"
+            staging = local_folder(self.root) / ".staging" / project_folder(project_id)
             shutil.rmtree(staging, ignore_errors=True)
             return staging / run_id
 
-    def _remove_uncommitted(self, project_id: str, name: str) -> None:
-        """Delete data files a killed writer left for the commit about to be made."""
-        tables = f"{self._project(project_id)}/tables"
-        for table in self.storage.names(tables):
-            self.storage.delete(f"{tables}/{table}/{name}")
+    # -- maintenance --------------------------------------------------------------------------------------
+    def maintain(self, retention: timedelta) -> dict[str, dict]:
+        """Compact every table's small files and vacuum files that no version younger than `retention` reads.
+
+        `history.*` tables are only appended to, so vacuum never removes a file they read; GT versions are
+        folders outside the tables. Returns each table's compaction and vacuum figures."""
+        figures = {}
+        for table in (*ALL_TABLES, *HISTORY_TABLES):
+            if (delta := self.delta_table(table)) is None:
+                continue
+            compacted = delta.optimize.compact()
+            removed = delta.vacuum(retention_hours=int(retention.total_seconds() // 3600), dry_run=False, enforce_retention_duration=False)
+            figures[table.key] = {
+                "files_added": compacted["numFilesAdded"],
+                "files_removed": compacted["numFilesRemoved"],
+                "files_vacuumed": len(removed),
+            }
+        self.refresh_views()
+        return figures
 
     # -- ground-truth versions ---------------------------------------------------------------------------
     def gt_version_path(self, project_id: str, version: int) -> Path | str:
@@ -212,11 +223,11 @@ class Warehouse:
         return self.storage.location(self._gt_version(project_id, version))
 
     def _gt_version(self, project_id: str, version: int) -> str:
-        return f"{self._project(project_id)}/ground_truth/{version}"
+        return f"{self._gt_project(project_id)}/ground_truth/{version}"
 
     def gt_versions(self, project_id: str) -> list[int]:
         """The project's published GT versions, oldest first."""
-        names = self.storage.names(f"{self._project(project_id)}/ground_truth")
+        names = self.storage.names(f"{self._gt_project(project_id)}/ground_truth")
         versions = sorted(int(name) for name in names if name.isdigit())
         # A local version folder appears whole by rename; on S3 its `version.json`, written last, says it is whole.
         return (
@@ -259,31 +270,28 @@ class Warehouse:
             raise FileExistsError(f"GT version {gt.version} of project {project_id} was published by another run") from exc
 
     # -- the DuckDB file people query ---------------------------------------------------------------------
-    def refresh_views(self, project_id: str | None = None) -> None:
-        """Bring gtq.duckdb up to date: `<schema>.<table>` views over every project's current files and
-        `history.<table>` views over every committed file of the quality tables (each row carries its
-        run_id and gt_version).
+    def refresh_views(self, tables: Iterable[Table] | None = None) -> None:
+        """Bring gtq.duckdb up to date: a view `<schema>.<table>` over each Delta table's current files (the
+        `history.*` tables included), re-created for `tables` only (all of them when None, or when the file
+        is missing or unreadable).
 
-        With `project_id`, only the views whose files that project changed are re-created, from the file
-        list the DuckDB file keeps (`_gtq.files`), so a write costs the same whatever other projects hold;
-        without it, or when the file is missing or unreadable, everything is rebuilt from the commits.
         The new file is built in a temporary folder and renamed into place (a reader keeps the file it
-        opened); a lock orders concurrent updates.
-
-        A warehouse on S3 has no DuckDB file: DuckDB reads S3 only through its httpfs extension, which
-        gtq cannot count on; `Warehouse(url).scan(table)` reads it, as does DuckDB with httpfs."""
+        opened); a lock orders concurrent updates. A warehouse on S3 has no DuckDB file: DuckDB reads it
+        with the delta extension (`delta_scan`) or through `deltalake` (README)."""
         if not self.storage.is_local():
             return
         self.root.mkdir(parents=True, exist_ok=True)
         with file_lock(self.root / ".duckdb.lock"), tempfile.TemporaryDirectory(prefix="gtq-views-") as scratch:
             # Built in the system's temporary folder: DuckDB reads '?' in a database path as URL options.
             built = Path(scratch) / "gtq.duckdb"
-            if project_id is None or not self._updated_copy(built, project_id):
+            everything = tables is None or not self.duckdb_path.exists()
+            if not everything:
+                shutil.copyfile(self.duckdb_path, built)
+            try:
+                self._create_views(built, (*ALL_TABLES, *HISTORY_TABLES) if everything else tables)
+            except duckdb.Error:  # an unreadable copy: start afresh
                 built.unlink(missing_ok=True)
-                with duckdb.connect(str(built)) as con:
-                    con.execute("CREATE SCHEMA _gtq")
-                    con.execute("CREATE TABLE _gtq.files (project_id VARCHAR, view VARCHAR, file VARCHAR)")
-                    self._update_views(con, {p: self.head(p) for p in self.projects()}, everything=True)
+                self._create_views(built, (*ALL_TABLES, *HISTORY_TABLES))
             staged = self.root / f".gtq.duckdb.{uuid.uuid4().hex}"
             try:
                 shutil.copyfile(built, staged)
@@ -291,46 +299,21 @@ class Warehouse:
             finally:
                 staged.unlink(missing_ok=True)
 
-    def _updated_copy(self, built: Path, project_id: str) -> bool:
-        """Copy gtq.duckdb to `built` and update the project's views there; False when there is no usable file."""
-        if not self.duckdb_path.exists():
-            return False
-        shutil.copyfile(self.duckdb_path, built)
-        try:
-            with duckdb.connect(str(built)) as con:
-                self._update_views(con, {project_id: self.head(project_id)})
-        except duckdb.Error:  # unreadable, or written before it kept its file list
-            return False
-        return True
+    def _create_views(self, database: Path, tables: Iterable[Table]) -> None:
+        with duckdb.connect(str(database)) as con:
+            for table in tables:
+                _create_view(con, table, self.empty_file(table), self.current_files(table))
 
-    def _update_views(self, con: duckdb.DuckDBPyConnection, heads: dict[str, Commit], everything: bool = False) -> None:
-        """Record the files of `heads` in `_gtq.files` and re-create the views whose file lists changed."""
-        views = {(table.schema, table): table for table in ALL_TABLES} | {("history", table): table for table in QUALITY_TABLES}
-        rows = [
-            (project, f"{schema}.{table.name}", str(f))
-            for project, head in heads.items()
-            for schema, table in views
-            for f in (self._committed_files(project, table, head) if schema == "history" else [self.table_file(project, table, head)])
-            if f is not None
-        ]
-        projects = list(heads)
-        before = set(con.execute("SELECT * FROM _gtq.files WHERE list_contains(?, project_id)", [projects]).fetchall())
-        changed = {view for _, view, _ in before.symmetric_difference(rows)}
-        con.execute("DELETE FROM _gtq.files WHERE list_contains(?, project_id)", [projects])
-        recorded = pl.DataFrame(rows, schema={"project_id": pl.String, "view": pl.String, "file": pl.String}, orient="row")
-        con.register("recorded", recorded.to_arrow())
-        con.execute("INSERT INTO _gtq.files SELECT * FROM recorded")
-        for schema, table in views:
-            view = f"{schema}.{table.name}"
-            if everything or view in changed:
-                files = [
-                    f for (f,) in con.execute("SELECT file FROM _gtq.files WHERE view = ? ORDER BY project_id, file", [view]).fetchall()
-                ]
-                _create_view(con, schema, table, [str(self.empty_file(table)), *files])
-
-    def _committed_files(self, project_id: str, table: Table, head: Commit) -> list[Path]:
-        directory = self.storage.location(self._table_dir(project_id, table))
-        return sorted(p for p in directory.glob("*.parquet") if int(p.stem) <= head.number) if directory.is_dir() else []
+    def current_files(self, table: Table) -> dict[str, list[str]]:
+        """Each project's data files of the table's latest version (Delta keeps the project in the log, not in the files)."""
+        if (delta := self.delta_table(table)) is None:
+            return {}
+        actions = pl.DataFrame(delta.get_add_actions(flatten=True)).select("path", project=f"partition.{PARTITION}")
+        base = _local_path(delta.table_uri).rstrip("/")
+        files: dict[str, list[str]] = {}
+        for path, project in actions.sort("project", "path").iter_rows():
+            files.setdefault(project, []).append(f"{base}/{unquote(path)}")
+        return files
 
     def empty_file(self, table: Table) -> Path:
         """A Parquet file with the table's columns and no rows (it gives an empty view its schema)."""
@@ -341,6 +324,10 @@ class Warehouse:
             table.empty().write_parquet(temporary)
             os.replace(temporary, path)
         return path
+
+
+def _local_path(uri: str) -> str:
+    return uri.removeprefix("file://")
 
 
 ROWS_PER_SORT = 2_000_000  # rows a task-keyed table is sorted at once (with their JSON texts)
@@ -384,22 +371,21 @@ def _task_ranges(frame: pl.LazyFrame, task: str) -> list[pl.Expr]:
     ]
 
 
-def _conformed_scan(table: Table, path: Path) -> pl.LazyFrame:
-    stored = pl.scan_parquet(path, hive_partitioning=False, glob=False)
-    added = [c for c in table.columns if c not in stored.collect_schema().names()]
-    return table.conform(stored.with_columns(pl.lit(None, table.columns[c]).alias(c) for c in added))
+def _create_view(con: duckdb.DuckDBPyConnection, table: Table, empty: Path, files: dict[str, list[str]]) -> None:
+    """A view over each project's `files`, each given its project id (`empty` gives the columns when there are none)."""
 
+    def listed(paths: list[str | Path]) -> str:
+        return ", ".join(_sql_string(_literal_glob(str(f))) for f in paths)
 
-def _create_view(con: duckdb.DuckDBPyConnection, schema: str, table: Table, files: list[str]) -> None:
-    """A view reading exactly `files` (the first gives the columns, for a table no project wrote yet)."""
-    listed = ", ".join(_sql_string(_literal_glob(str(f))) for f in files)
+    parts = [f"SELECT * FROM read_parquet([{listed([empty])}])"]
+    parts += [
+        f"SELECT *, {_sql_string(project)} AS {PARTITION} FROM read_parquet([{listed(paths)}], union_by_name = true, hive_partitioning = false)"
+        for project, paths in files.items()
+    ]
     columns = ", ".join(f'"{c}"' for c in table.columns)
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    con.execute(
-        f"CREATE OR REPLACE VIEW {schema}.{table.name} AS SELECT {columns}"
-        f" FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
-    )
-    con.execute(f"COMMENT ON VIEW {schema}.{table.name} IS {_sql_string(table.description)}")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
+    con.execute(f"CREATE OR REPLACE VIEW {table.key} AS SELECT {columns} FROM ({' UNION ALL BY NAME '.join(parts)})")
+    con.execute(f"COMMENT ON VIEW {table.key} IS {_sql_string(table.description)}")
 
 
 def _literal_glob(path: str) -> str:

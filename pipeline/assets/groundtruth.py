@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from pipeline.assets.metadata import asset_key, markdown_preview, table_result, table_spec
+from pipeline.assets.metadata import asset_key, markdown_preview, output_name, table_ins, table_outs
+from pipeline.assets.partitions import projects
 from pipeline.contract import (
     ANNOTATIONS,
     GROUND_TRUTH,
@@ -37,14 +38,23 @@ CHANGE_KINDS = ("set", "replaced", "unset", "edited")
 
 
 @dg.multi_asset(
-    specs=[
-        table_spec(GROUND_TRUTH, deps=[ANNOTATIONS, TASKS, REGIONS, REVIEWS, LABEL_CONFIG]).replace_attributes(skippable=True),
-        table_spec(GROUND_TRUTH_HISTORY, deps=[ANNOTATIONS, TASKS]),
-        table_spec(GROUND_TRUTH_CONFLICTS, deps=[ANNOTATIONS, QUARANTINE]),
-    ],
+    outs=table_outs(GROUND_TRUTH, GROUND_TRUTH_HISTORY, GROUND_TRUTH_CONFLICTS, optional=(GROUND_TRUTH,)),
+    ins=table_ins(SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, LABEL_CONFIG, QUARANTINE),
+    partitions_def=projects,
     check_specs=[PUBLISHABLE],
 )
-def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource):
+def ground_truth(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    groundtruth: GroundTruthPolicyResource,
+    source_files: pl.LazyFrame,
+    tasks: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    reviews: pl.LazyFrame,
+    label_config: pl.LazyFrame,
+    quarantine: pl.LazyFrame,
+):
     """Resolve one GT per task of the project under its policy; publish the project's next GT version
     when, and only when, any task's GT changed (another annotation, or what the GT annotation says) and
     the new snapshot passes the publication check.
@@ -58,21 +68,20 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     policy = groundtruth.policy()
     overrides_path = groundtruth.overrides_path
     overrides_hash = content_hash(overrides_path) if overrides_path.exists() else ""
-    formats = set(store.scan_project(SOURCE_FILES, project).select("format").collect()["format"])
+    formats = set(source_files.select("format").collect()["format"])
     # Tasks and annotations are read once (resolution, versioning and the publication check all look at
     # them); regions, the largest table, stay a scan, so only the GT's own regions are held in memory.
-    tasks, annotations = (store.scan_project(t, project).collect() for t in (TASKS, ANNOTATIONS))
-    regions = store.scan_project(REGIONS, project)
+    tasks, annotations = tasks.collect(), annotations.collect()
     resolution = resolve_ground_truth(
         tasks=tasks.lazy(),
         annotations=annotations.lazy(),
         regions=regions,
-        reviews=store.scan_project(REVIEWS, project),
+        reviews=reviews,
         overrides=load_overrides(overrides_path).lazy().filter(pl.col("project_id") == project),
         overrides_file=(str(overrides_path), overrides_hash),
         policy=policy,
         item_scoped=item_scoped_projects(policy, {project: formats}),
-        rejected=store.scan_project(QUARANTINE, project).filter(pl.col("gt_candidate") & (pl.col("project_id") == project)),
+        rejected=quarantine.filter(pl.col("gt_candidate")),
     )
 
     previous = store.read_gt_version(project)
@@ -83,7 +92,7 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         tasks=tasks,
         annotations=annotations,
         regions=regions,
-        label_config=store.scan_project(LABEL_CONFIG, project).collect(),
+        label_config=label_config.collect(),
         at=datetime.now(UTC),
         run_id=context.run_id,
         splits=policy.for_project(project).splits,
@@ -102,21 +111,8 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             f"ground truth of project {project} not published: {problems.height} problem(s); version stays {previous.version if previous else 'none yet'}"
         )
     current = published or previous
-    gt_version = current.version if current else -1
     changes = published.changes if published else GROUND_TRUTH_HISTORY.empty()
 
-    written = store.write_project(
-        project,
-        {
-            GROUND_TRUTH: current.ground_truth if current else GROUND_TRUTH.empty(),
-            GROUND_TRUTH_HISTORY: versioning.history(store.gt_changes(project)),
-            GROUND_TRUTH_CONFLICTS: resolution.conflicts,
-        },
-        run_id=context.run_id,
-        gt_version=gt_version,
-    )
-    counts = dict(changes.group_by("change").len().iter_rows())
-    methods = dict(written[GROUND_TRUTH].group_by("method").len().collect().iter_rows())
     yield dg.AssetCheckResult(
         check_name=PUBLISHABLE.name,
         asset_key=PUBLISHABLE.asset_key,
@@ -124,17 +120,22 @@ def ground_truth(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"problems": problems.height, "examples": dg.MetadataValue.md(markdown_preview(problems, cell_width=None))},
     )
-    yield table_result(GROUND_TRUTH_HISTORY, written[GROUND_TRUTH_HISTORY])
-    yield table_result(GROUND_TRUTH_CONFLICTS, written[GROUND_TRUTH_CONFLICTS])
+    yield dg.Output(versioning.history(store.gt_changes(project)), output_name(GROUND_TRUTH_HISTORY))
+    yield dg.Output(resolution.conflicts, output_name(GROUND_TRUTH_CONFLICTS))
     if not problems.is_empty():
         return  # core.ground_truth unmaterialized: the steps that read it are skipped
-    yield table_result(
-        GROUND_TRUTH,
-        written[GROUND_TRUTH],
-        gt_version=gt_version,
-        changes=changes.height,
-        gt_version_path=dg.MetadataValue.path(str(store.gt_version_path(project, gt_version))) if current else "none",
-        **{f"changes_{kind}": counts.get(kind, 0) for kind in CHANGE_KINDS},
-        **{f"method_{method}": n for method, n in methods.items()},
-        confirmed_empty=int(written[GROUND_TRUTH].select(pl.col("confirmed_empty").sum()).collect().item()),
+    rows = current.ground_truth.with_columns(gt_version=pl.lit(current.version, pl.Int64)) if current else GROUND_TRUTH.empty()
+    counts = dict(changes.group_by("change").len().iter_rows())
+    methods = dict(rows.group_by("method").len().iter_rows())
+    yield dg.Output(
+        rows,
+        output_name(GROUND_TRUTH),
+        metadata={
+            "gt_version": current.version if current else -1,
+            "changes": changes.height,
+            "gt_version_path": dg.MetadataValue.path(str(store.gt_version_path(project, current.version))) if current else "none",
+            **{f"changes_{kind}": counts.get(kind, 0) for kind in CHANGE_KINDS},
+            **{f"method_{method}": n for method, n in methods.items()},
+            "confirmed_empty": int(rows["confirmed_empty"].sum()),
+        },
     )

@@ -8,18 +8,14 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from pipeline.assets.metadata import provenance, table_result, table_spec
+from pipeline.assets.metadata import output_name, provenance, table_outs
 from pipeline.assets.partitions import projects
 from pipeline.checks.expectations import screening_check_results, screening_check_specs
 from pipeline.contract import (
-    ANNOTATION_HISTORY,
     ANNOTATIONS,
     LABEL_CONFIG,
     QUARANTINE,
-    REGIONS,
-    REVIEWS,
     SOURCE_FILES,
-    TASKS,
 )
 from pipeline.ingest import ParsedExport, content_hash, expand_sources, read_export
 from pipeline.ingest.merge import CoreState, replaced_task_data
@@ -35,7 +31,8 @@ class IngestConfig(dg.Config):
     )
 
 
-INGESTED = (SOURCE_FILES, *CoreState.TABLES.values(), QUARANTINE)
+# In the order they are committed: the ledger last, so it never vouches for a file whose rows are not in the tables.
+INGESTED = (*CoreState.TABLES.values(), QUARANTINE, SOURCE_FILES)
 
 # The labeling tools' export files: made outside gtq, so lineage in the UI starts at them. Each run records
 # the files it was given as an observation of this asset (paths, formats and content hashes).
@@ -50,7 +47,7 @@ EXPORT_FILES = dg.AssetSpec(
 )
 
 
-@dg.multi_asset(specs=[table_spec(t, deps=[EXPORT_FILES]) for t in INGESTED], check_specs=screening_check_specs())
+@dg.multi_asset(outs=table_outs(*INGESTED), deps=[EXPORT_FILES], partitions_def=projects, check_specs=screening_check_specs())
 def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource):
     """Read the project's new export files (by content hash) and fold them into the core tables.
 
@@ -121,48 +118,44 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
             )
         rows = [_file_row(e, project, context.run_id, owned) for e, owned in zip(exports, owns, strict=True)]
         new_files = pl.DataFrame(rows, schema=SOURCE_FILES.polars_schema)
-        quarantine = [store.scan_project(QUARANTINE, project)]
+        # A file's quarantine rows are those of its latest reading: a run killed before its ledger was written
+        # reads the file again and quarantines the same records once.
+        quarantine = [store.scan_project(QUARANTINE, project).filter(~pl.col("content_hash").is_in(new_files["content_hash"].implode()))]
         quarantine += [
             e.quarantine.lazy().with_columns(project_id=pl.coalesce("project_id", pl.lit(project)), run_id=pl.lit(context.run_id))
             for e, owned in zip(exports, owns, strict=True)
             if owned
         ]
-        # One commit: the ledger never vouches for a file whose rows are not in the tables. With no new file the
-        # committed tables stand as they are: a rerun on the same files rewrites nothing.
+        # With no new file the committed tables stand as they are: a rerun on the same files rewrites nothing.
         written = (
-            store.write_project(
-                project,
-                {SOURCE_FILES: pl.concat([ingested, new_files]), **state.tables(), QUARANTINE: pl.concat(quarantine)},
-                run_id=context.run_id,
-            )
+            {**state.tables(), QUARANTINE: pl.concat(quarantine), SOURCE_FILES: pl.concat([ingested, new_files])}
             if exports
-            else {table: store.scan_project(table, project) for table in INGESTED}
+            else dict.fromkeys(INGESTED)
         )
-    finally:
+        run_totals = {
+            "files_ingested": len(exports),
+            "files_skipped": skipped,
+            "records_read": int(new_files["records_read"].sum()),
+            "records_accepted": int(new_files["records_accepted"].sum()),
+            "records_quarantined": int(new_files["records_quarantined"].sum()),
+            "tasks_replaced_with_other_data": other_data.height,
+        }
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=EXPORT_FILES.key,
+                partition=project,
+                metadata={"files": dg.MetadataValue.md(_files_markdown(new_files)), "files_given": len(sources), **run_totals},
+            )
+        )
+        this_run = {"this_run": dg.MetadataValue.md(_files_markdown(new_files)), **run_totals}
+        extra = {SOURCE_FILES: this_run, QUARANTINE: {"quarantined_this_run": run_totals["records_quarantined"]}}
+        if exports:
+            extra[ANNOTATIONS] = dict(state.annotations.group_by("origin").len().collect().iter_rows())
+        for table in INGESTED:
+            yield dg.Output(written[table], output_name(table), metadata=extra.get(table, {}))
+        yield from screening_check_results(screening, project, docs)
+    finally:  # after the outputs were written: they stream from the staged files
         shutil.rmtree(staging, ignore_errors=True)
-
-    run_totals = {
-        "files_ingested": len(exports),
-        "files_skipped": skipped,
-        "records_read": int(new_files["records_read"].sum()),
-        "records_accepted": int(new_files["records_accepted"].sum()),
-        "records_quarantined": int(new_files["records_quarantined"].sum()),
-        "tasks_replaced_with_other_data": other_data.height,
-    }
-    context.log_event(
-        dg.AssetObservation(
-            asset_key=EXPORT_FILES.key,
-            partition=project,
-            metadata={"files": dg.MetadataValue.md(_files_markdown(new_files)), "files_given": len(sources), **run_totals},
-        )
-    )
-    origins = written[ANNOTATIONS].group_by("origin").len().collect()
-    yield table_result(SOURCE_FILES, written[SOURCE_FILES], this_run=dg.MetadataValue.md(_files_markdown(new_files)), **run_totals)
-    yield table_result(ANNOTATIONS, written[ANNOTATIONS], **dict(zip(origins["origin"], origins["len"], strict=True)))
-    for table in (TASKS, REGIONS, REVIEWS, ANNOTATION_HISTORY, LABEL_CONFIG):
-        yield table_result(table, written[table])
-    yield table_result(QUARANTINE, written[QUARANTINE], quarantined_this_run=run_totals["records_quarantined"])
-    yield from screening_check_results(screening, project, docs)
 
 
 def _file_row(export: ParsedExport, project: str, run_id: str, owned: bool) -> dict:

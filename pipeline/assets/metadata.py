@@ -20,20 +20,46 @@ def asset_key(table: Table) -> dg.AssetKey:
     return dg.AssetKey([table.schema, table.name])
 
 
-def table_spec(table: Table, deps: list[Table | dg.AssetSpec] = (), extra_kinds: tuple[str, ...] = ()) -> dg.AssetSpec:
-    """The spec of the asset that materializes `table` (for `multi_asset`)."""
-    return dg.AssetSpec(**table_asset(table, deps, extra_kinds))
+def output_name(table: Table) -> str:
+    """The name of the output that carries `table` in a `multi_asset`."""
+    return asset_key(table).to_python_identifier()
 
 
-def table_asset(table: Table, deps: list[Table] = (), extra_kinds: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Keyword arguments of `dg.asset` / `dg.AssetSpec` for the asset that materializes `table`."""
+def table_outs(
+    *tables: Table, summary: dict[Table, tuple[str, ...]] | None = None, optional: tuple[Table, ...] = ()
+) -> dict[str, dg.AssetOut]:
+    """`outs` of a `multi_asset` that materializes `tables` (`optional` ones may be skipped); pass
+    `partitions_def=projects` and the `ins` beside them."""
+    summary = summary or {}
+    outs = {}
+    for table in tables:
+        spec = _spec(table, [], summary.get(table, ()))
+        del spec["deps"], spec["partitions_def"], spec["key"]
+        outs[output_name(table)] = dg.AssetOut(key=asset_key(table), is_required=table not in optional, **spec)
+    return outs
+
+
+def table_asset(table: Table, ins: tuple[Table, ...] = (), summary: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Keyword arguments of `dg.asset` for the asset that materializes `table` from the tables `ins`, each
+    given to the asset as the parameter named like the table (a lazy scan of the project's rows).
+    `summary` names the columns whose mean and count every materialization records."""
+    spec = _spec(table, [], summary)
+    return spec | {"ins": table_ins(*ins)}
+
+
+def table_ins(*tables: Table) -> dict[str, dg.AssetIn]:
+    """`ins` of an asset that reads `tables`: each the parameter named like the table."""
+    return {table.name: dg.AssetIn(asset_key(table)) for table in tables}
+
+
+def _spec(table: Table, deps: list[dg.AssetKey], summary: tuple[str, ...]) -> dict[str, Any]:
     return dict(
         key=asset_key(table),
         description=table.description,
-        deps=[d.key if isinstance(d, dg.AssetSpec) else asset_key(d) for d in deps],
+        deps=deps,
         group_name=table.schema,
-        kinds={"polars", "duckdb", "parquet", *extra_kinds},
-        metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": table.key},
+        kinds={"polars", "delta", "duckdb"},
+        metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": table.key, "gtq/summary": list(summary)},
         partitions_def=projects,
         **provenance(table.schema),
     )
@@ -54,18 +80,17 @@ def column_schema(table: Table) -> dg.TableSchema:
     )
 
 
-def table_result(table: Table, frame: pl.LazyFrame, **extra: Any) -> dg.MaterializeResult:
-    """MaterializeResult for a table just written (a scan of it), with `extra` metadata of the asset's own."""
-    return dg.MaterializeResult(
-        asset_key=asset_key(table),
-        metadata={
-            "dagster/row_count": frame.select(pl.len()).collect().item(),
-            "dagster/column_schema": column_schema(table),
-            "dagster/table_name": table.key,
-            "preview": dg.MetadataValue.md(markdown_preview(frame.head(PREVIEW_ROWS).collect())),
-            **extra,
-        },
-    )
+def table_metadata(table: Table, written: pl.LazyFrame, summary: list[str] = (), rewritten: bool = True) -> dict[str, Any]:
+    """Metadata of a table just written (a scan of it): row count, columns, a preview, and the mean and count
+    of each `summary` column."""
+    return {
+        "dagster/row_count": written.select(pl.len()).collect().item(),
+        "dagster/column_schema": column_schema(table),
+        "dagster/table_name": table.key,
+        "preview": dg.MetadataValue.md(markdown_preview(written.head(PREVIEW_ROWS).collect())),
+        "rewritten": rewritten,
+        **{name: value for column in summary for name, value in summary_stats(written, column).items()},
+    }
 
 
 def summary_stats(frame: pl.LazyFrame, column: str) -> dict[str, float | int]:

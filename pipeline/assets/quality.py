@@ -3,7 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from pipeline.assets.metadata import asset_key, summary_stats, table_asset, table_result, table_spec
+from pipeline.assets.metadata import asset_key, output_name, table_asset, table_ins, table_outs
+from pipeline.assets.partitions import projects
 from pipeline.contract import (
     AGREEMENT_MATRIX,
     ANNOTATION_SCORES,
@@ -36,192 +37,206 @@ from pipeline.contract import (
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.ingest.scout import image_confidence
 from pipeline.metrics import classification, detection, quality, scores
-from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
+from pipeline.resources import GroundTruthPolicyResource
 
 
-def _publish(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, table, rows: pl.LazyFrame, stats: tuple[str, ...] = ()
-) -> dg.MaterializeResult:
-    """Replace the project's rows of `table` with `rows`, stamped with the run and, when the table is computed
-    from core.ground_truth, the GT version they were scored against; the metadata describes them, with the
-    mean and count of each `stats` column: numbers the Dagster UI plots run after run."""
-    store, project = warehouse.store(), context.partition_key
-    # Only a table downstream of the GT in the graph runs after this run's GT step: any other would stamp
-    # whichever version the step order happened to leave.
-    reads_ground_truth = asset_key(GROUND_TRUTH) in context.job_def.asset_layer.asset_graph.get_ancestor_asset_keys(asset_key(table))
-    gt_version = store.head(project).gt_version if reads_ground_truth else None
-    stamped = rows.with_columns(gt_version=pl.lit(gt_version, pl.Int64), run_id=pl.lit(context.run_id))
-    written = store.write_project(project, {table: stamped}, run_id=context.run_id)[table]
-    figures = {name: value for column in stats for name, value in summary_stats(written, column).items()}
-    return table_result(table, written, **({"gt_version": gt_version} if reads_ground_truth else {}), **figures)
+def _stamped(context: dg.AssetExecutionContext, rows: pl.LazyFrame, *inputs: pl.LazyFrame) -> pl.LazyFrame:
+    """`rows` stamped with the run and the GT version they were scored against: the version carried by the
+    inputs they were computed from (core.ground_truth, or scores computed from it); null when none carries one."""
+    carried = [i.select(pl.col("gt_version").max()) for i in inputs if "gt_version" in i.collect_schema().names()]
+    version = pl.concat(carried).select(pl.col("gt_version").max()).collect().item() if carried else None
+    return rows.with_columns(gt_version=pl.lit(version, pl.Int64), run_id=pl.lit(context.run_id))
 
 
-@dg.asset(**table_asset(ANSWERS, deps=[ANNOTATIONS, REGIONS, LABEL_CONFIG]))
-def answers(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(**table_asset(ANSWERS, ins=(ANNOTATIONS, REGIONS, LABEL_CONFIG)))
+def answers(
+    context: dg.AssetExecutionContext, annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame
+) -> pl.LazyFrame:
     """What each submitted annotation and prediction answered per task-level control (choices, taxonomy,
     rating, number, datetime, textarea), with the numeric controls' declared scale."""
-    store, project = warehouse.store(), context.partition_key
-    rows = scores.answers(*(store.scan_project(t, project) for t in (ANNOTATIONS, REGIONS, LABEL_CONFIG)))
-    return _publish(context, warehouse, ANSWERS, rows)
+    return _stamped(context, scores.answers(annotations, regions, label_config))
 
 
-@dg.asset(**table_asset(ANNOTATION_SCORES, deps=[ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH]))
+@dg.asset(**table_asset(ANNOTATION_SCORES, ins=(ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH), summary=("score",)))
 def annotation_scores(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource
-) -> dg.MaterializeResult:
+    context: dg.AssetExecutionContext,
+    groundtruth: GroundTruthPolicyResource,
+    answers: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+) -> pl.LazyFrame:
     """Each annotation and prediction scored against its task's GT per control (0..1): answers by type,
     regions (boxes, spans, polygons, keypoints) by one-to-one matching, per-region values with their region;
     with the control's weight from the policy."""
-    store, project = warehouse.store(), context.partition_key
-    ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
-    rows = scores.scores_against_ground_truth(
-        store.scan_project(ANNOTATIONS, project),
-        store.scan_project(ANSWERS, project),
-        regions,
-        ground_truth,
-        ground_truth_regions(ground_truth, regions),
+    rows = scores.scores_against_ground_truth(annotations, answers, regions, ground_truth, ground_truth_regions(ground_truth, regions))
+    rows = scores.with_control_weights(rows, groundtruth.policy().control_weights([context.partition_key]))
+    return _stamped(context, rows, ground_truth)
+
+
+@dg.asset(
+    **table_asset(
+        ANNOTATOR_PERFORMANCE,
+        ins=(ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES),
+        summary=("accuracy", "cohen_kappa", "macro_f1"),
     )
-    rows = scores.with_control_weights(rows, groundtruth.policy().control_weights([project]))
-    return _publish(context, warehouse, ANNOTATION_SCORES, rows, stats=("score",))
-
-
-@dg.asset(**table_asset(ANNOTATOR_PERFORMANCE, deps=[ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES]))
-def annotator_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+)
+def annotator_performance(
+    context: dg.AssetExecutionContext,
+    annotations: pl.LazyFrame,
+    reviews: pl.LazyFrame,
+    annotation_scores: pl.LazyFrame,
+    answers: pl.LazyFrame,
+    label_scores: pl.LazyFrame,
+) -> pl.LazyFrame:
     """Per annotator and model version: volume, reviews, lead time, and agreement with GT, model and peers."""
-    store, project = warehouse.store(), context.partition_key
-    rows = quality.annotator_performance(
-        *(store.scan_project(t, project) for t in (ANNOTATIONS, REVIEWS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES))
-    )
-    return _publish(context, warehouse, ANNOTATOR_PERFORMANCE, rows, stats=("accuracy", "cohen_kappa", "macro_f1"))
+    rows = quality.annotator_performance(annotations, reviews, annotation_scores, answers, label_scores)
+    return _stamped(context, rows, annotation_scores, label_scores)
 
 
-@dg.asset(**table_asset(ANNOTATOR_DAILY, deps=[ANNOTATIONS, ANNOTATION_SCORES]))
-def annotator_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(**table_asset(ANNOTATOR_DAILY, ins=(ANNOTATIONS, ANNOTATION_SCORES)))
+def annotator_daily(context: dg.AssetExecutionContext, annotations: pl.LazyFrame, annotation_scores: pl.LazyFrame) -> pl.LazyFrame:
     """The trend per annotator and model: submitted work and accuracy per day."""
-    store, project = warehouse.store(), context.partition_key
-    rows = quality.annotator_daily(store.scan_project(ANNOTATIONS, project), store.scan_project(ANNOTATION_SCORES, project))
-    return _publish(context, warehouse, ANNOTATOR_DAILY, rows)
+    return _stamped(context, quality.annotator_daily(annotations, annotation_scores), annotation_scores)
 
 
-@dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES, REGION_CONFLICTS]))
-def confusion_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(**table_asset(CONFUSION_MATRIX, ins=(ANNOTATION_SCORES, REGION_CONFLICTS)))
+def confusion_matrix(context: dg.AssetExecutionContext, annotation_scores: pl.LazyFrame, region_conflicts: pl.LazyFrame) -> pl.LazyFrame:
     """Per annotator and model, each categorical control's confusion matrix against GT, and each box
     region control's (CVAT's: the region conflicts at IoU 0.5, with an '(unmatched)' row and column), in long form."""
-    store, project = warehouse.store(), context.partition_key
-    categorical = classification.confusion_matrix(store.scan_project(ANNOTATION_SCORES, project))
-    regions = detection.conflict_counts(store.scan_project(REGION_CONFLICTS, project).drop("gt_version", "run_id"))
-    return _publish(context, warehouse, CONFUSION_MATRIX, pl.concat([categorical, regions]))
+    categorical = classification.confusion_matrix(annotation_scores)
+    regions = detection.conflict_counts(region_conflicts.drop("gt_version", "run_id"))
+    return _stamped(context, pl.concat([categorical, regions]), annotation_scores, region_conflicts)
 
 
-@dg.asset(**table_asset(LABEL_SCORES, deps=[CONFUSION_MATRIX]))
-def label_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(**table_asset(LABEL_SCORES, ins=(CONFUSION_MATRIX,), summary=("f1",)))
+def label_scores(context: dg.AssetExecutionContext, confusion_matrix: pl.LazyFrame) -> pl.LazyFrame:
     """Per annotator and model, each label's precision, recall and F1 against GT."""
-    rows = classification.label_scores(warehouse.store().scan_project(CONFUSION_MATRIX, context.partition_key))
-    return _publish(context, warehouse, LABEL_SCORES, rows, stats=("f1",))
+    return _stamped(context, classification.label_scores(confusion_matrix), confusion_matrix)
 
 
-@dg.asset(**table_asset(AGREEMENT_MATRIX, deps=[ANSWERS, ANNOTATION_SCORES]))
-def agreement_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(**table_asset(AGREEMENT_MATRIX, ins=(ANSWERS, ANNOTATION_SCORES), summary=("cohen_kappa",)))
+def agreement_matrix(context: dg.AssetExecutionContext, answers: pl.LazyFrame, annotation_scores: pl.LazyFrame) -> pl.LazyFrame:
     """Pairwise agreement, Cohen's kappa and (ratings) weighted kappa between all participants and the GT,
     per categorical control and pooled over them."""
-    store, project = warehouse.store(), context.partition_key
-    rows = quality.agreement_matrix(store.scan_project(ANSWERS, project), store.scan_project(ANNOTATION_SCORES, project))
-    return _publish(context, warehouse, AGREEMENT_MATRIX, rows, stats=("cohen_kappa",))
+    return _stamped(context, quality.agreement_matrix(answers, annotation_scores), annotation_scores)
 
 
 @dg.multi_asset(
-    specs=[
-        table_spec(TASK_AGREEMENT, deps=[ANSWERS, ANNOTATIONS, REGIONS]),
-        table_spec(TASK_AGREEMENT_DISTRIBUTION, deps=[ANSWERS, ANNOTATIONS, REGIONS]),
-    ]
+    outs=table_outs(TASK_AGREEMENT, TASK_AGREEMENT_DISTRIBUTION, summary={TASK_AGREEMENT: ("agreement",)}),
+    ins=table_ins(ANSWERS, ANNOTATIONS, REGIONS),
+    partitions_def=projects,
 )
-def task_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource, groundtruth: GroundTruthPolicyResource):
+def task_agreement(
+    context: dg.AssetExecutionContext,
+    groundtruth: GroundTruthPolicyResource,
+    answers: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+):
     """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on
     every control, and its spread over the project's tasks."""
-    store, project = warehouse.store(), context.partition_key
-    weights = groundtruth.policy().control_weights([project])
-    rows = scores.pairwise_task_agreement(
-        *(store.scan_project(t, project) for t in (ANSWERS, ANNOTATIONS, REGIONS)), weights=weights
-    ).collect()
-    yield _publish(context, warehouse, TASK_AGREEMENT, rows.lazy(), stats=("agreement",))
-    yield _publish(context, warehouse, TASK_AGREEMENT_DISTRIBUTION, quality.task_agreement_distribution(rows.lazy()))
+    weights = groundtruth.policy().control_weights([context.partition_key])
+    rows = scores.pairwise_task_agreement(answers, annotations, regions, weights=weights).collect().lazy()
+    yield dg.Output(_stamped(context, rows), output_name(TASK_AGREEMENT))
+    yield dg.Output(_stamped(context, quality.task_agreement_distribution(rows)), output_name(TASK_AGREEMENT_DISTRIBUTION))
 
 
-@dg.asset(**table_asset(PROJECT_AGREEMENT, deps=[ANSWERS]))
-def project_agreement(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(**table_asset(PROJECT_AGREEMENT, ins=(ANSWERS,), summary=("fleiss_kappa", "krippendorff_alpha", "gwet_ac1")))
+def project_agreement(context: dg.AssetExecutionContext, answers: pl.LazyFrame) -> pl.LazyFrame:
     """Generalised Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha (at the control's level) per project
     and control, with seeded bootstrap intervals."""
-    rows = quality.project_agreement(warehouse.store().scan_project(ANSWERS, context.partition_key))
-    return _publish(context, warehouse, PROJECT_AGREEMENT, rows, stats=("fleiss_kappa", "krippendorff_alpha", "gwet_ac1"))
+    return _stamped(context, quality.project_agreement(answers))
 
 
 @dg.multi_asset(
-    specs=[
-        table_spec(table, deps=[ANNOTATIONS, REGIONS, GROUND_TRUTH, TASKS])
-        for table in (DETECTION_SCORES, REGION_CONFLICTS, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES)
-    ]
+    outs=table_outs(
+        DETECTION_SCORES,
+        REGION_CONFLICTS,
+        AVERAGE_PRECISION,
+        PRECISION_RECALL_CURVE,
+        IMAGE_DETECTION_SCORES,
+        summary={DETECTION_SCORES: ("f1",), AVERAGE_PRECISION: ("ap",), IMAGE_DETECTION_SCORES: ("roc_auc",)},
+    ),
+    ins=table_ins(ANNOTATIONS, REGIONS, GROUND_TRUTH, TASKS),
+    partitions_def=projects,
 )
-def detection_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def detection_scores(
+    context: dg.AssetExecutionContext, annotations: pl.LazyFrame, regions: pl.LazyFrame, ground_truth: pl.LazyFrame, tasks: pl.LazyFrame
+):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
     recall and F1 per matching rule at IoU 0.5:0.95; the conflict list of every region (boxes, polygons, spans, keypoints) at
     IoU 0.5; COCO AP and precision-recall curves of scored boxes;
     and Scout's whole-image evaluation (with its whole-image classifier's confidence, when the export has it)."""
-    store, project = warehouse.store(), context.partition_key
-    ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
-    annotations, gt_regions = store.scan_project(ANNOTATIONS, project), ground_truth_regions(ground_truth, regions)
+    gt_regions = ground_truth_regions(ground_truth, regions)
     gt_boxes, boxes, crowd = detection.detection_inputs(annotations, regions, gt_regions, ground_truth)
-    yield _publish(context, warehouse, DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes).lazy(), stats=("f1",))
+
+    def scored(table, rows: pl.DataFrame) -> dg.Output:
+        return dg.Output(_stamped(context, rows.lazy(), ground_truth), output_name(table))
+
+    yield scored(DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes))
     conflicts = [detection.box_conflicts(gt_boxes, boxes), detection.region_conflicts(annotations, regions, gt_regions, ground_truth)]
-    yield _publish(context, warehouse, REGION_CONFLICTS, pl.concat(conflicts).lazy())
+    yield scored(REGION_CONFLICTS, pl.concat(conflicts))
     ap, curves = detection.average_precision(gt_boxes, boxes, crowd)
-    yield _publish(context, warehouse, AVERAGE_PRECISION, ap.lazy(), stats=("ap",))
-    yield _publish(context, warehouse, PRECISION_RECALL_CURVE, curves.lazy())
-    wic = image_confidence(store.scan_project(TASKS, project)).collect()
-    yield _publish(
-        context, warehouse, IMAGE_DETECTION_SCORES, detection.image_detection_scores(gt_boxes, boxes, wic).lazy(), stats=("roc_auc",)
-    )
+    yield scored(AVERAGE_PRECISION, ap)
+    yield scored(PRECISION_RECALL_CURVE, curves)
+    wic = image_confidence(tasks).collect()
+    yield scored(IMAGE_DETECTION_SCORES, detection.image_detection_scores(gt_boxes, boxes, wic))
 
 
-@dg.asset(**table_asset(REVIEW_QUEUE, deps=[ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS]))
-def review_queue(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(**table_asset(REVIEW_QUEUE, ins=(TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS)))
+def review_queue(
+    context: dg.AssetExecutionContext,
+    tasks: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    answers: pl.LazyFrame,
+    task_agreement: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+    ground_truth_conflicts: pl.LazyFrame,
+) -> pl.LazyFrame:
     """Tasks without GT, ordered the way a reviewer should take them, with the reason."""
-    store, project = warehouse.store(), context.partition_key
-    rows = quality.review_queue(
-        *(store.scan_project(t, project) for t in (TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS))
-    )
-    return _publish(context, warehouse, REVIEW_QUEUE, rows)
+    rows = quality.review_queue(tasks, annotations, answers, task_agreement, ground_truth, ground_truth_conflicts)
+    return _stamped(context, rows, ground_truth)
 
 
-@dg.multi_asset(specs=[table_spec(CONSENSUS_LABELS, deps=[ANSWERS, GROUND_TRUTH]), table_spec(ANNOTATOR_CONFUSION, deps=[ANSWERS])])
-def consensus_labels(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+@dg.multi_asset(
+    outs=table_outs(CONSENSUS_LABELS, ANNOTATOR_CONFUSION),
+    ins=table_ins(ANSWERS, GROUND_TRUTH),
+    partitions_def=projects,
+    internal_asset_deps={
+        output_name(CONSENSUS_LABELS): {asset_key(ANSWERS), asset_key(GROUND_TRUTH)},
+        output_name(ANNOTATOR_CONFUSION): {asset_key(ANSWERS)},
+    },
+)
+def consensus_labels(context: dg.AssetExecutionContext, answers: pl.LazyFrame, ground_truth: pl.LazyFrame):
     """Majority vote and Dawid-Skene labels for tasks without GT, and each annotator's estimated confusion."""
-    store, project = warehouse.store(), context.partition_key
-    labels, confusion = quality.consensus_labels(store.scan_project(ANSWERS, project), store.scan_project(GROUND_TRUTH, project))
-    yield _publish(context, warehouse, CONSENSUS_LABELS, labels.lazy())
-    yield _publish(context, warehouse, ANNOTATOR_CONFUSION, confusion.lazy())
+    labels, confusion = quality.consensus_labels(answers, ground_truth)
+    yield dg.Output(_stamped(context, labels.lazy(), ground_truth), output_name(CONSENSUS_LABELS))
+    yield dg.Output(_stamped(context, confusion.lazy()), output_name(ANNOTATOR_CONFUSION))
 
 
 @dg.asset(
     **table_asset(
         MODEL_PERFORMANCE,
-        deps=[ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS],
+        ins=(ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS),
+        summary=("map_50_95", "accuracy", "calibration_error"),
     )
 )
-def model_performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def model_performance(
+    context: dg.AssetExecutionContext,
+    annotator_performance: pl.LazyFrame,
+    detection_scores: pl.LazyFrame,
+    average_precision: pl.LazyFrame,
+    image_detection_scores: pl.LazyFrame,
+    annotation_scores: pl.LazyFrame,
+    regions: pl.LazyFrame,
+) -> pl.LazyFrame:
     """Per model version: classification and box figures against GT, and the calibration of its confidence."""
-    store, project = warehouse.store(), context.partition_key
-    rows = quality.model_performance(
-        *(
-            store.scan_project(t, project)
-            for t in (ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS)
-        )
-    )
-    return _publish(context, warehouse, MODEL_PERFORMANCE, rows, stats=("map_50_95", "accuracy", "calibration_error"))
+    scored = (annotator_performance, detection_scores, average_precision, image_detection_scores, annotation_scores)
+    return _stamped(context, quality.model_performance(*scored, regions), *scored)
 
 
-@dg.asset(**table_asset(CALIBRATION_CURVE, deps=[ANNOTATION_SCORES, REGIONS]))
-def calibration_curve(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(**table_asset(CALIBRATION_CURVE, ins=(ANNOTATION_SCORES, REGIONS)))
+def calibration_curve(context: dg.AssetExecutionContext, annotation_scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
     """Per model version and confidence bin: how often its classification answers equal the GT's."""
-    store, project = warehouse.store(), context.partition_key
-    rows = quality.calibration_curve(store.scan_project(ANNOTATION_SCORES, project), store.scan_project(REGIONS, project))
-    return _publish(context, warehouse, CALIBRATION_CURVE, rows)
+    return _stamped(context, quality.calibration_curve(annotation_scores, regions), annotation_scores)

@@ -19,7 +19,7 @@ from datetime import datetime
 
 import polars as pl
 
-from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, LABEL_CONFIG, TASKS
+from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, LABEL_CONFIG, TASKS, Table
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.groundtruth.policy import DEFAULT_SPLITS
 from pipeline.metrics.matching import BOX_TYPES
@@ -31,6 +31,8 @@ _WHO = ["method", "decided_by", "reason", "source_file", "content_hash"]
 _CONTENT = ["control", "to_name", "type", "labels", "x", "y", "width", "height", "rotation", "points", "start", "end", "text", "number",
             "original_width", "original_height", "parent_id", "coordinate_unit", "scorable"]  # fmt: skip
 _UNPARSED_VALUE = pl.when(pl.col("scorable").fill_null(True)).then(None).otherwise(pl.col("value_json")).alias("unparsed_value")
+# A version's GT rows: core.ground_truth without the version the table holds (the folder's name says it).
+SNAPSHOT = Table("core", "ground_truth", {c: t for c, t in GROUND_TRUTH.columns.items() if c != "gt_version"}, GROUND_TRUTH.description)
 CATEGORIES = pl.Schema({"label": pl.String, "category_id": pl.Int64})
 
 
@@ -133,7 +135,7 @@ def next_version(
     `decided` and `ground_truth` come from `resolve_ground_truth`; the other frames are the project's
     current core tables (`regions` a scan: only the GT's regions are read into memory). Changed tasks take their new row stamped with the new version; the others keep
     theirs. A task keeps the split it had in the previous version; a new one gets `split_of`'s."""
-    before = previous.ground_truth if previous else GROUND_TRUTH.empty()
+    before = previous.ground_truth if previous else SNAPSHOT.empty()
     changes = diff(before, decided, tasks)
     if previous is not None:
         current = ground_truth_regions(ground_truth.lazy(), regions).collect()
@@ -144,8 +146,8 @@ def next_version(
     changed = changes.select(TASK)
     snapshot = pl.concat(
         [
-            GROUND_TRUTH.conform(before.join(changed, on=TASK, how="anti")),
-            GROUND_TRUTH.conform(
+            SNAPSHOT.conform(before.join(changed, on=TASK, how="anti")),
+            SNAPSHOT.conform(
                 with_splits(ground_truth.join(changed, on=TASK, how="semi"), before, splits, split_seed).with_columns(
                     version=pl.lit(version, pl.Int64)
                 )

@@ -7,8 +7,11 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 from pydantic import PrivateAttr
 
+from pipeline.assets.metadata import asset_key, table_metadata
+from pipeline.contract import ALL_TABLES
 from pipeline.groundtruth.policy import Policy, load_policy
 from pipeline.storage import local_folder
 from pipeline.validation import DataDocs
@@ -48,6 +51,33 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def inbox_path(self) -> Path:
         return Path(self.inbox) if self.inbox else local_folder(self.root) / "inbox"
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores a table asset's output as its project's partition of the table's Delta table in the warehouse,
+    and gives an asset each input table as a lazy scan of the project's rows: an asset declares what it reads
+    once, as its parameters.
+
+    An output of `None` leaves the project's rows as they are (a rerun with no new export rewrites nothing).
+    The metadata of every output describes the rows as written: count, columns, a preview, and the mean and
+    count of the columns the asset lists under `gtq/summary` (numbers the Dagster UI plots run after run)."""
+
+    warehouse: WarehouseResource
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.LazyFrame | pl.DataFrame | None) -> None:
+        table, store = _TABLES[context.asset_key], self.warehouse.store()
+        if obj is None:
+            written = store.scan_project(table, context.asset_partition_key)
+        else:
+            written = store.write_project(context.partition_key, {table: obj}, run_id=context.run_id)[table]
+        summary = (context.definition_metadata or {}).get("gtq/summary", [])
+        context.add_output_metadata(table_metadata(table, written, summary, rewritten=obj is not None))
+
+    def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
+        return self.warehouse.store().scan_project(_TABLES[context.asset_key], context.asset_partition_key)
+
+
+_TABLES = {asset_key(table): table for table in ALL_TABLES}
 
 
 class GroundTruthPolicyResource(dg.ConfigurableResource):
