@@ -11,7 +11,7 @@ from pipeline.assets import groundtruth, ingest, quality, report
 from pipeline.assets.partitions import projects
 from pipeline.checks import expectations
 from pipeline.progress import progress_logger
-from pipeline.resources import GroundTruthPolicyResource, ReportResource, WarehouseIOManager, WarehouseResource
+from pipeline.resources import GroundTruthPolicyResource, ReportResource, WarehouseResource, warehouse_io_manager
 from pipeline.sensors import build_inbox_sensor, build_nightly_schedule
 
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality, report])
@@ -25,7 +25,6 @@ gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all(), part
 nightly = build_nightly_schedule(gtq_job)
 inbox_sensor = build_inbox_sensor(gtq_job)
 
-warehouse = WarehouseResource()
 defs = dg.Definitions(
     assets=[ingest.EXPORT_FILES, *all_assets],
     asset_checks=all_checks,
@@ -33,8 +32,8 @@ defs = dg.Definitions(
     schedules=[nightly],
     sensors=[inbox_sensor],
     resources={
-        "warehouse": warehouse,
-        "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "warehouse": WarehouseResource(),
+        "io_manager": warehouse_io_manager,
         "groundtruth": GroundTruthPolicyResource(),
         "report": ReportResource(),
     },

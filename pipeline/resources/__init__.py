@@ -53,7 +53,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.inbox) if self.inbox else local_folder(self.root) / "inbox"
 
 
-class WarehouseIOManager(dg.ConfigurableIOManager):
+class WarehouseIOManager(dg.IOManager):
     """Stores a table asset's output as its project's partition of the table's Delta table in the warehouse,
     and gives an asset each input table as a lazy scan of the project's rows: an asset declares what it reads
     once, as its parameters.
@@ -62,19 +62,26 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     The metadata of every output describes the rows as written: count, columns, a preview, and the mean and
     count of the columns the asset lists under `gtq/summary` (numbers the Dagster UI plots run after run)."""
 
-    warehouse: WarehouseResource
+    def __init__(self, store: Warehouse) -> None:
+        self.store = store
 
     def handle_output(self, context: dg.OutputContext, obj: pl.LazyFrame | pl.DataFrame | None) -> None:
-        table, store = _TABLES[context.asset_key], self.warehouse.store()
+        table, project = _TABLES[context.asset_key], context.asset_partition_key
         if obj is None:
-            written = store.scan_project(table, context.asset_partition_key)
+            written = self.store.scan_project(table, project)
         else:
-            written = store.write_project(context.partition_key, {table: obj}, run_id=context.run_id)[table]
+            written = self.store.write_project(project, {table: obj}, run_id=context.run_id)[table]
         summary = (context.definition_metadata or {}).get("gtq/summary", [])
         context.add_output_metadata(table_metadata(table, written, summary, rewritten=obj is not None))
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
-        return self.warehouse.store().scan_project(_TABLES[context.asset_key], context.asset_partition_key)
+        return self.store.scan_project(_TABLES[context.asset_key], context.asset_partition_key)
+
+
+@dg.io_manager(required_resource_keys={"warehouse"}, description=WarehouseIOManager.__doc__)
+def warehouse_io_manager(context: dg.InitResourceContext) -> WarehouseIOManager:
+    """The warehouse's tables as the IO manager of every table asset (the `warehouse` resource says where)."""
+    return WarehouseIOManager(context.resources.warehouse.store())
 
 
 _TABLES = {asset_key(table): table for table in ALL_TABLES}
