@@ -33,6 +33,8 @@ class Storage(Protocol):
     def names(self, key: str) -> list[str]: ...
     def create_text(self, key: str, text: str) -> None: ...
     def delete_tree(self, key: str) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def size(self, key: str) -> int: ...
     def publish_folder(self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str) -> None: ...
 
 
@@ -91,6 +93,12 @@ class LocalStorage:
             os.link(temporary, path)  # atomic, and fails if another writer created it first
         finally:
             temporary.unlink(missing_ok=True)
+
+    def delete(self, key: str) -> None:
+        self.location(key).unlink(missing_ok=True)
+
+    def size(self, key: str) -> int:
+        return self.location(key).stat().st_size
 
     def delete_tree(self, key: str) -> None:
         shutil.rmtree(self.location(key), ignore_errors=True)
@@ -170,6 +178,12 @@ class ObjectStorage:
             if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise FileExistsError(self.location(key)) from exc
             raise
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def size(self, key: str) -> int:
+        return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
 
     def delete_tree(self, key: str) -> None:
         for page in self._listed(key, delimiter=""):

@@ -34,7 +34,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
@@ -43,6 +43,7 @@ import duckdb
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction
 from polars.io.plugins import register_io_source
 
 from pipeline.contract import ALL_TABLES, QUALITY_TABLES, Table
@@ -77,6 +78,10 @@ class Warehouse:
     def __init__(self, root: str | Path) -> None:
         self.storage = open_storage(root)
         self.root = self.storage.location("")
+        if self.storage.is_local() and {"[", "]"} & set(str(self.root)):
+            raise WarehouseError(
+                f"{self.root}: Delta Lake (delta-rs) cannot open a folder whose path holds '[' or ']'; choose another folder"
+            )
         if self.storage.exists("parquet") and not self.storage.names("tables"):
             raise WarehouseError(
                 f"{self.root} was written by an early gtq (one Parquet file per table, a global Delta GT) that cannot be"
@@ -120,7 +125,7 @@ class Warehouse:
     def scan_project(self, table: Table, project_id: str, version: int | None = None) -> pl.LazyFrame:
         """The project's rows of `table` in the contract's schema (as of the table's Delta `version`, by default
         the latest). Columns the contract gained after a file was written read as null."""
-        return self._scan(table, version).filter(pl.col(PARTITION) == project_id)
+        return self._scan(table, version, project_id)
 
     def scan(self, table: Table) -> pl.LazyFrame:
         """Every project's current rows of `table` (for people and tools; runs use `scan_project`)."""
@@ -129,12 +134,19 @@ class Warehouse:
     def read(self, table: Table) -> pl.DataFrame:
         return self.scan(table).collect()
 
-    def _scan(self, table: Table, version: int | None = None) -> pl.LazyFrame:
-        if (delta := self.delta_table(table, version)) is None:
-            return table.empty().lazy()
-        stored = pl.scan_delta(delta)
-        added = [c for c in table.columns if c not in stored.collect_schema().names()]
-        return table.conform(stored.with_columns(pl.lit(None, table.columns[c]).alias(c) for c in added))
+    def _scan(self, table: Table, version: int | None = None, project_id: str | None = None) -> pl.LazyFrame:
+        """The Parquet files of the Delta version's add actions, each given its project (Delta keeps the
+        partition value in the log): only the project's files are read, whatever the folder names say."""
+        files = self.current_files(table, version)
+        stored = {c: t for c, t in table.columns.items() if c != PARTITION}
+        scans = [
+            pl.scan_parquet(
+                paths, schema=stored, missing_columns="insert", extra_columns="ignore", hive_partitioning=False, glob=False
+            ).with_columns(pl.lit(project, pl.String).alias(PARTITION))
+            for project, paths in files.items()
+            if project_id is None or project == project_id
+        ]
+        return table.conform(pl.concat([table.empty().lazy(), *scans], how="diagonal"))
 
     def versions(self, table: Table, project_id: str) -> list[dict]:
         """The Delta versions of `table` that wrote the project's rows, oldest first: version, timestamp and
@@ -162,19 +174,43 @@ class Warehouse:
             self._commit(table, rows, project_id, run_id, mode="overwrite")
             if table in QUALITY_TABLES:
                 self._commit(history_table(table), self.scan_project(table, project_id), project_id, run_id, mode="append")
-        self.refresh_views([t for table in frames for t in (table, *([history_table(table)] if table in QUALITY_TABLES else []))])
+        self.refresh_views()
         return {table: self.scan_project(table, project_id) for table in frames}
 
     def _commit(self, table: Table, rows: pl.LazyFrame, project_id: str, run_id: str | None, mode: str) -> None:
+        """One Delta commit of the project's `rows`: Polars streams them, in their order, to a new Parquet file
+        of the project's partition (the partition value lives in the log, not the file), then delta-rs commits
+        it, replacing the partition's files (`overwrite`) or beside them (`append`)."""
         self.create_table(table)
-        options = {
-            "partition_by": [PARTITION],
-            "schema_mode": "merge",
-            "commit_properties": CommitProperties(custom_metadata={"gtq.project_id": project_id, "gtq.run_id": run_id or ""}),
-        }
-        if mode == "overwrite":
-            options["predicate"] = f"{PARTITION} = {_sql_string(project_id)}"
-        rows.sink_delta(self.table_path(table), mode=mode, delta_write_options=options)
+        folder = f"{PARTITION}={project_folder(project_id)}"
+        name = f"part-{uuid.uuid4().hex}.parquet"
+        key = f"tables/{table.schema}/{table.name}/{folder}/{name}"
+        location = self.storage.location(key)
+        if self.storage.is_local():
+            location.parent.mkdir(parents=True, exist_ok=True)
+        rows.drop(PARTITION).sink_parquet(location)
+        count = pl.scan_parquet(location, hive_partitioning=False, glob=False).select(pl.len()).collect().item()
+        added = [
+            AddAction(
+                path=f"{folder}/{name}",  # delta-rs encodes it for the log
+                size=self.storage.size(key),
+                partition_values={PARTITION: project_id},
+                modification_time=int(datetime.now(UTC).timestamp() * 1000),
+                data_change=True,
+                stats=json.dumps({"numRecords": count}),
+            )
+        ]
+        if count == 0:  # an empty partition has no file
+            self.storage.delete(key)
+            added = []
+        DeltaTable(self.table_path(table)).create_write_transaction(
+            added,
+            mode=mode,
+            schema=table.empty().to_arrow().schema,
+            partition_by=[PARTITION],
+            partition_filters=[(PARTITION, "=", project_id)] if mode == "overwrite" else None,
+            commit_properties=CommitProperties(custom_metadata={"gtq.project_id": project_id, "gtq.run_id": run_id or ""}),
+        )
 
     def create_table(self, table: Table) -> None:
         """Create `table` empty, partitioned by project, unless it exists. Every write then has a predicate:
@@ -270,10 +306,11 @@ class Warehouse:
             raise FileExistsError(f"GT version {gt.version} of project {project_id} was published by another run") from exc
 
     # -- the DuckDB file people query ---------------------------------------------------------------------
-    def refresh_views(self, tables: Iterable[Table] | None = None) -> None:
+    def refresh_views(self) -> None:
         """Bring gtq.duckdb up to date: a view `<schema>.<table>` over each Delta table's current files (the
-        `history.*` tables included), re-created for `tables` only (all of them when None, or when the file
-        is missing or unreadable).
+        `history.*` tables included). The file records the Delta version each view shows, and only views
+        whose table has a newer version are re-created, so a file left stale (a kill between a commit and
+        this update) catches up at the next write; an unreadable file is rebuilt whole.
 
         The new file is built in a temporary folder and renamed into place (a reader keeps the file it
         opened); a lock orders concurrent updates. A warehouse on S3 has no DuckDB file: DuckDB reads it
@@ -284,14 +321,13 @@ class Warehouse:
         with file_lock(self.root / ".duckdb.lock"), tempfile.TemporaryDirectory(prefix="gtq-views-") as scratch:
             # Built in the system's temporary folder: DuckDB reads '?' in a database path as URL options.
             built = Path(scratch) / "gtq.duckdb"
-            everything = tables is None or not self.duckdb_path.exists()
-            if not everything:
+            if self.duckdb_path.exists():
                 shutil.copyfile(self.duckdb_path, built)
             try:
-                self._create_views(built, (*ALL_TABLES, *HISTORY_TABLES) if everything else tables)
-            except duckdb.Error:  # an unreadable copy: start afresh
+                self._update_views(built)
+            except duckdb.Error:  # unreadable: start afresh
                 built.unlink(missing_ok=True)
-                self._create_views(built, (*ALL_TABLES, *HISTORY_TABLES))
+                self._update_views(built)
             staged = self.root / f".gtq.duckdb.{uuid.uuid4().hex}"
             try:
                 shutil.copyfile(built, staged)
@@ -299,19 +335,31 @@ class Warehouse:
             finally:
                 staged.unlink(missing_ok=True)
 
-    def _create_views(self, database: Path, tables: Iterable[Table]) -> None:
+    def _update_views(self, database: Path) -> None:
         with duckdb.connect(str(database)) as con:
-            for table in tables:
-                _create_view(con, table, self.empty_file(table), self.current_files(table))
+            con.execute("CREATE SCHEMA IF NOT EXISTS _gtq")
+            con.execute("CREATE TABLE IF NOT EXISTS _gtq.views (view VARCHAR PRIMARY KEY, version BIGINT)")
+            shown = dict(con.execute("SELECT view, version FROM _gtq.views").fetchall())
+            for table in (*ALL_TABLES, *HISTORY_TABLES):
+                version = self._log_version(table)
+                if shown.get(table.key) != version:
+                    _create_view(con, table, self.empty_file(table), self.current_files(table))
+                    con.execute("INSERT OR REPLACE INTO _gtq.views VALUES (?, ?)", [table.key, version])
 
-    def current_files(self, table: Table) -> dict[str, list[str]]:
-        """Each project's data files of the table's latest version (Delta keeps the project in the log, not in the files)."""
-        if (delta := self.delta_table(table)) is None:
+    def _log_version(self, table: Table) -> int:
+        """The latest version in a local Delta table's log (-1 before its creation): a listing, no log replay."""
+        log = Path(self.table_path(table)) / "_delta_log"
+        names = os.listdir(log) if log.is_dir() else []
+        return max((int(n.removesuffix(".json")) for n in names if n.endswith(".json") and n[0].isdigit()), default=-1)
+
+    def current_files(self, table: Table, version: int | None = None) -> dict[str, list[str]]:
+        """Each project's data files of the table's `version` (the latest by default), in the order written."""
+        if (delta := self.delta_table(table, version)) is None:
             return {}
         actions = pl.DataFrame(delta.get_add_actions(flatten=True)).select("path", project=f"partition.{PARTITION}")
-        base = _local_path(delta.table_uri).rstrip("/")
+        base = unquote(delta.table_uri.removeprefix("file://")).rstrip("/")
         files: dict[str, list[str]] = {}
-        for path, project in actions.sort("project", "path").iter_rows():
+        for path, project in actions.iter_rows():  # in the order they were written
             files.setdefault(project, []).append(f"{base}/{unquote(path)}")
         return files
 
@@ -324,10 +372,6 @@ class Warehouse:
             table.empty().write_parquet(temporary)
             os.replace(temporary, path)
         return path
-
-
-def _local_path(uri: str) -> str:
-    return uri.removeprefix("file://")
 
 
 ROWS_PER_SORT = 2_000_000  # rows a task-keyed table is sorted at once (with their JSON texts)

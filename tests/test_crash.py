@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipeline.contract import ALL_TABLES
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, write_export
 from tests.groundtruth.test_versions import box_annotation
@@ -42,11 +43,11 @@ def versions(store: Warehouse, project: str) -> list[dict[str, pl.DataFrame]]:
 
 
 def leftovers(store: Warehouse) -> list[Path]:
-    """Files no commit or version refers to: staging folders, half-written versions, uncommitted table files."""
-    found = [p for p in store.root.rglob("staging/*")] + [p for p in store.root.rglob("ground_truth/.*")]
-    for project in store.projects():
-        head = store.head(project).number
-        found += [p for p in (store.project_path(project) / "tables").rglob("*.parquet") if int(p.stem) > head]
+    """What a killed run may leave that nothing reads: staging files, half-written versions, and table files a
+    Delta version names but that are missing (a data file no version names is never read; vacuum removes it)."""
+    found = [p for p in store.root.rglob(".staging/*/*")] + [p for p in store.root.rglob("ground_truth/.*")]
+    for table in ALL_TABLES:
+        found += [Path(f) for files in store.current_files(table).values() for f in files if not Path(f).exists()]
     return found
 
 

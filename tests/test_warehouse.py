@@ -1,4 +1,4 @@
-"""The warehouse's storage promises, without Dagster: per-project commits, the DuckDB file of views, paths as data."""
+"""The warehouse's storage promises, without Dagster: Delta tables partitioned by project, the DuckDB file of views, paths as data."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import duckdb
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 
 from pipeline import warehouse
 from pipeline.contract import ANSWERS, REGIONS, TASKS
@@ -18,55 +19,67 @@ def tasks(project: str, *ids: str) -> pl.DataFrame:
     return pl.DataFrame(rows).with_columns(*(pl.lit(None).alias(c) for c in ("created_at", "updated_at", "source_file", "content_hash")))
 
 
-def test_a_project_write_touches_only_its_own_folder(tmp_path):
+def test_a_project_write_replaces_only_its_own_partition(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.write_project("a", {TASKS: tasks("a", "1")})
-    other = {p: p.stat().st_mtime_ns for p in store.project_path("a").rglob("*") if p.is_file()}
+    files_of_a = store.current_files(TASKS)["a"]
     store.write_project("b", {TASKS: tasks("b", "1", "2")})
     store.write_project("b", {TASKS: tasks("b", "3")})
-    assert {p: p.stat().st_mtime_ns for p in store.project_path("a").rglob("*") if p.is_file()} == other
-    assert store.read(TASKS).select("project_id", "task_id").rows() == [("a", "1"), ("b", "3")]
-    assert store.projects() == ["a", "b"] and store.head("b").number == 1
+    assert store.current_files(TASKS)["a"] == files_of_a
+    assert store.read(TASKS).select("project_id", "task_id").sort("project_id").rows() == [("a", "1"), ("b", "3")]
+    assert store.projects() == ["a", "b"] and len(store.versions(TASKS, "b")) == 2
+    # Read back without gtq: a Delta table partitioned by project, with every write a version.
+    table = DeltaTable(store.table_path(TASKS))
+    assert table.metadata().partition_columns == ["project_id"]
+    writes = [(c["operationParameters"]["mode"], c["gtq.project_id"]) for c in table.history() if c["operation"] == "WRITE"]
+    assert writes == [("Overwrite", "b"), ("Overwrite", "b"), ("Overwrite", "a")]
+    assert pl.scan_delta(store.table_path(TASKS)).filter(pl.col("project_id") == "b").collect()["task_id"].to_list() == ["3"]
 
 
-def test_every_commit_stays_readable(tmp_path):
+def test_every_write_stays_readable_as_a_delta_version(tmp_path):
     store = Warehouse(tmp_path / "wh")
-    store.write_project("a", {TASKS: tasks("a", "1")})
-    store.write_project("a", {TASKS: tasks("a", "2")})
-    first, second = store.commits("a")
-    assert store.scan_project(TASKS, "a", first).collect()["task_id"].to_list() == ["1"]
-    assert store.scan_project(TASKS, "a", second).collect()["task_id"].to_list() == ["2"]
+    store.write_project("a", {TASKS: tasks("a", "1")}, run_id="first")
+    store.write_project("a", {TASKS: tasks("a", "2")}, run_id="second")
+    first, second = store.versions(TASKS, "a")
+    assert (first["gtq.run_id"], second["gtq.run_id"]) == ("first", "second")
+    assert store.scan_project(TASKS, "a", version=first["version"]).collect()["task_id"].to_list() == ["1"]
+    assert pl.read_delta(store.table_path(TASKS), version=first["version"])["task_id"].to_list() == ["1"]
+    assert store.scan_project(TASKS, "a").collect()["task_id"].to_list() == ["2"]
 
 
-def test_a_write_that_fails_midway_commits_nothing_and_its_files_are_cleaned(tmp_path, monkeypatch):
+def test_a_write_that_fails_midway_leaves_the_failed_table_as_it_was(tmp_path, monkeypatch):
     store = Warehouse(tmp_path / "wh")
-    store.write_project("a", {TASKS: tasks("a", "1")})
+    store.write_project("a", {TASKS: tasks("a", "1"), ANSWERS: ANSWERS.empty()})
     real_sink = pl.LazyFrame.sink_parquet
 
-    def failing_sink(frame, path, *args, **kwargs):
-        if "quality.answers" in str(path):  # the second table of the commit: the first is already written
+    def failing_sink(frame, target, *args, **kwargs):
+        if "quality/answers" in str(target):  # the second table of the write: the first is already committed
             raise OSError("disk full (simulated)")
-        return real_sink(frame, path, *args, **kwargs)
+        return real_sink(frame, target, *args, **kwargs)
 
     monkeypatch.setattr(pl.LazyFrame, "sink_parquet", failing_sink)
+    answers_version = DeltaTable(store.table_path(ANSWERS)).version()
     with pytest.raises(OSError):
         store.write_project("a", {TASKS: tasks("a", "2"), ANSWERS: ANSWERS.empty()})
     monkeypatch.undo()
-    assert store.head("a").number == 0 and store.read(TASKS)["task_id"].to_list() == ["1"]
-    assert len(list(store.project_path("a").rglob("*.parquet"))) == 2  # the half-written commit's file is there...
+    assert store.read(TASKS)["task_id"].to_list() == ["2"] and DeltaTable(store.table_path(ANSWERS)).version() == answers_version
     store.write_project("a", {TASKS: tasks("a", "3")})
-    assert len(list(store.project_path("a").rglob("*.parquet"))) == 2  # ...until the next write replaces it
     assert store.read(TASKS)["task_id"].to_list() == ["3"]
 
 
-@pytest.mark.parametrize("project", ["1; DROP TABLE core.tasks", "../x", "project_id=evil", "*", "é/?", "a b"])
+@pytest.mark.parametrize("project", ["1; DROP TABLE core.tasks", "../x", "project_id=evil", "*", "é/?", "a b", "it's"])
 def test_project_ids_are_data_never_paths(tmp_path, project):
     store = Warehouse(tmp_path / "wh")
     store.write_project(project, {TASKS: tasks(project, "1")})
-    assert store.project_path(project).parent == store.root / "projects"
-    assert store.projects() == [project]
+    store.write_project("other", {TASKS: tasks("other", "1")})
+    store.write_project(project, {TASKS: tasks(project, "2")})  # its predicate names the project, quotes and all
+    assert store.gt_version_path(project, 0).parent.parent.parent == store.root / "projects"
+    assert store.projects() == sorted([project, "other"])
+    assert DeltaTable(store.table_path(TASKS)).partitions() == [{"project_id": p} for p in sorted([project, "other"])] or sorted(
+        p["project_id"] for p in DeltaTable(store.table_path(TASKS)).partitions()
+    ) == sorted([project, "other"])
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
-        assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL").fetchall() == [(project, 1)]
+        assert con.execute("SELECT project_id, task_id FROM core.tasks ORDER BY ALL").fetchall() == sorted([(project, "2"), ("other", "1")])
 
 
 def test_project_folder_names_are_plain():
@@ -103,13 +116,16 @@ def test_empty_tables_have_their_columns_in_duckdb(tmp_path):
         assert con.execute("SELECT count(*) FROM history.answers").fetchone() == (0,)
 
 
-def test_a_warehouse_of_the_earlier_layout_is_refused_with_what_to_do(tmp_path):
+def test_a_warehouse_of_an_earlier_layout_is_refused_with_what_to_do(tmp_path):
     (tmp_path / "old" / "parquet" / "core").mkdir(parents=True)
     with pytest.raises(WarehouseError, match="new warehouse folder"):
         Warehouse(tmp_path / "old")
+    (tmp_path / "commits" / "projects" / "7" / "commits").mkdir(parents=True)
+    with pytest.raises(WarehouseError, match="gtq migrate --warehouse"):
+        Warehouse(tmp_path / "commits")
 
 
-@pytest.mark.parametrize("folder", ["w?", "w*", "w[X]"])
+@pytest.mark.parametrize("folder", ["w?", "w*"])
 def test_glob_characters_in_the_warehouse_path_never_pull_in_a_sibling(tmp_path, folder):
     store, sibling = Warehouse(tmp_path / folder / "wh"), Warehouse(tmp_path / "wX" / "wh")
     sibling.write_project("7", {TASKS: tasks("7", "1", "2", "3")})
@@ -119,6 +135,11 @@ def test_glob_characters_in_the_warehouse_path_never_pull_in_a_sibling(tmp_path,
         assert con.execute("SELECT count(*) FROM core.tasks").fetchone() == (1,)
 
 
+def test_a_warehouse_path_delta_cannot_open_is_refused_by_name(tmp_path):
+    with pytest.raises(WarehouseError, match=r"w\[X\].*cannot open"):
+        Warehouse(tmp_path / "w[X]" / "wh")
+
+
 def test_the_duckdb_file_catches_up_whatever_state_it_was_left_in(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.write_project("a", {TASKS: tasks("a", "1"), ANSWERS: ANSWERS.empty()})
@@ -126,11 +147,11 @@ def test_the_duckdb_file_catches_up_whatever_state_it_was_left_in(tmp_path):
     stale = store.duckdb_path.read_bytes()
     store.write_project("a", {TASKS: tasks("a", "1", "2")})
     store.duckdb_path.write_bytes(stale)  # as if killed between the commit and the views' update
-    store.write_project("a", {ANSWERS: ANSWERS.empty()})  # the project's next write brings every one of its views up to date
+    store.write_project("a", {ANSWERS: ANSWERS.empty()})  # the next write brings every view up to date
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL ORDER BY ALL").fetchall() == [("a", 2), ("b", 1)]
     store.duckdb_path.write_bytes(b"not a database")
-    store.write_project("b", {TASKS: tasks("b", "1", "2", "3")})  # unreadable: rebuilt from the commits
+    store.write_project("b", {TASKS: tasks("b", "1", "2", "3")})  # unreadable: rebuilt from the Delta tables
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL ORDER BY ALL").fetchall() == [("a", 2), ("b", 3)]
 
