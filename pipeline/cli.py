@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_warehouse(explain)
 
+    migrate = commands.add_parser(
+        "migrate",
+        help="convert a warehouse of gtq's earlier layout (per-project commit files) into Delta tables, keeping GT versions and history",
+    )
+    _add_warehouse(migrate)
+
     sample = commands.add_parser("sample", help="write the bundled Label Studio sample export")
     sample.add_argument("--out", required=True, metavar="PATH", help="the JSON file to write (its labeling config goes beside it)")
 
@@ -162,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "gt":
         return ground_truth_command(args)
+    if args.command == "migrate":
+        from pipeline.migrate import migrate
+
+        migrate(warehouse_root(args.warehouse))
+        return 0
     if args.command == "validate":
         return validate_command(args.source)
     if args.command == "explain":

@@ -75,7 +75,7 @@ HISTORY_TABLES = tuple(history_table(t) for t in QUALITY_TABLES)
 
 
 class Warehouse:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, migrating: bool = False) -> None:
         self.storage = open_storage(root)
         self.root = self.storage.location("")
         if self.storage.is_local() and {"[", "]"} & set(str(self.root)):
@@ -87,7 +87,7 @@ class Warehouse:
                 f"{self.root} was written by an early gtq (one Parquet file per table, a global Delta GT) that cannot be"
                 " converted. Run your exports into a new warehouse folder (`gtq run --source ... --warehouse NEW`)."
             )
-        if any(self.storage.exists(f"projects/{p}/commits") for p in self.storage.names("projects")):
+        if not migrating and any(self.storage.names(f"projects/{p}/commits") for p in self.storage.names("projects")):
             raise WarehouseError(
                 f"{self.root} is in the layout of gtq before Delta tables (per-project commit files). Convert it once, keeping"
                 f" every GT version and the quality history: gtq migrate --warehouse {self.root}"
