@@ -103,12 +103,21 @@ def annotator_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     return _publish(context, warehouse, ANNOTATOR_DAILY, rows)
 
 
-@dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES, REGION_CONFLICTS]))
+@dg.asset(**table_asset(CONFUSION_MATRIX, deps=[ANNOTATION_SCORES, REGION_CONFLICTS, ANNOTATIONS, ANSWERS, REGIONS, GROUND_TRUTH]))
 def confusion_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Per annotator and model, each categorical control's confusion matrix against GT, and each box
-    region control's (CVAT's: the region conflicts at IoU 0.5, with an '(unmatched)' row and column), in long form."""
+    """Per annotator and model, each categorical control's confusion matrix against GT (per-region values region by
+    region, against the GT region each is matched with), and each box region control's (CVAT's: the region conflicts
+    at IoU 0.5), in long form; regions without a match count in an '(unmatched)' row and column."""
     store, project = warehouse.store(), context.partition_key
-    categorical = classification.confusion_matrix(store.scan_project(ANNOTATION_SCORES, project))
+    ground_truth, regions = store.scan_project(GROUND_TRUTH, project), store.scan_project(REGIONS, project)
+    region_values = scores.region_value_pairs(
+        store.scan_project(ANNOTATIONS, project),
+        store.scan_project(ANSWERS, project),
+        regions,
+        ground_truth,
+        ground_truth_regions(ground_truth, regions),
+    )
+    categorical = classification.confusion_matrix(store.scan_project(ANNOTATION_SCORES, project), region_values)
     regions = detection.conflict_counts(store.scan_project(REGION_CONFLICTS, project).drop("gt_version", "run_id"))
     return _publish(context, warehouse, CONFUSION_MATRIX, pl.concat([categorical, regions]))
 
