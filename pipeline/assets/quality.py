@@ -118,8 +118,8 @@ def confusion_matrix(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         ground_truth_regions(ground_truth, regions),
     )
     categorical = classification.confusion_matrix(store.scan_project(ANNOTATION_SCORES, project), region_values)
-    regions = detection.conflict_counts(store.scan_project(REGION_CONFLICTS, project).drop("gt_version", "run_id"))
-    return _publish(context, warehouse, CONFUSION_MATRIX, pl.concat([categorical, regions]))
+    boxes = detection.conflict_counts(store.scan_project(REGION_CONFLICTS, project).drop("gt_version", "run_id"))
+    return _publish(context, warehouse, CONFUSION_MATRIX, pl.concat([categorical, boxes]))
 
 
 @dg.asset(**table_asset(LABEL_SCORES, deps=[CONFUSION_MATRIX]))
