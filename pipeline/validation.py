@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, LABEL_CONFIG, REGIONS, Table
+from pipeline.metrics.similarity import POLYGON_MEASURES, polygon_measures
 from pipeline.polars_expectations import validate_suite
 from pipeline.storage import file_lock, local_folder
 
@@ -385,7 +386,9 @@ DERIVED_COLUMNS = {
         "point_count": "the number of a polygon's points",
         "points_min": "the smallest coordinate of a polygon's points",
         "points_max": "the largest coordinate of a polygon's points",
-        "polygon_area": "the area a polygon's points enclose (shoelace formula); 0 when they are collinear or repeat",
+        "polygon_area": "the area a polygon encloses, a self-intersecting one's once repaired as scoring repairs it"
+        " (`similarity.polygon_measures`: a bow-tie has the area of its two triangles); 0 when its points are collinear or repeat",
+        "polygon_repaired": "whether a polygon's ring crosses itself, so that it is scored as shapely's make_valid repairs it",
         "label_outside_config": "the first label or choice the control's labeling config does not allow (taxonomy: a path"
         " not in its tree); null when all are allowed or the control has no config",
         "scale_min": "the lowest value the control's config allows (Rating: 1, Number: min)",
@@ -424,11 +427,6 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
         scale_min="min_value",
         scale_max="max_value",
     )
-    xs, ys = (pl.col("points").list.eval(pl.element().list.get(axis)) for axis in (0, 1))
-
-    def following(coordinates: pl.Expr) -> pl.Expr:  # each point's successor, the last point's being the first
-        return coordinates.list.eval(pl.element().shift(-1).fill_null(pl.element().first()))
-
     coordinates = pl.col("points").list.eval(pl.element().explode())
     judged = pl.col("allowed_labels").list.len() > 0  # a config that lists no labels (dynamic labels) judges none
     annotation = ["project_id", "task_id", "annotation_id"]
@@ -469,9 +467,10 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
             point_count=pl.col("points").list.len().cast(pl.Int64),
             points_min=coordinates.list.min(),
             points_max=coordinates.list.max(),
-            polygon_area=((xs * following(ys) - following(xs) * ys).list.sum() / 2).abs(),
             label_outside_config=pl.when(judged).then(pl.col("labels").list.set_difference("allowed_labels").list.first()),
         )
+        .with_columns(_polygon=pl.col("points").map_batches(polygon_measures, return_dtype=POLYGON_MEASURES, is_elementwise=True))
+        .unnest("_polygon")
         .drop("allowed_labels", "visible_when", "when_control", "when_values", "_region_labels", "_chosen")
     )
 

@@ -117,9 +117,10 @@ def test_a_coco_file_in_its_own_key_order_beside_other_exports_in_one_run(tmp_pa
     folder = unreadable.parent
     coco_file(folder / "val2017.json", 170)
     write_sample(folder / "label_studio_sample.json", n_tasks=20)
-    warehouse = tmp_path / "wh"
+    warehouse, groundtruth = tmp_path / "wh", tmp_path / "groundtruth"
+    groundtruth.mkdir()
 
-    assert main(["run", "--source", str(folder), "--warehouse", str(warehouse), "--groundtruth", str(tmp_path / "gt")]) == 1
+    assert main(["run", "--source", str(folder), "--warehouse", str(warehouse), "--groundtruth", str(groundtruth)]) == 1
     err = capsys.readouterr().err
     failures = [line for line in err.splitlines() if line.startswith("  - ")]
     assert failures == [f"  - {unreadable}: not an export gtq can read: the file cannot be read (Input/output error)"], err
