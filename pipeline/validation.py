@@ -110,6 +110,25 @@ class DataDocs:
     def index(self) -> Path:
         return self.site / "index.html"
 
+    @property
+    def site_config(self) -> dict:
+        """GE's config of the site: GE's site builder and page views with every script, stylesheet, font and image
+        served from the site's own `static/` (`pipeline.data_docs`), so the pages open without a network; no
+        how-to buttons (links to GE's online tutorials)."""
+        offline = "pipeline.data_docs"
+        page = {"view": {"module_name": offline, "class_name": "OfflinePageView"}}
+        return {
+            "module_name": offline,
+            "class_name": "OfflineSiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.site)},
+            "show_how_to_buttons": False,
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "view": {"module_name": offline, "class_name": "OfflineIndexPageView"},
+            },
+            "site_section_builders": {"expectations": page, "validations": page, "profiling": page},
+        }
+
 
 # The columns that name a row, where a table has them: failing examples are shown with them.
 ROW_IDS = ("project_id", "task_id", "annotation_id", "region_id", "annotator", "control")
@@ -219,7 +238,8 @@ def _release_batches(source) -> None:
 
 def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> None:
     """Keep a validation result the way a GE checkpoint's `UpdateDataDocsAction` does: the suite and the
-    result in the project's GE stores, then the Data Docs pages of both and the site's index rebuilt.
+    result in the project's GE stores, then the Data Docs pages of both and the site's index rebuilt; every page
+    when the site was configured otherwise before (an older gtq's pages loaded their scripts from CDNs).
     One writer at a time per project folder."""
     gx = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
@@ -232,18 +252,13 @@ def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> Non
     docs.project_root.mkdir(parents=True, exist_ok=True)
     with file_lock(docs.project_root / ".gtq.lock"):
         context = gx.get_context(mode="file", project_root_dir=str(docs.project_root))
-        if "gtq" not in {site["site_name"] for site in context.get_docs_sites_urls()}:
-            context.add_data_docs_site(
-                site_name="gtq",
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs.site)},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
+        pages = [key, suite_key]
+        if (configured := context.list_data_docs_sites().get("gtq")) != docs.site_config:
+            (context.add_data_docs_site if configured is None else context.update_data_docs_site)("gtq", docs.site_config)
+            pages = None
         context.suites.add_or_update(gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"}))
         context.validation_results_store.set(key, result)
-        context.build_data_docs(site_names=["gtq"], resource_identifiers=[key, suite_key])
+        context.build_data_docs(site_names=["gtq"], resource_identifiers=pages)
 
 
 # The suites that screen an export's rows before they are used (by the frame of `CoreState` they read), and
