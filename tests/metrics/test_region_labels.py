@@ -19,20 +19,10 @@ from pipeline.metrics.classification import EMPTY, UNMATCHED, confusion_matrix, 
 SAMPLE_PROJECT = "7"
 
 
-def box(region_id: str, x: float, label: str = "zebra", behaviour: str | None = None, control: str = "animals") -> list[dict]:
+def box(region_id: str, x: float, label: str = "zebra", behaviour: str | None = None) -> list[dict]:
     """A 10 x 10 box and, when given, its per-region behaviour (a choices result sharing the box's id)."""
-    rows = [
-        {
-            "region_id": region_id,
-            "control": control,
-            "type": "rectanglelabels",
-            "labels": [label],
-            "x": x,
-            "y": 0.0,
-            "width": 10.0,
-            "height": 10.0,
-        }
-    ]
+    geometry = {"x": x, "y": 0.0, "width": 10.0, "height": 10.0}
+    rows = [{"region_id": region_id, "control": "animals", "type": "rectanglelabels", "labels": [label], **geometry}]
     if behaviour is not None:
         rows.append({"region_id": region_id, "control": "behaviour", "type": "choices", "labels": [behaviour]})
     return rows
