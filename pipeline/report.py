@@ -104,8 +104,9 @@ WHOLE_TABLES = (AGREEMENT_MATRIX, ANNOTATOR_DAILY, ANNOTATOR_PERFORMANCE, REGION
 
 @dataclass(frozen=True)
 class ReportData:
-    """What a report is drawn from: the project's current rows of `WHOLE_TABLES`, quality.project_agreement
-    of every run (`history`), the day of each task (`task_days`) and the project's latest GT version."""
+    """What a report is drawn from: the project's current rows of `WHOLE_TABLES`, its quality.project_agreement
+    rows of every run (`agreement_runs`, from `history`), the day of each task (`task_days`) and the project's
+    latest GT version."""
 
     tables: dict[Table, pl.DataFrame]
     agreement_runs: pl.DataFrame
@@ -395,13 +396,13 @@ def _people_note(performance: pl.DataFrame, people: People, project_id: str) -> 
     if not unnamed:
         return ""
     how = (
-        f"To name them, write a CSV with the header <code>{','.join(PEOPLE_COLUMNS)}</code> (one row per annotator id)"
-        f" and run <code>gtq report --project {html.escape(project_id)} --people FILE</code>."
+        f"To name them, run <code>gtq report --project {html.escape(project_id)} --people FILE</code>, FILE a CSV with the header"
+        f" <code>{','.join(PEOPLE_COLUMNS)}</code> and one row per annotator id."
     )
     if len(unnamed) == humans.len():
         return f'<p class="notice" id="people-note">Annotators are shown by their ids: this report was written without names. {how}</p>'
     missing = ", ".join(html.escape(a) for a in unnamed)
-    return f'<p class="notice" id="people-note">{len(unnamed)} of {humans.len()} annotators have no name in the people file: {missing}. {how}</p>'
+    return f'<p class="notice" id="people-note">No name in the people file for {len(unnamed)} of {humans.len()} annotators: {missing}. {how}</p>'
 
 
 AGREEMENT_COLUMNS = (

@@ -183,7 +183,7 @@ def test_the_report_says_when_annotators_have_no_names_and_how_to_add_them(sampl
 
     people.write_text("annotator,name,email,team\n" + "".join(f"{a},Person {i},{a},North\n" for i, a in enumerate(humans[1:])))
     [partly] = re.findall(r'<p class="notice" id="people-note">(.*?)</p>', render(data, "7", People.read(people), None))
-    assert f"1 of {len(humans)} annotators have no name in the people file: {humans[0]}." in partly
+    assert f"No name in the people file for 1 of {len(humans)} annotators: {humans[0]}." in partly
 
 
 def test_agreement_over_time_has_a_point_per_run_and_per_day(tmp_path):
