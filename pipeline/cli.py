@@ -3,10 +3,11 @@
 
     gtq run [--source PATH ...] [--warehouse DIR]   ingest, resolve GT, validate, score; print a summary
     gtq sample --out PATH                           write the bundled sample export
-    gtq gt set|unset --project P --task T ...       record a reviewed GT decision in groundtruth/overrides.yaml
+    gtq gt set|unset|revert --project P --task T ... --reason R
+                                                    record a reviewed GT decision in groundtruth/overrides.yaml
     gtq gt versions [--project P]                   the published GT versions, per project
     gtq gt history --task T [--project P]           every GT change of a task
-    gtq gt export --project P [--version N] --format F --out PATH
+    gtq gt export [--project P] [--version N] --format F --out PATH
                                                     a project's GT version as ls-json, coco, scout-csv or parquet
 
     gtq ui [--warehouse DIR]                        the Dagster UI on the warehouse's runs (http://127.0.0.1:3000)
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -29,7 +31,13 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.resources import DEFAULT_WAREHOUSE
-from pipeline.storage import warehouse_root
+from pipeline.storage import local_folder, warehouse_root
+
+EXIT_CODES = (
+    "exit status, the same rule in every command: 0 done; 1 the data fails (a record would be quarantined, a step or an"
+    " ERROR check failed, a file is no export, a source folder holds no export); 2 a usage error (a path that does not"
+    " exist, an unknown project, split or version, a broken policy, overrides or people file)"
+)
 
 
 def _add_warehouse(command: argparse.ArgumentParser) -> None:
@@ -41,12 +49,17 @@ def _add_warehouse(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_project(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--project", help="the project id (default: the warehouse's only project)")
+
+
 def _add_report_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--people",
         default=os.environ.get("GTQ_PEOPLE"),
         metavar="CSV",
-        help="names for annotator ids in the report: a CSV with the header annotator,name,email,team (default: $GTQ_PEOPLE)",
+        help="names for annotator ids in the report: a CSV with the header annotator,name,email,team, kept in the warehouse as"
+        " people.csv for later runs and reports (default: $GTQ_PEOPLE, else the file kept from an earlier --people)",
     )
     command.add_argument(
         "--label-studio-url",
@@ -56,13 +69,18 @@ def _add_report_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _command(commands, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line text is both its entry in the parent's list and the description atop its own --help."""
+    return commands.add_parser(name, help=text, description=text, epilog=EXIT_CODES)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `gtq` command line: every command and option, each with its help."""
-    parser = argparse.ArgumentParser(prog="gtq", description="Ground truth and annotation quality pipeline.")
+    parser = argparse.ArgumentParser(prog="gtq", description="Ground truth and annotation quality pipeline.", epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"gtq {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="materialize every table through Dagster and print a summary")
+    run = _command(commands, "run", "materialize every table through Dagster and print a summary")
     run.add_argument(
         "--source",
         action="append",
@@ -77,55 +95,73 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)")
     _add_report_options(run)
 
-    ui = commands.add_parser("ui", help="open the Dagster UI on the warehouse's runs; runs launched there write to the warehouse")
+    ui = _command(commands, "ui", "open the Dagster UI on the warehouse's runs; runs launched there write to the warehouse")
     _add_warehouse(ui)
     ui.add_argument("--port", default="3000", help="the UI's port on 127.0.0.1 (default: 3000)")
 
-    validate = commands.add_parser(
+    validate = _command(
+        commands,
         "validate",
-        help="read exports and hold them to the suites in expectations/ without a warehouse; exit 1 if a record would be quarantined",
+        "read exports and hold them to the suites in expectations/ without a warehouse; exit 1 if a record would be quarantined",
     )
     validate.add_argument("--source", action="append", required=True, metavar="PATH", help="export file or folder; repeat for several")
 
-    report = commands.add_parser("report", help="write a project's quality report (one HTML file, no network needed) from the warehouse")
-    report.add_argument("--project", required=True, help="the project id")
+    report = _command(commands, "report", "write a project's quality report (one HTML file, no network needed) from the warehouse")
+    _add_project(report)
     _add_warehouse(report)
     _add_report_options(report)
 
-    explain = commands.add_parser(
-        "explain", help="where a number comes from: the export file and hash, the annotations, the GT decisions and the score rows"
+    explain = _command(
+        commands, "explain", "where a number comes from: the export file and hash, the annotations, the GT decisions and the score rows"
     )
-    explain.add_argument("--project", required=True, help="the project id")
+    _add_project(explain)
     about = explain.add_mutually_exclusive_group(required=True)
     about.add_argument("--annotator", help="explain this annotator's (or model version's) accuracy")
     about.add_argument("--task", help="explain this task's GT and the scores against it")
     explain.add_argument(
-        "--format", default="table", choices=("table", "csv", "json"), help="the rows as a table (default), CSV or JSON lines"
+        "--format",
+        default="table",
+        choices=("table", "csv", "json"),
+        help="the rows as a table (default), or for tools CSV or JSON lines: then stdout holds only the rows, the chain above them goes to stderr",
     )
     _add_warehouse(explain)
 
-    migrate = commands.add_parser(
+    migrate = _command(
+        commands,
         "migrate",
-        help="convert a warehouse of gtq's earlier layout (per-project commit files) into Delta tables, keeping GT versions and history",
+        "convert a warehouse of gtq's earlier layout (per-project commit files) into Delta tables, keeping GT versions and history",
     )
     _add_warehouse(migrate)
 
-    sample = commands.add_parser("sample", help="write the bundled Label Studio sample export")
+    sample = _command(commands, "sample", "write the bundled Label Studio sample export")
     sample.add_argument("--out", required=True, metavar="PATH", help="the JSON file to write (its labeling config goes beside it)")
 
-    gt = commands.add_parser("gt", help="ground truth: overrides, versions, history, exports").add_subparsers(dest="gt", required=True)
-    for action, text in (
-        ("set", "make an annotation the task's GT by a reviewed override (applied by the next `gtq run`)"),
-        ("unset", "leave the task without GT by a reviewed override (applied by the next `gtq run`)"),
-        ("revert", "remove the task's latest override, so its rules decide again at the next `gtq run`"),
+    gt = _command(commands, "gt", "ground truth: overrides, versions, history, exports").add_subparsers(dest="gt", required=True)
+    for action, text, annotation in (
+        (
+            "set",
+            "make an annotation the task's GT by a reviewed override (applied by the next `gtq run`)",
+            "the annotation that becomes GT",
+        ),
+        (
+            "unset",
+            "leave the task without GT by a reviewed override (applied by the next `gtq run`)",
+            "optional: the GT annotation being set aside, checked against the warehouse and kept in overrides.yaml for the record",
+        ),
+        (
+            "revert",
+            "withdraw the task's latest override by a recorded revert, so the GT is again what it was before that override"
+            " (applied by the next `gtq run`)",
+            None,
+        ),
     ):
-        command = gt.add_parser(action, help=text)
+        command = _command(gt, action, text)
         command.add_argument("--project", required=True, help="the project id (as the export names it)")
         command.add_argument("--task", required=True, help="the task id")
-        if action != "revert":
-            command.add_argument("--annotation", required=action == "set", help="the annotation that becomes GT")
-            command.add_argument("--reason", required=True, help="why, for the GT history and its auditors")
+        if annotation:
+            command.add_argument("--annotation", required=action == "set", help=annotation)
             _add_warehouse(command)
+        command.add_argument("--reason", required=True, help="why, for the GT history and its auditors")
         command.add_argument(
             "--author",
             default=os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("USER") or "unknown",
@@ -138,13 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
             help="the folder of overrides.yaml (default: ./groundtruth)",
         )
     for name, text in (
-        ("versions", "the published GT versions"),
-        ("history", "every GT change of a task"),
-        ("export", "export a GT version"),
+        ("versions", "the published GT versions, per project"),
+        ("history", "every GT change of a task: who or what decided it, why, in which version"),
+        ("export", "write a project's GT version as Label Studio JSON, COCO, Scout CSV or Parquet"),
     ):
-        command = gt.add_parser(name, help=text)
+        command = _command(gt, name, text)
         _add_warehouse(command)
-        command.add_argument("--project", help="the project (default: every project; export: the only one)")
+    for name in ("versions", "history"):
+        gt.choices[name].add_argument("--project", help="the project (default: every project)")
+    _add_project(gt.choices["export"])
     gt.choices["history"].add_argument("--task", required=True, help="the task id")
     gt.choices["history"].add_argument(
         "--format", default="table", choices=("table", "csv", "json"), help="a table for people (default), CSV or JSON lines for tools"
@@ -153,8 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     gt.choices["export"].add_argument(
         "--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"), help="the export format"
     )
-    gt.choices["export"].add_argument("--split", help="only the tasks of this split (train, validation, test as the policy names them)")
-    gt.choices["export"].add_argument("--out", required=True, metavar="PATH", help="the file (parquet: folder) to write")
+    gt.choices["export"].add_argument(
+        "--split",
+        help="only the tasks of this split (train, validation, test as the policy names them); exit 2 for a split the version lacks",
+    )
+    gt.choices["export"].add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="the file to write, its folder created if needed (scout-csv: the annotations CSV; the images CSV goes beside it)",
+    )
     return parser
 
 
@@ -190,19 +236,43 @@ def main(argv: list[str] | None = None) -> int:
     )
 
 
-def validate_command(sources: list[str]) -> int:
-    """Read the exports and hold them to the suites, as a run would before using them, without a warehouse
-    or Dagster: print what would be quarantined, and exit 1 when a record would be (2: a source is missing)."""
-    import tempfile
+class UnusableSources(Exception):
+    """Sources a command cannot read, with the exit status `source_files` gives them."""
 
-    from pipeline.ingest import expand_sources, read_export
-    from pipeline.validation import expectations_dir, screen
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def source_files(sources: list) -> list:
+    """The export files of `sources` (`expand_sources`), by the one rule `gtq run` and `gtq validate` share:
+    a path that does not exist is a usage error (UnusableSources, exit 2: a mistyped path); sources that exist
+    but hold no export (an empty folder) are data that fails (exit 1)."""
+    from pipeline.ingest import expand_sources
 
     try:
         files = expand_sources(sources)
     except FileNotFoundError as exc:
+        raise UnusableSources(str(exc), 2) from exc
+    if not files:
+        raise UnusableSources(f"no export (.json or .csv file) in {', '.join(map(str, sources))}", 1)
+    return files
+
+
+def validate_command(sources: list[str]) -> int:
+    """Read the exports and hold them to the suites, as a run would before using them, without a warehouse
+    or Dagster: print what would be quarantined, and exit 1 when a record would be (`source_files` says
+    what a missing or empty source gives)."""
+    import tempfile
+
+    from pipeline.ingest import read_export
+    from pipeline.validation import expectations_dir, screen
+
+    try:
+        files = source_files(sources)
+    except UnusableSources as exc:
         print(f"gtq validate: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     failed = 0
     with tempfile.TemporaryDirectory(prefix="gtq-validate-") as staging:
         for index, source in enumerate(files):
@@ -220,30 +290,36 @@ def validate_command(sources: list[str]) -> int:
 
 
 def explain_command(args) -> int:
-    """Print the chain behind an annotator's accuracy or a task's GT; exit 2 when there is no such thing."""
+    """Print the chain behind an annotator's accuracy or a task's GT; exit 2 when there is no such thing.
+    For tools (`--format csv|json`) stdout holds only the rows and the chain goes to stderr."""
 
     from pipeline.lineage import explain_annotator, explain_task
     from pipeline.warehouse import Warehouse
 
     store = Warehouse(warehouse_root(args.warehouse))
-    if _lacks_project(store, args.project, "gtq explain"):
+    if (project := the_project(store, args.project, "gtq explain")) is None:
         return 2
     try:
-        found = explain_annotator(store, args.project, args.annotator) if args.annotator else explain_task(store, args.project, args.task)
+        found = explain_annotator(store, project, args.annotator) if args.annotator else explain_task(store, project, args.task)
     except LookupError as exc:
         print(f"gtq explain: {exc.args[0]}", file=sys.stderr)
         return 2
-    print("\n".join(found.lines))
+    print("\n".join(found.lines), file=sys.stdout if args.format == "table" else sys.stderr)
     _print_rows(found.rows, args.format)
     return 0
 
 
-def _lacks_project(store, project: str, command: str) -> bool:
-    """Whether the warehouse has no such project; if so, says so on stderr, with the projects it has."""
-    if project in store.projects():
-        return False
-    print(f"{command}: {store.root} has no project {project!r} (projects: {', '.join(store.projects()) or 'none'})", file=sys.stderr)
-    return True
+def the_project(store, project: str | None, command: str) -> str | None:
+    """The project a command is about: `project` when the warehouse holds it, or, when none is named, the
+    warehouse's only project. Otherwise None, after saying why on stderr with the projects it holds."""
+    projects = store.projects()
+    if project in projects or (project is None and len(projects) == 1):
+        return project or projects[0]
+    problem = (
+        f"has no project {project!r}" if project else "holds several projects; name one with --project" if projects else "holds no project"
+    )
+    print(f"{command}: {store.root} {problem} (projects: {', '.join(projects) or 'none'})", file=sys.stderr)
+    return None
 
 
 def _print_rows(rows, form: str) -> None:
@@ -259,17 +335,17 @@ def _print_rows(rows, form: str) -> None:
             print(rows)
 
 
-def report_command(warehouse: Path | str, project: str, people: str | None, label_studio_url: str | None) -> int:
-    """Write the project's report from the warehouse's current tables (as a run does) and print its path;
-    exit 2 when the warehouse has no such project or the people file is unusable."""
+def report_command(warehouse: Path | str, project: str | None, people: str | None, label_studio_url: str | None) -> int:
+    """Write the project's report (default: the warehouse's only one) from the warehouse's current tables (as
+    a run does) and print its path; exit 2 when the warehouse has no such project or the people file is unusable."""
     from pipeline.report import People, write_report
     from pipeline.warehouse import Warehouse
 
     store = Warehouse(warehouse)
-    if _lacks_project(store, project, "gtq report"):
+    if (project := the_project(store, project, "gtq report")) is None:
         return 2
     try:
-        path, _ = write_report(store, project, People.read(people and Path(people)), label_studio_url)
+        path, _ = write_report(store, project, People.read(people_file(warehouse, people)), label_studio_url)
     except (ValueError, FileNotFoundError) as exc:
         print(f"gtq report: {exc}", file=sys.stderr)
         return 2
@@ -277,11 +353,31 @@ def report_command(warehouse: Path | str, project: str, people: str | None, labe
     return 0
 
 
+PEOPLE_FILE = "people.csv"
+
+
+def people_file(warehouse: Path | str, given: str | None) -> Path | None:
+    """The people file that names annotators in the warehouse's reports. A `given` file is checked (ValueError or
+    FileNotFoundError naming it) and kept as `people.csv` in the warehouse's local folder, beside `reports/`;
+    without one, the file kept by an earlier `--people`, so a later run or report keeps the names."""
+    from pipeline.report import People
+
+    kept = local_folder(warehouse) / PEOPLE_FILE
+    if not given:
+        return kept if kept.is_file() else None
+    People.read(Path(given))
+    if Path(given).resolve() != kept.resolve():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(kept.name + ".partial")
+        shutil.copyfile(given, partial)
+        partial.replace(kept)  # whole: a reader never sees half a file
+    return kept
+
+
 def ground_truth_command(args) -> int:
     import polars as pl
 
     from pipeline.contract import ANNOTATIONS, GROUND_TRUTH_HISTORY, TASKS
-    from pipeline.groundtruth import export
     from pipeline.groundtruth.policy import (
         PolicyError,
         append_override,
@@ -295,12 +391,12 @@ def ground_truth_command(args) -> int:
     if args.gt == "revert":
         path = Path(args.groundtruth) / "overrides.yaml"
         try:
-            entry = revert_override(path, project=args.project, task=args.task)
+            withdrawn = revert_override(path, project=args.project, task=args.task, author=args.author, reason=args.reason)
         except PolicyError as exc:
             print(f"gtq gt revert: {exc}", file=sys.stderr)
             return 2
-        print(f"{path}: removed the {entry['action']} of task {entry['task']} of project {entry['project']} by {entry['author']};"
-              " the next `gtq run` decides the task by its rules again")  # fmt: skip
+        print(f"{path}: revert of the {withdrawn['action']} of task {args.task} of project {args.project} by {withdrawn['author']}"
+              f" ({withdrawn['reason']}) recorded; the next `gtq run` gives the task the GT it had before that override")  # fmt: skip
         return 0
     if args.gt in ("set", "unset"):
         path = Path(args.groundtruth) / "overrides.yaml"
@@ -313,7 +409,7 @@ def ground_truth_command(args) -> int:
         except (PolicyError, WarehouseError) as exc:
             print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
             return 2
-        if _lacks_project(store, args.project, f"gtq gt {args.gt}"):
+        if the_project(store, args.project, f"gtq gt {args.gt}") is None:
             return 2
         tasks, annotations = (store.scan_project(t, args.project).collect() for t in (TASKS, ANNOTATIONS))
         if problem := override_target_problem(tasks, annotations, task=args.task, annotation=args.annotation):
@@ -332,6 +428,8 @@ def ground_truth_command(args) -> int:
     except WarehouseError as exc:
         print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
         return 2
+    if args.gt == "export":
+        return _export_gt(store, args)
     projects = [args.project] if args.project else store.projects()
     if not any(store.gt_versions(p) for p in projects):
         print(
@@ -348,20 +446,29 @@ def ground_truth_command(args) -> int:
             history = pl.concat([store.scan_project(GROUND_TRUTH_HISTORY, p) for p in projects])
             rows = history.filter(pl.col("task_id") == args.task).sort("valid_from").collect()
             _print_rows(rows, args.format)
-        else:
-            if len(projects) > 1:
-                print(f"gtq gt export: the warehouse holds projects {', '.join(projects)}; name one with --project", file=sys.stderr)
-                return 2
-            project, versions = projects[0], store.gt_versions(projects[0])
-            version = versions[-1] if args.version is None else args.version
-            if version not in versions:
-                print(
-                    f"gtq gt export: project {project} has no GT version {version} (versions {versions[0]}..{versions[-1]})",
-                    file=sys.stderr,
-                )
-                return 2
-            written = export.write(store.read_gt_version(project, version), args.format, Path(args.out), split=args.split)
-            print(f"ground truth of project {project}, version {version}, written to {args.out} as {args.format}: {written}")
+    return 0
+
+
+def _export_gt(store, args) -> int:
+    """`gtq gt export`: a GT version of the project (default: the only one) as a file; exit 2 for a project,
+    version or split the warehouse lacks, 1 when the project has no GT published yet."""
+    from pipeline.groundtruth import export
+
+    if (project := the_project(store, args.project, "gtq gt export")) is None:
+        return 2
+    if not (versions := store.gt_versions(project)):
+        print(f"gtq gt export: no ground truth published yet in {store.root} for project {project}", file=sys.stderr)
+        return 1
+    version = versions[-1] if args.version is None else args.version
+    if version not in versions:
+        print(f"gtq gt export: project {project} has no GT version {version} (versions {versions[0]}..{versions[-1]})", file=sys.stderr)
+        return 2
+    try:
+        written = export.write(store.read_gt_version(project, version), args.format, Path(args.out), split=args.split)
+    except LookupError as exc:  # a split the version lacks: nothing is written
+        print(f"gtq gt export: project {project}: {exc.args[0]}", file=sys.stderr)
+        return 2
+    print(f"ground truth of project {project}, version {version}, written to {args.out} as {args.format}: {written}")
     return 0
 
 
@@ -412,20 +519,18 @@ def execute(
 
     Without sources, the bundled sample. `groundtruth` is the folder of the GT policy and overrides
     (default: ./groundtruth or $GTQ_GROUNDTRUTH); `report` configures the quality report (`ReportResource`:
-    people, label_studio_url). FileNotFoundError names a source that does not exist.
+    people, label_studio_url). UnusableSources names a source that does not exist or holds no export.
     """
 
     from pipeline.assets.partitions import projects
     from pipeline.definitions import defs, gtq_job
-    from pipeline.ingest import expand_sources, projects_of
+    from pipeline.ingest import projects_of
     from pipeline.ingest.records import BadRecord
     from pipeline.instance import open_instance
     from pipeline.progress import watching
     from pipeline.sample import bundled_sample
 
-    files = expand_sources(sources or [bundled_sample(warehouse)])
-    if not files:
-        raise FileNotFoundError(f"no export (.json or .csv file) in {', '.join(map(str, sources))}")
+    files = source_files(sources or [bundled_sample(warehouse)])
     by_project: dict[str, list[str]] = {}
     results = RunResults()
     for source in files:
@@ -464,22 +569,22 @@ def run_pipeline(
 ) -> int:
     from pipeline.groundtruth.policy import PolicyError, load_overrides, load_policy
     from pipeline.progress import clear_line, watching
-    from pipeline.report import People
 
     started = time.monotonic()
     folder = Path(groundtruth or os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"))
+    report = report or {}
     try:  # before anything is read: a broken policy or people file would only fail the run after ingest
         load_policy(folder / "policy.yaml")
         load_overrides(folder / "overrides.yaml")
-        People.read(Path(report["people"]) if report and report.get("people") else None)
+        report = {**report, "people": str(people_file(warehouse, report.get("people")) or "")}
     except (PolicyError, ValueError, FileNotFoundError) as exc:
         print(f"gtq run FAILED before ingest: {exc}", file=sys.stderr)
         return 2
     try:
         result = execute(sources, warehouse, groundtruth=groundtruth, report=report, log_level="INFO" if verbose else "CRITICAL")
-    except FileNotFoundError as exc:
+    except UnusableSources as exc:
         print(f"gtq run FAILED: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     if watching():
         clear_line()
     print(_summary(result, warehouse, time.monotonic() - started))

@@ -185,15 +185,18 @@ COLUMNS: dict[str, str] = {
     "weighted_kappa_quadratic": "Cohen's kappa with quadratic weights (i - j)^2 on the rating scale;"
     " rating controls only, null otherwise or when undefined.",
     # -- quality.label_scores, confusion_matrix
-    "label": "A categorical answer key (labels joined by U+001F; '(empty)' a blank answer) or a box label.",
+    "label": "A categorical answer key (labels joined by U+001F; '(empty)' a blank answer or a matched region without a value)"
+    " or a box label.",
     "support": "How often the GT gave the label (true positives + false negatives).",
     "predicted": "How often the participant gave the label (true positives + false positives).",
     "tp": "True positives: the participant gave the label where the GT did.",
     "precision": "tp / (tp + fp), in [0, 1]; null when nothing was predicted.",
     "recall": "tp / (tp + fn), in [0, 1]; null when the GT has nothing to find.",
     "f1": "2 tp / (2 tp + fp + fn), in [0, 1]; 0 for a GT label never predicted, null when nothing to count.",
-    "gt_label": "The GT's answer key or box label; '(empty)' is a blank answer, '(unmatched)' an extra box of the participant.",
-    "count": "Answers (one per annotation and control) or boxes in this cell of the confusion matrix.",
+    "gt_label": "The GT's answer key or box label; '(empty)' is a blank answer, '(unmatched)' an extra box or region of the"
+    " participant (no GT region matched with it).",
+    "count": "Answers (one per annotation and control), regions (per-region controls: one per region) or boxes in this cell"
+    " of the confusion matrix.",
     # -- quality.detection_scores, average_precision, precision_recall_curve
     "matching": "Box matching rule: hungarian (optimal assignment, the figure other tables use), greedy (largest IoU first, Scout),"
     " coco (score order).",
@@ -403,11 +406,11 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "cohen_kappa": "Cohen's kappa of the pair, (p_o - p_e) / (1 - p_e), <= 1; null when chance agreement is 1.",
     },
     "quality.label_scores": {
-        "control": "Categorical (choices, taxonomy, rating) or box control.",
+        "control": "Categorical (choices, taxonomy, rating; task-level or per region) or box control.",
     },
     "quality.confusion_matrix": {
-        "control": "Categorical (choices, taxonomy, rating) or box control.",
-        "label": "The participant's answer key or box label; '(empty)' is a blank answer, '(unmatched)' a GT box it missed.",
+        "control": "Categorical (choices, taxonomy, rating; task-level or per region) or box control.",
+        "label": "The participant's answer key or box label; '(empty)' is a blank answer, '(unmatched)' a GT box or region it missed.",
     },
     "quality.detection_scores": {
         "control": "Box control.",

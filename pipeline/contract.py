@@ -454,7 +454,8 @@ LABEL_SCORES = quality_table(
         "recall": pl.Float64,
         "f1": pl.Float64,
     },
-    "Per annotator or model, classification control and label: precision, recall and F1 against GT.",
+    "Per annotator or model, classification control and label: precision, recall and F1 against GT (a per-region control"
+    " region by region, against the GT region each is matched with).",
 )
 
 CONFUSION_MATRIX = quality_table(
@@ -468,7 +469,8 @@ CONFUSION_MATRIX = quality_table(
         "label": pl.String,
         "count": pl.Int64,
     },
-    "Long confusion matrix per annotator or model and categorical or box control: '(empty)' is a blank answer, '(unmatched)' a box without a match.",
+    "Long confusion matrix per annotator or model and categorical or box control (a per-region control counts each region"
+    " against the GT region it is matched with): '(empty)' is a blank answer, '(unmatched)' a box or region without a match.",
 )
 
 DETECTION_SCORES = quality_table(

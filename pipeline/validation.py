@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, LABEL_CONFIG, REGIONS, Table
+from pipeline.metrics.similarity import POLYGON_MEASURES, polygon_measures
 from pipeline.polars_expectations import validate_suite
 from pipeline.storage import file_lock, local_folder
 
@@ -108,6 +109,25 @@ class DataDocs:
     @property
     def index(self) -> Path:
         return self.site / "index.html"
+
+    @property
+    def site_config(self) -> dict:
+        """GE's config of the site: GE's site builder and page views with every script, stylesheet, font and image
+        served from the site's own `static/` (`pipeline.data_docs`), so the pages open without a network; no
+        how-to buttons (links to GE's online tutorials)."""
+        offline = "pipeline.data_docs"
+        page = {"view": {"module_name": offline, "class_name": "OfflinePageView"}}
+        return {
+            "module_name": offline,
+            "class_name": "OfflineSiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.site)},
+            "show_how_to_buttons": False,
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "view": {"module_name": offline, "class_name": "OfflineIndexPageView"},
+            },
+            "site_section_builders": {"expectations": page, "validations": page, "profiling": page},
+        }
 
 
 # The columns that name a row, where a table has them: failing examples are shown with them.
@@ -218,7 +238,8 @@ def _release_batches(source) -> None:
 
 def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> None:
     """Keep a validation result the way a GE checkpoint's `UpdateDataDocsAction` does: the suite and the
-    result in the project's GE stores, then the Data Docs pages of both and the site's index rebuilt.
+    result in the project's GE stores, then the Data Docs pages of both and the site's index rebuilt; every page
+    when the site was configured otherwise before (an older gtq's pages loaded their scripts from CDNs).
     One writer at a time per project folder."""
     gx = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
@@ -231,18 +252,13 @@ def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> Non
     docs.project_root.mkdir(parents=True, exist_ok=True)
     with file_lock(docs.project_root / ".gtq.lock"):
         context = gx.get_context(mode="file", project_root_dir=str(docs.project_root))
-        if "gtq" not in {site["site_name"] for site in context.get_docs_sites_urls()}:
-            context.add_data_docs_site(
-                site_name="gtq",
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs.site)},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
+        pages = [key, suite_key]
+        if (configured := context.list_data_docs_sites().get("gtq")) != docs.site_config:
+            (context.add_data_docs_site if configured is None else context.update_data_docs_site)("gtq", docs.site_config)
+            pages = None
         context.suites.add_or_update(gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"}))
         context.validation_results_store.set(key, result)
-        context.build_data_docs(site_names=["gtq"], resource_identifiers=[key, suite_key])
+        context.build_data_docs(site_names=["gtq"], resource_identifiers=pages)
 
 
 # The suites that screen an export's rows before they are used (by the frame of `CoreState` they read), and
@@ -385,7 +401,9 @@ DERIVED_COLUMNS = {
         "point_count": "the number of a polygon's points",
         "points_min": "the smallest coordinate of a polygon's points",
         "points_max": "the largest coordinate of a polygon's points",
-        "polygon_area": "the area a polygon's points enclose (shoelace formula); 0 when they are collinear or repeat",
+        "polygon_area": "the area a polygon encloses, a self-intersecting one's once repaired as scoring repairs it"
+        " (`similarity.polygon_measures`: a bow-tie has the area of its two triangles); 0 when its points are collinear or repeat",
+        "polygon_repaired": "whether a polygon's ring crosses itself, so that it is scored as shapely's make_valid repairs it",
         "label_outside_config": "the first label or choice the control's labeling config does not allow (taxonomy: a path"
         " not in its tree); null when all are allowed or the control has no config",
         "scale_min": "the lowest value the control's config allows (Rating: 1, Number: min)",
@@ -424,11 +442,6 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
         scale_min="min_value",
         scale_max="max_value",
     )
-    xs, ys = (pl.col("points").list.eval(pl.element().list.get(axis)) for axis in (0, 1))
-
-    def following(coordinates: pl.Expr) -> pl.Expr:  # each point's successor, the last point's being the first
-        return coordinates.list.eval(pl.element().shift(-1).fill_null(pl.element().first()))
-
     coordinates = pl.col("points").list.eval(pl.element().explode())
     judged = pl.col("allowed_labels").list.len() > 0  # a config that lists no labels (dynamic labels) judges none
     annotation = ["project_id", "task_id", "annotation_id"]
@@ -469,9 +482,10 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
             point_count=pl.col("points").list.len().cast(pl.Int64),
             points_min=coordinates.list.min(),
             points_max=coordinates.list.max(),
-            polygon_area=((xs * following(ys) - following(xs) * ys).list.sum() / 2).abs(),
             label_outside_config=pl.when(judged).then(pl.col("labels").list.set_difference("allowed_labels").list.first()),
         )
+        .with_columns(_polygon=pl.col("points").map_batches(polygon_measures, return_dtype=POLYGON_MEASURES, is_elementwise=True))
+        .unnest("_polygon")
         .drop("allowed_labels", "visible_when", "when_control", "when_values", "_region_labels", "_chosen")
     )
 

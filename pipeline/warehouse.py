@@ -155,6 +155,17 @@ class Warehouse:
         commits = [] if delta is None else delta.history()
         return sorted((c for c in commits if c.get("gtq.project_id") == project_id), key=lambda c: c["version"])
 
+    def history(self, table: Table, project_id: str) -> pl.DataFrame:
+        """Every run's rows of the project's quality `table` (its `history.*` table), oldest first, each with
+        `committed_at`: when its run appended them."""
+        appended = [
+            {"run_id": c["gtq.run_id"], "committed_at": datetime.fromtimestamp(c["timestamp"] / 1000, UTC)}
+            for c in self.versions(history_table(table), project_id)
+        ]
+        commits = pl.DataFrame(appended, schema={"run_id": pl.String, "committed_at": pl.Datetime("us", "UTC")})
+        rows = self.scan_project(history_table(table), project_id).collect()
+        return rows.join(commits.unique("run_id", keep="last"), on="run_id", how="left").sort("committed_at", maintain_order=True)
+
     # -- writing ----------------------------------------------------------------------------------------
     def project_lock(self, project_id: str, on_wait: Callable[[], None] | None = None):
         """Hold the project's lock on this machine (re-entrant within a process) in a `with` block: a

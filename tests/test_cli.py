@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import re
@@ -16,7 +18,7 @@ import pytest
 
 from pipeline.cli import build_parser, main
 from pipeline.contract import ANNOTATIONS, ANNOTATOR_PERFORMANCE, GROUND_TRUTH, SOURCE_FILES
-from pipeline.groundtruth.policy import load_overrides
+from pipeline.groundtruth.policy import append_override, load_overrides
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, write_export
 
@@ -81,7 +83,7 @@ def test_gtq_run_with_sources_in_order_then_again(tmp_path):
 
 def test_gtq_run_fails_clearly_on_a_missing_source(tmp_path):
     done = gtq("run", "--source", "nowhere.json", "--warehouse", "wh", cwd=tmp_path)
-    assert done.returncode == 1
+    assert done.returncode == 2  # a mistyped path is a usage error
     assert "source not found: nowhere.json" in done.stderr
 
 
@@ -112,22 +114,39 @@ def test_validate_holds_exports_to_the_suites_without_a_warehouse(tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "good.json"]
 
 
-def test_an_empty_source_folder_fails_and_every_option_explains_itself(tmp_path, capsys):
-    (tmp_path / "exports").mkdir()
-    assert main(["run", "--source", str(tmp_path / "exports"), "--warehouse", str(tmp_path / "wh")]) == 1
-    assert "no export (.json or .csv file) in" in capsys.readouterr().err
+def test_run_and_validate_share_one_rule_for_a_missing_and_an_empty_source(tmp_path, capsys):
+    """A path that does not exist is a usage error (2) in both commands, so a mistyped path fails a team's CI; a
+    folder that exists but holds no export is data that fails (1) in both."""
+    for folder in ("exports", "gt"):
+        (tmp_path / folder).mkdir()
+    missing, empty = str(tmp_path / "nowhere.json"), str(tmp_path / "exports")
+    for command in (["run", "--warehouse", str(tmp_path / "wh"), "--groundtruth", str(tmp_path / "gt")], ["validate"]):
+        assert main([*command, "--source", missing]) == 2
+        assert f"source not found: {missing}" in capsys.readouterr().err
+        assert main([*command, "--source", empty]) == 1
+        assert f"no export (.json or .csv file) in {empty}" in capsys.readouterr().err
+    assert not (tmp_path / "wh" / "projects").exists()
+
+
+def test_every_command_and_option_explains_itself(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("gtq ")
-    parsers, undocumented = [build_parser()], []
+    parsers, undocumented, helps = [build_parser()], [], {}
     while parsers:
         parser = parsers.pop()
+        if not parser.description:
+            undocumented.append(parser.prog)
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 parsers.extend(action.choices.values())
             elif action.option_strings and not action.help:
                 undocumented.append(f"{parser.prog} {action.option_strings[0]}")
+            elif action.option_strings:
+                helps[f"{parser.prog} {action.option_strings[0]}"] = action.help
     assert undocumented == []
+    assert "becomes GT" in helps["gtq gt set --annotation"] and "becomes GT" not in helps["gtq gt unset --annotation"]
+    assert "parquet: folder" not in helps["gtq gt export --out"] and "gtq gt revert --reason" in helps
 
 
 def test_overrides_are_checked_against_the_warehouse_and_can_be_reverted(sample_run, tmp_path, capsys):
@@ -155,9 +174,14 @@ def test_overrides_are_checked_against_the_warehouse_and_can_be_reverted(sample_
 
     assert set_gt("7", human["task_id"], human["annotation_id"]) == 0
     assert len(load_overrides(gt / "overrides.yaml")) == 1
-    revert = ["gt", "revert", "--project", "7", "--task", human["task_id"], "--groundtruth", str(gt)]
-    assert main(revert) == 0 and load_overrides(gt / "overrides.yaml").is_empty()
-    assert main(revert) == 2 and "no override of task" in capsys.readouterr().err
+    revert = ["gt", "revert", "--project", "7", "--task", human["task_id"], "--groundtruth", str(gt), "--author", "lead@example.org"]
+    assert main([*revert, "--reason", "the flag was right"]) == 0
+    assert "revert of the set of task" in capsys.readouterr().out
+    assert load_overrides(gt / "overrides.yaml").select("action", "author", "reason").rows() == [
+        ("set", "qa@example.org", "checked by the lead"),
+        ("revert", "lead@example.org", "the flag was right"),
+    ]  # the revert is a record beside the override it withdrew
+    assert main([*revert, "--reason", "again"]) == 2 and "no override of task" in capsys.readouterr().err
 
 
 def test_a_broken_policy_stops_the_run_before_ingest(tmp_path, capsys):
@@ -174,6 +198,7 @@ def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(t
     export = write_export(
         tmp_path / "export.json", [ls_task(1, [ls_annotation(1, user=5, ground_truth=True), ls_annotation(2, user=6)]), disputed]
     )
+    (tmp_path / "gt").mkdir()
     run = ["run", "--source", str(export), "--warehouse", str(tmp_path / "wh"), "--groundtruth", str(tmp_path / "gt")]
     assert main([*run, "--people", str(tmp_path / "nobody.csv")]) == 2
     assert f"the people file {tmp_path / 'nobody.csv'} does not exist" in capsys.readouterr().err
@@ -182,8 +207,18 @@ def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(t
     people = tmp_path / "people.csv"
     people.write_text("annotator,name,email,team\n6,Bea Ruiz,bea@lab.example,South\n")
     assert main([*run, "--people", str(people), "--label-studio-url", "https://ls.example"]) == 0
-    page = (tmp_path / "wh" / "reports" / "1.html").read_text(encoding="utf-8")
-    assert "Bea Ruiz (6)" in page and "South" in page and "https://ls.example/projects/1/data?task=2" in page
+    page = tmp_path / "wh" / "reports" / "1.html"
+    assert "Bea Ruiz (6)" in (text := page.read_text(encoding="utf-8")) and "South" in text
+    assert "https://ls.example/projects/1/data?task=2" in text
+
+    # The warehouse keeps the people file: a later run or report without --people keeps the names.
+    people.unlink()
+    page.unlink()
+    assert main(run) == 0 and "Bea Ruiz (6)" in page.read_text(encoding="utf-8")
+    page.unlink()
+    capsys.readouterr()
+    assert main(["report", "--warehouse", str(tmp_path / "wh")]) == 0  # the warehouse's only project
+    assert capsys.readouterr().out.strip() == str(page) and "Bea Ruiz (6)" in page.read_text(encoding="utf-8")
 
 
 def test_history_for_tools_and_the_report_from_the_command_line(sample_run, capsys):
@@ -210,10 +245,14 @@ def test_explain_traces_an_accuracy_to_the_file_and_the_gt_decisions_as_the_docu
     performance = store.read(ANNOTATOR_PERFORMANCE).filter(pl.col("annotator") == annotator).row(0, named=True)
 
     assert main(["explain", "--project", project, "--annotator", annotator, "--warehouse", str(store.root), "--format", "json"]) == 0
-    out = capsys.readouterr().out
-    assert f"sha256 {ingested['content_hash']}" in out and "scored against GT version 0" in out
-    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    out, err = capsys.readouterr()
+    assert f"sha256 {ingested['content_hash']}" in err and "scored against GT version 0" in err  # the chain, for people
+    rows = [json.loads(line) for line in out.splitlines()]  # stdout: JSON lines and nothing else, as `| jq` reads it
     assert len(rows) == performance["n_scored"]
+    assert main(["explain", "--annotator", annotator, "--warehouse", str(store.root), "--format", "csv"]) == 0  # the only project
+    assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == [
+        {k: "" if v is None else str(v) for k, v in r.items()} for r in rows
+    ]
     assert sum(r["overall"] for r in rows) / len(rows) == pytest.approx(performance["accuracy"])  # the rows add up to the number
 
     # The SQL recipe for auditors gives the same number and the same chain.
@@ -244,6 +283,7 @@ def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path
     broken.write_bytes(b'[{"id": 1, "annotations": [{"id": 2')
     good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
     warehouse = tmp_path / "wh"
+    (tmp_path / "gt").mkdir()
     sources = [option for path in (notes, broken, good) for option in ("--source", str(path))]
     assert main(["run", *sources, "--warehouse", str(warehouse), "--groundtruth", str(tmp_path / "gt")]) == 1
     err = capsys.readouterr().err
@@ -251,3 +291,38 @@ def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path
     assert f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated" in err
     store = Warehouse(warehouse)
     assert store.projects() == ["1"] and store.read(GROUND_TRUTH).height == 1
+
+
+def test_a_gt_export_of_an_unknown_split_is_refused_naming_the_splits(sample_run, tmp_path, capsys):
+    _, store = sample_run
+    out = tmp_path / "gt.json"
+    export = ["gt", "export", "--format", "ls-json", "--out", str(out), "--warehouse", str(store.root)]
+    assert main([*export, "--split", "bogus"]) == 2
+    assert "project 7: GT version 0 has no task in split 'bogus' (its splits: test, train, validation)" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*export, "--split", "test"]) == 0
+    tests = store.read(GROUND_TRUTH).filter(pl.col("split") == "test")["task_id"]
+    assert sorted(str(task["id"]) for task in json.loads(out.read_text())) == sorted(tests)
+
+
+def test_a_revert_shows_in_the_gt_history_with_its_author_and_reason(tmp_path, capsys):
+    """Through real runs: an override makes annotation 2 the GT (version 0); its revert gives the task the GT its
+    flag gives (version 1), and the history names who reverted and why."""
+    export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, user=2)])])
+    warehouse, gt = tmp_path / "wh", tmp_path / "gt"
+    append_override(gt / "overrides.yaml", project="1", task="1", action="set", annotation="2", author="qa@x", reason="tighter")
+    run = ["run", "--source", str(export), "--warehouse", str(warehouse), "--groundtruth", str(gt)]
+    assert main(run) == 0
+    assert (
+        main(["gt", "revert", "--project", "1", "--task", "1", "--groundtruth", str(gt), "--reason", "1 was right", "--author", "lead@x"])
+        == 0
+    )
+    assert main(run) == 0
+    capsys.readouterr()
+    assert main(["gt", "history", "--task", "1", "--warehouse", str(warehouse), "--format", "json"]) == 0
+    history = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(h["version"], h["change"], h["annotation_id"], h["method"], h["decided_by"], h["reason"]) for h in history] == [
+        (0, "set", "2", "override", "qa@x", "set: tighter"),
+        (1, "replaced", "1", "override", "lead@x", "revert: 1 was right"),
+    ]
+    assert Warehouse(warehouse).read(GROUND_TRUTH).select("annotation_id", "method").rows() == [("1", "flag")]

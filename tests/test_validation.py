@@ -58,6 +58,7 @@ VIOLATIONS = [
     (annotation(103, box(rotation=400.0)), "core.regions", "expect_column_values_to_be_between on rotation", "rotation=400.0"),
     (annotation(104, box(label="tiger")), "core.regions", "expect_column_values_to_be_null on label_outside_config", "=tiger"),
     (annotation(106, polygon([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])), "core.regions", "on polygon_area", "polygon_area=0.0"),
+    (annotation(117, polygon([[10.0, 10.0], [10.0, 10.0], [10.0, 10.0]])), "core.regions", "on polygon_area", "polygon_area=0.0"),
     (annotation(107, polygon([[10.0, 10.0], [120.0, 20.0], [30.0, 50.0]])), "core.regions", "on points_max", "points_max=120.0"),
     (
         annotation(108, result("labels", "span", "text", start=5, end=3, labels=["PER"])),
@@ -147,6 +148,47 @@ def test_every_rule_catches_its_violation_and_keeps_the_rest(tmp_path):
     assert kept.frames.annotations.collect()["annotation_id"].to_list() == ["100"]
     assert kept.records_read == export.records_read and kept.records_quarantined == len(VIOLATIONS) + 2 + 2
     assert kept.quarantine.filter(pl.col("annotation_id") == "104")["locator"].to_list() == ["task 4, annotation 104, region 0"]
+
+
+def test_a_polygon_without_area_once_repaired_is_quarantined_by_file_and_record(tmp_path):
+    """Degenerate means no area after repair (make_valid, as scoring repairs): collinear points, or one point
+    repeated. The quarantine names the file and the record."""
+    path = export_with_every_violation(tmp_path)
+    export = read_export(path, tmp_path / "staging")
+    kept = export.without(screen([export.frames]).rejected_from(export.content_hash))
+    degenerate = kept.quarantine.filter(pl.col("reason").str.contains("on polygon_area"))
+    assert degenerate.select("source_file", "locator").sort("locator").rows() == [
+        (str(path), "task 5, annotation 106, region 0"),
+        (str(path), "task 6, annotation 117, region 0"),
+    ]
+
+
+def test_a_self_intersecting_polygon_is_scored_as_repaired_and_flagged_not_quarantined(tmp_path):
+    """A bow-tie (Label Studio lets people draw one) has a shoelace area of 0 but encloses two triangles: it is
+    kept, scored as make_valid repairs it (IoU 0.5 against the 2x2 square the GT draws), counted in `repaired`,
+    and named by the suite's warning on polygon_repaired, which fails no run."""
+    from pipeline.cli import execute
+
+    square, bow_tie = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]], [[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [0.0, 2.0]]
+    tasks = [ls_task(1, [annotation(1, polygon(square), ground_truth=True), annotation(2, polygon(bow_tie))])]
+    (tmp_path / "export.xml").write_text(CONFIG)
+    path = write_export(tmp_path / "export.json", tasks)
+
+    export = read_export(path, tmp_path / "staging")
+    screening = screen([export.frames])
+    assert screening.rejected.is_empty()
+    warned = [o for o in screening.outcome("core.regions", "1").outcomes if not o.success]
+    assert [(o.expectation, o.column, o.unexpected_count) for o in warned] == [("expect_column_values_to_be_in_set", "polygon_repaired", 1)]
+    assert "annotation_id=2" in warned[0].unexpected_examples[0]
+
+    store, groundtruth = Warehouse(tmp_path / "wh"), tmp_path / "groundtruth"
+    groundtruth.mkdir()
+    result = execute([path], store.root, groundtruth=groundtruth)
+    assert result.success and store.read(QUARANTINE).is_empty()
+    scores = store.read(ANNOTATION_SCORES).filter(pl.col("control") == "outline")
+    assert scores.select("annotation_id", "score", "repaired").rows() == [("2", 0.5, 1)]
+    regions_check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "expectations_regions")
+    assert not regions_check.passed and regions_check.severity.value == "WARN"
 
 
 def test_a_large_file_validated_in_parts_rejects_the_same_annotations(tmp_path, monkeypatch):

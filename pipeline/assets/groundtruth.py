@@ -97,6 +97,7 @@ def ground_truth(
         run_id=context.run_id,
         splits=policy.for_project(project).splits,
         split_seed=policy.for_project(project).split_seed,
+        reverts=resolution.reverts,
     )
     problems = violations(candidate.ground_truth.lazy(), annotations.lazy(), regions) if candidate else pl.DataFrame(schema=PROBLEMS)
     published = candidate if candidate is not None and problems.is_empty() else None

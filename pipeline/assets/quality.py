@@ -100,13 +100,23 @@ def annotator_daily(context: dg.AssetExecutionContext, annotations: pl.LazyFrame
     return _stamped(context, quality.annotator_daily(annotations, annotation_scores), annotation_scores)
 
 
-@dg.asset(**table_asset(CONFUSION_MATRIX, ins=(ANNOTATION_SCORES, REGION_CONFLICTS)))
-def confusion_matrix(context: dg.AssetExecutionContext, annotation_scores: pl.LazyFrame, region_conflicts: pl.LazyFrame) -> pl.LazyFrame:
-    """Per annotator and model, each categorical control's confusion matrix against GT, and each box
-    region control's (CVAT's: the region conflicts at IoU 0.5, with an '(unmatched)' row and column), in long form."""
-    categorical = classification.confusion_matrix(annotation_scores)
-    regions = detection.conflict_counts(region_conflicts.drop("gt_version", "run_id"))
-    return _stamped(context, pl.concat([categorical, regions]), annotation_scores, region_conflicts)
+@dg.asset(**table_asset(CONFUSION_MATRIX, ins=(ANNOTATION_SCORES, REGION_CONFLICTS, ANNOTATIONS, ANSWERS, REGIONS, GROUND_TRUTH)))
+def confusion_matrix(
+    context: dg.AssetExecutionContext,
+    annotation_scores: pl.LazyFrame,
+    region_conflicts: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    answers: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+) -> pl.LazyFrame:
+    """Per annotator and model, each categorical control's confusion matrix against GT (per-region values region by
+    region, against the GT region each is matched with), and each box region control's (CVAT's: the region conflicts
+    at IoU 0.5), in long form; regions without a match count in an '(unmatched)' row and column."""
+    region_values = scores.region_value_pairs(annotations, answers, regions, ground_truth, ground_truth_regions(ground_truth, regions))
+    categorical = classification.confusion_matrix(annotation_scores, region_values)
+    boxes = detection.conflict_counts(region_conflicts.drop("gt_version", "run_id"))
+    return _stamped(context, pl.concat([categorical, boxes]), annotation_scores, region_conflicts)
 
 
 @dg.asset(**table_asset(LABEL_SCORES, ins=(CONFUSION_MATRIX,), summary=("f1",)))

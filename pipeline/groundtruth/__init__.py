@@ -24,6 +24,7 @@ ITEM_SCOPED_FORMATS = ("scout-annotations-csv", "scout-images-csv")
 class Resolution:
     decided: pl.DataFrame  # one row per decided task; annotation_id null where an override unset the GT
     conflicts: pl.DataFrame
+    reverts: pl.DataFrame  # rules.by_revert: who withdrew a task's override, and why (versioning credits them with the change)
 
     @property
     def ground_truth(self) -> pl.DataFrame:
@@ -81,7 +82,8 @@ def resolve_ground_truth(
     votes = rules.consensus_votes(annotations, regions, consensus) if voting else None
     conflicts = pl.concat([rules.conflicts(annotations, decided, votes, rejected), item_conflicts])
     # Together, so that the decisions both read (consensus votes over every region most of all) are made once.
-    return Resolution(*pl.collect_all([pl.concat([task_rows, item_rows], how="diagonal"), conflicts]))
+    reverts = rules.by_revert(overrides, *overrides_file)
+    return Resolution(*pl.collect_all([pl.concat([task_rows, item_rows], how="diagonal"), conflicts, reverts]))
 
 
 def _spread_over_items(described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped: list[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:

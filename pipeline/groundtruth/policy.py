@@ -17,7 +17,9 @@ in an annotation's overall score. Without a file, the defaults apply.
       "7": {trusted_annotators: [amara@wildlife.example], consensus: {enabled: true}, control_weights: {animals: 2}}
 
 An override says, for one task, "this annotation is the GT" (`set`) or "this task has no GT" (`unset`),
-with its author and reason; the latest override of a task wins. `gtq gt set/unset` append to the file.
+with its author and reason; the latest override of a task wins. A `revert`, with its own author and reason,
+withdraws the latest set or unset still in force, so the task's GT is again what it was before that one.
+`gtq gt set/unset/revert` append to the file; no entry is ever removed, so the file is the whole record.
 """
 
 from __future__ import annotations
@@ -174,6 +176,7 @@ def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> 
     )  # fmt: skip
 
 
+OVERRIDE_ACTIONS = ("set", "unset", "revert")
 OVERRIDE_SCHEMA = {
     "project_id": pl.String,
     "task_id": pl.String,
@@ -182,16 +185,52 @@ OVERRIDE_SCHEMA = {
     "author": pl.String,
     "reason": pl.String,
     "at": pl.Datetime("us", "UTC"),
+    "entry": pl.Int64,  # place in the file (0 = first): orders entries made in the same second
 }
+_TASK = ["project_id", "task_id"]
 
 
 def load_overrides(path: Path) -> pl.DataFrame:
-    """The override entries of `path` (none when it does not exist); PolicyError naming a bad entry."""
+    """The override entries of `path` (none when it does not exist); PolicyError naming a bad entry, or a
+    revert with no set or unset in force to withdraw."""
     if not path.exists():
         return pl.DataFrame(schema=OVERRIDE_SCHEMA)
     entries = enumerate(_yaml_mapping(path).get("overrides") or [])
-    rows = [_checked_override(entry, _where(path, "overrides", index)) for index, entry in entries]
-    return pl.DataFrame(rows, schema=OVERRIDE_SCHEMA, orient="row")
+    rows = [(*_checked_override(entry, _where(path, "overrides", index)), index) for index, entry in entries]
+    overrides = pl.DataFrame(rows, schema=OVERRIDE_SCHEMA, orient="row")
+    stray = _stacked(overrides.lazy()).filter(pl.col("depth") < 0).collect()
+    if not stray.is_empty():
+        revert = stray.row(0, named=True)
+        raise PolicyError(
+            f"{_where(path, 'overrides', revert['entry'])}: revert of task {revert['task_id']} of project {revert['project_id']}"
+            " with no set or unset in force before it to withdraw"
+        )
+    return overrides
+
+
+def _stacked(overrides: pl.LazyFrame) -> pl.LazyFrame:
+    """The entries in time order (`at`, then place in the file) with `depth`: per task, how many set or unset
+    entries are in force after each entry. A set or unset adds one; a revert withdraws the latest one in force."""
+    step = pl.when(pl.col("action") == "revert").then(-1).otherwise(1)
+    return overrides.sort("at", "entry").with_columns(depth=step.cum_sum().over(_TASK))
+
+
+def overrides_in_force(overrides: pl.LazyFrame) -> pl.LazyFrame:
+    """Per task, the set or unset entry in force once the reverts withdrew theirs (none when every one was).
+
+    The entries of a task form a stack: a set or unset is pushed, a revert pops. With d the task's depth after
+    its last entry, the top of the stack is the latest set or unset whose depth after it is d (d > 0): an entry
+    pushed later at depth d would be the latest, and one popped later would leave the depth below d.
+    """
+    stacked = _stacked(overrides).with_columns(final=pl.col("depth").last().over(_TASK))
+    on_top = stacked.filter((pl.col("action") != "revert") & (pl.col("depth") == pl.col("final")) & (pl.col("final") > 0))
+    return on_top.group_by(_TASK).agg(pl.all().sort_by("at", "entry").last()).drop("depth", "final")
+
+
+def latest_reverts(overrides: pl.LazyFrame) -> pl.LazyFrame:
+    """The tasks whose latest override entry is a revert, with that entry: who withdrew an override, when and why."""
+    latest = overrides.group_by(_TASK).agg(pl.all().sort_by("at", "entry").last())
+    return latest.filter(pl.col("action") == "revert")
 
 
 def _checked_override(entry, where: str) -> tuple:
@@ -201,8 +240,8 @@ def _checked_override(entry, where: str) -> tuple:
     missing = [k for k in ("project", "task", "action", "author", "reason") if not entry.get(k)]
     if missing:
         raise PolicyError(f"{where}: missing {missing}")
-    if entry["action"] not in ("set", "unset"):
-        raise PolicyError(f"{where}: action must be 'set' or 'unset', not {entry['action']!r}")
+    if entry["action"] not in OVERRIDE_ACTIONS:
+        raise PolicyError(f"{where}: action must be one of {list(OVERRIDE_ACTIONS)}, not {entry['action']!r}")
     if entry["action"] == "set" and not entry.get("annotation"):
         raise PolicyError(f"{where}: 'set' needs the annotation that becomes GT")
     at = entry.get("at")
@@ -210,7 +249,7 @@ def _checked_override(entry, where: str) -> tuple:
         at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at)) if at else datetime.fromtimestamp(0, UTC)
     except ValueError as exc:
         raise PolicyError(f"{where}: at: {exc}") from exc
-    return (str(entry["project"]), str(entry["task"]), entry["action"], None if entry["action"] == "unset" else str(entry["annotation"]),
+    return (str(entry["project"]), str(entry["task"]), entry["action"], str(entry["annotation"]) if entry["action"] == "set" else None,
             str(entry["author"]), str(entry["reason"]), at if at.tzinfo else at.replace(tzinfo=UTC))  # fmt: skip
 
 
@@ -265,16 +304,14 @@ def override_target_problem(tasks: pl.DataFrame, annotations: pl.DataFrame, *, t
     return None
 
 
-def revert_override(path: Path, *, project: str, task: str) -> dict:
-    """Remove the latest override of the task from the file and return it; PolicyError when it has none."""
-    load_overrides(path)  # refuse to edit a file that is already broken, naming its bad entry
-    document = _yaml_mapping(path) if path.exists() else {}
-    entries = document.get("overrides") or []
-    latest = next(
-        (i for i in reversed(range(len(entries))) if str(entries[i]["project"]) == project and str(entries[i]["task"]) == task), None
-    )
-    if latest is None:
-        raise PolicyError(f"{path}: no override of task {task} of project {project} to revert")
-    removed = entries.pop(latest)
-    _write_overrides(path, document)
-    return removed
+def revert_override(path: Path, *, project: str, task: str, author: str, reason: str) -> dict:
+    """Withdraw the task's set or unset in force by appending a `revert` entry (who, why, when); the entries
+    before it stay, so the file keeps every decision. Returns the withdrawn entry (a row of OVERRIDE_SCHEMA);
+    PolicyError when the task has no override in force, or the revert is incomplete."""
+    new_override(project=project, task=task, action="revert", annotation=None, author=author, reason=reason)
+    in_force = overrides_in_force(load_overrides(path).lazy()).filter((pl.col("project_id") == project) & (pl.col("task_id") == task))
+    withdrawn = in_force.collect()
+    if withdrawn.is_empty():
+        raise PolicyError(f"{path}: no override of task {task} of project {project} in force to revert")
+    append_override(path, project=project, task=task, action="revert", annotation=None, author=author, reason=reason)
+    return withdrawn.row(0, named=True)

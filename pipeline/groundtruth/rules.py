@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.groundtruth.policy import latest_reverts, overrides_in_force
 from pipeline.metrics.matching import box_label, closest_to_mean, iou_clusters, scorable_box
 from pipeline.metrics.scores import answers as answers_of
 from pipeline.metrics.similarity import CATEGORICAL_TYPES
@@ -58,14 +59,26 @@ def _decisions(frame: pl.LazyFrame, **columns: pl.Expr | str) -> pl.LazyFrame:
 
 
 def by_override(overrides: pl.LazyFrame, source_file: str, content_hash: str) -> pl.LazyFrame:
-    """The latest override of each task: `set` makes an annotation the GT, `unset` leaves the task without.
+    """Each task's override in force (`overrides_in_force`: its latest set or unset that no revert withdrew):
+    `set` makes an annotation the GT, `unset` leaves the task without.
 
     The override is applied as written: an override naming an annotation that is missing or cancelled is
     reported by the GT checks (and blocks publication), never silently skipped.
     """
-    latest = overrides.group_by(TASK).agg(pl.all().sort_by("at").last())
+    return _override_decisions(overrides_in_force(overrides), source_file, content_hash)
+
+
+def by_revert(overrides: pl.LazyFrame, source_file: str, content_hash: str) -> pl.LazyFrame:
+    """The tasks whose latest override entry is a revert, as decisions without an annotation (reason
+    `revert: <reason>`, by its author): they decide no GT, but say who withdrew an override and why, for the
+    change the withdrawal brings (`versioning.diff`)."""
+    return _override_decisions(latest_reverts(overrides), source_file, content_hash)
+
+
+def _override_decisions(entries: pl.LazyFrame, source_file: str, content_hash: str) -> pl.LazyFrame:
+    """Override entries as decisions: by their author, at their time, `<action>: <reason>`, from the overrides file."""
     return _decisions(
-        latest,
+        entries,
         method=pl.lit("override"),
         decided_by="author",
         decided_at="at",

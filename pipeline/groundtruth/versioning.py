@@ -54,29 +54,40 @@ class GroundTruthVersion:
         return [f.name for f in fields(cls) if f.name != "version"]
 
     def only_split(self, split: str) -> GroundTruthVersion:
-        """The version restricted to the tasks of one split (train, validation, test, ...)."""
+        """The version restricted to the tasks of one split (train, validation, test, ...); LookupError naming the
+        version's splits when none of its tasks is in `split`."""
+        if split not in (splits := sorted(self.ground_truth["split"].drop_nulls().unique())):
+            raise LookupError(f"GT version {self.version} has no task in split {split!r} (its splits: {', '.join(splits) or 'none'})")
         tasks = self.ground_truth.filter(pl.col("split") == split).select(TASK)
         return replace(
             self, **{part: getattr(self, part).join(tasks, on=TASK, how="semi") for part in ("ground_truth", "regions", "tasks", "changes")}
         )
 
 
-def diff(previous: pl.DataFrame, decided: pl.DataFrame, tasks: pl.DataFrame) -> pl.DataFrame:
+def diff(previous: pl.DataFrame, decided: pl.DataFrame, tasks: pl.DataFrame, reverts: pl.DataFrame | None = None) -> pl.DataFrame:
     """Changes of annotation from the previous GT rows to the decided ones, one row per changed task.
 
     `decided` may hold rows with a null annotation_id (an override that unset the GT). Returns
     project_id, task_id, annotation_id (null for unset), previous_annotation_id, change, and who or what
     decided it: method, decided_by, reason, source_file, content_hash. A task that lost its GT without a
     decision (a newer export without the flag) is attributed to the rule under which it had its GT and
-    to the export that brought the task's current state.
+    to the export that brought the task's current state. A task whose previous GT an override decided and
+    whose latest override entry is a revert (`reverts`, `rules.by_revert`) changed because the revert
+    withdrew that override: the change is the revert's, with its author and reason.
     """
     before = previous.select(*TASK, pl.col("annotation_id").alias("previous_annotation_id"), pl.col("method").alias("previous_method"))
     after = decided.select(*TASK, "annotation_id", *_WHO)
     current = tasks.select(*TASK, pl.col("source_file").alias("task_source_file"), pl.col("content_hash").alias("task_content_hash"))
+    withdrawn = (reverts if reverts is not None else pl.DataFrame(schema=dict.fromkeys([*TASK, *_WHO], pl.String))).select(
+        *TASK, *[pl.col(c).alias(f"revert_{c}") for c in _WHO]
+    )
+    by_revert = (pl.col("previous_method") == "override") & pl.col("revert_method").is_not_null()
     return (
         before.join(after, on=TASK, how="full", coalesce=True)
         .filter(pl.col("annotation_id").ne_missing(pl.col("previous_annotation_id")))
         .join(current, on=TASK, how="left")
+        .join(withdrawn, on=TASK, how="left")
+        .with_columns(pl.when(by_revert).then(pl.col(f"revert_{c}")).otherwise(pl.col(c)).alias(c) for c in _WHO)
         .with_columns(
             method=pl.coalesce("method", "previous_method"),
             source_file=pl.coalesce("source_file", "task_source_file"),
@@ -129,14 +140,16 @@ def next_version(
     run_id: str,
     splits: dict[str, float] = DEFAULT_SPLITS,
     split_seed: str = "gtq",
+    reverts: pl.DataFrame | None = None,
 ) -> GroundTruthVersion | None:
     """The version the fresh resolution makes, or None when no task's GT changed.
 
     `decided` and `ground_truth` come from `resolve_ground_truth`; the other frames are the project's
     current core tables (`regions` a scan: only the GT's regions are read into memory). Changed tasks take their new row stamped with the new version; the others keep
-    theirs. A task keeps the split it had in the previous version; a new one gets `split_of`'s."""
+    theirs. A task keeps the split it had in the previous version; a new one gets `split_of`'s. `reverts`
+    (`Resolution.reverts`) credit the changes a revert brought to its author (`diff`)."""
     before = previous.ground_truth if previous else SNAPSHOT.empty()
-    changes = diff(before, decided, tasks)
+    changes = diff(before, decided, tasks, reverts)
     if previous is not None:
         current = ground_truth_regions(ground_truth.lazy(), regions).collect()
         changes = pl.concat([changes, edits(previous, ground_truth, current)]).unique(TASK, keep="first").sort(TASK)

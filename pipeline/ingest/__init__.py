@@ -14,6 +14,7 @@ import hashlib
 import mmap
 import re
 import threading
+import traceback
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -147,8 +148,18 @@ def format_of(path: str | Path) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _format_of(path: str, size: int, mtime_ns: int) -> str:
-    with open(path, "rb") as f:
-        return detect_format(f.read(_SNIFF_BYTES), Path(path))
+    # Whatever goes wrong while telling one file's format is that file's BadRecord: every caller (a run listing
+    # its sources' projects, the inbox sensor, a companion lookup) then names the file and goes on with the others.
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+        return detect_format(head, Path(path))
+    except BadRecord:
+        raise
+    except OSError as exc:
+        raise BadRecord("$", f"the file cannot be read ({exc.strerror or exc})") from exc
+    except Exception as exc:
+        raise BadRecord("$", f"its format could not be detected ({type(exc).__name__}: {exc})") from exc
 
 
 def detect_format(head: bytes, path: Path | None = None) -> str:
@@ -178,16 +189,13 @@ def detect_format(head: bytes, path: Path | None = None) -> str:
 
 def _json_structure(path: Path) -> str | None:
     """The format of a JSON file from its keys (values are skipped unread); None when they do not tell."""
-    try:
-        with _mapped(path) as buffer:
-            body = _without_bom(buffer)
-            document = msgspec.json.decode(body, type=list[msgspec.Raw] | dict[str, msgspec.Raw])
-            if isinstance(document, dict):
-                return "coco-ground-truth" if {"images", "categories"} <= document.keys() else None
-            keys = set(msgspec.json.decode(document[0], type=dict[str, msgspec.Raw])) if document else set()
-            del document, body  # they point into the mapped file, which closes next
-    except (msgspec.DecodeError, RecursionError):
+    with _mapped(path) as buffer:
+        found = _json_keys(_without_bom(buffer))  # plain strings: nothing pointing into the map outlives the block
+    if found is None:
         return None
+    is_object, keys = found
+    if is_object:
+        return "coco-ground-truth" if {"images", "categories"} <= keys else None
     if keys & {"annotations", "predictions"}:
         return "label-studio-json"
     if {"annotation_id", "annotator"} <= keys:
@@ -195,6 +203,19 @@ def _json_structure(path: Path) -> str | None:
     if {"image_id", "category_id", "bbox"} <= keys:
         return "coco-results"
     return None
+
+
+def _json_keys(body: bytes | mmap.mmap) -> tuple[bool, frozenset[str]] | None:
+    """(True, the top-level keys) of a JSON object, (False, the keys of its first element) of a JSON array (no
+    keys when it is empty); None when `body` is neither. The values are msgspec.Raw, which point into `body`:
+    they live in this frame only, and are gone when it returns."""
+    try:
+        document = msgspec.json.decode(body, type=list[msgspec.Raw] | dict[str, msgspec.Raw])
+        if isinstance(document, dict):
+            return True, frozenset(document)
+        return False, frozenset(msgspec.json.decode(document[0], type=dict[str, msgspec.Raw]) if document else ())
+    except (msgspec.DecodeError, RecursionError):
+        return None
 
 
 def _without_bom(buffer: bytes | mmap.mmap) -> bytes | mmap.mmap:
@@ -216,13 +237,37 @@ def _gc_paused():
 
 @contextmanager
 def _mapped(path: Path):
-    """The file's bytes, memory-mapped (an empty file maps to b"")."""
+    """The file's bytes, memory-mapped (an empty file maps to b"").
+
+    The map closes when the block ends, which it cannot while anything points into it (a msgspec.Raw, a
+    parsed row): "BufferError: cannot close exported pointers exist", in place of the block's own result or
+    error. So the block hands the map to a function and keeps only what it returns (plain data, or Parquet
+    written), and when the block raises, the locals of the finished frames its traceback holds are cleared
+    before the map closes, so that the block's own exception is the one that propagates.
+    """
     with open(path, "rb") as f:
         if Path(path).stat().st_size == 0:
             yield b""
             return
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            yield mapped
+            try:
+                yield mapped
+            except BaseException as exc:
+                _release_frames(exc)
+                raise
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Clear the locals of the finished frames held by the tracebacks of `exc` and of its causes and contexts
+    (a frame still running, such as the one of the `with` block, is left as it is)."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        pending += [current.__cause__, current.__context__]
 
 
 PROGRESS_EVERY_S = 2.0
@@ -261,19 +306,15 @@ def read_export(
     source_file = str(path)
     digest = digest or content_hash(path)
     staging.mkdir(parents=True, exist_ok=True)
-    with _mapped(path) as buffer, _gc_paused():
-        try:
-            fmt = FORMATS[format_of(path)]
-            writer = ExportWriter(staging, fmt.name, fmt.region_columns)
-            with _reporting(lambda: writer.accepted + len(writer.locators), progress):
-                fmt.parse(_without_bom(buffer), source_file, writer)
-            parsed = writer.finish()  # rows may point into the mapped file: write them before unmapping
-        except (BadRecord, RecursionError) as exc:
-            writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows
-            if isinstance(exc, RecursionError):
-                exc = BadRecord("$", f"JSON nested too deeply to read ({exc})")
-            writer.quarantine(exc.locator or "$", exc.reason)
-            parsed = writer.finish()
+    try:
+        with _mapped(path) as buffer, _gc_paused():
+            parsed = _parse(buffer, path, staging, progress)
+    except (BadRecord, RecursionError) as exc:
+        writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows
+        if isinstance(exc, RecursionError):
+            exc = BadRecord("$", f"JSON nested too deeply to read ({exc})")
+        writer.quarantine(exc.locator or "$", exc.reason)
+        parsed = writer.finish()
 
     provenance = [pl.lit(source_file).alias("source_file"), pl.lit(digest).alias("content_hash")]
     namespaced = [(pl.lit(f"{source.namespace}:") + pl.col("project_id")).alias("project_id")] if source.namespace else []
@@ -287,3 +328,13 @@ def read_export(
     parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*unknown).with_columns(*provenance))
     parsed.source_file, parsed.content_hash = source_file, digest
     return parsed
+
+
+def _parse(buffer: bytes | mmap.mmap, path: Path, staging: Path, progress: Callable[[int], None] | None) -> ParsedExport:
+    """The export in `buffer` parsed into Parquet under `staging`. Its rows may point into the mapped file: they
+    are written before this returns, and go with its frame (see `_mapped`)."""
+    fmt = FORMATS[format_of(path)]
+    writer = ExportWriter(staging, fmt.name, fmt.region_columns)
+    with _reporting(lambda: writer.accepted + len(writer.locators), progress):
+        fmt.parse(_without_bom(buffer), str(path), writer)
+    return writer.finish()

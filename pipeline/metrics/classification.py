@@ -30,12 +30,27 @@ def f1(tp: pl.Expr, fp: pl.Expr, fn: pl.Expr) -> pl.Expr:
     return pl.when(tp + fp + fn > 0).then(2 * tp / (2 * tp + fp + fn))
 
 
-def confusion_matrix(scores: pl.LazyFrame) -> pl.LazyFrame:
+def confusion_matrix(scores: pl.LazyFrame, region_values: pl.LazyFrame) -> pl.LazyFrame:
     """Long confusion matrix per participant and control: project_id, annotator, origin, control, gt_label,
-    label, count. `scores` is quality.annotation_scores (answer_key, gt_answer_key per annotation); only
-    its classification controls count."""
+    label, count; only classification controls (choices, taxonomy, rating) count.
+
+    Task-level answers come from `scores` (quality.annotation_scores: answer_key against gt_answer_key per
+    annotation; "(empty)" for an empty answer). A control answered per region (`region_values`, as
+    `scores.region_value_pairs` gives them) counts once per region, not per annotation: a region's value
+    against the value of the GT region it is matched with ("(empty)" when the matched region carries none);
+    a region with no matched GT region counts against "(unmatched)" in the GT, a GT region no region is
+    matched with as "(unmatched)" in the answer, as for boxes (`label_scores`: a false positive, a false
+    negative). The per-region rows of `scores` (no answer keys) are left out."""
+    categorical = pl.col("type").is_in(CATEGORICAL_TYPES)
+    keys = ["project_id", "task_id", "annotation_id", "control"]
+    answers = scores.filter(categorical).join(region_values.select(keys), on=keys, how="anti")
+    per_region = region_values.filter(categorical).with_columns(
+        answer_key=pl.when(pl.col("region_id").is_null()).then(pl.lit(UNMATCHED)).otherwise("answer_key"),
+        gt_answer_key=pl.when(pl.col("gt_region_id").is_null()).then(pl.lit(UNMATCHED)).otherwise("gt_answer_key"),
+    )
+    labelled = [rows.select(*PARTICIPANT_CONTROL, "gt_answer_key", "answer_key") for rows in (answers, per_region)]
     return (
-        scores.filter(pl.col("type").is_in(CATEGORICAL_TYPES))
+        pl.concat(labelled)
         .with_columns(gt_label=pl.col("gt_answer_key").fill_null(EMPTY), label=pl.col("answer_key").fill_null(EMPTY))
         .group_by(*PARTICIPANT_CONTROL, "gt_label", "label")
         .agg(pl.len().cast(pl.Int64).alias("count"))
@@ -46,8 +61,9 @@ def confusion_matrix(scores: pl.LazyFrame) -> pl.LazyFrame:
 def label_scores(confusion: pl.LazyFrame) -> pl.LazyFrame:
     """Per participant, control and label: support (GT count), predicted, tp, precision, recall, f1.
 
-    For box controls the matrix has an "(unmatched)" row and column: an unmatched GT box is a false
-    negative of its label, an extra box a false positive of its own; "(unmatched)" itself is no label."""
+    For box controls and per-region values the matrix has an "(unmatched)" row and column: an unmatched GT
+    region is a false negative of its label, an extra region a false positive of its own; "(unmatched)"
+    itself is no label."""
     support = confusion.group_by(*PARTICIPANT_CONTROL, pl.col("gt_label").alias("label")).agg(pl.col("count").sum().alias("support"))
     predicted = confusion.group_by(*PARTICIPANT_CONTROL, "label").agg(pl.col("count").sum().alias("predicted"))
     hits = (

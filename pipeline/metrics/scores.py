@@ -3,7 +3,8 @@
 An *answer* is what one annotation gave for one task-level control that holds a single value: choices,
 taxonomy, rating, number, datetime or textarea (`answers`). Empty answers are rows too (answer_key null),
 because "chose nothing" is scored (both empty = 1, one empty = 0). Values attached to a region (per-region
-choices or text, sharing the region's id) describe that region and are scored with it.
+choices or text, sharing the region's id) describe that region and are scored with it; `region_value_pairs`
+lists them region by region against the matched GT region (per-label scores and confusion matrices).
 
 A *comparison* is two annotations of one task: an annotation and the task's GT (`scores_against_ground_truth`)
 or two annotators' work (`pairwise_task_agreement`). `compare` scores a comparison on every control of the
@@ -14,6 +15,7 @@ annotations are never scored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -187,17 +189,26 @@ class _Project:
         return replace(self, attached_a=self.attached_a.filter(predicate), attached_b=self.attached_b.filter(predicate))
 
 
-def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
+def _matched(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The one-to-one matching of each comparison's regions, per region control of its project (`matched_regions`):
+    (matched pairs: COMPARISON, control, region_id, region_id_b, weight; counts: COMPARISON, control, n_a, n_b,
+    repaired; the comparisons' region controls: COMPARISON, control, type)."""
     rows_a, rows_b = _region_rows(a, "a"), _region_rows(b, "b")
     on = [*COMPARISON, "control"]
-    per_control = comparisons.select(COMPARISON).join(project.controls.lazy(), on="project_id").collect().lazy()  # read four times below
+    per_control = comparisons.select(COMPARISON).join(project.controls.lazy(), on="project_id").collect()  # read four times below
     matched, counts = matched_regions(
-        per_control.select(on),
-        per_control.join(rows_a.drop("type"), on=[*COMPARISON[:3], "control"]).select(*on, *REGION_COLUMNS),
-        per_control.join(rows_b.drop("type"), on=["project_id", "task_id", "b", "control"]).select(*on, *REGION_COLUMNS),
+        per_control.lazy().select(on),
+        per_control.lazy().join(rows_a.drop("type"), on=[*COMPARISON[:3], "control"]).select(*on, *REGION_COLUMNS),
+        per_control.lazy().join(rows_b.drop("type"), on=["project_id", "task_id", "b", "control"]).select(*on, *REGION_COLUMNS),
         on,
     )
-    scores = region_similarity(matched, counts, on).join(per_control.collect(), on=on)
+    return matched, counts, per_control
+
+
+def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
+    on = [*COMPARISON, "control"]
+    matched, counts, per_control = _matched(comparisons, a, b, project)
+    scores = region_similarity(matched, counts, on).join(per_control, on=on)
     return pl.concat(
         [
             scores.lazy().select(*COMPARISON, "control", "type", "score", "repaired"),
@@ -207,27 +218,41 @@ def _region_scores(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Projec
     )
 
 
+def _side_values(values: pl.DataFrame, name: str, region: str) -> pl.LazyFrame:
+    """One side's per-region values (`_attached_values`) named for a comparison: annotation_id as `name`, region_id
+    as `region`, control as `attached`, type, answer key and number suffixed with `name`."""
+    renamed = {"annotation_id": name, "region_id": region, "control": "attached", "type": f"type_{name}"}
+    return values.lazy().rename(renamed | {"answer_key": f"key_{name}", "answer_number": f"number_{name}"})
+
+
+def _paired_values(matched: pl.LazyFrame, project: _Project) -> pl.LazyFrame:
+    """The per-region values of matched region pairs: per comparison, matched pair (region_id, region_id_b, weight)
+    and attached control, each side's key and number (null on the side whose region carries none) and the type.
+    A pair whose regions both carry none of a control has no row for it."""
+    values_a, values_b = _side_values(project.attached_a, "a", "region_id"), _side_values(project.attached_b, "b", "region_id_b")
+    pairs = ["project_id", "task_id", "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
+    return (
+        matched.join(values_a, on=["project_id", "task_id", "a", "region_id"])
+        .join(matched.join(values_b, on=["project_id", "task_id", "b", "region_id_b"]), on=pairs, how="full", coalesce=True)
+        .with_columns(type=pl.coalesce("type_a", "type_b"), weight=pl.col("weight").fill_null(0.0))
+        .drop("type_a", "type_b")
+    )
+
+
 def _attached_scores(matched: pl.LazyFrame, project: _Project) -> pl.LazyFrame:
     """Per-region values (choices or text attached to a region), per comparison and attached control:
     sum over matched region pairs of the pair's similarity x the values' score, over max(n_a, n_b) regions
     carrying the control. A value only one region of a pair carries scores 0."""
-
-    def side_values(values: pl.DataFrame, name: str, region: str) -> pl.LazyFrame:
-        renamed = {"annotation_id": name, "region_id": region, "control": "attached", "type": f"type_{name}"}
-        return values.lazy().rename(renamed | {"answer_key": f"key_{name}", "answer_number": f"number_{name}"})
-
-    values_a, values_b = side_values(project.attached_a, "a", "region_id"), side_values(project.attached_b, "b", "region_id_b")
-    pairs = ["project_id", "task_id", "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
     scored = answer_similarity(
-        matched.join(values_a, on=["project_id", "task_id", "a", "region_id"])
-        .join(matched.join(values_b, on=["project_id", "task_id", "b", "region_id_b"]), on=pairs, how="full", coalesce=True)
-        .with_columns(type=pl.coalesce("type_a", "type_b"), weight=pl.col("weight").fill_null(0.0))
-        .join(project.value_range.rename({"control": "attached"}), on=["project_id", "attached"], how="left")
-        .drop("type_a", "type_b")
+        _paired_values(matched, project).join(
+            project.value_range.rename({"control": "attached"}), on=["project_id", "attached"], how="left"
+        )
     )
     carried = {
-        name: values.group_by("project_id", "task_id", name, "attached").agg(pl.col(region).n_unique().alias(f"n_{name}"))
-        for name, values, region in (("a", values_a, "region_id"), ("b", values_b, "region_id_b"))
+        name: _side_values(values, name, region)
+        .group_by("project_id", "task_id", name, "attached")
+        .agg(pl.col(region).n_unique().alias(f"n_{name}"))
+        for name, values, region in (("a", project.attached_a, "region_id"), ("b", project.attached_b, "region_id_b"))
     }
     return (
         scored.group_by(*COMPARISON, "attached", "type")
@@ -244,26 +269,32 @@ def _attached_scores(matched: pl.LazyFrame, project: _Project) -> pl.LazyFrame:
     )
 
 
+def _by_task_batch(
+    step: Callable[[pl.LazyFrame, Side, Side, _Project], pl.LazyFrame], comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project
+) -> pl.LazyFrame:
+    """`step(comparisons, a, b, project)`, `TASKS_PER_BATCH` tasks at a time (a task's comparisons only read that
+    task), so memory follows the batch and not the project; the controls and ranges are the project's."""
+    batches = task_batches(comparisons.select(pl.col("task_id").n_unique()).collect().item(), TASKS_PER_BATCH)
+    if len(batches) <= 1:
+        return step(comparisons, a, b, project)
+    done = [
+        step(comparisons.filter(in_batch), a.filter(in_batch), b.filter(in_batch), project.filter(in_batch)).collect()
+        for in_batch in batches
+    ]
+    return pl.concat(done).lazy()
+
+
 def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     """Score each comparison (project_id, task_id, a, b) on every control of its project.
 
     Numeric values are scaled by their control's range: the one the answers carry (declared in the
     labeling config), else `value_ranges` of the regions (per-region numbers included). Comparisons are
-    scored `TASKS_PER_BATCH` tasks at a time (a task's comparisons only read that task), so memory follows
-    the batch and not the project; the controls and ranges are the project's.
+    scored task batch by task batch (`_by_task_batch`).
 
     Returns project_id, task_id, a, b, control, type, score, key_a, key_b (answer keys, for answer
     controls) and repaired (polygons repaired, region controls).
     """
-    project = _Project.of(a, b)
-    batches = task_batches(comparisons.select(pl.col("task_id").n_unique()).collect().item(), TASKS_PER_BATCH)
-    if len(batches) <= 1:
-        return _compare_batch(comparisons, a, b, project)
-    scored = [
-        _compare_batch(comparisons.filter(in_batch), a.filter(in_batch), b.filter(in_batch), project.filter(in_batch)).collect()
-        for in_batch in batches
-    ]
-    return pl.concat(scored).lazy()
+    return _by_task_batch(_compare_batch, comparisons, a, b, _Project.of(a, b))
 
 
 def _compare_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
@@ -300,6 +331,36 @@ def gt_side(ground_truth: pl.LazyFrame, answers_: pl.LazyFrame, gt_regions: pl.L
     return Side(gt_answers, gt_regions)
 
 
+def _gt_comparisons(annotations: pl.LazyFrame, ground_truth: pl.LazyFrame) -> pl.LazyFrame:
+    """Each submitted annotation and prediction of a task with GT beside the task's GT annotation: COMPARISON,
+    annotator, origin. The GT annotation is not compared with itself (it would score 1 by construction)."""
+    gt = ground_truth.select("project_id", "task_id", "source_task_id", pl.col("annotation_id").alias("b"))
+    return (
+        annotations.filter(~pl.col("was_cancelled"))
+        .select("project_id", "task_id", pl.col("annotation_id").alias("a"), "annotator", "origin")
+        .join(gt, on=["project_id", "task_id"])
+        .filter(~((pl.col("a") == pl.col("b")) & (pl.col("task_id") == pl.col("source_task_id"))))
+        .drop("source_task_id")
+    )
+
+
+def _per_participant(compared: pl.LazyFrame, comparisons: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """Rows of `compared` (COMPARISON, control, ...) with the annotator and origin of `a`, a model version's only on
+    the controls it ever predicts in the project: a detector is not scored 0 on a rating it never gives."""
+    predicted = (
+        annotations.filter(pl.col("origin") == "model")
+        .join(regions.select("project_id", "task_id", "annotation_id", "control"), on=["project_id", "task_id", "annotation_id"])
+        .select("project_id", "annotator", "control", pl.lit(True).alias("predicted"))
+        .unique()
+    )
+    return (
+        compared.join(comparisons, on=COMPARISON)
+        .join(predicted, on=["project_id", "annotator", "control"], how="left")
+        .filter((pl.col("origin") != "model") | pl.col("predicted").fill_null(False))
+        .drop("predicted")
+    )
+
+
 def scores_against_ground_truth(
     annotations: pl.LazyFrame,
     answers_: pl.LazyFrame,
@@ -309,45 +370,106 @@ def scores_against_ground_truth(
 ) -> pl.LazyFrame:
     """Each submitted annotation and prediction of a task with GT, scored per control against the GT.
 
-    The GT annotation itself is not scored (it would score 1 by construction), and a model version only
-    on the controls it ever predicts in the project. Returns project_id,
+    The GT annotation itself is not scored, and a model version only on the controls it ever predicts in the
+    project (`_gt_comparisons`, `_per_participant`). Returns project_id,
     task_id, annotation_id, annotator, origin, control, type, score, gt_annotation_id, answer_key,
     gt_answer_key, repaired.
     """
-    gt = ground_truth.select("project_id", "task_id", "source_task_id", pl.col("annotation_id").alias("b"))
-    scored = (
-        annotations.filter(~pl.col("was_cancelled"))
-        .select("project_id", "task_id", pl.col("annotation_id").alias("a"), "annotator", "origin")
-        .join(gt, on=["project_id", "task_id"])
-        .filter(~((pl.col("a") == pl.col("b")) & (pl.col("task_id") == pl.col("source_task_id"))))
-    )
+    scored = _gt_comparisons(annotations, ground_truth)
     compared = compare(scored.select(COMPARISON), Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions))
-    # A model version answers for the controls it predicts: a detector is not scored 0 on a rating it never gives.
-    predicted = (
-        annotations.filter(pl.col("origin") == "model")
-        .join(regions.select("project_id", "task_id", "annotation_id", "control"), on=["project_id", "task_id", "annotation_id"])
-        .select("project_id", "annotator", "control", pl.lit(True).alias("predicted"))
-        .unique()
+    return _per_participant(compared, scored, annotations, regions).select(
+        "project_id",
+        "task_id",
+        pl.col("a").alias("annotation_id"),
+        "annotator",
+        "origin",
+        "control",
+        "type",
+        "score",
+        pl.col("b").alias("gt_annotation_id"),
+        pl.col("key_a").alias("answer_key"),
+        pl.col("key_b").alias("gt_answer_key"),
+        "repaired",
+    )  # fmt: skip
+
+
+def region_value_pairs(
+    annotations: pl.LazyFrame,
+    answers_: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+    gt_regions: pl.LazyFrame,
+    types: tuple[str, ...] = CATEGORICAL_TYPES,
+) -> pl.LazyFrame:
+    """Each per-region value (of `types`, by default the categorical ones) of a submitted annotation or prediction
+    on a task with GT, beside the value of the GT region its region is matched with.
+
+    The pairs are those `scores_against_ground_truth` scores a per-region control on: the same comparisons, the
+    same one-to-one matching of the regions (`matched_regions`) and the same rule for models; its score is
+    sum over the matched pairs of weight x the values' score / max(n_a, n_b). Here every region carrying a
+    value of the control is a row:
+    - matched: both region ids, the pair's `weight` (IoU or keypoint similarity), each side's key (null on the
+      side whose region carries no value of the control);
+    - unmatched: a region of the annotation no GT region is matched with has gt_region_id null (an extra region),
+      a GT region no region of the annotation is matched with has region_id null (a missed region); weight null.
+    Values on regions gtq does not match (brushes and other unscored results) are left out.
+
+    Returns project_id, task_id, annotation_id, annotator, origin, control (the per-region control), type,
+    region_id, gt_annotation_id, gt_region_id, weight, answer_key, gt_answer_key.
+    """
+    comparisons = _gt_comparisons(annotations, ground_truth)
+    a, b = Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions)
+    project = _Project.of(a, b)
+    project = replace(
+        project,
+        attached_a=project.attached_a.filter(pl.col("type").is_in(types)),
+        attached_b=project.attached_b.filter(pl.col("type").is_in(types)),
     )
-    return (
-        compared.join(scored.select(*COMPARISON, "annotator", "origin"), on=COMPARISON)
-        .join(predicted, on=["project_id", "annotator", "control"], how="left")
-        .filter((pl.col("origin") != "model") | pl.col("predicted").fill_null(False))
-        .select(
-            "project_id",
-            "task_id",
-            pl.col("a").alias("annotation_id"),
-            "annotator",
-            "origin",
-            "control",
-            "type",
-            "score",
-            pl.col("b").alias("gt_annotation_id"),
-            pl.col("key_a").alias("answer_key"),
-            pl.col("key_b").alias("gt_answer_key"),
-            "repaired",
-        )  # fmt: skip
-    )
+    carrying = [  # only comparisons with such values need their regions matched
+        comparisons.join(
+            values.lazy().select("project_id", "task_id", pl.col("annotation_id").alias(name)).unique(),
+            on=["project_id", "task_id", name],
+            how="semi",
+        )
+        for name, values in (("a", project.attached_a), ("b", project.attached_b))
+    ]
+    with_values = pl.concat(carrying).unique(COMPARISON)
+    paired = _by_task_batch(_value_pairs_batch, with_values.select(COMPARISON), a, b, project)
+    return _per_participant(paired.rename({"attached": "control"}), with_values, annotations, regions).select(
+        "project_id",
+        "task_id",
+        pl.col("a").alias("annotation_id"),
+        "annotator",
+        "origin",
+        "control",
+        "type",
+        "region_id",
+        pl.col("b").alias("gt_annotation_id"),
+        pl.col("region_id_b").alias("gt_region_id"),
+        "weight",
+        pl.col("key_a").alias("answer_key"),
+        pl.col("key_b").alias("gt_answer_key"),
+    )  # fmt: skip
+
+
+def _value_pairs_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
+    """`region_value_pairs` of one task batch, per comparison: COMPARISON, attached, type, region_id, region_id_b,
+    weight, key_a, key_b."""
+    matched, _, _ = _matched(comparisons, a, b, project)
+    columns = [*COMPARISON, "attached", "type", "region_id", "region_id_b", "weight", "key_a", "key_b"]
+    unmatched = [
+        comparisons.join(_side_values(values, name, region), on=["project_id", "task_id", name])
+        .join(
+            _region_rows(side, name).select("project_id", "task_id", name, pl.col("region_id").alias(region)),
+            on=["project_id", "task_id", name, region],
+            how="semi",
+        )
+        .join(matched.lazy().select(*COMPARISON, region), on=[*COMPARISON, region], how="anti")
+        .rename({f"type_{name}": "type"})
+        for name, side, values, region in (("a", a, project.attached_a, "region_id"), ("b", b, project.attached_b, "region_id_b"))
+    ]
+    paired = _paired_values(matched.lazy(), project).select(columns)
+    return pl.concat([paired, *unmatched], how="diagonal_relaxed").select(columns)
 
 
 def pairwise_task_agreement(

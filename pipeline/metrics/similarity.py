@@ -22,7 +22,8 @@ max(n_a, n_b): a missed or extra region costs as much as a mismatched one.
 - rectangles: box IoU (the same in percent and pixel coordinates).
 - spans (Labels on text, HyperText, Paragraphs): 1-D IoU of the half-open offsets [start, end).
 - polygons: polygon IoU (shapely); invalid polygons (self-intersecting) are repaired with `make_valid`
-  and counted in `repaired` (the candidate pairs that needed a repair).
+  and counted in `repaired` (the candidate pairs that needed a repair). The shapes are `polygon_shapes`,
+  whose areas validation holds polygons to (`polygon_measures`): one definition of a polygon's area.
 - keypoints: exp(-d^2 / (2 k^2)), d the distance as a share of the image side and k = 0.09 (the
   object-keypoint similarity with the image as the object's scale and CVAT's default sigma).
 Choices and text attached to a region (per-region) score, per attached control, the sum over matched
@@ -49,6 +50,7 @@ POLYGON_TYPES = ("polygonlabels", "polygon")
 KEYPOINT_TYPES = ("keypointlabels", "keypoint")
 REGION_TYPES = (*BOX_TYPES, *SPAN_TYPES, *POLYGON_TYPES, *KEYPOINT_TYPES)
 KEYPOINT_SIGMA = 0.09
+POLYGON_MEASURES = pl.Struct({"polygon_area": pl.Float64, "polygon_repaired": pl.Boolean})  # see polygon_measures
 SEPARATOR = "\x1f"  # between the labels of an answer key
 PATH_SEPARATOR = "/"  # between the levels of a taxonomy path
 
@@ -163,18 +165,45 @@ def keypoint_similarity() -> pl.Expr:
     return (-squared / (2 * KEYPOINT_SIGMA**2)).exp()
 
 
+def polygon_shapes(points: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each polygon (a list of [x, y] vertices, the ring closing back to the first) as the shape gtq scores and
+    validates, and whether it had to be repaired. An invalid polygon (its ring crosses itself, as the bow-tie
+    [[0,0],[2,2],[2,0],[0,2]] that Label Studio lets people draw) is read as shapely's `make_valid` of it (the
+    bow-tie's two triangles, area 2). No shape (None) for a null or one with fewer than 3 points."""
+    shapes, repaired = np.full(len(points), None, dtype=object), np.zeros(len(points), dtype=bool)
+    drawn = (points.list.len() >= 3).fill_null(False).to_numpy()
+    rings = points.filter(drawn)
+    if not rings.is_empty():
+        closed = rings.list.concat(rings.list.slice(0, 1))  # closed explicitly: a ring given closed stays valid
+        coordinates = closed.explode().list.slice(0, 2).list.to_array(2).to_numpy().astype(float)
+        polygons = shapely.polygons(
+            shapely.linearrings(coordinates, indices=np.repeat(np.arange(len(closed)), closed.list.len().to_numpy()))
+        )
+        invalid = ~shapely.is_valid(polygons)
+        shapes[drawn], repaired[drawn] = np.where(invalid, shapely.make_valid(polygons), polygons), invalid
+    return shapes, repaired
+
+
+def polygon_measures(points: pl.Series) -> pl.Series:
+    """Per polygon (`polygon_shapes`), the struct {polygon_area: the area of its shape, after repair (the
+    shoelace area of a simple polygon, 2 for the bow-tie where the shoelace formula gives 0, 0 when its points
+    are collinear or repeat, or are fewer than 3), polygon_repaired: whether it was repaired}; null for null
+    points. The one definition of a polygon's area: validation holds polygons to it, scoring measures them."""
+    shapes, repaired = polygon_shapes(points)
+    area = np.where(shapely.is_missing(shapes), 0.0, shapely.area(shapes))
+    measured = pl.DataFrame({"drawn": points.is_not_null(), "polygon_area": area, "polygon_repaired": repaired})
+    return (
+        measured.select(pl.when("drawn").then(pl.struct("polygon_area", "polygon_repaired")).alias(points.name))
+        .to_series()
+        .cast(POLYGON_MEASURES)
+    )
+
+
 def polygon_iou(points_a: pl.Series, points_b: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """IoU of each pair of polygons (lists of [x, y] vertices) and whether either had to be repaired."""
+    """IoU of each pair of polygons (lists of [x, y] vertices, as `polygon_shapes`) and whether either had to be repaired."""
     if points_a.is_empty():
         return np.empty(0), np.empty(0, dtype=bool)
-    shapes = []
-    for points in (points_a, points_b):
-        vertices = points.list.len().to_numpy()
-        coordinates = points.explode().list.to_array(2).to_numpy().astype(float)
-        polygons = shapely.polygons(shapely.linearrings(coordinates, indices=np.repeat(np.arange(len(points)), vertices)))
-        invalid = ~shapely.is_valid(polygons)
-        shapes.append((np.where(invalid, shapely.make_valid(polygons), polygons), invalid))
-    (a, invalid_a), (b, invalid_b) = shapes
+    (a, invalid_a), (b, invalid_b) = polygon_shapes(points_a), polygon_shapes(points_b)
     intersection = shapely.area(shapely.intersection(a, b))
     union = shapely.area(a) + shapely.area(b) - intersection
     with np.errstate(divide="ignore", invalid="ignore"):

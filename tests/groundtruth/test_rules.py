@@ -10,7 +10,16 @@ import pytest
 
 from pipeline.contract import REGIONS
 from pipeline.groundtruth import resolve_ground_truth, rules, versioning
-from pipeline.groundtruth.policy import Consensus, Policy, PolicyError, ProjectPolicy, append_override, load_overrides, load_policy
+from pipeline.groundtruth.policy import (
+    Consensus,
+    Policy,
+    PolicyError,
+    ProjectPolicy,
+    append_override,
+    load_overrides,
+    load_policy,
+    revert_override,
+)
 from tests.conftest import ls_annotation, ls_task, parse, write_export
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,6 +140,50 @@ def test_override_set_and_unset(tmp_path):
     assert unset["annotation_id"] is None and unset["method"] == "override" and unset["reason"] == "unset: blurry image"
 
 
+def test_a_revert_is_a_recorded_decision_that_gives_back_the_gt_before_the_override(tmp_path):
+    """set 2, then set 3, then a revert: the GT is 2 again; a second revert: the flag decides again. The file
+    keeps every entry, and each change the reverts bring is the revert's in the history, with who and why."""
+    exp = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2), ls_annotation(3)])])
+    path = tmp_path / "overrides.yaml"
+    v0 = version_of(exp, resolve(exp), None, T0, "run-0")
+    append_override(path, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="tighter")
+    append_override(path, project="1", task="1", action="set", annotation="3", author="qa@example.org", reason="tighter still")
+    v1 = version_of(exp, resolve(exp, overrides=load_overrides(path)), v0, T0, "run-1")
+    assert v1.ground_truth.select("annotation_id", "method").rows() == [("3", "override")]
+
+    withdrawn = revert_override(path, project="1", task="1", author="lead@example.org", reason="3 misses a box")
+    assert (withdrawn["action"], withdrawn["annotation_id"], withdrawn["author"]) == ("set", "3", "qa@example.org")
+    r2 = resolve(exp, overrides=load_overrides(path))
+    v2 = version_of(exp, r2, v1, T0, "run-2")
+    assert v2.ground_truth.select("annotation_id", "method", "decided_by").rows() == [("2", "override", "qa@example.org")]
+    revert_override(path, project="1", task="1", author="lead@example.org", reason="the flag was right")
+    v3 = version_of(exp, resolve(exp, overrides=load_overrides(path)), v2, T0, "run-3")
+    assert v3.ground_truth.select("annotation_id", "method").rows() == v0.ground_truth.select("annotation_id", "method").rows()
+
+    history = versioning.history([v.changes for v in (v0, v1, v2, v3)])
+    assert history.select("version", "change", "annotation_id", "previous_annotation_id", "method", "decided_by", "reason").rows() == [
+        (0, "set", "1", None, "flag", None, None),
+        (1, "replaced", "3", "1", "override", "qa@example.org", "set: tighter still"),
+        (2, "replaced", "2", "3", "override", "lead@example.org", "revert: 3 misses a box"),
+        (3, "replaced", "1", "2", "override", "lead@example.org", "revert: the flag was right"),
+    ]
+    assert load_overrides(path)["action"].to_list() == ["set", "set", "revert", "revert"]  # nothing is deleted
+    assert version_of(exp, resolve(exp, overrides=load_overrides(path)), v3, T0, "run-4") is None  # applied once
+    with pytest.raises(PolicyError, match="no override of task 1 of project 1 in force to revert"):
+        revert_override(path, project="1", task="1", author="lead@example.org", reason="once more")
+
+
+def test_a_revert_with_nothing_to_withdraw_is_refused_by_entry(tmp_path):
+    path = tmp_path / "overrides.yaml"
+    path.write_text(
+        "overrides:\n  - {project: 1, task: 1, action: set, annotation: 2, author: a, reason: r, at: 2026-01-01T00:00:00+00:00}\n"
+        "  - {project: 1, task: 1, action: revert, author: b, reason: r, at: 2026-01-02T00:00:00+00:00}\n"
+        "  - {project: 1, task: 1, action: revert, author: b, reason: r, at: 2026-01-03T00:00:00+00:00}\n"
+    )
+    with pytest.raises(PolicyError, match=f"{path}:4: overrides\\[2\\]: revert of task 1 of project 1 with no set or unset in force"):
+        load_overrides(path)
+
+
 # --- precedence ------------------------------------------------------------------------------------
 
 
@@ -209,7 +262,7 @@ def test_scout_gt_belongs_to_the_image_across_tasks(tmp_path):
 def version_of(exp, resolution, previous, at, run_id):
     return versioning.next_version(
         previous, decided=resolution.decided, ground_truth=resolution.ground_truth, tasks=exp.tasks, annotations=exp.annotations,
-        regions=exp.regions.lazy(), label_config=exp.label_config, at=at, run_id=run_id,
+        regions=exp.regions.lazy(), label_config=exp.label_config, at=at, run_id=run_id, reverts=resolution.reverts,
     )  # fmt: skip
 
 

@@ -20,13 +20,20 @@ CASE = json.loads((Path(__file__).parent / "reference_cases" / "per_label_precis
 
 def scores_frame(gt: list, predicted: list) -> pl.LazyFrame:
     return pl.LazyFrame(
-        {"project_id": "p", "annotator": "a", "origin": "human", "control": "c",
+        {"project_id": "p", "task_id": [f"t{i}" for i in range(len(gt))], "annotation_id": [f"a{i}" for i in range(len(gt))],
+         "annotator": "a", "origin": "human", "control": "c",
          "type": "choices", "answer_key": [str(x) for x in predicted], "gt_answer_key": [str(x) for x in gt]}
     )  # fmt: skip
 
 
+NO_REGION_VALUES = pl.LazyFrame(
+    schema=dict.fromkeys(["project_id", "task_id", "annotation_id", "annotator", "origin", "control", "type", "region_id", "gt_region_id", "answer_key", "gt_answer_key"], pl.String)
+)  # fmt: skip
+
+
 def per_label(gt, predicted) -> dict[str, dict]:
-    return {r["label"]: r for r in label_scores(confusion_matrix(scores_frame(gt, predicted))).collect().iter_rows(named=True)}
+    matrix = confusion_matrix(scores_frame(gt, predicted), NO_REGION_VALUES)
+    return {r["label"]: r for r in label_scores(matrix).collect().iter_rows(named=True)}
 
 
 def test_classification_report_docstring_example():
@@ -63,7 +70,7 @@ def test_against_scikit_learn(pairs):
         for ours, theirs in ((row["precision"], p[i]), (row["recall"], r[i])):
             assert (ours is None) if np.isnan(theirs) else ours == pytest.approx(theirs)
         assert row["f1"] == pytest.approx(0.0 if np.isnan(f[i]) else f[i])  # sklearn: nan only when p or r is nan
-    matrix = confusion_matrix(scores_frame(gt, predicted)).collect()
+    matrix = confusion_matrix(scores_frame(gt, predicted), NO_REGION_VALUES).collect()
     expected = sk_confusion(gt, predicted, labels=labels)
     for row in matrix.iter_rows(named=True):
         assert row["count"] == expected[labels.index(int(row["gt_label"])), labels.index(int(row["label"]))]

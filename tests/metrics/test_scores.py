@@ -64,11 +64,24 @@ def annotations_and_regions(rows, origin="human", cancelled=()):
     return annotations.lazy(), pl.concat([REGIONS.empty(), regions], how="diagonal_relaxed").lazy()
 
 
+def own_regions(ground_truth, regions):
+    """The GT's regions taken from its annotation (no consensus boxes)."""
+    return ground_truth.join(regions.drop("task_id"), on=["project_id", "annotation_id"])
+
+
 def against_gt(annotations, regions, ground_truth, answers=None):
-    """scores_against_ground_truth with the GT's regions taken from its annotation (no consensus boxes)."""
+    """scores_against_ground_truth with the GT's own regions."""
     answers = scores.answers(annotations, regions) if answers is None else answers
-    gt_regions = ground_truth.join(regions.drop("task_id"), on=["project_id", "annotation_id"])
-    return scores.with_control_weights(scores.scores_against_ground_truth(annotations, answers, regions, ground_truth, gt_regions), None)
+    return scores.with_control_weights(
+        scores.scores_against_ground_truth(annotations, answers, regions, ground_truth, own_regions(ground_truth, regions)), None
+    )
+
+
+def confusion(annotations, regions, ground_truth, answers, scored):
+    """confusion_matrix of `scored` (against_gt's) with the per-region values paired the same way."""
+    return confusion_matrix(
+        scored, scores.region_value_pairs(annotations, answers, regions, ground_truth, own_regions(ground_truth, regions))
+    )
 
 
 def test_answers_include_empty_answers_and_skip_cancelled_annotations():
@@ -127,7 +140,9 @@ def test_annotator_performance_against_crowdkit_gold_example():
         {"project_id": "p", "task_id": gold_tasks, "annotation_id": [f"{t}:gold" for t in gold_tasks], "source_task_id": gold_tasks}
     )
     scored = against_gt(annotations, regions, ground_truth, answers)
-    performance = quality.annotator_performance(annotations, NO_REVIEWS, scored, answers, label_scores(confusion_matrix(scored)))
+    performance = quality.annotator_performance(
+        annotations, NO_REVIEWS, scored, answers, label_scores(confusion(annotations, regions, ground_truth, answers, scored))
+    )
     got = conform(ANNOTATOR_PERFORMANCE, performance.collect())
     workers = got.filter(pl.col("annotator") != "gold").sort("annotator")
     assert dict(zip(workers["annotator"], workers["accuracy"], strict=True)) == pytest.approx(
@@ -212,7 +227,11 @@ def test_annotator_dashboard_counts_reviews_lead_time_and_agreement_with_model_a
     no_gt = pl.LazyFrame(schema={"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "source_task_id": pl.String})
     empty_scores = against_gt(all_annotations, pl.concat([regions, model_regions]), no_gt, answers)
     got = quality.annotator_performance(
-        all_annotations, reviews, empty_scores, answers, label_scores(confusion_matrix(empty_scores))
+        all_annotations,
+        reviews,
+        empty_scores,
+        answers,
+        label_scores(confusion(all_annotations, pl.concat([regions, model_regions]), no_gt, answers, empty_scores)),
     ).collect()
     a = got.filter(pl.col("annotator") == "a").row(0, named=True)
     assert (a["n_accepted"], a["n_fixed_and_accepted"], a["n_rejected"], a["acceptance_score"]) == (1, 1, 1, pytest.approx(2 / 3))
