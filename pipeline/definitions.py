@@ -12,7 +12,7 @@ from pipeline.assets.partitions import projects
 from pipeline.checks import expectations
 from pipeline.progress import progress_logger
 from pipeline.resources import GroundTruthPolicyResource, ReportResource, WarehouseResource, warehouse_io_manager
-from pipeline.sensors import build_inbox_sensor, build_nightly_schedule
+from pipeline.sensors import build_inbox_sensor, build_nightly_schedule, maintenance, maintenance_schedule
 
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality, report])
 all_checks = expectations.expectation_checks()
@@ -28,8 +28,8 @@ inbox_sensor = build_inbox_sensor(gtq_job)
 defs = dg.Definitions(
     assets=[ingest.EXPORT_FILES, *all_assets],
     asset_checks=all_checks,
-    jobs=[gtq_job],
-    schedules=[nightly],
+    jobs=[gtq_job, maintenance],
+    schedules=[nightly, maintenance_schedule],
     sensors=[inbox_sensor],
     resources={
         "warehouse": WarehouseResource(),

@@ -1,8 +1,10 @@
-"""The inbox sensor and the nightly schedule: what starts runs besides `gtq run`."""
+"""The inbox sensor, the nightly schedule and the warehouse's maintenance: what starts runs besides `gtq run`."""
 
 import json
+from datetime import timedelta
 
 import dagster as dg
+from pydantic import Field
 
 from pipeline.assets.partitions import projects
 from pipeline.ingest import content_hash, expand_sources, projects_of
@@ -75,3 +77,34 @@ def build_nightly_schedule(job: dg.JobDefinition) -> dg.ScheduleDefinition:
             yield dg.RunRequest(run_key=f"nightly-{day}-{project}", partition_key=project)
 
     return nightly
+
+
+class MaintenanceConfig(dg.Config):
+    retention_hours: int = Field(
+        default=168,
+        description="How long a table's earlier versions stay readable by time travel; vacuum removes only files no"
+        " version younger than this reads (history.* tables and GT versions are never removed).",
+    )
+
+
+@dg.op
+def compact_and_vacuum(context: dg.OpExecutionContext, config: MaintenanceConfig, warehouse: WarehouseResource) -> None:
+    """Compact every Delta table's small files and vacuum the files of versions older than the retention."""
+    figures = warehouse.store().maintain(timedelta(hours=config.retention_hours))
+    for table, counts in figures.items():
+        context.log.info(f"{table}: {counts}")
+    totals = {name: sum(c[name] for c in figures.values()) for name in ("files_added", "files_removed", "files_vacuumed")}
+    context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(["warehouse", "maintenance"]), metadata=totals))
+
+
+@dg.job(description="Warehouse maintenance: Delta compaction (optimize.compact) and vacuum of every table.")
+def maintenance():
+    compact_and_vacuum()
+
+
+maintenance_schedule = dg.ScheduleDefinition(
+    job=maintenance,
+    cron_schedule="0 4 * * 0",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every Sunday at 04:00: compact and vacuum the warehouse's Delta tables (retention in the run config).",
+)
