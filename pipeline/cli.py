@@ -682,7 +682,7 @@ def _summary(results: RunResults, warehouse: Path | str, seconds: float) -> str:
         )
         lines.append(f"  tables written (the project's rows): {written or 'none'}")
     query = f"query: duckdb -readonly {store.duckdb_path}  |  " if store.storage.is_local() else ""
-    lines.append(f"{query}files: {store.root}/projects/<project>/")
+    lines.append(f"{query}tables: {store.root}/tables/<schema>/<table>/ (Delta)")
     return "\n".join(lines)
 
 
