@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -43,7 +45,7 @@ import duckdb
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
-from deltalake.transaction import AddAction
+from deltalake.transaction import AddAction, RemoveAction
 from polars.io.plugins import register_io_source
 
 from pipeline.contract import ALL_TABLES, QUALITY_TABLES, Table
@@ -52,6 +54,7 @@ from pipeline.storage import file_lock, local_folder, open_storage
 
 _SAFE = re.compile(r"[A-Za-z0-9-]")
 PARTITION = "project_id"
+COMMIT_ATTEMPTS = 20  # commits of one table retried when another project's commit came first
 
 
 class WarehouseError(Exception):
@@ -200,13 +203,14 @@ class Warehouse:
         if self.storage.is_local():
             location.parent.mkdir(parents=True, exist_ok=True)
         rows.drop(PARTITION).sink_parquet(location)
+        now = int(datetime.now(UTC).timestamp() * 1000)
         count = pl.scan_parquet(location, hive_partitioning=False, glob=False).select(pl.len()).collect().item()
         added = [
             AddAction(
                 path=f"{folder}/{name}",  # delta-rs encodes it for the log
                 size=self.storage.size(key),
                 partition_values={PARTITION: project_id},
-                modification_time=int(datetime.now(UTC).timestamp() * 1000),
+                modification_time=now,
                 data_change=True,
                 stats=json.dumps({"numRecords": count}),
             )
@@ -214,14 +218,29 @@ class Warehouse:
         if count == 0:  # an empty partition has no file
             self.storage.delete(key)
             added = []
-        DeltaTable(self.table_path(table)).create_write_transaction(
-            added,
-            mode=mode,
-            schema=table.empty().to_arrow().schema,
-            partition_by=[PARTITION],
-            partition_filters=[(PARTITION, "=", project_id)] if mode == "overwrite" else None,
-            commit_properties=CommitProperties(custom_metadata={"gtq.project_id": project_id, "gtq.run_id": run_id or ""}),
-        )
+        for attempt in range(COMMIT_ATTEMPTS):
+            # An overwrite removes the partition's files as of the version just loaded. delta-rs takes such a
+            # transaction as reading the whole table, so a commit of another project in between fails it: the
+            # partition is then read again and the commit retried (the file is written once). Runs of one
+            # project take turns, so no retry replaces rows another run of the same project just wrote.
+            delta = DeltaTable(self.table_path(table))
+            removed = [
+                RemoveAction(path=path, data_change=True, deletion_timestamp=now, size=size, partition_values={PARTITION: project_id})
+                for path, size in (_partition_files(delta, project_id) if mode == "overwrite" else [])
+            ]
+            try:
+                delta.create_write_transaction(
+                    [*removed, *added],
+                    mode="append",
+                    schema=table.empty().to_arrow().schema,
+                    partition_by=[PARTITION],
+                    commit_properties=CommitProperties(custom_metadata={"gtq.project_id": project_id, "gtq.run_id": run_id or ""}),
+                )
+                return
+            except CommitFailedError:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2 * (attempt + 1)))
 
     def create_table(self, table: Table) -> None:
         """Create `table` empty, partitioned by project, unless it exists. Every write then has a predicate:
@@ -383,6 +402,12 @@ class Warehouse:
             table.empty().write_parquet(temporary)
             os.replace(temporary, path)
         return path
+
+
+def _partition_files(delta: DeltaTable, project_id: str) -> list[tuple[str, int]]:
+    """The (log path, size) of each file of the project's partition in the table's loaded version."""
+    actions = pl.DataFrame(delta.get_add_actions(flatten=True)).filter(pl.col(f"partition.{PARTITION}") == project_id)
+    return [(unquote(path), size) for path, size in actions.select("path", "size_bytes").iter_rows()]
 
 
 ROWS_PER_SORT = 2_000_000  # rows a task-keyed table is sorted at once (with their JSON texts)

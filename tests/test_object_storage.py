@@ -1,16 +1,18 @@
 """A warehouse on S3: the same runs, tables and GT versions as on a local folder, against a real
-S3-compatible server (moto's) on 127.0.0.1, with credentials and endpoint from the environment."""
+S3-compatible server (moto's, in its own process) on 127.0.0.1, with credentials and endpoint from the environment."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 import boto3
 import polars as pl
 import pytest
-from moto.server import ThreadedMotoServer
 
 from pipeline.cli import main
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, SOURCE_FILES, TASKS
@@ -26,13 +28,26 @@ BUCKET = "gtq-team"
 
 @pytest.fixture(scope="module")
 def s3_server():
+    """moto's S3 server in a process of its own, as a real object store is (delta-rs holds the GIL in some calls,
+    so a server thread in the test's own process could not answer them)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("moto's S3 server did not start") from None
+            time.sleep(0.2)
     yield f"http://127.0.0.1:{port}"
-    server.stop()
+    server.terminate()
+    server.wait(30)
 
 
 @pytest.fixture
