@@ -343,6 +343,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         " `majority vote, agreement <a>`; null for flag.",
         "source_file": "Export file of the GT annotation, or the overrides file for method override.",
         "content_hash": "SHA-256 (hex) of the export of the GT annotation, or of the overrides file for method override.",
+        "gt_version": "The project's GT version this table holds, the same on every row (`version` is the one that set the row);"
+        " the quality tables computed from it carry it too.",
     },
     "core.ground_truth_history": {
         "annotation_id": "The task's GT annotation from this change on; null for `unset`.",
