@@ -95,7 +95,6 @@ class Warehouse:
                 f"{self.root} is in the layout of gtq before Delta tables (per-project commit files). Convert it once, keeping"
                 f" every GT version and the quality history: gtq migrate --warehouse {self.root}"
             )
-        self._created: set[str] = set()
 
     # -- layout -----------------------------------------------------------------------------------------
     @property
@@ -195,7 +194,6 @@ class Warehouse:
         """One Delta commit of the project's `rows`: Polars streams them, in their order, to a new Parquet file
         of the project's partition (the partition value lives in the log, not the file), then delta-rs commits
         it, replacing the partition's files (`overwrite`) or beside them (`append`)."""
-        self.create_table(table)
         folder = f"{PARTITION}={project_folder(project_id)}"
         name = f"part-{uuid.uuid4().hex}.parquet"
         key = f"tables/{table.schema}/{table.name}/{folder}/{name}"
@@ -223,7 +221,7 @@ class Warehouse:
             # transaction as reading the whole table, so a commit of another project in between fails it: the
             # partition is then read again and the commit retried (the file is written once). Runs of one
             # project take turns, so no retry replaces rows another run of the same project just wrote.
-            delta = DeltaTable(self.table_path(table))
+            delta = self.delta_table(table) or self.create_table(table)
             removed = [
                 RemoveAction(path=path, data_change=True, deletion_timestamp=now, size=size, partition_values={PARTITION: project_id})
                 for path, size in (_partition_files(delta, project_id) if mode == "overwrite" else [])
@@ -242,17 +240,16 @@ class Warehouse:
                     raise
                 time.sleep(random.uniform(0.05, 0.2 * (attempt + 1)))
 
-    def create_table(self, table: Table) -> None:
-        """Create `table` empty, partitioned by project, unless it exists. Every write then has a predicate:
-        two first writes of different projects at once cannot lose one (an unpredicated first write could)."""
-        if table.key in self._created:
-            return
-        schema = table.empty().to_arrow().schema
+    def create_table(self, table: Table) -> DeltaTable:
+        """Create `table` empty, partitioned by project, unless it exists, and open it. Every write is then a
+        commit on an existing table: two first writes of different projects at once cannot lose one."""
         try:
-            DeltaTable.create(self.table_path(table), schema, mode="ignore", partition_by=[PARTITION], name=table.key)
+            DeltaTable.create(
+                self.table_path(table), table.empty().to_arrow().schema, mode="ignore", partition_by=[PARTITION], name=table.key
+            )
         except CommitFailedError:  # another writer created it first
             pass
-        self._created.add(table.key)
+        return DeltaTable(self.table_path(table))
 
     def staging_path(self, project_id: str, run_id: str) -> Path:
         """A fresh local folder for the run's parsed exports. Folders that killed runs of the project left

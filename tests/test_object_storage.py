@@ -13,9 +13,10 @@ import time
 import boto3
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 
 from pipeline.cli import main
-from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, SOURCE_FILES, TASKS
+from pipeline.contract import ALL_TABLES, ANNOTATIONS, GROUND_TRUTH, SOURCE_FILES, TASKS
 from pipeline.sample import write_sample
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_task, run_ok, write_export
@@ -77,6 +78,9 @@ def test_a_run_on_s3_gives_what_a_local_run_gives(s3_warehouse, tmp_path):
     remote = Warehouse(s3_warehouse)
     assert remote.projects() == ["7"]
     assert_same(contents(local), contents(remote))
+    for table in ALL_TABLES:  # every table read back without gtq: Polars and deltalake, credentials from the environment
+        back = pl.read_delta(remote.table_path(table))
+        assert back.height == DeltaTable(remote.table_path(table)).to_pyarrow_table().num_rows == local.read(table).height, table.key
     assert remote.read_gt_version("7").ground_truth.equals(local.read_gt_version("7").ground_truth)
     # Read back without gtq, as an ML team would: the documented path, credentials from the environment.
     published = pl.read_parquet(f"{s3_warehouse}/projects/7/ground_truth/0/ground_truth.parquet")
