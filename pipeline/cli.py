@@ -567,13 +567,13 @@ def execute(
 def run_pipeline(
     sources: list[str], warehouse: Path | str, groundtruth: Path | None = None, verbose: bool = False, report: dict | None = None
 ) -> int:
-    from pipeline.groundtruth.policy import PolicyError, load_overrides, load_policy
+    from pipeline.groundtruth.policy import PolicyError, groundtruth_folder, load_overrides, load_policy
     from pipeline.progress import clear_line, watching
 
     started = time.monotonic()
-    folder = Path(groundtruth or os.environ.get("GTQ_GROUNDTRUTH", "groundtruth"))
     report = report or {}
     try:  # before anything is read: a broken policy or people file would only fail the run after ingest
+        folder = groundtruth_folder(groundtruth)
         load_policy(folder / "policy.yaml")
         load_overrides(folder / "overrides.yaml")
         report = {**report, "people": str(people_file(warehouse, report.get("people")) or "")}

@@ -76,10 +76,13 @@ def parse(path: Path, staging: Path):
 
 
 def run_ok(sources, warehouse, groundtruth=None):
-    """`gtq run`'s Dagster runs in-process; asserts that they succeed and every check passes, saying why not."""
+    """`gtq run`'s Dagster runs in-process; asserts that they succeed and every check passes, saying why not.
+    `groundtruth` (default: the warehouse's `groundtruth/`) is created if missing: empty, the default policy."""
     from pipeline.cli import execute
 
-    result = execute(sources, warehouse, groundtruth=groundtruth or Path(warehouse) / "groundtruth")
+    groundtruth = Path(groundtruth or Path(warehouse) / "groundtruth")
+    groundtruth.mkdir(parents=True, exist_ok=True)
+    result = execute(sources, warehouse, groundtruth=groundtruth)
     failures = [f"{e.step_key}: {e.step_failure_data.error.to_string()}" for e in result.all_events if e.is_step_failure]
     failures += [f"check {c.check_name}: {c.metadata}" for c in result.get_asset_check_evaluations() if not c.passed]
     assert result.success and not failures, "\n".join(failures) or "a run did not succeed"

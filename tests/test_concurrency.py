@@ -23,6 +23,7 @@ VOLATILE = {"run_id", "ingested_at", "valid_from", "valid_to"}  # when and by wh
 def start(*sources: Path, warehouse: Path) -> subprocess.Popen:
     args = [a for s in sources for a in ("--source", str(s))]
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    (warehouse.parent / "gt").mkdir(parents=True, exist_ok=True)  # empty: the default policy
     command = [
         sys.executable,
         "-m",
@@ -105,6 +106,7 @@ def test_runs_of_one_project_at_once_take_turns_and_lose_or_duplicate_nothing(tm
 def test_a_reader_holding_the_duckdb_file_open_through_a_run(tmp_path):
     a, b = exports(tmp_path)
     store = Warehouse(tmp_path / "wh")
+    (tmp_path / "gt").mkdir()
     assert execute([a], store.root, groundtruth=tmp_path / "gt").success
     reader = duckdb.connect(str(store.duckdb_path))  # read-write, as `duckdb warehouse/gtq.duckdb` opens it
     assert reader.execute("SELECT count(*) FROM core.tasks").fetchone() == (3,)
@@ -120,6 +122,7 @@ def test_a_reader_holding_the_duckdb_file_open_through_a_run(tmp_path):
 def test_runs_are_recorded_with_the_warehouse_and_their_sources(tmp_path):
     a, _ = exports(tmp_path)
     store = Warehouse(tmp_path / "wh")
+    (tmp_path / "gt").mkdir()
     result = execute([a], store.root, groundtruth=tmp_path / "gt")
     with dg.DagsterInstance.from_config(str(store.root / ".dagster")) as instance:
         run = instance.get_run_by_id(result.runs["10"].run_id)
@@ -144,6 +147,7 @@ def test_the_job_runs_with_the_multiprocess_executor(tmp_path):
     in_process = tmp_path / "in-process" / "wh"
     finish(start(a, warehouse=in_process))
     warehouse = tmp_path / "multiprocess" / "wh"
+    (warehouse.parent / "gt").mkdir(parents=True)
     with open_instance(warehouse) as instance:
         instance.add_dynamic_partitions("projects", ["10"])
         run_config = {

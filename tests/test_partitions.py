@@ -21,6 +21,7 @@ def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
     a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)], project=10)])
     b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
     store = Warehouse(tmp_path / "wh")
+    (tmp_path / "gt").mkdir()
     with dg.instance_for_test() as instance:
         result = execute([a, b], store.root, groundtruth=tmp_path / "gt", instance=instance)
         assert sorted(result.runs) == ["10", "20"] and result.success
@@ -42,6 +43,7 @@ def test_a_file_with_two_projects_is_ingested_by_both_runs_and_counted_once(tmp_
         tmp_path / "both.json", [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}]
     )
     store = Warehouse(tmp_path / "wh")
+    (tmp_path / "gt").mkdir()
     result = execute([both], store.root, groundtruth=tmp_path / "gt")
     assert sorted(result.runs) == ["10", "20"]
     ledger = store.read(SOURCE_FILES).sort("project_id")
@@ -91,6 +93,7 @@ def test_checks_judge_only_the_project_of_the_run(tmp_path, monkeypatch):
     confident = {"id": 9, "model_version": "m1", "score": 0.9, "result": []}  # above the team's warning line, in project 10
     a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[confident])])
     b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
+    (tmp_path / "gt").mkdir()
     result = execute([a, b], tmp_path / "wh", groundtruth=tmp_path / "gt")
     failed = {project: [c.check_name for c in run.get_asset_check_evaluations() if not c.passed] for project, run in result.runs.items()}
     assert failed == {"10": ["expectations_annotations"], "20": []}

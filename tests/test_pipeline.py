@@ -163,6 +163,7 @@ def test_a_broken_file_fails_alone(tmp_path):
     broken.write_bytes(b'[{"id": 1, "annotations": [{"id": 2')
     good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
     store = Warehouse(tmp_path / "wh")
+    (tmp_path / "gt").mkdir()
     result = execute([broken, good], store.root, groundtruth=tmp_path / "gt")
     assert result.unreadable == [
         f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated"
@@ -214,6 +215,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypat
         return real_sink(frame, path, *args, **kwargs)
 
     monkeypatch.setattr(pl.LazyFrame, "sink_parquet", failing_sink)
+    (tmp_path / "gt").mkdir()
     result = execute([v2], store.root, groundtruth=tmp_path / "gt")
     assert not result.success
     monkeypatch.undo()
@@ -419,6 +421,7 @@ def test_exports_reusing_project_and_task_ids_are_reported_and_namespaces_keep_t
         return write_export(tmp_path / f"{name}.json", tasks)
 
     first, second = export("lab-a", "zebras"), export("lab-b", "lions")
+    (tmp_path / "gt").mkdir()
     gt = ["--groundtruth", str(tmp_path / "gt")]
     assert main(["run", "--source", str(first), "--source", str(second), "--warehouse", str(tmp_path / "mixed"), *gt]) == 0
     assert "WARNING: 3 task(s) replaced by a snapshot whose task data differs" in capsys.readouterr().out
@@ -495,6 +498,7 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
         }
     )
     (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
+    (tmp_path / "gt").mkdir()
     result = execute(
         [write_export(tmp_path / "more.json", [ls_task(2, [ls_annotation(21, user=3)])])], store.root, groundtruth=tmp_path / "gt"
     )

@@ -24,6 +24,7 @@ withdraws the latest set or unset still in force, so the task's GT is again what
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +98,25 @@ class Policy:
         ]
         schema = {"project_id": pl.String, "min_agreement": pl.Float64, "quorum": pl.Int64, "iou": pl.Float64}
         return pl.LazyFrame(rows, schema=schema, orient="row")
+
+
+def groundtruth_folder(configured: str | Path | None = None) -> Path:
+    """The folder of `policy.yaml` and `overrides.yaml`: `configured` (`--groundtruth`, the resource's config),
+    else $GTQ_GROUNDTRUTH, else ./groundtruth. Only when neither is set may the folder be missing (the default
+    policy, no overrides); a configured folder that does not exist is a PolicyError naming it, since its policy
+    would otherwise be replaced by the defaults without a word."""
+    if configured:
+        folder, setting = Path(configured), "the configured GT folder"
+    elif os.environ.get("GTQ_GROUNDTRUTH"):
+        folder, setting = Path(os.environ["GTQ_GROUNDTRUTH"]), "GTQ_GROUNDTRUTH"
+    else:
+        return Path("groundtruth")
+    if not folder.is_dir():
+        raise PolicyError(
+            f"{folder}: no such folder ({setting}), so its policy.yaml and overrides.yaml cannot be read;"
+            " create or mount it, or unset it for the default policy"
+        )
+    return folder
 
 
 def load_policy(path: Path) -> Policy:

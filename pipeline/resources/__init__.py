@@ -12,7 +12,7 @@ from pydantic import PrivateAttr
 
 from pipeline.assets.metadata import asset_key, table_metadata
 from pipeline.contract import ALL_TABLES
-from pipeline.groundtruth.policy import Policy, load_policy
+from pipeline.groundtruth.policy import Policy, groundtruth_folder, load_policy
 from pipeline.storage import local_folder
 from pipeline.validation import DataDocs
 from pipeline.warehouse import Warehouse
@@ -88,17 +88,22 @@ _TABLES = {asset_key(table): table for table in ALL_TABLES}
 
 
 class GroundTruthPolicyResource(dg.ConfigurableResource):
-    """The reviewed, version-controlled GT files: `policy.yaml` (rules per project) and `overrides.yaml`."""
+    """The reviewed, version-controlled GT files: `policy.yaml` (rules per project) and `overrides.yaml`, in
+    `directory` (empty: $GTQ_GROUNDTRUTH, else ./groundtruth). A run whose configured folder does not exist
+    fails before its first step, naming the folder (`groundtruth_folder`)."""
 
-    directory: str = os.environ.get("GTQ_GROUNDTRUTH", "groundtruth")
+    directory: str = ""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        groundtruth_folder(self.directory)
 
     @property
     def policy_path(self) -> Path:
-        return Path(self.directory) / "policy.yaml"
+        return groundtruth_folder(self.directory) / "policy.yaml"
 
     @property
     def overrides_path(self) -> Path:
-        return Path(self.directory) / "overrides.yaml"
+        return groundtruth_folder(self.directory) / "overrides.yaml"
 
     def policy(self) -> Policy:
         """The policy as the file says now (the defaults without a file); a bad file raises PolicyError."""
