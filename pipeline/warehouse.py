@@ -179,21 +179,30 @@ class Warehouse:
     def write_project(
         self, project_id: str, frames: dict[Table, pl.DataFrame | pl.LazyFrame], *, run_id: str | None = None
     ) -> dict[Table, pl.LazyFrame]:
-        """Replace the project's rows of each table, one Delta commit per table, in the order given (a caller
-        that needs one table to vouch for the others writes it last). Rows of a quality table are also
+        """Replace the project's rows of each table. Every table's file is written first, then each table is
+        committed (one Delta commit each, in the order given: a caller that needs one table to vouch for the
+        others puts it last), so a failure while writing commits nothing. Rows of a quality table are also
         appended to its `history.*` table. Lazy frames stream in bounded memory. Returns scans of what was written."""
-        for table, frame in frames.items():
-            rows = _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col(PARTITION) == project_id))
-            self._commit(table, rows, project_id, run_id, mode="overwrite")
+        staged = {
+            table: self._stage(
+                table, _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col(PARTITION) == project_id)), project_id
+            )
+            for table, frame in frames.items()
+        }
+        for table, added in staged.items():
+            self._commit(table, added, project_id, run_id, replace=True)
             if table in QUALITY_TABLES:
-                self._commit(history_table(table), self.scan_project(table, project_id), project_id, run_id, mode="append")
+                history = history_table(table)
+                self._commit(
+                    history, self._stage(history, self.scan_project(table, project_id), project_id), project_id, run_id, replace=False
+                )
         self.refresh_views()
         return {table: self.scan_project(table, project_id) for table in frames}
 
-    def _commit(self, table: Table, rows: pl.LazyFrame, project_id: str, run_id: str | None, mode: str) -> None:
-        """One Delta commit of the project's `rows`: Polars streams them, in their order, to a new Parquet file
-        of the project's partition (the partition value lives in the log, not the file), then delta-rs commits
-        it, replacing the partition's files (`overwrite`) or beside them (`append`)."""
+    def _stage(self, table: Table, rows: pl.LazyFrame, project_id: str) -> list[AddAction]:
+        """Polars streams the project's `rows`, in their order, to a new Parquet file of the table's partition
+        (the partition value lives in the log, not in the file): the add action of a commit to come; none
+        when there are no rows (an empty partition has no file)."""
         folder = f"{PARTITION}={project_folder(project_id)}"
         name = f"part-{uuid.uuid4().hex}.parquet"
         key = f"tables/{table.schema}/{table.name}/{folder}/{name}"
@@ -201,30 +210,33 @@ class Warehouse:
         if self.storage.is_local():
             location.parent.mkdir(parents=True, exist_ok=True)
         rows.drop(PARTITION).sink_parquet(location)
-        now = int(datetime.now(UTC).timestamp() * 1000)
         count = pl.scan_parquet(location, hive_partitioning=False, glob=False).select(pl.len()).collect().item()
-        added = [
+        if count == 0:
+            self.storage.delete(key)
+            return []
+        return [
             AddAction(
                 path=f"{folder}/{name}",  # delta-rs encodes it for the log
                 size=self.storage.size(key),
                 partition_values={PARTITION: project_id},
-                modification_time=now,
+                modification_time=int(datetime.now(UTC).timestamp() * 1000),
                 data_change=True,
                 stats=json.dumps({"numRecords": count}),
             )
         ]
-        if count == 0:  # an empty partition has no file
-            self.storage.delete(key)
-            added = []
+
+    def _commit(self, table: Table, added: list[AddAction], project_id: str, run_id: str | None, replace: bool) -> None:
+        """One Delta commit of `added`: beside the partition's files, or (`replace`) instead of them."""
+        now = int(datetime.now(UTC).timestamp() * 1000)
         for attempt in range(COMMIT_ATTEMPTS):
-            # An overwrite removes the partition's files as of the version just loaded. delta-rs takes such a
+            # A replacement removes the partition's files as of the version just loaded. delta-rs takes such a
             # transaction as reading the whole table, so a commit of another project in between fails it: the
             # partition is then read again and the commit retried (the file is written once). Runs of one
             # project take turns, so no retry replaces rows another run of the same project just wrote.
             delta = self.delta_table(table) or self.create_table(table)
             removed = [
                 RemoveAction(path=path, data_change=True, deletion_timestamp=now, size=size, partition_values={PARTITION: project_id})
-                for path, size in (_partition_files(delta, project_id) if mode == "overwrite" else [])
+                for path, size in (_partition_files(delta, project_id) if replace else [])
             ]
             try:
                 delta.create_write_transaction(

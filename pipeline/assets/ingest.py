@@ -31,7 +31,7 @@ class IngestConfig(dg.Config):
     )
 
 
-# In the order they are committed: the ledger last, so it never vouches for a file whose rows are not in the tables.
+# In the order they are committed: the ledger last.
 INGESTED = (*CoreState.TABLES.values(), QUARANTINE, SOURCE_FILES)
 
 # The labeling tools' export files: made outside gtq, so lineage in the UI starts at them. Each run records
@@ -126,36 +126,39 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
             for e, owned in zip(exports, owns, strict=True)
             if owned
         ]
-        # With no new file the committed tables stand as they are: a rerun on the same files rewrites nothing.
-        written = (
-            {**state.tables(), QUARANTINE: pl.concat(quarantine), SOURCE_FILES: pl.concat([ingested, new_files])}
-            if exports
-            else dict.fromkeys(INGESTED)
-        )
-        run_totals = {
-            "files_ingested": len(exports),
-            "files_skipped": skipped,
-            "records_read": int(new_files["records_read"].sum()),
-            "records_accepted": int(new_files["records_accepted"].sum()),
-            "records_quarantined": int(new_files["records_quarantined"].sum()),
-            "tasks_replaced_with_other_data": other_data.height,
-        }
-        context.log_event(
-            dg.AssetObservation(
-                asset_key=EXPORT_FILES.key,
-                partition=project,
-                metadata={"files": dg.MetadataValue.md(_files_markdown(new_files)), "files_given": len(sources), **run_totals},
-            )
-        )
-        this_run = {"this_run": dg.MetadataValue.md(_files_markdown(new_files)), **run_totals}
-        extra = {SOURCE_FILES: this_run, QUARANTINE: {"quarantined_this_run": run_totals["records_quarantined"]}}
+        # The tables are replaced together, as they merge with their own previous rows: every file is written
+        # before any commit, so a failure while writing changes nothing, and the ledger is committed last, so it
+        # never vouches for a file whose rows are not in the tables. With no new file nothing is rewritten.
         if exports:
-            extra[ANNOTATIONS] = dict(state.annotations.group_by("origin").len().collect().iter_rows())
-        for table in INGESTED:
-            yield dg.Output(written[table], output_name(table), metadata=extra.get(table, {}))
-        yield from screening_check_results(screening, project, docs)
-    finally:  # after the outputs were written: they stream from the staged files
+            store.write_project(
+                project,
+                {**state.tables(), QUARANTINE: pl.concat(quarantine), SOURCE_FILES: pl.concat([ingested, new_files])},
+                run_id=context.run_id,
+            )
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+    run_totals = {
+        "files_ingested": len(exports),
+        "files_skipped": skipped,
+        "records_read": int(new_files["records_read"].sum()),
+        "records_accepted": int(new_files["records_accepted"].sum()),
+        "records_quarantined": int(new_files["records_quarantined"].sum()),
+        "tasks_replaced_with_other_data": other_data.height,
+    }
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=EXPORT_FILES.key,
+            partition=project,
+            metadata={"files": dg.MetadataValue.md(_files_markdown(new_files)), "files_given": len(sources), **run_totals},
+        )
+    )
+    this_run = {"this_run": dg.MetadataValue.md(_files_markdown(new_files)), **run_totals}
+    origins = dict(store.scan_project(ANNOTATIONS, project).group_by("origin").len().collect().iter_rows())
+    extra = {SOURCE_FILES: this_run, ANNOTATIONS: origins, QUARANTINE: {"quarantined_this_run": run_totals["records_quarantined"]}}
+    for table in INGESTED:  # written above: the IO manager describes them
+        yield dg.Output(None, output_name(table), metadata=extra.get(table, {}))
+    yield from screening_check_results(screening, project, docs)
 
 
 def _file_row(export: ParsedExport, project: str, run_id: str, owned: bool) -> dict:

@@ -80,7 +80,7 @@ def column_schema(table: Table) -> dg.TableSchema:
     )
 
 
-def table_metadata(table: Table, written: pl.LazyFrame, summary: list[str] = (), rewritten: bool = True) -> dict[str, Any]:
+def table_metadata(table: Table, written: pl.LazyFrame, summary: list[str] = ()) -> dict[str, Any]:
     """Metadata of a table just written (a scan of it): row count, columns, a preview, and the mean and count
     of each `summary` column."""
     return {
@@ -88,7 +88,6 @@ def table_metadata(table: Table, written: pl.LazyFrame, summary: list[str] = (),
         "dagster/column_schema": column_schema(table),
         "dagster/table_name": table.key,
         "preview": dg.MetadataValue.md(markdown_preview(written.head(PREVIEW_ROWS).collect())),
-        "rewritten": rewritten,
         **{name: value for column in summary for name, value in summary_stats(written, column).items()},
     }
 

@@ -58,7 +58,8 @@ class WarehouseIOManager(dg.IOManager):
     and gives an asset each input table as a lazy scan of the project's rows: an asset declares what it reads
     once, as its parameters.
 
-    An output of `None` leaves the project's rows as they are (a rerun with no new export rewrites nothing).
+    An output of `None` leaves the project's rows as they are (ingest, which merges new exports into its own
+    previous rows, writes its tables together itself; with no new export it rewrites nothing).
     The metadata of every output describes the rows as written: count, columns, a preview, and the mean and
     count of the columns the asset lists under `gtq/summary` (numbers the Dagster UI plots run after run)."""
 
@@ -72,7 +73,7 @@ class WarehouseIOManager(dg.IOManager):
         else:
             written = self.store.write_project(project, {table: obj}, run_id=context.run_id)[table]
         summary = (context.definition_metadata or {}).get("gtq/summary", [])
-        context.add_output_metadata(table_metadata(table, written, summary, rewritten=obj is not None))
+        context.add_output_metadata(table_metadata(table, written, summary))
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
         return self.store.scan_project(_TABLES[context.asset_key], context.asset_partition_key)
