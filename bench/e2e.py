@@ -267,6 +267,7 @@ def measure(n_tasks: int, folder: Path, scripts: bool = True) -> dict:
     export = write_export(folder / f"tasks-{n_tasks}.json", n_tasks)
     warehouse = folder / f"warehouse-{n_tasks}"
     rows = {"tasks": n_tasks, "file_mb": export.stat().st_size / 1e6}
+    (folder / "gt").mkdir(exist_ok=True)  # the default policy: a configured GT folder must exist
     rows["gtq"] = timed([str(GTQ), "run", "--source", str(export), "--warehouse", str(warehouse), "--groundtruth", str(folder / "gt")])
     for name, boxes in (("script: choices", False), ("script: choices + boxes", True)) if scripts else ():
         out = folder / f"{name.replace(' ', '_').replace(':', '').replace('+', 'and')}-{n_tasks}.json"
