@@ -35,6 +35,7 @@ class Storage(Protocol):
     def delete_tree(self, key: str) -> None: ...
     def delete(self, key: str) -> None: ...
     def size(self, key: str) -> int: ...
+    def copy(self, key: str, to: str) -> None: ...
     def publish_folder(self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str) -> None: ...
 
 
@@ -99,6 +100,10 @@ class LocalStorage:
 
     def size(self, key: str) -> int:
         return self.location(key).stat().st_size
+
+    def copy(self, key: str, to: str) -> None:
+        self.location(to).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.location(key), self.location(to))
 
     def delete_tree(self, key: str) -> None:
         shutil.rmtree(self.location(key), ignore_errors=True)
@@ -184,6 +189,9 @@ class ObjectStorage:
 
     def size(self, key: str) -> int:
         return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+
+    def copy(self, key: str, to: str) -> None:
+        self.client.copy_object(Bucket=self.bucket, Key=self._key(to), CopySource={"Bucket": self.bucket, "Key": self._key(key)})
 
     def delete_tree(self, key: str) -> None:
         for page in self._listed(key, delimiter=""):

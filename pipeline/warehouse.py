@@ -177,12 +177,13 @@ class Warehouse:
         return file_lock(locks / f"{project_folder(project_id)}.lock", on_wait)
 
     def write_project(
-        self, project_id: str, frames: dict[Table, pl.DataFrame | pl.LazyFrame], *, run_id: str | None = None
+        self, project_id: str, frames: dict[Table, pl.DataFrame | pl.LazyFrame], *, run_id: str | None = None, views: bool = True
     ) -> dict[Table, pl.LazyFrame]:
         """Replace the project's rows of each table. Every table's file is written first, then each table is
         committed (one Delta commit each, in the order given: a caller that needs one table to vouch for the
-        others puts it last), so a failure while writing commits nothing. Rows of a quality table are also
-        appended to its `history.*` table. Lazy frames stream in bounded memory. Returns scans of what was written."""
+        others puts it last), so a failure while writing commits nothing. A quality table's file is also
+        appended to its `history.*` table. Lazy frames stream in bounded memory. `gtq.duckdb` is brought up
+        to date unless `views` is false (the IO manager does it once a run). Returns scans of what was written."""
         staged = {
             table: self._stage(
                 table, _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col(PARTITION) == project_id)), project_id
@@ -193,19 +194,17 @@ class Warehouse:
             self._commit(table, added, project_id, run_id, replace=True)
             if table in QUALITY_TABLES:
                 history = history_table(table)
-                self._commit(
-                    history, self._stage(history, self.scan_project(table, project_id), project_id), project_id, run_id, replace=False
-                )
-        self.refresh_views()
+                self._commit(history, [self._copy(add, table, history) for add in added], project_id, run_id, replace=False)
+        if views:
+            self.refresh_views()
         return {table: self.scan_project(table, project_id) for table in frames}
 
     def _stage(self, table: Table, rows: pl.LazyFrame, project_id: str) -> list[AddAction]:
         """Polars streams the project's `rows`, in their order, to a new Parquet file of the table's partition
         (the partition value lives in the log, not in the file): the add action of a commit to come; none
         when there are no rows (an empty partition has no file)."""
-        folder = f"{PARTITION}={project_folder(project_id)}"
-        name = f"part-{uuid.uuid4().hex}.parquet"
-        key = f"tables/{table.schema}/{table.name}/{folder}/{name}"
+        path = f"{PARTITION}={project_folder(project_id)}/part-{uuid.uuid4().hex}.parquet"
+        key = self._file_key(table, path)
         location = self.storage.location(key)
         if self.storage.is_local():
             location.parent.mkdir(parents=True, exist_ok=True)
@@ -216,7 +215,7 @@ class Warehouse:
             return []
         return [
             AddAction(
-                path=f"{folder}/{name}",  # delta-rs encodes it for the log
+                path=path,  # delta-rs encodes it for the log
                 size=self.storage.size(key),
                 partition_values={PARTITION: project_id},
                 modification_time=int(datetime.now(UTC).timestamp() * 1000),
@@ -224,6 +223,15 @@ class Warehouse:
                 stats=json.dumps({"numRecords": count}),
             )
         ]
+
+    def _copy(self, add: AddAction, source: Table, target: Table) -> AddAction:
+        """`add`'s file copied, bytes as they are, into the same path of table `target`."""
+        self.storage.copy(self._file_key(source, add.path), self._file_key(target, add.path))
+        return add
+
+    @staticmethod
+    def _file_key(table: Table, path: str) -> str:
+        return f"tables/{table.schema}/{table.name}/{path}"
 
     def _commit(self, table: Table, added: list[AddAction], project_id: str, run_id: str | None, replace: bool) -> None:
         """One Delta commit of `added`: beside the partition's files, or (`replace`) instead of them."""

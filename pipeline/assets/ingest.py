@@ -134,6 +134,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
                 project,
                 {**state.tables(), QUARANTINE: pl.concat(quarantine), SOURCE_FILES: pl.concat([ingested, new_files])},
                 run_id=context.run_id,
+                views=False,  # the IO manager's, once the run is done
             )
     finally:
         shutil.rmtree(staging, ignore_errors=True)

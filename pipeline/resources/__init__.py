@@ -71,7 +71,7 @@ class WarehouseIOManager(dg.IOManager):
         if obj is None:
             written = self.store.scan_project(table, project)
         else:
-            written = self.store.write_project(project, {table: obj}, run_id=context.run_id)[table]
+            written = self.store.write_project(project, {table: obj}, run_id=context.run_id, views=False)[table]
         summary = (context.definition_metadata or {}).get("gtq/summary", [])
         context.add_output_metadata(table_metadata(table, written, summary))
 
@@ -80,9 +80,15 @@ class WarehouseIOManager(dg.IOManager):
 
 
 @dg.io_manager(required_resource_keys={"warehouse"}, description=WarehouseIOManager.__doc__)
-def warehouse_io_manager(context: dg.InitResourceContext) -> WarehouseIOManager:
-    """The warehouse's tables as the IO manager of every table asset (the `warehouse` resource says where)."""
-    return WarehouseIOManager(context.resources.warehouse.store())
+def warehouse_io_manager(context: dg.InitResourceContext):
+    """The warehouse's tables as the IO manager of every table asset (the `warehouse` resource says where).
+    `gtq.duckdb` is brought up to date when it is torn down: once a run (once a step under the multiprocess
+    executor), failed runs included, so a reader sees the tables of whole runs."""
+    store = context.resources.warehouse.store()
+    try:
+        yield WarehouseIOManager(store)
+    finally:
+        store.refresh_views()
 
 
 _TABLES = {asset_key(table): table for table in ALL_TABLES}
