@@ -356,8 +356,8 @@ class Warehouse:
     def refresh_views(self) -> None:
         """Bring gtq.duckdb up to date: a view `<schema>.<table>` over each Delta table's current files (the
         `history.*` tables included). The file records the Delta version each view shows, and only views
-        whose table has a newer version are re-created, so a file left stale (a kill between a commit and
-        this update) catches up at the next write; an unreadable file is rebuilt whole.
+        whose table has a newer version are re-created, so a file left stale (a run killed before its end)
+        catches up at the next update; an unreadable file is rebuilt whole.
 
         The new file is built in a temporary folder and renamed into place (a reader keeps the file it
         opened); a lock orders concurrent updates. A warehouse on S3 has no DuckDB file: DuckDB reads it
