@@ -361,6 +361,10 @@ def _per_participant(compared: pl.LazyFrame, comparisons: pl.LazyFrame, annotati
     )
 
 
+# The leading columns of a row scored against GT: its task, the annotation (comparison side `a`), who made it, the control.
+_SCORED_ROW = ("project_id", "task_id", pl.col("a").alias("annotation_id"), "annotator", "origin", "control", "type")
+
+
 def scores_against_ground_truth(
     annotations: pl.LazyFrame,
     answers_: pl.LazyFrame,
@@ -378,13 +382,7 @@ def scores_against_ground_truth(
     scored = _gt_comparisons(annotations, ground_truth)
     compared = compare(scored.select(COMPARISON), Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions))
     return _per_participant(compared, scored, annotations, regions).select(
-        "project_id",
-        "task_id",
-        pl.col("a").alias("annotation_id"),
-        "annotator",
-        "origin",
-        "control",
-        "type",
+        *_SCORED_ROW,
         "score",
         pl.col("b").alias("gt_annotation_id"),
         pl.col("key_a").alias("answer_key"),
@@ -436,13 +434,7 @@ def region_value_pairs(
     with_values = pl.concat(carrying).unique(COMPARISON)
     paired = _by_task_batch(_value_pairs_batch, with_values.select(COMPARISON), a, b, project)
     return _per_participant(paired.rename({"attached": "control"}), with_values, annotations, regions).select(
-        "project_id",
-        "task_id",
-        pl.col("a").alias("annotation_id"),
-        "annotator",
-        "origin",
-        "control",
-        "type",
+        *_SCORED_ROW,
         "region_id",
         pl.col("b").alias("gt_annotation_id"),
         pl.col("region_id_b").alias("gt_region_id"),
