@@ -148,7 +148,7 @@ class Warehouse:
             for project, paths in files.items()
             if project_id is None or project == project_id
         ]
-        return table.conform(pl.concat([table.empty().lazy(), *scans], how="diagonal"))
+        return table.conform(pl.concat(scans) if scans else table.empty().lazy())
 
     def versions(self, table: Table, project_id: str) -> list[dict]:
         """The Delta versions of `table` that wrote the project's rows, oldest first: version, timestamp and
