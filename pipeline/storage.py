@@ -5,7 +5,6 @@ Keys are '/'-separated paths relative to the warehouse root. `location(key)` is 
 people use (a `Path`, or an `s3://` URL read with the credentials and endpoint of the environment: AWS_* variables).
 
 The guarantees the warehouse builds on:
-- `create_text` writes a small file whole, only if it does not exist yet (else FileExistsError).
 - `publish_folder` makes a folder appear complete or not at all, never over an existing one.
 - `file_lock` is an exclusive lock on this machine, re-entrant within the process.
 """
@@ -31,7 +30,6 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def read_text(self, key: str) -> str: ...
     def names(self, key: str) -> list[str]: ...
-    def create_text(self, key: str, text: str) -> None: ...
     def delete_tree(self, key: str) -> None: ...
     def delete(self, key: str) -> None: ...
     def size(self, key: str) -> int: ...
@@ -81,19 +79,6 @@ class LocalStorage:
     def names(self, key: str) -> list[str]:
         folder = self.location(key)
         return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-
-    def create_text(self, key: str, text: str) -> None:
-        path = self.location(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        try:
-            with open(temporary, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.link(temporary, path)  # atomic, and fails if another writer created it first
-        finally:
-            temporary.unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
         self.location(key).unlink(missing_ok=True)

@@ -244,7 +244,8 @@ class Warehouse:
             delta = self.delta_table(table) or self.create_table(table)
             removed = [
                 RemoveAction(path=path, data_change=True, deletion_timestamp=now, size=size, partition_values={PARTITION: project_id})
-                for path, size in (_partition_files(delta, project_id) if replace else [])
+                for project, path, size in (_data_files(delta) if replace else [])
+                if project == project_id
             ]
             try:
                 delta.create_write_transaction(
@@ -403,11 +404,10 @@ class Warehouse:
         """Each project's data files of the table's `version` (the latest by default), in the order written."""
         if (delta := self.delta_table(table, version)) is None:
             return {}
-        actions = pl.DataFrame(delta.get_add_actions(flatten=True)).select("path", project=f"partition.{PARTITION}")
         base = unquote(delta.table_uri.removeprefix("file://")).rstrip("/")
         files: dict[str, list[str]] = {}
-        for path, project in actions.iter_rows():  # in the order they were written
-            files.setdefault(project, []).append(f"{base}/{unquote(path)}")
+        for project, path, _ in _data_files(delta):
+            files.setdefault(project, []).append(f"{base}/{path}")
         return files
 
     def empty_file(self, table: Table) -> Path:
@@ -421,10 +421,10 @@ class Warehouse:
         return path
 
 
-def _partition_files(delta: DeltaTable, project_id: str) -> list[tuple[str, int]]:
-    """The (log path, size) of each file of the project's partition in the table's loaded version."""
-    actions = pl.DataFrame(delta.get_add_actions(flatten=True)).filter(pl.col(f"partition.{PARTITION}") == project_id)
-    return [(unquote(path), size) for path, size in actions.select("path", "size_bytes").iter_rows()]
+def _data_files(delta: DeltaTable) -> list[tuple[str, str, int]]:
+    """(project, path in the table, size) of each data file of the table's loaded version, in the order written."""
+    actions = pl.DataFrame(delta.get_add_actions(flatten=True)).select(f"partition.{PARTITION}", "path", "size_bytes")
+    return [(project, unquote(path), size) for project, path, size in actions.iter_rows()]
 
 
 ROWS_PER_SORT = 2_000_000  # rows a task-keyed table is sorted at once (with their JSON texts)

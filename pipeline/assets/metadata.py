@@ -31,20 +31,19 @@ def table_outs(
     """`outs` of a `multi_asset` that materializes `tables` (`optional` ones may be skipped); pass
     `partitions_def=projects` and the `ins` beside them."""
     summary = summary or {}
-    outs = {}
-    for table in tables:
-        spec = _spec(table, [], summary.get(table, ()))
-        del spec["deps"], spec["partitions_def"], spec["key"]
-        outs[output_name(table)] = dg.AssetOut(key=asset_key(table), is_required=table not in optional, **spec)
-    return outs
+    return {
+        output_name(table): dg.AssetOut(
+            key=asset_key(table), is_required=table not in optional, **_described(table, summary.get(table, ()))
+        )
+        for table in tables
+    }
 
 
 def table_asset(table: Table, ins: tuple[Table, ...] = (), summary: tuple[str, ...] = ()) -> dict[str, Any]:
     """Keyword arguments of `dg.asset` for the asset that materializes `table` from the tables `ins`, each
     given to the asset as the parameter named like the table (a lazy scan of the project's rows).
     `summary` names the columns whose mean and count every materialization records."""
-    spec = _spec(table, [], summary)
-    return spec | {"ins": table_ins(*ins)}
+    return dict(key=asset_key(table), ins=table_ins(*ins), partitions_def=projects, **_described(table, summary))
 
 
 def table_ins(*tables: Table) -> dict[str, dg.AssetIn]:
@@ -52,15 +51,13 @@ def table_ins(*tables: Table) -> dict[str, dg.AssetIn]:
     return {table.name: dg.AssetIn(asset_key(table)) for table in tables}
 
 
-def _spec(table: Table, deps: list[dg.AssetKey], summary: tuple[str, ...]) -> dict[str, Any]:
+def _described(table: Table, summary: tuple[str, ...]) -> dict[str, Any]:
+    """What the UI shows of the asset of `table`: description, group, kinds, columns, summary columns, owners."""
     return dict(
-        key=asset_key(table),
         description=table.description,
-        deps=deps,
         group_name=table.schema,
         kinds={"polars", "delta", "duckdb"},
         metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": table.key, "gtq/summary": list(summary)},
-        partitions_def=projects,
         **provenance(table.schema),
     )
 
