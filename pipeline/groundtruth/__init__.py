@@ -14,9 +14,8 @@ import polars as pl
 
 from pipeline.groundtruth import rules
 from pipeline.groundtruth.policy import Policy
-from pipeline.metrics.matching import BOX_TYPES
+from pipeline.vocabulary import ANNOTATION, BOX_TYPES, TASK
 
-TASK = ["project_id", "task_id"]
 ITEM_SCOPED_FORMATS = ("scout-annotations-csv", "scout-images-csv")
 
 
@@ -57,19 +56,20 @@ def resolve_ground_truth(
     projects = tasks.select(pl.col("project_id").unique()).collect().to_series().to_list()
     consensus = policy.consensus_settings(projects)
     voting = not consensus.collect().is_empty()  # votes read every region: only where a project takes them
+    votes = rules.consensus_votes(annotations, regions, consensus) if voting else None
     decisions = {
         "override": rules.by_override(overrides, *overrides_file),
         "flag": rules.by_flag(annotations),
         "review": rules.by_review(annotations, reviews),
         "annotator": rules.by_annotator(annotations, policy.trusted(projects)),
-        **({"consensus": rules.by_consensus(annotations, regions, consensus)} if voting else {}),
+        **({"consensus": rules.by_consensus(annotations, regions, consensus, votes)} if voting else {}),
     }
     decided = rules.resolve(decisions, policy.rule_ranks(projects))
-    with_regions = regions.select(*TASK, "annotation_id").unique().with_columns(_has_regions=pl.lit(True))
+    with_regions = regions.select(ANNOTATION).unique().with_columns(_has_regions=pl.lit(True))
     described = (
         decided.join(tasks.select(*TASK, "item_key"), on=TASK, how="left")
-        .join(annotations.select(*TASK, "annotation_id", "annotator"), on=[*TASK, "annotation_id"], how="left")
-        .join(with_regions, on=[*TASK, "annotation_id"], how="left")
+        .join(annotations.select(*ANNOTATION, "annotator"), on=ANNOTATION, how="left")
+        .join(with_regions, on=ANNOTATION, how="left")
         .with_columns(
             source_task_id=pl.col("task_id"),
             verified=pl.col("method").is_in(rules.VERIFIED_METHODS),
@@ -79,7 +79,6 @@ def resolve_ground_truth(
     )
     item_rows, item_conflicts = _spread_over_items(described, tasks, item_scoped)
     task_rows = described.filter(~pl.col("project_id").is_in(item_scoped))
-    votes = rules.consensus_votes(annotations, regions, consensus) if voting else None
     conflicts = pl.concat([rules.conflicts(annotations, decided, votes, rejected), item_conflicts])
     # Together, so that the decisions both read (consensus votes over every region most of all) are made once.
     reverts = rules.by_revert(overrides, *overrides_file)

@@ -7,10 +7,11 @@ import polars as pl
 from pipeline.contract import GROUND_TRUTH
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.validation import expectations_dir, failing_rows, load_suite_json, validation_view
+from pipeline.vocabulary import ANNOTATION, BOX_TYPES, CHOICE_TYPES, LABELLED_REGION_TYPES
 
-TASK = ["project_id", "task_id"]
 PROBLEMS = pl.Schema({"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "problem": pl.String})
-_LABELLED = ("rectanglelabels", "polygonlabels", "keypointlabels", "ellipselabels", "labels", "choices", "taxonomy")
+# A GT result without a label: a region of a labelled type, or a choice or taxonomy that chose nothing.
+_LABELLED = (*sorted(LABELLED_REGION_TYPES), *CHOICE_TYPES)
 
 
 def violations(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.DataFrame:
@@ -31,17 +32,16 @@ def _suite_failures(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame) -> pl
     if not path.exists():
         return pl.DataFrame(schema=PROBLEMS)
     rows = validation_view(GROUND_TRUTH, ground_truth, annotations).collect()
-    failing = failing_rows(rows, load_suite_json(path), ids=[*TASK, "annotation_id"])
+    failing = failing_rows(rows, load_suite_json(path), ids=ANNOTATION)
     return failing.select(
-        *TASK,
-        "annotation_id",
+        *ANNOTATION,
         pl.format("expectations/{}.json: {} on {} ({})", pl.lit(GROUND_TRUTH.key), "expectation", "column", "value").alias("problem"),
     ).cast(PROBLEMS)
 
 
 def _region_problems(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> pl.DataFrame:
     gt_regions = ground_truth_regions(ground_truth, regions).filter(pl.col("scorable").fill_null(False))
-    box = pl.col("width").is_not_null() & pl.col("type").str.contains("rectangle")
+    box = pl.col("width").is_not_null() & pl.col("type").is_in(BOX_TYPES)
     percent = pl.col("coordinate_unit") == "percent"
     problem = (
         pl.when(pl.col("type").is_in(_LABELLED) & (pl.col("labels").list.len().fill_null(0) == 0))
@@ -63,6 +63,6 @@ def _region_problems(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> pl.Da
     bad_regions = (
         gt_regions.with_columns(problem=problem)
         .filter(pl.col("problem").is_not_null())
-        .select(*TASK, "annotation_id", pl.format("{} (region {})", "problem", "region_id").alias("problem"))
+        .select(*ANNOTATION, pl.format("{} (region {})", "problem", "region_id").alias("problem"))
     )
     return bad_regions.collect()

@@ -13,7 +13,7 @@ import polars as pl
 
 from pipeline.groundtruth.versioning import GroundTruthVersion
 from pipeline.ingest.scout import ANNOTATION_COLUMNS, IMAGE_COLUMNS
-from pipeline.metrics.matching import BOX_TYPES
+from pipeline.vocabulary import BOX_TYPES, TASK
 
 FORMATS = ("ls-json", "coco", "scout-csv", "parquet")
 
@@ -109,7 +109,7 @@ def to_coco(gt: GroundTruthVersion, out: Path) -> int:
     )
     categories = dict(gt.categories.iter_rows())
     images, image_ids = [], {}
-    tasks = gt.tasks.join(gt.ground_truth.select("project_id", "task_id", "item_key", "split"), on=["project_id", "task_id"])
+    tasks = gt.tasks.join(gt.ground_truth.select(*TASK, "item_key", "split"), on=TASK)
     for i, image in enumerate(tasks.iter_rows(named=True), start=1):
         image_ids[(image["project_id"], image["task_id"])] = i
         images.append({"id": i, "file_name": image["item_key"], "width": image["image_width"], "height": image["image_height"],
@@ -132,7 +132,7 @@ def to_coco(gt: GroundTruthVersion, out: Path) -> int:
 def to_scout_csv(gt: GroundTruthVersion, out: Path) -> Path:
     """Scout's two CSVs: GT boxes as `Is Ground Truth` rows (pixels), and every GT image as done. The
     images CSV is written beside `out` with `annotations` replaced by `images` in its name."""
-    rows = gt.regions.join(gt.tasks.select("project_id", "task_id", "data_json"), on=["project_id", "task_id"])
+    rows = gt.regions.join(gt.tasks.select(*TASK, "data_json"), on=TASK)
     info = pl.col("data_json").str.json_decode(pl.Struct({"Task Name": pl.String, "Task ID": pl.String, "Image ID": pl.String}))
     rows = rows.with_columns(_info=info)
     scale = pl.col("coordinate_unit") == "percent"
@@ -160,7 +160,7 @@ def to_scout_csv(gt: GroundTruthVersion, out: Path) -> Path:
         (~pl.col("scorable")).cast(pl.String).alias("Excluded By Line"),
     )
     annotations_csv.select(ANNOTATION_COLUMNS).sort("Task ID", "Image Filename", "Box X", "Box Y", maintain_order=True).write_csv(out)
-    images_csv = rows.unique(["project_id", "task_id"], maintain_order=True).select(
+    images_csv = rows.unique(TASK, maintain_order=True).select(
         pl.col("_info").struct.field("Task Name").fill_null(pl.col("project_id")).alias("Task Name"),
         pl.col("_info").struct.field("Task ID").fill_null(pl.col("task_id")).alias("Task ID"),
         pl.col("item_key").alias("Image Filename"),

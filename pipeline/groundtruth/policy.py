@@ -32,6 +32,8 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from pipeline.vocabulary import HUMAN, TASK
+
 RULES = ("override", "flag", "review", "annotator", "consensus")
 SCOPES = ("task", "item", "auto")
 DEFAULT_RULES = RULES
@@ -207,7 +209,6 @@ OVERRIDE_SCHEMA = {
     "at": pl.Datetime("us", "UTC"),
     "entry": pl.Int64,  # place in the file (0 = first): orders entries made in the same second
 }
-_TASK = ["project_id", "task_id"]
 
 
 def load_overrides(path: Path) -> pl.DataFrame:
@@ -232,7 +233,7 @@ def _stacked(overrides: pl.LazyFrame) -> pl.LazyFrame:
     """The entries in time order (`at`, then place in the file) with `depth`: per task, how many set or unset
     entries are in force after each entry. A set or unset adds one; a revert withdraws the latest one in force."""
     step = pl.when(pl.col("action") == "revert").then(-1).otherwise(1)
-    return overrides.sort("at", "entry").with_columns(depth=step.cum_sum().over(_TASK))
+    return overrides.sort("at", "entry").with_columns(depth=step.cum_sum().over(TASK))
 
 
 def overrides_in_force(overrides: pl.LazyFrame) -> pl.LazyFrame:
@@ -242,14 +243,14 @@ def overrides_in_force(overrides: pl.LazyFrame) -> pl.LazyFrame:
     its last entry, the top of the stack is the latest set or unset whose depth after it is d (d > 0): an entry
     pushed later at depth d would be the latest, and one popped later would leave the depth below d.
     """
-    stacked = _stacked(overrides).with_columns(final=pl.col("depth").last().over(_TASK))
+    stacked = _stacked(overrides).with_columns(final=pl.col("depth").last().over(TASK))
     on_top = stacked.filter((pl.col("action") != "revert") & (pl.col("depth") == pl.col("final")) & (pl.col("final") > 0))
-    return on_top.group_by(_TASK).agg(pl.all().sort_by("at", "entry").last()).drop("depth", "final")
+    return on_top.group_by(TASK).agg(pl.all().sort_by("at", "entry").last()).drop("depth", "final")
 
 
 def latest_reverts(overrides: pl.LazyFrame) -> pl.LazyFrame:
     """The tasks whose latest override entry is a revert, with that entry: who withdrew an override, when and why."""
-    latest = overrides.group_by(_TASK).agg(pl.all().sort_by("at", "entry").last())
+    latest = overrides.group_by(TASK).agg(pl.all().sort_by("at", "entry").last())
     return latest.filter(pl.col("action") == "revert")
 
 
@@ -317,7 +318,7 @@ def override_target_problem(tasks: pl.DataFrame, annotations: pl.DataFrame, *, t
         known = ", ".join(sorted(annotations.filter(pl.col("task_id") == task)["annotation_id"])) or "none"
         return f"task {task} has no annotation {annotation!r} (its annotations: {known})"
     row = found.row(0, named=True)
-    if row["origin"] != "human":
+    if row["origin"] != HUMAN:
         return f"annotation {annotation} of task {task} is a model's prediction ({row['annotator']}), not a person's annotation"
     if row["was_cancelled"]:
         return f"annotation {annotation} of task {task} was skipped (cancelled), not submitted"

@@ -15,12 +15,13 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.groundtruth.policy import latest_reverts, overrides_in_force
+from pipeline.metrics.aggregate import majority_vote
 from pipeline.metrics.matching import box_label, closest_to_mean, iou_clusters, scorable_box
+from pipeline.metrics.scores import answer_votes
 from pipeline.metrics.scores import answers as answers_of
-from pipeline.metrics.similarity import CATEGORICAL_TYPES
 from pipeline.reviews import with_review_state
+from pipeline.vocabulary import ANNOTATION, CATEGORICAL_TYPES, TASK, submitted_human
 
-TASK = ["project_id", "task_id"]
 DECISION = {
     "project_id": pl.String,
     "task_id": pl.String,
@@ -39,7 +40,7 @@ VERIFIED_METHODS = ("override", "flag", "review", "annotator")
 
 def eligible(annotations: pl.LazyFrame) -> pl.LazyFrame:
     """Annotations that may be GT at all: submitted by a human."""
-    return annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled"))
+    return annotations.filter(submitted_human())
 
 
 def _id_order() -> list[pl.Expr]:
@@ -148,22 +149,24 @@ def by_annotator(annotations: pl.LazyFrame, trusted: pl.LazyFrame) -> pl.LazyFra
 def consensus_votes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.LazyFrame) -> pl.LazyFrame:
     """Per task and classification control of a consensus project: the majority answer and how sure it is.
 
-    Votes are the answers of submitted human annotations (an empty answer is no vote). Returns
-    project_id, task_id, control, n_votes, majority (answer_key), top (votes for it), tied (another answer
-    has as many), agreement (top / n_votes), and whether the control is `decided` under the project's
-    min_agreement and quorum.
+    Votes are the answers of submitted human annotations (`scores.answer_votes`: an empty answer is no vote),
+    counted by `aggregate.majority_vote`. Returns project_id, task_id, control, n_votes, majority (answer_key;
+    null on a tie), top (votes for it), tied (another answer has as many), agreement (top / n_votes), and
+    whether the control is `decided` under the project's min_agreement and quorum.
     """
     answers = answers_of(
         eligible(annotations).join(settings.select("project_id"), on="project_id", how="semi"), regions, types=CATEGORICAL_TYPES
     )
-    counts = answers.drop_nulls("answer_key").group_by(*TASK, "control", "answer_key").agg(pl.len().alias("votes"))
+    votes = majority_vote(answer_votes(answers), ["project_id", "control"])
     return (
-        counts.group_by(*TASK, "control")
-        .agg(
-            pl.col("votes").sum().alias("n_votes"),
-            pl.col("answer_key").sort_by("votes").last().alias("majority"),
-            pl.col("votes").max().alias("top"),
-            ((pl.col("votes") == pl.col("votes").max()).sum() > 1).alias("tied"),
+        votes.select(
+            "project_id",
+            pl.col("item").alias("task_id"),
+            "control",
+            pl.col("n_votes").cast(pl.UInt32),
+            "majority",
+            (pl.col("majority_share") * pl.col("n_votes")).round().cast(pl.UInt32).alias("top"),
+            "tied",
         )
         .join(settings, on="project_id")
         .with_columns(agreement=pl.col("top") / pl.col("n_votes"))
@@ -180,7 +183,7 @@ def consensus_boxes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
     n_boxes, and the representative's annotation_id and item_index.
     """
     boxes = (
-        regions.join(eligible(annotations).select(*TASK, "annotation_id", "annotator"), on=[*TASK, "annotation_id"])
+        regions.join(eligible(annotations).select(*TASK, "annotation_id", "annotator"), on=ANNOTATION)
         .join(settings, on="project_id")
         .filter(scorable_box())
         .with_columns(box_label())
@@ -205,16 +208,19 @@ def consensus_boxes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
     )
 
 
-def by_consensus(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.LazyFrame) -> pl.LazyFrame:
+def by_consensus(
+    annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.LazyFrame, votes: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
     """Majority vote over classification controls and box voting over box controls (see
     `consensus_votes`, `consensus_boxes`). A task is decided when every classification control is decided
     and, if it has boxes, at least `min_agreement` of its boxes fall in kept clusters.
 
     The GT is the earliest annotation giving the majority answer on every classification control (or,
     without classification controls, the one that contributed most kept boxes); its boxes are replaced by
-    the kept clusters' boxes, listed in `consensus_regions`. A consensus GT is never verified.
+    the kept clusters' boxes, listed in `consensus_regions`. A consensus GT is never verified. `votes` are
+    `consensus_votes(annotations, regions, settings)` when the caller has them already.
     """
-    votes = consensus_votes(annotations, regions, settings)
+    votes = consensus_votes(annotations, regions, settings) if votes is None else votes
     classified = votes.group_by(TASK).agg(
         pl.col("decided").all().alias("classes_decided"), pl.len().alias("n_controls"), pl.col("agreement").min()
     )
@@ -238,8 +244,8 @@ def by_consensus(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: pl.
         eligible(annotations)
         .select(*TASK, "annotation_id", "created_at", "source_file", "content_hash")
         .join(tasks, on=TASK)
-        .join(matches, on=[*TASK, "annotation_id"], how="left")
-        .join(contributed, on=[*TASK, "annotation_id"], how="left")
+        .join(matches, on=ANNOTATION, how="left")
+        .join(contributed, on=ANNOTATION, how="left")
         .filter(pl.col("matches").fill_null(0) == pl.col("n_controls"))
         .with_columns(pl.col("kept_boxes").fill_null(0).cast(pl.Int64))
     )
@@ -294,7 +300,7 @@ def conflicts(
         )
     if rejected is not None:
         parts.append(
-            rejected.join(annotations, on=[*TASK, "annotation_id"], how="anti")
+            rejected.join(annotations, on=ANNOTATION, how="anti")
             .group_by(TASK)
             .agg(
                 pl.col("annotation_id").sort().alias("candidate_annotation_ids"),

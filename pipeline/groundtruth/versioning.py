@@ -22,9 +22,8 @@ import polars as pl
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, LABEL_CONFIG, TASKS, Table
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.groundtruth.policy import DEFAULT_SPLITS
-from pipeline.metrics.matching import BOX_TYPES
+from pipeline.vocabulary import ANNOTATION, BOX_TYPES, TASK
 
-TASK = ["project_id", "task_id"]
 _WHO = ["method", "decided_by", "reason", "source_file", "content_hash"]
 # What a region says: the parsed columns. Provenance (file, hash), positions in the export and the raw JSON's
 # spacing and key order are not content; the raw value counts only for types gtq does not parse (brushes, ...).
@@ -108,7 +107,7 @@ def edits(previous: GroundTruthVersion, ground_truth: pl.DataFrame, regions: pl.
 
     `regions` are the GT regions as they are now (`ground_truth_regions`). Returns the changes, shaped as `diff`'s.
     """
-    same = ground_truth.join(previous.ground_truth.select(*TASK, "annotation_id"), on=[*TASK, "annotation_id"], how="semi")
+    same = ground_truth.join(previous.ground_truth.select(ANNOTATION), on=ANNOTATION, how="semi")
     then, now = fingerprints(previous.regions), fingerprints(regions)
     edited = (
         same.join(then, on=TASK, how="left")
@@ -169,7 +168,7 @@ def next_version(
     ).sort(TASK)
     content = ground_truth_regions(snapshot.lazy(), regions).collect().sort(*TASK, "item_index", "region_id", nulls_last=True)
     gt_annotations = annotations.join(
-        snapshot.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id"), on=[*TASK, "annotation_id"], how="semi"
+        snapshot.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id"), on=ANNOTATION, how="semi"
     )
     return GroundTruthVersion(
         version=version,

@@ -11,11 +11,10 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.metrics.ordered import ordered_mean, ordered_sum
-from pipeline.metrics.similarity import CATEGORICAL_TYPES
+from pipeline.vocabulary import ANSWER, CATEGORICAL_TYPES, PARTICIPANT_CONTROL
 
 EMPTY = "(empty)"  # an answer that chose nothing, as a row or column of the confusion matrix
 UNMATCHED = "(unmatched)"  # a box without a match (detection), as a row or column
-PARTICIPANT_CONTROL = ["project_id", "annotator", "origin", "control"]
 
 
 def precision(tp: pl.Expr, fp: pl.Expr) -> pl.Expr:
@@ -42,8 +41,7 @@ def confusion_matrix(scores: pl.LazyFrame, region_values: pl.LazyFrame) -> pl.La
     matched with as "(unmatched)" in the answer, as for boxes (`label_scores`: a false positive, a false
     negative). The per-region rows of `scores` (no answer keys) are left out."""
     categorical = pl.col("type").is_in(CATEGORICAL_TYPES)
-    keys = ["project_id", "task_id", "annotation_id", "control"]
-    answers = scores.filter(categorical).join(region_values.select(keys), on=keys, how="anti")
+    answers = scores.filter(categorical).join(region_values.select(ANSWER), on=ANSWER, how="anti")
     per_region = region_values.filter(categorical).with_columns(
         answer_key=pl.when(pl.col("region_id").is_null()).then(pl.lit(UNMATCHED)).otherwise("answer_key"),
         gt_answer_key=pl.when(pl.col("gt_region_id").is_null()).then(pl.lit(UNMATCHED)).otherwise("gt_answer_key"),

@@ -33,7 +33,6 @@ import polars as pl
 from pipeline.metrics.batches import task_batches
 from pipeline.metrics.classification import UNMATCHED, f1, precision, recall
 from pipeline.metrics.matching import (
-    BOX_TYPES,
     GEOMETRY,
     box_iou,
     box_label,
@@ -44,10 +43,18 @@ from pipeline.metrics.matching import (
     score_ordered_matches,
 )
 from pipeline.metrics.ordered import ordered_mean
-from pipeline.metrics.similarity import KEYPOINT_TYPES, POLYGON_TYPES, SPAN_TYPES, keypoint_similarity, polygon_iou, span_iou
+from pipeline.metrics.similarity import keypoint_similarity, polygon_iou, span_iou
+from pipeline.vocabulary import (
+    ANNOTATOR_CONTROL,
+    BOX_TYPES,
+    KEYPOINT_TYPES,
+    MODEL,
+    PARTICIPANT_CONTROL,
+    POLYGON_TYPES,
+    SPAN_TYPES,
+    TASK,
+)
 
-TASK = ["project_id", "task_id"]
-PARTICIPANT = ["project_id", "annotator", "origin", "control"]
 # pycocotools' grids, computed the same way so that thresholds compare bit for bit.
 IOU_SWEEP = tuple(float(t) for t in np.linspace(0.5, 0.95, 10))
 RECALL_GRID = tuple(float(r) for r in np.linspace(0.0, 1.0, 101))
@@ -81,9 +88,6 @@ def _ranked(boxes: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
 def _scored_tasks(gt_boxes: pl.DataFrame, boxes: pl.DataFrame) -> pl.DataFrame:
     """Who is scored where: every participant of a task with GT (task_id, annotator, origin)."""
     return boxes.select(*TASK, "annotator", "origin").unique().join(gt_boxes.select(TASK).unique(), on=TASK)
-
-
-PARTICIPANT_CONTROL = ["project_id", "annotator", "control"]
 
 
 def _real_boxes(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, rules: Sequence[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
@@ -145,14 +149,14 @@ def detection_scores(
     # Totals per participant and control: its boxes, and the GT boxes of the tasks it annotated.
     gt_per_task = real_gt.group_by(*TASK, "control").len("n_gt")
     totals = (
-        real.group_by(PARTICIPANT_CONTROL).len("n_boxes")
-        .join(who.join(gt_per_task, on=TASK).group_by(PARTICIPANT_CONTROL).agg(pl.col("n_gt").sum()), on=PARTICIPANT_CONTROL, how="full", coalesce=True)
+        real.group_by(ANNOTATOR_CONTROL).len("n_boxes")
+        .join(who.join(gt_per_task, on=TASK).group_by(ANNOTATOR_CONTROL).agg(pl.col("n_gt").sum()), on=ANNOTATOR_CONTROL, how="full", coalesce=True)
         .join(who.group_by("project_id", "annotator").agg(pl.col("origin").first(), pl.col("task_id").n_unique().alias("n_tasks")), on=["project_id", "annotator"])
         .with_columns(pl.col("n_boxes", "n_gt", "n_tasks").fill_null(0).cast(pl.Int64))
         .collect()
     )  # fmt: skip
     counted = [
-        matches.join(mine.select("box", *PARTICIPANT_CONTROL), on="box").group_by(PARTICIPANT_CONTROL).len("count")
+        matches.join(mine.select("box", *ANNOTATOR_CONTROL), on="box").group_by(ANNOTATOR_CONTROL).len("count")
         .with_columns(matching=pl.lit(rule), iou_threshold=pl.lit(threshold), what=pl.lit(name))
         for rule, threshold, mine, same, other in _batched_matches(real_gt, real, gt_boxes, thresholds, rules)
         for matches, name in ((same, "tp"), (other, "mismatched_label"))
@@ -162,12 +166,12 @@ def detection_scores(
     )
     counts = (
         pl.concat(counted)
-        .group_by(*PARTICIPANT_CONTROL, "matching", "iou_threshold")
+        .group_by(*ANNOTATOR_CONTROL, "matching", "iou_threshold")
         .agg(*(pl.col("count").filter(pl.col("what") == name).sum().alias(name) for name in ("tp", "mismatched_label")))
         if counted
         else pl.DataFrame(
             schema={
-                **dict.fromkeys(PARTICIPANT_CONTROL, pl.String),
+                **dict.fromkeys(ANNOTATOR_CONTROL, pl.String),
                 "matching": pl.String,
                 "iou_threshold": pl.Float64,
                 "tp": pl.UInt32,
@@ -177,7 +181,7 @@ def detection_scores(
     )
     totals = (
         totals.join(grid, how="cross")
-        .join(counts, on=[*PARTICIPANT_CONTROL, "matching", "iou_threshold"], how="left")
+        .join(counts, on=[*ANNOTATOR_CONTROL, "matching", "iou_threshold"], how="left")
         .with_columns(pl.col("tp", "mismatched_label").fill_null(0).cast(pl.Int64))
     )
     tp, mismatched = pl.col("tp"), pl.col("mismatched_label")
@@ -192,7 +196,7 @@ def detection_scores(
             f1=f1(tp, pl.col("fp") + mismatched, pl.col("fn") + mismatched),
         )
         .select(
-            *PARTICIPANT,
+            *PARTICIPANT_CONTROL,
             "matching",
             "iou_threshold",
             "n_tasks",
@@ -240,7 +244,7 @@ def average_precision(
     at each of the 101 points, for area "all").
     """
     key = [*TASK, "annotator", "control", "label"]
-    curve_key = [*PARTICIPANT, "label", "iou_threshold", "area_range"]
+    curve_key = [*PARTICIPANT_CONTROL, "label", "iou_threshold", "area_range"]
     who = _scored_tasks(gt_boxes, boxes)
     regular = _with_area(gt_boxes.drop_nulls("box")).with_columns(iscrowd=pl.lit(False))
     crowd = regular.clear() if crowd is None else _with_area(crowd).with_columns(iscrowd=pl.lit(True), box=pl.lit(-1, pl.Int64))
@@ -258,7 +262,7 @@ def average_precision(
     )
     gt_counts = pl.concat(
         [
-            regular.filter(_inside(name, low, high)("area")).join(scored, on=TASK).group_by(*PARTICIPANT, "label")
+            regular.filter(_inside(name, low, high)("area")).join(scored, on=TASK).group_by(*PARTICIPANT_CONTROL, "label")
             .agg(pl.len().alias("n_gt")).with_columns(area_range=pl.lit(name))
             for name, (low, high) in area_ranges.items()
         ]
@@ -267,13 +271,13 @@ def average_precision(
     # be 40 rows per detection.
     # In the order the curves are read (pycocotools': by score, ties by image id), sorted once: joins keep it.
     ordered = detections.select(*key, "origin", "box", "score", "rank", "area").sort(
-        *PARTICIPANT,
+        *PARTICIPANT_CONTROL,
         "label",
         pl.col("score"),
         _image_order,
         "task_id",
         "rank",
-        descending=[False] * (len(PARTICIPANT) + 1) + [True, False, False, False],
+        descending=[False] * (len(PARTICIPANT_CONTROL) + 1) + [True, False, False, False],
     )
     points, tallies = [], []
     for area_range, (low, high) in area_ranges.items():
@@ -292,7 +296,7 @@ def average_precision(
                 .select(*key, "origin", "box", "score", "rank", "tp", iou_threshold=pl.lit(t), area_range=pl.lit(area_range))
             )
             points.append(
-                counted.join(gt_counts, on=[*PARTICIPANT, "label", "area_range"], how="left", maintain_order="left")
+                counted.join(gt_counts, on=[*PARTICIPANT_CONTROL, "label", "area_range"], how="left", maintain_order="left")
                 .with_columns(tp_sum=pl.col("tp").cum_sum().over(curve_key), fp_sum=(~pl.col("tp")).cum_sum().over(curve_key))
                 .with_columns(recall=pl.col("tp_sum") / pl.col("n_gt"), precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")))
                 .with_columns(precision=pl.col("precision").reverse().cum_max().reverse().over(curve_key))
@@ -405,7 +409,7 @@ def image_detection_scores(
     if image_confidence is not None:
         classifier = (
             gt_boxes.select(TASK).unique().join(image_confidence, on=TASK).join(controls, on="project_id")
-            .select(*TASK, annotator=pl.lit(WHOLE_IMAGE_CLASSIFIER), origin=pl.lit("model"), control="control", image_score="confidence")
+            .select(*TASK, annotator=pl.lit(WHOLE_IMAGE_CLASSIFIER), origin=pl.lit(MODEL), control="control", image_score="confidence")
         )  # fmt: skip
         scored = pl.concat([scored, classifier], how="vertical_relaxed")
     images = (
@@ -419,7 +423,7 @@ def image_detection_scores(
     auc = pl.when((n_pos > 0) & (n_neg > 0)).then((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
     tp, fp, fn = (positive & called).sum(), (~positive & called).sum(), (positive & ~called).sum()
     return (
-        images.group_by(PARTICIPANT)
+        images.group_by(PARTICIPANT_CONTROL)
         .agg(
             pl.len().alias("n_images"),
             n_pos.alias("n_positive"),
@@ -432,7 +436,7 @@ def image_detection_scores(
             auc.alias("roc_auc"),
         )
         .with_columns(pl.col("n_images", "n_positive", "tp", "fp", "fn", "tn").cast(pl.Int64))
-        .sort(PARTICIPANT)
+        .sort(PARTICIPANT_CONTROL)
     )
 
 
@@ -533,7 +537,7 @@ def box_conflicts(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float 
     ]
     pairs = pl.concat(pairs).lazy() if pairs else pl.LazyFrame(schema={"annotator": pl.String, "box": pl.Int64, "box_gt": pl.Int64,
                                                                         "iou": pl.Float64, "kind": pl.String})  # fmt: skip
-    mine = real.select("box", *PARTICIPANT_CONTROL, "task_id", "origin", "annotation_id", "item_index", pl.col("label").cast(pl.String))
+    mine = real.select("box", *ANNOTATOR_CONTROL, "task_id", "origin", "annotation_id", "item_index", pl.col("label").cast(pl.String))
     theirs = real_gt.select("box", "control", "annotation_id", "item_index", pl.col("label").cast(pl.String), *TASK)
     return _conflict_list(
         mine.rename({"box": "region"}), theirs.rename({"box": "region"}), pairs.rename({"box": "region", "box_gt": "region_gt"}), who

@@ -16,7 +16,8 @@ import numpy as np
 import polars as pl
 from scipy.optimize import linear_sum_assignment
 
-BOX_TYPES = ("rectanglelabels", "rectangle")
+from pipeline.vocabulary import BOX_TYPES
+
 GEOMETRY = ["x", "y", "width", "height"]
 
 

@@ -14,13 +14,21 @@ from pipeline.metrics.classification import calibration_bins, expected_calibrati
 from pipeline.metrics.detection import coco_summary
 from pipeline.metrics.icc import ICC_FORMS, intraclass_correlation
 from pipeline.metrics.ordered import ordered_mean, ordered_sum
-from pipeline.metrics.scores import answer_ratings, overall
-from pipeline.metrics.similarity import CATEGORICAL_TYPES
+from pipeline.metrics.scores import answer_ratings, answer_votes, overall
 from pipeline.reviews import with_review_state
+from pipeline.vocabulary import (
+    ANNOTATION,
+    ANSWER,
+    CATEGORICAL_TYPES,
+    HUMAN,
+    MODEL,
+    PARTICIPANT,
+    TASK,
+    TASK_CONTROL,
+    submitted_human,
+)
 
-PARTICIPANT = ["project_id", "annotator", "origin"]
 CATEGORICAL = pl.col("type").is_in(CATEGORICAL_TYPES)  # answers that are categories (kappa, votes, equality)
-TASK_CONTROL = ["project_id", "task_id", "control"]
 
 
 def annotator_performance(
@@ -64,15 +72,14 @@ def annotator_performance(
     given = (
         answers.filter(CATEGORICAL).drop_nulls("answer_key").select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
     )
-    keys = ["project_id", "task_id", "control"]
-    model = given.filter(pl.col("origin") == "model").select(*keys, pl.col("answer_key").alias("model_key"))
+    model = given.filter(pl.col("origin") == MODEL).select(*TASK_CONTROL, pl.col("answer_key").alias("model_key"))
     versus_model = (
-        given.filter(pl.col("origin") == "human").join(model, on=keys)
+        given.filter(pl.col("origin") == HUMAN).join(model, on=TASK_CONTROL)
         .group_by(PARTICIPANT).agg((pl.col("answer_key") == pl.col("model_key")).mean().alias("prediction_agreement"))
     )  # fmt: skip
-    humans = given.filter(pl.col("origin") == "human")
+    humans = given.filter(pl.col("origin") == HUMAN)
     versus_humans = (
-        humans.join(humans.select(*keys, pl.col("annotator").alias("other"), pl.col("answer_key").alias("other_key")), on=keys)
+        humans.join(humans.select(*TASK_CONTROL, pl.col("annotator").alias("other"), pl.col("answer_key").alias("other_key")), on=TASK_CONTROL)
         .filter(pl.col("annotator") != pl.col("other"))
         .group_by(PARTICIPANT).agg((pl.col("answer_key") == pl.col("other_key")).mean().alias("annotator_agreement"))
     )  # fmt: skip
@@ -94,14 +101,13 @@ def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyF
     export dates neither), in `annotator_performance`'s units, so that the days add up to its totals:
     n_annotations (skipped included), n_submitted, n_scored (annotations scored against GT) and accuracy
     (the mean of their overall scores, control weights applied)."""
-    keys = ["project_id", "task_id", "annotation_id"]
     dated = annotations.with_columns(pl.coalesce("updated_at", "created_at").dt.date().alias("day"))
     volume = dated.group_by(*PARTICIPANT, "day").agg(
         pl.len().cast(pl.Int64).alias("n_annotations"), (~pl.col("was_cancelled")).sum().cast(pl.Int64).alias("n_submitted")
     )
     scored = (
         overall(scores, [*PARTICIPANT, "task_id", "annotation_id"])
-        .join(dated.select(*keys, "day"), on=keys)
+        .join(dated.select(*ANNOTATION, "day"), on=ANNOTATION)
         .group_by(*PARTICIPANT, "day")
         .agg(pl.len().cast(pl.Int64).alias("n_scored"), ordered_mean("score").alias("accuracy"))
     )
@@ -203,7 +209,7 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
     `icc_undefined_reason` say why a value is null.
     """
     by = ["project_id", "control"]
-    ratings = answer_ratings(answers, origins=("human",), types=tuple(KRIPPENDORFF_LEVEL)).drop("origin")
+    ratings = answer_ratings(answers, origins=(HUMAN,), types=tuple(KRIPPENDORFF_LEVEL)).drop("origin")
     results = []
     for type_, level in KRIPPENDORFF_LEVEL.items():
         of_type = ratings.filter(pl.col("type") == type_).collect()
@@ -280,32 +286,25 @@ def review_queue(
     n_annotations, agreement, model_disagreement, model_score.
     """
     answers = answers.filter(CATEGORICAL)
-    human = answers.filter(pl.col("origin") == "human").drop_nulls("answer_key")
-    votes = human.group_by(*TASK_CONTROL, "answer_key").len("votes")
     majority = (
-        votes.group_by(TASK_CONTROL)
-        .agg(
-            pl.col("answer_key").sort_by("votes").last().alias("majority"),
-            ((pl.col("votes") == pl.col("votes").max()).sum() > 1).alias("tied"),
-        )
+        majority_vote(answer_votes(answers.filter(pl.col("origin") == HUMAN)), ["project_id", "control"])
         .filter(~pl.col("tied"))
+        .select("project_id", pl.col("item").alias("task_id"), "control", "majority")
     )
-    model = answers.filter(pl.col("origin") == "model").group_by(TASK_CONTROL).agg(pl.col("answer_key").sort_by("updated_at").last())
+    model = answers.filter(pl.col("origin") == MODEL).group_by(TASK_CONTROL).agg(pl.col("answer_key").sort_by("updated_at").last())
     disagreement = (
         model.join(majority, on=TASK_CONTROL)
-        .group_by("project_id", "task_id")
+        .group_by(TASK)
         .agg((pl.col("answer_key").ne_missing(pl.col("majority"))).mean().alias("model_disagreement"))
     )
-    model_score = (
-        annotations.filter(pl.col("origin") == "model").group_by("project_id", "task_id").agg(pl.col("score").min().alias("model_score"))
-    )
+    model_score = annotations.filter(pl.col("origin") == MODEL).group_by(TASK).agg(pl.col("score").min().alias("model_score"))
     ties = (
         conflicts.filter(pl.col("rule").str.starts_with("consensus tie"))
         .select("project_id", "task_id")
         .unique()
         .with_columns(tie=pl.lit(True))
     )
-    submitted = annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled")).select("project_id", "task_id").unique()
+    submitted = annotations.filter(submitted_human()).select(TASK).unique()
     reason = (
         pl.when(pl.col("tie")).then(pl.lit(REVIEW_REASONS[0]))
         .when(pl.col("agreement") < 1).then(pl.lit(REVIEW_REASONS[1]))
@@ -314,13 +313,13 @@ def review_queue(
         .otherwise(pl.lit(REVIEW_REASONS[4]))
     )  # fmt: skip
     return (
-        tasks.select("project_id", "task_id")
-        .join(submitted, on=["project_id", "task_id"], how="semi")
-        .join(ground_truth.select("project_id", "task_id"), on=["project_id", "task_id"], how="anti")
-        .join(task_agreement.select("project_id", "task_id", "n_annotations", "agreement"), on=["project_id", "task_id"], how="left")
-        .join(disagreement, on=["project_id", "task_id"], how="left")
-        .join(model_score, on=["project_id", "task_id"], how="left")
-        .join(ties, on=["project_id", "task_id"], how="left")
+        tasks.select(TASK)
+        .join(submitted, on=TASK, how="semi")
+        .join(ground_truth.select(TASK), on=TASK, how="anti")
+        .join(task_agreement.select(*TASK, "n_annotations", "agreement"), on=TASK, how="left")
+        .join(disagreement, on=TASK, how="left")
+        .join(model_score, on=TASK, how="left")
+        .join(ties, on=TASK, how="left")
         .with_columns(pl.col("tie").fill_null(False))
         .with_columns(reason=reason)
         .sort(
@@ -343,7 +342,7 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
     confusion matrices); the labels are reported for the tasks without GT. Returns (consensus labels,
     annotator confusion), shaped as quality.consensus_labels and quality.annotator_confusion.
     """
-    ratings = answer_ratings(answers, origins=("human",)).drop("origin").collect()
+    ratings = answer_ratings(answers, origins=(HUMAN,)).drop("origin").collect()
     by = ["project_id", "control"]
     votes = majority_vote(ratings.lazy(), by).collect()
     labels, confusion = [], []
@@ -406,11 +405,11 @@ def model_performance(
     confidence it gives each classification answer (the result's `score`): expected calibration error
     over 10 bins, against whether the answer equals the GT's.
     """
-    models = performance.filter(pl.col("origin") == "model").select(
+    models = performance.filter(pl.col("origin") == MODEL).select(
         "project_id", pl.col("annotator").alias("model_version"), "n_submitted", "n_scored", "accuracy", "cohen_kappa", "macro_f1"
     )
     boxes = (
-        detection.filter((pl.col("origin") == "model") & (pl.col("matching") == "hungarian"))
+        detection.filter((pl.col("origin") == MODEL) & (pl.col("matching") == "hungarian"))
         .group_by("project_id", "annotator")
         .agg(*(ordered_mean(pl.col("f1").filter(pl.col("iou_threshold") == t)).alias(f"box_f1_iou_{int(t * 100)}") for t in (0.5, 0.75)))
         .join(
@@ -439,14 +438,10 @@ def model_performance(
 def model_answers(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
     """Each classification answer of a model scored against GT: project_id, model_version, confidence (the
     highest `score` of the answer's result items) and correct (the answer equals the GT's)."""
-    confidence = (
-        regions.filter(CATEGORICAL)
-        .group_by("project_id", "task_id", "annotation_id", "control")
-        .agg(pl.col("score").max().alias("confidence"))
-    )
+    confidence = regions.filter(CATEGORICAL).group_by(ANSWER).agg(pl.col("score").max().alias("confidence"))
     return (
-        scores.filter(pl.col("origin") == "model")
-        .join(confidence, on=["project_id", "task_id", "annotation_id", "control"])
+        scores.filter(pl.col("origin") == MODEL)
+        .join(confidence, on=ANSWER)
         .select("project_id", pl.col("annotator").alias("model_version"), "confidence", (pl.col("score") == 1).alias("correct"))
     )
 

@@ -23,21 +23,24 @@ import polars as pl
 from pipeline.metrics.batches import TASKS_PER_BATCH, task_batches
 from pipeline.metrics.matching import box_label
 from pipeline.metrics.ordered import ordered_mean, ordered_sum
-from pipeline.metrics.similarity import (
+from pipeline.metrics.similarity import REGION_COLUMNS, SEPARATOR, answer_similarity, matched_regions, region_similarity
+from pipeline.vocabulary import (
+    ANNOTATION,
+    ANSWER,
     ANSWER_TYPES,
     CATEGORICAL_TYPES,
     CHOICE_TYPES,
+    HUMAN,
+    MODEL,
     NUMERIC_TYPES,
-    REGION_COLUMNS,
+    ORIGINS,
+    REGION,
     REGION_TYPES,
-    SEPARATOR,
-    answer_similarity,
-    matched_regions,
-    region_similarity,
+    TASK,
+    submitted_human,
 )
 
-ANSWER_KEYS = ["project_id", "task_id", "annotation_id", "control"]
-COMPARISON = ["project_id", "task_id", "a", "b"]
+COMPARISON = [*TASK, "a", "b"]
 DEFAULT_RATING_SCALE = (1.0, 5.0)  # Label Studio's Rating without maxRating
 
 
@@ -71,10 +74,9 @@ def _answer_key() -> pl.Expr:
 def _split_values(regions: pl.LazyFrame, types: tuple[str, ...] = ANSWER_TYPES) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Answer-type results of the task (task-level) and those that share their id with a region of the same
     annotation (per-region values)."""
-    keys = ["project_id", "task_id", "annotation_id", "region_id"]
-    shapes = regions.filter(~pl.col("type").is_in(ANSWER_TYPES)).select(keys).unique()
+    shapes = regions.filter(~pl.col("type").is_in(ANSWER_TYPES)).select(REGION).unique()
     values = regions.filter(pl.col("type").is_in(types))
-    return values.join(shapes, on=keys, how="anti"), values.join(shapes, on=keys, how="semi")
+    return values.join(shapes, on=REGION, how="anti"), values.join(shapes, on=REGION, how="semi")
 
 
 def value_ranges(regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None) -> pl.LazyFrame:
@@ -114,7 +116,7 @@ def answers(
     )
     return (
         submitted.join(controls, on="project_id")
-        .join(_values(task_level, ANSWER_KEYS).drop("type"), on=ANSWER_KEYS, how="left")
+        .join(_values(task_level, ANSWER).drop("type"), on=ANSWER, how="left")
         .join(value_ranges(regions, label_config), on=["project_id", "control"], how="left")
         .with_columns(pl.col("answer").fill_null(pl.lit([], pl.List(pl.String))))
         .with_columns(_answer_key())
@@ -155,7 +157,7 @@ def _attached_values(side: Side) -> pl.DataFrame:
     """Per-region answers of one side: project_id, task_id, annotation_id, region_id, control, type,
     answer_key, answer_number (collected: read once per project, then split by task batch)."""
     _, attached = _split_values(side.regions)
-    keys = ["project_id", "task_id", "annotation_id", "region_id", "control"]
+    keys = [*REGION, "control"]
     return _values(attached, keys).with_columns(_answer_key()).select(*keys, "type", "answer_key", "answer_number").collect()
 
 
@@ -338,7 +340,7 @@ def _gt_comparisons(annotations: pl.LazyFrame, ground_truth: pl.LazyFrame) -> pl
     return (
         annotations.filter(~pl.col("was_cancelled"))
         .select("project_id", "task_id", pl.col("annotation_id").alias("a"), "annotator", "origin")
-        .join(gt, on=["project_id", "task_id"])
+        .join(gt, on=TASK)
         .filter(~((pl.col("a") == pl.col("b")) & (pl.col("task_id") == pl.col("source_task_id"))))
         .drop("source_task_id")
     )
@@ -348,15 +350,15 @@ def _per_participant(compared: pl.LazyFrame, comparisons: pl.LazyFrame, annotati
     """Rows of `compared` (COMPARISON, control, ...) with the annotator and origin of `a`, a model version's only on
     the controls it ever predicts in the project: a detector is not scored 0 on a rating it never gives."""
     predicted = (
-        annotations.filter(pl.col("origin") == "model")
-        .join(regions.select("project_id", "task_id", "annotation_id", "control"), on=["project_id", "task_id", "annotation_id"])
+        annotations.filter(pl.col("origin") == MODEL)
+        .join(regions.select(*ANNOTATION, "control"), on=ANNOTATION)
         .select("project_id", "annotator", "control", pl.lit(True).alias("predicted"))
         .unique()
     )
     return (
         compared.join(comparisons, on=COMPARISON)
         .join(predicted, on=["project_id", "annotator", "control"], how="left")
-        .filter((pl.col("origin") != "model") | pl.col("predicted").fill_null(False))
+        .filter((pl.col("origin") != MODEL) | pl.col("predicted").fill_null(False))
         .drop("predicted")
     )
 
@@ -476,27 +478,17 @@ def pairwise_task_agreement(
     Returns project_id, task_id, n_annotations, agreement, consensus_agreement. A task with fewer than two
     annotations has null agreement (no pair to compare; Label Studio shows 100%).
     """
-    human = annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled")).select("project_id", "task_id", "annotation_id")
-    pairs = (
-        human.rename({"annotation_id": "a"})
-        .join(human.rename({"annotation_id": "b"}), on=["project_id", "task_id"])
-        .filter(pl.col("a") < pl.col("b"))
-    )
-    side = Side(answers_.filter(pl.col("origin") == "human"), regions)
+    human = annotations.filter(submitted_human()).select(ANNOTATION)
+    pairs = human.rename({"annotation_id": "a"}).join(human.rename({"annotation_id": "b"}), on=TASK).filter(pl.col("a") < pl.col("b"))
+    side = Side(answers_.filter(pl.col("origin") == HUMAN), regions)
     per_pair = overall(with_control_weights(compare(pairs, side, side), weights), COMPARISON)
-    per_task = per_pair.group_by("project_id", "task_id").agg(
+    per_task = per_pair.group_by(TASK).agg(
         ordered_mean(pl.col("score")).alias("agreement"), (pl.col("score") >= threshold).mean().alias("consensus_agreement")
     )
-    return (
-        human.group_by("project_id", "task_id")
-        .agg(pl.col("annotation_id").n_unique().alias("n_annotations"))
-        .join(per_task, on=["project_id", "task_id"], how="left")
-    )
+    return human.group_by(TASK).agg(pl.col("annotation_id").n_unique().alias("n_annotations")).join(per_task, on=TASK, how="left")
 
 
-def answer_ratings(
-    answers_: pl.LazyFrame, origins: tuple[str, ...] = ("human", "model"), types: tuple[str, ...] = CATEGORICAL_TYPES
-) -> pl.LazyFrame:
+def answer_ratings(answers_: pl.LazyFrame, origins: tuple[str, ...] = ORIGINS, types: tuple[str, ...] = CATEGORICAL_TYPES) -> pl.LazyFrame:
     """Answers (by default the categorical ones: choices, taxonomy, rating) as ratings for chance-corrected
     agreement: item = task, rater = annotator, label = answer_key.
 
@@ -518,4 +510,17 @@ def answer_ratings(
             pl.col("answer_key").alias("label"),
             pl.col("answer_number").alias("number"),
         )
+    )
+
+
+def answer_votes(answers_: pl.LazyFrame) -> pl.LazyFrame:
+    """Answers as votes for `aggregate.majority_vote`: every non-empty answer of a submitted annotation is one
+    vote (an annotator who answered a task twice votes twice; an empty answer is no vote). Returns
+    project_id, control, item (the task), rater (the annotator), label (the answer key)."""
+    return answers_.drop_nulls("answer_key").select(
+        "project_id",
+        "control",
+        pl.col("task_id").alias("item"),
+        pl.col("annotator").alias("rater"),
+        pl.col("answer_key").alias("label"),
     )

@@ -38,17 +38,10 @@ import shapely
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from pipeline.metrics.matching import BOX_TYPES, box_iou, optimal_matches
+from pipeline.metrics.matching import box_iou, optimal_matches
 from pipeline.metrics.ordered import ordered_sum
+from pipeline.vocabulary import BOX_TYPES, KEYPOINT_TYPES, NUMERIC_TYPES, POLYGON_TYPES, SPAN_TYPES
 
-CHOICE_TYPES = ("choices", "taxonomy")
-NUMERIC_TYPES = ("rating", "number")
-ANSWER_TYPES = (*CHOICE_TYPES, *NUMERIC_TYPES, "datetime", "textarea")
-CATEGORICAL_TYPES = (*CHOICE_TYPES, "rating")  # answers that are categories: kappa, votes, confusion
-SPAN_TYPES = ("labels", "hypertextlabels", "paragraphlabels")
-POLYGON_TYPES = ("polygonlabels", "polygon")
-KEYPOINT_TYPES = ("keypointlabels", "keypoint")
-REGION_TYPES = (*BOX_TYPES, *SPAN_TYPES, *POLYGON_TYPES, *KEYPOINT_TYPES)
 KEYPOINT_SIGMA = 0.09
 POLYGON_MEASURES = pl.Struct({"polygon_area": pl.Float64, "polygon_repaired": pl.Boolean})  # see polygon_measures
 SEPARATOR = "\x1f"  # between the labels of an answer key
