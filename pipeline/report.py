@@ -42,6 +42,7 @@ from pipeline.contract import (
     Table,
 )
 from pipeline.metrics.agreement import krippendorff_band, landis_koch
+from pipeline.vocabulary import HUMAN, MODEL, submitted_human
 
 REVIEW_ROWS = 25
 PEOPLE_COLUMNS = ("annotator", "name", "email", "team")
@@ -128,7 +129,7 @@ def task_days(annotations: pl.LazyFrame) -> pl.LazyFrame:
     """Each task's day: the UTC day its last submitted human annotation was updated (else created), the day
     rule of quality.annotator_daily; tasks the export dates not at all are left out. Columns task_id, day."""
     return (
-        annotations.filter((pl.col("origin") == "human") & ~pl.col("was_cancelled"))
+        annotations.filter(submitted_human())
         .group_by("task_id")
         .agg(pl.coalesce("updated_at", "created_at").max().dt.date().alias("day"))
         .drop_nulls("day")
@@ -322,7 +323,7 @@ def key_figures(tables: dict[Table, pl.DataFrame]) -> dict[str, float | int | No
     """The project's headline numbers (None when undefined): mean accuracy of human annotators against GT,
     Fleiss' kappa and Krippendorff's alpha (mean over controls), the best model's mAP@[.5:.95], and the
     number of tasks in the review queue."""
-    humans = tables[ANNOTATOR_PERFORMANCE].filter(pl.col("origin") == "human")
+    humans = tables[ANNOTATOR_PERFORMANCE].filter(pl.col("origin") == HUMAN)
     return {
         "mean_accuracy": humans["accuracy"].mean(),
         "fleiss_kappa": tables[PROJECT_AGREEMENT]["fleiss_kappa"].mean(),
@@ -342,7 +343,7 @@ FIGURE_NAMES = {
 
 
 def _key_figures(tables: dict[Table, pl.DataFrame], gt_version: int | None) -> tuple[str, str, str]:
-    humans = tables[ANNOTATOR_PERFORMANCE].filter(pl.col("origin") == "human").height
+    humans = tables[ANNOTATOR_PERFORMANCE].filter(pl.col("origin") == HUMAN).height
     figures = {"GT version": gt_version, "annotators": humans} | {FIGURE_NAMES[k]: v for k, v in key_figures(tables).items()}
     shown = "".join(
         f'<div class="figure">{html.escape(k)}<b>{"n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else v}</b></div>'
@@ -375,7 +376,7 @@ def _annotators(performance: pl.DataFrame, people: People) -> tuple[str, str, st
 
 def _people_note(performance: pl.DataFrame, people: People, project_id: str) -> str:
     """A visible notice when the report names none or only some of the human annotators, saying how to name them."""
-    humans = performance.filter(pl.col("origin") == "human")["annotator"]
+    humans = performance.filter(pl.col("origin") == HUMAN)["annotator"]
     named = [a for a, person in people.rows.items() if person["name"]]
     unnamed = humans.filter(~humans.is_in(named)).sort().to_list()
     if not unnamed:
@@ -558,7 +559,7 @@ def _confusion(confusion: pl.DataFrame, people: People) -> tuple[str, str, str]:
     for control in sorted(confusion["control"].unique().to_list()):
         rows = confusion.filter(pl.col("control") == control).with_columns(people.names("annotator"))
         labels = sorted(set(rows["gt_label"].drop_nulls()) | set(rows["label"].drop_nulls()))
-        humans = rows.filter(pl.col("origin") == "human").group_by("gt_label", "label").agg(pl.col("count").sum())
+        humans = rows.filter(pl.col("origin") == HUMAN).group_by("gt_label", "label").agg(pl.col("count").sum())
         choices = [("all annotators", humans)] + [(a, rows.filter(pl.col("annotator") == a)) for a in sorted(set(rows["annotator"]))]
         figure = go.Figure()
         for index, (who, frame) in enumerate(choices):
@@ -592,7 +593,7 @@ def _models(models: pl.DataFrame, curves: pl.DataFrame, calibration: pl.DataFram
     if models.is_empty():
         return "models", "Models against GT", _empty("no model predictions in this project")
     parts = [_table_html(models.select(MODEL_COLUMNS), MODEL_PERFORMANCE)]
-    model_curves = curves.filter((pl.col("origin") == "model") & (pl.col("iou_threshold") == 0.5))
+    model_curves = curves.filter((pl.col("origin") == MODEL) & (pl.col("iou_threshold") == 0.5))
     if not model_curves.is_empty():
         figure = go.Figure()
         for (model, control, label), curve in model_curves.group_by("annotator", "control", "label", maintain_order=True):
@@ -728,7 +729,7 @@ def _day_axis(days: pl.Series) -> dict:
 def _trend(daily: pl.DataFrame, people: People) -> tuple[str, str, str]:
     import plotly.graph_objects as go
 
-    rows = daily.filter((pl.col("origin") == "human") & pl.col("day").is_not_null() & pl.col("accuracy").is_not_null())
+    rows = daily.filter((pl.col("origin") == HUMAN) & pl.col("day").is_not_null() & pl.col("accuracy").is_not_null())
     if rows.is_empty():
         return "trend", "Accuracy over time", _empty("no dated, scored annotations")
     figure = go.Figure()

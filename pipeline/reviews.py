@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
-ANNOTATION = ["project_id", "task_id", "annotation_id"]
+from pipeline.vocabulary import ANNOTATION
+
 VERDICTS = ("fixed_and_accepted", "accepted", "rejected")
 
 

@@ -23,6 +23,7 @@ from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, LABEL_CONFIG, REGIONS, 
 from pipeline.metrics.similarity import POLYGON_MEASURES, polygon_measures
 from pipeline.polars_expectations import validate_suite
 from pipeline.storage import file_lock, local_folder
+from pipeline.vocabulary import ANNOTATION, HUMAN, REGION
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -264,8 +265,8 @@ def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> Non
 # The suites that screen an export's rows before they are used (by the frame of `CoreState` they read), and
 # the ids that name a row: the file's content hash first, as two files may hold the same annotation.
 SCREENING = {
-    "annotations": (ANNOTATIONS, ["content_hash", "project_id", "task_id", "annotation_id"]),
-    "regions": (REGIONS, ["content_hash", "project_id", "task_id", "annotation_id", "item_index"]),
+    "annotations": (ANNOTATIONS, ["content_hash", *ANNOTATION]),
+    "regions": (REGIONS, ["content_hash", *ANNOTATION, "item_index"]),
 }
 _ANNOTATION = SCREENING["annotations"][1]
 SCREEN_ROWS = 2_000_000  # rows of one file validated at once (with their derived columns), so memory stays bounded
@@ -444,20 +445,19 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
     )
     coordinates = pl.col("points").list.eval(pl.element().explode())
     judged = pl.col("allowed_labels").list.len() > 0  # a config that lists no labels (dynamic labels) judges none
-    annotation = ["project_id", "task_id", "annotation_id"]
     # A per-region result shares its region's id; the region's own labels are on its *labels-type row.
     # Only the rows a condition looks at are grouped: most projects have no conditional control.
     on_region = regions.join(config.filter(pl.col("visible_when") == "region-selected"), on=["project_id", "control"], how="semi")
     region_labels = (
         regions.filter(pl.col("type").str.ends_with("labels"))
-        .join(on_region.select(*annotation, "region_id"), on=[*annotation, "region_id"], how="semi")
-        .group_by(*annotation, "region_id")
+        .join(on_region.select(REGION), on=REGION, how="semi")
+        .group_by(REGION)
         .agg(pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).alias("_region_labels"))
     )
     depended_on = config.filter(pl.col("visible_when") == "choice-selected").select("project_id", control="when_control")
     chosen = (
         regions.join(depended_on, on=["project_id", "control"], how="semi")
-        .group_by(*annotation, when_control="control")
+        .group_by(*ANNOTATION, when_control="control")
         .agg(pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).alias("_chosen"))
     )
     allowed = pl.col("when_values").list.join(", ")
@@ -470,8 +470,8 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
 
     return (
         regions.join(config.unique(["project_id", "control"], keep="last"), on=["project_id", "control"], how="left")
-        .join(region_labels, on=[*annotation, "region_id"], how="left")
-        .join(chosen, on=[*annotation, "when_control"], how="left")
+        .join(region_labels, on=REGION, how="left")
+        .join(chosen, on=[*ANNOTATION, "when_control"], how="left")
         .with_columns(
             condition_unmet=pl.when((pl.col("visible_when") == "region-selected") & unmet(pl.col("_region_labels")))
             .then(pl.format("on a region labelled {}, allowed on {}", named(pl.col("_region_labels")), allowed))
@@ -495,7 +495,7 @@ def _ground_truth_view(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame) ->
         "project_id",
         pl.col("task_id").alias("source_task_id"),
         "annotation_id",
-        annotation_state=pl.when(pl.col("origin") != "human")
+        annotation_state=pl.when(pl.col("origin") != HUMAN)
         .then(pl.lit("prediction"))
         .when("was_cancelled")
         .then(pl.lit("cancelled"))

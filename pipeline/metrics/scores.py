@@ -140,9 +140,7 @@ def _answer_pairs(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
         "project_id", "task_id", pl.col("annotation_id").alias(name), "control", "type", "value_range",
         pl.col("answer_key").alias(f"key_{name}"), pl.col("answer_number").alias(f"number_{name}"),
     )  # fmt: skip
-    pairs = comparisons.join(side(a, "a"), on=["project_id", "task_id", "a"]).join(
-        side(b, "b").drop("type", "value_range"), on=["project_id", "task_id", "b", "control"]
-    )
+    pairs = comparisons.join(side(a, "a"), on=[*TASK, "a"]).join(side(b, "b").drop("type", "value_range"), on=[*TASK, "b", "control"])
     return answer_similarity(pairs).select(*COMPARISON, "control", "type", "score", "key_a", "key_b")
 
 
@@ -201,7 +199,7 @@ def _matched(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> 
     matched, counts = matched_regions(
         per_control.lazy().select(on),
         per_control.lazy().join(rows_a.drop("type"), on=[*COMPARISON[:3], "control"]).select(*on, *REGION_COLUMNS),
-        per_control.lazy().join(rows_b.drop("type"), on=["project_id", "task_id", "b", "control"]).select(*on, *REGION_COLUMNS),
+        per_control.lazy().join(rows_b.drop("type"), on=[*TASK, "b", "control"]).select(*on, *REGION_COLUMNS),
         on,
     )
     return matched, counts, per_control
@@ -232,10 +230,10 @@ def _paired_values(matched: pl.LazyFrame, project: _Project) -> pl.LazyFrame:
     and attached control, each side's key and number (null on the side whose region carries none) and the type.
     A pair whose regions both carry none of a control has no row for it."""
     values_a, values_b = _side_values(project.attached_a, "a", "region_id"), _side_values(project.attached_b, "b", "region_id_b")
-    pairs = ["project_id", "task_id", "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
+    pairs = [*TASK, "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
     return (
-        matched.join(values_a, on=["project_id", "task_id", "a", "region_id"])
-        .join(matched.join(values_b, on=["project_id", "task_id", "b", "region_id_b"]), on=pairs, how="full", coalesce=True)
+        matched.join(values_a, on=[*TASK, "a", "region_id"])
+        .join(matched.join(values_b, on=[*TASK, "b", "region_id_b"]), on=pairs, how="full", coalesce=True)
         .with_columns(type=pl.coalesce("type_a", "type_b"), weight=pl.col("weight").fill_null(0.0))
         .drop("type_a", "type_b")
     )
@@ -259,8 +257,8 @@ def _attached_scores(matched: pl.LazyFrame, project: _Project) -> pl.LazyFrame:
     return (
         scored.group_by(*COMPARISON, "attached", "type")
         .agg(ordered_sum(pl.col("weight") * pl.col("score")).alias("total"))
-        .join(carried["a"], on=["project_id", "task_id", "a", "attached"], how="left")
-        .join(carried["b"], on=["project_id", "task_id", "b", "attached"], how="left")
+        .join(carried["a"], on=[*TASK, "a", "attached"], how="left")
+        .join(carried["b"], on=[*TASK, "b", "attached"], how="left")
         .select(
             *COMPARISON,
             pl.col("attached").alias("control"),
@@ -428,7 +426,7 @@ def region_value_pairs(
     carrying = [  # only comparisons with such values need their regions matched
         comparisons.join(
             values.lazy().select("project_id", "task_id", pl.col("annotation_id").alias(name)).unique(),
-            on=["project_id", "task_id", name],
+            on=[*TASK, name],
             how="semi",
         )
         for name, values in (("a", project.attached_a), ("b", project.attached_b))
@@ -452,10 +450,10 @@ def _value_pairs_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Pr
     matched, _, _ = _matched(comparisons, a, b, project)
     columns = [*COMPARISON, "attached", "type", "region_id", "region_id_b", "weight", "key_a", "key_b"]
     unmatched = [
-        comparisons.join(_side_values(values, name, region), on=["project_id", "task_id", name])
+        comparisons.join(_side_values(values, name, region), on=[*TASK, name])
         .join(
             _region_rows(side, name).select("project_id", "task_id", name, pl.col("region_id").alias(region)),
-            on=["project_id", "task_id", name, region],
+            on=[*TASK, name, region],
             how="semi",
         )
         .join(matched.lazy().select(*COMPARISON, region), on=[*COMPARISON, region], how="anti")
