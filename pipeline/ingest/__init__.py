@@ -25,13 +25,11 @@ import polars as pl
 
 from pipeline.contract import QUARANTINE
 from pipeline.ingest.coco import COCO_GROUND_TRUTH, COCO_RESULTS
-from pipeline.ingest.coco import sniff as sniff_coco
 from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
 from pipeline.ingest.label_studio_min import LABEL_STUDIO_CSV, LABEL_STUDIO_JSON_MIN
-from pipeline.ingest.label_studio_min import sniff as sniff_label_studio_min
-from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExport
+from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExport, without_bom
 from pipeline.ingest.scout import SCOUT_ANNOTATIONS, SCOUT_IMAGES
-from pipeline.ingest.scout import sniff as sniff_scout
+from pipeline.vocabulary import BOM
 
 __all__ = [
     "FORMATS",
@@ -47,20 +45,20 @@ __all__ = [
     "read_export",
 ]
 
+# In the order `detect_format` asks them: the first whose sniff (or keys) recognises a file names its format.
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         LABEL_STUDIO_JSON,
         LABEL_STUDIO_JSON_MIN,
         LABEL_STUDIO_CSV,
-        SCOUT_ANNOTATIONS,
-        SCOUT_IMAGES,
         COCO_GROUND_TRUTH,
         COCO_RESULTS,
+        SCOUT_ANNOTATIONS,
+        SCOUT_IMAGES,
     )
 }
 _SNIFF_BYTES = 65536
-BOM = b"\xef\xbb\xbf"
 
 
 def content_hash(path: Path) -> str:
@@ -163,21 +161,19 @@ def _format_of(path: str, size: int, mtime_ns: int) -> str:
 
 
 def detect_format(head: bytes, path: Path | None = None) -> str:
-    """Name the export format from the first bytes of a file, or, when they do not tell and the file is
-    JSON, from its structure: the keys of its first element (an array) or its top-level keys (an object),
-    whatever their order and the size of what comes before them."""
+    """Name the export format from the first bytes of a file (each format's `sniff`), or, when they do not tell
+    and the file is JSON, from its structure (each format's `keys`): the keys of its first element (an array)
+    or its top-level keys (an object), whatever their order and the size of what comes before them."""
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not just a character cut at the sniffing boundary
             raise BadRecord(f"byte {exc.start}", f"the file is not UTF-8 encoded ({exc.reason})") from exc
-    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = head.lstrip(BOM + b" \t\r\n")
     if not head:
         raise BadRecord("$", "the file is empty")
-    if head[:1] == b"[" and (b'"annotations"' in head or b'"predictions"' in head or head[1:].strip() == b"]"):
-        return "label-studio-json"
-    if other := sniff_label_studio_min(head) or sniff_coco(head) or sniff_scout(head):
-        return other
+    if sniffed := next((f.name for f in FORMATS.values() if f.sniff(head)), None):
+        return sniffed
     if path is not None and head[:1] in (b"[", b"{") and (structural := _json_structure(Path(path))):
         return structural
     raise BadRecord(
@@ -190,19 +186,10 @@ def detect_format(head: bytes, path: Path | None = None) -> str:
 def _json_structure(path: Path) -> str | None:
     """The format of a JSON file from its keys (values are skipped unread); None when they do not tell."""
     with _mapped(path) as buffer:
-        found = _json_keys(_without_bom(buffer))  # plain strings: nothing pointing into the map outlives the block
+        found = _json_keys(without_bom(buffer))  # plain strings: nothing pointing into the map outlives the block
     if found is None:
         return None
-    is_object, keys = found
-    if is_object:
-        return "coco-ground-truth" if {"images", "categories"} <= keys else None
-    if keys & {"annotations", "predictions"}:
-        return "label-studio-json"
-    if {"annotation_id", "annotator"} <= keys:
-        return "label-studio-json-min"
-    if {"image_id", "category_id", "bbox"} <= keys:
-        return "coco-results"
-    return None
+    return next((f.name for f in FORMATS.values() if f.keys(*found)), None)
 
 
 def _json_keys(body: bytes | mmap.mmap) -> tuple[bool, frozenset[str]] | None:
@@ -216,11 +203,6 @@ def _json_keys(body: bytes | mmap.mmap) -> tuple[bool, frozenset[str]] | None:
         return False, frozenset(msgspec.json.decode(document[0], type=dict[str, msgspec.Raw]) if document else ())
     except (msgspec.DecodeError, RecursionError):
         return None
-
-
-def _without_bom(buffer: bytes | mmap.mmap) -> bytes | mmap.mmap:
-    """The bytes after a UTF-8 byte-order mark, which JSON and CSV parsers reject (a copy: files with one are rare)."""
-    return bytes(buffer[len(BOM) :]) if buffer[: len(BOM)] == BOM else buffer
 
 
 @contextmanager
@@ -336,5 +318,5 @@ def _parse(buffer: bytes | mmap.mmap, path: Path, staging: Path, progress: Calla
     fmt = FORMATS[format_of(path)]
     writer = ExportWriter(staging, fmt.name, fmt.region_columns)
     with _reporting(lambda: writer.accepted + len(writer.locators), progress):
-        fmt.parse(_without_bom(buffer), str(path), writer)
+        fmt.parse(without_bom(buffer), str(path), writer)
     return writer.finish()

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from pipeline.ingest.records import BadRecord, ExportWriter, Format
+from pipeline.vocabulary import HUMAN, MODEL
 
 GT_ANNOTATOR = "coco-ground-truth"
 
@@ -135,7 +136,7 @@ def parse_coco_ground_truth(buffer: bytes | mmap.mmap, source_file: str, writer:
     for image_id, image in images.items():
         writer.tasks.append((project_id, image_id, image.file_name or image_id, msgspec.json.encode(image).decode(), None, None))
         writer.annotations.append(
-            (project_id, image_id, f"coco-gt:{image_id}", GT_ANNOTATOR, "human", None, None, None, None, False, True, None, None)
+            (project_id, image_id, f"coco-gt:{image_id}", GT_ANNOTATOR, HUMAN, None, None, None, None, False, True, None, None)
         )
         writer.accepted += 1
     per_image: dict[str, int] = {}
@@ -175,7 +176,7 @@ def parse_coco_results(buffer: bytes | mmap.mmap, source_file: str, writer: Expo
         annotation_id = f"prediction:{model}:{image_id}"
         scores = [b.score for b in boxes if b.score is not None]
         writer.annotations.append(
-            (project_id, image_id, annotation_id, model, "model", model, None, None, None, False, False,
+            (project_id, image_id, annotation_id, model, MODEL, model, None, None, None, False, False,
              max(scores) if scores else None, None)
         )  # fmt: skip
         for index, box in enumerate(boxes):
@@ -186,14 +187,33 @@ def parse_coco_results(buffer: bytes | mmap.mmap, source_file: str, writer: Expo
     writer.projects.add(project_id)
 
 
-def sniff(head: bytes) -> str | None:
-    stripped = head.lstrip()
-    if stripped[:1] == b"{" and b'"images"' in head and b'"categories"' in head:
-        return "coco-ground-truth"
-    if stripped[:1] == b"[" and b'"image_id"' in head and b'"bbox"' in head:
-        return "coco-results"
-    return None
+def sniff_ground_truth(head: bytes) -> bool:
+    """A JSON object whose first bytes name images and categories."""
+    return head.lstrip()[:1] == b"{" and b'"images"' in head and b'"categories"' in head
 
 
-COCO_GROUND_TRUTH = Format("coco-ground-truth", parse_coco_ground_truth, projects=lambda p: [p.stem])
-COCO_RESULTS = Format("coco-results", parse_coco_results, projects=lambda p: [(ground_truth_file_for(p) or p).stem])
+def ground_truth_keys(is_object: bool, keys: frozenset[str]) -> bool:
+    """An object with images and categories."""
+    return is_object and {"images", "categories"} <= keys
+
+
+def sniff_results(head: bytes) -> bool:
+    """A JSON array whose first bytes name image_id and bbox."""
+    return head.lstrip()[:1] == b"[" and b'"image_id"' in head and b'"bbox"' in head
+
+
+def results_keys(is_object: bool, keys: frozenset[str]) -> bool:
+    """An array of detections: its first has image_id, category_id and bbox."""
+    return not is_object and {"image_id", "category_id", "bbox"} <= keys
+
+
+COCO_GROUND_TRUTH = Format(
+    "coco-ground-truth", parse_coco_ground_truth, projects=lambda p: [p.stem], sniff=sniff_ground_truth, keys=ground_truth_keys
+)
+COCO_RESULTS = Format(
+    "coco-results",
+    parse_coco_results,
+    projects=lambda p: [(ground_truth_file_for(p) or p).stem],
+    sniff=sniff_results,
+    keys=results_keys,
+)

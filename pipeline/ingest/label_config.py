@@ -12,30 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.ingest.records import BadRecord
-
-# Control tag (lower case) -> the result type Label Studio writes for it.
-CONTROL_TYPES = {
-    "choices": "choices",
-    "taxonomy": "taxonomy",
-    "labels": "labels",
-    "hypertextlabels": "hypertextlabels",
-    "paragraphlabels": "paragraphlabels",
-    "rectanglelabels": "rectanglelabels",
-    "rectangle": "rectangle",
-    "polygonlabels": "polygonlabels",
-    "polygon": "polygon",
-    "keypointlabels": "keypointlabels",
-    "keypoint": "keypoint",
-    "ellipselabels": "ellipselabels",
-    "ellipse": "ellipse",
-    "brushlabels": "brushlabels",
-    "brush": "brush",
-    "rating": "rating",
-    "number": "number",
-    "textarea": "textarea",
-    "datetime": "datetime",
-    "timeserieslabels": "timeserieslabels",
-}
+from pipeline.vocabulary import CONTROL_TYPES
 
 
 @dataclass(frozen=True)
@@ -72,8 +49,8 @@ def parse_label_config(path: Path) -> list[Control]:
         raise BadRecord("$", f"the labeling config {path.name} is not valid XML: {exc}") from exc
     controls = []
     for element in root.iter():
-        kind = CONTROL_TYPES.get(element.tag.lower())
-        if kind and element.get("name"):
+        kind = element.tag.lower()  # a control's type is its tag in lower case
+        if kind in CONTROL_TYPES and element.get("name"):
             labels = (
                 tuple(_taxonomy_paths(element))
                 if kind == "taxonomy"

@@ -35,10 +35,18 @@ import polars as pl
 
 from pipeline.ingest.label_config import config_for, write_label_config
 from pipeline.ingest.merge import CoreState
-from pipeline.ingest.records import BadRecord, ExportWriter, Format
+from pipeline.ingest.records import BadRecord, ExportWriter, Format, without_bom
 from pipeline.ingest.sink import TableSink
-from pipeline.metrics.matching import BOX_TYPES
-from pipeline.metrics.similarity import POLYGON_TYPES
+from pipeline.vocabulary import (
+    BOX_TYPES,
+    HUMAN,
+    LABELLED_REGION_TYPES,
+    MODEL,
+    POLYGON_TYPES,
+    TASK,
+    UNSCORABLE_TYPES,
+    VALUELESS_TYPES,
+)
 
 Id = int | str
 
@@ -54,11 +62,8 @@ LABEL_FIELDS = (
     "paragraphlabels",
     "timeserieslabels",
 )
-# Kept as they are, but no gtq score applies to them.
-UNSCORABLE_TYPES = frozenset({"brushlabels", "brush", "relation", "videorectangle", "magicwand"})
 _ITEM_KEY_FIELDS = ("image", "video", "audio", "pcd", "url")
 _RELEASE_EVERY_TASKS = 20_000
-_BOM = b"\xef\xbb\xbf"
 
 
 class _User(msgspec.Struct, gc=False):
@@ -266,13 +271,9 @@ def _adopt(writer: ExportWriter, part: _Slice, seen: dict[tuple[str, str], str])
     repeated = {key: path for key, path in part.seen.items() if key in seen}
     accepted = part.accepted
     if repeated:
-        gone = pl.DataFrame(list(repeated), schema=["project_id", "task_id"], orient="row").lazy()
-        accepted -= (
-            len(repeated) + frames.annotations.join(gone, on=["project_id", "task_id"], how="semi").select(pl.len()).collect().item()
-        )
-        frames = frames.map(
-            lambda table, frame: frame.join(gone, on=["project_id", "task_id"], how="anti") if "task_id" in table.columns else frame
-        )
+        gone = pl.DataFrame(list(repeated), schema=TASK, orient="row").lazy()
+        accepted -= len(repeated) + frames.annotations.join(gone, on=TASK, how="semi").select(pl.len()).collect().item()
+        frames = frames.map(lambda table, frame: frame.join(gone, on=TASK, how="anti") if "task_id" in table.columns else frame)
         for (project_id, task_id), path in repeated.items():
             writer.quarantine(
                 f"{path} (task {task_id})", f"duplicate task id {task_id} in project {project_id} (first at {seen[(project_id, task_id)]})"
@@ -381,7 +382,7 @@ class _TaskParser:
                 task_id,
                 annotation_id,
                 annotator,
-                "human",
+                HUMAN,
                 None,
                 annotation.created_at,
                 annotation.updated_at,
@@ -407,7 +408,7 @@ class _TaskParser:
                 task_id,
                 annotation_id,
                 prediction.model_version or "unversioned-model",
-                "model",
+                MODEL,
                 prediction.model_version,
                 prediction.created_at,
                 prediction.updated_at,
@@ -445,16 +446,12 @@ def _add_regions(sink: TableSink, project_id: str, task_id: str, annotation_id: 
     sink.extend(rows)
 
 
-_LABELLED = frozenset(
-    {"rectanglelabels", "polygonlabels", "keypointlabels", "ellipselabels", "labels", "hypertextlabels", "paragraphlabels"}
-)
 _MAX_OFFSET = 2**62  # character offsets and image sizes fit in 64-bit integers with room to spare
 _NO_OFFSETS = (None,) * 5
 
 
-VALUELESS_TYPES = frozenset({"relation"})  # a relation links two regions (from_id, to_id) and carries no value
 # The value field a result of each answer type must have: without it the answer would read as empty.
-_ANSWER_FIELD = {
+ANSWER_FIELD = {
     "choices": "choices",
     "rating": "rating",
     "number": "number",
@@ -486,9 +483,9 @@ def region_problem(result: _Result, value: _Value) -> str | None:
     # A finite sum is the quick answer; it is not finite when one of them is not, or when they overflow.
     if not math.isfinite(sum(numbers)) and not all(map(math.isfinite, numbers)):
         return "a coordinate is not a finite number"
-    if result.type in _LABELLED and not _labels(result.type, value):
+    if result.type in LABELLED_REGION_TYPES and not _labels(result.type, value):
         return "region has no label"
-    if (field := _ANSWER_FIELD.get(result.type)) and getattr(value, field) is None:
+    if (field := ANSWER_FIELD.get(result.type)) and getattr(value, field) is None:
         return f"a {result.type} result without `{field}` in its value"
     if result.type in BOX_TYPES and None not in (value.x, value.y, value.width, value.height):
         if value.width <= 0 or value.height <= 0:
@@ -621,7 +618,7 @@ def export_projects(path: Path) -> list[str]:
     parser's rule). BadRecord when the file is no JSON array of tasks (truncated, say): no project is
     invented for a file nothing can be read from."""
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        buffer = bytes(mapped[len(_BOM) :]) if mapped[: len(_BOM)] == _BOM else mapped  # a copy: files with a BOM are rare
+        buffer = without_bom(mapped)
         try:
             found = _projects_in(buffer, path.stem)
         except msgspec.DecodeError as exc:
@@ -651,4 +648,22 @@ def _projects_in(buffer: bytes | mmap.mmap, fallback: str) -> set[str]:
     return found - {""}  # a task with an empty project id is quarantined by the file's first project
 
 
-LABEL_STUDIO_JSON = Format("label-studio-json", parse_label_studio_json, region_columns, companion=config_for, projects=export_projects)
+def sniff(head: bytes) -> bool:
+    """A JSON array whose first bytes name annotations or predictions, or an empty one."""
+    return head[:1] == b"[" and (b'"annotations"' in head or b'"predictions"' in head or head[1:].strip() == b"]")
+
+
+def sniff_keys(is_object: bool, keys: frozenset[str]) -> bool:
+    """An array of tasks: its first element has annotations or predictions."""
+    return not is_object and bool(keys & {"annotations", "predictions"})
+
+
+LABEL_STUDIO_JSON = Format(
+    "label-studio-json",
+    parse_label_studio_json,
+    region_columns,
+    companion=config_for,
+    projects=export_projects,
+    sniff=sniff,
+    keys=sniff_keys,
+)

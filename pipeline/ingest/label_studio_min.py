@@ -21,12 +21,14 @@ import msgspec
 import polars as pl
 
 from pipeline.ingest.label_config import Control, config_for, parse_label_config, write_label_config
-from pipeline.ingest.label_studio import LABEL_FIELDS, _add_regions, _Result, item_key, region_columns
+from pipeline.ingest.label_studio import ANSWER_FIELD, LABEL_FIELDS, _add_regions, _Result, item_key, region_columns
 from pipeline.ingest.records import BadRecord, ExportWriter, Format
+from pipeline.vocabulary import HUMAN
 
 META_FIELDS = frozenset({"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history", "drafts"})
-_VALUE_KEYS = (*LABEL_FIELDS, "taxonomy", "rating", "number", "text", "datetime")
-_PLAIN = {"choices": "choices", "rating": "rating", "number": "number", "datetime": "datetime", "textarea": "text"}
+_VALUE_KEYS = (*LABEL_FIELDS, *(f for f in ANSWER_FIELD.values() if f not in LABEL_FIELDS))
+# The answer types whose value a plain cell can hold (a taxonomy's paths cannot be one), with their value field.
+_PLAIN = {kind: field for kind, field in ANSWER_FIELD.items() if kind != "taxonomy"}
 _encoder = msgspec.json.Encoder()
 
 
@@ -63,7 +65,7 @@ class _MinParser:
         self.seen.add(annotation_id)
         annotator = None if record.get("annotator") in (None, "") else str(record["annotator"])
         self.out.annotations.append(
-            (self.project_id, task_id, annotation_id, annotator, "human", None, created_at, updated_at, lead_time, False, False, None, None)
+            (self.project_id, task_id, annotation_id, annotator, HUMAN, None, created_at, updated_at, lead_time, False, False, None, None)
         )
         self.out.accepted += 1
         data = {k: v for k, v in record.items() if k not in META_FIELDS and not self._is_control(k, v)}
@@ -179,15 +181,23 @@ def _cell(value: str | None) -> Any:
     return msgspec.json.decode(value) if value[:1] in "[{" else value
 
 
-def sniff(head: bytes) -> str | None:
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped[:1] == b"[" and b'"annotation_id"' in head and b'"annotator"' in head and b'"annotations"' not in head:
-        return "label-studio-json-min"
-    header = stripped.split(b"\n", 1)[0]
-    if b"annotation_id" in header and b"annotator" in header and stripped[:1] not in b"[{":
-        return "label-studio-csv"
-    return None
+def sniff_json_min(head: bytes) -> bool:
+    """A JSON array of records with an annotation_id and an annotator (and no nested annotations)."""
+    return head[:1] == b"[" and b'"annotation_id"' in head and b'"annotator"' in head and b'"annotations"' not in head
 
 
-LABEL_STUDIO_JSON_MIN = Format("label-studio-json-min", parse_json_min, region_columns, companion=config_for)
-LABEL_STUDIO_CSV = Format("label-studio-csv", parse_csv, region_columns, companion=config_for)
+def json_min_keys(is_object: bool, keys: frozenset[str]) -> bool:
+    """An array of records whose first has an annotation_id and an annotator."""
+    return not is_object and {"annotation_id", "annotator"} <= keys
+
+
+def sniff_csv(head: bytes) -> bool:
+    """Not JSON, with a header line naming annotation_id and annotator."""
+    header = head.split(b"\n", 1)[0]
+    return b"annotation_id" in header and b"annotator" in header and head[:1] not in b"[{"
+
+
+LABEL_STUDIO_JSON_MIN = Format(
+    "label-studio-json-min", parse_json_min, region_columns, companion=config_for, sniff=sniff_json_min, keys=json_min_keys
+)
+LABEL_STUDIO_CSV = Format("label-studio-csv", parse_csv, region_columns, companion=config_for, sniff=sniff_csv)

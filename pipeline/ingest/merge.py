@@ -21,10 +21,10 @@ from dataclasses import dataclass, fields
 import polars as pl
 
 from pipeline.contract import ANNOTATION_HISTORY, ANNOTATIONS, LABEL_CONFIG, REGIONS, REVIEWS, TASKS, Table
+from pipeline.vocabulary import ANNOTATION, TASK
 
-TASK = ["project_id", "task_id"]
-SNAPSHOT = [*TASK, "content_hash"]
-ANNOTATION = [*TASK, "annotation_id", "content_hash"]
+SNAPSHOT = [*TASK, "content_hash"]  # a task as one export has it
+SNAPSHOT_ANNOTATION = [*ANNOTATION, "content_hash"]  # an annotation as one export has it
 
 
 @dataclass
@@ -76,15 +76,15 @@ class CoreState:
             [self.annotations.join(self.tasks, on=SNAPSHOT, how="anti").with_columns(_order=pl.lit(0))]
             + [e.annotations.join(e.tasks, on=TASK, how="anti").with_columns(_order=pl.lit(i + 1)) for i, e in enumerate(exports)]
         )
-        latest_attached = attached.filter(order == order.max().over([*TASK, "annotation_id"])).drop("_order")
+        latest_attached = attached.filter(order == order.max().over(ANNOTATION)).drop("_order")
         annotations = pl.concat([snapshot_annotations, latest_attached])
-        kept = annotations.select(ANNOTATION)
+        kept = annotations.select(SNAPSHOT_ANNOTATION)
         return CoreState(
             tasks=candidates.join(winners, on=SNAPSHOT, how="semi").drop("_order"),
             annotations=annotations,
-            regions=pl.concat([self.regions, *(e.regions for e in exports)]).join(kept, on=ANNOTATION, how="semi"),
-            reviews=pl.concat([self.reviews, *(e.reviews for e in exports)]).join(kept, on=ANNOTATION, how="semi"),
-            history=pl.concat([self.history, *(e.history for e in exports)]).join(kept, on=ANNOTATION, how="semi"),
+            regions=pl.concat([self.regions, *(e.regions for e in exports)]).join(kept, on=SNAPSHOT_ANNOTATION, how="semi"),
+            reviews=pl.concat([self.reviews, *(e.reviews for e in exports)]).join(kept, on=SNAPSHOT_ANNOTATION, how="semi"),
+            history=pl.concat([self.history, *(e.history for e in exports)]).join(kept, on=SNAPSHOT_ANNOTATION, how="semi"),
             label_config=_latest_config(self.label_config, [e.label_config for e in exports]),
         )
 

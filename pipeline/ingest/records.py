@@ -17,6 +17,7 @@ import polars as pl
 from pipeline.contract import ANNOTATION_HISTORY, ANNOTATIONS, LABEL_CONFIG, REGIONS, REVIEWS, TASKS, Table
 from pipeline.ingest.merge import CoreState
 from pipeline.ingest.sink import TableSink, tuple_columns
+from pipeline.vocabulary import ANNOTATION, BOM
 
 PROVENANCE = ("source_file", "content_hash")
 
@@ -28,6 +29,11 @@ class BadRecord(Exception):
         super().__init__(f"{locator}: {reason}" if locator else reason)
         self.locator = locator
         self.reason = reason
+
+
+def without_bom(buffer: bytes | mmap.mmap) -> bytes | mmap.mmap:
+    """The bytes after a UTF-8 byte-order mark, which JSON and CSV parsers reject (a copy: files with one are rare)."""
+    return bytes(buffer[len(BOM) :]) if buffer[: len(BOM)] == BOM else buffer
 
 
 def parsed_columns(table: Table) -> pl.Schema:
@@ -62,10 +68,11 @@ class ParsedExport:
         record, so records read = accepted + quarantined still holds."""
         if rejected.is_empty():
             return self
-        keys = ["project_id", "task_id", "annotation_id"]
-        gone = rejected.select(keys).unique().lazy()
-        frames = self.frames.map(lambda table, frame: frame.join(gone, on=keys, how="anti") if "annotation_id" in table.columns else frame)
-        added = rejected.unique(keys, keep="first", maintain_order=True).select(
+        gone = rejected.select(ANNOTATION).unique().lazy()
+        frames = self.frames.map(
+            lambda table, frame: frame.join(gone, on=ANNOTATION, how="anti") if "annotation_id" in table.columns else frame
+        )
+        added = rejected.unique(ANNOTATION, keep="first", maintain_order=True).select(
             "project_id",
             pl.lit(self.source_file).alias("source_file"),
             pl.lit(self.content_hash).alias("content_hash"),
@@ -86,13 +93,19 @@ class ParsedExport:
 
 @dataclass(frozen=True)
 class Format:
-    """An export format: its name, its streaming parser and how its region rows become columns."""
+    """An export format: its name, its streaming parser, how its region rows become columns, and how a file
+    shows it is one (`ingest.detect_format` asks each format in turn)."""
 
     name: str
     parse: Callable[[bytes | mmap.mmap, str, ExportWriter], None]
     region_columns: Callable[[list], list[list]] = tuple_columns
     companion: Callable[[Path], Path | None] = lambda path: None  # another file read with this one
     projects: Callable[[Path], list[str]] = lambda path: [path.name.split(".")[0]]  # without a full parse
+    # The file's first bytes (byte-order mark and leading white space removed) are this format's.
+    sniff: Callable[[bytes], bool] = lambda head: False
+    # A JSON file whose first bytes did not tell is this format's by its keys: (True, the top-level keys) of an
+    # object, (False, the keys of its first element) of an array.
+    keys: Callable[[bool, frozenset[str]], bool] = lambda is_object, keys: False
 
 
 class ExportWriter:

@@ -24,6 +24,7 @@ import polars as pl
 
 from pipeline.contract import ANNOTATIONS, REGIONS, TASKS
 from pipeline.ingest.records import BadRecord, ExportWriter, Format, parsed_columns
+from pipeline.vocabulary import ANNOTATION, HUMAN, MODEL, TASK
 
 ANNOTATION_COLUMNS = (
     "Task Name", "Task ID", "Image Filename", "Image ID", "Box X", "Box Y", "Box W", "Box H", "Box Confidence",
@@ -150,9 +151,9 @@ def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl
 
     annotations = pl.concat(
         [
-            rows.group_by("project_id", "task_id", "annotation_id").agg(
+            rows.group_by(ANNOTATION).agg(
                 pl.col("Assignee").first().alias("annotator"),
-                pl.when(pl.col("_is_model").first()).then(pl.lit("model")).otherwise(pl.lit("human")).alias("origin"),
+                pl.when(pl.col("_is_model").first()).then(pl.lit(MODEL)).otherwise(pl.lit(HUMAN)).alias("origin"),
                 pl.when(pl.col("_is_model").first()).then(pl.col("Assignee").first()).alias("model_version"),
                 pl.col("_timestamp").min().alias("created_at"),
                 pl.col("_timestamp").max().alias("updated_at"),
@@ -163,12 +164,12 @@ def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl
                 pl.lit(None, pl.String).alias("last_action"),
             ),
             # An image done in GT review with no GT box still has a (empty) GT annotation: a confirmed empty.
-            done.join(rows.filter("_is_gt").select("project_id", "task_id").unique(), on=["project_id", "task_id"], how="anti").select(
+            done.join(rows.filter("_is_gt").select(TASK).unique(), on=TASK, how="anti").select(
                 "project_id",
                 "task_id",
                 pl.concat_str("task_id", pl.lit("/gt")).alias("annotation_id"),
                 pl.lit(GT_ANNOTATOR).alias("annotator"),
-                pl.lit("human").alias("origin"),
+                pl.lit(HUMAN).alias("origin"),
                 pl.lit(None, pl.String).alias("model_version"),
                 pl.lit(None, pl.Datetime("us", "UTC")).alias("created_at"),
                 pl.lit(None, pl.Datetime("us", "UTC")).alias("updated_at"),
@@ -256,20 +257,28 @@ def parse_scout_images(buffer: bytes | mmap.mmap, source_file: str, writer: Expo
     writer.projects.add(project_id)
 
 
-def sniff(head: bytes) -> str | None:
-    """Which Scout CSV a file is, from its header line."""
-    header = head.split(b"\n", 1)[0].decode("utf-8", "replace")
-    if all(c in header for c in ("Task ID", "Image Filename", "Box X", "Assignee")):
-        return "scout-annotations-csv"
-    if all(c in header for c in ("Task ID", "Image Filename", "Ground Truth Status")):
-        return "scout-images-csv"
-    return None
+def _header(head: bytes) -> str:
+    return head.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+def sniff_annotations(head: bytes) -> bool:
+    """A header line naming Task ID, Image Filename, Box X and Assignee."""
+    return all(c in _header(head) for c in ("Task ID", "Image Filename", "Box X", "Assignee"))
+
+
+def sniff_images(head: bytes) -> bool:
+    """A header line naming Task ID, Image Filename and Ground Truth Status."""
+    return all(c in _header(head) for c in ("Task ID", "Image Filename", "Ground Truth Status"))
 
 
 SCOUT_ANNOTATIONS = Format(
-    "scout-annotations-csv", parse_scout_annotations, companion=images_csv_for, projects=lambda p: [project_id_for(p)]
+    "scout-annotations-csv",
+    parse_scout_annotations,
+    companion=images_csv_for,
+    projects=lambda p: [project_id_for(p)],
+    sniff=sniff_annotations,
 )
-SCOUT_IMAGES = Format("scout-images-csv", parse_scout_images, projects=lambda p: [project_id_for(p)])
+SCOUT_IMAGES = Format("scout-images-csv", parse_scout_images, projects=lambda p: [project_id_for(p)], sniff=sniff_images)
 
 
 def image_confidence(tasks: pl.LazyFrame) -> pl.LazyFrame:
