@@ -648,12 +648,12 @@ def _projects_in(buffer: bytes | mmap.mmap, fallback: str) -> set[str]:
     return found - {""}  # a task with an empty project id is quarantined by the file's first project
 
 
-def sniff(head: bytes) -> bool:
+def sniff_json(head: bytes) -> bool:
     """A JSON array whose first bytes name annotations or predictions, or an empty one."""
     return head[:1] == b"[" and (b'"annotations"' in head or b'"predictions"' in head or head[1:].strip() == b"]")
 
 
-def sniff_keys(is_object: bool, keys: frozenset[str]) -> bool:
+def json_keys(is_object: bool, keys: frozenset[str]) -> bool:
     """An array of tasks: its first element has annotations or predictions."""
     return not is_object and bool(keys & {"annotations", "predictions"})
 
@@ -664,6 +664,6 @@ LABEL_STUDIO_JSON = Format(
     region_columns,
     companion=config_for,
     projects=export_projects,
-    sniff=sniff,
-    keys=sniff_keys,
+    sniff=sniff_json,
+    keys=json_keys,
 )
