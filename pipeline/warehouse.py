@@ -140,13 +140,11 @@ class Warehouse:
         """The Parquet files of the Delta version's add actions, each given its project (Delta keeps the
         partition value in the log): only the project's files are read, whatever the folder names say."""
         files = self.current_files(table, version)
-        stored = {c: t for c, t in table.columns.items() if c != PARTITION}
         scans = [
-            pl.scan_parquet(
-                paths, schema=stored, missing_columns="insert", extra_columns="ignore", hive_partitioning=False, glob=False
-            ).with_columns(pl.lit(project, pl.String).alias(PARTITION))
+            _file_scan(table, path).with_columns(pl.lit(project, pl.String).alias(PARTITION))
             for project, paths in files.items()
             if project_id is None or project == project_id
+            for path in paths
         ]
         return table.conform(pl.concat(scans) if scans else table.empty().lazy())
 
@@ -492,3 +490,11 @@ def _literal_glob(path: str) -> str:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _file_scan(table: Table, path: str) -> pl.LazyFrame:
+    """One data file in its own schema, the contract's columns it lacks (added after it was written) as nulls.
+    Not `scan_parquet(schema=...)`: at 1M tasks that reader holds about 20% more memory in the scoring steps."""
+    stored = pl.scan_parquet(path, hive_partitioning=False, glob=False)
+    names = stored.collect_schema().names()
+    return stored.with_columns(pl.lit(None, t).alias(c) for c, t in table.columns.items() if c not in names and c != PARTITION)

@@ -27,8 +27,37 @@ _FLOOR = 1e-10
 
 
 def majority_vote(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
-    """Per item: n_votes, majority (null on a tie), majority_share, tied. Votes are counted on the item x
-    label count matrix (`agreement.count_matrices`): the whole vote is a bincount and an argmax."""
+    """The majority label of each item, a tie reported as a tie.
+
+    majority = the label with the most votes, majority_share = its votes / the item's votes.
+
+    Parameters
+    ----------
+    ratings : pl.LazyFrame
+        `by`, item, rater, label: one row per vote.
+    by : sequence of str, default=()
+        Grouping columns (for example project and control).
+
+    Returns
+    -------
+    pl.LazyFrame
+        `by`, item, n_votes, majority, majority_share, tied; one row per item.
+
+    Notes
+    -----
+    A tie gives a null majority and tied true, never a label picked by its spelling; majority_share is
+    still the share of the top label. Votes are counted on the item x label count matrix
+    (`agreement.count_matrices`): the whole vote is a bincount and an argmax.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.aggregate import majority_vote
+    >>> votes = pl.LazyFrame({"item": [1, 1, 1, 2, 2], "rater": ["a", "b", "c", "a", "b"],
+    ...                       "label": ["cat", "cat", "dog", "cat", "dog"]})
+    >>> majority_vote(votes).collect().sort("item").with_columns(pl.col("majority_share").round(4)).rows()
+    [(1, 3, 'cat', 0.6667, False), (2, 2, None, 0.5, True)]
+    """
     frame = ratings.collect()
     parts = []
     for group in count_matrices(frame, by):
@@ -62,6 +91,23 @@ def majority_vote(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame
 
 @dataclass
 class DawidSkene:
+    """What `dawid_skene` learns.
+
+    Attributes
+    ----------
+    labels : pl.DataFrame
+        item, label (the most probable true label), confidence (its posterior).
+    posteriors : pl.DataFrame
+        item, label, probability: every label's posterior, per item.
+    priors : dict of str to float
+        The estimated share of each true label.
+    confusion : pl.DataFrame
+        rater, true_label, label, probability: each rater's estimated probability of answering `label`
+        when the truth is `true_label`.
+    iterations : int
+        EM iterations run.
+    """
+
     labels: pl.DataFrame  # item, label, confidence (the posterior of that label)
     posteriors: pl.DataFrame  # item, label, probability
     priors: dict[str, float]
@@ -70,11 +116,51 @@ class DawidSkene:
 
 
 def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -> DawidSkene:
-    """Dawid-Skene on one group's ratings (item, rater, label; a rater may rate an item several times).
+    """Dawid-Skene (1979) consensus labels and per-rater confusion matrices, by EM.
 
     As crowd-kit: posteriors start at the vote shares, priors and error rates follow from them (that is
-    `max_iter=0`); each iteration is an E-step then an M-step, and stops once the evidence lower bound per
-    rating gains less than `tol`. What it returns always describes one iteration. No ratings: empty."""
+    `max_iter=0`); each iteration is an E-step (posterior of item i's true label t proportional to
+    prior_t x prod over its ratings of error[rater, t, response]) then an M-step (priors = mean posterior;
+    error[rater, t, r] = the rater's responses r weighted by the posteriors of t, normalised over r), and
+    stops once the evidence lower bound per rating gains less than `tol`.
+
+    Parameters
+    ----------
+    ratings : pl.DataFrame
+        One group's item, rater, label; a rater may rate an item several times.
+    max_iter : int, default=100
+        The most EM iterations.
+    tol : float, default=1e-5
+        Stop when the evidence lower bound per rating gains less than this.
+
+    Returns
+    -------
+    DawidSkene
+        labels, posteriors, priors, confusion and iterations.
+
+    Notes
+    -----
+    What it returns always describes one iteration. Error rates are clipped at 1e-10, so that an unseen
+    response is unlikely, not impossible. Deterministic: no random start. No ratings: empty frames, no
+    priors, 0 iterations.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.aggregate import dawid_skene
+    >>> ratings = pl.DataFrame({"item": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6],
+    ...                         "rater": ["a", "b", "c"] * 6,
+    ...                         "label": ["cat", "cat", "cat", "cat", "cat", "dog", "dog", "dog", "dog",
+    ...                                   "cat", "dog", "dog", "cat", "cat", "cat", "dog", "dog", "dog"]})
+    >>> found = dawid_skene(ratings)
+    >>> found.labels.sort("item")["label"].to_list()
+    ['cat', 'cat', 'dog', 'dog', 'cat', 'dog']
+    >>> {label: round(prior, 4) for label, prior in found.priors.items()}
+    {'cat': 0.5, 'dog': 0.5}
+    >>> rater_c = found.confusion.filter(pl.col("rater") == "c").sort("true_label", "label")
+    >>> rater_c.select("true_label", "label", pl.col("probability").round(4)).rows()
+    [('cat', 'cat', 0.6667), ('cat', 'dog', 0.3333), ('dog', 'cat', 0.0), ('dog', 'dog', 1.0)]
+    """
     if ratings.is_empty():
         return DawidSkene(
             labels=pl.DataFrame(schema={ITEM: ratings.schema[ITEM], LABEL: pl.String, "confidence": pl.Float64}),

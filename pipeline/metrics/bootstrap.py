@@ -42,10 +42,57 @@ def agreement_intervals(
 ) -> pl.DataFrame:
     """Percentile bootstrap intervals of Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha per group.
 
-    ratings: `by`, item, rater, label (one row per rating; labels numeric for the ordinal and interval
-    levels). Each group gets its own generator seeded from `seed` and the group's position, so a rerun on
-    the same data gives the same interval. Returns `by`, n_resamples and {statistic}_ci_low/_ci_high;
-    null where fewer than half the replicates define the statistic (too few items to say anything).
+    A replicate draws the group's n items with replacement (item multiplicities w, a multinomial draw) and
+    computes each statistic on the weighted count matrix (`agreement.statistics`); the interval is the
+    (1 - confidence) / 2 and (1 + confidence) / 2 quantiles of the replicates where the statistic is defined.
+
+    Parameters
+    ----------
+    ratings : pl.DataFrame
+        `by`, item, rater, label: one row per rating (labels numeric for the ordinal and interval levels).
+    by : sequence of str
+        Grouping columns; each group is resampled on its own.
+    level : {"nominal", "ordinal", "interval"}, default="nominal"
+        Krippendorff's level of measurement.
+    n_resamples : int, default=1000
+        Bootstrap replicates per group.
+    confidence : float, default=0.95
+        The interval's coverage.
+    seed : int, default=0
+        Seeds each group's generator, together with the group's position.
+
+    Returns
+    -------
+    pl.DataFrame
+        `by`, n_resamples, and `<statistic>_ci_low`, `<statistic>_ci_high` for fleiss_kappa, gwet_ac1 and
+        krippendorff_alpha; one row per group.
+
+    Notes
+    -----
+    Each group gets its own generator seeded from `seed` and the group's position, so a rerun on the same
+    data gives the same interval. An interval is null where fewer than half the replicates define the
+    statistic (too few items to say anything). No ratings: an empty frame.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.agreement import agreement_statistics
+    >>> from pipeline.metrics.bootstrap import agreement_intervals
+    >>> ratings = pl.DataFrame({"project": "p", "item": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6],
+    ...                         "rater": ["a", "b", "c"] * 6,
+    ...                         "label": ["cat", "cat", "cat", "cat", "cat", "dog", "dog", "dog", "dog",
+    ...                                   "cat", "dog", "dog", "cat", "cat", "cat", "dog", "dog", "dog"]})
+    >>> intervals = agreement_intervals(ratings, ["project"], n_resamples=200, seed=0)
+    >>> intervals.equals(agreement_intervals(ratings, ["project"], n_resamples=200, seed=0))
+    True
+    >>> kappa = agreement_statistics(ratings, ["project"]).item(0, "fleiss_kappa")
+    >>> intervals.item(0, "fleiss_kappa_ci_low") < kappa < intervals.item(0, "fleiss_kappa_ci_high")
+    True
+
+    One item cannot be resampled into a defined statistic:
+
+    >>> agreement_intervals(ratings.filter(pl.col("item") == 1), ["project"], n_resamples=100).row(0)
+    ('p', 100, None, None, None, None, None, None)
     """
     tail = (1 - confidence) / 2
     rows = []

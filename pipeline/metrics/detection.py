@@ -137,12 +137,48 @@ def detection_scores(
 ) -> pl.DataFrame:
     """TP, FP, FN and mismatched labels per project, participant, control, matching rule and IoU threshold.
 
-    gt_boxes: project_id, task_id, control, label, box (unique id), x, y, width, height; plus one row per
-      GT without a box (box null) so that its task counts.
-    boxes: the participants' boxes with annotator, origin and score (null for people), same columns; plus
-      one row per participant's annotation without a box (box null).
-    Returns project_id, annotator, origin, control, matching, iou_threshold, n_tasks, tp, fp, fn,
-    mismatched_label, precision, recall, f1.
+    Boxes are matched one to one with the GT's per task (module doc): same label first, then across labels
+    (mismatched_label). precision = tp / participant boxes, recall = tp / GT boxes, F1 = 2 tp / (2 tp + fp +
+    fn) with mismatched boxes counted on both sides (as CVAT).
+
+    Parameters
+    ----------
+    gt_boxes : pl.DataFrame
+        project_id, task_id, control, label, box (unique id), x, y, width, height; plus one row per GT
+        without a box (box null) so that its task counts.
+    boxes : pl.DataFrame
+        The participants' boxes with annotator, origin and score (null for people), same columns; plus one
+        row per participant's annotation without a box (box null).
+    thresholds : sequence of float, default=IOU_SWEEP
+        IoU thresholds (a pair matches at IoU >= threshold); by default 0.5, 0.55, ..., 0.95.
+    rules : sequence of str, default=MATCHING_RULES
+        Matching rules among "hungarian", "greedy" and "coco".
+
+    Returns
+    -------
+    pl.DataFrame
+        project_id, annotator, origin, control, matching, iou_threshold, n_tasks, tp, fp, fn,
+        mismatched_label, precision, recall, f1; here fp and fn leave the mismatched boxes out.
+
+    Notes
+    -----
+    A participant is scored on the tasks with GT it annotated (`n_tasks`); an annotation without boxes
+    counts (its GT boxes are false negatives), and a box on a confirmed-empty image is a false positive.
+    Precision and recall are null with no box to count.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import detection_scores
+    >>> gt_boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 1, 2], "control": "box", "label": "car",
+    ...                          "box": [0, 1, 2], "x": [0.0, 50.0, 0.0], "y": 0.0, "width": 10.0, "height": 10.0})
+    >>> boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 1, 2], "annotator": "ann", "origin": "human",
+    ...                       "control": "box", "label": ["car", "car", "bus"], "box": [0, 1, 2],
+    ...                       "x": [1.0, 80.0, 0.0], "y": 0.0, "width": 10.0, "height": 10.0, "score": None})
+    >>> scores = detection_scores(gt_boxes, boxes, thresholds=[0.5], rules=["hungarian"])
+    >>> scores.select("n_tasks", "tp", "fp", "fn", "mismatched_label",
+    ...               pl.col("precision", "recall", "f1").round(4)).rows()
+    [(2, 1, 1, 1, 1, 0.3333, 0.3333, 0.3333)]
     """
     real_gt, real = _real_boxes(gt_boxes, boxes, rules)
     who = _scored_tasks(gt_boxes, boxes).lazy()
@@ -223,13 +259,43 @@ def average_precision(
     """COCO average precision and recall per participant, control, label, IoU threshold and area range,
     and the precision-recall curves (area "all"), as pycocotools' COCOeval (bbox) computes them.
 
-    For boxes with a score (models'). Per task and label the highest-scored boxes, `max(max_detections)`
-    at most, are matched in score order, each to the free GT box of largest IoU >= the threshold (the
-    ``coco`` rule). GT boxes outside the area range, and `crowd` regions, are *ignored*: a box is matched
-    to one of them only when no regular GT box is free for it, and is then neither a true nor a false
-    positive; a crowd region takes any number of boxes, and its overlap is intersection / the box's area.
-    An unmatched box outside the area range is ignored too. Areas are in square pixels: the `area` column
-    when given (COCO's annotation area), else width x height; a box of unknown area counts in "all" only.
+    For boxes with a score (models'): AP = the mean over the 101 recall points 0, 0.01, ..., 1 of the
+    interpolated precision (the largest precision at that recall or beyond).
+
+    Parameters
+    ----------
+    gt_boxes : pl.DataFrame
+        The GT's boxes, as `detection_scores` takes them; an `area` column (square pixels) is used when
+        present.
+    boxes : pl.DataFrame
+        The participants' boxes, as `detection_scores` takes them; boxes without a score are left out.
+    crowd : pl.DataFrame, default=None
+        COCO crowd regions (project_id, task_id, control, label, x, y, width, height): ignored GT.
+    thresholds : sequence of float, default=IOU_SWEEP
+        IoU thresholds, by default 0.5, 0.55, ..., 0.95.
+    area_ranges : dict of str to (float, float), default=AREA_RANGES
+        Named ranges of box area in square pixels: all, small (< 32^2), medium, large (> 96^2).
+    max_detections : sequence of int, default=MAX_DETECTIONS
+        The numbers m of best boxes per task and label that `recall_max_<m>` reads (1, 10, 100).
+
+    Returns
+    -------
+    ap : pl.DataFrame
+        project_id, annotator, origin, control, label, iou_threshold, area_range, n_gt, n_detections, ap,
+        recall_max_<m> for each m.
+    curves : pl.DataFrame
+        project_id, annotator, origin, control, label, iou_threshold, recall, precision at each of the 101
+        points, for area "all".
+
+    Notes
+    -----
+    Per task and label the highest-scored boxes, `max(max_detections)` at most, are matched in score order,
+    each to the free GT box of largest IoU >= the threshold (the ``coco`` rule). GT boxes outside the area
+    range, and `crowd` regions, are *ignored*: a box is matched to one of them only when no regular GT box
+    is free for it, and is then neither a true nor a false positive; a crowd region takes any number of
+    boxes, and its overlap is intersection / the box's area. An unmatched box outside the area range is
+    ignored too. Areas are in square pixels: the `area` column when given (COCO's annotation area), else
+    width x height; a box of unknown area counts in "all" only.
 
     Over all tasks the boxes are ranked by score (ties by numeric image id, as pycocotools), precision =
     tp / (tp + fp) and recall = tp / regular GT boxes at each rank; precision is made non-increasing from
@@ -239,9 +305,25 @@ def average_precision(
     regular GT boxes on the participant's tasks (pycocotools: -1); AP is 0 for a label with GT boxes and
     no detection. COCO's twelve summary figures are means of these over labels and thresholds.
 
-    Returns (ap: project_id, annotator, origin, control, label, iou_threshold, area_range, n_gt,
-    n_detections, ap, recall_max_<m> for each m; curves: project_id ... iou_threshold, recall, precision
-    at each of the 101 points, for area "all").
+    Examples
+    --------
+    Three GT cars; the model's best box hits, its second misses, its third hits:
+
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import average_precision
+    >>> gt_boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 1, 2], "control": "box", "label": "car",
+    ...                          "box": [0, 1, 2], "x": [0.0, 50.0, 0.0], "y": 0.0, "width": 10.0, "height": 10.0})
+    >>> boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 1, 2], "annotator": "detector-v1", "origin": "model",
+    ...                       "control": "box", "label": "car", "box": [0, 1, 2], "x": [1.0, 80.0, 0.0], "y": 0.0,
+    ...                       "width": 10.0, "height": 10.0, "score": [0.9, 0.8, 0.7]})
+    >>> ap, curves = average_precision(gt_boxes, boxes, thresholds=[0.5])
+    >>> ap.sort("area_range").select("area_range", "n_gt", "n_detections", pl.col("ap", "recall_max_1").round(4)).rows()
+    [('all', 3, 3, 0.5545, 0.6667), ('small', 3, 3, 0.5545, 0.6667)]
+    >>> curves.filter(pl.col("recall").is_in([0.33, 0.34, 0.67])).select(pl.col("recall", "precision").round(4)).rows()
+    [(0.33, 1.0), (0.34, 0.6667), (0.67, 0.0)]
+
+    AP = (34 x 1 + 33 x 2/3) / 101. The boxes are 10 x 10 pixels: "medium" and "large" have no GT box, so
+    no row.
     """
     key = [*TASK, "annotator", "control", "label"]
     curve_key = [*PARTICIPANT_CONTROL, "label", "iou_threshold", "area_range"]
@@ -357,9 +439,38 @@ COCO_SUMMARY = {
 
 
 def coco_summary(ap: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
-    """COCO's twelve summary figures per `by` group (COCOeval.summarize; torchmetrics' names): each the mean,
-    over labels and IoU thresholds 0.5:0.95 (or the one named), of `average_precision`'s AP or recall at
-    an area range; null where no label has GT boxes (pycocotools: -1)."""
+    """COCO's twelve summary figures per `by` group (COCOeval.summarize; torchmetrics' names).
+
+    Each is the mean, over labels and IoU thresholds 0.5:0.95 (or the one named), of `average_precision`'s
+    AP or recall at an area range: map_50_95, map_50, map_75, map_small, map_medium, map_large, mar_1,
+    mar_10, mar_100, mar_small, mar_medium, mar_large.
+
+    Parameters
+    ----------
+    ap : pl.LazyFrame
+        The first frame `average_precision` returns.
+    by : sequence of str
+        Grouping columns (for example project and participant).
+
+    Returns
+    -------
+    pl.LazyFrame
+        `by` and the twelve figures.
+
+    Notes
+    -----
+    A figure is null where no label has GT boxes (pycocotools: -1).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import coco_summary
+    >>> ap = pl.LazyFrame({"model": "m", "area_range": ["all", "all", "small"], "iou_threshold": [0.5, 0.75, 0.5],
+    ...                    "ap": [0.8, 0.4, 0.6], "recall_max_1": 0.5, "recall_max_10": 0.7, "recall_max_100": 0.9})
+    >>> summary = coco_summary(ap, ["model"]).collect()
+    >>> summary.select(pl.col("map_50_95", "map_50", "map_75", "map_small", "map_large", "mar_100").round(4)).rows()
+    [(0.6, 0.8, 0.4, 0.6, None, 0.9)]
+    """
 
     def figure(column: str, area_range: str, threshold: float | None) -> pl.Expr:
         keep = pl.col("area_range") == area_range
@@ -389,11 +500,46 @@ def image_detection_scores(
 
     An image (task with GT) is positive when its GT has at least one box. The participant's image score is
     its largest box score (a box without a score, a person's, counts 1; no box counts 0), and it calls
-    the image positive at score >= `score_threshold`. `image_confidence` (project_id, task_id,
-    confidence: Scout's whole-image classifier, WIC) adds the participant WHOLE_IMAGE_CLASSIFIER, whose
-    image score is that confidence, on the images with GT it gave one. Returns project_id, annotator,
-    origin, control, n_images, n_positive, tp, fp, fn, tn, precision, recall and roc_auc (the
-    Mann-Whitney statistic with ties counted half; null when the images are all positive or all negative).
+    the image positive at score >= `score_threshold`. roc_auc = (R+ - n+ (n+ + 1) / 2) / (n+ n-), R+ the
+    sum of the positive images' score ranks (the Mann-Whitney statistic, ties counted half).
+
+    Parameters
+    ----------
+    gt_boxes, boxes : pl.DataFrame
+        As `detection_scores` takes them (a GT row without a box: a confirmed-empty image).
+    image_confidence : pl.DataFrame, default=None
+        project_id, task_id, confidence: Scout's whole-image classifier (WIC). Adds the participant
+        WHOLE_IMAGE_CLASSIFIER, whose image score is that confidence, on the images with GT it gave one.
+    score_threshold : float, default=0.5
+        The image score from which an image is called positive.
+
+    Returns
+    -------
+    pl.DataFrame
+        project_id, annotator, origin, control, n_images, n_positive, tp, fp, fn, tn, precision, recall,
+        roc_auc.
+
+    Notes
+    -----
+    roc_auc is null when the images are all positive or all negative; precision and recall are null with
+    nothing to count.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import image_detection_scores
+    >>> gt_boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 2, 3], "control": "box",
+    ...                          "label": ["car", "car", None], "box": [0, 1, None], "x": [0.0, 0.0, None], "y": 0.0,
+    ...                          "width": 10.0, "height": 10.0})
+    >>> boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 2, 3], "annotator": "detector-v1", "origin": "model",
+    ...                       "control": "box", "label": "car", "box": [0, 1, 2], "x": 0.0, "y": 0.0,
+    ...                       "width": 10.0, "height": 10.0, "score": [0.9, 0.4, 0.6]})
+    >>> scores = image_detection_scores(gt_boxes, boxes)
+    >>> scores.select("n_images", "n_positive", "tp", "fp", "fn", "tn", "precision", "recall", "roc_auc").rows()
+    [(3, 2, 1, 1, 1, 0, 0.5, 0.5, 0.5)]
+    >>> wic = pl.DataFrame({"project_id": "p", "task_id": [1, 2, 3], "confidence": [0.9, 0.7, 0.2]})
+    >>> image_detection_scores(gt_boxes, boxes, wic).select("annotator", "tp", "fp", "fn", "tn", "roc_auc").rows()
+    [('(whole-image classifier)', 2, 0, 0, 1, 1.0), ('detector-v1', 1, 1, 1, 0, 0.5)]
     """
     who = _scored_tasks(gt_boxes, boxes)
     controls = pl.concat([gt_boxes.select("project_id", "control"), boxes.select("project_id", "control")]).drop_nulls().unique()
@@ -443,13 +589,58 @@ def image_detection_scores(
 def detection_inputs(
     annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_regions: pl.LazyFrame, ground_truth: pl.LazyFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """The (gt_boxes, boxes, crowd) frames the functions of this module take.
+    """The (gt_boxes, boxes, crowd) frames the functions of this module take, from the core tables.
 
-    gt_regions are the GT's regions (`pipeline.groundtruth.ground_truth_regions`); boxes are those of each
-    participant's latest submitted annotation or prediction on a task with GT, the GT annotation itself
-    excluded; crowd holds the GT's COCO crowd regions (`iscrowd`), which only COCO AP uses. Box ids are
-    numbered in a fixed order. Every box has its `area` in square pixels (`pixel_area`; a GT box from a
-    COCO file: the annotation's own `area`).
+    Parameters
+    ----------
+    annotations : pl.LazyFrame
+        core.annotations.
+    regions : pl.LazyFrame
+        core.regions.
+    gt_regions : pl.LazyFrame
+        The GT's regions (`pipeline.groundtruth.ground_truth_regions`), core.regions rows.
+    ground_truth : pl.LazyFrame
+        core.ground_truth: each task's GT annotation.
+
+    Returns
+    -------
+    gt_boxes : pl.DataFrame
+        The GT's scorable boxes per task with GT (box null for a task whose GT has none): box, project_id,
+        task_id, control, label, x, y, width, height, area, annotation_id, item_index.
+    boxes : pl.DataFrame
+        The boxes of each participant's latest submitted annotation or prediction on a task with GT
+        (`scored_annotations`; box null for one without boxes), with annotator, origin and score.
+    crowd : pl.DataFrame
+        The GT's COCO crowd regions (`iscrowd`), which only COCO AP uses.
+
+    Notes
+    -----
+    The GT annotation itself is excluded from `boxes`. Box ids are numbered in a fixed order. Every box
+    has its `area` in square pixels (`pixel_area`; a GT box from a COCO file: the annotation's own `area`).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                     annotator=["lead", "ann", "ann", "detector-v1"],
+    ...                     origin=["human", "human", "human", "model"], was_cancelled=False)
+    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> box = {"project_id": "p", "task_id": "1", "control": "box", "type": "rectanglelabels", "item_index": 0,
+    ...        "y": 0.0, "width": 10.0, "height": 10.0, "scorable": True, "coordinate_unit": "pixel"}
+    >>> regions = table(REGIONS, **box, annotation_id=["10", "12", "13"], region_id=["a", "b", "c"],
+    ...                 labels=[["car"]] * 3, x=[0.0, 1.0, 30.0], score=[None, None, 0.8])
+    >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
+    >>> gt_boxes, boxes, crowd = detection_inputs(annotations, regions, gt_regions, ground_truth)
+    >>> gt_boxes.select("box", "label", "x", "area").rows()
+    [(0, 'car', 0.0, 100.0)]
+    >>> boxes.select("annotator", "annotation_id", "box", "x", "score").rows()
+    [('ann', '12', 0, 1.0, None), ('detector-v1', '13', 1, 30.0, 0.8)]
+    >>> crowd.height
+    0
     """
     gt_area = pl.coalesce(pl.col("value_json").str.json_path_match("$.area").cast(pl.Float64, strict=False), pixel_area()).alias("area")
     gt = ground_truth.select(*TASK).join(
@@ -479,8 +670,39 @@ def detection_inputs(
 
 
 def scored_annotations(annotations: pl.LazyFrame, ground_truth: pl.LazyFrame) -> pl.LazyFrame:
-    """Each participant's latest submitted annotation or prediction on a task with GT, the GT annotation
-    itself excluded: project_id, task_id, annotator, annotation_id, origin."""
+    """Each participant's latest submitted annotation or prediction on a task with GT.
+
+    Parameters
+    ----------
+    annotations : pl.LazyFrame
+        core.annotations.
+    ground_truth : pl.LazyFrame
+        core.ground_truth.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, task_id, annotator, annotation_id, origin: one row per participant and task with GT.
+
+    Notes
+    -----
+    Cancelled (skipped) annotations and the GT annotation itself are left out; the latest is by
+    `updated_at`, then annotation id.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                     annotator=["lead", "ann", "ann", "detector-v1"],
+    ...                     origin=["human", "human", "human", "model"], was_cancelled=False)
+    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> scored_annotations(annotations, ground_truth).collect().sort("annotator").rows()
+    [('p', '1', 'ann', '12', 'human'), ('p', '1', 'detector-v1', '13', 'model')]
+    """
     return (
         annotations.filter(~pl.col("was_cancelled"))
         .join(ground_truth.select(*TASK, pl.col("annotation_id").alias("gt_annotation_id"), "source_task_id"), on=TASK)
@@ -491,14 +713,50 @@ def scored_annotations(annotations: pl.LazyFrame, ground_truth: pl.LazyFrame) ->
 
 
 def pixel_area() -> pl.Expr:
-    """A region's box area in square pixels (COCO's area ranges are in pixels): width x height, percent
-    coordinates scaled by the image size; null for a percent box whose image size is unknown."""
+    """A region's box area in square pixels (COCO's area ranges are in pixels).
+
+    width x height, and for percent coordinates x original_width x original_height / 10^4.
+
+    Returns
+    -------
+    pl.Expr
+        The area, over core.regions rows.
+
+    Notes
+    -----
+    Null for a percent box whose image size is unknown.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import pixel_area
+    >>> regions = pl.DataFrame({"width": 10.0, "height": 20.0, "coordinate_unit": ["pixel", "percent", "percent"],
+    ...                         "original_width": [None, 1000, None], "original_height": [None, 500, None]})
+    >>> regions.select(pixel_area().alias("area"))["area"].to_list()
+    [200.0, 10000.0, None]
+    """
     scale = pl.when(pl.col("coordinate_unit") == "percent").then(pl.col("original_width") * pl.col("original_height") / 1e4)
     return pl.col("width") * pl.col("height") * scale.otherwise(1.0)
 
 
 def crowd_region() -> pl.Expr:
-    """A COCO crowd region (`iscrowd: 1`): a box that COCO AP ignores, and no other score counts."""
+    """A COCO crowd region (`iscrowd: 1`): a box that COCO AP ignores, and no other score counts.
+
+    Returns
+    -------
+    pl.Expr
+        A Boolean over core.regions rows: a box type, not scorable, with a geometry, and `iscrowd` 1 in
+        its `value_json`.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import crowd_region
+    >>> regions = pl.DataFrame({"type": "rectanglelabels", "scorable": [False, False, True], "width": 5.0,
+    ...                         "value_json": ['{"iscrowd": 1}', '{"iscrowd": 0}', '{"iscrowd": 1}']})
+    >>> regions.select(crowd_region().alias("crowd"))["crowd"].to_list()
+    [True, False, False]
+    """
     iscrowd = pl.col("value_json").str.json_path_match("$.iscrowd") == "1"
     return pl.col("type").is_in(BOX_TYPES) & ~pl.col("scorable") & pl.col("width").is_not_null() & iscrowd
 
@@ -510,11 +768,41 @@ def box_conflicts(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float 
     """CVAT's conflict list for boxes: one row per box of a participant and per GT box, at one IoU threshold
     and matching rule, with what became of it.
 
+    Parameters
+    ----------
+    gt_boxes, boxes : pl.DataFrame
+        As `detection_scores` takes them, optionally with annotation_id and item_index.
+    threshold : float, default=0.5
+        The IoU from which two boxes match.
+    rule : {"hungarian", "greedy", "coco"}, default="hungarian"
+        The matching rule.
+
+    Returns
+    -------
+    pl.DataFrame
+        project_id, task_id, annotator, origin, control, kind, annotation_id, item_index, label,
+        gt_annotation_id, gt_item_index, gt_label, iou (pairs only); ids are null when the frames do not
+        carry them.
+
+    Notes
+    -----
     kind is `matched` (a pair with the same label), `wrong_label` (a pair whose geometry matches under
     another label: CVAT's mismatched label), `extra` (the participant's box with no GT match; every box on a
-    confirmed-empty image) or `missing` (a GT box the participant left unmatched). Returns project_id,
-    task_id, annotator, origin, control, kind, annotation_id, item_index, label, gt_annotation_id,
-    gt_item_index, gt_label, iou (pairs only); ids are null when the frames do not carry them.
+    confirmed-empty image) or `missing` (a GT box the participant left unmatched).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import box_conflicts
+    >>> gt_boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 1, 2], "control": "box", "label": "car",
+    ...                          "box": [0, 1, 2], "x": [0.0, 50.0, 0.0], "y": 0.0, "width": 10.0, "height": 10.0})
+    >>> boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 1, 2], "annotator": "ann", "origin": "human",
+    ...                       "control": "box", "label": ["car", "car", "bus"], "box": [0, 1, 2],
+    ...                       "x": [1.0, 80.0, 0.0], "y": 0.0, "width": 10.0, "height": 10.0, "score": None})
+    >>> conflicts = box_conflicts(gt_boxes, boxes)
+    >>> conflicts.select("task_id", "kind", "label", "gt_label", pl.col("iou").round(4)).rows()
+    [(1, 'extra', 'car', None, None), (1, 'matched', 'car', 'car', 0.8182), (1, 'missing', None, 'car', None),
+     (2, 'wrong_label', 'bus', 'car', 1.0)]
     """
 
     def ids(frame: pl.DataFrame) -> pl.DataFrame:  # frames made without the annotation and region ids
@@ -547,12 +835,53 @@ def box_conflicts(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float 
 def region_conflicts(
     annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_regions: pl.LazyFrame, ground_truth: pl.LazyFrame, threshold: float = 0.5
 ) -> pl.DataFrame:
-    """The conflict list of `box_conflicts` for the other regions with a geometry: polygons (IoU of their
-    areas, self-intersecting ones repaired), spans (IoU of their character ranges) and keypoints (COCO's
-    object keypoint similarity, in the `iou` column). Per task and control, each participant's regions
-    (`scored_annotations`) are matched one to one with the GT's (`gt_regions`) at `threshold`: same
-    label first (optimal matching, as CVAT), then across labels among what is left (`wrong_label`).
-    Returns the columns of `box_conflicts`."""
+    """The conflict list of `box_conflicts` for the other regions with a geometry.
+
+    Polygons (IoU of their areas, self-intersecting ones repaired), spans (IoU of their character ranges)
+    and keypoints (COCO's object keypoint similarity, in the `iou` column). Per task and control, each
+    participant's regions (`scored_annotations`) are matched one to one with the GT's (`gt_regions`) at
+    `threshold`: same label first (optimal matching, as CVAT), then across labels among what is left
+    (`wrong_label`).
+
+    Parameters
+    ----------
+    annotations : pl.LazyFrame
+        core.annotations.
+    regions : pl.LazyFrame
+        core.regions.
+    gt_regions : pl.LazyFrame
+        The GT's regions (`pipeline.groundtruth.ground_truth_regions`).
+    ground_truth : pl.LazyFrame
+        core.ground_truth.
+    threshold : float, default=0.5
+        The IoU (or keypoint similarity) from which two regions match.
+
+    Returns
+    -------
+    pl.DataFrame
+        The columns of `box_conflicts`.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                     annotator=["lead", "ann", "ann", "detector-v1"],
+    ...                     origin=["human", "human", "human", "model"], was_cancelled=False)
+    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> square = [[0.0, 0.0], [4.0, 0.0], [4.0, 4.0], [0.0, 4.0]]
+    >>> wide = [[0.0, 0.0], [4.0, 0.0], [4.0, 3.0], [0.0, 3.0]]
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "12"], region_id=["a", "b"],
+    ...                 item_index=0, control="outline", type="polygonlabels", scorable=True,
+    ...                 labels=[["car"], ["bus"]], points=[square, wide])
+    >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
+    >>> conflicts = region_conflicts(annotations, regions, gt_regions, ground_truth)
+    >>> conflicts.select("annotator", "kind", "label", "gt_label", "iou").rows()
+    [('ann', 'wrong_label', 'bus', 'car', 0.75), ('detector-v1', 'missing', None, 'car', None)]
+    """
     kinds = [*POLYGON_TYPES, *SPAN_TYPES, *KEYPOINT_TYPES]
     shape = ["type", box_label(), "x", "y", "points", "start", "end", "original_width", "original_height", "coordinate_unit"]
     with_shape = pl.col("type").is_in(kinds) & pl.col("scorable")
@@ -628,16 +957,66 @@ def _conflict_list(mine: pl.LazyFrame, theirs: pl.LazyFrame, matches: pl.LazyFra
 
 
 def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:
-    """CVAT's confusion matrix for boxes, per participant and box control, at one IoU threshold and rule:
-    `conflict_counts` of the `box_conflicts`."""
+    """CVAT's confusion matrix for boxes, per participant and box control, at one IoU threshold and rule.
+
+    `conflict_counts` of the `box_conflicts`.
+
+    Parameters
+    ----------
+    gt_boxes, boxes : pl.DataFrame
+        As `detection_scores` takes them.
+    threshold : float, default=0.5
+        The IoU from which two boxes match.
+    rule : {"hungarian", "greedy", "coco"}, default="hungarian"
+        The matching rule.
+
+    Returns
+    -------
+    pl.DataFrame
+        project_id, annotator, origin, control, gt_label, label, count (long form).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import detection_confusion
+    >>> gt_boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 1, 2], "control": "box", "label": "car",
+    ...                          "box": [0, 1, 2], "x": [0.0, 50.0, 0.0], "y": 0.0, "width": 10.0, "height": 10.0})
+    >>> boxes = pl.DataFrame({"project_id": "p", "task_id": [1, 1, 2], "annotator": "ann", "origin": "human",
+    ...                       "control": "box", "label": ["car", "car", "bus"], "box": [0, 1, 2],
+    ...                       "x": [1.0, 80.0, 0.0], "y": 0.0, "width": 10.0, "height": 10.0, "score": None})
+    >>> detection_confusion(gt_boxes, boxes).select("gt_label", "label", "count").rows()
+    [('(unmatched)', 'car', 1), ('car', '(unmatched)', 1), ('car', 'bus', 1), ('car', 'car', 1)]
+    """
     return conflict_counts(box_conflicts(gt_boxes, boxes, threshold, rule).lazy()).collect()
 
 
 def conflict_counts(conflicts: pl.LazyFrame) -> pl.LazyFrame:
-    """Region conflicts counted as a confusion matrix: a pair under (gt_label, label), on the diagonal when the
-    labels agree and off it for a mismatched label; a missing GT box under (gt_label, "(unmatched)"), an
-    extra box under ("(unmatched)", label). Returns project_id, annotator, origin, control, gt_label, label,
-    count (long form)."""
+    """Region conflicts counted as a confusion matrix.
+
+    A pair counts under (gt_label, label), on the diagonal when the labels agree and off it for a
+    mismatched label; a missing GT box under (gt_label, "(unmatched)"), an extra box under
+    ("(unmatched)", label).
+
+    Parameters
+    ----------
+    conflicts : pl.LazyFrame
+        A conflict list (`box_conflicts`, `region_conflicts`): project_id, annotator, origin, control,
+        gt_label and label (null on the side without a region).
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, annotator, origin, control, gt_label, label, count (long form), sorted.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.detection import conflict_counts
+    >>> conflicts = pl.LazyFrame({"project_id": "p", "annotator": "ann", "origin": "human", "control": "box",
+    ...                           "gt_label": ["car", "car", "car", None], "label": ["car", "bus", None, "car"]})
+    >>> conflict_counts(conflicts).collect().select("gt_label", "label", "count").rows()
+    [('(unmatched)', 'car', 1), ('car', '(unmatched)', 1), ('car', 'bus', 1), ('car', 'car', 1)]
+    """
     return (
         conflicts.group_by(
             "project_id", "annotator", "origin", "control", pl.col("gt_label").fill_null(UNMATCHED), pl.col("label").fill_null(UNMATCHED)

@@ -34,10 +34,57 @@ ITEM, RATER, VALUE = "item", "rater", "value"
 
 
 def intraclass_correlation(ratings: pl.DataFrame, by: Sequence[str] = (), confidence: float = 0.95) -> pl.DataFrame:
-    """The six ICCs with their confidence intervals per group of `by`, from `ratings` (item, rater, value).
+    """The six intraclass correlations with their confidence intervals, per group of `by`.
 
-    Returns `by`, icc_n_items, icc_n_raters, then for each form in ICC_FORMS the value, `<form>_ci_low`
-    and `<form>_ci_high`, and icc_undefined_reason (null when all six are defined).
+    From the analysis of variance of the ratings (module doc): ICC(1,1) = (MSB - MSW) / (MSB + (k0 - 1) MSW),
+    ICC(1,k) = (MSB - MSW) / MSB (one-way random effects); ICC(2,1) = (MSR - MSE) / (MSR + (k - 1) MSE +
+    k (MSC - MSE) / n), ICC(2,k) = (MSR - MSE) / (MSR + (MSC - MSE) / n) (two-way random, absolute
+    agreement); ICC(3,1) = (MSR - MSE) / (MSR + (k - 1) MSE), ICC(3,k) = (MSR - MSE) / MSR (two-way mixed,
+    consistency).
+
+    Parameters
+    ----------
+    ratings : pl.DataFrame
+        `by`, item, rater, value (a number): one row per rating.
+    by : sequence of str, default=()
+        Grouping columns; empty for the whole frame as one group.
+    confidence : float, default=0.95
+        The coverage of the F-distribution intervals (Shrout & Fleiss; McGraw & Wong for ICC 2).
+
+    Returns
+    -------
+    pl.DataFrame
+        `by`, icc_n_items, icc_n_raters, then for each form of ICC_FORMS (icc_1, icc_2, icc_3, icc_1k,
+        icc_2k, icc_3k) the value, `<form>_ci_low` and `<form>_ci_high`, and icc_undefined_reason (null
+        when all six are defined); one row per group.
+
+    Notes
+    -----
+    Null ratings are dropped; a rater's several ratings of an item are averaged; items with one rating are
+    left out. Fewer than two items, no variation at all (every mean square 0), or an incomplete design
+    for the two-way forms (ICC 2 and 3 need every rater to rate every item) give null, with the reason.
+    An interval reaching infinity is null. Matches pingouin's `intraclass_corr`.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.icc import intraclass_correlation
+    >>> ratings = pl.DataFrame({"item": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4], "rater": ["a", "b", "c"] * 4,
+    ...                         "value": [1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 5.0, 4.0, 5.0, 2.0, 2.0, 4.0]})
+    >>> table = intraclass_correlation(ratings)
+    >>> table.select(pl.col("icc_1", "icc_2", "icc_3", "icc_1k", "icc_2k", "icc_3k").round(4)).rows()
+    [(0.7042, 0.7162, 0.8154, 0.8772, 0.8833, 0.9298)]
+    >>> table.select(pl.col("icc_2_ci_low", "icc_2_ci_high").round(4)).rows()
+    [(0.1662, 0.9756)]
+
+    Without rater c's rating of item 4, the design is incomplete: only the one-way forms are defined.
+
+    >>> incomplete = ratings.filter((pl.col("item") != 4) | (pl.col("rater") != "c"))
+    >>> table = intraclass_correlation(incomplete)
+    >>> table.select(pl.col("icc_1", "icc_2").round(4)).rows()
+    [(0.8663, None)]
+    >>> table.item(0, "icc_undefined_reason")
+    'ICC 2 and 3 need every rater to rate every item; here raters differ between items'
     """
     by = list(by)
     rated = ratings.drop_nulls(VALUE).group_by(*by, ITEM, RATER).agg(pl.col(VALUE).mean())

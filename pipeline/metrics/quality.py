@@ -45,7 +45,56 @@ def annotator_performance(
       per-label F1 of quality.label_scores, box labels included);
     - prediction_agreement: share of answers equal to the model's on the same task and control (humans);
     - annotator_agreement: share of answers equal to another human annotator's, over all such pairs.
-    Every ratio is null when there is nothing to count.
+
+    Parameters
+    ----------
+    annotations : pl.LazyFrame
+        core.annotations.
+    reviews : pl.LazyFrame
+        core.reviews.
+    scores : pl.LazyFrame
+        quality.annotation_scores (`scores.scores_against_ground_truth` with control weights).
+    answers : pl.LazyFrame
+        quality.answers (`scores.answers`).
+    label_scores : pl.LazyFrame
+        quality.label_scores (`classification.label_scores`).
+
+    Returns
+    -------
+    pl.LazyFrame
+        One row per project and participant (annotator, origin) with the columns of
+        quality.annotator_performance (without gt_version and run_id).
+
+    Notes
+    -----
+    Every ratio is null when there is nothing to count (no review, no score, no model answer, no other
+    annotator's answer on the same task and control).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES, REVIEWS
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import annotator_performance
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id=["1", "1", "2", "2"],
+    ...                     annotation_id=["10", "11", "12", "13"], annotator="ann", origin="human",
+    ...                     was_cancelled=[False, False, False, True],
+    ...                     lead_time_s=[30.0, 10.0, 20.0, None], last_action=["accepted", None, "rejected", None])
+    >>> reviews = table(REVIEWS, project_id="p", task_id=["1"], annotation_id="11", reviewer="lead", accepted=True)
+    >>> who = {"project_id": "p", "annotator": "ann", "origin": "human", "control": "label"}
+    >>> scores = table(ANNOTATION_SCORES, **who, task_id=["1", "2"], annotation_id=["10", "12"], type="choices",
+    ...                score=[1.0, 0.0], weight=1.0, answer_key=["cat", "dog"], gt_answer_key="cat")
+    >>> answers = table(ANSWERS, **who, task_id=["1", "2"], annotation_id=["10", "12"], type="choices",
+    ...                 answer_key=["cat", "dog"])
+    >>> label_scores = table(LABEL_SCORES, **who, label=["cat", "dog"], f1=[0.5, 0.0])
+    >>> performance = annotator_performance(annotations, reviews, scores, answers, label_scores).collect()
+    >>> performance.select("n_annotations", "n_submitted", "n_skipped", "n_accepted", "n_rejected",
+    ...                    pl.col("acceptance_score").round(4), "lead_time_mean_s").rows()
+    [(4, 3, 1, 2, 1, 0.6667, 20.0)]
+    >>> performance.select("n_scored", "accuracy", "cohen_kappa", "macro_f1", "prediction_agreement").rows()
+    [(2, 0.5, 0.0, 0.25, None)]
     """
     state = with_review_state(annotations, reviews)
     submitted = ~pl.col("was_cancelled")
@@ -97,10 +146,47 @@ def annotator_performance(
 
 
 def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyFrame:
-    """The trend: per annotator or model and UTC day (of the last update, else of creation; null when the
-    export dates neither), in `annotator_performance`'s units, so that the days add up to its totals:
-    n_annotations (skipped included), n_submitted, n_scored (annotations scored against GT) and accuracy
-    (the mean of their overall scores, control weights applied)."""
+    """The trend: per annotator or model and UTC day, in `annotator_performance`'s units.
+
+    The days add up to its totals: n_annotations (skipped included), n_submitted, n_scored (annotations
+    scored against GT) and accuracy (the mean of their overall scores, control weights applied).
+
+    Parameters
+    ----------
+    annotations : pl.LazyFrame
+        core.annotations.
+    scores : pl.LazyFrame
+        quality.annotation_scores.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, annotator, origin, day, n_annotations, n_submitted, n_scored, accuracy.
+
+    Notes
+    -----
+    An annotation's day is that of its last update, else of its creation; null when the export dates
+    neither (sorted last).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, ANNOTATION_SCORES
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import annotator_daily
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id=["1", "2", "3"], annotation_id=["10", "12", "13"],
+    ...                     annotator="ann", origin="human", was_cancelled=[False, False, True],
+    ...                     created_at=[datetime(2024, 5, 1, 9), datetime(2024, 5, 1, 23), datetime(2024, 5, 2, 8)],
+    ...                     updated_at=[None, datetime(2024, 5, 2, 1), None])
+    >>> scores = table(ANNOTATION_SCORES, project_id="p", task_id=["1", "2"], annotation_id=["10", "12"],
+    ...                annotator="ann", origin="human", control="label", score=[1.0, 0.0], weight=1.0)
+    >>> daily = annotator_daily(annotations, scores).collect()
+    >>> daily.select(pl.col("day").cast(pl.String), "n_annotations", "n_submitted", "n_scored", "accuracy").rows()
+    [('2024-05-01', 1, 1, 1, 1.0), ('2024-05-02', 2, 1, 1, 0.0)]
+    """
     dated = annotations.with_columns(pl.coalesce("updated_at", "created_at").dt.date().alias("day"))
     volume = dated.group_by(*PARTICIPANT, "day").agg(
         pl.len().cast(pl.Int64).alias("n_annotations"), (~pl.col("was_cancelled")).sum().cast(pl.Int64).alias("n_submitted")
@@ -143,6 +229,42 @@ def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) 
     (pooled: categories kept apart per control); for rating controls also the linearly and quadratically
     weighted kappa on the rating scale. Against the GT, a participant's own GT annotation is not counted
     (as in the scores). Both orders of a pair are present so the table pivots into a full matrix.
+
+    Parameters
+    ----------
+    answers : pl.LazyFrame
+        quality.answers: the categorical answers of annotators and models (`scores.answer_ratings`).
+    scores : pl.LazyFrame, default=None
+        quality.annotation_scores, to add the "(ground truth)" participant.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, control, annotator_a, annotator_b, n_tasks, agreement, cohen_kappa,
+        weighted_kappa_linear, weighted_kappa_quadratic (rating controls only).
+
+    Notes
+    -----
+    Only tasks both participants answered count (an empty answer is no answer); kappa is null when both
+    always give one same label.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANSWERS, ANNOTATION_SCORES
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import agreement_matrix
+    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "2", "2", "3", "3"],
+    ...                 annotation_id=["10", "11", "12", "13", "14", "15"], annotator=["ann", "bob"] * 3,
+    ...                 origin="human", control="label", type="choices",
+    ...                 answer_key=["cat", "cat", "dog", "cat", "dog", "dog"])
+    >>> matrix = agreement_matrix(answers).collect()
+    >>> matrix.select("control", "annotator_a", "annotator_b", "n_tasks",
+    ...               pl.col("agreement", "cohen_kappa").round(4)).rows()
+    [('(all)', 'ann', 'bob', 3, 0.6667, 0.4), ('(all)', 'bob', 'ann', 3, 0.6667, 0.4),
+     ('label', 'ann', 'bob', 3, 0.6667, 0.4), ('label', 'bob', 'ann', 3, 0.6667, 0.4)]
     """
     by = ["project_id", "control", "type"]
     pairs = rater_pairs(answer_ratings(answers).drop("origin", "number"), by).drop("item")
@@ -177,9 +299,40 @@ def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) 
 
 
 def task_agreement_distribution(task_agreement: pl.LazyFrame) -> pl.LazyFrame:
-    """How task agreement is spread over a project's tasks with two or more annotations: per measure
-    (pairwise `agreement`, `consensus_agreement`) the count, mean, quantiles (10, 25, 50, 75, 90 %,
-    linear interpolation) and the share of tasks below 0.5."""
+    """How task agreement is spread over a project's tasks with two or more annotations.
+
+    Per measure (pairwise `agreement`, `consensus_agreement`) the count, mean, quantiles (10, 25, 50, 75,
+    90 %, linear interpolation) and the share of tasks below 0.5.
+
+    Parameters
+    ----------
+    task_agreement : pl.LazyFrame
+        quality.task_agreement (`scores.pairwise_task_agreement`).
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, measure, n_tasks, mean, p10, p25, p50, p75, p90, share_below_half.
+
+    Notes
+    -----
+    Tasks with a null measure (fewer than two annotations) are left out.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import TASK_AGREEMENT
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import task_agreement_distribution
+    >>> task_agreement = table(TASK_AGREEMENT, project_id="p", task_id=["1", "2", "3", "4"], n_annotations=[3, 3, 2, 1],
+    ...                        agreement=[1.0, 0.25, 0.5, None], consensus_agreement=[1.0, 0.0, 1.0, None])
+    >>> spread = task_agreement_distribution(task_agreement).collect().with_columns(pl.col(pl.Float64).round(4))
+    >>> spread.rows()
+    [('p', 'agreement', 3, 0.5833, 0.3, 0.375, 0.5, 0.75, 0.9, 0.3333),
+     ('p', 'consensus_agreement', 3, 0.6667, 0.2, 0.5, 1.0, 1.0, 1.0, 0.3333)]
+    """
     long = task_agreement.unpivot(index="project_id", on=["agreement", "consensus_agreement"], variable_name="measure").drop_nulls("value")
     value = pl.col("value")
     return (
@@ -205,8 +358,45 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
     control's level (nominal for choices and taxonomy, ordinal for rating, interval for number; with
     Krippendorff's band). Each with a seeded 95% percentile bootstrap interval over tasks
     (`pipeline.metrics.bootstrap`). Rating and number controls: the six intraclass correlations of
-    Shrout & Fleiss with their F intervals (`pipeline.metrics.icc`). `undefined_reason` and
-    `icc_undefined_reason` say why a value is null.
+    Shrout & Fleiss with their F intervals (`pipeline.metrics.icc`).
+
+    Parameters
+    ----------
+    answers : pl.LazyFrame
+        quality.answers (`scores.answers`).
+    n_resamples : int, default=1000
+        Bootstrap replicates per control.
+    seed : int, default=0
+        The bootstrap's seed.
+
+    Returns
+    -------
+    pl.LazyFrame
+        The columns of quality.project_agreement (without gt_version and run_id): one row per project and
+        control with answers.
+
+    Notes
+    -----
+    `undefined_reason` and `icc_undefined_reason` say why a value is null. Kappa and AC1 are null for
+    number controls (they need categories).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANSWERS
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import project_agreement
+    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "2", "2", "3", "3", "4", "4"],
+    ...                 annotation_id=[str(i) for i in range(10, 18)], annotator=["ann", "bob"] * 4,
+    ...                 origin="human", control="label", type="choices",
+    ...                 answer_key=["cat", "cat", "dog", "cat", "dog", "dog", "cat", "cat"])
+    >>> reliability = project_agreement(answers, n_resamples=100).collect()
+    >>> reliability.select("n_tasks", "percent_agreement",
+    ...                    pl.col("fleiss_kappa", "krippendorff_alpha", "gwet_ac1").round(4),
+    ...                    "fleiss_kappa_band", "krippendorff_alpha_band").rows()
+    [(4, 0.75, 0.4667, 0.5333, 0.5294, 'Moderate', 'unreliable')]
     """
     by = ["project_id", "control"]
     ratings = answer_ratings(answers, origins=(HUMAN,), types=tuple(KRIPPENDORFF_LEVEL)).drop("origin")
@@ -281,9 +471,61 @@ def review_queue(
 
     Order (the way Label Studio's review stream can be sorted, combined): consensus ties first, then the
     lowest agreement between annotators, then the largest disagreement between the model and the
-    annotators' majority answer, then the lowest model confidence. A task with GT (including a Scout image
-    done in another task) never enters the queue. Returns project_id, task_id, priority (1 first), reason,
-    n_annotations, agreement, model_disagreement, model_score.
+    annotators' majority answer, then the lowest model confidence.
+
+    Parameters
+    ----------
+    tasks : pl.LazyFrame
+        core.tasks.
+    annotations : pl.LazyFrame
+        core.annotations (a model's `score` is its confidence).
+    answers : pl.LazyFrame
+        quality.answers.
+    task_agreement : pl.LazyFrame
+        quality.task_agreement.
+    ground_truth : pl.LazyFrame
+        core.ground_truth.
+    conflicts : pl.LazyFrame
+        core.ground_truth_conflicts: a `rule` starting "consensus tie" marks a tie.
+    low_confidence : float, default=0.5
+        The model score below which a task is queued for "low model confidence".
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, task_id, priority (1 first, per project), reason (one of REVIEW_REASONS),
+        n_annotations, agreement, model_disagreement (the share of categorical controls where the model's
+        latest answer differs from the annotators' untied majority), model_score (the lowest).
+
+    Notes
+    -----
+    Only tasks with a submitted human annotation enter the queue. A task with GT (including a Scout image
+    done in another task) never does.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, ANSWERS, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS, TASKS, TASK_AGREEMENT
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import review_queue
+    >>> tasks = table(TASKS, project_id="p", task_id=["1", "2", "3", "4"])
+    >>> made = {"project_id": "p", "task_id": ["1", "1", "2", "2", "3", "3", "4"],
+    ...         "annotation_id": ["10", "11", "12", "13", "14", "15", "16"],
+    ...         "annotator": ["ann", "bob", "ann", "bob", "ann", "detector-v1", "ann"],
+    ...         "origin": ["human", "human", "human", "human", "human", "model", "human"]}
+    >>> annotations = table(ANNOTATIONS, **made, was_cancelled=False, score=[None, None, None, None, None, 0.3, None])
+    >>> answers = table(ANSWERS, **made, control="label", type="choices",
+    ...                 answer_key=["cat", "dog", "cat", "cat", "cat", "dog", "cat"])
+    >>> task_agreement = table(TASK_AGREEMENT, project_id="p", task_id=["1", "2", "3", "4"], n_annotations=[2, 2, 1, 1],
+    ...                        agreement=[0.0, 1.0, None, None])
+    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["2"], annotation_id="12", source_task_id="2")
+    >>> conflicts = table(GROUND_TRUTH_CONFLICTS, project_id="p", task_id=["1"], rule="consensus tie")
+    >>> queue = review_queue(tasks, annotations, answers, task_agreement, ground_truth, conflicts).collect()
+    >>> queue.select("task_id", "priority", "reason", "model_disagreement", "model_score").rows()
+    [('1', 1, 'consensus tie', None, None), ('3', 2, 'model disagrees with annotators', 1.0, 0.3),
+     ('4', 3, 'not reviewed yet', None, None)]
     """
     answers = answers.filter(CATEGORICAL)
     majority = (
@@ -339,8 +581,48 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
     """Majority vote and Dawid-Skene per classification control, from the human annotators' answers.
 
     Dawid-Skene learns from every task of the control (the more answers, the better its annotator
-    confusion matrices); the labels are reported for the tasks without GT. Returns (consensus labels,
-    annotator confusion), shaped as quality.consensus_labels and quality.annotator_confusion.
+    confusion matrices); the labels are reported for the tasks without GT.
+
+    Parameters
+    ----------
+    answers : pl.LazyFrame
+        quality.answers: the human answers of the categorical controls count (`scores.answer_ratings`).
+    ground_truth : pl.LazyFrame
+        core.ground_truth.
+
+    Returns
+    -------
+    labels : pl.DataFrame
+        project_id, control, task_id, n_votes, majority, majority_share, tied, dawid_skene,
+        dawid_skene_confidence (as quality.consensus_labels).
+    confusion : pl.DataFrame
+        project_id, control, annotator, true_label, label, probability (as quality.annotator_confusion).
+
+    Notes
+    -----
+    A tied vote has a null majority (`aggregate.majority_vote`); Dawid-Skene still gives a label.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANSWERS, GROUND_TRUTH
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import consensus_labels
+    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "1", "2", "2", "2", "3", "3"],
+    ...                 annotation_id=[str(i) for i in range(10, 18)],
+    ...                 annotator=["ann", "bob", "cid", "ann", "bob", "cid", "ann", "bob"], origin="human",
+    ...                 control="label", type="choices",
+    ...                 answer_key=["cat", "cat", "dog", "dog", "dog", "dog", "cat", "dog"])
+    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["2"], annotation_id="13", source_task_id="2")
+    >>> labels, confusion = consensus_labels(answers, ground_truth)
+    >>> labels.select("task_id", "n_votes", "majority", "tied", "dawid_skene",
+    ...               pl.col("dawid_skene_confidence").round(4)).rows()
+    [('1', 3, 'cat', False, 'cat', 1.0), ('3', 2, None, True, 'dog', 0.6502)]
+    >>> cid = confusion.filter(pl.col("annotator") == "cid").sort("true_label", "label")
+    >>> cid.select("true_label", "label", pl.col("probability").round(4)).rows()
+    [('cat', 'cat', 0.0), ('cat', 'dog', 1.0), ('dog', 'cat', 0.0), ('dog', 'dog', 1.0)]
     """
     ratings = answer_ratings(answers, origins=(HUMAN,)).drop("origin").collect()
     by = ["project_id", "control"]
@@ -404,6 +686,57 @@ def model_performance(
     over box controls, from image_detection_scores), and the calibration of the
     confidence it gives each classification answer (the result's `score`): expected calibration error
     over 10 bins, against whether the answer equals the GT's.
+
+    Parameters
+    ----------
+    performance : pl.LazyFrame
+        quality.annotator_performance.
+    detection : pl.LazyFrame
+        quality.detection_scores.
+    average_precision : pl.LazyFrame
+        quality.average_precision.
+    image_scores : pl.LazyFrame
+        quality.image_detection_scores.
+    scores : pl.LazyFrame
+        quality.annotation_scores.
+    regions : pl.LazyFrame
+        core.regions (the confidence of each answer).
+
+    Returns
+    -------
+    pl.LazyFrame
+        The columns of quality.model_performance (without gt_version and run_id): one row per project and
+        model version.
+
+    Notes
+    -----
+    A figure with nothing to compute from is null; n_predictions is 0 for a model that gives no
+    confidence.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import (ANNOTATION_SCORES, ANNOTATOR_PERFORMANCE, AVERAGE_PRECISION, DETECTION_SCORES,
+    ...                                IMAGE_DETECTION_SCORES, REGIONS)
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import model_performance
+    >>> model = {"project_id": "p", "annotator": "detector-v1", "origin": "model"}
+    >>> performance = table(ANNOTATOR_PERFORMANCE, **model, n_submitted=[4], n_scored=4, accuracy=0.75, macro_f1=0.7)
+    >>> detection = table(DETECTION_SCORES, **model, control="box", matching="hungarian", iou_threshold=[0.5, 0.75],
+    ...                   f1=[0.8, 0.6])
+    >>> ap = table(AVERAGE_PRECISION, **model, control="box", label="car", iou_threshold=[0.5, 0.75], area_range="all",
+    ...            ap=[0.7, 0.5], recall_max_1=0.4, recall_max_10=0.6, recall_max_100=0.8)
+    >>> image_scores = table(IMAGE_DETECTION_SCORES, **model, control="box", roc_auc=[0.9])
+    >>> answered = {"task_id": ["1", "2", "3", "4"], "annotation_id": ["10", "11", "12", "13"], "control": "label",
+    ...             "type": "choices"}
+    >>> scores = table(ANNOTATION_SCORES, **model, **answered, score=[1.0, 0.0, 1.0, 1.0], weight=1.0)
+    >>> regions = table(REGIONS, project_id="p", **answered, score=[0.9, 0.8, 0.3, 0.2])
+    >>> found = model_performance(performance, detection, ap, image_scores, scores, regions).collect()
+    >>> found.select("model_version", "accuracy", "box_f1_iou_50", "box_f1_iou_75", "map_50_95", "map_50",
+    ...              "image_roc_auc", "n_predictions", pl.col("calibration_error").round(4)).rows()
+    [('detector-v1', 0.75, 0.8, 0.6, 0.6, 0.7, 0.9, 4, 0.6)]
     """
     models = performance.filter(pl.col("origin") == MODEL).select(
         "project_id", pl.col("annotator").alias("model_version"), "n_submitted", "n_scored", "accuracy", "cohen_kappa", "macro_f1"
@@ -436,8 +769,40 @@ def model_performance(
 
 
 def model_answers(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
-    """Each classification answer of a model scored against GT: project_id, model_version, confidence (the
-    highest `score` of the answer's result items) and correct (the answer equals the GT's)."""
+    """Each classification answer of a model scored against GT, with its confidence and whether it is right.
+
+    Parameters
+    ----------
+    scores : pl.LazyFrame
+        quality.annotation_scores.
+    regions : pl.LazyFrame
+        core.regions: the `score` of each result item.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, model_version, confidence (the highest `score` of the answer's result items) and
+        correct (the answer equals the GT's: score 1).
+
+    Notes
+    -----
+    Only categorical controls (choices, taxonomy, rating) and model answers with a result item count.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATION_SCORES, REGIONS
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import model_answers
+    >>> answered = {"project_id": "p", "task_id": ["1", "2"], "annotation_id": ["10", "11"], "control": "label",
+    ...             "type": "choices"}
+    >>> scores = table(ANNOTATION_SCORES, **answered, annotator="detector-v1", origin="model", score=[1.0, 0.0])
+    >>> regions = table(REGIONS, **answered, score=[0.9, 0.8])
+    >>> model_answers(scores, regions).collect().sort("confidence").rows()
+    [('p', 'detector-v1', 0.8, False), ('p', 'detector-v1', 0.9, True)]
+    """
     confidence = regions.filter(CATEGORICAL).group_by(ANSWER).agg(pl.col("score").max().alias("confidence"))
     return (
         scores.filter(pl.col("origin") == MODEL)
@@ -447,5 +812,34 @@ def model_answers(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def calibration_curve(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
-    """Per model version, the reliability diagram of its classification answers (`calibration_bins`)."""
+    """Per model version, the reliability diagram of its classification answers (`calibration_bins`).
+
+    Parameters
+    ----------
+    scores : pl.LazyFrame
+        quality.annotation_scores.
+    regions : pl.LazyFrame
+        core.regions: the `score` of each result item (`model_answers`).
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, model_version, bin (of 10), n_predictions, mean_confidence, accuracy.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATION_SCORES, REGIONS
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.quality import calibration_curve
+    >>> answered = {"project_id": "p", "task_id": ["1", "2", "3"], "annotation_id": ["10", "11", "12"],
+    ...             "control": "label", "type": "choices"}
+    >>> scores = table(ANNOTATION_SCORES, **answered, annotator="detector-v1", origin="model", score=[1.0, 0.0, 1.0])
+    >>> regions = table(REGIONS, **answered, score=[0.92, 0.95, 0.35])
+    >>> curve = calibration_curve(scores, regions).collect()
+    >>> curve.select("bin", "n_predictions", "mean_confidence", "accuracy").rows()
+    [(3, 1, 0.35, 1.0), (9, 2, 0.935, 0.5)]
+    """
     return calibration_bins(model_answers(scores, regions), ["project_id", "model_version"])

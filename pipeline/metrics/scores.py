@@ -80,8 +80,42 @@ def _split_values(regions: pl.LazyFrame, types: tuple[str, ...] = ANSWER_TYPES) 
 
 
 def value_ranges(regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None) -> pl.LazyFrame:
-    """The range of each numeric control (project_id, control, value_range): the declared scale from the
-    labeling config (Rating: 1..maxRating, default 5; Number: min..max), else the values' observed range."""
+    """The range of each numeric control (rating, number), that `similarity.scaled_difference` divides by.
+
+    Parameters
+    ----------
+    regions : pl.LazyFrame
+        core.regions.
+    label_config : pl.LazyFrame, default=None
+        core.label_config: the declared scales (min_value, max_value).
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, control, value_range: one row per numeric control with a value.
+
+    Notes
+    -----
+    The declared scale from the labeling config (Rating: 1..maxRating; Number: min..max) comes first, then
+    Label Studio's default rating scale 1..5 (range 4), else the range of the values given in the project.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import LABEL_CONFIG, REGIONS
+    >>> from pipeline.metrics.scores import value_ranges
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                 control=["stars", "stars", "weight", "weight"], type=["rating", "rating", "number", "number"],
+    ...                 number=[2.0, 3.0, 10.0, 25.0])
+    >>> value_ranges(regions).collect().sort("control").rows()
+    [('p', 'stars', 4.0), ('p', 'weight', 15.0)]
+    >>> config = table(LABEL_CONFIG, project_id="p", control=["stars"], type="rating", min_value=1.0, max_value=10.0)
+    >>> value_ranges(regions, config).collect().sort("control").rows()
+    [('p', 'stars', 9.0), ('p', 'weight', 15.0)]
+    """
     numeric = regions.filter(pl.col("type").is_in(NUMERIC_TYPES))
     observed = numeric.group_by("project_id", "control").agg(
         (pl.col("number").max() - pl.col("number").min()).alias("observed"),
@@ -105,9 +139,48 @@ def answers(
 ) -> pl.LazyFrame:
     """One row per submitted annotation and task-level answer control of its project.
 
-    Returns project_id, task_id, annotation_id, annotator, origin, updated_at, control, type, answer
-    (sorted labels, or the value; empty when the annotation left the control blank), answer_key (the
-    labels joined; null when empty), answer_number (rating, number) and value_range (numeric controls).
+    Parameters
+    ----------
+    annotations : pl.LazyFrame
+        core.annotations; cancelled (skipped) ones are left out.
+    regions : pl.LazyFrame
+        core.regions: the results whose type is an answer type (choices, taxonomy, rating, number,
+        datetime, textarea) and that are not attached to a region.
+    label_config : pl.LazyFrame, default=None
+        core.label_config, for the declared ranges (`value_ranges`).
+    types : tuple of str, default=ANSWER_TYPES
+        The control types to read.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, task_id, annotation_id, annotator, origin, updated_at, control, type, answer_number,
+        answer (sorted labels, or the value as text), value_range (numeric controls), answer_key (the
+        labels joined by SEPARATOR).
+
+    Notes
+    -----
+    An annotation that left a control of its project blank still has a row: answer empty, answer_key
+    null ("chose nothing" is scored). A rating is its whole number of stars ("4", not "4.0").
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.scores import answers
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11"],
+    ...                     annotator=["ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "10", "10"],
+    ...                 region_id=["r1", "r2", "r3"], control=["label", "label", "stars"],
+    ...                 type=["choices", "choices", "rating"],
+    ...                 labels=[["dog"], ["cat"], None], number=[None, None, 4.0])
+    >>> found = answers(annotations, regions).collect().sort("annotation_id", "control")
+    >>> found.select("annotation_id", "control", "answer", "answer_key", "answer_number", "value_range").rows()
+    [('10', 'label', ['cat', 'dog'], 'cat\\x1fdog', None, None), ('10', 'stars', ['4'], '4', 4.0, 4.0),
+     ('11', 'label', [], None, None, None), ('11', 'stars', [], None, None, 4.0)]
     """
     task_level, _ = _split_values(regions, types)
     controls = task_level.select("project_id", "control", "type").unique(["project_id", "control"], keep="first")
@@ -125,13 +198,41 @@ def answers(
 
 @dataclass(frozen=True)
 class Side:
-    """What one side of a comparison gave, keyed by (project_id, task_id, annotation_id): its answers (as
-    `answers` returns) and its regions (core.regions rows)."""
+    """What one side of a comparison gave, keyed by (project_id, task_id, annotation_id).
+
+    Attributes
+    ----------
+    answers : pl.LazyFrame
+        Its answers, as `answers` returns them.
+    regions : pl.LazyFrame
+        Its regions: core.regions rows.
+    """
 
     answers: pl.LazyFrame
     regions: pl.LazyFrame
 
     def filter(self, predicate: pl.Expr) -> Side:
+        """The side restricted to the rows `predicate` keeps, in its answers and its regions alike.
+
+        Parameters
+        ----------
+        predicate : pl.Expr
+            A condition on columns both frames have (for example a task batch, `batches.task_batches`).
+
+        Returns
+        -------
+        Side
+            The filtered answers and regions.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from pipeline.metrics.scores import Side
+        >>> side = Side(pl.LazyFrame({"task_id": ["1", "2"]}), pl.LazyFrame({"task_id": ["2", "2"]}))
+        >>> kept = side.filter(pl.col("task_id") == "2")
+        >>> kept.answers.collect().height, kept.regions.collect().height
+        (1, 2)
+        """
         return Side(self.answers.filter(predicate), self.regions.filter(predicate))
 
 
@@ -287,12 +388,49 @@ def _by_task_batch(
 def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     """Score each comparison (project_id, task_id, a, b) on every control of its project.
 
+    Answer controls score as `similarity.answer_similarity`, region controls as
+    `similarity.region_similarity`, values attached to regions as the sum over matched region pairs of the
+    pair's weight x the values' similarity, over max(n_a, n_b) regions carrying the control.
+
+    Parameters
+    ----------
+    comparisons : pl.LazyFrame
+        project_id, task_id, a, b: the annotation ids of the two sides.
+    a, b : Side
+        What each side gave (they may be the same Side).
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, task_id, a, b, control, type, score, key_a, key_b (answer keys, for answer controls)
+        and repaired (polygons repaired, region controls).
+
+    Notes
+    -----
     Numeric values are scaled by their control's range: the one the answers carry (declared in the
     labeling config), else `value_ranges` of the regions (per-region numbers included). Comparisons are
-    scored task batch by task batch (`_by_task_batch`).
+    scored task batch by task batch (`_by_task_batch`). A control neither side answered still scores
+    (both empty = 1).
 
-    Returns project_id, task_id, a, b, control, type, score, key_a, key_b (answer keys, for answer
-    controls) and repaired (polygons repaired, region controls).
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.scores import Side, answers, compare
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11"],
+    ...                     annotator=["ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "10", "11"],
+    ...                 region_id=["r1", "r2", "r3", "r4"], control=["label", "label", "stars", "stars"],
+    ...                 type=["choices", "choices", "rating", "rating"], labels=[["cat"], ["dog"], None, None],
+    ...                 number=[None, None, 4.0, 5.0])
+    >>> side = Side(answers(annotations, regions), regions)
+    >>> comparisons = pl.LazyFrame({"project_id": "p", "task_id": "1", "a": ["11"], "b": "10"})
+    >>> scored = compare(comparisons, side, side).collect().sort("control")
+    >>> scored.select("control", "score", "key_a", "key_b").rows()
+    [('label', 0.0, 'dog', 'cat'), ('stars', 0.75, '5', '4')]
     """
     return _by_task_batch(_compare_batch, comparisons, a, b, _Project.of(a, b))
 
@@ -304,16 +442,62 @@ def _compare_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Projec
 
 
 def with_control_weights(scores: pl.LazyFrame, weights: pl.LazyFrame | None) -> pl.LazyFrame:
-    """`scores` with each control's `weight` (project_id, control, weight; 1 where none is set)."""
+    """`scores` with each control's weight.
+
+    Parameters
+    ----------
+    scores : pl.LazyFrame
+        Control scores with project_id and control.
+    weights : pl.LazyFrame or None
+        project_id, control, weight: the project's control weights; None weighs every control 1.
+
+    Returns
+    -------
+    pl.LazyFrame
+        `scores` with a `weight` column: 1 where none is set.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.scores import with_control_weights
+    >>> scores = pl.LazyFrame({"project_id": "p", "control": ["label", "stars"], "score": [1.0, 0.5]})
+    >>> weights = pl.LazyFrame({"project_id": "p", "control": ["stars"], "weight": [3.0]})
+    >>> with_control_weights(scores, weights).collect().sort("control")["weight"].to_list()
+    [1.0, 3.0]
+    """
     if weights is None:
         return scores.with_columns(weight=pl.lit(1.0))
     return scores.join(weights, on=["project_id", "control"], how="left").with_columns(pl.col("weight").fill_null(1.0))
 
 
 def overall(scores: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    """The weighted mean of the control scores of each `keys` group (a comparison): sum w_c s_c / sum w_c,
-    with the `weight` column (`with_control_weights`); weight 0 leaves a control out. Returns `keys`,
-    score, n_controls; a group whose controls all weigh 0 has no row."""
+    """The weighted mean of the control scores of each `keys` group (a comparison): sum w_c s_c / sum w_c.
+
+    Parameters
+    ----------
+    scores : pl.LazyFrame
+        `keys`, score and weight (`with_control_weights`), one row per control.
+    keys : list of str
+        The columns naming a group.
+
+    Returns
+    -------
+    pl.LazyFrame
+        `keys`, score, n_controls (the controls counted).
+
+    Notes
+    -----
+    Weight 0 leaves a control out; a group whose controls all weigh 0 has no row.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.metrics.scores import overall
+    >>> scores = pl.LazyFrame({"a": ["11", "11", "11", "12"], "control": ["label", "stars", "notes", "label"],
+    ...                        "score": [1.0, 0.75, 0.0, 0.0], "weight": [1.0, 3.0, 0.0, 0.0]})
+    >>> overall(scores, ["a"]).collect().rows()
+    [('11', 0.8125, 2)]
+    """
     return (
         scores.filter(pl.col("weight") > 0)
         .group_by(keys)
@@ -322,8 +506,46 @@ def overall(scores: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
 
 
 def gt_side(ground_truth: pl.LazyFrame, answers_: pl.LazyFrame, gt_regions: pl.LazyFrame) -> Side:
-    """The GT as one side of a comparison, keyed by the task it applies to (the GT annotation may live in
-    another task of the same item, Scout's `source_task_id`); its regions include consensus boxes."""
+    """The GT as one side of a comparison, keyed by the task it applies to.
+
+    Parameters
+    ----------
+    ground_truth : pl.LazyFrame
+        core.ground_truth: project_id, task_id, source_task_id, annotation_id of each task's GT.
+    answers_ : pl.LazyFrame
+        Every annotation's answers (`answers`).
+    gt_regions : pl.LazyFrame
+        The GT's regions (`pipeline.groundtruth.ground_truth_regions`), consensus boxes included.
+
+    Returns
+    -------
+    Side
+        The GT annotation's answers under the task the GT applies to, and `gt_regions`.
+
+    Notes
+    -----
+    The GT annotation may live in another task of the same item (Scout's `source_task_id`): its answers
+    are read there and keyed by the task it applies to.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                 labels=[["cat"], ["cat"], ["dog"]])
+    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
+    >>> from pipeline.metrics.scores import answers, gt_side
+    >>> side = gt_side(ground_truth, answers(annotations, regions), gt_regions)
+    >>> side.answers.collect().select("task_id", "annotation_id", "answer_key").rows()
+    [('1', '10', 'cat')]
+    """
     gt = ground_truth.select("project_id", "task_id", "source_task_id", "annotation_id")
     gt_answers = gt.join(answers_.rename({"task_id": "source_task_id"}), on=["project_id", "source_task_id", "annotation_id"]).drop(
         "source_task_id"
@@ -374,10 +596,52 @@ def scores_against_ground_truth(
 ) -> pl.LazyFrame:
     """Each submitted annotation and prediction of a task with GT, scored per control against the GT.
 
-    The GT annotation itself is not scored, and a model version only on the controls it ever predicts in the
-    project (`_gt_comparisons`, `_per_participant`). Returns project_id,
-    task_id, annotation_id, annotator, origin, control, type, score, gt_annotation_id, answer_key,
-    gt_answer_key, repaired.
+    Scores as `compare`, with the task's GT annotation as side b.
+
+    Parameters
+    ----------
+    annotations : pl.LazyFrame
+        core.annotations.
+    answers_ : pl.LazyFrame
+        Every annotation's answers (`answers`).
+    regions : pl.LazyFrame
+        core.regions.
+    ground_truth : pl.LazyFrame
+        core.ground_truth.
+    gt_regions : pl.LazyFrame
+        The GT's regions (`pipeline.groundtruth.ground_truth_regions`).
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, task_id, annotation_id, annotator, origin, control, type, score, gt_annotation_id,
+        answer_key, gt_answer_key, repaired.
+
+    Notes
+    -----
+    The GT annotation itself is not scored, and a model version only on the controls it ever predicts in
+    the project (`_gt_comparisons`, `_per_participant`): a detector is not scored 0 on a rating it never
+    gives. Cancelled annotations are never scored.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                 labels=[["cat"], ["cat"], ["dog"]])
+    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
+    >>> from pipeline.metrics.scores import answers, scores_against_ground_truth
+    >>> answers_ = answers(annotations, regions)
+    >>> scored = scores_against_ground_truth(annotations, answers_, regions, ground_truth, gt_regions).collect()
+    >>> scored.sort("annotation_id").select("annotator", "control", "score", "answer_key", "gt_answer_key").rows()
+    [('ann', 'label', 1.0, 'cat', 'cat'), ('bob', 'label', 0.0, 'dog', 'cat')]
     """
     scored = _gt_comparisons(annotations, ground_truth)
     compared = compare(scored.select(COMPARISON), Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions))
@@ -412,8 +676,42 @@ def region_value_pairs(
       a GT region no region of the annotation is matched with has region_id null (a missed region); weight null.
     Values on regions gtq does not match (brushes and other unscored results) are left out.
 
-    Returns project_id, task_id, annotation_id, annotator, origin, control (the per-region control), type,
-    region_id, gt_annotation_id, gt_region_id, weight, answer_key, gt_answer_key.
+    Parameters
+    ----------
+    annotations, answers_, regions, ground_truth, gt_regions : pl.LazyFrame
+        As `scores_against_ground_truth` takes them.
+    types : tuple of str, default=CATEGORICAL_TYPES
+        The types of per-region value to list.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, task_id, annotation_id, annotator, origin, control (the per-region control), type,
+        region_id, gt_annotation_id, gt_region_id, weight, answer_key, gt_answer_key.
+
+    Examples
+    --------
+    The GT has one car, red; the annotator drew it (blue) and an extra car (red):
+
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.scores import answers, region_value_pairs
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11"],
+    ...                     annotator=["lead", "ann"], origin="human", was_cancelled=False)
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "10", "11", "11", "11", "11"],
+    ...                 region_id=["g1", "g1", "b1", "b1", "b2", "b2"], control=["box", "color"] * 3,
+    ...                 type=["rectanglelabels", "choices"] * 3, scorable=True, coordinate_unit="percent",
+    ...                 labels=[["car"], ["red"], ["car"], ["blue"], ["car"], ["red"]],
+    ...                 x=[0.0, None, 1.0, None, 50.0, None], y=0.0, width=10.0, height=10.0)
+    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
+    >>> pairs = region_value_pairs(annotations, answers(annotations, regions), regions, ground_truth, gt_regions)
+    >>> pairs = pairs.collect().sort("region_id").with_columns(pl.col("weight").round(4))
+    >>> pairs.select("control", "region_id", "gt_region_id", "weight", "answer_key", "gt_answer_key").rows()
+    [('color', 'b1', 'g1', 0.8182, 'blue', 'red'), ('color', 'b2', None, None, 'red', None)]
     """
     comparisons = _gt_comparisons(annotations, ground_truth)
     a, b = Side(answers_, regions), gt_side(ground_truth, answers_, gt_regions)
@@ -470,11 +768,49 @@ def pairwise_task_agreement(
     """Label Studio's task agreement over submitted human annotations, two ways.
 
     Each unordered pair of a task's annotations scores `overall` over the project's controls (weighted by
-    `weights`: project_id, control, weight).
-    agreement (Label Studio's "pairwise"): the mean of the pair scores over the n (n - 1) / 2 pairs;
-    consensus_agreement (its "consensus" variant): the share of pairs scoring >= `threshold`.
-    Returns project_id, task_id, n_annotations, agreement, consensus_agreement. A task with fewer than two
-    annotations has null agreement (no pair to compare; Label Studio shows 100%).
+    `weights`). agreement (Label Studio's "pairwise"): the mean of the pair scores over the n (n - 1) / 2
+    pairs; consensus_agreement (its "consensus" variant): the share of pairs scoring >= `threshold`.
+
+    Parameters
+    ----------
+    answers_ : pl.LazyFrame
+        Every annotation's answers (`answers`).
+    annotations : pl.LazyFrame
+        core.annotations: only submitted human annotations count.
+    regions : pl.LazyFrame
+        core.regions.
+    weights : pl.LazyFrame, default=None
+        project_id, control, weight: the control weights (`with_control_weights`).
+    threshold : float, default=0.5
+        The pair score from which a pair agrees, for consensus_agreement.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, task_id, n_annotations, agreement, consensus_agreement; one row per task with a
+        submitted human annotation.
+
+    Notes
+    -----
+    A task with fewer than two annotations has null agreement (no pair to compare; Label Studio shows
+    100%).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                 labels=[["cat"], ["cat"], ["dog"]])
+    >>> from pipeline.metrics.scores import answers, pairwise_task_agreement
+    >>> agreement = pairwise_task_agreement(answers(annotations, regions), annotations, regions).collect()
+    >>> agreement.with_columns(pl.col("agreement", "consensus_agreement").round(4)).rows()
+    [('p', '1', 3, 0.3333, 0.3333)]
     """
     human = annotations.filter(submitted_human()).select(ANNOTATION)
     pairs = human.rename({"annotation_id": "a"}).join(human.rename({"annotation_id": "b"}), on=TASK).filter(pl.col("a") < pl.col("b"))
@@ -487,12 +823,44 @@ def pairwise_task_agreement(
 
 
 def answer_ratings(answers_: pl.LazyFrame, origins: tuple[str, ...] = ORIGINS, types: tuple[str, ...] = CATEGORICAL_TYPES) -> pl.LazyFrame:
-    """Answers (by default the categorical ones: choices, taxonomy, rating) as ratings for chance-corrected
-    agreement: item = task, rater = annotator, label = answer_key.
+    """Answers as ratings for chance-corrected agreement: item = task, rater = annotator, label = answer_key.
 
-    An empty answer is a missing rating (not a category). When a rater answered a task twice, the
-    latest update counts. Returns project_id, control, type, item, rater, origin, label, number (the
-    value of a rating or number, for ordinal and interval statistics).
+    Parameters
+    ----------
+    answers_ : pl.LazyFrame
+        Every annotation's answers (`answers`).
+    origins : tuple of str, default=("human", "model")
+        The origins of the raters to keep.
+    types : tuple of str, default=CATEGORICAL_TYPES
+        The control types to keep (choices, taxonomy, rating).
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, control, type, item, rater, origin, label, number (the value of a rating or number,
+        for ordinal and interval statistics).
+
+    Notes
+    -----
+    An empty answer is a missing rating (not a category). When a rater answered a task twice, the latest
+    update counts.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
+    >>> def table(contract, **columns):  # a core table with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                 labels=[["cat"], ["cat"], ["dog"]])
+    >>> from pipeline.metrics.scores import answer_ratings, answers
+    >>> ratings = answer_ratings(answers(annotations, regions)).collect().sort("rater")
+    >>> ratings.select("control", "item", "rater", "label").rows()
+    [('label', '1', 'ann', 'cat'), ('label', '1', 'bob', 'dog'), ('label', '1', 'lead', 'cat')]
     """
     return (
         answers_.filter(pl.col("answer_key").is_not_null() & pl.col("origin").is_in(origins) & pl.col("type").is_in(types))
