@@ -100,7 +100,9 @@ def taxonomy_similarity(pairs: pl.LazyFrame, a: str, b: str) -> pl.LazyFrame:
 
     Notes
     -----
-    Both answers empty score 1; exactly one empty scores 0.
+    Both answers empty score 1; exactly one empty scores 0. A score is a function of the two keys alone:
+    it is computed once per distinct (a, b) and joined back on the keys, never on a row number, since a
+    lazy `pairs` (a join) may give its rows in another order each time it is evaluated.
 
     Examples
     --------
@@ -112,13 +114,15 @@ def taxonomy_similarity(pairs: pl.LazyFrame, a: str, b: str) -> pl.LazyFrame:
     >>> taxonomy_similarity(pairs, "a", "b").collect().sort("pair")["score"].round(4).to_list()
     [0.5, 1.0, 0.6667, 1.0]
     """
-    pairs = pairs.with_row_index("_pair")
+    answered = pairs.select(a, b).drop_nulls().unique()  # a score is a function of the two keys alone
     paths = [
-        pairs.select("_pair", pl.col(side).str.split(SEPARATOR).alias("path")).explode("path").drop_nulls("path").with_row_index("_path")
+        answered.select(a, b, pl.col(side).str.split(SEPARATOR).alias("path"))
+        .with_columns(_path=pl.int_ranges(pl.col("path").list.len()))  # a path's place in its answer
+        .explode("path", "_path")
         .with_columns(levels=pl.col("path").str.split(PATH_SEPARATOR))
         for side in (a, b)
-    ]  # fmt: skip
-    combos = paths[0].join(paths[1], on="_pair", suffix="_b")
+    ]
+    combos = paths[0].join(paths[1], on=[a, b], suffix="_b")
     depth = pl.min_horizontal(pl.col("levels").list.len(), pl.col("levels_b").list.len())
     deepest = int(pl.concat([p.select(pl.col("levels").list.len()) for p in paths]).max().collect().item() or 0)
     common = pl.sum_horizontal(
@@ -132,18 +136,18 @@ def taxonomy_similarity(pairs: pl.LazyFrame, a: str, b: str) -> pl.LazyFrame:
     best = (
         pl.concat(
             [
-                credit.group_by("_pair", "_path").agg(pl.col("credit").max()),
-                credit.group_by("_pair", "_path_b").agg(pl.col("credit").max()).rename({"_path_b": "_path"}),
+                credit.group_by(a, b, "_path").agg(pl.col("credit").max()),
+                credit.group_by(a, b, "_path_b").agg(pl.col("credit").max()).rename({"_path_b": "_path"}),
             ]
         )
-        .group_by("_pair")
+        .group_by(a, b)
         .agg(ordered_sum(pl.col("credit")))
     )
     n_paths = pl.col(a).str.split(SEPARATOR).list.len().fill_null(0) + pl.col(b).str.split(SEPARATOR).list.len().fill_null(0)
     return (
-        pairs.join(best, on="_pair", how="left")
+        pairs.join(best, on=[a, b], how="left")  # a null key matches nothing: its credit is 0
         .with_columns(score=pl.when(n_paths == 0).then(1.0).otherwise(pl.col("credit").fill_null(0.0) / n_paths))
-        .drop("_pair", "credit")
+        .drop("credit")
     )
 
 

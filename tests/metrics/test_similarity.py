@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from datetime import UTC, datetime
+from itertools import count, product
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from pipeline.contract import REGIONS
 from pipeline.metrics import scores
-from pipeline.metrics.similarity import KEYPOINT_SIGMA
+from pipeline.metrics.similarity import KEYPOINT_SIGMA, SEPARATOR, taxonomy_similarity
 
 CASES = Path(__file__).parent / "reference_cases"
 
@@ -85,6 +87,88 @@ def test_choices_exact_match_and_multi_choice_jaccard(a, b, expected):
 )
 def test_taxonomy_partial_credit_along_the_path(a, b, expected):
     assert score_pair([region("tax", "taxonomy", a)], [region("tax", "taxonomy", b)])["tax"] == pytest.approx(expected)
+
+
+def taxonomy_by_hand(a: list[str], b: list[str]) -> float:
+    """Label Studio's taxonomy similarity as `similarity.taxonomy_similarity` defines it, path by path."""
+    if not a or not b:
+        return float(not a and not b)
+
+    def credit(x: str, y: str) -> float:
+        x_levels, y_levels = x.split("/"), y.split("/")
+        common = 0
+        while common < min(len(x_levels), len(y_levels)) and x_levels[common] == y_levels[common]:
+            common += 1
+        return common / max(len(x_levels), len(y_levels))
+
+    best = [max(credit(x, y) for y in b) for x in a] + [max(credit(y, x) for x in a) for y in b]
+    return sum(best) / len(best)
+
+
+TAXONOMY_ANSWERS = [
+    [],
+    ["Animal"],
+    ["Animal/Cat"],
+    ["Animal/Dog"],
+    ["Animal/Cat/Tabby"],
+    ["Plant/Tree"],
+    ["Animal/Cat", "Plant/Tree"],
+    ["Animal/Dog", "Plant"],
+    ["Animal/Cat", "Animal/Cat/Tabby"],
+]
+
+
+def test_taxonomy_scores_do_not_depend_on_the_order_rows_arrive_in():
+    # A lazy input (a join, say) may give its rows in another order each time it is evaluated: a pair's
+    # score must come from its own two answers whatever the order.
+    pairs = pl.DataFrame(
+        [(i, SEPARATOR.join(x) or None, SEPARATOR.join(y) or None) for i, (x, y) in enumerate(product(TAXONOMY_ANSWERS, repeat=2))],
+        schema=["pair", "a", "b"],
+        orient="row",
+    )
+    evaluations = count()
+    reordered = pairs.lazy().map_batches(
+        lambda frame: frame.sample(fraction=1.0, shuffle=True, seed=next(evaluations)), schema=pairs.schema
+    )
+    got = taxonomy_similarity(reordered, "a", "b").collect().sort("pair")["score"].to_list()
+    expected = [taxonomy_by_hand(x, y) for x, y in product(TAXONOMY_ANSWERS, repeat=2)]
+    assert got == pytest.approx(expected)
+    assert next(evaluations) > 1  # the input was indeed evaluated more than once
+
+
+def test_task_agreement_on_taxonomy_is_the_mean_of_the_hand_computed_pair_scores():
+    # Many tasks, so that the joins feeding the scores run in parallel and give their rows in varying order.
+    rng = random.Random(7)
+    given = {(task, x): rng.choice(TAXONOMY_ANSWERS) for task in range(300) for x in "ABC"}
+    annotations = pl.LazyFrame(
+        {
+            "project_id": "p",
+            "task_id": [str(task) for task, _ in given],
+            "annotation_id": [f"{task}{x}" for task, x in given],
+            "annotator": [x for _, x in given],
+            "origin": "human",
+            "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "was_cancelled": False,
+        }
+    )
+    rows = [
+        {
+            "project_id": "p",
+            "task_id": str(task),
+            "annotation_id": f"{task}{x}",
+            "item_index": 0,
+            "region_id": f"{task}{x}",
+            **region("tax", "taxonomy", paths),
+        }
+        for (task, x), paths in given.items()
+        if paths
+    ]
+    regions = pl.concat([REGIONS.empty(), pl.DataFrame(rows)], how="diagonal_relaxed").lazy()
+    answers = scores.answers(annotations, regions)
+    expected = {str(task): sum(taxonomy_by_hand(given[task, x], given[task, y]) for x, y in ("AB", "AC", "BC")) / 3 for task in range(300)}
+    for _ in range(3):
+        got = scores.pairwise_task_agreement(answers, annotations, regions).collect()
+        assert dict(got.select("task_id", "agreement").iter_rows()) == pytest.approx(expected)
 
 
 def test_rating_is_scaled_to_the_declared_scale_and_number_to_the_observed_range():
