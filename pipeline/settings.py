@@ -1,4 +1,4 @@
-"""gtq's settings: the `GTQ_*` environment variables and the default places, read here and nowhere else.
+"""Where gtq reads and writes: the `GTQ_*` environment variables that say it, and the default places.
 
 The `gtq` command, the Dagster resources (what the UI, the sensor and the schedule run with) and the GT policy
 all take their defaults from this module, so a setting means the same whoever starts a run:
@@ -10,7 +10,8 @@ all take their defaults from this module, so a setting means the same whoever st
     GTQ_LABEL_STUDIO_URL   Label Studio's base URL, for the report's links     (default: none)
 
 It also says how a run is told which export files to read (`ingest_run_config`), the one way `gtq run` and the
-inbox sensor say it. No Dagster here.
+inbox sensor say it. No Dagster here. (The suites, $GTQ_EXPECTATIONS, are `pipeline.validation.expectations_dir`'s;
+the assets' owners, $GTQ_OWNERS, the asset metadata's.)
 """
 
 from __future__ import annotations

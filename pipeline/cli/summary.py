@@ -175,14 +175,15 @@ class ProjectRun:
                 for f in self.files
             ]
         if gt := self.ground_truth:
+            version = "none yet" if gt.version is None else gt.version
             lines.append(
-                f"  ground truth: {gt.tasks} task(s), project version {'none yet' if gt.version is None else gt.version};"
+                f"  ground truth: {gt.tasks} task(s), project version {version};"
                 f" this run {gt.changes} change(s) (set {gt.changes_set}, replaced {gt.changes_replaced},"
                 f" unset {gt.changes_unset}, edited {gt.changes_edited})"
             )
         failed = [c.name for c in self.checks if not c.passed]
-        passed = f"{len(self.checks) - len(failed)} passed"
-        lines.append(f"  checks: {passed}, {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
+        named = ": " + ", ".join(failed) if failed else ""
+        lines.append(f"  checks: {len(self.checks) - len(failed)} passed, {len(failed)} failed{named}")
         if self.data_docs:
             lines.append(f"  data docs: {self.data_docs}")
         if self.report:
