@@ -10,6 +10,7 @@ from pipeline.assets.partitions import projects
 from pipeline.ingest import content_hash, expand_sources, projects_of
 from pipeline.ingest.records import BadRecord
 from pipeline.resources import WarehouseResource
+from pipeline.settings import ingest_run_config
 
 
 def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
@@ -31,7 +32,7 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
             dg.RunRequest(
                 run_key=f"{digest}:{project}",
                 partition_key=project,
-                run_config={"ops": {"core_tables": {"config": {"sources": [str(path)]}}}},
+                run_config=ingest_run_config([str(path)]),
                 tags={"gtq/trigger": "inbox", "gtq/source": str(path)},
             )
             for project in _projects(path)

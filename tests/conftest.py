@@ -78,7 +78,7 @@ def parse(path: Path, staging: Path):
 def run_ok(sources, warehouse, groundtruth=None):
     """`gtq run`'s Dagster runs in-process; asserts that they succeed and every check passes, saying why not.
     `groundtruth` (default: the warehouse's `groundtruth/`) is created if missing: empty, the default policy."""
-    from pipeline.cli import execute
+    from pipeline.cli.run import execute
 
     groundtruth = Path(groundtruth or Path(warehouse) / "groundtruth")
     groundtruth.mkdir(parents=True, exist_ok=True)

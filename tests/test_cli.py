@@ -326,3 +326,63 @@ def test_a_revert_shows_in_the_gt_history_with_its_author_and_reason(tmp_path, c
         (1, "replaced", "1", "override", "lead@x", "revert: 1 was right"),
     ]
     assert Warehouse(warehouse).read(GROUND_TRUTH).select("annotation_id", "method").rows() == [("1", "flag")]
+
+
+def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_status():
+    """What `gtq run` prints and its exit status come from one typed summary of the runs (read once from their
+    Dagster results), so they are checked here without a run."""
+    from dataclasses import replace
+
+    from pipeline.cli.summary import Check, FileRead, GroundTruth, Ingest, ProjectRun, RunSummary
+
+    run = ProjectRun(
+        project="7",
+        run_id="r1",
+        success=True,
+        ingest=Ingest(
+            files_ingested=1, files_skipped=2, records_read=5, records_accepted=4, records_quarantined=1, tasks_replaced_with_other_data=3
+        ),
+        files=(FileRead(source_file="a.json", format="label-studio-json", records_read=5, records_accepted=4, records_quarantined=1),),
+        unreadable_files=(),
+        ground_truth=GroundTruth(tasks=2, version=None, changes=0, changes_set=0, changes_replaced=0, changes_unset=0, changes_edited=0),
+        checks=(
+            Check(asset="core/annotations", name="expectations_annotations", passed=False, error=False, examples=None),
+            Check(asset="core/ground_truth", name="publishable_ground_truth", passed=False, error=True, examples="| task |"),
+            Check(asset="core/tasks", name="expectations_tasks", passed=True, error=True, examples=None),
+        ),
+        step_failures=(),
+        data_docs=None,
+        report="/wh/reports/7.html",
+        tables_written=(("core/tasks", 2), ("quality/answers", 0)),
+    )
+    summary = RunSummary(
+        warehouse="/wh",
+        seconds=2.04,
+        projects=(run,),
+        unreadable_sources=("x.json: not an export gtq can read: why",),
+        tables="/wh/tables",
+        duckdb=None,
+    )
+    assert summary.text().splitlines() == [
+        "gtq run: 1 project(s) in 2.0 s, warehouse /wh/",
+        "project 7 (Dagster run r1):",
+        "  ingest: 1 new file(s), 2 already ingested; records read 5 = accepted 4 + quarantined 1",
+        "  WARNING: 3 task(s) replaced by a snapshot whose task data differs (two exports reusing project and task ids? namespace"
+        " them: --source NAME=PATH); --verbose lists them",
+        "    a.json [label-studio-json]: read 5 = accepted 4 + quarantined 1",
+        "  ground truth: 2 task(s), project version none yet; this run 0 change(s) (set 0, replaced 0, unset 0, edited 0)",
+        "  checks: 1 passed, 2 failed: expectations_annotations, publishable_ground_truth",
+        "  quality report: /wh/reports/7.html",
+        "  tables written (the project's rows): core.tasks (2), quality.answers (0)",
+        "tables: /wh/tables (Delta)",
+    ]
+    # Only an ERROR check fails the run; a source that is no export always does.
+    assert summary.failures() == [
+        "x.json: not an export gtq can read: why",
+        "check core/ground_truth:publishable_ground_truth failed\n| task |",
+    ]
+    assert summary.exit_code == 1
+    passing = replace(summary, unreadable_sources=(), projects=(replace(run, checks=run.checks[:1]),))
+    assert passing.failures() == [] and passing.exit_code == 0
+    failed = replace(passing, projects=(replace(run, checks=(), success=False),))
+    assert failed.failures() == ["the run did not succeed (see the Dagster logs with --verbose)"] and failed.exit_code == 1

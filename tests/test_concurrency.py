@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipeline.cli import execute
+from pipeline.cli.run import execute
 from pipeline.contract import ALL_TABLES, ANNOTATIONS, SOURCE_FILES, TASKS
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, write_export

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.cli import execute, main
+from pipeline.cli import main
+from pipeline.cli.run import execute
 from pipeline.groundtruth.policy import PolicyError, groundtruth_folder
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipeline.cli import execute
+from pipeline.cli.run import execute
 from pipeline.contract import ANSWERS, GROUND_TRUTH, QUARANTINE, SOURCE_FILES, TASKS
 from pipeline.definitions import defs, gtq_job, nightly
 from pipeline.warehouse import Warehouse

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from pipeline.assets.ingest import INGESTED
-from pipeline.cli import execute, run_pipeline
+from pipeline.cli.run import execute, run_pipeline
 from pipeline.contract import (
     ALL_TABLES,
     ANNOTATIONS,

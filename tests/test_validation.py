@@ -167,7 +167,7 @@ def test_a_self_intersecting_polygon_is_scored_as_repaired_and_flagged_not_quara
     """A bow-tie (Label Studio lets people draw one) has a shoelace area of 0 but encloses two triangles: it is
     kept, scored as make_valid repairs it (IoU 0.5 against the 2x2 square the GT draws), counted in `repaired`,
     and named by the suite's warning on polygon_repaired, which fails no run."""
-    from pipeline.cli import execute
+    from pipeline.cli.run import execute
 
     square, bow_tie = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]], [[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [0.0, 2.0]]
     tasks = [ls_task(1, [annotation(1, polygon(square), ground_truth=True), annotation(2, polygon(bow_tie))])]

@@ -24,7 +24,6 @@ withdraws the latest set or unset still in force, so the task's GT is again what
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from pipeline import settings
 from pipeline.vocabulary import HUMAN, TASK
 
 RULES = ("override", "flag", "review", "annotator", "consensus")
@@ -109,10 +109,10 @@ def groundtruth_folder(configured: str | Path | None = None) -> Path:
     would otherwise be replaced by the defaults without a word."""
     if configured:
         folder, setting = Path(configured), "the configured GT folder"
-    elif os.environ.get("GTQ_GROUNDTRUTH"):
-        folder, setting = Path(os.environ["GTQ_GROUNDTRUTH"]), "GTQ_GROUNDTRUTH"
+    elif from_environment := settings.groundtruth():
+        folder, setting = Path(from_environment), settings.GROUNDTRUTH_VARIABLE
     else:
-        return Path("groundtruth")
+        return Path(settings.DEFAULT_GROUNDTRUTH)
     if not folder.is_dir():
         raise PolicyError(
             f"{folder}: no such folder ({setting}), so its policy.yaml and overrides.yaml cannot be read;"

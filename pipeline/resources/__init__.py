@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -10,14 +9,12 @@ import dagster as dg
 import polars as pl
 from pydantic import PrivateAttr
 
+from pipeline import settings
 from pipeline.assets.metadata import asset_key, table_metadata
 from pipeline.contract import ALL_TABLES
 from pipeline.groundtruth.policy import Policy, groundtruth_folder, load_policy
-from pipeline.storage import local_folder
 from pipeline.validation import DataDocs
 from pipeline.warehouse import Warehouse
-
-DEFAULT_WAREHOUSE = "warehouse"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -28,8 +25,8 @@ class WarehouseResource(dg.ConfigurableResource):
     A run of one project holds that project's write lock from its first step to its last, whoever
     started it (CLI, UI, sensor, schedule): two runs of one project take turns, other projects go on."""
 
-    root: str = os.environ.get("GTQ_WAREHOUSE", DEFAULT_WAREHOUSE)
-    inbox: str = os.environ.get("GTQ_INBOX", "")
+    root: str = settings.warehouse()
+    inbox: str = settings.inbox()
     _held: ExitStack | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -50,7 +47,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return DataDocs.of(self.root, project)
 
     def inbox_path(self) -> Path:
-        return Path(self.inbox) if self.inbox else local_folder(self.root) / "inbox"
+        return settings.inbox_folder(self.root, self.inbox)
 
 
 class WarehouseIOManager(dg.IOManager):
@@ -106,11 +103,11 @@ class GroundTruthPolicyResource(dg.ConfigurableResource):
 
     @property
     def policy_path(self) -> Path:
-        return groundtruth_folder(self.directory) / "policy.yaml"
+        return settings.policy_path(groundtruth_folder(self.directory))
 
     @property
     def overrides_path(self) -> Path:
-        return groundtruth_folder(self.directory) / "overrides.yaml"
+        return settings.overrides_path(groundtruth_folder(self.directory))
 
     def policy(self) -> Policy:
         """The policy as the file says now (the defaults without a file); a bad file raises PolicyError."""
@@ -121,5 +118,5 @@ class ReportResource(dg.ConfigurableResource):
     """What the quality report needs beyond the tables: a people file (CSV: annotator,name,email,team) that
     names the annotator ids, and the Label Studio base URL its review queue links tasks to."""
 
-    people: str = os.environ.get("GTQ_PEOPLE", "")
-    label_studio_url: str = os.environ.get("GTQ_LABEL_STUDIO_URL", "")
+    people: str = settings.people() or ""
+    label_studio_url: str = settings.label_studio_url() or ""

@@ -1,0 +1,261 @@
+"""What a `gtq run` did, read once from its Dagster results and the warehouse into one typed summary
+(`RunSummary`), which gives the printed summary, the failures and the exit status.
+
+The names of the asset keys and metadata entries the summary reads are here and nowhere else in the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+# What the assets report, by asset key and metadata entry.
+INGEST_ASSET = "core/source_files"
+GROUND_TRUTH_ASSET = "core/ground_truth"
+REPORT_ASSET = "reports/quality_report"
+ROW_COUNT = "dagster/row_count"  # every table asset's rows as written (the IO manager's metadata)
+CHECK_EXAMPLES = "examples"  # a failed check's examples
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """The ingest of one run: files new and skipped, and the records of the new files."""
+
+    files_ingested: int
+    files_skipped: int
+    records_read: int
+    records_accepted: int
+    records_quarantined: int
+    tasks_replaced_with_other_data: int
+
+    @classmethod
+    def of(cls, metadata: dict) -> Ingest:
+        return cls(
+            files_ingested=metadata["files_ingested"],
+            files_skipped=metadata["files_skipped"],
+            records_read=metadata["records_read"],
+            records_accepted=metadata["records_accepted"],
+            records_quarantined=metadata["records_quarantined"],
+            tasks_replaced_with_other_data=metadata.get("tasks_replaced_with_other_data", 0),
+        )
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One export file a run read, from the ledger (`core.source_files`)."""
+
+    source_file: str
+    format: str
+    records_read: int
+    records_accepted: int
+    records_quarantined: int
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The project's GT after the run: its tasks and version (None: none published yet), and this run's changes."""
+
+    tasks: int
+    version: int | None
+    changes: int
+    changes_set: int
+    changes_replaced: int
+    changes_unset: int
+    changes_edited: int
+
+    @classmethod
+    def of(cls, metadata: dict) -> GroundTruth:
+        return cls(
+            tasks=metadata[ROW_COUNT],
+            version=None if metadata["gt_version"] < 0 else metadata["gt_version"],
+            changes=metadata["changes"],
+            changes_set=metadata["changes_set"],
+            changes_replaced=metadata["changes_replaced"],
+            changes_unset=metadata["changes_unset"],
+            changes_edited=metadata["changes_edited"],
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One asset check's result in a run."""
+
+    asset: str
+    name: str
+    passed: bool
+    error: bool  # severity ERROR: failing it fails `gtq run`
+    examples: str | None
+
+    @property
+    def fails_the_run(self) -> bool:
+        return not self.passed and self.error
+
+
+@dataclass(frozen=True)
+class ProjectRun:
+    """The Dagster run of one project (partition) of a `gtq run`."""
+
+    project: str
+    run_id: str
+    success: bool
+    ingest: Ingest | None  # None: ingest was not materialized
+    files: tuple[FileRead, ...]  # the files this run read
+    unreadable_files: tuple[str, ...]  # files this run found unreadable as a whole, each with why
+    ground_truth: GroundTruth | None  # None: the GT was not materialized (not publishable, or a failed step)
+    checks: tuple[Check, ...]
+    step_failures: tuple[str, ...]  # each failed step with its error's own message
+    data_docs: Path | None
+    report: str | None  # the quality report's path
+    tables_written: tuple[tuple[str, int], ...]  # (table, the project's rows), in the order the run wrote them
+
+    @classmethod
+    def of(cls, project: str, run, warehouse: Path | str, store) -> ProjectRun:
+        """The run's summary from its Dagster result (`ExecuteInProcessResult`) and the warehouse it wrote
+        (`store`, the `Warehouse` of `warehouse`)."""
+        import polars as pl
+
+        from pipeline.contract import QUARANTINE, SOURCE_FILES
+        from pipeline.validation import DataDocs
+
+        metadata = {
+            e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+            for e in run.get_asset_materialization_events()
+        }
+        this_run = pl.col("run_id") == run.run_id
+        ledger = store.scan_project(SOURCE_FILES, project).filter(this_run).collect()
+        reasons = store.scan_project(QUARANTINE, project).filter(this_run).select("content_hash", "reason")
+        unreadable = ledger.lazy().filter(pl.col("format") == "unreadable").join(reasons, on="content_hash", how="left")
+        docs = DataDocs.of(warehouse, project).index
+        return cls(
+            project=project,
+            run_id=run.run_id,
+            success=run.success,
+            ingest=Ingest.of(metadata[INGEST_ASSET]) if INGEST_ASSET in metadata else None,
+            files=tuple(FileRead(**{f.name: row[f.name] for f in fields(FileRead)}) for row in ledger.iter_rows(named=True)),
+            unreadable_files=tuple(
+                f"{row['source_file']}: unreadable, nothing in it was ingested: {row['reason']}"
+                for row in unreadable.collect().iter_rows(named=True)
+            ),
+            ground_truth=GroundTruth.of(metadata[GROUND_TRUTH_ASSET]) if GROUND_TRUTH_ASSET in metadata else None,
+            checks=tuple(
+                Check(
+                    asset=c.asset_key.to_user_string(),
+                    name=c.check_name,
+                    passed=c.passed,
+                    error=c.severity.value == "ERROR",
+                    examples=c.metadata[CHECK_EXAMPLES].value if CHECK_EXAMPLES in c.metadata else None,
+                )
+                for c in run.get_asset_check_evaluations()
+            ),
+            step_failures=tuple(
+                f"step {e.step_key} failed: {_error_message(e.step_failure_data.error)}" for e in run.all_events if e.is_step_failure
+            ),
+            data_docs=docs if docs.exists() else None,
+            report=metadata[REPORT_ASSET]["path"] if REPORT_ASSET in metadata else None,
+            tables_written=tuple((key, m[ROW_COUNT]) for key, m in metadata.items() if ROW_COUNT in m),
+        )
+
+    def lines(self) -> list[str]:
+        """The project's part of the printed summary."""
+        lines = [f"project {self.project} (Dagster run {self.run_id}):"]
+        if ingest := self.ingest:
+            lines.append(
+                f"  ingest: {ingest.files_ingested} new file(s), {ingest.files_skipped} already ingested;"
+                f" records read {ingest.records_read} = accepted {ingest.records_accepted}"
+                f" + quarantined {ingest.records_quarantined}"
+            )
+            if replaced := ingest.tasks_replaced_with_other_data:
+                lines.append(
+                    f"  WARNING: {replaced} task(s) replaced by a snapshot whose task data differs (two exports reusing"
+                    " project and task ids? namespace them: --source NAME=PATH); --verbose lists them"
+                )
+            lines += [
+                f"    {f.source_file} [{f.format}]: read {f.records_read} = accepted"
+                f" {f.records_accepted} + quarantined {f.records_quarantined}"
+                for f in self.files
+            ]
+        if gt := self.ground_truth:
+            version = "none yet" if gt.version is None else gt.version
+            lines.append(
+                f"  ground truth: {gt.tasks} task(s), project version {version};"
+                f" this run {gt.changes} change(s) (set {gt.changes_set}, replaced {gt.changes_replaced},"
+                f" unset {gt.changes_unset}, edited {gt.changes_edited})"
+            )
+        failed = [c.name for c in self.checks if not c.passed]
+        named = ": " + ", ".join(failed) if failed else ""
+        lines.append(f"  checks: {len(self.checks) - len(failed)} passed, {len(failed)} failed{named}")
+        if self.data_docs:
+            lines.append(f"  data docs: {self.data_docs}")
+        if self.report:
+            lines.append(f"  quality report: {self.report}")
+        written = ", ".join(f"{key.replace('/', '.')} ({rows})" for key, rows in self.tables_written)
+        lines.append(f"  tables written (the project's rows): {written or 'none'}")
+        return lines
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A whole `gtq run`: the run of each project, and the sources that are no export."""
+
+    warehouse: str
+    seconds: float
+    projects: tuple[ProjectRun, ...]
+    unreadable_sources: tuple[str, ...]  # each with why
+    tables: str  # where the Delta tables are
+    duckdb: Path | None  # the DuckDB file of views, for a local warehouse
+
+    @classmethod
+    def of(cls, results, warehouse: Path | str, seconds: float) -> RunSummary:
+        """The summary of `results` (`RunResults`), which ran on `warehouse` in `seconds`."""
+        from pipeline.warehouse import Warehouse
+
+        store = Warehouse(warehouse)
+        return cls(
+            warehouse=str(warehouse),
+            seconds=seconds,
+            projects=tuple(ProjectRun.of(project, run, warehouse, store) for project, run in results.runs.items()),
+            unreadable_sources=tuple(results.unreadable),
+            tables=f"{store.root}/tables/<schema>/<table>/",
+            duckdb=store.duckdb_path if store.storage.is_local() else None,
+        )
+
+    @property
+    def success(self) -> bool:
+        return all(p.success for p in self.projects)
+
+    def failures(self) -> list[str]:
+        """Why the run fails, one item each (none: it does not): sources and files that are no export, failed
+        steps, failed ERROR checks; a run that did not succeed for none of these says so."""
+        failures = [*self.unreadable_sources, *(f for p in self.projects for f in p.unreadable_files)]
+        failures += [f for p in self.projects for f in p.step_failures]
+        failures += [
+            f"check {c.asset}:{c.name} failed" + (f"\n{c.examples}" if c.examples is not None else "")
+            for p in self.projects
+            for c in p.checks
+            if c.fails_the_run
+        ]
+        if failures or self.success:
+            return failures
+        return ["the run did not succeed (see the Dagster logs with --verbose)"]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the run fails (the data fails), else 0."""
+        return 1 if self.failures() else 0
+
+    def text(self) -> str:
+        """The summary `gtq run` prints."""
+        lines = [f"gtq run: {len(self.projects)} project(s) in {self.seconds:.1f} s, warehouse {self.warehouse}/"]
+        for project in self.projects:
+            lines += project.lines()
+        query = f"query: duckdb -readonly {self.duckdb}  |  " if self.duckdb else ""
+        lines.append(f"{query}tables: {self.tables} (Delta)")
+        return "\n".join(lines)
+
+
+def _error_message(error) -> str:
+    """The innermost error's own message, without Dagster's wrapper class names."""
+    while error.cause is not None and error.message.startswith("dagster._core.errors."):
+        error = error.cause
+    message = error.message.strip()
+    return message.split(": ", 1)[1] if ": " in message else message
