@@ -14,7 +14,7 @@ from pipeline.contract import ANNOTATIONS, QUARANTINE, SOURCE_FILES
 from pipeline.ingest import expand_sources
 from pipeline.ingest.merge import CoreState
 from pipeline.resources import WarehouseResource
-from pipeline.steps.ingest import ingest_new_files, origin_counts
+from pipeline.steps.ingest import INGESTED, ingest_new_files, origin_counts
 
 
 class IngestConfig(dg.Config):
@@ -24,9 +24,6 @@ class IngestConfig(dg.Config):
         " namespace (project 1 becomes NAME:1). Empty: the inbox folder.",
     )
 
-
-# In the order they are committed: the ledger last.
-INGESTED = (*CoreState.TABLES.values(), QUARANTINE, SOURCE_FILES)
 
 # The labeling tools' export files: made outside gtq, so lineage in the UI starts at them. Each run records
 # the files it was given as an observation of this asset (paths, formats and content hashes).

@@ -17,8 +17,10 @@ from pipeline.ingest.merge import CoreState, replaced_task_data
 from pipeline.steps import Journal, Message
 from pipeline.validation import DataDocs, Screening, screen
 
-__all__ = ["IngestResult", "file_row", "files_markdown", "ingest_new_files", "origin_counts"]
+__all__ = ["INGESTED", "IngestResult", "file_row", "files_markdown", "ingest_new_files", "origin_counts"]
 
+# The tables ingest writes, in the order they are committed: the ledger last.
+INGESTED = (*CoreState.TABLES.values(), QUARANTINE, SOURCE_FILES)
 WARNED_ROWS = 20  # quarantine records and replaced tasks named in the log per file or run; the tables hold all
 
 

@@ -14,10 +14,9 @@ from pipeline.groundtruth.policy import Policy, load_overrides
 from pipeline.ingest import expand_sources
 from pipeline.ingest.merge import CoreState
 from pipeline.steps.groundtruth import GroundTruthStep, next_ground_truth
-from pipeline.steps.ingest import IngestResult, ingest_new_files
+from pipeline.steps.ingest import INGESTED, IngestResult, ingest_new_files
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
-INGESTED = (*CoreState.TABLES.values(), QUARANTINE, SOURCE_FILES)
 
 
 @dataclass

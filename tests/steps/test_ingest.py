@@ -9,9 +9,9 @@ import polars as pl
 
 from pipeline.contract import ANNOTATIONS, QUARANTINE, SOURCE_FILES, TASKS
 from pipeline.steps import Message
-from pipeline.steps.ingest import files_markdown, origin_counts
+from pipeline.steps.ingest import INGESTED, files_markdown, origin_counts
 from tests.conftest import ls_annotation, ls_task, write_export
-from tests.steps.conftest import INGESTED, T0, Project
+from tests.steps.conftest import T0, Project
 
 DATA = Path(__file__).resolve().parent.parent / "ingest" / "data"
 TOTALS = [
