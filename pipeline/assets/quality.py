@@ -1,8 +1,10 @@
-"""Scores: the core tables and the GT -> quality.* tables. Each asset is one table."""
+"""Scores: the core tables and the GT -> quality.* tables. Each asset is one table (or a few), one call of
+`steps.quality`."""
 
 import dagster as dg
 import polars as pl
 
+from pipeline.assets.events import outputs
 from pipeline.assets.metadata import asset_key, output_name, table_asset, table_ins, table_outs
 from pipeline.assets.partitions import projects
 from pipeline.contract import (
@@ -34,18 +36,8 @@ from pipeline.contract import (
     TASK_AGREEMENT_DISTRIBUTION,
     TASKS,
 )
-from pipeline.groundtruth import ground_truth_regions
-from pipeline.ingest.scout import image_confidence
-from pipeline.metrics import classification, detection, quality, scores
 from pipeline.resources import GroundTruthPolicyResource
-
-
-def _stamped(context: dg.AssetExecutionContext, rows: pl.LazyFrame, *inputs: pl.LazyFrame) -> pl.LazyFrame:
-    """`rows` stamped with the run and the GT version they were scored against: the version carried by the
-    inputs they were computed from (core.ground_truth, or scores computed from it); null when none carries one."""
-    carried = [i.select(pl.col("gt_version").max()) for i in inputs if "gt_version" in i.collect_schema().names()]
-    version = pl.concat(carried).select(pl.col("gt_version").max()).collect().item() if carried else None
-    return rows.with_columns(gt_version=pl.lit(version, pl.Int64), run_id=pl.lit(context.run_id))
+from pipeline.steps import quality as steps
 
 
 @dg.asset(**table_asset(ANSWERS, ins=(ANNOTATIONS, REGIONS, LABEL_CONFIG)))
@@ -54,7 +46,7 @@ def answers(
 ) -> pl.LazyFrame:
     """What each submitted annotation and prediction answered per task-level control (choices, taxonomy,
     rating, number, datetime, textarea), with the numeric controls' declared scale."""
-    return _stamped(context, scores.answers(annotations, regions, label_config))
+    return steps.answers(annotations, regions, label_config, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(ANNOTATION_SCORES, ins=(ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH), summary=("score",)))
@@ -69,9 +61,8 @@ def annotation_scores(
     """Each annotation and prediction scored against its task's GT per control (0..1): answers by type,
     regions (boxes, spans, polygons, keypoints) by one-to-one matching, per-region values with their region;
     with the control's weight from the policy."""
-    rows = scores.scores_against_ground_truth(annotations, answers, regions, ground_truth, ground_truth_regions(ground_truth, regions))
-    rows = scores.with_control_weights(rows, groundtruth.policy().control_weights([context.partition_key]))
-    return _stamped(context, rows, ground_truth)
+    weights = groundtruth.policy().control_weights([context.partition_key])
+    return steps.annotation_scores(answers, annotations, regions, ground_truth, weights=weights, run_id=context.run_id)
 
 
 @dg.asset(
@@ -90,14 +81,13 @@ def annotator_performance(
     label_scores: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Per annotator and model version: volume, reviews, lead time, and agreement with GT, model and peers."""
-    rows = quality.annotator_performance(annotations, reviews, annotation_scores, answers, label_scores)
-    return _stamped(context, rows, annotation_scores, label_scores)
+    return steps.annotator_performance(annotations, reviews, annotation_scores, answers, label_scores, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(ANNOTATOR_DAILY, ins=(ANNOTATIONS, ANNOTATION_SCORES)))
 def annotator_daily(context: dg.AssetExecutionContext, annotations: pl.LazyFrame, annotation_scores: pl.LazyFrame) -> pl.LazyFrame:
     """The trend per annotator and model: submitted work and accuracy per day."""
-    return _stamped(context, quality.annotator_daily(annotations, annotation_scores), annotation_scores)
+    return steps.annotator_daily(annotations, annotation_scores, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(CONFUSION_MATRIX, ins=(ANNOTATION_SCORES, REGION_CONFLICTS, ANNOTATIONS, ANSWERS, REGIONS, GROUND_TRUTH)))
@@ -113,23 +103,21 @@ def confusion_matrix(
     """Per annotator and model, each categorical control's confusion matrix against GT (per-region values region by
     region, against the GT region each is matched with), and each box region control's (CVAT's: the region conflicts
     at IoU 0.5), in long form; regions without a match count in an '(unmatched)' row and column."""
-    region_values = scores.region_value_pairs(annotations, answers, regions, ground_truth, ground_truth_regions(ground_truth, regions))
-    categorical = classification.confusion_matrix(annotation_scores, region_values)
-    boxes = detection.conflict_counts(region_conflicts.drop("gt_version", "run_id"))
-    return _stamped(context, pl.concat([categorical, boxes]), annotation_scores, region_conflicts)
+    inputs = (annotation_scores, region_conflicts, annotations, answers, regions, ground_truth)
+    return steps.confusion_matrix(*inputs, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(LABEL_SCORES, ins=(CONFUSION_MATRIX,), summary=("f1",)))
 def label_scores(context: dg.AssetExecutionContext, confusion_matrix: pl.LazyFrame) -> pl.LazyFrame:
     """Per annotator and model, each label's precision, recall and F1 against GT."""
-    return _stamped(context, classification.label_scores(confusion_matrix), confusion_matrix)
+    return steps.label_scores(confusion_matrix, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(AGREEMENT_MATRIX, ins=(ANSWERS, ANNOTATION_SCORES), summary=("cohen_kappa",)))
 def agreement_matrix(context: dg.AssetExecutionContext, answers: pl.LazyFrame, annotation_scores: pl.LazyFrame) -> pl.LazyFrame:
     """Pairwise agreement, Cohen's kappa and (ratings) weighted kappa between all participants and the GT,
     per categorical control and pooled over them."""
-    return _stamped(context, quality.agreement_matrix(answers, annotation_scores), annotation_scores)
+    return steps.agreement_matrix(answers, annotation_scores, run_id=context.run_id)
 
 
 @dg.multi_asset(
@@ -147,16 +135,14 @@ def task_agreement(
     """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on
     every control, and its spread over the project's tasks."""
     weights = groundtruth.policy().control_weights([context.partition_key])
-    rows = scores.pairwise_task_agreement(answers, annotations, regions, weights=weights).collect().lazy()
-    yield dg.Output(_stamped(context, rows), output_name(TASK_AGREEMENT))
-    yield dg.Output(_stamped(context, quality.task_agreement_distribution(rows)), output_name(TASK_AGREEMENT_DISTRIBUTION))
+    yield from outputs(steps.task_agreement(answers, annotations, regions, weights=weights, run_id=context.run_id))
 
 
 @dg.asset(**table_asset(PROJECT_AGREEMENT, ins=(ANSWERS,), summary=("fleiss_kappa", "krippendorff_alpha", "gwet_ac1")))
 def project_agreement(context: dg.AssetExecutionContext, answers: pl.LazyFrame) -> pl.LazyFrame:
     """Generalised Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha (at the control's level) per project
     and control, with seeded bootstrap intervals."""
-    return _stamped(context, quality.project_agreement(answers))
+    return steps.project_agreement(answers, run_id=context.run_id)
 
 
 @dg.multi_asset(
@@ -178,20 +164,7 @@ def detection_scores(
     recall and F1 per matching rule at IoU 0.5:0.95; the conflict list of every region (boxes, polygons, spans, keypoints) at
     IoU 0.5; COCO AP and precision-recall curves of scored boxes;
     and Scout's whole-image evaluation (with its whole-image classifier's confidence, when the export has it)."""
-    gt_regions = ground_truth_regions(ground_truth, regions)
-    gt_boxes, boxes, crowd = detection.detection_inputs(annotations, regions, gt_regions, ground_truth)
-
-    def scored(table, rows: pl.DataFrame) -> dg.Output:
-        return dg.Output(_stamped(context, rows.lazy(), ground_truth), output_name(table))
-
-    yield scored(DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes))
-    conflicts = [detection.box_conflicts(gt_boxes, boxes), detection.region_conflicts(annotations, regions, gt_regions, ground_truth)]
-    yield scored(REGION_CONFLICTS, pl.concat(conflicts))
-    ap, curves = detection.average_precision(gt_boxes, boxes, crowd)
-    yield scored(AVERAGE_PRECISION, ap)
-    yield scored(PRECISION_RECALL_CURVE, curves)
-    wic = image_confidence(tasks).collect()
-    yield scored(IMAGE_DETECTION_SCORES, detection.image_detection_scores(gt_boxes, boxes, wic))
+    yield from outputs(steps.detection_scores(annotations, regions, ground_truth, tasks, run_id=context.run_id))
 
 
 @dg.asset(**table_asset(REVIEW_QUEUE, ins=(TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS)))
@@ -205,8 +178,8 @@ def review_queue(
     ground_truth_conflicts: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Tasks without GT, ordered the way a reviewer should take them, with the reason."""
-    rows = quality.review_queue(tasks, annotations, answers, task_agreement, ground_truth, ground_truth_conflicts)
-    return _stamped(context, rows, ground_truth)
+    inputs = (tasks, annotations, answers, task_agreement, ground_truth, ground_truth_conflicts)
+    return steps.review_queue(*inputs, run_id=context.run_id)
 
 
 @dg.multi_asset(
@@ -220,9 +193,7 @@ def review_queue(
 )
 def consensus_labels(context: dg.AssetExecutionContext, answers: pl.LazyFrame, ground_truth: pl.LazyFrame):
     """Majority vote and Dawid-Skene labels for tasks without GT, and each annotator's estimated confusion."""
-    labels, confusion = quality.consensus_labels(answers, ground_truth)
-    yield dg.Output(_stamped(context, labels.lazy(), ground_truth), output_name(CONSENSUS_LABELS))
-    yield dg.Output(_stamped(context, confusion.lazy()), output_name(ANNOTATOR_CONFUSION))
+    yield from outputs(steps.consensus_labels(answers, ground_truth, run_id=context.run_id))
 
 
 @dg.asset(
@@ -242,11 +213,11 @@ def model_performance(
     regions: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Per model version: classification and box figures against GT, and the calibration of its confidence."""
-    scored = (annotator_performance, detection_scores, average_precision, image_detection_scores, annotation_scores)
-    return _stamped(context, quality.model_performance(*scored, regions), *scored)
+    inputs = (annotator_performance, detection_scores, average_precision, image_detection_scores, annotation_scores, regions)
+    return steps.model_performance(*inputs, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(CALIBRATION_CURVE, ins=(ANNOTATION_SCORES, REGIONS)))
 def calibration_curve(context: dg.AssetExecutionContext, annotation_scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
     """Per model version and confidence bin: how often its classification answers equal the GT's."""
-    return _stamped(context, quality.calibration_curve(annotation_scores, regions), annotation_scores)
+    return steps.calibration_curve(annotation_scores, regions, run_id=context.run_id)

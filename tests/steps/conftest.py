@@ -1,0 +1,75 @@
+"""A project's tables held in memory between steps, as the warehouse would hand them to the next run's assets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, REVIEWS, SOURCE_FILES, TASKS, Table
+from pipeline.groundtruth.policy import Policy, load_overrides
+from pipeline.ingest import expand_sources
+from pipeline.ingest.merge import CoreState
+from pipeline.steps.groundtruth import GroundTruthStep, next_ground_truth
+from pipeline.steps.ingest import INGESTED, IngestResult, ingest_new_files
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+@dataclass
+class Project:
+    """One project's tables, GT versions and runs, in memory: each step reads what the one before left."""
+
+    root: Path
+    project: str = "1"
+    tables: dict[Table, pl.DataFrame] = field(default_factory=lambda: {t: t.empty() for t in INGESTED})
+    versions: list = field(default_factory=list)  # the published GT versions, oldest first
+    runs: int = 0
+
+    def ingest(self, *sources: str | Path, run_id: str | None = None, **options) -> IngestResult:
+        """Ingest `sources` (files or folders, NAME=PATH for a namespace) as a run of this project would, and
+        keep the tables the result says to write."""
+        self.runs += 1
+        result = ingest_new_files(
+            self.project,
+            expand_sources(list(sources)),
+            ingested=self.tables[SOURCE_FILES],
+            current=CoreState.of(lambda table: self.tables[table].lazy()),
+            quarantine=self.tables[QUARANTINE].lazy(),
+            staging=self.root / "staging" / str(self.runs),
+            docs=None,
+            run_id=run_id or f"run-{self.runs}",
+            clock=lambda: T0,
+            **options,
+        )
+        # As the warehouse writes a project's rows: conformed to the contract, the project's only.
+        written = {t: t.conform(f.lazy()).filter(pl.col("project_id") == self.project).collect() for t, f in result.tables.items()}
+        self.tables.update(written)
+        return result
+
+    def resolve(self, policy: Policy = Policy(), overrides: Path | None = None, at: datetime = T0) -> GroundTruthStep:
+        """The GT step on the tables as they are; a version the step publishes is kept."""
+        self.runs += 1
+        frames = {t.name: self.tables[t].lazy() for t in (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, LABEL_CONFIG, QUARANTINE)}
+        step = next_ground_truth(
+            self.project,
+            policy,
+            overrides=load_overrides(overrides or self.root / "no-overrides.yaml"),
+            overrides_file=(str(overrides or ""), "hash"),
+            previous=self.versions[-1] if self.versions else None,
+            published_changes=[v.changes for v in self.versions],
+            run_id=f"run-{self.runs}",
+            clock=lambda: at,
+            **frames,
+        )
+        if step.published:
+            self.versions.append(step.published)
+        return step
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    return Project(tmp_path)
