@@ -75,14 +75,25 @@ def parse(path: Path, staging: Path):
     return SimpleNamespace(**vars(export) | frames, records_read=export.records_read, records_quarantined=export.records_quarantined)
 
 
-def run_ok(sources, warehouse, groundtruth=None):
+def in_memory():
+    """A throw-away Dagster instance in memory, for runs whose record nobody reads. The warehouse's own
+    (`open_instance`: SQLite, one commit per event, compute logs tailed by subprocesses) costs about as much
+    CPU as a small run itself; the tests about the run record, the UI's metadata, `gtq run` and concurrency
+    keep it."""
+    import dagster as dg
+
+    return dg.DagsterInstance.ephemeral()
+
+
+def run_ok(sources, warehouse, groundtruth=None, *, instance=None):
     """`gtq run`'s Dagster runs in-process; asserts that they succeed and every check passes, saying why not.
-    `groundtruth` (default: the warehouse's `groundtruth/`) is created if missing: empty, the default policy."""
+    `groundtruth` (default: the warehouse's `groundtruth/`) is created if missing: empty, the default policy.
+    Runs are recorded in `instance`, by default one `in_memory()`."""
     from pipeline.cli.run import execute
 
     groundtruth = Path(groundtruth or Path(warehouse) / "groundtruth")
     groundtruth.mkdir(parents=True, exist_ok=True)
-    result = execute(sources, warehouse, groundtruth=groundtruth)
+    result = execute(sources, warehouse, groundtruth=groundtruth, instance=instance or in_memory())
     failures = [f"{e.step_key}: {e.step_failure_data.error.to_string()}" for e in result.all_events if e.is_step_failure]
     failures += [f"check {c.check_name}: {c.metadata}" for c in result.get_asset_check_evaluations() if not c.passed]
     assert result.success and not failures, "\n".join(failures) or "a run did not succeed"
@@ -91,8 +102,23 @@ def run_ok(sources, warehouse, groundtruth=None):
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory):
-    """`gtq run` on the bundled sample, once per test session: (its RunResults, its Warehouse). Read only."""
+    """`gtq run` on the bundled sample, once per test session: (its RunResults, its Warehouse). Read only:
+    a test that changes it works on `copy_of(store)`. Recorded in the warehouse's own Dagster instance, as
+    the UI reads it."""
+    from pipeline.instance import open_instance
     from pipeline.warehouse import Warehouse
 
     warehouse = tmp_path_factory.mktemp("warehouse")
-    return run_ok([], warehouse, tmp_path_factory.mktemp("groundtruth")), Warehouse(warehouse)
+    return run_ok([], warehouse, tmp_path_factory.mktemp("groundtruth"), instance=open_instance(warehouse)), Warehouse(warehouse)
+
+
+def copy_of(store, destination: Path):
+    """A Warehouse holding what `store` holds, for a test that writes to it: the Delta tables, GT versions and
+    the bundled sample, without the run record (.dagster) and gtq.duckdb, whose views name the files of
+    `store` (the next run builds them anew over the copy)."""
+    import shutil
+
+    from pipeline.warehouse import Warehouse
+
+    shutil.copytree(store.root, destination, ignore=shutil.ignore_patterns(".dagster", "gtq.duckdb"))
+    return Warehouse(destination)

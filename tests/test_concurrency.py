@@ -14,7 +14,7 @@ import polars as pl
 from pipeline.cli.run import execute
 from pipeline.contract import ALL_TABLES, ANNOTATIONS, SOURCE_FILES, TASKS
 from pipeline.warehouse import Warehouse
-from tests.conftest import ls_annotation, ls_task, write_export
+from tests.conftest import in_memory, ls_annotation, ls_task, write_export
 
 ROOT = Path(__file__).resolve().parent.parent
 VOLATILE = {"run_id", "ingested_at", "valid_from", "valid_to"}  # when and by which run: differ between any two runs
@@ -107,10 +107,10 @@ def test_a_reader_holding_the_duckdb_file_open_through_a_run(tmp_path):
     a, b = exports(tmp_path)
     store = Warehouse(tmp_path / "wh")
     (tmp_path / "gt").mkdir()
-    assert execute([a], store.root, groundtruth=tmp_path / "gt").success
+    assert execute([a], store.root, groundtruth=tmp_path / "gt", instance=in_memory()).success
     reader = duckdb.connect(str(store.duckdb_path))  # read-write, as `duckdb warehouse/gtq.duckdb` opens it
     assert reader.execute("SELECT count(*) FROM core.tasks").fetchone() == (3,)
-    result = execute([b], store.root, groundtruth=tmp_path / "gt")
+    result = execute([b], store.root, groundtruth=tmp_path / "gt", instance=in_memory())
     assert result.success
     assert reader.execute("SELECT count(*) FROM core.tasks").fetchone() == (3,)  # the state it opened, whole
     reader.close()

@@ -15,6 +15,7 @@ import yaml
 from pipeline.cli import main
 from pipeline.cli.run import execute
 from pipeline.groundtruth.policy import PolicyError, groundtruth_folder
+from tests.conftest import in_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -68,7 +69,7 @@ def test_a_configured_gt_folder_that_does_not_exist_stops_the_run_naming_it(tmp_
     missing = tmp_path / "mounted" / "groundtruth"
     monkeypatch.setenv("GTQ_GROUNDTRUTH", str(missing))
     # The job as the UI, the sensor and the schedule run it: the folder comes from the environment.
-    [run] = execute([], tmp_path / "wh").runs.values()
+    [run] = execute([], tmp_path / "wh", instance=in_memory()).runs.values()
     failure = next(event for event in run.all_events if event.is_run_failure)
     assert f"{missing}: no such folder (GTQ_GROUNDTRUTH)" in failure.event_specific_data.error.to_string()
     assert not run.success and not any(event.is_step_start for event in run.all_events)  # before its first step
@@ -78,7 +79,7 @@ def test_a_configured_gt_folder_that_does_not_exist_stops_the_run_naming_it(tmp_
     assert f"{missing}: no such folder (GTQ_GROUNDTRUTH)" in capsys.readouterr().err
 
     monkeypatch.delenv("GTQ_GROUNDTRUTH")
-    [run] = execute([], tmp_path / "wh", groundtruth=missing).runs.values()  # as a launchpad's resource config
+    [run] = execute([], tmp_path / "wh", groundtruth=missing, instance=in_memory()).runs.values()  # as a launchpad's resource config
     failure = next(event for event in run.all_events if event.is_run_failure)
     assert f"{missing}: no such folder (the configured GT folder)" in failure.event_specific_data.error.to_string()
     assert main(["run", "--warehouse", str(tmp_path / "wh"), "--groundtruth", str(missing)]) == 2

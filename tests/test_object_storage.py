@@ -17,7 +17,7 @@ from deltalake import DeltaTable
 
 from pipeline.cli import main
 from pipeline.contract import ALL_TABLES, ANNOTATIONS, GROUND_TRUTH, SOURCE_FILES, TASKS
-from pipeline.sample import write_sample
+from pipeline.sample import bundled_sample
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_task, run_ok, write_export
 from tests.groundtruth.test_versions import box_annotation
@@ -69,11 +69,9 @@ def s3_warehouse(s3_server, monkeypatch, tmp_path, request) -> str:
     return f"s3://{BUCKET}/{request.node.name}/warehouse"
 
 
-def test_a_run_on_s3_gives_what_a_local_run_gives(s3_warehouse, tmp_path):
-    sample = write_sample(tmp_path / "sample.json")
-    local = Warehouse(tmp_path / "local")
-    run_ok([sample], local.root, tmp_path / "gt")
-    run_ok([sample], s3_warehouse, tmp_path / "gt")
+def test_a_run_on_s3_gives_what_a_local_run_gives(sample_run, s3_warehouse, tmp_path):
+    _, local = sample_run  # the bundled sample in a local warehouse; the same file on S3
+    run_ok([bundled_sample(local.root)], s3_warehouse, tmp_path / "gt")
 
     remote = Warehouse(s3_warehouse)
     assert remote.projects() == ["7"]

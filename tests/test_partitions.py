@@ -14,7 +14,7 @@ from pipeline.cli.run import execute
 from pipeline.contract import ANSWERS, GROUND_TRUTH, QUARANTINE, SOURCE_FILES, TASKS
 from pipeline.definitions import defs, gtq_job, nightly
 from pipeline.warehouse import Warehouse
-from tests.conftest import ls_annotation, ls_task, write_export
+from tests.conftest import in_memory, ls_annotation, ls_task, write_export
 
 
 def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
@@ -22,7 +22,7 @@ def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
     b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
     store = Warehouse(tmp_path / "wh")
     (tmp_path / "gt").mkdir()
-    with dg.instance_for_test() as instance:
+    with in_memory() as instance:
         result = execute([a, b], store.root, groundtruth=tmp_path / "gt", instance=instance)
         assert sorted(result.runs) == ["10", "20"] and result.success
         assert {e.partition for e in result.get_asset_materialization_events()} == {"10", "20"}
@@ -44,7 +44,7 @@ def test_a_file_with_two_projects_is_ingested_by_both_runs_and_counted_once(tmp_
     )
     store = Warehouse(tmp_path / "wh")
     (tmp_path / "gt").mkdir()
-    result = execute([both], store.root, groundtruth=tmp_path / "gt")
+    result = execute([both], store.root, groundtruth=tmp_path / "gt", instance=in_memory())
     assert sorted(result.runs) == ["10", "20"]
     ledger = store.read(SOURCE_FILES).sort("project_id")
     assert ledger.select("project_id", "records_read", "records_accepted", "records_quarantined").rows() == [
@@ -57,7 +57,7 @@ def test_a_file_with_two_projects_is_ingested_by_both_runs_and_counted_once(tmp_
 
 def test_a_backfill_re_runs_one_project_from_the_ui_job(tmp_path):
     store = Warehouse(tmp_path / "wh")
-    with dg.instance_for_test() as instance:
+    with in_memory() as instance:
         execute(
             [write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10)])],
             store.root,
@@ -94,6 +94,6 @@ def test_checks_judge_only_the_project_of_the_run(tmp_path, monkeypatch):
     a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[confident])])
     b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
     (tmp_path / "gt").mkdir()
-    result = execute([a, b], tmp_path / "wh", groundtruth=tmp_path / "gt")
+    result = execute([a, b], tmp_path / "wh", groundtruth=tmp_path / "gt", instance=in_memory())
     failed = {project: [c.check_name for c in run.get_asset_check_evaluations() if not c.passed] for project, run in result.runs.items()}
     assert failed == {"10": ["expectations_annotations"], "20": []}

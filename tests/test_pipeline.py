@@ -41,7 +41,7 @@ from pipeline.groundtruth.policy import append_override
 from pipeline.instance import open_instance
 from pipeline.sample import TWO_FLAGS_TASK_INDEX
 from pipeline.warehouse import Warehouse
-from tests.conftest import ls_annotation, ls_task, run_ok, write_export
+from tests.conftest import copy_of, in_memory, ls_annotation, ls_task, run_ok, write_export
 
 
 def test_definitions_load():
@@ -106,10 +106,19 @@ def test_sample_run_scores_rank_the_careless_annotator_last(sample_run):
         assert con.execute("SELECT min(score), max(score) FROM quality.annotation_scores").fetchone() == (0.0, 1.0)
 
 
-def test_rerunning_the_same_file_changes_nothing(tmp_path):
-    export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
-    store = Warehouse(tmp_path / "wh")
+@pytest.fixture(scope="module")
+def one_flag(tmp_path_factory) -> tuple[Warehouse, Path]:
+    """Project 1 after one run of an export with one task, its annotation flagged GT: (the warehouse, the
+    export). Read only: tests that run again work on a `copy_of` it."""
+    root = tmp_path_factory.mktemp("one-flag")
+    export = write_export(root / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
+    store = Warehouse(root / "wh")
     run_ok([export], store.root)
+    return store, export
+
+
+def test_rerunning_the_same_file_changes_nothing(one_flag, tmp_path):
+    store, export = copy_of(one_flag[0], tmp_path / "wh"), one_flag[1]
     before = {
         t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
     }
@@ -165,7 +174,7 @@ def test_a_broken_file_fails_alone(tmp_path):
     good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
     store = Warehouse(tmp_path / "wh")
     (tmp_path / "gt").mkdir()
-    result = execute([broken, good], store.root, groundtruth=tmp_path / "gt")
+    result = execute([broken, good], store.root, groundtruth=tmp_path / "gt", instance=in_memory())
     assert result.unreadable == [
         f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated"
     ]
@@ -201,11 +210,9 @@ def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_p
     assert run_pipeline([str(export)], store.root, groundtruth=gt_dir) == 1  # yet `gtq run` fails, naming the problem
 
 
-def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypatch):
-    v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
+def test_a_write_that_fails_midway_leaves_the_previous_state(one_flag, tmp_path, monkeypatch):
     v2 = write_export(tmp_path / "v2.json", [ls_task(2, [ls_annotation(2, ground_truth=True)])])
-    store = Warehouse(tmp_path / "wh")
-    run_ok([v1], store.root)
+    store = copy_of(one_flag[0], tmp_path / "wh")  # after a run of v1: task 1, its annotation flagged GT
     before = {t.key: store.read(t) for t in (SOURCE_FILES, TASKS, ANNOTATIONS, QUARANTINE)}
 
     real_sink = pl.LazyFrame.sink_parquet
@@ -217,7 +224,7 @@ def test_a_write_that_fails_midway_leaves_the_previous_state(tmp_path, monkeypat
 
     monkeypatch.setattr(pl.LazyFrame, "sink_parquet", failing_sink)
     (tmp_path / "gt").mkdir()
-    result = execute([v2], store.root, groundtruth=tmp_path / "gt")
+    result = execute([v2], store.root, groundtruth=tmp_path / "gt", instance=in_memory())
     assert not result.success
     monkeypatch.undo()
     for table in (SOURCE_FILES, TASKS, ANNOTATIONS, QUARANTINE):
@@ -350,14 +357,13 @@ def test_sample_run_daily_trend_adds_up_to_the_dashboard(sample_run):
     assert scored["accuracy"].to_list() == pytest.approx(scored["accuracy_days"].to_list(), abs=1e-12)
 
 
-def test_the_same_input_gives_the_same_bits(tmp_path):
-    from pipeline.sample import write_sample
+def test_the_same_input_gives_the_same_bits(sample_run, tmp_path):
+    from pipeline.sample import bundled_sample
     from tests.test_concurrency import assert_same, contents
 
-    sample = write_sample(tmp_path / "sample.json")
-    stores = [Warehouse(tmp_path / name) for name in ("first", "second")]
-    for store in stores:
-        run_ok([sample], store.root)
+    _, first = sample_run  # the bundled sample in a fresh warehouse; the same file again in another
+    stores = [first, Warehouse(tmp_path / "second")]
+    run_ok([bundled_sample(first.root)], stores[1].root)
     assert_same(contents(stores[0]), contents(stores[1]))  # every float to the last bit: sums add in a fixed order
     for part in ("regions", "ground_truth", "tasks", "categories"):  # a GT version's files, byte for byte
         first, second = ((s.gt_version_path("7", 0) / f"{part}.parquet").read_bytes() for s in stores)
@@ -501,7 +507,10 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
     (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
     (tmp_path / "gt").mkdir()
     result = execute(
-        [write_export(tmp_path / "more.json", [ls_task(2, [ls_annotation(21, user=3)])])], store.root, groundtruth=tmp_path / "gt"
+        [write_export(tmp_path / "more.json", [ls_task(2, [ls_annotation(21, user=3)])])],
+        store.root,
+        groundtruth=tmp_path / "gt",
+        instance=in_memory(),
     )
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "expectations_annotations")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN and store.read(QUARANTINE).is_empty()

@@ -29,7 +29,7 @@ from pipeline.instance import open_instance
 from pipeline.report import REVIEW_ROWS, People, ReportData, render, task_link
 from pipeline.sample import write_sample
 from pipeline.warehouse import Warehouse
-from tests.conftest import run_ok
+from tests.conftest import copy_of, run_ok
 
 SECTIONS = (
     "figures", "annotators", "agreement", "agreement-trend", "task-agreement", "label-f1", "confusion", "models", "gt-versions",
@@ -186,13 +186,13 @@ def test_the_report_says_when_annotators_have_no_names_and_how_to_add_them(sampl
     assert f"No name in the people file for 1 of {len(humans)} annotators: {humans[0]}." in partly
 
 
-def test_agreement_over_time_has_a_point_per_run_and_per_day(tmp_path):
+def test_agreement_over_time_has_a_point_per_run_and_per_day(sample_run, tmp_path):
     """Two runs, the second on an export where some annotators changed their answers and a GT flag moved: the
     report plots Fleiss' kappa and Krippendorff's alpha per run with their intervals, task agreement per day,
     and the second GT version's bar carries its counts."""
     warehouse, groundtruth = tmp_path / "warehouse", tmp_path / "gt"
     groundtruth.mkdir()
-    run_ok([], warehouse, groundtruth)
+    copy_of(sample_run[1], warehouse)  # the first run: the bundled sample's
     edited = write_sample(tmp_path / "edited.json")
     tasks = json.loads(edited.read_text())
     for task in tasks[::3]:  # a later answer agrees with the first annotator's species

@@ -10,7 +10,7 @@ from pipeline.contract import ANNOTATION_SCORES, ANNOTATIONS, GROUND_TRUTH, GROU
 from pipeline.ingest import read_export
 from pipeline.validation import screen
 from pipeline.warehouse import Warehouse
-from tests.conftest import ls_annotation, ls_task, run_ok, write_export
+from tests.conftest import in_memory, ls_annotation, ls_task, run_ok, write_export
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -183,7 +183,7 @@ def test_a_self_intersecting_polygon_is_scored_as_repaired_and_flagged_not_quara
 
     store, groundtruth = Warehouse(tmp_path / "wh"), tmp_path / "groundtruth"
     groundtruth.mkdir()
-    result = execute([path], store.root, groundtruth=groundtruth)
+    result = execute([path], store.root, groundtruth=groundtruth, instance=in_memory())
     assert result.success and store.read(QUARANTINE).is_empty()
     scores = store.read(ANNOTATION_SCORES).filter(pl.col("control") == "outline")
     assert scores.select("annotation_id", "score", "repaired").rows() == [("2", 0.5, 1)]

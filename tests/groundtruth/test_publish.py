@@ -14,18 +14,18 @@ from pycocotools.coco import COCO
 from pipeline.cli import main
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH
 from pipeline.warehouse import Warehouse
-from tests.conftest import run_ok
+from tests.conftest import copy_of, run_ok
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """The bundled sample, then an override: two published GT versions."""
+def published(sample_run, tmp_path_factory):
+    """The bundled sample (the session's run, copied), then an override: two published GT versions."""
     root = tmp_path_factory.mktemp("published")
     warehouse, groundtruth = root / "wh", root / "gt"
-    run_ok([], warehouse, groundtruth)
-    store = Warehouse(warehouse)
+    groundtruth.mkdir()
+    store = copy_of(sample_run[1], warehouse)
     task = store.read(GROUND_TRUTH).row(0, named=True)
     other = (  # a task with GT and another submitted annotation the override will make GT
         store.scan(GROUND_TRUTH)

@@ -11,7 +11,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.contract import GROUND_TRUTH
 from pipeline.warehouse import Warehouse
-from tests.conftest import ls_annotation, ls_task, run_ok, write_export
+from tests.conftest import copy_of, ls_annotation, ls_task, run_ok, write_export
 
 FORMATS = {"coco": "gt.coco.json", "ls-json": "gt.json", "scout-csv": "gt-annotations.csv", "parquet": "gt.parquet"}
 
@@ -53,9 +53,18 @@ def exported(store: Warehouse, project: str, version: int, folder) -> dict[str, 
     return files
 
 
-def test_an_edited_gt_box_makes_a_new_version_and_version_0_exports_the_same_bytes(tmp_path):
-    store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
-    run_ok([write_export(tmp_path / "v1.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])], store.root, gt)
+@pytest.fixture(scope="module")
+def one_box(tmp_path_factory) -> Warehouse:
+    """Project 7 after one run: one task, its GT a box at x=10 (GT version 0). Read only: tests that run
+    again work on a `copy_of` it."""
+    root = tmp_path_factory.mktemp("one-box")
+    store = Warehouse(root / "wh")
+    run_ok([write_export(root / "p7.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])], store.root, root / "gt")
+    return store
+
+
+def test_an_edited_gt_box_makes_a_new_version_and_version_0_exports_the_same_bytes(one_box, tmp_path):
+    store, gt = copy_of(one_box, tmp_path / "wh"), tmp_path / "gt"
     before = exported(store, "7", 0, tmp_path / "before")
 
     moved = ls_task(1, [box_annotation(1, x=40.0, updated_at="2026-02-01T10:00:00Z")], project=7)
@@ -70,9 +79,8 @@ def test_an_edited_gt_box_makes_a_new_version_and_version_0_exports_the_same_byt
     assert [a["bbox"][0] for a in coco[0]["annotations"]] == [100.0] and [a["bbox"][0] for a in coco[1]["annotations"]] == [400.0]
 
 
-def test_coco_category_ids_stay_put_when_another_project_or_a_new_label_comes(tmp_path):
-    store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
-    run_ok([write_export(tmp_path / "p7.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])], store.root, gt)
+def test_coco_category_ids_stay_put_when_another_project_or_a_new_label_comes(one_box, tmp_path):
+    store, gt = copy_of(one_box, tmp_path / "wh"), tmp_path / "gt"
     run_ok([write_export(tmp_path / "p901.json", [ls_task(1, [box_annotation(2, x=10.0, label="aardvark")], project=901)])], store.root, gt)
     more = [ls_task(1, [box_annotation(1, x=10.0)], project=7), ls_task(2, [box_annotation(3, x=5.0, label="antelope")], project=7)]
     run_ok([write_export(tmp_path / "p7-more.json", more)], store.root, gt)
@@ -85,9 +93,8 @@ def test_coco_category_ids_stay_put_when_another_project_or_a_new_label_comes(tm
     assert categories(1) == {"zebra": 1, "antelope": 2}  # not sorted by name: zebra keeps its id
 
 
-def test_versions_count_per_project_and_every_command_speaks_of_them(tmp_path, capsys):
-    store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
-    run_ok([write_export(tmp_path / "p7.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])], store.root, gt)
+def test_versions_count_per_project_and_every_command_speaks_of_them(one_box, tmp_path, capsys):
+    store, gt = copy_of(one_box, tmp_path / "wh"), tmp_path / "gt"
     run_ok(
         [write_export(tmp_path / "p7b.json", [ls_task(1, [box_annotation(1, x=30.0, updated_at="2026-03-01T00:00:00Z")], project=7)])],
         store.root,
@@ -150,9 +157,8 @@ def test_quality_rows_carry_their_gt_version_and_run_and_earlier_runs_stay_reada
 
 
 @pytest.mark.parametrize("reader", ["polars", "pyarrow", "duckdb"])
-def test_a_version_reads_back_without_gtq_in_one_line(tmp_path, reader):
-    store = Warehouse(tmp_path / "wh")
-    run_ok([write_export(tmp_path / "p.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])], store.root, tmp_path / "gt")
+def test_a_version_reads_back_without_gtq_in_one_line(one_box, reader):
+    store = one_box
     path = f"{store.root}/projects/7/ground_truth/0/regions.parquet"  # the documented path
     if reader == "polars":
         frame = pl.read_parquet(path)
