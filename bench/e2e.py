@@ -52,7 +52,10 @@ def write_export(path: Path, n_tasks: int, seed: int = 11) -> Path:
             annotations.append(
                 {
                     "id": annotation_id,
-                    "completed_by": {"id": 10 + annotation_id % ANNOTATORS, "email": f"annotator{annotation_id % ANNOTATORS}@example.org"},
+                    "completed_by": {
+                        "id": 10 + annotation_id % ANNOTATORS,
+                        "email": f"annotator{annotation_id % ANNOTATORS}@example.org",
+                    },
                     "result": [
                         _result(rng, "choices", annotation_id),
                         _result(rng, "box", 2 * annotation_id),
@@ -77,8 +80,13 @@ def write_export(path: Path, n_tasks: int, seed: int = 11) -> Path:
                 _result(rng, "box", 2 * 10**9 + 2 * task_id + 1) | {"score": round(rng.uniform(0.3, 1.0), 3)},
             ],
         }
-        return {"id": task_id, "data": {"image": f"s3://bucket/{task_id:08d}.jpg"}, "annotations": annotations,
-                "predictions": [prediction], "project": 42}  # fmt: skip
+        return {
+            "id": task_id,
+            "data": {"image": f"s3://bucket/{task_id:08d}.jpg"},
+            "annotations": annotations,
+            "predictions": [prediction],
+            "project": 42,
+        }
 
     with open(path, "wb") as f:
         f.write(b"[")
@@ -108,18 +116,33 @@ def script(path: Path, out: Path, boxes: bool) -> None:
             who = annotation["completed_by"]["email"]
             for result in annotation["result"]:
                 if result["type"] == "choices":
-                    rows.append((task["id"], annotation["id"], who, annotation["ground_truth"], result["value"]["choices"][0]))
+                    rows.append(
+                        (task["id"], annotation["id"], who, annotation["ground_truth"], result["value"]["choices"][0])
+                    )
                 elif boxes and result["type"] == "rectanglelabels":
                     v = result["value"]
                     box_rows.append(
-                        (task["id"], who, annotation["ground_truth"], v["x"], v["y"], v["width"], v["height"], v["rectanglelabels"][0])
+                        (
+                            task["id"],
+                            who,
+                            annotation["ground_truth"],
+                            v["x"],
+                            v["y"],
+                            v["width"],
+                            v["height"],
+                            v["rectanglelabels"][0],
+                        )
                     )
     del tasks
     answers = pd.DataFrame(rows, columns=["task", "annotation", "annotator", "is_gt", "label"])
     gt = answers[answers.is_gt].set_index("task")["label"]
     others = answers[~answers.is_gt]
     scored = others[others.task.isin(gt.index)]
-    accuracy = scored.assign(correct=scored.label.to_numpy() == gt.loc[scored.task].to_numpy()).groupby("annotator").correct.mean()
+    accuracy = (
+        scored.assign(correct=scored.label.to_numpy() == gt.loc[scored.task].to_numpy())
+        .groupby("annotator")
+        .correct.mean()
+    )
     wide = answers.pivot_table(index="task", columns="annotator", values="label", aggfunc="first")
     kappas = {}
     names = list(wide.columns)
@@ -139,7 +162,9 @@ def script(path: Path, out: Path, boxes: bool) -> None:
         "kappa": kappas,
     }
     if boxes:
-        result["box_recall"] = _box_scores(pd.DataFrame(box_rows, columns=["task", "annotator", "is_gt", "x", "y", "w", "h", "label"]))
+        result["box_recall"] = _box_scores(
+            pd.DataFrame(box_rows, columns=["task", "annotator", "is_gt", "x", "y", "w", "h", "label"])
+        )
     out.write_text(json.dumps(result))
 
 
@@ -211,7 +236,10 @@ def gtq_numbers(warehouse: Path, samples: list[tuple[float, float]]) -> dict:
         "fleiss": agreement["fleiss_kappa"],
         "alpha": agreement["krippendorff_alpha"],
         "mean_accuracy": accuracy["score"].mean(),
-        "kappa": {"|".join(sorted((r["annotator_a"], r["annotator_b"]))): r["cohen_kappa"] for r in pairs.iter_rows(named=True)},
+        "kappa": {
+            "|".join(sorted((r["annotator_a"], r["annotator_b"]))): r["cohen_kappa"]
+            for r in pairs.iter_rows(named=True)
+        },
     }
 
 
@@ -239,7 +267,9 @@ def timed(command: list[str], memory_limit_gb: float | None = None) -> dict:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limited if memory_limit_gb else None)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limited if memory_limit_gb else None
+    )
     samples, done = [], threading.Event()
 
     def sample() -> None:
@@ -256,7 +286,11 @@ def timed(command: list[str], memory_limit_gb: float | None = None) -> dict:
     failed = None
     if status != 0:
         error = process.stderr.read().decode(errors="replace").strip().splitlines()
-        failed = f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else (error[-1] if error else f"exit {status}")
+        failed = (
+            f"killed by signal {os.WTERMSIG(status)}"
+            if os.WIFSIGNALED(status)
+            else (error[-1] if error else f"exit {status}")
+        )
     return {"seconds": seconds, "rss_mb": peak, "samples": samples, "failed": failed}
 
 
@@ -268,10 +302,20 @@ def measure(n_tasks: int, folder: Path, scripts: bool = True) -> dict:
     warehouse = folder / f"warehouse-{n_tasks}"
     rows = {"tasks": n_tasks, "file_mb": export.stat().st_size / 1e6}
     (folder / "gt").mkdir(exist_ok=True)  # the default policy: a configured GT folder must exist
-    rows["gtq"] = timed([str(GTQ), "run", "--source", str(export), "--warehouse", str(warehouse), "--groundtruth", str(folder / "gt")])
+    rows["gtq"] = timed(
+        [str(GTQ), "run", "--source", str(export), "--warehouse", str(warehouse), "--groundtruth", str(folder / "gt")]
+    )
     for name, boxes in (("script: choices", False), ("script: choices + boxes", True)) if scripts else ():
         out = folder / f"{name.replace(' ', '_').replace(':', '').replace('+', 'and')}-{n_tasks}.json"
-        command = [sys.executable, "-m", "bench.e2e", "--script", str(export), str(out), *(["--boxes"] if boxes else [])]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.e2e",
+            "--script",
+            str(export),
+            str(out),
+            *(["--boxes"] if boxes else []),
+        ]
         rows[name] = timed(command, memory_limit_gb=SCRIPT_MEMORY_GB)
         rows[f"{name} numbers"] = None if rows[name]["failed"] else json.loads(out.read_text())
     rows["gtq numbers"] = gtq_numbers(warehouse, rows["gtq"]["samples"])
@@ -320,7 +364,11 @@ def report(results: list[dict], command: str) -> str:
             if run["failed"]:
                 same = f"did not finish: {run['failed']}"
             else:
-                same = "" if name == "gtq" else ("yes (Fleiss, alpha, accuracy, every kappa)" if not problems else "; ".join(problems))
+                same = (
+                    ""
+                    if name == "gtq"
+                    else ("yes (Fleiss, alpha, accuracy, every kappa)" if not problems else "; ".join(problems))
+                )
             lines.append(
                 f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | {run['seconds']:.1f} | {run['rss_mb']:,.0f} | {run['seconds'] / base:.2f} | {same} |"
             )
@@ -328,24 +376,41 @@ def report(results: list[dict], command: str) -> str:
     for r in results:
         steps = sorted(r["gtq numbers"]["steps"].items(), key=lambda kv: -kv[1][0])
         total = sum(seconds for _, (seconds, _) in steps)
-        lines.append(f"**{r['tasks']:,} tasks**: steps {total:.1f} s of {r['gtq']['seconds']:.1f} s wall; "
-                     + ", ".join(f"{step} {seconds:.1f} ({seconds / total:.0%}, {rss:,.0f} MB)" for step, (seconds, rss) in steps[:12]))  # fmt: skip
+        lines.append(
+            f"**{r['tasks']:,} tasks**: steps {total:.1f} s of {r['gtq']['seconds']:.1f} s wall; "
+            + ", ".join(
+                f"{step} {seconds:.1f} ({seconds / total:.0%}, {rss:,.0f} MB)" for step, (seconds, rss) in steps[:12]
+            )
+        )
         lines.append("")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, nargs="*", default=[10_000, 100_000], help="sizes measured beside the scripts")
-    parser.add_argument("--gtq-only", type=int, nargs="*", default=[], metavar="TASKS", help="sizes measured with gtq alone, after --tasks")
-    parser.add_argument("--script", nargs=2, metavar=("EXPORT", "OUT"), help=argparse.SUPPRESS)  # one script run, in its own process
+    parser.add_argument(
+        "--tasks", type=int, nargs="*", default=[10_000, 100_000], help="sizes measured beside the scripts"
+    )
+    parser.add_argument(
+        "--gtq-only",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="TASKS",
+        help="sizes measured with gtq alone, after --tasks",
+    )
+    parser.add_argument(
+        "--script", nargs=2, metavar=("EXPORT", "OUT"), help=argparse.SUPPRESS
+    )  # one script run, in its own process
     parser.add_argument("--boxes", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.script:
         script(Path(args.script[0]), Path(args.script[1]), args.boxes)
         return
     with tempfile.TemporaryDirectory(prefix="gtq-bench-e2e-") as folder:
-        results = [measure(n, Path(folder)) for n in args.tasks] + [measure(n, Path(folder), scripts=False) for n in args.gtq_only]
+        results = [measure(n, Path(folder)) for n in args.tasks] + [
+            measure(n, Path(folder), scripts=False) for n in args.gtq_only
+        ]
     text = report(results, " ".join(sys.argv[1:]))
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)

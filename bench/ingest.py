@@ -48,7 +48,9 @@ def run_json_loops(path: Path, out: Path) -> int:
         tasks = json.load(f)
     task_rows, annotation_rows, region_rows = [], [], []
     for task in tasks:
-        task_rows.append({"task_id": str(task["id"]), "project_id": str(task.get("project")), "image": task["data"].get("image")})
+        task_rows.append(
+            {"task_id": str(task["id"]), "project_id": str(task.get("project")), "image": task["data"].get("image")}
+        )
         for annotation in task.get("annotations", []):
             user = annotation.get("completed_by")
             annotator = user.get("email") if isinstance(user, dict) else user
@@ -158,7 +160,9 @@ def main() -> None:
         gtq = next((r for r in results if r["method"] == "gtq" and "error" not in r), None)
         for r in results:
             if "error" in r:
-                lines.append(f"| {size:,} | {path.stat().st_size / 1e6:,.0f} | {r['method']} | error: {r['error']} | | | | |")
+                lines.append(
+                    f"| {size:,} | {path.stat().st_size / 1e6:,.0f} | {r['method']} | error: {r['error']} | | | | |"
+                )
                 continue
             speedup = f"{r['seconds'] / gtq['seconds']:.1f}x" if gtq else ""
             memory = f"{gtq['peak_rss_mb'] / r['peak_rss_mb']:.2f}" if gtq else ""

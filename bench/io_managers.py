@@ -120,7 +120,11 @@ def build(case: str, n: int, root: str, check_out: str | None = None):
 
         meta = {}
         down_io = "mem"
-        resources = {"warehouse": WarehouseResource(root=root), "io_manager": warehouse_io_manager, "mem": dg.mem_io_manager}
+        resources = {
+            "warehouse": WarehouseResource(root=root),
+            "io_manager": warehouse_io_manager,
+            "mem": dg.mem_io_manager,
+        }
     else:
         raise ValueError(case)
     resources.setdefault("mem", dg.mem_io_manager)
@@ -129,14 +133,25 @@ def build(case: str, n: int, root: str, check_out: str | None = None):
     def regions(context: dg.AssetExecutionContext) -> pl.LazyFrame:
         return regions_frame(n, context.partition_key)
 
-    @dg.asset(key=key_down, partitions_def=projects, metadata=meta, ins={"regions": dg.AssetIn(key_up)}, io_manager_key=down_io)
+    @dg.asset(
+        key=key_down,
+        partitions_def=projects,
+        metadata=meta,
+        ins={"regions": dg.AssetIn(key_up)},
+        io_manager_key=down_io,
+    )
     def regions_summary(regions: pl.LazyFrame) -> pl.DataFrame:
         return summarize(regions).collect()
 
     assets = [regions, regions_summary]
     if check_out:
 
-        @dg.asset(key=["bench", "order_check"], partitions_def=projects, ins={"regions": dg.AssetIn(key_up)}, io_manager_key="mem")
+        @dg.asset(
+            key=["bench", "order_check"],
+            partitions_def=projects,
+            ins={"regions": dg.AssetIn(key_up)},
+            io_manager_key="mem",
+        )
         def order_check(regions: pl.LazyFrame) -> None:
             Path(check_out).write_text(json.dumps(order_report(case, n, regions)))
 
@@ -201,7 +216,9 @@ def run(case: str, n: int, root: str) -> dict:
     result = dg.materialize(assets, partition_key=PROJECT, instance=instance, resources=resources, raise_on_error=True)
     seconds = time.perf_counter() - t0
     steps = {
-        e.step_key: round(e.event_specific_data.duration_ms / 1000, 2) for e in result.all_events if e.event_type_value == "STEP_SUCCESS"
+        e.step_key: round(e.event_specific_data.duration_ms / 1000, 2)
+        for e in result.all_events
+        if e.event_type_value == "STEP_SUCCESS"
     }
     return {"seconds": seconds, "steps_s": steps, "success": result.success}
 
@@ -221,10 +238,20 @@ def check(case: str, n: int, root: str) -> dict:
         out = str(Path(root).parent / "order.json")
         assets, resources = build(case, n, root, check_out=out)
         dg.materialize(
-            assets, selection=[assets[-1].key], partition_key=PROJECT, instance=instance_for(root), resources=resources, raise_on_error=True
+            assets,
+            selection=[assets[-1].key],
+            partition_key=PROJECT,
+            instance=instance_for(root),
+            resources=resources,
+            raise_on_error=True,
         )
         report = json.loads(Path(out).read_text())
-    table_dir = {"a": "core/regions", "b": "core/regions.delta", "c": "tables/core/regions", "d": "tables/core/regions"}[case]
+    table_dir = {
+        "a": "core/regions",
+        "b": "core/regions.delta",
+        "c": "tables/core/regions",
+        "d": "tables/core/regions",
+    }[case]
     files = [p for p in (Path(root) / table_dir).rglob("*.parquet")]
     report["parquet_files"] = len(files)
     report["parquet_bytes"] = sum(p.stat().st_size for p in files)
@@ -236,7 +263,9 @@ def check(case: str, n: int, root: str) -> dict:
 def child_wait4(mode: str, case: str, n: int, root: str, log: Path) -> dict:
     t0 = time.perf_counter()
     with open(log, "wb") as errf:
-        proc = subprocess.Popen([sys.executable, __file__, mode, case, str(n), root], stdout=subprocess.PIPE, stderr=errf)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, mode, case, str(n), root], stdout=subprocess.PIPE, stderr=errf
+        )
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -270,7 +299,9 @@ def main(sizes: list[int], cases: list[str]) -> None:
             checked = child_wait4("check", case, n, root, work / "check.stderr") if measured["rc"] == 0 else {}
             print("   check:", json.dumps(checked), flush=True)
             with open(results, "a") as f:
-                f.write(json.dumps({"case": case, "n": n, "uptime_before": load, "run": measured, "check": checked}) + "\n")
+                f.write(
+                    json.dumps({"case": case, "n": n, "uptime_before": load, "run": measured, "check": checked}) + "\n"
+                )
             # keep the disk tidy: the data are measured, the folder is not needed
             shutil.rmtree(work / "root", ignore_errors=True)
 

@@ -35,13 +35,27 @@ for name in ("a_first_write", "a_predicate_overwrite", "a_rechunked_first_write"
         if name.startswith("a_first") or (name == "a_predicate_overwrite" and _ == 0):
             write_deltalake(P, df.to_arrow().to_reader(), mode="overwrite", partition_by=["project_id"])
             if name == "a_predicate_overwrite":
-                write_deltalake(P, df.to_arrow().to_reader(), mode="overwrite", partition_by=["project_id"], predicate="project_id = '7'")
+                write_deltalake(
+                    P,
+                    df.to_arrow().to_reader(),
+                    mode="overwrite",
+                    partition_by=["project_id"],
+                    predicate="project_id = '7'",
+                )
         elif name == "a_predicate_overwrite":
-            write_deltalake(P, df.to_arrow().to_reader(), mode="overwrite", partition_by=["project_id"], predicate="project_id = '7'")
+            write_deltalake(
+                P,
+                df.to_arrow().to_reader(),
+                mode="overwrite",
+                partition_by=["project_id"],
+                predicate="project_id = '7'",
+            )
         elif name == "a_rechunked_first_write":
             write_deltalake(P, df.rechunk().to_arrow().to_reader(), mode="overwrite", partition_by=["project_id"])
         else:
-            df.write_delta(P, mode="overwrite", delta_write_options={"partition_by": "project_id", "predicate": "project_id = '7'"})
+            df.write_delta(
+                P, mode="overwrite", delta_write_options={"partition_by": "project_id", "predicate": "project_id = '7'"}
+            )
         kept += read_back().equals(gen)
     out[name] = f"{kept}/{tries} kept ({files()} file(s))"
 print(json.dumps(out))

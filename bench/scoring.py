@@ -72,9 +72,15 @@ def write_boxes(gt_path: Path, boxes_path: Path, n_images: int, seed: int = 2) -
     image = np.repeat(np.arange(n_images, dtype=np.int32), per_image)
     n = len(image)
     gt = pl.DataFrame(
-        {"task_id": image, "label": rng.integers(0, 4, n).astype(np.int32), "x": rng.uniform(0, 80, n), "y": rng.uniform(0, 80, n),
-         "width": rng.uniform(4, 20, n), "height": rng.uniform(4, 20, n)}
-    )  # fmt: skip
+        {
+            "task_id": image,
+            "label": rng.integers(0, 4, n).astype(np.int32),
+            "x": rng.uniform(0, 80, n),
+            "y": rng.uniform(0, 80, n),
+            "width": rng.uniform(4, 20, n),
+            "height": rng.uniform(4, 20, n),
+        }
+    )
     copies = []
     for annotator in range(PER_TASK):
         kept = gt.filter(pl.Series(rng.random(n) > 0.08))
@@ -82,12 +88,14 @@ def write_boxes(gt_path: Path, boxes_path: Path, n_images: int, seed: int = 2) -
         copies.append(
             kept.with_columns(
                 annotator=pl.lit(annotator, pl.Int32),
-                label=pl.Series(np.where(rng.random(m) < 0.9, kept["label"].to_numpy(), rng.integers(0, 4, m)).astype(np.int32)),
+                label=pl.Series(
+                    np.where(rng.random(m) < 0.9, kept["label"].to_numpy(), rng.integers(0, 4, m)).astype(np.int32)
+                ),
                 x=kept["x"] + rng.normal(0, 1.5, m),
                 y=kept["y"] + rng.normal(0, 1.5, m),
                 width=(kept["width"] + rng.normal(0, 1.5, m)).clip(0.5),
                 height=(kept["height"] + rng.normal(0, 1.5, m)).clip(0.5),
-            )  # fmt: skip
+            )
         )
         extra = int(0.05 * n)
         copies.append(
@@ -101,7 +109,7 @@ def write_boxes(gt_path: Path, boxes_path: Path, n_images: int, seed: int = 2) -
                     "height": rng.uniform(4, 20, extra),
                     "annotator": np.full(extra, annotator, dtype=np.int32),
                 }
-            )  # fmt: skip
+            )
         )
     gt.write_parquet(gt_path)
     pl.concat(copies, how="diagonal").select(gt.columns + ["annotator"]).write_parquet(boxes_path)
@@ -160,7 +168,11 @@ def gtq_boxes(data: Path, size: str = "") -> dict:
     from pipeline.metrics.detection import detection_scores
 
     keys = {"project_id": pl.lit("p"), "control": pl.lit("bbox")}
-    gt = pl.read_parquet(data / f"gt{size}.parquet").with_row_index("box").with_columns(**keys, box=pl.col("box").cast(pl.Int64))
+    gt = (
+        pl.read_parquet(data / f"gt{size}.parquet")
+        .with_row_index("box")
+        .with_columns(**keys, box=pl.col("box").cast(pl.Int64))
+    )
     boxes = (
         pl.read_parquet(data / f"boxes{size}.parquet")
         .with_row_index("box")
@@ -337,7 +349,10 @@ def measure(method: str, data: Path) -> dict:
     if done.returncode != 0:
         return {"method": method, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
     result = {"method": method, **json.loads(done.stdout.strip().splitlines()[-1])}
-    print(f"  {method}: {result['seconds']:.2f} s (first call {result['cold_seconds']:.2f} s), {result['peak_rss_mb']:,.0f} MB", flush=True)
+    print(
+        f"  {method}: {result['seconds']:.2f} s (first call {result['cold_seconds']:.2f} s), {result['peak_rss_mb']:,.0f} MB",
+        flush=True,
+    )
     return result
 
 
@@ -353,7 +368,11 @@ def agreement(what: str, gtq: dict, reference: dict, data: Path) -> str:
         joined = mine.join(theirs, on=["rater_a", "rater_b"], suffix="_ref")
         return f"{joined.height} pairs, max |difference| {(joined['cohen_kappa'] - joined['cohen_kappa_ref']).abs().max():.1e}"
     if what == "tp":
-        return "same true positives" if mine.equals(theirs.cast(mine.schema)) else f"different: {mine.to_dicts()} vs {theirs.to_dicts()}"
+        return (
+            "same true positives"
+            if mine.equals(theirs.cast(mine.schema))
+            else f"different: {mine.to_dicts()} vs {theirs.to_dicts()}"
+        )
     column = "majority" if what == "majority" else "label"
     joined = mine.join(theirs.with_columns(pl.col("item").cast(mine["item"].dtype)), on="item", suffix="_ref")
     decided = joined.drop_nulls(column)  # gtq reports a tie as null where crowd-kit picks one
@@ -371,7 +390,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/gtq-bench-scoring"))
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "DATA"), help=argparse.SUPPRESS)
     parser.add_argument("--generate", type=Path, metavar="DATA", help=argparse.SUPPRESS)
-    parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last run's measurements")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite the report from the last run's measurements"
+    )
     args = parser.parse_args()
     if args.one:
         one(args.one[0], Path(args.one[1]))
@@ -387,9 +408,23 @@ def main() -> None:
     data.mkdir(parents=True, exist_ok=True)
     if not (data / "labels.parquet").exists():  # in its own process: a child inherits its parent's peak RSS
         subprocess.run(
-            [sys.executable, "-m", "bench.scoring", "--generate", str(data), "--tasks", str(args.tasks), "--images", str(args.images), "--big-images", str(args.big_images)],
-            cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "bench.scoring",
+                "--generate",
+                str(data),
+                "--tasks",
+                str(args.tasks),
+                "--images",
+                str(args.images),
+                "--big-images",
+                str(args.big_images),
+            ],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     methods = [m for m in METHODS if args.big_images or m != "gtq box matching (big)"]
     raw = data / "results.json"
     if args.report_only and raw.exists():
@@ -406,7 +441,9 @@ def main() -> None:
     for gtq_name, reference_name, what, floor in COMPARISONS:
         gtq, reference = results[gtq_name], results[reference_name]
         if "error" in gtq or "error" in reference:
-            lines.append(f"| {what} | | | {reference_name} | error: {gtq.get('error') or reference.get('error')} | | | {floor}x | |")
+            lines.append(
+                f"| {what} | | | {reference_name} | error: {gtq.get('error') or reference.get('error')} | | | {floor}x | |"
+            )
             continue
         if what != "tp":
             reference_total += reference["seconds"]

@@ -50,15 +50,31 @@ def measure(n_annotations: int) -> list[tuple[str, int, float]]:
             started = time.perf_counter()
             result = _results(view, suite, "SUMMARY")
             rows.append(
-                (f"{table.key}: GE on every column ({len(result.results)} expectations)", view.height, time.perf_counter() - started)
+                (
+                    f"{table.key}: GE on every column ({len(result.results)} expectations)",
+                    view.height,
+                    time.perf_counter() - started,
+                )
             )
             started = time.perf_counter()
             failing_rows(view, suite, ids)
-            rows.append((f"{table.key}: GE on the columns the suite names, failing rows named", view.height, time.perf_counter() - started))
+            rows.append(
+                (
+                    f"{table.key}: GE on the columns the suite names, failing rows named",
+                    view.height,
+                    time.perf_counter() - started,
+                )
+            )
         started = time.perf_counter()
         rejected = screen([frames]).rejected
         validated = sum(n for step, n, _ in rows if step.endswith("derived columns"))
-        rows.append((f"validation before use, end to end ({rejected.height} rejected)", validated, time.perf_counter() - started))
+        rows.append(
+            (
+                f"validation before use, end to end ({rejected.height} rejected)",
+                validated,
+                time.perf_counter() - started,
+            )
+        )
     return rows
 
 

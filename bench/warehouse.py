@@ -55,12 +55,34 @@ def with_other_projects(template: Warehouse, count: int, root: Path) -> Warehous
 
 def small_project(folder: Path) -> Path:
     tasks = [
-        {"id": i, "project": 4242, "data": {"image": f"img_{i}.jpg"}, "predictions": [],
-         "annotations": [{"id": 100 + i, "completed_by": 1, "ground_truth": True, "was_cancelled": False, "lead_time": 3.0,
-                          "created_at": "2026-01-01T09:00:00Z", "updated_at": "2026-01-01T10:00:00Z",
-                          "result": [{"id": f"r{i}", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": ["cat"]}}]}]}
+        {
+            "id": i,
+            "project": 4242,
+            "data": {"image": f"img_{i}.jpg"},
+            "predictions": [],
+            "annotations": [
+                {
+                    "id": 100 + i,
+                    "completed_by": 1,
+                    "ground_truth": True,
+                    "was_cancelled": False,
+                    "lead_time": 3.0,
+                    "created_at": "2026-01-01T09:00:00Z",
+                    "updated_at": "2026-01-01T10:00:00Z",
+                    "result": [
+                        {
+                            "id": f"r{i}",
+                            "type": "choices",
+                            "from_name": "label",
+                            "to_name": "image",
+                            "value": {"choices": ["cat"]},
+                        }
+                    ],
+                }
+            ],
+        }
         for i in (1, 2)
-    ]  # fmt: skip
+    ]
     path = folder / "small.json"
     path.write_text(json.dumps(tasks))
     return path
@@ -83,7 +105,9 @@ def main() -> None:
             setup = time.monotonic() - started
             first, again = gtq_run(store.root, small), gtq_run(store.root, small)
             size = sum(p.stat().st_size for p in store.root.rglob("*") if p.is_file()) / 1e6
-            rows.append({"others": count, "warehouse_mb": size, "first_run_s": first, "rerun_s": again, "setup_s": setup})
+            rows.append(
+                {"others": count, "warehouse_mb": size, "first_run_s": first, "rerun_s": again, "setup_s": setup}
+            )
             print(rows[-1], flush=True)
             shutil.rmtree(store.root.parent)
     write_results(rows)

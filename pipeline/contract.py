@@ -718,7 +718,9 @@ def markdown() -> str:
     for table in ALL_TABLES:
         meanings = {column: describe(table.key, column).replace("|", "\\|") for column in table.columns}
         rows = "\n".join(f"| `{column}` | {dtype} | {meanings[column]} |" for column, dtype in table.columns.items())
-        sections.append(f"### `{table.key}`\n{table.description}\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n")
+        sections.append(
+            f"### `{table.key}`\n{table.description}\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n"
+        )
     return "\n".join(sections)
 
 

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline.contract import ANNOTATION_SCORES, ANNOTATIONS, ANNOTATOR_PERFORMANCE, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES, TASKS
+from pipeline.contract import (
+    ANNOTATION_SCORES,
+    ANNOTATIONS,
+    ANNOTATOR_PERFORMANCE,
+    GROUND_TRUTH,
+    GROUND_TRUTH_HISTORY,
+    SOURCE_FILES,
+    TASKS,
+)
 from pipeline.metrics.scores import overall
 
 
@@ -38,7 +46,11 @@ def _decision() -> pl.Expr:
         return pl.when(pl.col(column).fill_null("") != "").then(pl.lit(prefix) + pl.col(column)).otherwise(pl.lit(""))
 
     return pl.concat_str(
-        pl.col("method"), pl.lit(" v"), pl.col("version").cast(pl.String), known("decided_by", " by "), known("reason", ": ")
+        pl.col("method"),
+        pl.lit(" v"),
+        pl.col("version").cast(pl.String),
+        known("decided_by", " by "),
+        known("reason", ": "),
     )
 
 
@@ -58,7 +70,9 @@ def explain_annotator(store, project: str, annotator: str) -> Explanation:
     performance = store.scan_project(ANNOTATOR_PERFORMANCE, project).filter(pl.col("annotator") == annotator).collect()
     if performance.is_empty():
         known = store.scan_project(ANNOTATOR_PERFORMANCE, project).select("annotator").collect()["annotator"].to_list()
-        raise LookupError(f"project {project} has no annotator {annotator!r} (annotators: {', '.join(sorted(known)) or 'none'})")
+        raise LookupError(
+            f"project {project} has no annotator {annotator!r} (annotators: {', '.join(sorted(known)) or 'none'})"
+        )
     row = performance.row(0, named=True)
     scores = store.scan_project(ANNOTATION_SCORES, project).filter(pl.col("annotator") == annotator)
     sources = store.scan_project(ANNOTATIONS, project).select("task_id", "annotation_id", "source_file", "content_hash")
@@ -78,7 +92,7 @@ def explain_annotator(store, project: str, annotator: str) -> Explanation:
             "content_hash",
             "gt_source_file",
             "gt_content_hash",
-        )  # fmt: skip
+        )
         .collect()
     )
     lines = [

@@ -34,7 +34,9 @@ def migrate(root: str | Path, log=print) -> dict[str, int]:
     tables = {table.key: table for table in ALL_TABLES}
     written = {}
     for folder in storage.names("projects"):
-        commits = sorted(n for n in storage.names(f"projects/{folder}/commits") if n.endswith(".json") and n[0].isdigit())
+        commits = sorted(
+            n for n in storage.names(f"projects/{folder}/commits") if n.endswith(".json") and n[0].isdigit()
+        )
         if not commits:
             continue
         project, count = unquote(folder), 0

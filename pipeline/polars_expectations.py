@@ -39,7 +39,9 @@ def supported(expectation: dict) -> bool:
     allowed = SUPPORTED.get(expectation.get("type"))
     if allowed is None or not set(kwargs) <= allowed:
         return False
-    if "row_condition" in kwargs and not (isinstance(kwargs["row_condition"], str) and kwargs.get("condition_parser") == "pandas"):
+    if "row_condition" in kwargs and not (
+        isinstance(kwargs["row_condition"], str) and kwargs.get("condition_parser") == "pandas"
+    ):
         return False
     between = expectation["type"] == "expect_column_values_to_be_between"
     return not (between and kwargs.get("min_value") is None and kwargs.get("max_value") is None)
@@ -54,7 +56,9 @@ def validate_suite(frame: pl.DataFrame, suite_json: dict, result_format: dict, p
     from great_expectations.validator.validation_statistics import calc_validation_statistics
 
     ordered = _in_ge_order(suite_json["expectations"])
-    suite = gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k not in ("id", "expectations")}, expectations=ordered)
+    suite = gx.ExpectationSuite(
+        **{k: v for k, v in suite_json.items() if k not in ("id", "expectations")}, expectations=ordered
+    )
     frame = _as_pandas_reads(frame).with_row_index(_INDEX)
     masks: dict[str, pl.Series] = {}
     parsed = _parsed(dict(result_format))  # GE fills in its defaults in place: each call gets its own copy
@@ -78,7 +82,11 @@ def validate_suite(frame: pl.DataFrame, suite_json: dict, result_format: dict, p
         "great_expectations_version": gx.__version__,
         "batch_spec": {"batch_data": "PolarsDataFrame", "data_asset_name": suite_json["name"]},
         "batch_markers": {"ge_load_time": datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")},
-        "active_batch_definition": {"datasource_name": "gtq", "data_asset_name": suite_json["name"], "batch_identifiers": {}},
+        "active_batch_definition": {
+            "datasource_name": "gtq",
+            "data_asset_name": suite_json["name"],
+            "batch_identifiers": {},
+        },
     }
     if left:
         by_ge = fallback({**suite_json, "expectations": left})
@@ -116,7 +124,9 @@ def _parsed(result_format: dict) -> dict:
     return parse_result_format(result_format)
 
 
-def _measure(frame: pl.DataFrame, kind: str, kwargs: dict, condition: str | None, result_format: dict, masks: dict) -> dict:
+def _measure(
+    frame: pl.DataFrame, kind: str, kwargs: dict, condition: str | None, result_format: dict, masks: dict
+) -> dict:
     """The metrics the expectation's `_validate` reads, by name, as GE's pandas engine computes them."""
     if "column" in kwargs:
         domain = [kwargs["column"]]
@@ -144,7 +154,9 @@ def _measure(frame: pl.DataFrame, kind: str, kwargs: dict, condition: str | None
             unexpected = ~_between(values, kwargs)
     else:
         missing = [pl.col(c).is_null() for c in domain]
-        ignore = kwargs.get("ignore_row_if") or ("both_values_are_missing" if "column_A" in kwargs else "all_values_are_missing")
+        ignore = kwargs.get("ignore_row_if") or (
+            "both_values_are_missing" if "column_A" in kwargs else "all_values_are_missing"
+        )
         if ignore in ("both_values_are_missing", "all_values_are_missing"):
             considered = rows.filter(~pl.all_horizontal(missing))
         elif ignore in ("either_value_is_missing", "any_value_is_missing"):

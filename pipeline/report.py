@@ -65,8 +65,12 @@ class People:
             reader = csv.DictReader(f)
             missing = [c for c in ("annotator", "name") if c not in (reader.fieldnames or [])]
             if missing:
-                raise ValueError(f"{path}: the people file lacks the column(s) {missing} (header: {','.join(PEOPLE_COLUMNS)})")
-            return cls({row["annotator"].strip(): {k: (row.get(k) or "").strip() for k in PEOPLE_COLUMNS} for row in reader})
+                raise ValueError(
+                    f"{path}: the people file lacks the column(s) {missing} (header: {','.join(PEOPLE_COLUMNS)})"
+                )
+            return cls(
+                {row["annotator"].strip(): {k: (row.get(k) or "").strip() for k in PEOPLE_COLUMNS} for row in reader}
+            )
 
     def name(self, annotator: str) -> str:
         person = self.rows.get(annotator)
@@ -98,8 +102,21 @@ def report_tables() -> tuple[Table, ...]:
     return (*WHOLE_TABLES, ANNOTATIONS)
 
 
-WHOLE_TABLES = (AGREEMENT_MATRIX, ANNOTATOR_DAILY, ANNOTATOR_PERFORMANCE, REGION_CONFLICTS, CALIBRATION_CURVE, CONFUSION_MATRIX,
-                GROUND_TRUTH_HISTORY, LABEL_SCORES, MODEL_PERFORMANCE, PRECISION_RECALL_CURVE, PROJECT_AGREEMENT, REVIEW_QUEUE, TASK_AGREEMENT)  # fmt: skip
+WHOLE_TABLES = (
+    AGREEMENT_MATRIX,
+    ANNOTATOR_DAILY,
+    ANNOTATOR_PERFORMANCE,
+    REGION_CONFLICTS,
+    CALIBRATION_CURVE,
+    CONFUSION_MATRIX,
+    GROUND_TRUTH_HISTORY,
+    LABEL_SCORES,
+    MODEL_PERFORMANCE,
+    PRECISION_RECALL_CURVE,
+    PROJECT_AGREEMENT,
+    REVIEW_QUEUE,
+    TASK_AGREEMENT,
+)
 
 
 @dataclass(frozen=True)
@@ -273,7 +290,9 @@ def _with_intervals(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` with each column of INTERVALS it has made a struct of the value and its interval (shown as
     `value [low, high]`)."""
     return frame.with_columns(
-        pl.struct(value=pl.col(c), low=pl.col(f"{c}_ci_low"), high=pl.col(f"{c}_ci_high")).alias(c) for c in INTERVALS if c in frame.columns
+        pl.struct(value=pl.col(c), low=pl.col(f"{c}_ci_low"), high=pl.col(f"{c}_ci_high")).alias(c)
+        for c in INTERVALS
+        if c in frame.columns
     )
 
 
@@ -282,7 +301,9 @@ def meaning(table: Table, column: str) -> str:
     if column in REPORT_TERMS:
         return REPORT_TERMS[column]
     text = describe(table.key, column)
-    return f"{text} In brackets: its 95% interval ({column}_ci_low to {column}_ci_high)." if column in INTERVALS else text
+    return (
+        f"{text} In brackets: its 95% interval ({column}_ci_low to {column}_ci_high)." if column in INTERVALS else text
+    )
 
 
 def _table_html(frame: pl.DataFrame, table: Table, links: dict[int, str] | None = None) -> str:
@@ -311,7 +332,9 @@ def _table_html(frame: pl.DataFrame, table: Table, links: dict[int, str] | None 
         cells = [cell(v) for v in row]
         if links and links.get(index):
             cells[0] = f'<a href="{html.escape(links[index])}">{cells[0]}</a>'
-        rows.append("<tr>" + "".join(f'<td class="{kind}">{c}</td>' for c, kind in zip(cells, kinds, strict=True)) + "</tr>")
+        rows.append(
+            "<tr>" + "".join(f'<td class="{kind}">{c}</td>' for c, kind in zip(cells, kinds, strict=True)) + "</tr>"
+        )
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
@@ -344,7 +367,9 @@ FIGURE_NAMES = {
 
 def _key_figures(tables: dict[Table, pl.DataFrame], gt_version: int | None) -> tuple[str, str, str]:
     humans = tables[ANNOTATOR_PERFORMANCE].filter(pl.col("origin") == HUMAN).height
-    figures = {"GT version": gt_version, "annotators": humans} | {FIGURE_NAMES[k]: v for k, v in key_figures(tables).items()}
+    figures = {"GT version": gt_version, "annotators": humans} | {
+        FIGURE_NAMES[k]: v for k, v in key_figures(tables).items()
+    }
     shown = "".join(
         f'<div class="figure">{html.escape(k)}<b>{"n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else v}</b></div>'
         for k, v in figures.items()
@@ -354,12 +379,28 @@ def _key_figures(tables: dict[Table, pl.DataFrame], gt_version: int | None) -> t
 
 # The members dashboard as two tables that each fit a laptop's width: the work and its reviews, then the scores.
 WORK_COLUMNS = (
-    "annotator", "team", "origin", "n_annotations", "n_submitted", "n_skipped", "lead_time_median_s", "n_accepted", "n_rejected",
+    "annotator",
+    "team",
+    "origin",
+    "n_annotations",
+    "n_submitted",
+    "n_skipped",
+    "lead_time_median_s",
+    "n_accepted",
+    "n_rejected",
     "acceptance_score",
-)  # fmt: skip
+)
 SCORE_COLUMNS = (
-    "annotator", "team", "origin", "n_scored", "accuracy", "cohen_kappa", "macro_f1", "annotator_agreement", "prediction_agreement",
-)  # fmt: skip
+    "annotator",
+    "team",
+    "origin",
+    "n_scored",
+    "accuracy",
+    "cohen_kappa",
+    "macro_f1",
+    "annotator_agreement",
+    "prediction_agreement",
+)
 
 
 def _annotators(performance: pl.DataFrame, people: People) -> tuple[str, str, str]:
@@ -368,8 +409,12 @@ def _annotators(performance: pl.DataFrame, people: People) -> tuple[str, str, st
         people.teams().alias("team"), people.names("annotator")
     )
     tables = (
-        f"<h3>{title}</h3>" + _table_html(rows.select(c for c in columns if people.rows or c != "team"), ANNOTATOR_PERFORMANCE)
-        for title, columns in (("Work and reviews", WORK_COLUMNS), ("Scores against GT, the model and peers", SCORE_COLUMNS))
+        f"<h3>{title}</h3>"
+        + _table_html(rows.select(c for c in columns if people.rows or c != "team"), ANNOTATOR_PERFORMANCE)
+        for title, columns in (
+            ("Work and reviews", WORK_COLUMNS),
+            ("Scores against GT, the model and peers", SCORE_COLUMNS),
+        )
     )
     return "annotators", "Annotators", "".join(tables)
 
@@ -392,9 +437,17 @@ def _people_note(performance: pl.DataFrame, people: People, project_id: str) -> 
 
 
 AGREEMENT_COLUMNS = (
-    "control", "n_tasks", "n_raters", "percent_agreement", "fleiss_kappa", "fleiss_kappa_band", "krippendorff_level", "krippendorff_alpha",
-    "krippendorff_alpha_band", "gwet_ac1",
-)  # fmt: skip
+    "control",
+    "n_tasks",
+    "n_raters",
+    "percent_agreement",
+    "fleiss_kappa",
+    "fleiss_kappa_band",
+    "krippendorff_level",
+    "krippendorff_alpha",
+    "krippendorff_alpha_band",
+    "gwet_ac1",
+)
 
 
 def _agreement(matrix: pl.DataFrame, project: pl.DataFrame, people: People) -> tuple[str, str, str]:
@@ -404,19 +457,33 @@ def _agreement(matrix: pl.DataFrame, project: pl.DataFrame, people: People) -> t
 
     parts = [_table_html(_with_intervals(project).select(AGREEMENT_COLUMNS), PROJECT_AGREEMENT)]
     for control in sorted(matrix["control"].unique().to_list()):
-        pairs = matrix.filter(pl.col("control") == control).with_columns(people.names("annotator_a"), people.names("annotator_b"))
-        both = pl.concat([pairs, pairs.rename({"annotator_a": "annotator_b", "annotator_b": "annotator_a"})], how="diagonal")
+        pairs = matrix.filter(pl.col("control") == control).with_columns(
+            people.names("annotator_a"), people.names("annotator_b")
+        )
+        both = pl.concat(
+            [pairs, pairs.rename({"annotator_a": "annotator_b", "annotator_b": "annotator_a"})], how="diagonal"
+        )
         names = sorted(set(both["annotator_a"].to_list()))
         grid = {(r["annotator_a"], r["annotator_b"]): r for r in both.iter_rows(named=True)}
         z = [[(grid.get((a, b)) or {}).get("cohen_kappa") for b in names] for a in names]
         text = [[_kappa_cell(grid[(a, b)]) if (a, b) in grid else "" for b in names] for a in names]
         figure = go.Figure(
             go.Heatmap(
-                z=z, x=names, y=names, text=text, texttemplate="%{text}", zmin=-1, zmax=1, colorscale="RdBu", colorbar={"title": "kappa"},
+                z=z,
+                x=names,
+                y=names,
+                text=text,
+                texttemplate="%{text}",
+                zmin=-1,
+                zmax=1,
+                colorscale="RdBu",
+                colorbar={"title": "kappa"},
                 hovertemplate="%{y} and %{x}<br>kappa %{z:.3f}<extra></extra>",
             )
-        )  # fmt: skip
-        figure.update_layout(title=f"Cohen's kappa between annotators: {control} (κ, and n = shared tasks)", height=420 + 18 * len(names))
+        )
+        figure.update_layout(
+            title=f"Cohen's kappa between annotators: {control} (κ, and n = shared tasks)", height=420 + 18 * len(names)
+        )
         parts.append(_figure_html(figure))
     return (
         "agreement",
@@ -444,7 +511,10 @@ def _bands(band: Callable[[pl.Expr], pl.Expr]) -> pl.DataFrame:
     )
 
 
-TRENDED = (("fleiss_kappa", "Fleiss' kappa", landis_koch), ("krippendorff_alpha", "Krippendorff's alpha", krippendorff_band))
+TRENDED = (
+    ("fleiss_kappa", "Fleiss' kappa", landis_koch),
+    ("krippendorff_alpha", "Krippendorff's alpha", krippendorff_band),
+)
 
 
 def _agreement_trend(runs: pl.DataFrame, tasks: pl.DataFrame, days: pl.DataFrame) -> tuple[str, str, str]:
@@ -467,20 +537,37 @@ def _agreement_trend(runs: pl.DataFrame, tasks: pl.DataFrame, days: pl.DataFrame
         bands = _bands(band)
         colors = plotly.colors.sample_colorscale("RdYlGn", [i / max(bands.height - 1, 1) for i in range(bands.height)])
         for (label, low, high), color in zip(bands.iter_rows(), colors, strict=True):
-            figure.add_hrect(y0=low, y1=high, fillcolor=color, opacity=0.18, line_width=0, layer="below",
-                             annotation_text=label, annotation_position="top right", annotation_font_color="#52606d")  # fmt: skip
+            figure.add_hrect(
+                y0=low,
+                y1=high,
+                fillcolor=color,
+                opacity=0.18,
+                line_width=0,
+                layer="below",
+                annotation_text=label,
+                annotation_position="top right",
+                annotation_font_color="#52606d",
+            )
         for (control,), series in rows.group_by("control", maintain_order=True):
             value, low, high = pl.col(column), pl.col(f"{column}_ci_low"), pl.col(f"{column}_ci_high")
             errors = series.select((high - value).alias("plus"), (value - low).alias("minus"))
             figure.add_trace(
                 go.Scatter(
-                    x=series["run"].to_list(), y=series[column].to_list(), mode="lines+markers", name=control,
-                    error_y={"type": "data", "symmetric": False, "array": errors["plus"].to_list(), "arrayminus": errors["minus"].to_list()},
+                    x=series["run"].to_list(),
+                    y=series[column].to_list(),
+                    mode="lines+markers",
+                    name=control,
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": errors["plus"].to_list(),
+                        "arrayminus": errors["minus"].to_list(),
+                    },
                     customdata=series.select("run_id", f"{column}_ci_low", f"{column}_ci_high", band(value)).rows(),
                     hovertemplate=f"{control}: {name} %{{y:.3f}} [%{{customdata[1]:.2f}}, %{{customdata[2]:.2f}}], %{{customdata[3]}}"
                     "<br>run %{customdata[0]}<extra></extra>",
                 )
-            )  # fmt: skip
+            )
         lowest = min(0.0, rows[f"{column}_ci_low"].min() or 0.0, rows[column].min())
         figure.update_layout(
             title=f"{name} per run, with its 95% interval, over its bands ({n_runs} run(s) in the project's history)",
@@ -506,10 +593,14 @@ def _agreement_trend(runs: pl.DataFrame, tasks: pl.DataFrame, days: pl.DataFrame
     else:
         figure = go.Figure(
             go.Scatter(
-                x=daily["day"].to_list(), y=daily["agreement"].to_list(), mode="lines+markers", name="mean task agreement",
-                customdata=daily["n_tasks"].to_list(), hovertemplate="%{x}: %{y:.3f} over %{customdata} task(s)<extra></extra>",
+                x=daily["day"].to_list(),
+                y=daily["agreement"].to_list(),
+                mode="lines+markers",
+                name="mean task agreement",
+                customdata=daily["n_tasks"].to_list(),
+                hovertemplate="%{x}: %{y:.3f} over %{customdata} task(s)<extra></extra>",
             )
-        )  # fmt: skip
+        )
         figure.update_layout(
             title="Mean task agreement per day of the tasks' last annotation",
             xaxis=_day_axis(daily["day"]),
@@ -527,7 +618,10 @@ def _task_agreement(tasks: pl.DataFrame) -> tuple[str, str, str]:
         return "task-agreement", "Task agreement", _empty("no task has two annotations")
     figure = go.Figure(go.Histogram(x=tasks["agreement"].to_list(), xbins={"start": 0, "end": 1.0001, "size": 0.05}))
     figure.update_layout(
-        title="Agreement per task (share of annotation pairs that agree)", xaxis_title="agreement", yaxis_title="tasks", height=360
+        title="Agreement per task (share of annotation pairs that agree)",
+        xaxis_title="agreement",
+        yaxis_title="tasks",
+        height=360,
     )
     return "task-agreement", "Task agreement", _figure_html(figure)
 
@@ -543,7 +637,9 @@ def _label_f1(labels: pl.DataFrame, people: People) -> tuple[str, str, str]:
         annotators, names = sorted(set(rows["annotator"])), sorted(set(rows["label"].drop_nulls()))
         f1 = {(r["annotator"], r["label"]): r["f1"] for r in rows.iter_rows(named=True)}
         z = [[f1.get((a, label)) for label in names] for a in annotators]
-        figure = go.Figure(go.Heatmap(z=z, x=names, y=annotators, zmin=0, zmax=1, colorscale="Viridis", texttemplate="%{z:.2f}"))
+        figure = go.Figure(
+            go.Heatmap(z=z, x=names, y=annotators, zmin=0, zmax=1, colorscale="Viridis", texttemplate="%{z:.2f}")
+        )
         figure.update_layout(title=f"F1 per label: {control}", height=300 + 22 * len(annotators))
         parts.append(_figure_html(figure))
     return "label-f1", "F1 per label and annotator", "".join(parts)
@@ -560,14 +656,24 @@ def _confusion(confusion: pl.DataFrame, people: People) -> tuple[str, str, str]:
         rows = confusion.filter(pl.col("control") == control).with_columns(people.names("annotator"))
         labels = sorted(set(rows["gt_label"].drop_nulls()) | set(rows["label"].drop_nulls()))
         humans = rows.filter(pl.col("origin") == HUMAN).group_by("gt_label", "label").agg(pl.col("count").sum())
-        choices = [("all annotators", humans)] + [(a, rows.filter(pl.col("annotator") == a)) for a in sorted(set(rows["annotator"]))]
+        choices = [("all annotators", humans)] + [
+            (a, rows.filter(pl.col("annotator") == a)) for a in sorted(set(rows["annotator"]))
+        ]
         figure = go.Figure()
         for index, (who, frame) in enumerate(choices):
             counts = {(r["gt_label"], r["label"]): r["count"] for r in frame.iter_rows(named=True)}
             z = [[counts.get((truth, given), 0) for given in labels] for truth in labels]
-            figure.add_trace(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", texttemplate="%{z}", visible=index == 0, name=who))
+            figure.add_trace(
+                go.Heatmap(
+                    z=z, x=labels, y=labels, colorscale="Blues", texttemplate="%{z}", visible=index == 0, name=who
+                )
+            )
         buttons = [
-            {"label": who, "method": "update", "args": [{"visible": [i == j for j in range(len(choices))]}, {"title": f"{control}: {who}"}]}
+            {
+                "label": who,
+                "method": "update",
+                "args": [{"visible": [i == j for j in range(len(choices))]}, {"title": f"{control}: {who}"}],
+            }
             for i, (who, _) in enumerate(choices)
         ]
         figure.update_layout(
@@ -583,8 +689,16 @@ def _confusion(confusion: pl.DataFrame, people: People) -> tuple[str, str, str]:
 
 
 MODEL_COLUMNS = (
-    "model_version", "n_predictions", "accuracy", "macro_f1", "box_f1_iou_50", "map_50_95", "map_50", "mar_100", "calibration_error",
-)  # fmt: skip
+    "model_version",
+    "n_predictions",
+    "accuracy",
+    "macro_f1",
+    "box_f1_iou_50",
+    "map_50_95",
+    "map_50",
+    "mar_100",
+    "calibration_error",
+)
 
 
 def _models(models: pl.DataFrame, curves: pl.DataFrame, calibration: pl.DataFrame) -> tuple[str, str, str]:
@@ -596,17 +710,31 @@ def _models(models: pl.DataFrame, curves: pl.DataFrame, calibration: pl.DataFram
     model_curves = curves.filter((pl.col("origin") == MODEL) & (pl.col("iou_threshold") == 0.5))
     if not model_curves.is_empty():
         figure = go.Figure()
-        for (model, control, label), curve in model_curves.group_by("annotator", "control", "label", maintain_order=True):
+        for (model, control, label), curve in model_curves.group_by(
+            "annotator", "control", "label", maintain_order=True
+        ):
             curve = curve.sort("recall")
             figure.add_trace(
-                go.Scatter(x=curve["recall"].to_list(), y=curve["precision"].to_list(), mode="lines", name=f"{model} · {control} · {label}")
+                go.Scatter(
+                    x=curve["recall"].to_list(),
+                    y=curve["precision"].to_list(),
+                    mode="lines",
+                    name=f"{model} · {control} · {label}",
+                )
             )
         figure.update_layout(
-            title="Precision-recall at IoU 0.5 (COCO's interpolation)", xaxis_title="recall", yaxis_title="precision", height=420
+            title="Precision-recall at IoU 0.5 (COCO's interpolation)",
+            xaxis_title="recall",
+            yaxis_title="precision",
+            height=420,
         )
         parts.append(_figure_html(figure))
     if not calibration.is_empty():
-        figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="perfect calibration"))
+        figure = go.Figure(
+            go.Scatter(
+                x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="perfect calibration"
+            )
+        )
         for (model,), bins in calibration.group_by("model_version", maintain_order=True):
             bins = bins.sort("mean_confidence")
             figure.add_trace(
@@ -619,7 +747,10 @@ def _models(models: pl.DataFrame, curves: pl.DataFrame, calibration: pl.DataFram
                 )
             )
         figure.update_layout(
-            title="Calibration: accuracy per confidence bin", xaxis_title="mean confidence", yaxis_title="accuracy", height=420
+            title="Calibration: accuracy per confidence bin",
+            xaxis_title="mean confidence",
+            yaxis_title="accuracy",
+            height=420,
         )
         parts.append(_figure_html(figure))
     return "models", "Models against GT", "".join(parts)
@@ -636,7 +767,9 @@ def _gt_versions(history: pl.DataFrame) -> tuple[str, str, str]:
         history.group_by("version", "change")
         .agg(pl.len().alias("changes"), pl.col("valid_from").min().alias("published"))
         .with_columns(
-            pl.format("v{} · {}", "version", pl.col("published").min().over("version").dt.strftime("%Y-%m-%d %H:%M")).alias("label")
+            pl.format(
+                "v{} · {}", "version", pl.col("published").min().over("version").dt.strftime("%Y-%m-%d %H:%M")
+            ).alias("label")
         )
         .sort("version", "changes", "change", descending=[False, True, False])
     )
@@ -661,7 +794,9 @@ def _gt_versions(history: pl.DataFrame) -> tuple[str, str, str]:
         go.Scatter(
             x=totals["label"].to_list(),
             y=totals["total"].to_list(),
-            text=totals.select(pl.when(pl.col("kinds") > 1).then(pl.format("{} in all: {}", "total", "counts")).otherwise("counts"))
+            text=totals.select(
+                pl.when(pl.col("kinds") > 1).then(pl.format("{} in all: {}", "total", "counts")).otherwise("counts")
+            )
             .to_series()
             .to_list(),
             mode="text",
@@ -699,7 +834,9 @@ WORST_TASKS = 3
 CONFLICT_COLUMNS = ("task_id", "annotator", "origin", "conflicts", "wrong_label", "extra", "missing", "matched")
 
 
-def _worst_tasks(conflicts: pl.DataFrame, people: People, project_id: str, label_studio_url: str | None) -> tuple[str, str, str]:
+def _worst_tasks(
+    conflicts: pl.DataFrame, people: People, project_id: str, label_studio_url: str | None
+) -> tuple[str, str, str]:
     """Per annotator and model, the tasks where its regions differ most from the GT's (wrong labels, extra and
     missing regions at IoU 0.5), linked to Label Studio."""
     heading = "Region conflicts: the worst tasks of each annotator"
@@ -733,7 +870,9 @@ def _trend(daily: pl.DataFrame, people: People) -> tuple[str, str, str]:
     if rows.is_empty():
         return "trend", "Accuracy over time", _empty("no dated, scored annotations")
     figure = go.Figure()
-    for (annotator,), series in rows.with_columns(people.names("annotator")).sort("day").group_by("annotator", maintain_order=True):
+    for (annotator,), series in (
+        rows.with_columns(people.names("annotator")).sort("day").group_by("annotator", maintain_order=True)
+    ):
         figure.add_trace(
             go.Scatter(
                 x=series["day"].to_list(),
@@ -744,7 +883,11 @@ def _trend(daily: pl.DataFrame, people: People) -> tuple[str, str, str]:
             )
         )
     figure.update_layout(
-        title="Accuracy against GT per day", xaxis=_day_axis(rows["day"]), yaxis_title="accuracy", yaxis_range=[0, 1.02], height=420
+        title="Accuracy against GT per day",
+        xaxis=_day_axis(rows["day"]),
+        yaxis_title="accuracy",
+        yaxis_range=[0, 1.02],
+        height=420,
     )
     return "trend", "Accuracy over time", _figure_html(figure)
 
@@ -781,4 +924,8 @@ def _glossary() -> tuple[str, str, str]:
 
     groups = [(title, [(HEADINGS.get(c, c), table, c) for c in columns]) for title, table, columns in GLOSSARY]
     groups.append(("Charts", list(CHART_TERMS)))
-    return "glossary", "Glossary", "".join(f'<h3>{title}</h3><dl class="glossary">{terms(entries)}</dl>' for title, entries in groups)
+    return (
+        "glossary",
+        "Glossary",
+        "".join(f'<h3>{title}</h3><dl class="glossary">{terms(entries)}</dl>' for title, entries in groups),
+    )

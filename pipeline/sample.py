@@ -85,7 +85,9 @@ def generate(n_tasks: int = 300, seed: int = 20261123) -> list[dict]:
         for order, annotator in enumerate(team):
             ids["annotation"] += 1
             annotated = created + timedelta(hours=2 + 3 * order, minutes=rng.randint(0, 50))
-            annotations.append(_annotation(rng, extra, ids["annotation"], annotator, (species, truth, quality), annotated))
+            annotations.append(
+                _annotation(rng, extra, ids["annotation"], annotator, (species, truth, quality), annotated)
+            )
         if index % 4 == 0 or index == TWO_FLAGS_TASK_INDEX:
             _flag_ground_truth(annotations, two=index == TWO_FLAGS_TASK_INDEX)
         ids["prediction"] += 1
@@ -145,7 +147,13 @@ def _annotation(rng, extra, annotation_id, annotator: Annotator, scene, annotate
                 "annotation": annotation_id,
             }
         )
-    history = [{"action": "skipped" if cancelled else "submitted", "created_by": annotator.user_id, "created_at": _iso(annotated)}]
+    history = [
+        {
+            "action": "skipped" if cancelled else "submitted",
+            "created_by": annotator.user_id,
+            "created_at": _iso(annotated),
+        }
+    ]
     history += [{"action": last_action, "created_by": 2, "created_at": r["created_at"]} for r in reviews]
     return {
         "id": annotation_id,
@@ -167,7 +175,9 @@ def _annotation(rng, extra, annotation_id, annotator: Annotator, scene, annotate
 
 def _labelled(rng, extra, annotator: Annotator, scene) -> list[dict]:
     species, truth, quality = scene
-    choice = species if rng.random() < annotator.accuracy else rng.choice([s for s in (*SPECIES, EMPTY) if s != species])
+    choice = (
+        species if rng.random() < annotator.accuracy else rng.choice([s for s in (*SPECIES, EMPTY) if s != species])
+    )
     result = [_choice_result(rng, choice)]
     for box in truth:
         if rng.random() < annotator.miss_rate:
@@ -182,8 +192,16 @@ def _labelled(rng, extra, annotator: Annotator, scene) -> list[dict]:
     # Ratings: good annotators are off by one now and then, the careless one by up to two.
     spread = 1 if annotator.accuracy > 0.8 else 2
     noise = extra.choice((0,) * round(10 * annotator.accuracy) + tuple(range(-spread, spread + 1)))
-    result.append({"id": _region_id(extra), "type": "rating", "from_name": "image_quality", "to_name": "image", "origin": "manual",
-                   "value": {"rating": min(max(quality + noise, 1), 5)}})  # fmt: skip
+    result.append(
+        {
+            "id": _region_id(extra),
+            "type": "rating",
+            "from_name": "image_quality",
+            "to_name": "image",
+            "origin": "manual",
+            "value": {"rating": min(max(quality + noise, 1), 5)},
+        }
+    )
     return result
 
 

@@ -60,7 +60,9 @@ def build_inbox_sensor(job: dg.JobDefinition) -> dg.SensorDefinition:
         if not requests:
             return dg.SkipReason(f"no new or changed export in {warehouse.inbox_path()}")
         new = sorted({r.partition_key for r in requests} - set(context.instance.get_dynamic_partitions(projects.name)))
-        return dg.SensorResult(run_requests=requests, cursor=cursor, dynamic_partitions_requests=[projects.build_add_request(new)])
+        return dg.SensorResult(
+            run_requests=requests, cursor=cursor, dynamic_partitions_requests=[projects.build_add_request(new)]
+        )
 
     return inbox_sensor
 
@@ -94,7 +96,9 @@ def compact_and_vacuum(context: dg.OpExecutionContext, config: MaintenanceConfig
     figures = warehouse.store().maintain(timedelta(hours=config.retention_hours))
     for table, counts in figures.items():
         context.log.info(f"{table}: {counts}")
-    totals = {name: sum(c[name] for c in figures.values()) for name in ("files_added", "files_removed", "files_vacuumed")}
+    totals = {
+        name: sum(c[name] for c in figures.values()) for name in ("files_added", "files_removed", "files_vacuumed")
+    }
     context.log_event(dg.AssetObservation(asset_key=dg.AssetKey(["warehouse", "maintenance"]), metadata=totals))
 
 

@@ -34,7 +34,9 @@ class Storage(Protocol):
     def delete(self, key: str) -> None: ...
     def size(self, key: str) -> int: ...
     def copy(self, key: str, to: str) -> None: ...
-    def publish_folder(self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str) -> None: ...
+    def publish_folder(
+        self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str
+    ) -> None: ...
 
 
 def open_storage(root: str | Path) -> Storage:
@@ -93,7 +95,9 @@ class LocalStorage:
     def delete_tree(self, key: str) -> None:
         shutil.rmtree(self.location(key), ignore_errors=True)
 
-    def publish_folder(self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str) -> None:
+    def publish_folder(
+        self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str
+    ) -> None:
         """Written into a hidden sibling folder, then renamed (which fails if `key` exists with content)."""
         final = self.location(key)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +156,9 @@ class ObjectStorage:
 
     def _listed(self, key: str, delimiter: str = "/") -> Iterator[dict]:
         prefix = self._key(key) + "/" if self._key(key) else ""
-        yield from self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix, Delimiter=delimiter)
+        yield from self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, Delimiter=delimiter
+        )
 
     def names(self, key: str) -> list[str]:
         names = set()
@@ -176,14 +182,18 @@ class ObjectStorage:
         return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
 
     def copy(self, key: str, to: str) -> None:
-        self.client.copy_object(Bucket=self.bucket, Key=self._key(to), CopySource={"Bucket": self.bucket, "Key": self._key(key)})
+        self.client.copy_object(
+            Bucket=self.bucket, Key=self._key(to), CopySource={"Bucket": self.bucket, "Key": self._key(key)}
+        )
 
     def delete_tree(self, key: str) -> None:
         for page in self._listed(key, delimiter=""):
             if objects := [{"Key": o["Key"]} for o in page.get("Contents", [])]:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects})
 
-    def publish_folder(self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str) -> None:
+    def publish_folder(
+        self, key: str, write: Callable[[Callable[[str], Path | str]], None], marker: str, text: str
+    ) -> None:
         """The marker is the publication's commit point: written last, only if absent. Objects of a killed
         publication (no marker) are removed first; the caller holds the lock that makes it the only writer."""
         if self.exists(f"{key}/{marker}"):

@@ -135,7 +135,9 @@ class DataDocs:
 ROW_IDS = ("project_id", "task_id", "annotation_id", "region_id", "annotator", "control")
 
 
-def validate(frame: pl.DataFrame, suite_json: dict, docs: DataDocs | None = None, run_name: str | None = None) -> SuiteOutcome:
+def validate(
+    frame: pl.DataFrame, suite_json: dict, docs: DataDocs | None = None, run_name: str | None = None
+) -> SuiteOutcome:
     """Run one suite against a frame; with `docs`, the result is kept there and the Data Docs site rebuilt.
     Each failing expectation comes with up to 5 failing rows, named by their ids (`ROW_IDS`) and values."""
     ids = [c for c in ROW_IDS if c in frame.columns]
@@ -149,7 +151,9 @@ def validate(frame: pl.DataFrame, suite_json: dict, docs: DataDocs | None = None
             unexpected_count=r.result.get("unexpected_count"),
             unexpected_examples=[
                 ", ".join(f"{k}={v}" for k, v in row.items()) if isinstance(row, dict) else row
-                for row in r.result.get("partial_unexpected_index_list") or r.result.get("partial_unexpected_list") or []
+                for row in r.result.get("partial_unexpected_index_list")
+                or r.result.get("partial_unexpected_list")
+                or []
             ][:5],
         )
         for r in result.results
@@ -175,37 +179,69 @@ def _failures(
     found, outcomes = [], []
     for r in result.results:
         config = r.expectation_config
-        columns = [config.kwargs["column"]] if "column" in config.kwargs else config.kwargs.get("column_list") or [
-            config.kwargs.get("column_A"), config.kwargs.get("column_B")
-        ]  # fmt: skip
+        columns = (
+            [config.kwargs["column"]]
+            if "column" in config.kwargs
+            else config.kwargs.get("column_list") or [config.kwargs.get("column_A"), config.kwargs.get("column_B")]
+        )
         column = ", ".join(filter(None, columns))
-        outcomes.append(ExpectationOutcome(config.type, column or None, bool(r.success), r.result.get("unexpected_count"), []))
+        outcomes.append(
+            ExpectationOutcome(config.type, column or None, bool(r.success), r.result.get("unexpected_count"), [])
+        )
         if r.success:
             continue
         critical = str(getattr(config.severity, "value", config.severity)) == "critical"
         for row in r.result.get("unexpected_index_list") or []:
             values = ", ".join(f"{k}={row[k]}" for k in row if k not in ids or k in columns)
-            found.append({**{k: row[k] for k in ids}, "expectation": config.type, "column": column, "value": values, "critical": critical})
-    schema = {**frame.select(ids).schema, "expectation": pl.String, "column": pl.String, "value": pl.String, "critical": pl.Boolean}
+            found.append(
+                {
+                    **{k: row[k] for k in ids},
+                    "expectation": config.type,
+                    "column": column,
+                    "value": values,
+                    "critical": critical,
+                }
+            )
+    schema = {
+        **frame.select(ids).schema,
+        "expectation": pl.String,
+        "column": pl.String,
+        "value": pl.String,
+        "critical": pl.Boolean,
+    }
     return (pl.DataFrame(found, schema=schema, orient="row") if found else pl.DataFrame(schema=schema)), outcomes
 
 
-def _columns_named(frame: pl.DataFrame | pl.LazyFrame, suite_json: dict, keep: list[str] = ()) -> pl.DataFrame | pl.LazyFrame:
+def _columns_named(
+    frame: pl.DataFrame | pl.LazyFrame, suite_json: dict, keep: list[str] = ()
+) -> pl.DataFrame | pl.LazyFrame:
     """`frame` with only the columns the suite names (and `keep`): GE's pandas engine pays for every column
     it is handed, lists and JSON texts most, and a lazy frame computes only these. Whole when a table-level
     expectation looks at every column."""
     if any(e["type"].startswith("expect_table_") for e in suite_json["expectations"]):
         return frame
     named = set(re.findall(r"\w+", json.dumps(suite_json)))
-    return frame.select(c for c, dtype in frame.collect_schema().items() if c in keep or (not dtype.is_nested() and c in named))
+    return frame.select(
+        c for c, dtype in frame.collect_schema().items() if c in keep or (not dtype.is_nested() and c in named)
+    )
 
 
-def _results(frame: pl.DataFrame, suite_json: dict, result_format: dict, docs: DataDocs | None = None, run_name: str | None = None):
+def _results(
+    frame: pl.DataFrame,
+    suite_json: dict,
+    result_format: dict,
+    docs: DataDocs | None = None,
+    run_name: str | None = None,
+):
     """GE's validation result of the suite on the frame, measured in Polars where `polars_expectations`
     can and by GE's pandas engine where it cannot; kept in `docs` (and its site updated) when given."""
     parameters = suite_parameters()
     result = validate_suite(
-        frame, suite_json, result_format, parameters, fallback=lambda rest: _by_ge(frame, rest, result_format, parameters)
+        frame,
+        suite_json,
+        result_format,
+        parameters,
+        fallback=lambda rest: _by_ge(frame, rest, result_format, parameters),
     )
     if docs is not None:
         _keep(result, suite_json, docs, run_name)
@@ -244,18 +280,25 @@ def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> Non
     One writer at a time per project folder."""
     gx = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier, ValidationResultIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
 
     run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
     result.meta.update(run_id=run_id, validation_time=run_id.run_time)
     suite_key = ExpectationSuiteIdentifier(name=suite_json["name"])
-    key = ValidationResultIdentifier(expectation_suite_identifier=suite_key, run_id=run_id, batch_identifier=suite_json["name"])
+    key = ValidationResultIdentifier(
+        expectation_suite_identifier=suite_key, run_id=run_id, batch_identifier=suite_json["name"]
+    )
     docs.project_root.mkdir(parents=True, exist_ok=True)
     with file_lock(docs.project_root / ".gtq.lock"):
         context = gx.get_context(mode="file", project_root_dir=str(docs.project_root))
         pages = [key, suite_key]
         if (configured := context.list_data_docs_sites().get("gtq")) != docs.site_config:
-            (context.add_data_docs_site if configured is None else context.update_data_docs_site)("gtq", docs.site_config)
+            (context.add_data_docs_site if configured is None else context.update_data_docs_site)(
+                "gtq", docs.site_config
+            )
             pages = None
         context.suites.add_or_update(gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"}))
         context.validation_results_store.set(key, result)
@@ -294,7 +337,11 @@ class Screening:
     def quarantined(self, suite: str, project: str) -> int:
         """The annotations of `project` that the suite's critical expectations sent to quarantine."""
         failing = self.failures.get(suite)
-        return 0 if failing is None else failing.filter("critical", pl.col("project_id") == project).select(_ANNOTATION).n_unique()
+        return (
+            0
+            if failing is None
+            else failing.filter("critical", pl.col("project_id") == project).select(_ANNOTATION).n_unique()
+        )
 
     def rows_validated(self, suite: str, project: str) -> int:
         counts = self.rows.get(suite)
@@ -313,7 +360,12 @@ class Screening:
             failing.filter(pl.col("project_id") == project)
             .join(self.rejected, on=_ANNOTATION, how="anti")
             .group_by("expectation", "column")
-            .agg(pl.len(), pl.concat_str("value", *(pl.format(f"{c}={{}}", c) for c in ids), separator=", ").head(5).alias("examples"))
+            .agg(
+                pl.len(),
+                pl.concat_str("value", *(pl.format(f"{c}={{}}", c) for c in ids), separator=", ")
+                .head(5)
+                .alias("examples"),
+            )
         )
         named = {(row["expectation"], row["column"]): row for row in kept.iter_rows(named=True)}
         with_rows = set(failing.select("expectation", "column").unique().iter_rows())
@@ -323,13 +375,19 @@ class Screening:
             success = o.success or (found is None and (o.expectation, o.column) in with_rows)
             judged.append(
                 ExpectationOutcome(
-                    o.expectation, o.column, success, found["len"] if found else o.unexpected_count, found["examples"] if found else []
+                    o.expectation,
+                    o.column,
+                    success,
+                    found["len"] if found else o.unexpected_count,
+                    found["examples"] if found else [],
                 )
             )
         return SuiteOutcome(suite, all(o.success for o in judged), judged)
 
 
-def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDocs | None = None, run_name: str | None = None) -> Screening:
+def screen(
+    exports: list, known_config: pl.LazyFrame | None = None, docs: DataDocs | None = None, run_name: str | None = None
+) -> Screening:
     """Hold the rows of `exports` (`CoreState` frames of a run's new files) to the suites of core.annotations
     and core.regions, each file on its own (a file is what a suite judges: its ids must be unique in it),
     each validation kept in `docs` when given. A file with more than `SCREEN_ROWS` rows is validated in
@@ -340,7 +398,12 @@ def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDo
     An annotation with a row failing a critical expectation is rejected: a bad region rejects its whole
     annotation, never half of it; its reason names the suite file, the expectation, the column and the
     value. Labels are judged by the file's labeling config, else by `known_config` (the warehouse's)."""
-    schema = {**dict.fromkeys(_ANNOTATION, pl.String), "gt_candidate": pl.Boolean, "locator": pl.String, "reason": pl.String}
+    schema = {
+        **dict.fromkeys(_ANNOTATION, pl.String),
+        "gt_candidate": pl.Boolean,
+        "locator": pl.String,
+        "reason": pl.String,
+    }
     failures, outcomes, rows, found = {}, {}, {}, []
     for name, (table, ids) in SCREENING.items():
         path = expectations_dir() / f"{table.key}.json"
@@ -353,7 +416,11 @@ def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDo
             rows_of_file = getattr(export, name)
             parts = max(1, -(-rows_of_file.select(pl.len()).collect().item() // SCREEN_ROWS))
             for part in range(parts):
-                in_part = rows_of_file.filter(pl.col("annotation_id").hash(SCREEN_SEED) % parts == part) if parts > 1 else rows_of_file
+                in_part = (
+                    rows_of_file.filter(pl.col("annotation_id").hash(SCREEN_SEED) % parts == part)
+                    if parts > 1
+                    else rows_of_file
+                )
                 view = validation_view(table, in_part, related=config)  # of the part's rows alone, every branch of it
                 frame = _columns_named(view, suite, ids).collect()  # only the columns the suite reads
                 per_file.append((frame.group_by("project_id").len(), *_failures(frame, suite, ids, docs, run_name)))
@@ -367,13 +434,17 @@ def screen(exports: list, known_config: pl.LazyFrame | None = None, docs: DataDo
             .select(
                 *_ANNOTATION,
                 pl.format("task {}, annotation {}{}", "task_id", "annotation_id", region).alias("locator"),
-                pl.format("expectations/{}.json: {} on {} ({})", pl.lit(table.key), "expectation", "column", "value").alias("reason"),
+                pl.format(
+                    "expectations/{}.json: {} on {} ({})", pl.lit(table.key), "expectation", "column", "value"
+                ).alias("reason"),
             )
         )
     critical = pl.concat(found) if found else pl.DataFrame()
     if critical.is_empty():  # the usual case: nothing more to read
         return Screening(pl.DataFrame(schema=schema), failures, outcomes, rows)
-    flags = pl.concat([e.annotations for e in exports]).select(*_ANNOTATION, gt_candidate=pl.col("gt_flag").fill_null(False))
+    flags = pl.concat([e.annotations for e in exports]).select(
+        *_ANNOTATION, gt_candidate=pl.col("gt_flag").fill_null(False)
+    )
     # One quarantine record per annotation, its reasons together.
     rejected = (
         critical.group_by(_ANNOTATION, maintain_order=True)
@@ -388,7 +459,9 @@ def _together(outcomes: tuple[ExpectationOutcome, ...]) -> ExpectationOutcome:
     """One expectation's outcome over several files."""
     counts = [o.unexpected_count for o in outcomes if o.unexpected_count is not None]
     first = outcomes[0]
-    return ExpectationOutcome(first.expectation, first.column, all(o.success for o in outcomes), sum(counts) if counts else None, [])
+    return ExpectationOutcome(
+        first.expectation, first.column, all(o.success for o in outcomes), sum(counts) if counts else None, []
+    )
 
 
 # -- the rows a suite sees ---------------------------------------------------------------------------------
@@ -447,14 +520,18 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
     judged = pl.col("allowed_labels").list.len() > 0  # a config that lists no labels (dynamic labels) judges none
     # A per-region result shares its region's id; the region's own labels are on its *labels-type row.
     # Only the rows a condition looks at are grouped: most projects have no conditional control.
-    on_region = regions.join(config.filter(pl.col("visible_when") == "region-selected"), on=["project_id", "control"], how="semi")
+    on_region = regions.join(
+        config.filter(pl.col("visible_when") == "region-selected"), on=["project_id", "control"], how="semi"
+    )
     region_labels = (
         regions.filter(pl.col("type").str.ends_with("labels"))
         .join(on_region.select(REGION), on=REGION, how="semi")
         .group_by(REGION)
         .agg(pl.col("labels").list.explode(keep_nulls=False, empty_as_null=False).alias("_region_labels"))
     )
-    depended_on = config.filter(pl.col("visible_when") == "choice-selected").select("project_id", control="when_control")
+    depended_on = config.filter(pl.col("visible_when") == "choice-selected").select(
+        "project_id", control="when_control"
+    )
     chosen = (
         regions.join(depended_on, on=["project_id", "control"], how="semi")
         .group_by(*ANNOTATION, when_control="control")
@@ -463,7 +540,9 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
     allowed = pl.col("when_values").list.join(", ")
 
     def unmet(found: pl.Expr) -> pl.Expr:
-        return (pl.col("when_values").list.len() > 0) & (found.list.set_intersection("when_values").list.len().fill_null(0) == 0)
+        return (pl.col("when_values").list.len() > 0) & (
+            found.list.set_intersection("when_values").list.len().fill_null(0) == 0
+        )
 
     def named(found: pl.Expr) -> pl.Expr:
         return pl.when(found.list.len() > 0).then(found.list.join(", ")).otherwise(pl.lit("nothing"))
@@ -482,9 +561,13 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
             point_count=pl.col("points").list.len().cast(pl.Int64),
             points_min=coordinates.list.min(),
             points_max=coordinates.list.max(),
-            label_outside_config=pl.when(judged).then(pl.col("labels").list.set_difference("allowed_labels").list.first()),
+            label_outside_config=pl.when(judged).then(
+                pl.col("labels").list.set_difference("allowed_labels").list.first()
+            ),
         )
-        .with_columns(_polygon=pl.col("points").map_batches(polygon_measures, return_dtype=POLYGON_MEASURES, is_elementwise=True))
+        .with_columns(
+            _polygon=pl.col("points").map_batches(polygon_measures, return_dtype=POLYGON_MEASURES, is_elementwise=True)
+        )
         .unnest("_polygon")
         .drop("allowed_labels", "visible_when", "when_control", "when_values", "_region_labels", "_chosen")
     )

@@ -71,7 +71,9 @@ def project_folder(project_id: str) -> str:
 
 def history_table(table: Table) -> Table:
     """`history.<name>`: every run's rows of the quality table `table` (each names its run and GT version)."""
-    return Table("history", table.name, table.columns, f"Every run's rows of {table.key}, oldest first. {table.description}")
+    return Table(
+        "history", table.name, table.columns, f"Every run's rows of {table.key}, oldest first. {table.description}"
+    )
 
 
 HISTORY_TABLES = tuple(history_table(t) for t in QUALITY_TABLES)
@@ -164,7 +166,9 @@ class Warehouse:
         ]
         commits = pl.DataFrame(appended, schema={"run_id": pl.String, "committed_at": pl.Datetime("us", "UTC")})
         rows = self.scan_project(history_table(table), project_id).collect()
-        return rows.join(commits.unique("run_id", keep="last"), on="run_id", how="left").sort("committed_at", maintain_order=True)
+        return rows.join(commits.unique("run_id", keep="last"), on="run_id", how="left").sort(
+            "committed_at", maintain_order=True
+        )
 
     # -- writing ----------------------------------------------------------------------------------------
     def project_lock(self, project_id: str, on_wait: Callable[[], None] | None = None):
@@ -175,7 +179,12 @@ class Warehouse:
         return file_lock(locks / f"{project_folder(project_id)}.lock", on_wait)
 
     def write_project(
-        self, project_id: str, frames: dict[Table, pl.DataFrame | pl.LazyFrame], *, run_id: str | None = None, views: bool = True
+        self,
+        project_id: str,
+        frames: dict[Table, pl.DataFrame | pl.LazyFrame],
+        *,
+        run_id: str | None = None,
+        views: bool = True,
     ) -> dict[Table, pl.LazyFrame]:
         """Replace the project's rows of each table. Every table's file is written first, then each table is
         committed (one Delta commit each, in the order given: a caller that needs one table to vouch for the
@@ -184,7 +193,9 @@ class Warehouse:
         to date unless `views` is false (the IO manager does it once a run). Returns scans of what was written."""
         staged = {
             table: self._stage(
-                table, _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col(PARTITION) == project_id)), project_id
+                table,
+                _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col(PARTITION) == project_id)),
+                project_id,
             )
             for table, frame in frames.items()
         }
@@ -192,7 +203,9 @@ class Warehouse:
             self._commit(table, added, project_id, run_id, replace=True)
             if table in QUALITY_TABLES:
                 history = history_table(table)
-                self._commit(history, [self._copy(add, table, history) for add in added], project_id, run_id, replace=False)
+                self._commit(
+                    history, [self._copy(add, table, history) for add in added], project_id, run_id, replace=False
+                )
         if views:
             self.refresh_views()
         return {table: self.scan_project(table, project_id) for table in frames}
@@ -241,7 +254,13 @@ class Warehouse:
             # project take turns, so no retry replaces rows another run of the same project just wrote.
             delta = self.delta_table(table) or self.create_table(table)
             removed = [
-                RemoveAction(path=path, data_change=True, deletion_timestamp=now, size=size, partition_values={PARTITION: project_id})
+                RemoveAction(
+                    path=path,
+                    data_change=True,
+                    deletion_timestamp=now,
+                    size=size,
+                    partition_values={PARTITION: project_id},
+                )
                 for project, path, size in (_data_files(delta) if replace else [])
                 if project == project_id
             ]
@@ -251,7 +270,9 @@ class Warehouse:
                     mode="append",
                     schema=table.empty().to_arrow().schema,
                     partition_by=[PARTITION],
-                    commit_properties=CommitProperties(custom_metadata={"gtq.project_id": project_id, "gtq.run_id": run_id or ""}),
+                    commit_properties=CommitProperties(
+                        custom_metadata={"gtq.project_id": project_id, "gtq.run_id": run_id or ""}
+                    ),
                 )
                 return
             except CommitFailedError:
@@ -264,7 +285,11 @@ class Warehouse:
         commit on an existing table: two first writes of different projects at once cannot lose one."""
         try:
             DeltaTable.create(
-                self.table_path(table), table.empty().to_arrow().schema, mode="ignore", partition_by=[PARTITION], name=table.key
+                self.table_path(table),
+                table.empty().to_arrow().schema,
+                mode="ignore",
+                partition_by=[PARTITION],
+                name=table.key,
             )
         except CommitFailedError:  # another writer created it first
             pass
@@ -290,7 +315,9 @@ class Warehouse:
             if (delta := self.delta_table(table)) is None:
                 continue
             compacted = delta.optimize.compact()
-            removed = delta.vacuum(retention_hours=int(retention.total_seconds() // 3600), dry_run=False, enforce_retention_duration=False)
+            removed = delta.vacuum(
+                retention_hours=int(retention.total_seconds() // 3600), dry_run=False, enforce_retention_duration=False
+            )
             figures[table.key] = {
                 "files_added": compacted["numFilesAdded"],
                 "files_removed": compacted["numFilesRemoved"],
@@ -347,9 +374,13 @@ class Warehouse:
 
         info = {"project_id": project_id, "version": gt.version, "committed_at": datetime.now(UTC).isoformat(), **info}
         try:
-            self.storage.publish_folder(self._gt_version(project_id, gt.version), write, "version.json", json.dumps(info, indent=1))
+            self.storage.publish_folder(
+                self._gt_version(project_id, gt.version), write, "version.json", json.dumps(info, indent=1)
+            )
         except FileExistsError as exc:
-            raise FileExistsError(f"GT version {gt.version} of project {project_id} was published by another run") from exc
+            raise FileExistsError(
+                f"GT version {gt.version} of project {project_id} was published by another run"
+            ) from exc
 
     # -- the DuckDB file people query ---------------------------------------------------------------------
     def refresh_views(self) -> None:
@@ -444,7 +475,9 @@ def _in_stable_order(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
     if len(ranges) < 2:
         return frame.sort(order, nulls_last=True, maintain_order=True)
 
-    def sorted_ranges(with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None):
+    def sorted_ranges(
+        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
+    ):
         for in_range in ranges:
             rows = frame.filter(in_range).sort(order, nulls_last=True, maintain_order=True)
             rows = rows if predicate is None else rows.filter(predicate)
@@ -497,4 +530,6 @@ def _file_scan(table: Table, path: str) -> pl.LazyFrame:
     Not `scan_parquet(schema=...)`: at 1M tasks that reader holds about 20% more memory in the scoring steps."""
     stored = pl.scan_parquet(path, hive_partitioning=False, glob=False)
     names = stored.collect_schema().names()
-    return stored.with_columns(pl.lit(None, t).alias(c) for c, t in table.columns.items() if c not in names and c != PARTITION)
+    return stored.with_columns(
+        pl.lit(None, t).alias(c) for c, t in table.columns.items() if c not in names and c != PARTITION
+    )

@@ -20,7 +20,9 @@ LABEL_STUDIO_SAMPLES = SHARED / "samples" / "label-studio"
 def label_studio_samples() -> list[Path]:
     files = sorted(LABEL_STUDIO_SAMPLES.glob("*.json"))
     if not files:
-        pytest.skip(f"shared Label Studio samples not found at {LABEL_STUDIO_SAMPLES} (a user's clone has no ../shared)")
+        pytest.skip(
+            f"shared Label Studio samples not found at {LABEL_STUDIO_SAMPLES} (a user's clone has no ../shared)"
+        )
     return files
 
 
@@ -29,9 +31,16 @@ def write_export(path: Path, tasks: list[dict]) -> Path:
     return path
 
 
-def ls_task(task_id: int, annotations: list[dict], project: int | None = 1, predictions: list[dict] | None = None) -> dict:
+def ls_task(
+    task_id: int, annotations: list[dict], project: int | None = 1, predictions: list[dict] | None = None
+) -> dict:
     """A minimal Label Studio task as exports have it."""
-    task = {"id": task_id, "data": {"image": f"img_{task_id}.jpg"}, "annotations": annotations, "predictions": predictions or []}
+    task = {
+        "id": task_id,
+        "data": {"image": f"img_{task_id}.jpg"},
+        "annotations": annotations,
+        "predictions": predictions or [],
+    }
     if project is not None:
         task["project"] = project
     return task
@@ -49,7 +58,15 @@ def ls_annotation(
     result = (
         []
         if choice is None
-        else [{"id": f"r{annotation_id}", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": [choice]}}]
+        else [
+            {
+                "id": f"r{annotation_id}",
+                "type": "choices",
+                "from_name": "label",
+                "to_name": "image",
+                "value": {"choices": [choice]},
+            }
+        ]
     )
     completed_by = {"id": 100, "email": user} if isinstance(user, str) else user
     return {
@@ -72,7 +89,9 @@ def parse(path: Path, staging: Path):
 
     export = read_export(path, staging / f"staging-{Path(path).name}")
     frames = {name: frame.collect() for name, frame in vars(export.frames).items()}
-    return SimpleNamespace(**vars(export) | frames, records_read=export.records_read, records_quarantined=export.records_quarantined)
+    return SimpleNamespace(
+        **vars(export) | frames, records_read=export.records_read, records_quarantined=export.records_quarantined
+    )
 
 
 def in_memory():
@@ -94,7 +113,9 @@ def run_ok(sources, warehouse, groundtruth=None, *, instance=None):
     groundtruth = Path(groundtruth or Path(warehouse) / "groundtruth")
     groundtruth.mkdir(parents=True, exist_ok=True)
     result = execute(sources, warehouse, groundtruth=groundtruth, instance=instance or in_memory())
-    failures = [f"{e.step_key}: {e.step_failure_data.error.to_string()}" for e in result.all_events if e.is_step_failure]
+    failures = [
+        f"{e.step_key}: {e.step_failure_data.error.to_string()}" for e in result.all_events if e.is_step_failure
+    ]
     failures += [f"check {c.check_name}: {c.metadata}" for c in result.get_asset_check_evaluations() if not c.passed]
     assert result.success and not failures, "\n".join(failures) or "a run did not succeed"
     return result
@@ -109,7 +130,9 @@ def sample_run(tmp_path_factory):
     from pipeline.warehouse import Warehouse
 
     warehouse = tmp_path_factory.mktemp("warehouse")
-    return run_ok([], warehouse, tmp_path_factory.mktemp("groundtruth"), instance=open_instance(warehouse)), Warehouse(warehouse)
+    return run_ok([], warehouse, tmp_path_factory.mktemp("groundtruth"), instance=open_instance(warehouse)), Warehouse(
+        warehouse
+    )
 
 
 def copy_of(store, destination: Path):

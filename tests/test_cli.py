@@ -25,7 +25,9 @@ from tests.conftest import ls_annotation, ls_task, write_export
 
 def gtq(*args, cwd):
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_gtq_run_on_the_bundled_sample(tmp_path):
@@ -45,7 +47,9 @@ def test_a_run_on_a_terminal_shows_its_progress(tmp_path):
     import pty
 
     terminal, its_end = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | {"COLUMNS": "400"}  # a wide terminal: whole lines
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | {
+        "COLUMNS": "400"
+    }  # a wide terminal: whole lines
     run = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "run", "--warehouse", str(tmp_path / "wh")],
         cwd=tmp_path,
@@ -92,7 +96,12 @@ def test_workspace_loads_in_dagster(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     done = subprocess.run(
-        [dagster, "definitions", "validate", "-w", "workspace.yaml"], cwd=root, env=env, capture_output=True, text=True, timeout=300
+        [dagster, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert "All code locations passed validation" in done.stderr + done.stdout
@@ -108,7 +117,10 @@ def test_validate_holds_exports_to_the_suites_without_a_warehouse(tmp_path, caps
     assert "read 2 = accepted 2 + quarantined 0" in capsys.readouterr().out
     assert main(["validate", "--source", str(good), "--source", str(bad)]) == 1
     out = capsys.readouterr().out
-    assert "task 1, annotation 11: expectations/core.annotations.json: expect_column_values_to_be_between on lead_time_s" in out
+    assert (
+        "task 1, annotation 11: expectations/core.annotations.json: expect_column_values_to_be_between on lead_time_s"
+        in out
+    )
     assert "2 file(s), 1 record(s) would be quarantined" in out
     assert main(["validate", "--source", str(tmp_path / "missing.json")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "good.json"]
@@ -156,7 +168,16 @@ def test_overrides_are_checked_against_the_warehouse_and_can_be_reverted(sample_
     skipped = annotations.filter(pl.col("was_cancelled")).row(0, named=True)
     predicted = annotations.filter(pl.col("origin") == "model").row(0, named=True)
     gt = tmp_path / "gt"
-    options = ["--groundtruth", str(gt), "--warehouse", str(store.root), "--reason", "checked by the lead", "--author", "qa@example.org"]
+    options = [
+        "--groundtruth",
+        str(gt),
+        "--warehouse",
+        str(store.root),
+        "--reason",
+        "checked by the lead",
+        "--author",
+        "qa@example.org",
+    ]
 
     def set_gt(project, task, annotation):
         return main(["gt", "set", "--project", project, "--task", task, "--annotation", annotation, *options])
@@ -164,7 +185,12 @@ def test_overrides_are_checked_against_the_warehouse_and_can_be_reverted(sample_
     for project, task, annotation, message in (
         ("70", human["task_id"], human["annotation_id"], "has no project '70' (projects: 7)"),
         ("7", "no-such-task", human["annotation_id"], "project 7: no task 'no-such-task'"),
-        ("7", human["task_id"], "no-such-annotation", f"task {human['task_id']} has no annotation 'no-such-annotation'"),
+        (
+            "7",
+            human["task_id"],
+            "no-such-annotation",
+            f"task {human['task_id']} has no annotation 'no-such-annotation'",
+        ),
         ("7", skipped["task_id"], skipped["annotation_id"], "was skipped (cancelled), not submitted"),
         ("7", predicted["task_id"], predicted["annotation_id"], "is a model's prediction"),
     ):
@@ -174,7 +200,18 @@ def test_overrides_are_checked_against_the_warehouse_and_can_be_reverted(sample_
 
     assert set_gt("7", human["task_id"], human["annotation_id"]) == 0
     assert len(load_overrides(gt / "overrides.yaml")) == 1
-    revert = ["gt", "revert", "--project", "7", "--task", human["task_id"], "--groundtruth", str(gt), "--author", "lead@example.org"]
+    revert = [
+        "gt",
+        "revert",
+        "--project",
+        "7",
+        "--task",
+        human["task_id"],
+        "--groundtruth",
+        str(gt),
+        "--author",
+        "lead@example.org",
+    ]
     assert main([*revert, "--reason", "the flag was right"]) == 0
     assert "revert of the set of task" in capsys.readouterr().out
     assert load_overrides(gt / "overrides.yaml").select("action", "author", "reason").rows() == [
@@ -189,14 +226,19 @@ def test_a_broken_policy_stops_the_run_before_ingest(tmp_path, capsys):
     gt.mkdir()
     (gt / "policy.yaml").write_text('default:\n  rules: [override, flag]\nprojects:\n  "7":\n    scope: everywhere\n')
     assert main(["run", "--warehouse", str(tmp_path / "wh"), "--groundtruth", str(gt)]) == 2
-    assert f"{gt / 'policy.yaml'}:5: projects.7: scope must be one of" in capsys.readouterr().err  # the file, the line, the entry
+    assert (
+        f"{gt / 'policy.yaml'}:5: projects.7: scope must be one of" in capsys.readouterr().err
+    )  # the file, the line, the entry
     assert not (tmp_path / "wh" / "projects").exists()  # nothing was read
 
 
 def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(tmp_path, capsys):
-    disputed = ls_task(2, [ls_annotation(3, user=5, choice="cat"), ls_annotation(4, user=6, choice="dog")])  # for the review queue
+    disputed = ls_task(
+        2, [ls_annotation(3, user=5, choice="cat"), ls_annotation(4, user=6, choice="dog")]
+    )  # for the review queue
     export = write_export(
-        tmp_path / "export.json", [ls_task(1, [ls_annotation(1, user=5, ground_truth=True), ls_annotation(2, user=6)]), disputed]
+        tmp_path / "export.json",
+        [ls_task(1, [ls_annotation(1, user=5, ground_truth=True), ls_annotation(2, user=6)]), disputed],
     )
     (tmp_path / "gt").mkdir()
     run = ["run", "--source", str(export), "--warehouse", str(tmp_path / "wh"), "--groundtruth", str(tmp_path / "gt")]
@@ -231,9 +273,15 @@ def test_history_for_tools_and_the_report_from_the_command_line(sample_run, caps
     assert main([*history, "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("project_id,task_id,annotation_id,previous_annotation_id,change,version")
 
-    assert main(["report", "--project", "7", "--warehouse", str(store.root), "--label-studio-url", "https://ls.example"]) == 0
+    assert (
+        main(["report", "--project", "7", "--warehouse", str(store.root), "--label-studio-url", "https://ls.example"])
+        == 0
+    )
     page = capsys.readouterr().out.strip()
-    assert page.endswith("reports/7.html") and "https://ls.example/projects/7/data?task=" in open(page, encoding="utf-8").read()
+    assert (
+        page.endswith("reports/7.html")
+        and "https://ls.example/projects/7/data?task=" in open(page, encoding="utf-8").read()
+    )
     assert main(["report", "--project", "8", "--warehouse", str(store.root)]) == 2
     assert "has no project '8'" in capsys.readouterr().err
 
@@ -244,16 +292,35 @@ def test_explain_traces_an_accuracy_to_the_file_and_the_gt_decisions_as_the_docu
     [ingested] = store.read(SOURCE_FILES).rows(named=True)
     performance = store.read(ANNOTATOR_PERFORMANCE).filter(pl.col("annotator") == annotator).row(0, named=True)
 
-    assert main(["explain", "--project", project, "--annotator", annotator, "--warehouse", str(store.root), "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                "--project",
+                project,
+                "--annotator",
+                annotator,
+                "--warehouse",
+                str(store.root),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     out, err = capsys.readouterr()
     assert f"sha256 {ingested['content_hash']}" in err and "scored against GT version 0" in err  # the chain, for people
     rows = [json.loads(line) for line in out.splitlines()]  # stdout: JSON lines and nothing else, as `| jq` reads it
     assert len(rows) == performance["n_scored"]
-    assert main(["explain", "--annotator", annotator, "--warehouse", str(store.root), "--format", "csv"]) == 0  # the only project
+    assert (
+        main(["explain", "--annotator", annotator, "--warehouse", str(store.root), "--format", "csv"]) == 0
+    )  # the only project
     assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == [
         {k: "" if v is None else str(v) for k, v in r.items()} for r in rows
     ]
-    assert sum(r["overall"] for r in rows) / len(rows) == pytest.approx(performance["accuracy"])  # the rows add up to the number
+    assert sum(r["overall"] for r in rows) / len(rows) == pytest.approx(
+        performance["accuracy"]
+    )  # the rows add up to the number
 
     # The SQL recipe for auditors gives the same number and the same chain.
     recipe = (Path(__file__).resolve().parent.parent / "docs" / "lineage.md").read_text()
@@ -288,7 +355,10 @@ def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path
     assert main(["run", *sources, "--warehouse", str(warehouse), "--groundtruth", str(tmp_path / "gt")]) == 1
     err = capsys.readouterr().err
     assert f"{notes}: not an export gtq can read: unrecognised export format" in err
-    assert f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated" in err
+    assert (
+        f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated"
+        in err
+    )
     store = Warehouse(warehouse)
     assert store.projects() == ["1"] and store.read(GROUND_TRUTH).height == 1
 
@@ -298,7 +368,10 @@ def test_a_gt_export_of_an_unknown_split_is_refused_naming_the_splits(sample_run
     out = tmp_path / "gt.json"
     export = ["gt", "export", "--format", "ls-json", "--out", str(out), "--warehouse", str(store.root)]
     assert main([*export, "--split", "bogus"]) == 2
-    assert "project 7: GT version 0 has no task in split 'bogus' (its splits: test, train, validation)" in capsys.readouterr().err
+    assert (
+        "project 7: GT version 0 has no task in split 'bogus' (its splits: test, train, validation)"
+        in capsys.readouterr().err
+    )
     assert not out.exists()
     assert main([*export, "--split", "test"]) == 0
     tests = store.read(GROUND_TRUTH).filter(pl.col("split") == "test")["task_id"]
@@ -308,20 +381,41 @@ def test_a_gt_export_of_an_unknown_split_is_refused_naming_the_splits(sample_run
 def test_a_revert_shows_in_the_gt_history_with_its_author_and_reason(tmp_path, capsys):
     """Through real runs: an override makes annotation 2 the GT (version 0); its revert gives the task the GT its
     flag gives (version 1), and the history names who reverted and why."""
-    export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, user=2)])])
+    export = write_export(
+        tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, user=2)])]
+    )
     warehouse, gt = tmp_path / "wh", tmp_path / "gt"
-    append_override(gt / "overrides.yaml", project="1", task="1", action="set", annotation="2", author="qa@x", reason="tighter")
+    append_override(
+        gt / "overrides.yaml", project="1", task="1", action="set", annotation="2", author="qa@x", reason="tighter"
+    )
     run = ["run", "--source", str(export), "--warehouse", str(warehouse), "--groundtruth", str(gt)]
     assert main(run) == 0
     assert (
-        main(["gt", "revert", "--project", "1", "--task", "1", "--groundtruth", str(gt), "--reason", "1 was right", "--author", "lead@x"])
+        main(
+            [
+                "gt",
+                "revert",
+                "--project",
+                "1",
+                "--task",
+                "1",
+                "--groundtruth",
+                str(gt),
+                "--reason",
+                "1 was right",
+                "--author",
+                "lead@x",
+            ]
+        )
         == 0
     )
     assert main(run) == 0
     capsys.readouterr()
     assert main(["gt", "history", "--task", "1", "--warehouse", str(warehouse), "--format", "json"]) == 0
     history = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(h["version"], h["change"], h["annotation_id"], h["method"], h["decided_by"], h["reason"]) for h in history] == [
+    assert [
+        (h["version"], h["change"], h["annotation_id"], h["method"], h["decided_by"], h["reason"]) for h in history
+    ] == [
         (0, "set", "2", "override", "qa@x", "set: tighter"),
         (1, "replaced", "1", "override", "lead@x", "revert: 1 was right"),
     ]
@@ -340,14 +434,35 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
         run_id="r1",
         success=True,
         ingest=Ingest(
-            files_ingested=1, files_skipped=2, records_read=5, records_accepted=4, records_quarantined=1, tasks_replaced_with_other_data=3
+            files_ingested=1,
+            files_skipped=2,
+            records_read=5,
+            records_accepted=4,
+            records_quarantined=1,
+            tasks_replaced_with_other_data=3,
         ),
-        files=(FileRead(source_file="a.json", format="label-studio-json", records_read=5, records_accepted=4, records_quarantined=1),),
+        files=(
+            FileRead(
+                source_file="a.json",
+                format="label-studio-json",
+                records_read=5,
+                records_accepted=4,
+                records_quarantined=1,
+            ),
+        ),
         unreadable_files=(),
-        ground_truth=GroundTruth(tasks=2, version=None, changes=0, changes_set=0, changes_replaced=0, changes_unset=0, changes_edited=0),
+        ground_truth=GroundTruth(
+            tasks=2, version=None, changes=0, changes_set=0, changes_replaced=0, changes_unset=0, changes_edited=0
+        ),
         checks=(
             Check(asset="core/annotations", name="expectations_annotations", passed=False, error=False, examples=None),
-            Check(asset="core/ground_truth", name="publishable_ground_truth", passed=False, error=True, examples="| task |"),
+            Check(
+                asset="core/ground_truth",
+                name="publishable_ground_truth",
+                passed=False,
+                error=True,
+                examples="| task |",
+            ),
             Check(asset="core/tasks", name="expectations_tasks", passed=True, error=True, examples=None),
         ),
         step_failures=(),
@@ -385,4 +500,6 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
     passing = replace(summary, unreadable_sources=(), projects=(replace(run, checks=run.checks[:1]),))
     assert passing.failures() == [] and passing.exit_code == 0
     failed = replace(passing, projects=(replace(run, checks=(), success=False),))
-    assert failed.failures() == ["the run did not succeed (see the Dagster logs with --verbose)"] and failed.exit_code == 1
+    assert (
+        failed.failures() == ["the run did not succeed (see the Dagster logs with --verbose)"] and failed.exit_code == 1
+    )

@@ -37,7 +37,9 @@ def start(*sources: Path, warehouse: Path) -> subprocess.Popen:
     ]
     # A session of its own: a kill can take the run's whole process group (Dagster's log tailers too), as a
     # killed container or node does.
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 def finish(*runs: subprocess.Popen) -> None:
@@ -63,11 +65,17 @@ def assert_same(left: dict[str, pl.DataFrame], right: dict[str, pl.DataFrame]) -
 def exports(tmp_path: Path) -> tuple[Path, Path]:
     a = write_export(
         tmp_path / "a.json",
-        [ls_task(i, [ls_annotation(10 * i, ground_truth=True), ls_annotation(10 * i + 1, choice="dog")], project=10) for i in range(1, 4)],
+        [
+            ls_task(i, [ls_annotation(10 * i, ground_truth=True), ls_annotation(10 * i + 1, choice="dog")], project=10)
+            for i in range(1, 4)
+        ],
     )
     b = write_export(
         tmp_path / "b.json",
-        [ls_task(i, [ls_annotation(20 * i, choice="dog", ground_truth=True), ls_annotation(20 * i + 1)], project=20) for i in range(1, 3)],
+        [
+            ls_task(i, [ls_annotation(20 * i, choice="dog", ground_truth=True), ls_annotation(20 * i + 1)], project=20)
+            for i in range(1, 3)
+        ],
     )
     return a, b
 
@@ -78,10 +86,14 @@ def test_two_projects_at_once_give_the_tables_of_one_after_the_other(tmp_path):
     finish(start(a, warehouse=sequential))
     finish(start(b, warehouse=sequential))
     parallel = tmp_path / "at-once" / "wh"
-    finish(start(a, warehouse=parallel), start(b, warehouse=parallel))  # both also set up the new Dagster instance at once
+    finish(
+        start(a, warehouse=parallel), start(b, warehouse=parallel)
+    )  # both also set up the new Dagster instance at once
 
     assert_same(contents(Warehouse(parallel)), contents(Warehouse(sequential)))
-    with dg.DagsterInstance.from_config(str(parallel / ".dagster")) as instance:  # the instance still works, and has both runs
+    with dg.DagsterInstance.from_config(
+        str(parallel / ".dagster")
+    ) as instance:  # the instance still works, and has both runs
         assert sorted(r.tags["dagster/partition"] for r in instance.get_runs()) == ["10", "20"]
     finish(start(a, b, warehouse=parallel))
 
@@ -90,7 +102,10 @@ def test_runs_of_one_project_at_once_take_turns_and_lose_or_duplicate_nothing(tm
     a, _ = exports(tmp_path)
     later = write_export(
         tmp_path / "a2.json",
-        [ls_task(i, [ls_annotation(10 * i, ground_truth=True), ls_annotation(10 * i + 1)], project=10) for i in range(4, 6)],
+        [
+            ls_task(i, [ls_annotation(10 * i, ground_truth=True), ls_annotation(10 * i + 1)], project=10)
+            for i in range(4, 6)
+        ],
     )
     reference = tmp_path / "ref" / "wh"
     finish(start(a, later, warehouse=reference))
@@ -99,8 +114,13 @@ def test_runs_of_one_project_at_once_take_turns_and_lose_or_duplicate_nothing(tm
 
     store = Warehouse(warehouse)
     assert store.read(TASKS).height == 5 and store.read(ANNOTATIONS).height == 10  # no duplicate rows
-    assert sorted(store.read(SOURCE_FILES)["source_file"]) == sorted([str(a), str(later)])  # each file once in the ledger
-    assert_same(contents(store, ignore={"version", "gt_version"}), contents(Warehouse(reference), ignore={"version", "gt_version"}))
+    assert sorted(store.read(SOURCE_FILES)["source_file"]) == sorted(
+        [str(a), str(later)]
+    )  # each file once in the ledger
+    assert_same(
+        contents(store, ignore={"version", "gt_version"}),
+        contents(Warehouse(reference), ignore={"version", "gt_version"}),
+    )
 
 
 def test_a_reader_holding_the_duckdb_file_open_through_a_run(tmp_path):
@@ -135,9 +155,14 @@ def multiprocess_job():
     from pipeline.definitions import all_assets, all_checks, defs, projects
 
     job = dg.define_asset_job(
-        "gtq_multiprocess", selection=dg.AssetSelection.all(), partitions_def=projects, executor_def=dg.multiprocess_executor
+        "gtq_multiprocess",
+        selection=dg.AssetSelection.all(),
+        partitions_def=projects,
+        executor_def=dg.multiprocess_executor,
     )
-    return dg.Definitions(assets=all_assets, asset_checks=all_checks, jobs=[job], resources=defs.resources).resolve_job_def(job.name)
+    return dg.Definitions(
+        assets=all_assets, asset_checks=all_checks, jobs=[job], resources=defs.resources
+    ).resolve_job_def(job.name)
 
 
 def test_the_job_runs_with_the_multiprocess_executor(tmp_path):
@@ -159,7 +184,10 @@ def test_the_job_runs_with_the_multiprocess_executor(tmp_path):
             "execution": {"config": {"max_concurrent": 2}},
         }
         result = dg.execute_job(
-            dg.reconstructable(multiprocess_job), instance=instance, run_config=run_config, tags={"dagster/partition": "10"}
+            dg.reconstructable(multiprocess_job),
+            instance=instance,
+            run_config=run_config,
+            tags={"dagster/partition": "10"},
         )
         assert result.success
     assert_same(contents(Warehouse(warehouse)), contents(Warehouse(in_process)))

@@ -37,7 +37,10 @@ def versions(store: Warehouse, project: str) -> list[dict[str, pl.DataFrame]]:
     for v in store.gt_versions(project):
         gt = store.read_gt_version(project, v)
         frames.append(
-            {part: getattr(gt, part).drop([c for c in ("run_id", "valid_from") if c in getattr(gt, part).columns]) for part in gt.parts()}
+            {
+                part: getattr(gt, part).drop([c for c in ("run_id", "valid_from") if c in getattr(gt, part).columns])
+                for part in gt.parts()
+            }
         )
     return frames
 
@@ -57,10 +60,17 @@ def scenario(tmp_path_factory):
     root = tmp_path_factory.mktemp("crash")
     first = write_export(
         root / "first.json",
-        [ls_task(1, [box_annotation(1, x=10.0), ls_annotation(2)], project=7), ls_task(2, [box_annotation(3, x=20.0)], project=7)],
+        [
+            ls_task(1, [box_annotation(1, x=10.0), ls_annotation(2)], project=7),
+            ls_task(2, [box_annotation(3, x=20.0)], project=7),
+        ],
     )
     second_tasks = [
-        ls_task(1, [box_annotation(1, x=10.0), {**ls_annotation(2, updated_at="2026-03-01T00:00:00Z"), "ground_truth": True}], project=7),
+        ls_task(
+            1,
+            [box_annotation(1, x=10.0), {**ls_annotation(2, updated_at="2026-03-01T00:00:00Z"), "ground_truth": True}],
+            project=7,
+        ),
         ls_task(2, [box_annotation(3, x=25.0, updated_at="2026-03-01T00:00:00Z")], project=7),
         ls_task(3, [box_annotation(4, x=30.0)], project=7),
     ]
@@ -85,7 +95,9 @@ def test_a_kill_at_any_instant_then_a_run_gives_the_uninterrupted_warehouse(scen
     shutil.copytree(base, warehouse)
     run = start(second, warehouse=warehouse)
     time.sleep(duration * instant / (KILLS + 1))
-    os.killpg(run.pid, signal.SIGKILL)  # the run and its children at once, as the OOM killer of a container or a node drain
+    os.killpg(
+        run.pid, signal.SIGKILL
+    )  # the run and its children at once, as the OOM killer of a container or a node drain
     run.communicate(timeout=60)
 
     completed(second, warehouse)

@@ -16,7 +16,9 @@ from tests.conftest import ls_annotation, ls_task, write_export
 from tests.test_report import chromium
 
 # What a page loads: a script's or an image's src, a stylesheet's or an icon's href, a url() in its styles.
-LOADED = re.compile(r"<script[^>]*\ssrc=\"([^\"]*)\"|<img[^>]*\ssrc=\"([^\"]*)\"|<link[^>]*\shref=\"([^\"]*)\"|url\(['\"]?([^'\")]*)")
+LOADED = re.compile(
+    r"<script[^>]*\ssrc=\"([^\"]*)\"|<img[^>]*\ssrc=\"([^\"]*)\"|<link[^>]*\shref=\"([^\"]*)\"|url\(['\"]?([^'\")]*)"
+)
 
 
 def screened(root: Path, docs: DataDocs, run_name: str) -> None:
@@ -61,13 +63,18 @@ def test_the_index_lists_the_validations_in_chromium_without_a_network(site):
     console = [line for line in log.splitlines() if ":CONSOLE" in line]
     assert not console, console
     # bootstrap-table's rows, drawn by its script: the validations' tab (newest first), then the suites' tab.
-    tables = [re.findall(r'<tr[^>]*data-index="\d+".*?</tr>', table, re.S) for table in re.findall(r"<table.*?</table>", dom, re.S)]
+    tables = [
+        re.findall(r'<tr[^>]*data-index="\d+".*?</tr>', table, re.S)
+        for table in re.findall(r"<table.*?</table>", dom, re.S)
+    ]
     drawn = [rows for rows in tables if rows]
     assert [len(rows) for rows in drawn] == [4, 2], tables
     validations = drawn[0]
     assert [re.search(r"run-\d", row).group() for row in validations] == ["run-2", "run-2", "run-1", "run-1"]
     assert all("fa-check-circle" in row for row in validations)  # each validation's status
-    for page in sorted(site.site.glob("validations/**/*.html"))[:1] + sorted(site.site.glob("expectations/**/*.html"))[:1]:
+    for page in (
+        sorted(site.site.glob("validations/**/*.html"))[:1] + sorted(site.site.glob("expectations/**/*.html"))[:1]
+    ):
         dom, log = chromium(page.as_uri())
         console = [line for line in log.splitlines() if ":CONSOLE" in line]
         assert not console, (page, console)
@@ -82,14 +89,21 @@ def test_a_site_an_older_gtq_built_with_cdn_links_is_rebuilt_whole(tmp_path):
     docs = DataDocs.of(tmp_path / "warehouse", "7")
     screened(tmp_path, docs, "run-1")
     context = _gx().get_context(mode="file", project_root_dir=str(docs.project_root))
-    stock = {"class_name": "SiteBuilder", "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs.site)}}
+    stock = {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs.site)},
+    }
     context.update_data_docs_site("gtq", stock)
     context.build_data_docs(site_names=["gtq"])
-    assert all(any(re.match(r"https?://", url) for url in loads(page)) for page in pages(docs))  # as an older gtq left them
+    assert all(
+        any(re.match(r"https?://", url) for url in loads(page)) for page in pages(docs)
+    )  # as an older gtq left them
 
     screened(tmp_path, docs, "run-2")
     assert len(pages(docs)) == 4 + 2 + 1
     for page in pages(docs):
         assert not any(re.match(r"(https?:)?//", url) for url in loads(page)), page
     context = _gx().get_context(mode="file", project_root_dir=str(docs.project_root))
-    assert context.list_data_docs_sites()["gtq"] == docs.site_config  # kept: the next validation rebuilds only its pages
+    assert (
+        context.list_data_docs_sites()["gtq"] == docs.site_config
+    )  # kept: the next validation rebuilds only its pages

@@ -24,7 +24,9 @@ RELEASE = "gtq"  # `helm upgrade --install gtq ... --namespace gtq` (deploy/READ
 
 def dagster_pin() -> str:
     """The image's Dagster: `ARG DAGSTER_VERSION` of deploy/Dockerfile."""
-    [version] = re.findall(r"^ARG DAGSTER_VERSION=(\S+)$", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
+    [version] = re.findall(
+        r"^ARG DAGSTER_VERSION=(\S+)$", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE
+    )
     return version
 
 
@@ -53,11 +55,17 @@ def test_the_pods_read_the_gt_folder_from_the_configmap():
     [volume] = [v for v in deployment["volumes"] if v["name"] == mount["name"]]
     assert volume["configMap"]["name"] == "gtq-groundtruth" and mount["readOnly"]
     assert deployment["includeConfigInLaunchedRuns"]["enabled"]  # the run pods get the same volumes
-    assert "kubectl -n gtq create configmap gtq-groundtruth --from-file=groundtruth/" in (DEPLOY / "README.md").read_text(encoding="utf-8")
+    assert "kubectl -n gtq create configmap gtq-groundtruth --from-file=groundtruth/" in (
+        DEPLOY / "README.md"
+    ).read_text(encoding="utf-8")
 
 
 def test_the_build_context_holds_only_what_the_image_copies():
-    rules = [line for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    rules = [
+        line
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     assert rules[0] == "*"  # .git, .venv, warehouse/, bench/results and caches stay out
     allowed = {rule[1:] for rule in rules if rule.startswith("!")}
     copies = re.findall(r"^COPY (.+)$", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE)
@@ -79,7 +87,9 @@ def test_a_configured_gt_folder_that_does_not_exist_stops_the_run_naming_it(tmp_
     assert f"{missing}: no such folder (GTQ_GROUNDTRUTH)" in capsys.readouterr().err
 
     monkeypatch.delenv("GTQ_GROUNDTRUTH")
-    [run] = execute([], tmp_path / "wh", groundtruth=missing, instance=in_memory()).runs.values()  # as a launchpad's resource config
+    [run] = execute(
+        [], tmp_path / "wh", groundtruth=missing, instance=in_memory()
+    ).runs.values()  # as a launchpad's resource config
     failure = next(event for event in run.all_events if event.is_run_failure)
     assert f"{missing}: no such folder (the configured GT folder)" in failure.event_specific_data.error.to_string()
     assert main(["run", "--warehouse", str(tmp_path / "wh"), "--groundtruth", str(missing)]) == 2
@@ -122,7 +132,11 @@ def chart_instance(values: dict) -> dict:
     queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     return {
         "scheduler": {"module": "dagster._core.scheduler", "class": "DagsterDaemonScheduler"},
-        "schedule_storage": {"module": "dagster_postgres.schedule_storage", "class": "PostgresScheduleStorage", "config": storage},
+        "schedule_storage": {
+            "module": "dagster_postgres.schedule_storage",
+            "class": "PostgresScheduleStorage",
+            "config": storage,
+        },
         "run_launcher": {
             "module": "dagster_k8s",
             "class": "K8sRunLauncher",
@@ -139,11 +153,18 @@ def chart_instance(values: dict) -> dict:
             },
         },
         "run_storage": {"module": "dagster_postgres.run_storage", "class": "PostgresRunStorage", "config": storage},
-        "event_log_storage": {"module": "dagster_postgres.event_log", "class": "PostgresEventLogStorage", "config": storage},
+        "event_log_storage": {
+            "module": "dagster_postgres.event_log",
+            "class": "PostgresEventLogStorage",
+            "config": storage,
+        },
         "run_coordinator": {
             "module": "dagster._core.run_coordinator",
             "class": "QueuedRunCoordinator",
-            "config": {"max_concurrent_runs": queue["maxConcurrentRuns"], "tag_concurrency_limits": queue["tagConcurrencyLimits"]},
+            "config": {
+                "max_concurrent_runs": queue["maxConcurrentRuns"],
+                "tag_concurrency_limits": queue["tagConcurrencyLimits"],
+            },
         },
         "compute_logs": {"module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"},
         "telemetry": {"enabled": True},
@@ -207,20 +228,41 @@ def test_the_k8s_extra_loads_an_instance_shaped_like_the_charts(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               check=True, capture_output=True, text=True).stdout.strip())  # fmt: skip
+    site = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     (site / "gtq-base.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
     pin = dagster_pin()
-    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--editable", f"{ROOT}[k8s]", f"dagster=={pin}"]
+    install = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "--quiet",
+        "--editable",
+        f"{ROOT}[k8s]",
+        f"dagster=={pin}",
+    ]
     pip = subprocess.run(install, capture_output=True, text=True, timeout=1200)
-    assert pip.returncode == 0, f"pip install of the k8s extra failed (the package index is needed):\n{pip.stderr[-4000:]}"
+    assert pip.returncode == 0, (
+        f"pip install of the k8s extra failed (the package index is needed):\n{pip.stderr[-4000:]}"
+    )
 
     values = chart_values()
     instance = tmp_path / "instance"
     instance.mkdir()
     (instance / "dagster.yaml").write_text(yaml.safe_dump(chart_instance(values)))
     context = json.dumps(code_location_context(code_location(values)))
-    loaded = subprocess.run([python, "-c", LOAD_INSTANCE, str(instance), context], capture_output=True, text=True, timeout=300)
+    loaded = subprocess.run(
+        [python, "-c", LOAD_INSTANCE, str(instance), context], capture_output=True, text=True, timeout=300
+    )
     assert loaded.returncode == 0, loaded.stderr[-4000:]
     report = json.loads(loaded.stdout)
 
@@ -228,7 +270,10 @@ def test_the_k8s_extra_loads_an_instance_shaped_like_the_charts(tmp_path):
     assert report["versions"] == {"dagster": pin, "dagster-postgres": f"0.29.{line}", "dagster-k8s": f"0.29.{line}"}
     assert report["classes"]["run_storage"] == "dagster_postgres.run_storage.run_storage.PostgresRunStorage"
     assert report["classes"]["event_log_storage"] == "dagster_postgres.event_log.event_log.PostgresEventLogStorage"
-    assert report["classes"]["schedule_storage"] == "dagster_postgres.schedule_storage.schedule_storage.PostgresScheduleStorage"
+    assert (
+        report["classes"]["schedule_storage"]
+        == "dagster_postgres.schedule_storage.schedule_storage.PostgresScheduleStorage"
+    )
     assert report["classes"]["run_launcher"] == "dagster_k8s.launcher.K8sRunLauncher"
     assert all(report["rejected"].values()), report["rejected"]
     folder = {e["name"]: e["value"] for e in code_location(values)["env"]}["GTQ_GROUNDTRUTH"]

@@ -18,14 +18,19 @@ from tests.test_warehouse import tasks
 
 def many_small_commits(store: Warehouse) -> None:
     for run in range(12):
-        store.write_project("7", {TASKS: tasks("7", *map(str, range(run + 1))), ANSWERS: answers("7", f"r{run}", run)}, run_id=f"r{run}")
+        store.write_project(
+            "7", {TASKS: tasks("7", *map(str, range(run + 1))), ANSWERS: answers("7", f"r{run}", run)}, run_id=f"r{run}"
+        )
 
 
 def test_the_maintenance_job_compacts_and_vacuums_without_losing_history_or_gt_versions(tmp_path):
     store = Warehouse(tmp_path / "wh")
     many_small_commits(store)
     store.storage.publish_folder(
-        "projects/7/ground_truth/0", lambda at: pl.DataFrame({"x": [1.0]}).write_parquet(at("regions.parquet")), "version.json", "{}"
+        "projects/7/ground_truth/0",
+        lambda at: pl.DataFrame({"x": [1.0]}).write_parquet(at("regions.parquet")),
+        "version.json",
+        "{}",
     )
     history = history_table(ANSWERS)
     assert len(store.current_files(history)["7"]) == 12  # one appended file per run

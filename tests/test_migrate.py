@@ -25,13 +25,23 @@ def earlier_layout(root) -> None:
     """Project 'a/b': commit 0 wrote core.tasks and quality.answers (run r0), commit 1 quality.answers again (run r1),
     and GT version 0 lies in its folder."""
     project = root / "projects" / "a%2Fb"
-    files = {(0, TASKS): tasks("a/b", "1", "2"), (0, ANSWERS): answers("a/b", "r0", 0), (1, ANSWERS): answers("a/b", "r1", 1)}
+    files = {
+        (0, TASKS): tasks("a/b", "1", "2"),
+        (0, ANSWERS): answers("a/b", "r0", 0),
+        (1, ANSWERS): answers("a/b", "r1", 1),
+    }
     for (number, table), frame in files.items():
         (project / "tables" / table.key).mkdir(parents=True, exist_ok=True)
         frame.write_parquet(project / "tables" / table.key / f"{number:010d}.parquet")
     (project / "commits").mkdir()
     for number, written in ((0, {TASKS.key: 0, ANSWERS.key: 0}), (1, {TASKS.key: 0, ANSWERS.key: 1})):
-        commit = {"number": number, "tables": written, "run_id": f"r{number}", "gt_version": number, "committed_at": None}
+        commit = {
+            "number": number,
+            "tables": written,
+            "run_id": f"r{number}",
+            "gt_version": number,
+            "committed_at": None,
+        }
         (project / "commits" / f"{number:010d}.json").write_text(json.dumps(commit))
     (project / "commits" / "HEAD").write_text("1")
     (project / "ground_truth" / "0").mkdir(parents=True)
@@ -53,6 +63,8 @@ def test_a_warehouse_of_the_earlier_layout_is_converted_with_its_history_and_gt_
     assert sorted(history.select("run_id", "gt_version").rows()) == [("r0", 0), ("r1", 1)]
     assert [v["gtq.run_id"] for v in store.versions(ANSWERS, "a/b")] == ["r0", "r1"]
     assert (root / "projects" / "a%2Fb" / "ground_truth" / "0" / "regions.parquet").read_bytes() == gt_bytes
-    assert not (root / "projects" / "a%2Fb" / "commits").exists() and not (root / "projects" / "a%2Fb" / "tables").exists()
+    assert (
+        not (root / "projects" / "a%2Fb" / "commits").exists() and not (root / "projects" / "a%2Fb" / "tables").exists()
+    )
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         assert con.execute("SELECT run_id FROM history.answers ORDER BY run_id").fetchall() == [("r0",), ("r1",)]

@@ -35,7 +35,9 @@ def s3_server():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while True:
@@ -76,9 +78,13 @@ def test_a_run_on_s3_gives_what_a_local_run_gives(sample_run, s3_warehouse, tmp_
     remote = Warehouse(s3_warehouse)
     assert remote.projects() == ["7"]
     assert_same(contents(local), contents(remote))
-    for table in ALL_TABLES:  # every table read back without gtq: Polars and deltalake, credentials from the environment
+    for (
+        table
+    ) in ALL_TABLES:  # every table read back without gtq: Polars and deltalake, credentials from the environment
         back = pl.read_delta(remote.table_path(table))
-        assert back.height == DeltaTable(remote.table_path(table)).to_pyarrow_table().num_rows == local.read(table).height, table.key
+        assert (
+            back.height == DeltaTable(remote.table_path(table)).to_pyarrow_table().num_rows == local.read(table).height
+        ), table.key
     assert remote.read_gt_version("7").ground_truth.equals(local.read_gt_version("7").ground_truth)
     # Read back without gtq, as an ML team would: the documented path, credentials from the environment.
     published = pl.read_parquet(f"{s3_warehouse}/projects/7/ground_truth/0/ground_truth.parquet")
@@ -96,14 +102,32 @@ def test_re_ingesting_on_s3_changes_nothing_and_a_new_export_makes_a_version(s3_
     assert store.scan_project(ANNOTATIONS, "7").collect().height == 1 and store.versions(ANNOTATIONS, "7") == ingested
 
     moved = write_export(tmp_path / "b.json", [ls_task(1, [box_annotation(1, x=30.0)], project=7)])
-    assert main(["run", "--source", str(moved), "--warehouse", s3_warehouse, "--groundtruth", str(tmp_path / "gt")]) == 0
+    assert (
+        main(["run", "--source", str(moved), "--warehouse", s3_warehouse, "--groundtruth", str(tmp_path / "gt")]) == 0
+    )
     assert store.gt_versions("7") == [0, 1]
     assert store.read_gt_version("7", 0).regions["x"].to_list() == [10.0]  # version 0 is content: it stays as it was
     assert store.read_gt_version("7", 1).regions["x"].to_list() == [30.0]
     assert main(["gt", "versions", "--project", "7", "--warehouse", s3_warehouse]) == 0
     out = tmp_path / "gt.json"
     assert (
-        main(["gt", "export", "--project", "7", "--version", "0", "--format", "coco", "--out", str(out), "--warehouse", s3_warehouse]) == 0
+        main(
+            [
+                "gt",
+                "export",
+                "--project",
+                "7",
+                "--version",
+                "0",
+                "--format",
+                "coco",
+                "--out",
+                str(out),
+                "--warehouse",
+                s3_warehouse,
+            ]
+        )
+        == 0
     )
     assert '"bbox"' in out.read_text()
     assert store.read(GROUND_TRUTH).height == 1
@@ -145,8 +169,12 @@ def test_gt_versions_on_s3_are_never_overwritten(s3_warehouse):
     def parts(text: str):
         return lambda location: pl.DataFrame({"part": [text]}).write_parquet(location("regions.parquet"))
 
-    pl.DataFrame({"part": ["a killed publication's leftover"]}).write_parquet(storage.location("projects/p/ground_truth/0/regions.parquet"))
+    pl.DataFrame({"part": ["a killed publication's leftover"]}).write_parquet(
+        storage.location("projects/p/ground_truth/0/regions.parquet")
+    )
     storage.publish_folder("projects/p/ground_truth/0", parts("published"), "version.json", "{}")
     with pytest.raises(FileExistsError):
         storage.publish_folder("projects/p/ground_truth/0", parts("again"), "version.json", "{}")
-    assert pl.read_parquet(storage.location("projects/p/ground_truth/0/regions.parquet"))["part"].to_list() == ["published"]
+    assert pl.read_parquet(storage.location("projects/p/ground_truth/0/regions.parquet"))["part"].to_list() == [
+        "published"
+    ]

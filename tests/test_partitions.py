@@ -18,7 +18,9 @@ from tests.conftest import in_memory, ls_annotation, ls_task, write_export
 
 
 def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
-    a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)], project=10)])
+    a = write_export(
+        tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)], project=10)]
+    )
     b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
     store = Warehouse(tmp_path / "wh")
     (tmp_path / "gt").mkdir()
@@ -29,7 +31,9 @@ def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
         assert sorted(instance.get_dynamic_partitions("projects")) == ["10", "20"]
         before = store.read(ANSWERS).filter(pl.col("project_id") == "20")
 
-        a2 = write_export(tmp_path / "a2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)], project=10)])
+        a2 = write_export(
+            tmp_path / "a2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)], project=10)]
+        )
         again = execute([a2], store.root, groundtruth=tmp_path / "gt", instance=instance)
         assert list(again.runs) == ["10"]
         assert {e.partition for e in again.get_asset_materialization_events()} == {"10"}
@@ -40,7 +44,8 @@ def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
 
 def test_a_file_with_two_projects_is_ingested_by_both_runs_and_counted_once(tmp_path):
     both = write_export(
-        tmp_path / "both.json", [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}]
+        tmp_path / "both.json",
+        [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}],
     )
     store = Warehouse(tmp_path / "wh")
     (tmp_path / "gt").mkdir()
@@ -66,7 +71,11 @@ def test_a_backfill_re_runs_one_project_from_the_ui_job(tmp_path):
         run = defs.resolve_job_def(gtq_job.name).execute_in_process(
             partition_key="10",
             instance=instance,
-            run_config={"resources": {"warehouse": {"config": {"root": str(store.root), "inbox": str(tmp_path / "empty-inbox")}}}},
+            run_config={
+                "resources": {
+                    "warehouse": {"config": {"root": str(store.root), "inbox": str(tmp_path / "empty-inbox")}}
+                }
+            },
         )
         assert run.success
         assert {e.partition for e in run.get_asset_materialization_events()} == {"10"}
@@ -78,7 +87,10 @@ def test_the_nightly_schedule_runs_every_known_project():
         instance.add_dynamic_partitions("projects", ["7", "8"])
         context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 24, 2))
         requests = list(nightly(context))
-    assert [(r.partition_key, r.run_key) for r in requests] == [("7", "nightly-2026-11-24-7"), ("8", "nightly-2026-11-24-8")]
+    assert [(r.partition_key, r.run_key) for r in requests] == [
+        ("7", "nightly-2026-11-24-7"),
+        ("8", "nightly-2026-11-24-8"),
+    ]
 
 
 def test_checks_judge_only_the_project_of_the_run(tmp_path, monkeypatch):
@@ -86,14 +98,28 @@ def test_checks_judge_only_the_project_of_the_run(tmp_path, monkeypatch):
     shutil.copytree(Path(__file__).resolve().parent.parent / "expectations", suites)
     annotations_suite = json.loads((suites / "core.annotations.json").read_text())
     annotations_suite["expectations"].append(  # a warning: rows stay, the check fails
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "score", "max_value": 0.5}, "severity": "warning"}
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "score", "max_value": 0.5},
+            "severity": "warning",
+        }
     )
     (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
     monkeypatch.setenv("GTQ_EXPECTATIONS", str(suites))
-    confident = {"id": 9, "model_version": "m1", "score": 0.9, "result": []}  # above the team's warning line, in project 10
-    a = write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[confident])])
+    confident = {
+        "id": 9,
+        "model_version": "m1",
+        "score": 0.9,
+        "result": [],
+    }  # above the team's warning line, in project 10
+    a = write_export(
+        tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[confident])]
+    )
     b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
     (tmp_path / "gt").mkdir()
     result = execute([a, b], tmp_path / "wh", groundtruth=tmp_path / "gt", instance=in_memory())
-    failed = {project: [c.check_name for c in run.get_asset_check_evaluations() if not c.passed] for project, run in result.runs.items()}
+    failed = {
+        project: [c.check_name for c in run.get_asset_check_evaluations() if not c.passed]
+        for project, run in result.runs.items()
+    }
     assert failed == {"10": ["expectations_annotations"], "20": []}

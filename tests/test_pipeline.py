@@ -102,7 +102,9 @@ def test_sample_run_scores_rank_the_careless_annotator_last(sample_run):
             "SELECT fleiss_kappa, krippendorff_alpha, fleiss_kappa_ci_low, fleiss_kappa_ci_high FROM quality.project_agreement WHERE control = 'species'"
         ).fetchone()
         assert 0.3 < kappa[0] < 0.9 and 0.3 < kappa[1] < 0.9
-        assert kappa[2] < kappa[0] < kappa[3] and kappa[3] - kappa[2] < 0.3  # about 300 tasks: a usefully narrow interval
+        assert (
+            kappa[2] < kappa[0] < kappa[3] and kappa[3] - kappa[2] < 0.3
+        )  # about 300 tasks: a usefully narrow interval
         assert con.execute("SELECT min(score), max(score) FROM quality.annotation_scores").fetchone() == (0.0, 1.0)
 
 
@@ -120,34 +122,45 @@ def one_flag(tmp_path_factory) -> tuple[Warehouse, Path]:
 def test_rerunning_the_same_file_changes_nothing(one_flag, tmp_path):
     store, export = copy_of(one_flag[0], tmp_path / "wh"), one_flag[1]
     before = {
-        t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
+        t.key: store.read(t).drop("run_id", strict=False)
+        for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
     }
     committed = {t.key: store.versions(t, "1") for t in INGESTED}
     result = run_ok([export], store.root)
     assert {t.key: store.versions(t, "1") for t in INGESTED} == committed  # not rewritten
     after = {
-        t.key: store.read(t).drop("run_id", strict=False) for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
+        t.key: store.read(t).drop("run_id", strict=False)
+        for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
     }
     for key, frame in before.items():
         assert frame.equals(after[key]), key
     assert store.gt_versions("1") == [0]
-    ingest = next(e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["core", "source_files"]))
+    ingest = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["core", "source_files"])
+    )
     assert ingest.materialization.metadata["files_skipped"].value == 1
 
 
 def test_a_later_export_moves_and_deletes_ground_truth(tmp_path):
     v1 = write_export(
         tmp_path / "v1.json",
-        [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])],
+        [
+            ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]),
+            ls_task(2, [ls_annotation(3, ground_truth=True)]),
+        ],
     )
     v2 = write_export(
-        tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])]
+        tmp_path / "v2.json",
+        [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])],
     )
     store = Warehouse(tmp_path / "wh")
     run_ok([v1], store.root)
     run_ok([v2], store.root)
     assert store.read(GROUND_TRUTH).select("task_id", "annotation_id", "version").rows() == [("1", "2", 1)]
-    assert store.read_gt_version("1", 0).ground_truth.select("task_id", "annotation_id").rows() == [("1", "1"), ("2", "3")]
+    assert store.read_gt_version("1", 0).ground_truth.select("task_id", "annotation_id").rows() == [
+        ("1", "1"),
+        ("2", "3"),
+    ]
     history = store.read(GROUND_TRUTH_HISTORY).sort("task_id", "version")
     assert history.select("task_id", "change", "version", "source_file").rows() == [
         ("1", "set", 0, str(v1)),
@@ -180,19 +193,36 @@ def test_a_broken_file_fails_alone(tmp_path):
     ]
     assert store.projects() == ["1"] and store.read(QUARANTINE).is_empty() and store.read(GROUND_TRUTH).height == 1
     files = store.read(SOURCE_FILES)
-    assert files.select("format", "records_read", "records_accepted", "records_quarantined").rows() == [("label-studio-json", 2, 2, 0)]
+    assert files.select("format", "records_read", "records_accepted", "records_quarantined").rows() == [
+        ("label-studio-json", 2, 2, 0)
+    ]
 
 
 def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_path):
-    export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, cancelled=True)])])
+    export = write_export(
+        tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, cancelled=True)])]
+    )
     store, gt_dir = Warehouse(tmp_path / "wh"), tmp_path / "gt"
     run_ok([export], store.root, gt_dir)
-    append_override(gt_dir / "overrides.yaml", project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="test")
+    append_override(
+        gt_dir / "overrides.yaml",
+        project="1",
+        task="1",
+        action="set",
+        annotation="2",
+        author="qa@example.org",
+        reason="test",
+    )
 
-    result = execute([export], store.root, groundtruth=gt_dir)  # project 1 again: the file is known, the GT is re-resolved
+    result = execute(
+        [export], store.root, groundtruth=gt_dir
+    )  # project 1 again: the file is known, the GT is re-resolved
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "publishable_ground_truth")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.metadata["problems"].value == 1
-    assert "expect_column_values_to_be_in_set on annotation_state (annotation_state=cancelled)" in check.metadata["examples"].value
+    assert (
+        "expect_column_values_to_be_in_set on annotation_state (annotation_state=cancelled)"
+        in check.metadata["examples"].value
+    )
     assert store.gt_versions("1") == [0]  # nothing new published
     assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["1"]
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
@@ -268,8 +298,17 @@ def test_scout_folder_through_the_pipeline(tmp_path):
     assert store.read(QUARANTINE)["locator"].to_list() == ["line 7 (task t2, image IMG_002.JPG)"]
     assert result.success
     # The images CSV's WIC confidence (0.97, 0.12, 0.97 on the three images with GT) is a model of its own.
-    wic = store.read(IMAGE_DETECTION_SCORES).filter(pl.col("annotator") == "(whole-image classifier)").row(0, named=True)
-    assert (wic["origin"], wic["n_images"], wic["n_positive"], wic["tp"], wic["tn"], wic["roc_auc"]) == ("model", 3, 2, 2, 1, 1.0)
+    wic = (
+        store.read(IMAGE_DETECTION_SCORES).filter(pl.col("annotator") == "(whole-image classifier)").row(0, named=True)
+    )
+    assert (wic["origin"], wic["n_images"], wic["n_positive"], wic["tp"], wic["tn"], wic["roc_auc"]) == (
+        "model",
+        3,
+        2,
+        2,
+        1,
+        1.0,
+    )
 
 
 def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
@@ -277,7 +316,11 @@ def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
     store = Warehouse(tmp_path / "wh")
     run_ok([tmp_path / "coco" / "val2026.json", tmp_path / "coco" / "yolo-v9.json"], store.root)
     models = store.read(ANNOTATIONS).filter(pl.col("origin") == "model")
-    assert sorted(models["annotation_id"]) == ["prediction:yolo-v9:1", "prediction:yolo-v9:2", "prediction:yolo-v9:bad"]  # every image
+    assert sorted(models["annotation_id"]) == [
+        "prediction:yolo-v9:1",
+        "prediction:yolo-v9:2",
+        "prediction:yolo-v9:bad",
+    ]  # every image
     gt_file = tmp_path / "coco" / "val2026.json"
     gt_file.write_text(gt_file.read_text().replace('"area": 5000', '"area": 5001'))  # a new GT snapshot
     run_ok([gt_file], store.root)
@@ -288,7 +331,9 @@ def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
 def test_labels_outside_the_labeling_config_are_quarantined_by_name(tmp_path):
     """The labeling config beside an export judges its labels; one it does not allow sets the annotation aside,
     named in the reason, and a later export without a config is judged by the config the warehouse holds."""
-    export = write_export(tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])])
+    export = write_export(
+        tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])]
+    )
     (tmp_path / "proj.xml").write_text(
         '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices></View>'
     )
@@ -308,9 +353,9 @@ def test_sample_run_detection_scores_rank_annotators_by_skill(sample_run):
     _, store = sample_run
     detection = store.read(DETECTION_SCORES)
     assert set(detection["matching"]) == {"hungarian", "greedy", "coco"} and detection["iou_threshold"].n_unique() == 10
-    scores = detection.filter((pl.col("iou_threshold") == 0.5) & (pl.col("origin") == "human") & (pl.col("matching") == "hungarian")).sort(
-        "f1"
-    )
+    scores = detection.filter(
+        (pl.col("iou_threshold") == 0.5) & (pl.col("origin") == "human") & (pl.col("matching") == "hungarian")
+    ).sort("f1")
     assert scores["annotator"][0] == "eli@wildlife.example" and scores["annotator"][-1] == "amara@wildlife.example"
     assert (scores["tp"] + scores["fn"] + scores["mismatched_label"]).min() > 0
 
@@ -329,7 +374,10 @@ def test_sample_run_dawid_skene_finds_the_careless_annotator(sample_run):
     _, store = sample_run
     confusion = store.read(ANNOTATOR_CONFUSION).filter(pl.col("true_label") == pl.col("label"))
     accuracy = confusion.group_by("annotator").agg(pl.col("probability").mean()).sort("probability")
-    assert accuracy["annotator"][0] == "eli@wildlife.example" and accuracy["probability"][0] < 0.7 < accuracy["probability"][-1]
+    assert (
+        accuracy["annotator"][0] == "eli@wildlife.example"
+        and accuracy["probability"][0] < 0.7 < accuracy["probability"][-1]
+    )
     labels = store.read(CONSENSUS_LABELS)
     assert labels["task_id"].is_in(store.read(GROUND_TRUTH)["task_id"].implode()).sum() == 0  # only tasks without GT
     assert labels.filter(pl.col("tied"))["majority"].null_count() == labels["tied"].sum()
@@ -376,12 +424,22 @@ def test_an_image_without_detections_counts_against_the_model(tmp_path):
     folder = tmp_path / "coco"
     folder.mkdir()
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 100, "height": 100} for i in (1, 2)]
-    boxes = [{"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0} for i in (1, 2)]
-    (folder / "val.json").write_text(json.dumps({"images": images, "annotations": boxes, "categories": [{"id": 1, "name": "zebra"}]}))
-    (folder / "model.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}]))
+    boxes = [
+        {"id": i, "image_id": i, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400, "iscrowd": 0} for i in (1, 2)
+    ]
+    (folder / "val.json").write_text(
+        json.dumps({"images": images, "annotations": boxes, "categories": [{"id": 1, "name": "zebra"}]})
+    )
+    (folder / "model.json").write_text(
+        json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9}])
+    )
     store = Warehouse(tmp_path / "wh")
     run_ok([folder / "val.json", folder / "model.json"], store.root)
-    ap = store.read(AVERAGE_PRECISION).filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all"))["ap"].item()
+    ap = (
+        store.read(AVERAGE_PRECISION)
+        .filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all"))["ap"]
+        .item()
+    )
     assert ap == pytest.approx(51 / 101)
     model = store.read(DETECTION_SCORES).filter(
         (pl.col("origin") == "model") & (pl.col("iou_threshold") == 0.5) & (pl.col("matching") == "coco")
@@ -397,10 +455,19 @@ def test_coco_crowd_regions_and_areas_reach_the_twelve_figures(tmp_path):
     folder.mkdir()
     images = [{"id": 1, "file_name": "1.jpg", "width": 640, "height": 480}]
     boxes = [
-        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1000, "iscrowd": 0},  # box 1600 px², mask small
+        {
+            "id": 1,
+            "image_id": 1,
+            "category_id": 1,
+            "bbox": [10, 10, 40, 40],
+            "area": 1000,
+            "iscrowd": 0,
+        },  # box 1600 px², mask small
         {"id": 2, "image_id": 1, "category_id": 1, "bbox": [200, 200, 200, 200], "area": 30000, "iscrowd": 1},
     ]
-    (folder / "val.json").write_text(json.dumps({"images": images, "annotations": boxes, "categories": [{"id": 1, "name": "zebra"}]}))
+    (folder / "val.json").write_text(
+        json.dumps({"images": images, "annotations": boxes, "categories": [{"id": 1, "name": "zebra"}]})
+    )
     detections = [
         {"image_id": 1, "category_id": 1, "bbox": [250, 250, 30, 30], "score": 0.95},  # inside the crowd region
         {"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "score": 0.9},
@@ -410,7 +477,10 @@ def test_coco_crowd_regions_and_areas_reach_the_twelve_figures(tmp_path):
     run_ok([folder / "val.json", folder / "model.json"], store.root)
     ap = store.read(AVERAGE_PRECISION).filter(pl.col("iou_threshold") == 0.5)
     by_area = {r["area_range"]: (r["n_gt"], r["ap"]) for r in ap.iter_rows(named=True)}
-    assert by_area == {"all": (1, pytest.approx(1.0)), "small": (1, pytest.approx(1.0))}  # no GT box or detection counts elsewhere
+    assert by_area == {
+        "all": (1, pytest.approx(1.0)),
+        "small": (1, pytest.approx(1.0)),
+    }  # no GT box or detection counts elsewhere
     model = store.read(MODEL_PERFORMANCE).row(0, named=True)
     assert model["map_50_95"] == pytest.approx(1.0) and model["map_small"] == pytest.approx(1.0)
     assert model["map_medium"] is None and model["mar_large"] is None
@@ -424,13 +494,17 @@ def test_exports_reusing_project_and_task_ids_are_reported_and_namespaces_keep_t
     from pipeline.cli import main
 
     def export(name: str, image: str) -> Path:
-        tasks = [ls_task(t, [ls_annotation(10 * t, user=2)]) | {"data": {"image": f"{image}_{t}.jpg"}} for t in (1, 2, 3)]
+        tasks = [
+            ls_task(t, [ls_annotation(10 * t, user=2)]) | {"data": {"image": f"{image}_{t}.jpg"}} for t in (1, 2, 3)
+        ]
         return write_export(tmp_path / f"{name}.json", tasks)
 
     first, second = export("lab-a", "zebras"), export("lab-b", "lions")
     (tmp_path / "gt").mkdir()
     gt = ["--groundtruth", str(tmp_path / "gt")]
-    assert main(["run", "--source", str(first), "--source", str(second), "--warehouse", str(tmp_path / "mixed"), *gt]) == 0
+    assert (
+        main(["run", "--source", str(first), "--source", str(second), "--warehouse", str(tmp_path / "mixed"), *gt]) == 0
+    )
     assert "WARNING: 3 task(s) replaced by a snapshot whose task data differs" in capsys.readouterr().out
     assert Warehouse(tmp_path / "mixed").read(TASKS).height == 3  # what happened without namespaces
 
@@ -439,8 +513,14 @@ def test_exports_reusing_project_and_task_ids_are_reported_and_namespaces_keep_t
     assert "WARNING" not in capsys.readouterr().out
     store = Warehouse(tmp_path / "apart")
     assert store.projects() == ["lab-a:1", "lab-b:1"]
-    images = {p: sorted(store.scan_project(TASKS, p).collect()["data_json"].str.json_path_match("$.image")) for p in store.projects()}
-    assert images == {"lab-a:1": ["zebras_1.jpg", "zebras_2.jpg", "zebras_3.jpg"], "lab-b:1": ["lions_1.jpg", "lions_2.jpg", "lions_3.jpg"]}
+    images = {
+        p: sorted(store.scan_project(TASKS, p).collect()["data_json"].str.json_path_match("$.image"))
+        for p in store.projects()
+    }
+    assert images == {
+        "lab-a:1": ["zebras_1.jpg", "zebras_2.jpg", "zebras_3.jpg"],
+        "lab-b:1": ["lions_1.jpg", "lions_2.jpg", "lions_3.jpg"],
+    }
     assert store.scan_project(ANNOTATIONS, "lab-b:1").collect()["project_id"].unique().to_list() == ["lab-b:1"]
 
 
@@ -460,8 +540,14 @@ def test_annotations_failing_a_critical_expectation_are_quarantined_before_use(t
     but fail the core.annotations suite; each becomes one quarantine record naming the suite, the
     expectation, the column and the value, never reaches GT or scoring, and the books still balance."""
     bad_gt = ls_annotation(11, user=2, choice="dog", ground_truth=True) | {"lead_time": -5.0}
-    overconfident = {"id": 90, "model_version": "m1", "score": 1.7, "result": [
-        {"id": "p1", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": ["cat"]}}]}  # fmt: skip
+    overconfident = {
+        "id": 90,
+        "model_version": "m1",
+        "score": 1.7,
+        "result": [
+            {"id": "p1", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": ["cat"]}}
+        ],
+    }
     tasks = [
         ls_task(1, [bad_gt, ls_annotation(12, user=3, choice="cat")], predictions=[overconfident]),
         ls_task(2, [ls_annotation(21, user=2, ground_truth=True), ls_annotation(22, user=3)]),
@@ -514,8 +600,12 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
     )
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "expectations_annotations")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN and store.read(QUARANTINE).is_empty()
-    assert check.metadata["failed"].value == 1 and "expect_column_values_to_be_in_set" in check.metadata["failures"].value
-    assert "annotator=3, project_id=1, task_id=2, annotation_id=21" in check.metadata["failures"].value  # failing rows by id and value
+    assert (
+        check.metadata["failed"].value == 1 and "expect_column_values_to_be_in_set" in check.metadata["failures"].value
+    )
+    assert (
+        "annotator=3, project_id=1, task_id=2, annotation_id=21" in check.metadata["failures"].value
+    )  # failing rows by id and value
     assert check.metadata["rows_validated"].value == 1  # what the new file brought; the first run validated the rest
     assert result.success  # a warning does not block the run
     docs = Path(check.metadata["data_docs"].value)
@@ -524,7 +614,9 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
         (docs.parent / "validations" / "core" / "annotations").rglob("*.html"), key=lambda page: page.parent.name
     )  # by validation time
     assert len(pages) == 2  # one validation of core.annotations per run, kept across runs
-    assert "lead@lab.example" in pages[-1].read_text() and "lead@lab.example" not in pages[0].read_text()  # the new expectation
+    assert (
+        "lead@lab.example" in pages[-1].read_text() and "lead@lab.example" not in pages[0].read_text()
+    )  # the new expectation
 
 
 def test_scoring_in_task_batches_gives_the_scores_of_one_batch(sample_run, monkeypatch):
@@ -559,11 +651,19 @@ def test_sample_run_box_conflicts_add_up_to_the_detection_scores(sample_run):
     counted = conflicts.group_by("annotator", "control").agg(
         *(
             pl.col("kind").eq(kind).sum().cast(pl.Int64).alias(column)
-            for kind, column in (("matched", "tp"), ("extra", "fp"), ("missing", "fn"), ("wrong_label", "mismatched_label"))
-        )  # fmt: skip
+            for kind, column in (
+                ("matched", "tp"),
+                ("extra", "fp"),
+                ("missing", "fn"),
+                ("wrong_label", "mismatched_label"),
+            )
+        )
     )
     scores = store.read(DETECTION_SCORES).filter((pl.col("iou_threshold") == 0.5) & (pl.col("matching") == "hungarian"))
-    assert counted.sort("annotator", "control").rows() == scores.select(counted.columns).sort("annotator", "control").rows()
+    assert (
+        counted.sort("annotator", "control").rows()
+        == scores.select(counted.columns).sort("annotator", "control").rows()
+    )
     assert conflicts.filter(pl.col("kind") == "missing")["gt_annotation_id"].null_count() == 0
     boxes = store.read(CONFUSION_MATRIX).filter(pl.col("control") == "animals")["count"].sum()
     assert conflicts.height == boxes
@@ -576,14 +676,25 @@ def test_polygon_conflicts_reach_the_conflict_list_and_the_confusion_matrix(tmp_
     def polygons(annotation_id, user, labelled, ground_truth=False):
         annotation = ls_annotation(annotation_id, user=user, choice=None, ground_truth=ground_truth)
         annotation["result"] = [
-            {"id": f"p{annotation_id}-{i}", "type": "polygonlabels", "from_name": "outline", "to_name": "image",
-             "original_width": 640, "original_height": 480,
-             "value": {"points": [[x, 10.0], [x + 10.0, 10.0], [x + 10.0, 20.0], [x, 20.0]], "polygonlabels": [label]}}
+            {
+                "id": f"p{annotation_id}-{i}",
+                "type": "polygonlabels",
+                "from_name": "outline",
+                "to_name": "image",
+                "original_width": 640,
+                "original_height": 480,
+                "value": {
+                    "points": [[x, 10.0], [x + 10.0, 10.0], [x + 10.0, 20.0], [x, 20.0]],
+                    "polygonlabels": [label],
+                },
+            }
             for i, (x, label) in enumerate(labelled)
-        ]  # fmt: skip
+        ]
         return annotation
 
-    task = ls_task(1, [polygons(1, 1, [(0.0, "zebra"), (40.0, "zebra")], ground_truth=True), polygons(2, 2, [(0.0, "lion")])])
+    task = ls_task(
+        1, [polygons(1, 1, [(0.0, "zebra"), (40.0, "zebra")], ground_truth=True), polygons(2, 2, [(0.0, "lion")])]
+    )
     store = Warehouse(tmp_path / "wh")
     run_ok([write_export(tmp_path / "export.json", [task])], store.root, groundtruth=tmp_path / "gt")
     conflicts = store.read(REGION_CONFLICTS).filter(pl.col("control") == "outline")

@@ -18,7 +18,18 @@ FRAME = pl.DataFrame(
         "project_id": ["1"] * 10,
         "annotation_id": ["a", "b", "c", "d", "e", "f", "g", "h", None, "j"],
         "unit": ["percent", "percent", "pixel", "pixel", "percent", None, "pixel", "percent", "percent", "pixel"],
-        "kind": ["rectanglelabels", "polygon", "rectanglelabels", "choices", "polygon", "choices", "rectangle", None, "polygon", "choices"],
+        "kind": [
+            "rectanglelabels",
+            "polygon",
+            "rectanglelabels",
+            "choices",
+            "polygon",
+            "choices",
+            "rectangle",
+            None,
+            "polygon",
+            "choices",
+        ],
         "x": [1.0, 150.0, -3.0, None, 50.0, float("nan"), 0.0, 102.0, -2.0, 7.5],
         "width": [0.0, 10.0, 5.0, 1.0, None, 3.0, -1.0, 2.0, 4.0, 0.5],
         "count": [3, 2, 5, None, 3, 1, 8, 3, 0, 4],
@@ -32,7 +43,10 @@ PERCENT = 'unit=="percent"'
 EXPECTATIONS = [
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "annotation_id"}},
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x", "mostly": 0.7}},
-    {"type": "expect_column_values_to_be_null", "kwargs": {"column": "kind", "row_condition": PERCENT, "condition_parser": "pandas"}},
+    {
+        "type": "expect_column_values_to_be_null",
+        "kwargs": {"column": "kind", "row_condition": PERCENT, "condition_parser": "pandas"},
+    },
     {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "origin", "value_set": ["human", "model"]}},
     {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "min_value": -2.0, "max_value": 102.0}},
     {
@@ -66,11 +80,19 @@ EXPECTATIONS = [
         },
     },
     {"type": "expect_column_values_to_be_between", "kwargs": {"column": "count", "max_value": 4, "mostly": 0.8}},
-    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "created_at", "max_value": {"$PARAMETER": "read_at"}}},
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "created_at", "max_value": {"$PARAMETER": "read_at"}},
+    },
     {"type": "expect_column_pair_values_a_to_be_greater_than_b", "kwargs": {"column_A": "end", "column_B": "start"}},
     {
         "type": "expect_column_pair_values_a_to_be_greater_than_b",
-        "kwargs": {"column_A": "end", "column_B": "start", "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+        "kwargs": {
+            "column_A": "end",
+            "column_B": "start",
+            "or_equal": True,
+            "ignore_row_if": "either_value_is_missing",
+        },
     },
     {
         "type": "expect_column_pair_values_a_to_be_greater_than_b",
@@ -83,8 +105,14 @@ EXPECTATIONS = [
         },
     },
     {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["project_id", "unit"]}},
-    {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["kind", "count"], "ignore_row_if": "any_value_is_missing"}},
-    {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["project_id", "annotation_id"], "ignore_row_if": "never"}},
+    {
+        "type": "expect_compound_columns_to_be_unique",
+        "kwargs": {"column_list": ["kind", "count"], "ignore_row_if": "any_value_is_missing"},
+    },
+    {
+        "type": "expect_compound_columns_to_be_unique",
+        "kwargs": {"column_list": ["project_id", "annotation_id"], "ignore_row_if": "never"},
+    },
     # Conditions true on a missing string (`!=`), and on a float column.
     {
         "type": "expect_column_values_to_be_in_set",
@@ -104,7 +132,11 @@ EXPECTATIONS = [
 ]
 FORMATS = [
     {"result_format": "COMPLETE", "unexpected_index_column_names": ["project_id", "annotation_id"]},
-    {"result_format": "SUMMARY", "unexpected_index_column_names": ["project_id", "annotation_id"], "partial_unexpected_count": 2},
+    {
+        "result_format": "SUMMARY",
+        "unexpected_index_column_names": ["project_id", "annotation_id"],
+        "partial_unexpected_count": 2,
+    },
     {"result_format": "COMPLETE"},
     {"result_format": "BASIC"},
 ]
@@ -124,7 +156,9 @@ def plain(value):
 
 
 @pytest.mark.parametrize(
-    "result_format", FORMATS, ids=lambda f: f["result_format"] + ("+ids" if "unexpected_index_column_names" in f else "")
+    "result_format",
+    FORMATS,
+    ids=lambda f: f["result_format"] + ("+ids" if "unexpected_index_column_names" in f else ""),
 )
 def test_every_supported_expectation_gives_ges_own_result(result_format):
     suite = {"name": "t.rows", "expectations": EXPECTATIONS}
@@ -151,11 +185,19 @@ def test_every_supported_expectation_gives_ges_own_result(result_format):
 
 def test_what_is_left_to_ge():
     assert all(supported(e) for e in EXPECTATIONS[:-1]) and not supported(EXPECTATIONS[-1])
-    assert not supported({"type": "expect_column_values_to_be_between", "kwargs": {"column": "x"}})  # GE's error, not ours
     assert not supported(
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "x", "value_set": [1], "result_format": "BOOLEAN_ONLY"}}
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x"}}
+    )  # GE's error, not ours
+    assert not supported(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "x", "value_set": [1], "result_format": "BOOLEAN_ONLY"},
+        }
     )
-    condition = {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "x", "row_condition": 'col("unit")=="pixel"'}}
+    condition = {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "x", "row_condition": 'col("unit")=="pixel"'},
+    }
     assert not supported({**condition, "kwargs": {**condition["kwargs"], "condition_parser": "great_expectations"}})
 
 

@@ -32,9 +32,20 @@ from pipeline.warehouse import Warehouse
 from tests.conftest import copy_of, run_ok
 
 SECTIONS = (
-    "figures", "annotators", "agreement", "agreement-trend", "task-agreement", "label-f1", "confusion", "models", "gt-versions",
-    "review-queue", "conflicts", "trend", "glossary",
-)  # fmt: skip
+    "figures",
+    "annotators",
+    "agreement",
+    "agreement-trend",
+    "task-agreement",
+    "label-f1",
+    "confusion",
+    "models",
+    "gt-versions",
+    "review-queue",
+    "conflicts",
+    "trend",
+    "glossary",
+)
 CHARTED = ("agreement", "agreement-trend", "task-agreement", "label-f1", "confusion", "models", "gt-versions", "trend")
 
 
@@ -44,10 +55,22 @@ def chromium(url: str) -> tuple[str, str]:
     if browser is None:
         pytest.skip("Debian's chromium is not installed")
     done = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=20000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     return done.stdout, done.stderr
 
 
@@ -59,7 +82,9 @@ def sections_of(dom: str) -> dict[str, str]:
 
 def report_file(result) -> str:
     """The path of the report a run wrote."""
-    [report] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "reports/quality_report"]
+    [report] = [
+        e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "reports/quality_report"
+    ]
     return report.materialization.metadata["path"].value
 
 
@@ -134,13 +159,16 @@ def test_agreement_shows_intervals_bands_and_kappa_in_every_heatmap_cell(sample_
 
     # Each heatmap cell prints its pair's kappa (not only on hover) and the number of shared tasks.
     matrix = store.read(AGREEMENT_MATRIX)
-    both = pl.concat([matrix, matrix.rename({"annotator_a": "annotator_b", "annotator_b": "annotator_a"})], how="diagonal").unique(
-        ["control", "annotator_a", "annotator_b"]
-    )
+    both = pl.concat(
+        [matrix, matrix.rename({"annotator_a": "annotator_b", "annotator_b": "annotator_a"})], how="diagonal"
+    ).unique(["control", "annotator_a", "annotator_b"])
     expected = Counter(
-        f"{'n/a' if kappa is None else f'{kappa:.2f}'}<br>n={n}" for kappa, n in both.select("cohen_kappa", "n_tasks").iter_rows()
+        f"{'n/a' if kappa is None else f'{kappa:.2f}'}<br>n={n}"
+        for kappa, n in both.select("cohen_kappa", "n_tasks").iter_rows()
     )
-    cells = Counter(html.unescape(t) for t in re.findall(r'class="heatmap-label"><text[^>]*data-unformatted="([^"]*)"', agreement))
+    cells = Counter(
+        html.unescape(t) for t in re.findall(r'class="heatmap-label"><text[^>]*data-unformatted="([^"]*)"', agreement)
+    )
     assert cells == expected and len(expected) > 20
 
 
@@ -172,16 +200,22 @@ def test_the_report_says_when_annotators_have_no_names_and_how_to_add_them(sampl
     _, store = sample_run
     header = sample_dom[0][: sample_dom[0].index("<section")]
     [note] = re.findall(r'<p class="notice" id="people-note">(.*?)</p>', header)
-    assert "without names" in note and "gtq report --project 7 --people FILE" in html.unescape(re.sub(r"<[^>]+>", "", note))
+    assert "without names" in note and "gtq report --project 7 --people FILE" in html.unescape(
+        re.sub(r"<[^>]+>", "", note)
+    )
 
     humans = store.read(ANNOTATOR_PERFORMANCE).filter(pl.col("origin") == "human")["annotator"].sort().to_list()
     people = tmp_path / "people.csv"
-    people.write_text("annotator,name,email,team\n" + "".join(f"{a},Person {i},{a},North\n" for i, a in enumerate(humans)))
+    people.write_text(
+        "annotator,name,email,team\n" + "".join(f"{a},Person {i},{a},North\n" for i, a in enumerate(humans))
+    )
     data = ReportData.read(store, "7")
     named = render(data, "7", People.read(people), None)
     assert 'id="people-note"' not in named and f"Person 0 ({humans[0]})" in named
 
-    people.write_text("annotator,name,email,team\n" + "".join(f"{a},Person {i},{a},North\n" for i, a in enumerate(humans[1:])))
+    people.write_text(
+        "annotator,name,email,team\n" + "".join(f"{a},Person {i},{a},North\n" for i, a in enumerate(humans[1:]))
+    )
     [partly] = re.findall(r'<p class="notice" id="people-note">(.*?)</p>', render(data, "7", People.read(people), None))
     assert f"No name in the people file for 1 of {len(humans)} annotators: {humans[0]}." in partly
 
@@ -209,7 +243,9 @@ def test_agreement_over_time_has_a_point_per_run_and_per_day(sample_run, tmp_pat
     store = Warehouse(warehouse)
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         runs = con.execute("SELECT count(DISTINCT run_id) FROM history.project_agreement").fetchone()[0]
-        moved_kappa = "SELECT control FROM history.project_agreement GROUP BY control HAVING count(DISTINCT fleiss_kappa) = 2"
+        moved_kappa = (
+            "SELECT control FROM history.project_agreement GROUP BY control HAVING count(DISTINCT fleiss_kappa) = 2"
+        )
         assert runs == 2 and con.execute(moved_kappa).fetchall()  # the edits moved a control's kappa
 
     dom, _ = chromium(f"file://{report_file(result)}")
@@ -243,9 +279,13 @@ def test_agreement_over_time_has_a_point_per_run_and_per_day(sample_run, tmp_pat
 
 def test_people_and_task_links(tmp_path):
     people_file = tmp_path / "people.csv"
-    people_file.write_text("annotator,name,email,team\nann1@wildlife.example,Amara Okafor,amara@wildlife.example,North\n")
+    people_file.write_text(
+        "annotator,name,email,team\nann1@wildlife.example,Amara Okafor,amara@wildlife.example,North\n"
+    )
     people = People.read(people_file)
-    assert people.name("ann1@wildlife.example") == "Amara Okafor (ann1@wildlife.example)" and people.name("308") == "308"
+    assert (
+        people.name("ann1@wildlife.example") == "Amara Okafor (ann1@wildlife.example)" and people.name("308") == "308"
+    )
     assert people.team("ann1@wildlife.example") == "North"
     assert task_link("https://ls.example/", "lab-a:7", "42") == "https://ls.example/projects/7/data?task=42"
     assert task_link(None, "7", "42") == ""
@@ -259,7 +299,9 @@ def test_the_ui_shows_column_meanings_and_plots_the_key_figures(sample_run):
     the report's asset, which the UI plots run after run."""
     result, store = sample_run
     instance = open_instance(store.root)
-    scores = instance.get_latest_materialization_event(dg.AssetKey(["quality", "annotator_performance"])).asset_materialization
+    scores = instance.get_latest_materialization_event(
+        dg.AssetKey(["quality", "annotator_performance"])
+    ).asset_materialization
     columns = {c.name: c.description for c in scores.metadata["dagster/column_schema"].schema.columns}
     assert columns["accuracy"].startswith("Mean over scored annotations") and all(columns.values())
     report = instance.get_latest_materialization_event(dg.AssetKey(["reports", "quality_report"])).asset_materialization

@@ -41,7 +41,12 @@ def box(label="zebra", x=10.0, y=10.0, width=20.0, height=20.0, rotation=0.0):
 
 
 def polygon(points):
-    return {"type": "polygonlabels", "from_name": "outline", "to_name": "image", "value": {"points": points, "polygonlabels": ["zebra"]}}
+    return {
+        "type": "polygonlabels",
+        "from_name": "outline",
+        "to_name": "image",
+        "value": {"points": points, "polygonlabels": ["zebra"]},
+    }
 
 
 def result(kind, from_name, to_name="image", **value):
@@ -49,24 +54,58 @@ def result(kind, from_name, to_name="image", **value):
 
 
 def annotation(annotation_id, *results, **fields):
-    return ls_annotation(annotation_id, user=2) | {"result": [{"id": f"r{annotation_id}-{i}"} | r for i, r in enumerate(results)]} | fields
+    return (
+        ls_annotation(annotation_id, user=2)
+        | {"result": [{"id": f"r{annotation_id}-{i}"} | r for i, r in enumerate(results)]}
+        | fields
+    )
 
 
 # One violation per annotation: (annotation, the expectation and column its reason names, and the value).
 VIOLATIONS = [
     (annotation(101, box(x=90.0)), "core.regions", "expect_column_values_to_be_between on right", "right=110.0"),
-    (annotation(103, box(rotation=400.0)), "core.regions", "expect_column_values_to_be_between on rotation", "rotation=400.0"),
-    (annotation(104, box(label="tiger")), "core.regions", "expect_column_values_to_be_null on label_outside_config", "=tiger"),
-    (annotation(106, polygon([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])), "core.regions", "on polygon_area", "polygon_area=0.0"),
-    (annotation(117, polygon([[10.0, 10.0], [10.0, 10.0], [10.0, 10.0]])), "core.regions", "on polygon_area", "polygon_area=0.0"),
-    (annotation(107, polygon([[10.0, 10.0], [120.0, 20.0], [30.0, 50.0]])), "core.regions", "on points_max", "points_max=120.0"),
+    (
+        annotation(103, box(rotation=400.0)),
+        "core.regions",
+        "expect_column_values_to_be_between on rotation",
+        "rotation=400.0",
+    ),
+    (
+        annotation(104, box(label="tiger")),
+        "core.regions",
+        "expect_column_values_to_be_null on label_outside_config",
+        "=tiger",
+    ),
+    (
+        annotation(106, polygon([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])),
+        "core.regions",
+        "on polygon_area",
+        "polygon_area=0.0",
+    ),
+    (
+        annotation(117, polygon([[10.0, 10.0], [10.0, 10.0], [10.0, 10.0]])),
+        "core.regions",
+        "on polygon_area",
+        "polygon_area=0.0",
+    ),
+    (
+        annotation(107, polygon([[10.0, 10.0], [120.0, 20.0], [30.0, 50.0]])),
+        "core.regions",
+        "on points_max",
+        "points_max=120.0",
+    ),
     (
         annotation(108, result("labels", "span", "text", start=5, end=3, labels=["PER"])),
         "core.regions",
         "a_to_be_greater_than_b on end, start",
         "end=3",
     ),
-    (annotation(109, result("choices", "label", choices=["horse"])), "core.regions", "on label_outside_config", "=horse"),
+    (
+        annotation(109, result("choices", "label", choices=["horse"])),
+        "core.regions",
+        "on label_outside_config",
+        "=horse",
+    ),
     (
         annotation(110, result("taxonomy", "kind", taxonomy=[["Animal", "Lion"]])),
         "core.regions",
@@ -114,7 +153,8 @@ def export_with_every_violation(folder):
         polygon([[10.0, 10.0], [40.0, 10.0], [20.0, 30.0]]),
         result("rating", "quality", rating=5),
         box(label="lion") | {"id": "lion-1"},
-        result("choices", "sex", choices=["female"]) | {"id": "lion-1"},  # a per-region answer where its condition holds
+        result("choices", "sex", choices=["female"])
+        | {"id": "lion-1"},  # a per-region answer where its condition holds
         result("choices", "label", choices=["dog"]),
         result("choices", "mood", choices=["happy"]),
     )
@@ -140,14 +180,19 @@ def test_every_rule_catches_its_violation_and_keeps_the_rest(tmp_path):
     assert list(reasons) == ["120"] and reasons["120"].startswith(
         "expectations/core.annotations.json: expect_compound_columns_to_be_unique on project_id, annotation_id (project_id=1, annotation_id=120)"
     )
-    assert sorted(rejected.filter(pl.col("annotation_id") == "120")["task_id"]) == ["50", "51"]  # both: neither is the one
+    assert sorted(rejected.filter(pl.col("annotation_id") == "120")["task_id"]) == [
+        "50",
+        "51",
+    ]  # both: neither is the one
 
     assert export.quarantine["locator"].str.contains("annotation (130|131)").all() and export.quarantine.height == 2
 
     kept = export.without(rejected)
     assert kept.frames.annotations.collect()["annotation_id"].to_list() == ["100"]
     assert kept.records_read == export.records_read and kept.records_quarantined == len(VIOLATIONS) + 2 + 2
-    assert kept.quarantine.filter(pl.col("annotation_id") == "104")["locator"].to_list() == ["task 4, annotation 104, region 0"]
+    assert kept.quarantine.filter(pl.col("annotation_id") == "104")["locator"].to_list() == [
+        "task 4, annotation 104, region 0"
+    ]
 
 
 def test_a_polygon_without_area_once_repaired_is_quarantined_by_file_and_record(tmp_path):
@@ -178,7 +223,9 @@ def test_a_self_intersecting_polygon_is_scored_as_repaired_and_flagged_not_quara
     screening = screen([export.frames])
     assert screening.rejected.is_empty()
     warned = [o for o in screening.outcome("core.regions", "1").outcomes if not o.success]
-    assert [(o.expectation, o.column, o.unexpected_count) for o in warned] == [("expect_column_values_to_be_in_set", "polygon_repaired", 1)]
+    assert [(o.expectation, o.column, o.unexpected_count) for o in warned] == [
+        ("expect_column_values_to_be_in_set", "polygon_repaired", 1)
+    ]
     assert "annotation_id=2" in warned[0].unexpected_examples[0]
 
     store, groundtruth = Warehouse(tmp_path / "wh"), tmp_path / "groundtruth"
@@ -241,7 +288,11 @@ def test_a_quarantined_ground_truth_candidate_is_a_conflict_until_a_valid_versio
     assert store.read(QUARANTINE).select("task_id", "annotation_id", "gt_candidate").rows() == [("1", "11", True)]
     assert store.read(GROUND_TRUTH).select("task_id", "annotation_id").rows() == [("2", "21")]
     conflict = store.read(GROUND_TRUTH_CONFLICTS).row(0, named=True)
-    assert conflict["task_id"] == "1" and conflict["chosen_annotation_id"] is None and conflict["candidate_annotation_ids"] == ["11"]
+    assert (
+        conflict["task_id"] == "1"
+        and conflict["chosen_annotation_id"] is None
+        and conflict["candidate_annotation_ids"] == ["11"]
+    )
     assert conflict["rule"] == (
         "GT candidate 11 quarantined, expectations/core.regions.json: expect_column_values_to_be_null on label_outside_config"
         " (label_outside_config=tiger)"

@@ -28,7 +28,9 @@ def test_every_control_of_a_labeling_config_has_exactly_one_role(tmp_path):
 
 
 def test_families_are_consistent():
-    assert set(v.CATEGORICAL_TYPES) <= set(v.ANSWER_TYPES) and set(v.CHOICE_TYPES) | set(v.NUMERIC_TYPES) <= set(v.ANSWER_TYPES)
+    assert set(v.CATEGORICAL_TYPES) <= set(v.ANSWER_TYPES) and set(v.CHOICE_TYPES) | set(v.NUMERIC_TYPES) <= set(
+        v.ANSWER_TYPES
+    )
     assert set(v.REGION_TYPES) == {*v.BOX_TYPES, *v.SPAN_TYPES, *v.POLYGON_TYPES, *v.KEYPOINT_TYPES}
     assert v.VALUELESS_TYPES <= v.UNSCORABLE_TYPES
     # a labelled region is a region gtq reads, whose label the parser finds in the value field of its type's name
@@ -41,9 +43,13 @@ def test_families_are_consistent():
 
 def test_key_lists_extend_one_another():
     assert v.ANNOTATION[:2] == v.TASK and v.REGION[:3] == v.ANSWER[:3] == v.ANNOTATION
-    assert v.PARTICIPANT_CONTROL[:3] == v.PARTICIPANT and set(v.ANNOTATOR_CONTROL) == set(v.PARTICIPANT_CONTROL) - {"origin"}
+    assert v.PARTICIPANT_CONTROL[:3] == v.PARTICIPANT and set(v.ANNOTATOR_CONTROL) == set(v.PARTICIPANT_CONTROL) - {
+        "origin"
+    }
 
 
 def test_submitted_human_leaves_out_predictions_and_skipped_annotations():
-    annotations = pl.DataFrame({"origin": [v.HUMAN, v.HUMAN, v.MODEL, v.MODEL], "was_cancelled": [False, True, False, True]})
+    annotations = pl.DataFrame(
+        {"origin": [v.HUMAN, v.HUMAN, v.MODEL, v.MODEL], "was_cancelled": [False, True, False, True]}
+    )
     assert annotations.with_row_index().filter(v.submitted_human())["index"].to_list() == [0]

@@ -16,7 +16,9 @@ from pipeline.warehouse import Warehouse, WarehouseError, project_folder
 
 def tasks(project: str, *ids: str) -> pl.DataFrame:
     rows = [{"project_id": project, "task_id": t, "item_key": t, "data_json": "{}"} for t in ids]
-    return pl.DataFrame(rows).with_columns(*(pl.lit(None).alias(c) for c in ("created_at", "updated_at", "source_file", "content_hash")))
+    return pl.DataFrame(rows).with_columns(
+        *(pl.lit(None).alias(c) for c in ("created_at", "updated_at", "source_file", "content_hash"))
+    )
 
 
 def test_a_project_write_replaces_only_its_own_partition(tmp_path):
@@ -32,7 +34,9 @@ def test_a_project_write_replaces_only_its_own_partition(tmp_path):
     table = DeltaTable(store.table_path(TASKS))
     assert table.metadata().partition_columns == ["project_id"]
     assert [c["gtq.project_id"] for c in table.history() if c["operation"] == "WRITE"] == ["b", "b", "a"]
-    assert pl.scan_delta(store.table_path(TASKS)).filter(pl.col("project_id") == "b").collect()["task_id"].to_list() == ["3"]
+    assert pl.scan_delta(store.table_path(TASKS)).filter(pl.col("project_id") == "b").collect()[
+        "task_id"
+    ].to_list() == ["3"]
 
 
 def test_every_write_stays_readable_as_a_delta_version(tmp_path):
@@ -75,11 +79,13 @@ def test_project_ids_are_data_never_paths(tmp_path, project):
     store.write_project(project, {TASKS: tasks(project, "2")})  # its predicate names the project, quotes and all
     assert store.gt_version_path(project, 0).parent.parent.parent == store.root / "projects"
     assert store.projects() == sorted([project, "other"])
-    assert DeltaTable(store.table_path(TASKS)).partitions() == [{"project_id": p} for p in sorted([project, "other"])] or sorted(
-        p["project_id"] for p in DeltaTable(store.table_path(TASKS)).partitions()
-    ) == sorted([project, "other"])
+    assert DeltaTable(store.table_path(TASKS)).partitions() == [
+        {"project_id": p} for p in sorted([project, "other"])
+    ] or sorted(p["project_id"] for p in DeltaTable(store.table_path(TASKS)).partitions()) == sorted([project, "other"])
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
-        assert con.execute("SELECT project_id, task_id FROM core.tasks ORDER BY ALL").fetchall() == sorted([(project, "2"), ("other", "1")])
+        assert con.execute("SELECT project_id, task_id FROM core.tasks ORDER BY ALL").fetchall() == sorted(
+            [(project, "2"), ("other", "1")]
+        )
 
 
 def test_project_folder_names_are_plain():
@@ -150,21 +156,33 @@ def test_the_duckdb_file_catches_up_whatever_state_it_was_left_in(tmp_path):
     store.duckdb_path.write_bytes(stale)  # as if killed between the commit and the views' update
     store.write_project("a", {ANSWERS: ANSWERS.empty()})  # the next write brings every view up to date
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
-        assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL ORDER BY ALL").fetchall() == [("a", 2), ("b", 1)]
+        assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL ORDER BY ALL").fetchall() == [
+            ("a", 2),
+            ("b", 1),
+        ]
     store.duckdb_path.write_bytes(b"not a database")
     store.write_project("b", {TASKS: tasks("b", "1", "2", "3")})  # unreadable: rebuilt from the Delta tables
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
-        assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL ORDER BY ALL").fetchall() == [("a", 2), ("b", 3)]
+        assert con.execute("SELECT project_id, count(*) FROM core.tasks GROUP BY ALL ORDER BY ALL").fetchall() == [
+            ("a", 2),
+            ("b", 3),
+        ]
 
 
 def test_a_table_sorted_range_by_range_is_the_file_a_whole_sort_makes(tmp_path, monkeypatch):
     """Large tables are sorted a range of tasks at a time to bound memory: the bytes must not tell."""
     rng = random.Random(7)
     rows = [
-        {"project_id": "a", "task_id": rng.choice([None, *map(str, range(40))]), "annotation_id": str(rng.randrange(3)),
-         "region_id": str(rng.randrange(2)), "item_index": 0, "value_json": f"{{\"v\": {rng.randrange(4)}}}"}
+        {
+            "project_id": "a",
+            "task_id": rng.choice([None, *map(str, range(40))]),
+            "annotation_id": str(rng.randrange(3)),
+            "region_id": str(rng.randrange(2)),
+            "item_index": 0,
+            "value_json": f'{{"v": {rng.randrange(4)}}}',
+        }
         for _ in range(500)
-    ]  # fmt: skip
+    ]
     regions = REGIONS.conform(pl.concat([REGIONS.empty(), pl.DataFrame(rows)], how="diagonal_relaxed"))
     whole = Warehouse(tmp_path / "whole")
     whole.write_project("a", {REGIONS: regions})

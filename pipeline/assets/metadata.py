@@ -57,7 +57,11 @@ def _described(table: Table, summary: tuple[str, ...]) -> dict[str, Any]:
         description=table.description,
         group_name=table.schema,
         kinds={"polars", "delta", "duckdb"},
-        metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": table.key, "gtq/summary": list(summary)},
+        metadata={
+            "dagster/column_schema": column_schema(table),
+            "dagster/table_name": table.key,
+            "gtq/summary": list(summary),
+        },
         **provenance(table.schema),
     )
 
@@ -73,7 +77,10 @@ def provenance(layer: str) -> dict[str, Any]:
 def column_schema(table: Table) -> dg.TableSchema:
     """The table's columns with their types and meanings (`pipeline.columns`), as the Dagster UI lists them."""
     return dg.TableSchema(
-        columns=[dg.TableColumn(name, str(dtype), description=describe(table.key, name)) for name, dtype in table.columns.items()]
+        columns=[
+            dg.TableColumn(name, str(dtype), description=describe(table.key, name))
+            for name, dtype in table.columns.items()
+        ]
     )
 
 
@@ -91,7 +98,9 @@ def table_metadata(table: Table, written: pl.LazyFrame, summary: list[str] = ())
 
 def summary_stats(frame: pl.LazyFrame, column: str) -> dict[str, float | int]:
     """Mean and count of a score column's non-null values (nothing when every value is null)."""
-    mean, count = frame.select(pl.col(column).mean().alias("mean"), pl.col(column).count().alias("count")).collect().row(0)
+    mean, count = (
+        frame.select(pl.col(column).mean().alias("mean"), pl.col(column).count().alias("count")).collect().row(0)
+    )
     return {} if count == 0 else {f"{column}_mean": float(mean), f"{column}_count": count}
 
 

@@ -81,16 +81,24 @@ def annotator_performance(
     label_scores: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Per annotator and model version: volume, reviews, lead time, and agreement with GT, model and peers."""
-    return steps.annotator_performance(annotations, reviews, annotation_scores, answers, label_scores, run_id=context.run_id)
+    return steps.annotator_performance(
+        annotations, reviews, annotation_scores, answers, label_scores, run_id=context.run_id
+    )
 
 
 @dg.asset(**table_asset(ANNOTATOR_DAILY, ins=(ANNOTATIONS, ANNOTATION_SCORES)))
-def annotator_daily(context: dg.AssetExecutionContext, annotations: pl.LazyFrame, annotation_scores: pl.LazyFrame) -> pl.LazyFrame:
+def annotator_daily(
+    context: dg.AssetExecutionContext, annotations: pl.LazyFrame, annotation_scores: pl.LazyFrame
+) -> pl.LazyFrame:
     """The trend per annotator and model: submitted work and accuracy per day."""
     return steps.annotator_daily(annotations, annotation_scores, run_id=context.run_id)
 
 
-@dg.asset(**table_asset(CONFUSION_MATRIX, ins=(ANNOTATION_SCORES, REGION_CONFLICTS, ANNOTATIONS, ANSWERS, REGIONS, GROUND_TRUTH)))
+@dg.asset(
+    **table_asset(
+        CONFUSION_MATRIX, ins=(ANNOTATION_SCORES, REGION_CONFLICTS, ANNOTATIONS, ANSWERS, REGIONS, GROUND_TRUTH)
+    )
+)
 def confusion_matrix(
     context: dg.AssetExecutionContext,
     annotation_scores: pl.LazyFrame,
@@ -114,7 +122,9 @@ def label_scores(context: dg.AssetExecutionContext, confusion_matrix: pl.LazyFra
 
 
 @dg.asset(**table_asset(AGREEMENT_MATRIX, ins=(ANSWERS, ANNOTATION_SCORES), summary=("cohen_kappa",)))
-def agreement_matrix(context: dg.AssetExecutionContext, answers: pl.LazyFrame, annotation_scores: pl.LazyFrame) -> pl.LazyFrame:
+def agreement_matrix(
+    context: dg.AssetExecutionContext, answers: pl.LazyFrame, annotation_scores: pl.LazyFrame
+) -> pl.LazyFrame:
     """Pairwise agreement, Cohen's kappa and (ratings) weighted kappa between all participants and the GT,
     per categorical control and pooled over them."""
     return steps.agreement_matrix(answers, annotation_scores, run_id=context.run_id)
@@ -158,7 +168,11 @@ def project_agreement(context: dg.AssetExecutionContext, answers: pl.LazyFrame) 
     partitions_def=projects,
 )
 def detection_scores(
-    context: dg.AssetExecutionContext, annotations: pl.LazyFrame, regions: pl.LazyFrame, ground_truth: pl.LazyFrame, tasks: pl.LazyFrame
+    context: dg.AssetExecutionContext,
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+    tasks: pl.LazyFrame,
 ):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
     recall and F1 per matching rule at IoU 0.5:0.95; the conflict list of every region (boxes, polygons, spans, keypoints) at
@@ -167,7 +181,9 @@ def detection_scores(
     yield from outputs(steps.detection_scores(annotations, regions, ground_truth, tasks, run_id=context.run_id))
 
 
-@dg.asset(**table_asset(REVIEW_QUEUE, ins=(TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS)))
+@dg.asset(
+    **table_asset(REVIEW_QUEUE, ins=(TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS))
+)
 def review_queue(
     context: dg.AssetExecutionContext,
     tasks: pl.LazyFrame,
@@ -199,7 +215,14 @@ def consensus_labels(context: dg.AssetExecutionContext, answers: pl.LazyFrame, g
 @dg.asset(
     **table_asset(
         MODEL_PERFORMANCE,
-        ins=(ANNOTATOR_PERFORMANCE, DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES, ANNOTATION_SCORES, REGIONS),
+        ins=(
+            ANNOTATOR_PERFORMANCE,
+            DETECTION_SCORES,
+            AVERAGE_PRECISION,
+            IMAGE_DETECTION_SCORES,
+            ANNOTATION_SCORES,
+            REGIONS,
+        ),
         summary=("map_50_95", "accuracy", "calibration_error"),
     )
 )
@@ -213,11 +236,20 @@ def model_performance(
     regions: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Per model version: classification and box figures against GT, and the calibration of its confidence."""
-    inputs = (annotator_performance, detection_scores, average_precision, image_detection_scores, annotation_scores, regions)
+    inputs = (
+        annotator_performance,
+        detection_scores,
+        average_precision,
+        image_detection_scores,
+        annotation_scores,
+        regions,
+    )
     return steps.model_performance(*inputs, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(CALIBRATION_CURVE, ins=(ANNOTATION_SCORES, REGIONS)))
-def calibration_curve(context: dg.AssetExecutionContext, annotation_scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+def calibration_curve(
+    context: dg.AssetExecutionContext, annotation_scores: pl.LazyFrame, regions: pl.LazyFrame
+) -> pl.LazyFrame:
     """Per model version and confidence bin: how often its classification answers equal the GT's."""
     return steps.calibration_curve(annotation_scores, regions, run_id=context.run_id)

@@ -16,7 +16,9 @@ from pipeline.resources import ReportResource, WarehouseResource
     kinds={"html", "plotly"},
     **provenance("reports"),
 )
-def quality_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, report: ReportResource) -> dg.MaterializeResult:
+def quality_report(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, report: ReportResource
+) -> dg.MaterializeResult:
     """The project's quality report for its labeling lead: annotators, agreement, per-label F1, confusion
     matrices, models against GT, GT versions, the review queue and accuracy over time, in one HTML file
     that opens without a network (`reports/<project>.html`). Its metadata holds the headline numbers, so

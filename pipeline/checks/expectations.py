@@ -51,7 +51,8 @@ def screening_check_specs() -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             name=f"expectations_{table.name}",
             asset=asset_key(table),
-            description=_description(table, suite) + " Run before use on the rows of the run's new files: a row failing a critical"
+            description=_description(table, suite)
+            + " Run before use on the rows of the run's new files: a row failing a critical"
             " expectation is quarantined with its annotation, so the check fails on what was kept (warnings, table-level rules).",
             blocking=bool(suite.get("meta", {}).get("blocking", False)),
         )
@@ -67,7 +68,9 @@ def screening_check_results(screening: Screening, project: str, docs: DataDocs) 
         suite = ".".join(spec.asset_key.path)
         outcome, rows = screening.outcome(suite, project), screening.rows_validated(suite, project)
         quarantined = screening.quarantined(suite, project)
-        results.append(_result(spec.asset_key, spec.name, outcome, rows, docs, spec.blocking, annotations_quarantined=quarantined))
+        results.append(
+            _result(spec.asset_key, spec.name, outcome, rows, docs, spec.blocking, annotations_quarantined=quarantined)
+        )
     return results
 
 
@@ -87,9 +90,13 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
         docs = warehouse.data_docs(context.partition_key)
         store, project = warehouse.store(), context.partition_key
         related = RELATED_TABLE.get(table)
-        rows = validation_view(table, store.scan_project(table, project), related and store.scan_project(related, project)).collect()
+        rows = validation_view(
+            table, store.scan_project(table, project), related and store.scan_project(related, project)
+        ).collect()
         outcome = validate(rows, current, docs=docs, run_name=context.run.run_id)
-        return _result(asset_key(table), f"expectations_{table.name}", outcome, rows.height, docs, bool(meta.get("blocking")))
+        return _result(
+            asset_key(table), f"expectations_{table.name}", outcome, rows.height, docs, bool(meta.get("blocking"))
+        )
 
     return _check
 
@@ -98,7 +105,9 @@ def _description(table: Table, suite: dict) -> str:
     return f"Great Expectations suite expectations/{table.key}.json: {suite.get('meta', {}).get('description', '')}"
 
 
-def _result(key: dg.AssetKey, name: str, outcome: SuiteOutcome, rows: int, docs: DataDocs, blocking: bool, **more) -> dg.AssetCheckResult:
+def _result(
+    key: dg.AssetKey, name: str, outcome: SuiteOutcome, rows: int, docs: DataDocs, blocking: bool, **more
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=key,
         check_name=name,

@@ -35,7 +35,9 @@ COMMANDS = (run, ui, validate, report, explain, migrate, sample, gt)  # in the o
 
 def build_parser() -> argparse.ArgumentParser:
     """The `gtq` command line: every command and option, each with its help and its handler."""
-    parser = argparse.ArgumentParser(prog="gtq", description="Ground truth and annotation quality pipeline.", epilog=EXIT_CODES)
+    parser = argparse.ArgumentParser(
+        prog="gtq", description="Ground truth and annotation quality pipeline.", epilog=EXIT_CODES
+    )
     parser.add_argument("--version", action="version", version=f"gtq {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", message=".*is currently in (preview|beta)")  # Dagster's notes on APIs gtq relies on
+    warnings.filterwarnings(
+        "ignore", message=".*is currently in (preview|beta)"
+    )  # Dagster's notes on APIs gtq relies on
     args = build_parser().parse_args(argv)
     return args.handler(args)

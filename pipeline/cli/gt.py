@@ -17,7 +17,9 @@ from pipeline.cli.common import add_command, add_project, add_warehouse, print_r
 
 
 def add_parser(commands) -> None:
-    gt = add_command(commands, "gt", "ground truth: overrides, versions, history, exports").add_subparsers(dest="gt", required=True)
+    gt = add_command(commands, "gt", "ground truth: overrides, versions, history, exports").add_subparsers(
+        dest="gt", required=True
+    )
     _add_override_parsers(gt)
     _add_version_parsers(gt)
 
@@ -51,7 +53,9 @@ def _add_override_parsers(gt) -> None:
             command.add_argument("--annotation", required=action == "set", help=annotation)
             add_warehouse(command)
         command.add_argument("--reason", required=True, help="why, for the GT history and its auditors")
-        command.add_argument("--author", default=settings.author(), help="who decided (default: $GIT_AUTHOR_EMAIL or $USER)")
+        command.add_argument(
+            "--author", default=settings.author(), help="who decided (default: $GIT_AUTHOR_EMAIL or $USER)"
+        )
         command.add_argument(
             "--groundtruth",
             default=settings.groundtruth(default=settings.DEFAULT_GROUNDTRUTH),
@@ -65,19 +69,28 @@ def _add_version_parsers(gt) -> None:
     add_warehouse(versions)
     versions.add_argument("--project", help="the project (default: every project)")
 
-    history = add_command(gt, "history", "every GT change of a task: who or what decided it, why, in which version", show_history)
+    history = add_command(
+        gt, "history", "every GT change of a task: who or what decided it, why, in which version", show_history
+    )
     add_warehouse(history)
     history.add_argument("--project", help="the project (default: every project)")
     history.add_argument("--task", required=True, help="the task id")
     history.add_argument(
-        "--format", default="table", choices=("table", "csv", "json"), help="a table for people (default), CSV or JSON lines for tools"
+        "--format",
+        default="table",
+        choices=("table", "csv", "json"),
+        help="a table for people (default), CSV or JSON lines for tools",
     )
 
-    export = add_command(gt, "export", "write a project's GT version as Label Studio JSON, COCO, Scout CSV or Parquet", export_gt)
+    export = add_command(
+        gt, "export", "write a project's GT version as Label Studio JSON, COCO, Scout CSV or Parquet", export_gt
+    )
     add_warehouse(export)
     add_project(export)
     export.add_argument("--version", type=int, help="the project's GT version (default: the latest)")
-    export.add_argument("--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"), help="the export format")
+    export.add_argument(
+        "--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"), help="the export format"
+    )
     export.add_argument(
         "--split",
         help="only the tasks of this split (train, validation, test as the policy names them); exit 2 for a split the version lacks",
@@ -94,7 +107,13 @@ def record_override(args) -> int:
     """`gtq gt set|unset`: append a reviewed override to overrides.yaml; exit 2, writing nothing, for a broken
     file, an incomplete entry, or a project, task or annotation the warehouse lacks."""
     from pipeline.contract import ANNOTATIONS, TASKS
-    from pipeline.groundtruth.policy import PolicyError, append_override, load_overrides, new_override, override_target_problem
+    from pipeline.groundtruth.policy import (
+        PolicyError,
+        append_override,
+        load_overrides,
+        new_override,
+        override_target_problem,
+    )
     from pipeline.warehouse import Warehouse, WarehouseError
 
     path = settings.overrides_path(args.groundtruth)
@@ -124,7 +143,9 @@ def record_override(args) -> int:
     except PolicyError as exc:
         print(f"gtq gt {args.gt}: {exc}", file=sys.stderr)
         return 2
-    print(f"{path}: {entry['action']} task {entry['task']} of project {entry['project']}; the next `gtq run` applies it")
+    print(
+        f"{path}: {entry['action']} task {entry['task']} of project {entry['project']}; the next `gtq run` applies it"
+    )
     return 0
 
 
@@ -211,7 +232,10 @@ def export_gt(args) -> int:
         return 1
     version = versions[-1] if args.version is None else args.version
     if version not in versions:
-        print(f"gtq gt export: project {project} has no GT version {version} (versions {versions[0]}..{versions[-1]})", file=sys.stderr)
+        print(
+            f"gtq gt export: project {project} has no GT version {version} (versions {versions[0]}..{versions[-1]})",
+            file=sys.stderr,
+        )
         return 2
     try:
         written = export.write(store.read_gt_version(project, version), args.format, Path(args.out), split=args.split)

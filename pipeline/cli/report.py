@@ -11,7 +11,10 @@ from pipeline.storage import warehouse_root
 
 def add_parser(commands) -> None:
     report = add_command(
-        commands, "report", "write a project's quality report (one HTML file, no network needed) from the warehouse", handle
+        commands,
+        "report",
+        "write a project's quality report (one HTML file, no network needed) from the warehouse",
+        handle,
     )
     add_project(report)
     add_warehouse(report)

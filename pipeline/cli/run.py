@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import settings
-from pipeline.cli.common import UnusableSources, add_command, add_report_options, add_warehouse, people_file, source_files
+from pipeline.cli.common import (
+    UnusableSources,
+    add_command,
+    add_report_options,
+    add_warehouse,
+    people_file,
+    source_files,
+)
 from pipeline.storage import warehouse_root
 
 
@@ -28,7 +35,9 @@ def add_parser(commands) -> None:
     add_warehouse(run)
     run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
 
-    run.add_argument("--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)")
+    run.add_argument(
+        "--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)"
+    )
     add_report_options(run)
 
 
@@ -148,7 +157,9 @@ def run_pipeline(
         print(f"gtq run FAILED before ingest: {exc}", file=sys.stderr)
         return 2
     try:
-        result = execute(sources, warehouse, groundtruth=groundtruth, report=report, log_level="INFO" if verbose else "CRITICAL")
+        result = execute(
+            sources, warehouse, groundtruth=groundtruth, report=report, log_level="INFO" if verbose else "CRITICAL"
+        )
     except UnusableSources as exc:
         print(f"gtq run FAILED: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -131,7 +131,9 @@ class ProjectRun:
             run_id=run.run_id,
             success=run.success,
             ingest=Ingest.of(metadata[INGEST_ASSET]) if INGEST_ASSET in metadata else None,
-            files=tuple(FileRead(**{f.name: row[f.name] for f in fields(FileRead)}) for row in ledger.iter_rows(named=True)),
+            files=tuple(
+                FileRead(**{f.name: row[f.name] for f in fields(FileRead)}) for row in ledger.iter_rows(named=True)
+            ),
             unreadable_files=tuple(
                 f"{row['source_file']}: unreadable, nothing in it was ingested: {row['reason']}"
                 for row in unreadable.collect().iter_rows(named=True)
@@ -148,7 +150,9 @@ class ProjectRun:
                 for c in run.get_asset_check_evaluations()
             ),
             step_failures=tuple(
-                f"step {e.step_key} failed: {_error_message(e.step_failure_data.error)}" for e in run.all_events if e.is_step_failure
+                f"step {e.step_key} failed: {_error_message(e.step_failure_data.error)}"
+                for e in run.all_events
+                if e.is_step_failure
             ),
             data_docs=docs if docs.exists() else None,
             report=metadata[REPORT_ASSET]["path"] if REPORT_ASSET in metadata else None,

@@ -12,7 +12,12 @@ from pipeline.storage import warehouse_root
 
 
 def add_parser(commands) -> None:
-    ui = add_command(commands, "ui", "open the Dagster UI on the warehouse's runs; runs launched there write to the warehouse", handle)
+    ui = add_command(
+        commands,
+        "ui",
+        "open the Dagster UI on the warehouse's runs; runs launched there write to the warehouse",
+        handle,
+    )
     add_warehouse(ui)
     ui.add_argument("--port", default="3000", help="the UI's port on 127.0.0.1 (default: 3000)")
 

@@ -16,7 +16,9 @@ def add_parser(commands) -> None:
         "read exports and hold them to the suites in expectations/ without a warehouse; exit 1 if a record would be quarantined",
         handle,
     )
-    validate.add_argument("--source", action="append", required=True, metavar="PATH", help="export file or folder; repeat for several")
+    validate.add_argument(
+        "--source", action="append", required=True, metavar="PATH", help="export file or folder; repeat for several"
+    )
 
 
 def handle(args) -> int:

@@ -23,7 +23,9 @@ ITEM_SCOPED_FORMATS = ("scout-annotations-csv", "scout-images-csv")
 class Resolution:
     decided: pl.DataFrame  # one row per decided task; annotation_id null where an override unset the GT
     conflicts: pl.DataFrame
-    reverts: pl.DataFrame  # rules.by_revert: who withdrew a task's override, and why (versioning credits them with the change)
+    reverts: (
+        pl.DataFrame
+    )  # rules.by_revert: who withdrew a task's override, and why (versioning credits them with the change)
 
     @property
     def ground_truth(self) -> pl.DataFrame:
@@ -35,7 +37,8 @@ def item_scoped_projects(policy: Policy, project_formats: dict[str, set[str]]) -
     return sorted(
         project
         for project, formats in project_formats.items()
-        if (scope := policy.for_project(project).scope) == "item" or (scope == "auto" and formats & set(ITEM_SCOPED_FORMATS))
+        if (scope := policy.for_project(project).scope) == "item"
+        or (scope == "auto" and formats & set(ITEM_SCOPED_FORMATS))
     )
 
 
@@ -85,7 +88,9 @@ def resolve_ground_truth(
     return Resolution(*pl.collect_all([pl.concat([task_rows, item_rows], how="diagonal"), conflicts, reverts]))
 
 
-def _spread_over_items(described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped: list[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def _spread_over_items(
+    described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped: list[str]
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Scout: the GT decided for an item (in whichever task) is the GT of every task holding the item.
 
     When tasks decided different annotations for one item, the latest decision wins and a conflict is
@@ -124,7 +129,8 @@ def ground_truth_regions(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> p
         .explode("consensus_regions")
         .drop_nulls("consensus_regions")
         .with_columns(
-            pl.col("consensus_regions").struct.field("annotation_id").alias("_from"), pl.col("consensus_regions").struct.field("item_index")
+            pl.col("consensus_regions").struct.field("annotation_id").alias("_from"),
+            pl.col("consensus_regions").struct.field("item_index"),
         )
         .join(by_source.rename({"annotation_id": "_from"}), on=["project_id", "source_task_id", "_from", "item_index"])
         .drop("_from")

@@ -35,7 +35,9 @@ def _suite_failures(ground_truth: pl.LazyFrame, annotations: pl.LazyFrame) -> pl
     failing = failing_rows(rows, load_suite_json(path), ids=ANNOTATION)
     return failing.select(
         *ANNOTATION,
-        pl.format("expectations/{}.json: {} on {} ({})", pl.lit(GROUND_TRUTH.key), "expectation", "column", "value").alias("problem"),
+        pl.format(
+            "expectations/{}.json: {} on {} ({})", pl.lit(GROUND_TRUTH.key), "expectation", "column", "value"
+        ).alias("problem"),
     ).cast(PROBLEMS)
 
 

@@ -112,13 +112,28 @@ def to_coco(gt: GroundTruthVersion, out: Path) -> int:
     tasks = gt.tasks.join(gt.ground_truth.select(*TASK, "item_key", "split"), on=TASK)
     for i, image in enumerate(tasks.iter_rows(named=True), start=1):
         image_ids[(image["project_id"], image["task_id"])] = i
-        images.append({"id": i, "file_name": image["item_key"], "width": image["image_width"], "height": image["image_height"],
-                       "gtq_project_id": image["project_id"], "gtq_task_id": image["task_id"], "gtq_split": image["split"]})  # fmt: skip
+        images.append(
+            {
+                "id": i,
+                "file_name": image["item_key"],
+                "width": image["image_width"],
+                "height": image["image_height"],
+                "gtq_project_id": image["project_id"],
+                "gtq_task_id": image["task_id"],
+                "gtq_split": image["split"],
+            }
+        )
     annotations = [
-        {"id": i, "image_id": image_ids[(b["project_id"], b["task_id"])], "category_id": categories[b["label"]],
-         "bbox": [b["px"], b["py"], b["pw"], b["ph"]], "area": b["pw"] * b["ph"], "iscrowd": 0}
+        {
+            "id": i,
+            "image_id": image_ids[(b["project_id"], b["task_id"])],
+            "category_id": categories[b["label"]],
+            "bbox": [b["px"], b["py"], b["pw"], b["ph"]],
+            "area": b["pw"] * b["ph"],
+            "iscrowd": 0,
+        }
         for i, b in enumerate(boxes.iter_rows(named=True), start=1)
-    ]  # fmt: skip
+    ]
     document = {
         "info": {"description": "gtq ground truth", "version": str(gt.version)},
         "images": images,
@@ -133,7 +148,9 @@ def to_scout_csv(gt: GroundTruthVersion, out: Path) -> Path:
     """Scout's two CSVs: GT boxes as `Is Ground Truth` rows (pixels), and every GT image as done. The
     images CSV is written beside `out` with `annotations` replaced by `images` in its name."""
     rows = gt.regions.join(gt.tasks.select(*TASK, "data_json"), on=TASK)
-    info = pl.col("data_json").str.json_decode(pl.Struct({"Task Name": pl.String, "Task ID": pl.String, "Image ID": pl.String}))
+    info = pl.col("data_json").str.json_decode(
+        pl.Struct({"Task Name": pl.String, "Task ID": pl.String, "Image ID": pl.String})
+    )
     rows = rows.with_columns(_info=info)
     scale = pl.col("coordinate_unit") == "percent"
     boxes = rows.filter(pl.col("type").is_in(BOX_TYPES))
@@ -150,7 +167,7 @@ def to_scout_csv(gt: GroundTruthVersion, out: Path) -> Path:
                 ("width", "original_width", "Box W"),
                 ("height", "original_height", "Box H"),
             )
-        ],  # fmt: skip
+        ],
         pl.lit("").alias("Box Confidence"),
         pl.col("labels").list.first().alias("Classification"),
         pl.lit("").alias("Classification Confidence"),
@@ -159,7 +176,9 @@ def to_scout_csv(gt: GroundTruthVersion, out: Path) -> Path:
         pl.lit("true").alias("Is Ground Truth"),
         (~pl.col("scorable")).cast(pl.String).alias("Excluded By Line"),
     )
-    annotations_csv.select(ANNOTATION_COLUMNS).sort("Task ID", "Image Filename", "Box X", "Box Y", maintain_order=True).write_csv(out)
+    annotations_csv.select(ANNOTATION_COLUMNS).sort(
+        "Task ID", "Image Filename", "Box X", "Box Y", maintain_order=True
+    ).write_csv(out)
     images_csv = rows.unique(TASK, maintain_order=True).select(
         pl.col("_info").struct.field("Task Name").fill_null(pl.col("project_id")).alias("Task Name"),
         pl.col("_info").struct.field("Task ID").fill_null(pl.col("task_id")).alias("Task ID"),
@@ -167,7 +186,9 @@ def to_scout_csv(gt: GroundTruthVersion, out: Path) -> Path:
         pl.lit("").alias("WIC Confidence"),
         pl.lit("done").alias("Ground Truth Status"),
     )
-    images_path = out.with_name(out.name.replace("annotations", "images") if "annotations" in out.name else f"{out.stem}-images.csv")
+    images_path = out.with_name(
+        out.name.replace("annotations", "images") if "annotations" in out.name else f"{out.stem}-images.csv"
+    )
     images_csv.select(IMAGE_COLUMNS).sort("Task ID", "Image Filename").write_csv(images_path)
     return images_path
 

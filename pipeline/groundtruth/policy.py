@@ -84,12 +84,18 @@ class Policy:
     def trusted(self, project_ids: list[str]) -> pl.LazyFrame:
         """project_id, annotator, preference (0 = first listed)."""
         rows = [(p, a, i) for p in project_ids for i, a in enumerate(self.for_project(p).trusted_annotators)]
-        return pl.LazyFrame(rows, schema={"project_id": pl.String, "annotator": pl.String, "preference": pl.Int64}, orient="row")
+        return pl.LazyFrame(
+            rows, schema={"project_id": pl.String, "annotator": pl.String, "preference": pl.Int64}, orient="row"
+        )
 
     def control_weights(self, project_ids: list[str]) -> pl.LazyFrame:
         """project_id, control, weight for the controls whose weight the policy sets."""
-        rows = [(p, control, weight) for p in project_ids for control, weight in self.for_project(p).control_weights.items()]
-        return pl.LazyFrame(rows, schema={"project_id": pl.String, "control": pl.String, "weight": pl.Float64}, orient="row")
+        rows = [
+            (p, control, weight) for p in project_ids for control, weight in self.for_project(p).control_weights.items()
+        ]
+        return pl.LazyFrame(
+            rows, schema={"project_id": pl.String, "control": pl.String, "weight": pl.Float64}, orient="row"
+        )
 
     def consensus_settings(self, project_ids: list[str]) -> pl.LazyFrame:
         """project_id, min_agreement, quorum for the projects where consensus may decide."""
@@ -172,7 +178,15 @@ def _project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectP
 
 
 def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> ProjectPolicy:
-    unknown = set(settings) - {"rules", "trusted_annotators", "consensus", "scope", "control_weights", "splits", "split_seed"}
+    unknown = set(settings) - {
+        "rules",
+        "trusted_annotators",
+        "consensus",
+        "scope",
+        "control_weights",
+        "splits",
+        "split_seed",
+    }
     if unknown:
         raise PolicyError(f"{where}: unknown settings {sorted(unknown)}")
     rules = tuple(settings.get("rules", base.rules))
@@ -190,12 +204,21 @@ def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> 
         raise PolicyError(f"{where}: control_weights must be numbers >= 0, not {bad}")
     splits = settings.get("splits", base.splits)
     shares = list(splits.values()) if isinstance(splits, dict) else []
-    if not shares or any(not isinstance(v, int | float) or isinstance(v, bool) or v < 0 for v in shares) or abs(sum(shares) - 1) > 1e-9:
+    if (
+        not shares
+        or any(not isinstance(v, int | float) or isinstance(v, bool) or v < 0 for v in shares)
+        or abs(sum(shares) - 1) > 1e-9
+    ):
         raise PolicyError(f"{where}: splits must map split names to shares >= 0 that sum to 1, not {splits!r}")
     return ProjectPolicy(
-        rules, trusted, consensus, scope, {str(c): float(w) for c, w in weights.items()},
-        {str(k): float(v) for k, v in splits.items()}, str(settings.get("split_seed", base.split_seed)),
-    )  # fmt: skip
+        rules,
+        trusted,
+        consensus,
+        scope,
+        {str(c): float(w) for c, w in weights.items()},
+        {str(k): float(v) for k, v in splits.items()},
+        str(settings.get("split_seed", base.split_seed)),
+    )
 
 
 OVERRIDE_ACTIONS = ("set", "unset", "revert")
@@ -244,7 +267,9 @@ def overrides_in_force(overrides: pl.LazyFrame) -> pl.LazyFrame:
     pushed later at depth d would be the latest, and one popped later would leave the depth below d.
     """
     stacked = _stacked(overrides).with_columns(final=pl.col("depth").last().over(TASK))
-    on_top = stacked.filter((pl.col("action") != "revert") & (pl.col("depth") == pl.col("final")) & (pl.col("final") > 0))
+    on_top = stacked.filter(
+        (pl.col("action") != "revert") & (pl.col("depth") == pl.col("final")) & (pl.col("final") > 0)
+    )
     return on_top.group_by(TASK).agg(pl.all().sort_by("at", "entry").last()).drop("depth", "final")
 
 
@@ -267,17 +292,36 @@ def _checked_override(entry, where: str) -> tuple:
         raise PolicyError(f"{where}: 'set' needs the annotation that becomes GT")
     at = entry.get("at")
     try:
-        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at)) if at else datetime.fromtimestamp(0, UTC)
+        at = (
+            at
+            if isinstance(at, datetime)
+            else datetime.fromisoformat(str(at))
+            if at
+            else datetime.fromtimestamp(0, UTC)
+        )
     except ValueError as exc:
         raise PolicyError(f"{where}: at: {exc}") from exc
-    return (str(entry["project"]), str(entry["task"]), entry["action"], str(entry["annotation"]) if entry["action"] == "set" else None,
-            str(entry["author"]), str(entry["reason"]), at if at.tzinfo else at.replace(tzinfo=UTC))  # fmt: skip
+    return (
+        str(entry["project"]),
+        str(entry["task"]),
+        entry["action"],
+        str(entry["annotation"]) if entry["action"] == "set" else None,
+        str(entry["author"]),
+        str(entry["reason"]),
+        at if at.tzinfo else at.replace(tzinfo=UTC),
+    )
 
 
 def new_override(*, project: str, task: str, action: str, annotation: str | None, author: str, reason: str) -> dict:
     """An override entry stamped now; PolicyError when it is incomplete (before anything else is looked at)."""
-    entry = {"project": project, "task": task, "action": action, "author": author, "reason": reason,
-             "at": datetime.now(UTC).isoformat(timespec="seconds")}  # fmt: skip
+    entry = {
+        "project": project,
+        "task": task,
+        "action": action,
+        "author": author,
+        "reason": reason,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     if annotation is not None:
         entry["annotation"] = annotation
     _checked_override(entry, "the new override")
@@ -306,7 +350,9 @@ def _write_overrides(path: Path, document: dict) -> None:
         partial.unlink(missing_ok=True)
 
 
-def override_target_problem(tasks: pl.DataFrame, annotations: pl.DataFrame, *, task: str, annotation: str | None) -> str | None:
+def override_target_problem(
+    tasks: pl.DataFrame, annotations: pl.DataFrame, *, task: str, annotation: str | None
+) -> str | None:
     """Why an override of `task` (making `annotation` its GT, or none) cannot apply to a project with these
     tasks and annotations, in words; None when it can. The GT must be a submitted human annotation of the task."""
     if task not in set(tasks["task_id"]):
@@ -330,7 +376,9 @@ def revert_override(path: Path, *, project: str, task: str, author: str, reason:
     before it stay, so the file keeps every decision. Returns the withdrawn entry (a row of OVERRIDE_SCHEMA);
     PolicyError when the task has no override in force, or the revert is incomplete."""
     new_override(project=project, task=task, action="revert", annotation=None, author=author, reason=reason)
-    in_force = overrides_in_force(load_overrides(path).lazy()).filter((pl.col("project_id") == project) & (pl.col("task_id") == task))
+    in_force = overrides_in_force(load_overrides(path).lazy()).filter(
+        (pl.col("project_id") == project) & (pl.col("task_id") == task)
+    )
     withdrawn = in_force.collect()
     if withdrawn.is_empty():
         raise PolicyError(f"{path}: no override of task {task} of project {project} in force to revert")

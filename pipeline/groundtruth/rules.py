@@ -95,7 +95,9 @@ def by_flag(annotations: pl.LazyFrame) -> pl.LazyFrame:
     flagged = eligible(annotations).filter(pl.col("gt_flag"))
     return _decisions(
         flagged.group_by(TASK).agg(
-            pl.col("annotation_id", "updated_at", "source_file", "content_hash").sort_by("updated_at", *_id_order()).last(),
+            pl.col("annotation_id", "updated_at", "source_file", "content_hash")
+            .sort_by("updated_at", *_id_order())
+            .last(),
             pl.len().alias("n"),
         ),
         method=pl.lit("flag"),
@@ -110,8 +112,14 @@ def by_review(annotations: pl.LazyFrame, reviews: pl.LazyFrame) -> pl.LazyFrame:
     The review state is `pipeline.reviews.with_review_state`. Among several accepted annotations of a
     task, the later updated wins.
     """
-    strength = pl.col("review_state").replace_strict({"fixed_and_accepted": 2, "accepted": 1}, default=None, return_dtype=pl.Int64)
-    accepted = with_review_state(eligible(annotations), reviews).with_columns(strength=strength).filter(pl.col("strength").is_not_null())
+    strength = pl.col("review_state").replace_strict(
+        {"fixed_and_accepted": 2, "accepted": 1}, default=None, return_dtype=pl.Int64
+    )
+    accepted = (
+        with_review_state(eligible(annotations), reviews)
+        .with_columns(strength=strength)
+        .filter(pl.col("strength").is_not_null())
+    )
     return _decisions(
         accepted.group_by(TASK).agg(
             pl.col("annotation_id", "reviewer", "reviewed_at", "updated_at", "source_file", "content_hash", "strength")
@@ -155,7 +163,9 @@ def consensus_votes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
     whether the control is `decided` under the project's min_agreement and quorum.
     """
     answers = answers_of(
-        eligible(annotations).join(settings.select("project_id"), on="project_id", how="semi"), regions, types=CATEGORICAL_TYPES
+        eligible(annotations).join(settings.select("project_id"), on="project_id", how="semi"),
+        regions,
+        types=CATEGORICAL_TYPES,
     )
     votes = majority_vote(answer_votes(answers), ["project_id", "control"])
     return (
@@ -170,7 +180,11 @@ def consensus_votes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
         )
         .join(settings, on="project_id")
         .with_columns(agreement=pl.col("top") / pl.col("n_votes"))
-        .with_columns(decided=~pl.col("tied") & (pl.col("agreement") >= pl.col("min_agreement")) & (pl.col("n_votes") >= pl.col("quorum")))
+        .with_columns(
+            decided=~pl.col("tied")
+            & (pl.col("agreement") >= pl.col("min_agreement"))
+            & (pl.col("n_votes") >= pl.col("quorum"))
+        )
     )
 
 
@@ -203,7 +217,13 @@ def consensus_boxes(annotations: pl.LazyFrame, regions: pl.LazyFrame, settings: 
         closest_to_mean(clustered, cluster)
         .join(sizes, on=cluster)
         .select(
-            *TASK, "control", "cluster", (pl.col("members") >= pl.col("quorum")).alias("kept"), "n_boxes", "annotation_id", "item_index"
+            *TASK,
+            "control",
+            "cluster",
+            (pl.col("members") >= pl.col("quorum")).alias("kept"),
+            "n_boxes",
+            "annotation_id",
+            "item_index",
         )
     )
 
@@ -232,13 +252,20 @@ def by_consensus(
     tasks = (
         classified.join(voted, on=TASK, how="full", coalesce=True)
         .join(settings, on="project_id")
-        .filter(pl.col("classes_decided").fill_null(True) & (pl.col("box_agreement").fill_null(1.0) >= pl.col("min_agreement")))
-        .with_columns(agreement=pl.min_horizontal("agreement", "box_agreement"), n_controls=pl.col("n_controls").fill_null(0))
+        .filter(
+            pl.col("classes_decided").fill_null(True)
+            & (pl.col("box_agreement").fill_null(1.0) >= pl.col("min_agreement"))
+        )
+        .with_columns(
+            agreement=pl.min_horizontal("agreement", "box_agreement"), n_controls=pl.col("n_controls").fill_null(0)
+        )
     )
     answers = answers_of(eligible(annotations), regions, types=CATEGORICAL_TYPES).join(
         votes.select(*TASK, "control", "majority"), on=[*TASK, "control"], how="left"
     )
-    matches = answers.group_by(*TASK, "annotation_id").agg((pl.col("answer_key") == pl.col("majority")).sum().alias("matches"))
+    matches = answers.group_by(*TASK, "annotation_id").agg(
+        (pl.col("answer_key") == pl.col("majority")).sum().alias("matches")
+    )
     contributed = boxes.filter("kept").group_by(*TASK, "annotation_id").agg(pl.len().alias("kept_boxes"))
     candidates = (
         eligible(annotations)
@@ -268,12 +295,17 @@ def resolve(decisions: dict[str, pl.LazyFrame], ranks: pl.LazyFrame) -> pl.LazyF
 
     An `unset` override decides "no GT" (annotation_id null): it wins over the rules below it.
     """
-    ranked = pl.concat([d.with_columns(rule=pl.lit(rule)) for rule, d in decisions.items()]).join(ranks, on=["project_id", "rule"])
+    ranked = pl.concat([d.with_columns(rule=pl.lit(rule)) for rule, d in decisions.items()]).join(
+        ranks, on=["project_id", "rule"]
+    )
     return ranked.group_by(TASK).agg(pl.all().sort_by("rank").first()).select(list(DECISION))
 
 
 def conflicts(
-    annotations: pl.LazyFrame, resolved: pl.LazyFrame, votes: pl.LazyFrame | None = None, rejected: pl.LazyFrame | None = None
+    annotations: pl.LazyFrame,
+    resolved: pl.LazyFrame,
+    votes: pl.LazyFrame | None = None,
+    rejected: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Tasks a person should look at: several GT flags (the rule chose one), consensus ties (no GT) and GT
     candidates that validation quarantined (`rejected`: the GT was decided without them; the conflict
@@ -292,11 +324,21 @@ def conflicts(
     )
     parts = [flagged]
     if votes is not None:
-        tied = votes.filter("tied").select(TASK).unique().join(resolved.filter(pl.col("annotation_id").is_not_null()), on=TASK, how="anti")
+        tied = (
+            votes.filter("tied")
+            .select(TASK)
+            .unique()
+            .join(resolved.filter(pl.col("annotation_id").is_not_null()), on=TASK, how="anti")
+        )
         parts.append(
             tied.join(
-                eligible(annotations).group_by(TASK).agg(pl.col("annotation_id").sort().alias("candidate_annotation_ids")), on=TASK
-            ).with_columns(chosen_annotation_id=pl.lit(None, pl.String), rule=pl.lit("consensus tie: no majority, for review"))
+                eligible(annotations)
+                .group_by(TASK)
+                .agg(pl.col("annotation_id").sort().alias("candidate_annotation_ids")),
+                on=TASK,
+            ).with_columns(
+                chosen_annotation_id=pl.lit(None, pl.String), rule=pl.lit("consensus tie: no majority, for review")
+            )
         )
     if rejected is not None:
         parts.append(
@@ -304,7 +346,10 @@ def conflicts(
             .group_by(TASK)
             .agg(
                 pl.col("annotation_id").sort().alias("candidate_annotation_ids"),
-                pl.format("GT candidate {} quarantined, {}", "annotation_id", "reason").sort().str.join("; ").alias("rule"),
+                pl.format("GT candidate {} quarantined, {}", "annotation_id", "reason")
+                .sort()
+                .str.join("; ")
+                .alias("rule"),
             )
             .join(resolved.select(*TASK, pl.col("annotation_id").alias("chosen_annotation_id")), on=TASK, how="left")
         )

@@ -27,11 +27,37 @@ from pipeline.vocabulary import ANNOTATION, BOX_TYPES, TASK
 _WHO = ["method", "decided_by", "reason", "source_file", "content_hash"]
 # What a region says: the parsed columns. Provenance (file, hash), positions in the export and the raw JSON's
 # spacing and key order are not content; the raw value counts only for types gtq does not parse (brushes, ...).
-_CONTENT = ["control", "to_name", "type", "labels", "x", "y", "width", "height", "rotation", "points", "start", "end", "text", "number",
-            "original_width", "original_height", "parent_id", "coordinate_unit", "scorable"]  # fmt: skip
-_UNPARSED_VALUE = pl.when(pl.col("scorable").fill_null(True)).then(None).otherwise(pl.col("value_json")).alias("unparsed_value")
+_CONTENT = [
+    "control",
+    "to_name",
+    "type",
+    "labels",
+    "x",
+    "y",
+    "width",
+    "height",
+    "rotation",
+    "points",
+    "start",
+    "end",
+    "text",
+    "number",
+    "original_width",
+    "original_height",
+    "parent_id",
+    "coordinate_unit",
+    "scorable",
+]
+_UNPARSED_VALUE = (
+    pl.when(pl.col("scorable").fill_null(True)).then(None).otherwise(pl.col("value_json")).alias("unparsed_value")
+)
 # A version's GT rows: core.ground_truth without the version the table holds (the folder's name says it).
-SNAPSHOT = Table("core", "ground_truth", {c: t for c, t in GROUND_TRUTH.columns.items() if c != "gt_version"}, GROUND_TRUTH.description)
+SNAPSHOT = Table(
+    "core",
+    "ground_truth",
+    {c: t for c, t in GROUND_TRUTH.columns.items() if c != "gt_version"},
+    GROUND_TRUTH.description,
+)
 CATEGORIES = pl.Schema({"label": pl.String, "category_id": pl.Int64})
 
 
@@ -56,14 +82,22 @@ class GroundTruthVersion:
         """The version restricted to the tasks of one split (train, validation, test, ...); LookupError naming the
         version's splits when none of its tasks is in `split`."""
         if split not in (splits := sorted(self.ground_truth["split"].drop_nulls().unique())):
-            raise LookupError(f"GT version {self.version} has no task in split {split!r} (its splits: {', '.join(splits) or 'none'})")
+            raise LookupError(
+                f"GT version {self.version} has no task in split {split!r} (its splits: {', '.join(splits) or 'none'})"
+            )
         tasks = self.ground_truth.filter(pl.col("split") == split).select(TASK)
         return replace(
-            self, **{part: getattr(self, part).join(tasks, on=TASK, how="semi") for part in ("ground_truth", "regions", "tasks", "changes")}
+            self,
+            **{
+                part: getattr(self, part).join(tasks, on=TASK, how="semi")
+                for part in ("ground_truth", "regions", "tasks", "changes")
+            },
         )
 
 
-def diff(previous: pl.DataFrame, decided: pl.DataFrame, tasks: pl.DataFrame, reverts: pl.DataFrame | None = None) -> pl.DataFrame:
+def diff(
+    previous: pl.DataFrame, decided: pl.DataFrame, tasks: pl.DataFrame, reverts: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Changes of annotation from the previous GT rows to the decided ones, one row per changed task.
 
     `decided` may hold rows with a null annotation_id (an override that unset the GT). Returns
@@ -74,12 +108,16 @@ def diff(previous: pl.DataFrame, decided: pl.DataFrame, tasks: pl.DataFrame, rev
     whose latest override entry is a revert (`reverts`, `rules.by_revert`) changed because the revert
     withdrew that override: the change is the revert's, with its author and reason.
     """
-    before = previous.select(*TASK, pl.col("annotation_id").alias("previous_annotation_id"), pl.col("method").alias("previous_method"))
-    after = decided.select(*TASK, "annotation_id", *_WHO)
-    current = tasks.select(*TASK, pl.col("source_file").alias("task_source_file"), pl.col("content_hash").alias("task_content_hash"))
-    withdrawn = (reverts if reverts is not None else pl.DataFrame(schema=dict.fromkeys([*TASK, *_WHO], pl.String))).select(
-        *TASK, *[pl.col(c).alias(f"revert_{c}") for c in _WHO]
+    before = previous.select(
+        *TASK, pl.col("annotation_id").alias("previous_annotation_id"), pl.col("method").alias("previous_method")
     )
+    after = decided.select(*TASK, "annotation_id", *_WHO)
+    current = tasks.select(
+        *TASK, pl.col("source_file").alias("task_source_file"), pl.col("content_hash").alias("task_content_hash")
+    )
+    withdrawn = (
+        reverts if reverts is not None else pl.DataFrame(schema=dict.fromkeys([*TASK, *_WHO], pl.String))
+    ).select(*TASK, *[pl.col(c).alias(f"revert_{c}") for c in _WHO])
     by_revert = (pl.col("previous_method") == "override") & pl.col("revert_method").is_not_null()
     return (
         before.join(after, on=TASK, how="full", coalesce=True)
@@ -115,7 +153,11 @@ def edits(previous: GroundTruthVersion, ground_truth: pl.DataFrame, regions: pl.
         .filter(pl.col("fingerprint").ne_missing(pl.col("fingerprint_now")))
     )
     return edited.select(
-        *TASK, "annotation_id", pl.col("annotation_id").alias("previous_annotation_id"), pl.lit("edited").alias("change"), *_WHO
+        *TASK,
+        "annotation_id",
+        pl.col("annotation_id").alias("previous_annotation_id"),
+        pl.lit("edited").alias("change"),
+        *_WHO,
     )
 
 
@@ -166,20 +208,30 @@ def next_version(
             ),
         ]
     ).sort(TASK)
-    content = ground_truth_regions(snapshot.lazy(), regions).collect().sort(*TASK, "item_index", "region_id", nulls_last=True)
+    content = (
+        ground_truth_regions(snapshot.lazy(), regions).collect().sort(*TASK, "item_index", "region_id", nulls_last=True)
+    )
     gt_annotations = annotations.join(
-        snapshot.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id"), on=ANNOTATION, how="semi"
+        snapshot.select("project_id", pl.col("source_task_id").alias("task_id"), "annotation_id"),
+        on=ANNOTATION,
+        how="semi",
     )
     return GroundTruthVersion(
         version=version,
         ground_truth=snapshot,
         regions=content,
-        tasks=_with_image_size(TASKS.conform(tasks.join(snapshot.select(TASK), on=TASK, how="semi")), snapshot, regions).sort(TASK),
+        tasks=_with_image_size(
+            TASKS.conform(tasks.join(snapshot.select(TASK), on=TASK, how="semi")), snapshot, regions
+        ).sort(TASK),
         annotations=ANNOTATIONS.conform(gt_annotations).sort(*TASK, "annotation_id"),
         label_config=LABEL_CONFIG.conform(label_config).sort("control"),
-        categories=next_categories(previous.categories if previous else pl.DataFrame(schema=CATEGORIES), label_config, content),
+        categories=next_categories(
+            previous.categories if previous else pl.DataFrame(schema=CATEGORIES), label_config, content
+        ),
         changes=GROUND_TRUTH_HISTORY.conform(
-            changes.with_columns(version=pl.lit(version, pl.Int64), valid_from=pl.lit(at), valid_to=pl.lit(None), run_id=pl.lit(run_id))
+            changes.with_columns(
+                version=pl.lit(version, pl.Int64), valid_from=pl.lit(at), valid_to=pl.lit(None), run_id=pl.lit(run_id)
+            )
         ),
     )
 
@@ -188,7 +240,9 @@ def with_splits(rows: pl.DataFrame, previous: pl.DataFrame, shares: dict[str, fl
     """`rows` with a `split`: the task's split in `previous` when it had one, else `split_of`'s."""
     kept = rows.drop("split", strict=False).join(previous.select(*TASK, "split"), on=TASK, how="left")
     new = kept.filter(pl.col("split").is_null()).select(TASK)
-    fresh = new.with_columns(_fresh=pl.Series([split_of(p, t, shares, seed) for p, t in new.iter_rows()], dtype=pl.String))
+    fresh = new.with_columns(
+        _fresh=pl.Series([split_of(p, t, shares, seed) for p, t in new.iter_rows()], dtype=pl.String)
+    )
     return kept.join(fresh, on=TASK, how="left").with_columns(split=pl.coalesce("split", "_fresh")).drop("_fresh")
 
 
@@ -214,7 +268,11 @@ def _with_image_size(tasks: pl.DataFrame, snapshot: pl.DataFrame, regions: pl.La
         .agg(pl.col("original_width").max().alias("image_width"), pl.col("original_height").max().alias("image_height"))
         .collect()
     )
-    by_task = snapshot.select(*TASK, "source_task_id").join(sizes, on=["project_id", "source_task_id"], how="left").drop("source_task_id")
+    by_task = (
+        snapshot.select(*TASK, "source_task_id")
+        .join(sizes, on=["project_id", "source_task_id"], how="left")
+        .drop("source_task_id")
+    )
     return tasks.join(by_task, on=TASK, how="left")
 
 
@@ -223,10 +281,15 @@ def schema_changes(before: pl.DataFrame, after: pl.DataFrame) -> list[str]:
     A label renamed shows as one removed and one added."""
 
     def described(config: pl.DataFrame) -> dict[str, tuple]:
-        return {r["control"]: (r["type"], r["allowed_labels"] or [], r["min_value"], r["max_value"]) for r in config.iter_rows(named=True)}
+        return {
+            r["control"]: (r["type"], r["allowed_labels"] or [], r["min_value"], r["max_value"])
+            for r in config.iter_rows(named=True)
+        }
 
     old, new = described(before), described(after)
-    notes = [f"control {c} added" for c in new.keys() - old.keys()] + [f"control {c} removed" for c in old.keys() - new.keys()]
+    notes = [f"control {c} added" for c in new.keys() - old.keys()] + [
+        f"control {c} removed" for c in old.keys() - new.keys()
+    ]
     for control in sorted(old.keys() & new.keys()):
         (old_type, old_labels, *old_scale), (new_type, new_labels, *new_scale) = old[control], new[control]
         notes += [f"control {control}: label {label!r} added" for label in new_labels if label not in old_labels]
@@ -239,9 +302,16 @@ def schema_changes(before: pl.DataFrame, after: pl.DataFrame) -> list[str]:
 def next_categories(previous: pl.DataFrame, label_config: pl.DataFrame, regions: pl.DataFrame) -> pl.DataFrame:
     """COCO category ids (box labels) that never move: the previous version's, then new labels after them,
     in the order of the labeling config when there is one, else sorted by name."""
-    from_config = label_config.filter(pl.col("type").is_in(BOX_TYPES)).explode("allowed_labels")["allowed_labels"].drop_nulls()
+    from_config = (
+        label_config.filter(pl.col("type").is_in(BOX_TYPES)).explode("allowed_labels")["allowed_labels"].drop_nulls()
+    )
     from_regions = (
-        regions.filter(pl.col("type").is_in(BOX_TYPES)).select(pl.col("labels").list.first()).to_series().drop_nulls().unique().sort()
+        regions.filter(pl.col("type").is_in(BOX_TYPES))
+        .select(pl.col("labels").list.first())
+        .to_series()
+        .drop_nulls()
+        .unique()
+        .sort()
     )
     known = set(previous["label"])
     new = [label for label in dict.fromkeys([*from_config, *from_regions]) if label not in known]

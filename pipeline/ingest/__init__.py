@@ -299,20 +299,26 @@ def read_export(
         parsed = writer.finish()
 
     provenance = [pl.lit(source_file).alias("source_file"), pl.lit(digest).alias("content_hash")]
-    namespaced = [(pl.lit(f"{source.namespace}:") + pl.col("project_id")).alias("project_id")] if source.namespace else []
+    namespaced = (
+        [(pl.lit(f"{source.namespace}:") + pl.col("project_id")).alias("project_id")] if source.namespace else []
+    )
     parsed.project_ids = [source.project(p) for p in parsed.project_ids]
     parsed.frames = parsed.frames.map(
         lambda table, frame: table.conform(
             frame.with_columns(p for p in provenance if p.meta.output_name() in table.columns).with_columns(namespaced)
         )
     )
-    unknown = [pl.lit(None, dtype).alias(c) for c, dtype in QUARANTINE.columns.items() if c not in parsed.quarantine.columns]
+    unknown = [
+        pl.lit(None, dtype).alias(c) for c, dtype in QUARANTINE.columns.items() if c not in parsed.quarantine.columns
+    ]
     parsed.quarantine = QUARANTINE.conform(parsed.quarantine.with_columns(*unknown).with_columns(*provenance))
     parsed.source_file, parsed.content_hash = source_file, digest
     return parsed
 
 
-def _parse(buffer: bytes | mmap.mmap, path: Path, staging: Path, progress: Callable[[int], None] | None) -> ParsedExport:
+def _parse(
+    buffer: bytes | mmap.mmap, path: Path, staging: Path, progress: Callable[[int], None] | None
+) -> ParsedExport:
     """The export in `buffer` parsed into Parquet under `staging`. Its rows may point into the mapped file: they
     are written before this returns, and go with its frame (see `_mapped`)."""
     fmt = FORMATS[format_of(path)]

@@ -71,11 +71,33 @@ def ground_truth_file_for(results_file: Path) -> Path | None:
 def _region(owner: tuple[str, str, str], index: int, box: _Box, category: str, image: _Image | None) -> tuple:
     x, y, width, height = box.bbox
     return (
-        *owner, None if box.id is None else str(box.id), index, "bbox", "image", "rectanglelabels", [category],
-        x, y, width, height, None, None, None, None, None, None, box.score,
-        image.width if image else None, image.height if image else None, None, "pixel", not box.iscrowd,
-        msgspec.json.encode({"bbox": box.bbox, "category_id": box.category_id, "iscrowd": box.iscrowd, "area": box.area}).decode(),
-    )  # fmt: skip
+        *owner,
+        None if box.id is None else str(box.id),
+        index,
+        "bbox",
+        "image",
+        "rectanglelabels",
+        [category],
+        x,
+        y,
+        width,
+        height,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        box.score,
+        image.width if image else None,
+        image.height if image else None,
+        None,
+        "pixel",
+        not box.iscrowd,
+        msgspec.json.encode(
+            {"bbox": box.bbox, "category_id": box.category_id, "iscrowd": box.iscrowd, "area": box.area}
+        ).decode(),
+    )
 
 
 def _decode_boxes(raws, where: str, writer: ExportWriter, categories: dict[str, str]) -> list[_Box]:
@@ -87,15 +109,21 @@ def _decode_boxes(raws, where: str, writer: ExportWriter, categories: dict[str, 
             writer.quarantine(f"{where}[{index}]", f"not a COCO box: {exc}")
             continue
         if str(box.category_id) not in categories:
-            writer.quarantine(f"{where}[{index}] (image {box.image_id})", f"category_id {box.category_id} is not among the categories")
+            writer.quarantine(
+                f"{where}[{index}] (image {box.image_id})", f"category_id {box.category_id} is not among the categories"
+            )
         elif box.bbox[2] < 0 or box.bbox[3] < 0:
-            writer.quarantine(f"{where}[{index}] (image {box.image_id})", f"bbox {list(box.bbox)} has a negative width or height")
+            writer.quarantine(
+                f"{where}[{index}] (image {box.image_id})", f"bbox {list(box.bbox)} has a negative width or height"
+            )
         else:
             boxes.append(box)
     return boxes
 
 
-def _read_ground_truth(data: bytes | mmap.mmap, writer: ExportWriter | None) -> tuple[dict[str, _Image], dict[str, str], list]:
+def _read_ground_truth(
+    data: bytes | mmap.mmap, writer: ExportWriter | None
+) -> tuple[dict[str, _Image], dict[str, str], list]:
     """Images by id, category names by id and the raw boxes; bad images are quarantined when `writer`."""
     try:
         file = msgspec.json.decode(data, type=_GroundTruthFile)
@@ -113,7 +141,8 @@ def _read_ground_truth(data: bytes | mmap.mmap, writer: ExportWriter | None) -> 
         if str(image.id) in images:  # a second image with one id would silently replace the first
             if writer:
                 writer.quarantine(
-                    f"$.images[{index}]", f"duplicate image id {image.id} (first at $.images[{first_at[str(image.id)]}], which is kept)"
+                    f"$.images[{index}]",
+                    f"duplicate image id {image.id} (first at $.images[{first_at[str(image.id)]}], which is kept)",
                 )
             continue
         images[str(image.id)], first_at[str(image.id)] = image, index
@@ -134,16 +163,34 @@ def parse_coco_ground_truth(buffer: bytes | mmap.mmap, source_file: str, writer:
     project_id = Path(source_file).stem
     images, categories, raw_boxes = _read_ground_truth(buffer, writer)
     for image_id, image in images.items():
-        writer.tasks.append((project_id, image_id, image.file_name or image_id, msgspec.json.encode(image).decode(), None, None))
+        writer.tasks.append(
+            (project_id, image_id, image.file_name or image_id, msgspec.json.encode(image).decode(), None, None)
+        )
         writer.annotations.append(
-            (project_id, image_id, f"coco-gt:{image_id}", GT_ANNOTATOR, HUMAN, None, None, None, None, False, True, None, None)
+            (
+                project_id,
+                image_id,
+                f"coco-gt:{image_id}",
+                GT_ANNOTATOR,
+                HUMAN,
+                None,
+                None,
+                None,
+                None,
+                False,
+                True,
+                None,
+                None,
+            )
         )
         writer.accepted += 1
     per_image: dict[str, int] = {}
     for box in _decode_boxes(raw_boxes, "$.annotations", writer, categories):
         image_id = str(box.image_id)
         if image_id not in images:
-            writer.quarantine(f"$.annotations (box {box.id}, image {image_id})", f"image_id {image_id} is not among the images")
+            writer.quarantine(
+                f"$.annotations (box {box.id}, image {image_id})", f"image_id {image_id} is not among the images"
+            )
             continue
         index = per_image[image_id] = per_image.get(image_id, -1) + 1
         owner = (project_id, image_id, f"coco-gt:{image_id}")
@@ -176,12 +223,31 @@ def parse_coco_results(buffer: bytes | mmap.mmap, source_file: str, writer: Expo
         annotation_id = f"prediction:{model}:{image_id}"
         scores = [b.score for b in boxes if b.score is not None]
         writer.annotations.append(
-            (project_id, image_id, annotation_id, model, MODEL, model, None, None, None, False, False,
-             max(scores) if scores else None, None)
-        )  # fmt: skip
+            (
+                project_id,
+                image_id,
+                annotation_id,
+                model,
+                MODEL,
+                model,
+                None,
+                None,
+                None,
+                False,
+                False,
+                max(scores) if scores else None,
+                None,
+            )
+        )
         for index, box in enumerate(boxes):
             writer.regions.append(
-                _region((project_id, image_id, annotation_id), index, box, categories[str(box.category_id)], images[image_id])
+                _region(
+                    (project_id, image_id, annotation_id),
+                    index,
+                    box,
+                    categories[str(box.category_id)],
+                    images[image_id],
+                )
             )
         writer.accepted += len(boxes)
     writer.projects.add(project_id)
@@ -208,7 +274,11 @@ def results_keys(is_object: bool, keys: frozenset[str]) -> bool:
 
 
 COCO_GROUND_TRUTH = Format(
-    "coco-ground-truth", parse_coco_ground_truth, projects=lambda p: [p.stem], sniff=sniff_ground_truth, keys=ground_truth_keys
+    "coco-ground-truth",
+    parse_coco_ground_truth,
+    projects=lambda p: [p.stem],
+    sniff=sniff_ground_truth,
+    keys=ground_truth_keys,
 )
 COCO_RESULTS = Format(
     "coco-results",

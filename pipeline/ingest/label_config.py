@@ -54,7 +54,11 @@ def parse_label_config(path: Path) -> list[Control]:
             labels = (
                 tuple(_taxonomy_paths(element))
                 if kind == "taxonomy"
-                else tuple(child.get("value") for child in element.iter() if child is not element and child.get("value") is not None)
+                else tuple(
+                    child.get("value")
+                    for child in element.iter()
+                    if child is not element and child.get("value") is not None
+                )
             )
             when = element.get("whenLabelValue") or element.get("whenChoiceValue") or ""
             controls.append(
@@ -70,7 +74,9 @@ def parse_label_config(path: Path) -> list[Control]:
                 )
             )
     if not controls:
-        raise BadRecord("$", f"the labeling config {path.name} defines no control (no element with a name and a known tag)")
+        raise BadRecord(
+            "$", f"the labeling config {path.name} defines no control (no element with a name and a known tag)"
+        )
     return controls
 
 
@@ -91,7 +97,8 @@ def _scale(kind: str, element: ET.Element, path: Path) -> tuple[float | None, fl
             return tuple(None if element.get(bound) is None else float(element.get(bound)) for bound in ("min", "max"))
     except ValueError as exc:
         raise BadRecord(
-            "$", f"the labeling config {path.name}: control {element.get('name')!r} has a scale that is not a number: {exc}"
+            "$",
+            f"the labeling config {path.name}: control {element.get('name')!r} has a scale that is not a number: {exc}",
         ) from exc
     return None, None
 

@@ -196,7 +196,9 @@ def parse_label_studio_json(buffer: bytes | mmap.mmap, source_file: str, writer:
 
     if isinstance(buffer, mmap.mmap):
         buffer.madvise(mmap.MADV_DONTNEED)  # splitting touched every page; re-read them task by task
-    helpers = _helpers(len(raw_tasks)) if isinstance(buffer, mmap.mmap) else 0  # a copy (BOM, NaN) is this process's alone
+    helpers = (
+        _helpers(len(raw_tasks)) if isinstance(buffer, mmap.mmap) else 0
+    )  # a copy (BOM, NaN) is this process's alone
     bounds = [len(raw_tasks) * k // (helpers + 1) for k in range(helpers + 2)]
     if helpers:
         # Task slices are independent: other processes parse the later ones from the same file meanwhile.
@@ -210,7 +212,9 @@ def parse_label_studio_json(buffer: bytes | mmap.mmap, source_file: str, writer:
                 try:
                     _adopt(writer, done.result(), seen)
                 except BrokenProcessPool:  # no helper could start (a script without a main guard, say): read it here
-                    _parse_tasks(raw_tasks, range(bounds[k], bounds[k + 1]), buffer, writer, Path(source_file).stem, seen)
+                    _parse_tasks(
+                        raw_tasks, range(bounds[k], bounds[k + 1]), buffer, writer, Path(source_file).stem, seen
+                    )
     else:
         _parse_tasks(raw_tasks, range(len(raw_tasks)), buffer, writer, Path(source_file).stem)
     del raw_tasks  # the raw slices point into the buffer, which the caller closes next
@@ -226,7 +230,12 @@ def _helpers(n_tasks: int) -> int:
 
 
 def _parse_tasks(
-    raw_tasks: list[msgspec.Raw], indices: range, buffer, writer: ExportWriter, fallback_project: str, seen: dict | None = None
+    raw_tasks: list[msgspec.Raw],
+    indices: range,
+    buffer,
+    writer: ExportWriter,
+    fallback_project: str,
+    seen: dict | None = None,
 ) -> dict:
     """Parse the tasks at `indices` into `writer`; returns the (project, task) ids seen (after those already
     `seen`), with their JSON path."""
@@ -273,10 +282,13 @@ def _adopt(writer: ExportWriter, part: _Slice, seen: dict[tuple[str, str], str])
     if repeated:
         gone = pl.DataFrame(list(repeated), schema=TASK, orient="row").lazy()
         accepted -= len(repeated) + frames.annotations.join(gone, on=TASK, how="semi").select(pl.len()).collect().item()
-        frames = frames.map(lambda table, frame: frame.join(gone, on=TASK, how="anti") if "task_id" in table.columns else frame)
+        frames = frames.map(
+            lambda table, frame: frame.join(gone, on=TASK, how="anti") if "task_id" in table.columns else frame
+        )
         for (project_id, task_id), path in repeated.items():
             writer.quarantine(
-                f"{path} (task {task_id})", f"duplicate task id {task_id} in project {project_id} (first at {seen[(project_id, task_id)]})"
+                f"{path} (task {task_id})",
+                f"duplicate task id {task_id} in project {project_id} (first at {seen[(project_id, task_id)]})",
             )
     seen.update((key, path) for key, path in part.seen.items() if key not in seen)
     writer.parts.append(frames)
@@ -321,7 +333,8 @@ class _TaskParser:
         key = (project_id, task_id)
         if key in self.seen_tasks:
             self.out.quarantine(
-                f"{path} (task {task_id})", f"duplicate task id {task_id} in project {project_id} (first at {self.seen_tasks[key]})"
+                f"{path} (task {task_id})",
+                f"duplicate task id {task_id} in project {project_id} (first at {self.seen_tasks[key]})",
             )
             return
         self.seen_tasks[key] = path
@@ -369,11 +382,21 @@ class _TaskParser:
     def _add_annotation(self, project_id: str, task_id: str, annotation: _Annotation) -> None:
         annotator = _user(annotation.completed_by) or _user(annotation.last_created_by) or _user(annotation.updated_by)
         if annotator is None:
-            raise BadRecord("", "annotation has no annotator (completed_by, last_created_by and updated_by are all empty)")
+            raise BadRecord(
+                "", "annotation has no annotator (completed_by, last_created_by and updated_by are all empty)"
+            )
         annotation_id = str(annotation.id)
         _add_regions(self.out.regions, project_id, task_id, annotation_id, annotation.result)
         reviews = [
-            (project_id, task_id, annotation_id, None if r.id is None else str(r.id), _user(r.created_by), r.accepted, r.created_at)
+            (
+                project_id,
+                task_id,
+                annotation_id,
+                None if r.id is None else str(r.id),
+                _user(r.created_by),
+                r.accepted,
+                r.created_at,
+            )
             for r in annotation.reviews
         ]
         self.out.annotations.append(
@@ -395,7 +418,10 @@ class _TaskParser:
         )
         self.out.reviews.extend(reviews)
         self.out.history.extend(
-            [(project_id, task_id, annotation_id, h.action, _user(h.created_by), h.created_at) for h in annotation.history]
+            [
+                (project_id, task_id, annotation_id, h.action, _user(h.created_by), h.created_at)
+                for h in annotation.history
+            ]
         )
         self.out.accepted += 1
 
@@ -471,7 +497,9 @@ def region_problem(result: _Result, value: _Value) -> str | None:
     (1.6 points past the edge in the shared samples); the GT publication check keeps them out of the GT."""
     for name in ("original_width", "original_height"):
         size = getattr(result, name)
-        if size is not None and not (isinstance(size, int | float) and not isinstance(size, bool) and 0 < size < _MAX_OFFSET):
+        if size is not None and not (
+            isinstance(size, int | float) and not isinstance(size, bool) and 0 < size < _MAX_OFFSET
+        ):
             return f"{name} {size} is not an image size"  # NaN and infinities fail the comparison too
     if (value.start, value.end, value.startOffset, value.endOffset, value.globalOffsets) != _NO_OFFSETS:
         start, end = _offsets(value)
@@ -490,7 +518,9 @@ def region_problem(result: _Result, value: _Value) -> str | None:
     if result.type in BOX_TYPES and None not in (value.x, value.y, value.width, value.height):
         if value.width <= 0 or value.height <= 0:
             return f"box has no area (width {value.width}, height {value.height})"
-        if not value.rotation and (value.x >= 100 or value.y >= 100 or value.x + value.width <= 0 or value.y + value.height <= 0):
+        if not value.rotation and (
+            value.x >= 100 or value.y >= 100 or value.x + value.width <= 0 or value.y + value.height <= 0
+        ):
             return f"box lies outside the image (x {value.x} + width {value.width}, y {value.y} + height {value.height}, in percent)"
     if result.type in POLYGON_TYPES and len(value.points or []) < 3:
         return f"polygon needs at least 3 points, has {len(value.points or [])}"
@@ -644,7 +674,10 @@ def _projects_in(buffer: bytes | mmap.mmap, fallback: str) -> set[str]:
                 tasks.append(_task_project_decoder.decode(raw))
             except msgspec.ValidationError:
                 continue  # quarantined by the parser: it belongs to no project
-    found = {str(next((p for p in (task.project, *(a.project for a in task.annotations)) if p is not None), fallback)) for task in tasks}
+    found = {
+        str(next((p for p in (task.project, *(a.project for a in task.annotations)) if p is not None), fallback))
+        for task in tasks
+    }
     return found - {""}  # a task with an empty project id is quarantined by the file's first project
 
 

@@ -25,7 +25,9 @@ from pipeline.ingest.label_studio import ANSWER_FIELD, LABEL_FIELDS, _add_region
 from pipeline.ingest.records import BadRecord, ExportWriter, Format
 from pipeline.vocabulary import HUMAN
 
-META_FIELDS = frozenset({"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history", "drafts"})
+META_FIELDS = frozenset(
+    {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history", "drafts"}
+)
 _VALUE_KEYS = (*LABEL_FIELDS, *(f for f in ANSWER_FIELD.values() if f not in LABEL_FIELDS))
 # The answer types whose value a plain cell can hold (a taxonomy's paths cannot be one), with their value field.
 _PLAIN = {kind: field for kind, field in ANSWER_FIELD.items() if kind != "taxonomy"}
@@ -44,9 +46,7 @@ class _MinParser:
 
     def add(self, locator: str, record: dict[str, Any]) -> None:
         task_id, annotation_id = record.get("id"), record.get("annotation_id")
-        where = (
-            f"{locator} (task {task_id if task_id is not None else '?'}, annotation {annotation_id if annotation_id is not None else '?'})"
-        )
+        where = f"{locator} (task {task_id if task_id is not None else '?'}, annotation {annotation_id if annotation_id is not None else '?'})"
         if task_id in (None, "") or annotation_id in (None, ""):
             self.out.quarantine(where, "record lacks its task `id` or its `annotation_id`")
             return
@@ -58,14 +58,30 @@ class _MinParser:
             created_at, updated_at = (_timestamp(record.get(k), k) for k in ("created_at", "updated_at"))
             lead_time = None if record.get("lead_time") in (None, "") else float(record["lead_time"])
             results = [r for name, value in record.items() if (r := self._results(name, value)) is not None]
-            _add_regions(self.out.regions, self.project_id, task_id, annotation_id, [item for r in results for item in r])
+            _add_regions(
+                self.out.regions, self.project_id, task_id, annotation_id, [item for r in results for item in r]
+            )
         except (BadRecord, ValueError) as exc:
             self.out.quarantine(where, exc.reason if isinstance(exc, BadRecord) else str(exc))
             return
         self.seen.add(annotation_id)
         annotator = None if record.get("annotator") in (None, "") else str(record["annotator"])
         self.out.annotations.append(
-            (self.project_id, task_id, annotation_id, annotator, HUMAN, None, created_at, updated_at, lead_time, False, False, None, None)
+            (
+                self.project_id,
+                task_id,
+                annotation_id,
+                annotator,
+                HUMAN,
+                None,
+                created_at,
+                updated_at,
+                lead_time,
+                False,
+                False,
+                None,
+                None,
+            )
         )
         self.out.accepted += 1
         data = {k: v for k, v in record.items() if k not in META_FIELDS and not self._is_control(k, v)}
@@ -104,7 +120,9 @@ class _MinParser:
             raise BadRecord("", f"control {name!r}: cannot read the value {value!r}")
         results = []
         for item in values:
-            kind = next((k for k in (*LABEL_FIELDS, "taxonomy") if k in item), None) or (control.type if control else "unknown")
+            kind = next((k for k in (*LABEL_FIELDS, "taxonomy") if k in item), None) or (
+                control.type if control else "unknown"
+            )
             item = dict(item)
             width, height = item.pop("original_width", None), item.pop("original_height", None)
             results.append(
@@ -166,7 +184,8 @@ def parse_csv(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter)
             record = {k: _cell(v) for k, v in row.items()}
         except msgspec.DecodeError as exc:
             writer.quarantine(
-                f"line {line} (task {row.get('id')}, annotation {row.get('annotation_id')})", f"a JSON cell is malformed: {exc}"
+                f"line {line} (task {row.get('id')}, annotation {row.get('annotation_id')})",
+                f"a JSON cell is malformed: {exc}",
             )
             continue
         parser.add(f"line {line}", record)
@@ -198,6 +217,11 @@ def sniff_csv(head: bytes) -> bool:
 
 
 LABEL_STUDIO_JSON_MIN = Format(
-    "label-studio-json-min", parse_json_min, region_columns, companion=config_for, sniff=sniff_json_min, keys=json_min_keys
+    "label-studio-json-min",
+    parse_json_min,
+    region_columns,
+    companion=config_for,
+    sniff=sniff_json_min,
+    keys=json_min_keys,
 )
 LABEL_STUDIO_CSV = Format("label-studio-csv", parse_csv, region_columns, companion=config_for, sniff=sniff_csv)

@@ -67,14 +67,22 @@ class CoreState:
             return self
         order = pl.col("_order")
         candidates = pl.concat(
-            [self.tasks.with_columns(_order=pl.lit(0))] + [e.tasks.with_columns(_order=pl.lit(i + 1)) for i, e in enumerate(exports)]
+            [self.tasks.with_columns(_order=pl.lit(0))]
+            + [e.tasks.with_columns(_order=pl.lit(i + 1)) for i, e in enumerate(exports)]
         )
-        winners = candidates.group_by(TASK).agg(pl.col("content_hash").sort_by("updated_at", "_order", nulls_last=False).last())
+        winners = candidates.group_by(TASK).agg(
+            pl.col("content_hash").sort_by("updated_at", "_order", nulls_last=False).last()
+        )
 
-        snapshot_annotations = pl.concat([self.annotations, *(e.annotations for e in exports)]).join(winners, on=SNAPSHOT, how="semi")
+        snapshot_annotations = pl.concat([self.annotations, *(e.annotations for e in exports)]).join(
+            winners, on=SNAPSHOT, how="semi"
+        )
         attached = pl.concat(
             [self.annotations.join(self.tasks, on=SNAPSHOT, how="anti").with_columns(_order=pl.lit(0))]
-            + [e.annotations.join(e.tasks, on=TASK, how="anti").with_columns(_order=pl.lit(i + 1)) for i, e in enumerate(exports)]
+            + [
+                e.annotations.join(e.tasks, on=TASK, how="anti").with_columns(_order=pl.lit(i + 1))
+                for i, e in enumerate(exports)
+            ]
         )
         latest_attached = attached.filter(order == order.max().over(ANNOTATION)).drop("_order")
         annotations = pl.concat([snapshot_annotations, latest_attached])
@@ -82,9 +90,15 @@ class CoreState:
         return CoreState(
             tasks=candidates.join(winners, on=SNAPSHOT, how="semi").drop("_order"),
             annotations=annotations,
-            regions=pl.concat([self.regions, *(e.regions for e in exports)]).join(kept, on=SNAPSHOT_ANNOTATION, how="semi"),
-            reviews=pl.concat([self.reviews, *(e.reviews for e in exports)]).join(kept, on=SNAPSHOT_ANNOTATION, how="semi"),
-            history=pl.concat([self.history, *(e.history for e in exports)]).join(kept, on=SNAPSHOT_ANNOTATION, how="semi"),
+            regions=pl.concat([self.regions, *(e.regions for e in exports)]).join(
+                kept, on=SNAPSHOT_ANNOTATION, how="semi"
+            ),
+            reviews=pl.concat([self.reviews, *(e.reviews for e in exports)]).join(
+                kept, on=SNAPSHOT_ANNOTATION, how="semi"
+            ),
+            history=pl.concat([self.history, *(e.history for e in exports)]).join(
+                kept, on=SNAPSHOT_ANNOTATION, how="semi"
+            ),
             label_config=_latest_config(self.label_config, [e.label_config for e in exports]),
         )
 
@@ -95,7 +109,9 @@ def replaced_task_data(current: CoreState, exports: list[CoreState], merged: Cor
     one that won). A newer export of a task normally carries the same data; other data under the same ids
     usually means two exports that reuse project and task ids, whose tasks would silently replace each other."""
     snapshots = pl.concat([current.tasks, *(e.tasks for e in exports)]).select(*TASK, "data_json", "source_file")
-    winners = merged.tasks.select(*TASK, pl.col("data_json").alias("winning_data"), pl.col("source_file").alias("replaced_by"))
+    winners = merged.tasks.select(
+        *TASK, pl.col("data_json").alias("winning_data"), pl.col("source_file").alias("replaced_by")
+    )
     return (
         snapshots.join(winners, on=TASK)
         .filter(pl.col("data_json") != pl.col("winning_data"))
@@ -107,5 +123,8 @@ def replaced_task_data(current: CoreState, exports: list[CoreState], merged: Cor
 
 def _latest_config(current: pl.LazyFrame, incoming: list[pl.LazyFrame]) -> pl.LazyFrame:
     """Per project, the config of the latest export that came with one."""
-    configs = pl.concat([current.with_columns(_order=pl.lit(0))] + [c.with_columns(_order=pl.lit(i + 1)) for i, c in enumerate(incoming)])
+    configs = pl.concat(
+        [current.with_columns(_order=pl.lit(0))]
+        + [c.with_columns(_order=pl.lit(i + 1)) for i, c in enumerate(incoming)]
+    )
     return configs.filter(pl.col("_order") == pl.col("_order").max().over("project_id")).drop("_order")

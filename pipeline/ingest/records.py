@@ -70,7 +70,9 @@ class ParsedExport:
             return self
         gone = rejected.select(ANNOTATION).unique().lazy()
         frames = self.frames.map(
-            lambda table, frame: frame.join(gone, on=ANNOTATION, how="anti") if "annotation_id" in table.columns else frame
+            lambda table, frame: (
+                frame.join(gone, on=ANNOTATION, how="anti") if "annotation_id" in table.columns else frame
+            )
         )
         added = rejected.unique(ANNOTATION, keep="first", maintain_order=True).select(
             "project_id",
@@ -136,7 +138,9 @@ class ExportWriter:
         return ParsedExport(
             format=self.format,
             frames=own.map(lambda table, frame: pl.concat([frame, *(part.tables()[table] for part in self.parts)])),
-            quarantine=pl.DataFrame({"locator": self.locators, "reason": self.reasons}, schema={"locator": pl.String, "reason": pl.String}),
+            quarantine=pl.DataFrame(
+                {"locator": self.locators, "reason": self.reasons}, schema={"locator": pl.String, "reason": pl.String}
+            ),
             records_accepted=self.accepted,
             project_ids=sorted(self.projects),
             notices=self.notices,

@@ -27,9 +27,22 @@ from pipeline.ingest.records import BadRecord, ExportWriter, Format, parsed_colu
 from pipeline.vocabulary import ANNOTATION, HUMAN, MODEL, TASK
 
 ANNOTATION_COLUMNS = (
-    "Task Name", "Task ID", "Image Filename", "Image ID", "Box X", "Box Y", "Box W", "Box H", "Box Confidence",
-    "Classification", "Classification Confidence", "Assignee", "Timestamp", "Is Ground Truth", "Excluded By Line",
-)  # fmt: skip
+    "Task Name",
+    "Task ID",
+    "Image Filename",
+    "Image ID",
+    "Box X",
+    "Box Y",
+    "Box W",
+    "Box H",
+    "Box Confidence",
+    "Classification",
+    "Classification Confidence",
+    "Assignee",
+    "Timestamp",
+    "Is Ground Truth",
+    "Excluded By Line",
+)
 IMAGE_COLUMNS = ("Task Name", "Task ID", "Image Filename", "WIC Confidence", "Ground Truth Status")
 NUMBERS = ("Box X", "Box Y", "Box W", "Box H", "Box Confidence", "Classification Confidence")
 TRUE = ("true", "yes", "1", "y", "t")
@@ -98,7 +111,9 @@ def parse_scout_annotations(buffer: bytes | mmap.mmap, source_file: str, writer:
         "Image Filename is empty": pl.col("Image Filename") == "",
         "Assignee is empty": pl.col("Assignee") == "",
         "box has a negative width or height": (pl.col("_Box W") < 0) | (pl.col("_Box H") < 0),
-        "box is incomplete (X, Y, W and H go together)": pl.sum_horizontal(pl.col(f"_{c}").is_null() for c in NUMBERS[:4]).is_between(1, 3),
+        "box is incomplete (X, Y, W and H go together)": pl.sum_horizontal(
+            pl.col(f"_{c}").is_null() for c in NUMBERS[:4]
+        ).is_between(1, 3),
         "Timestamp is not a date and time": pl.col("Timestamp").ne("") & pl.col("_timestamp").is_null(),
         "Is Ground Truth is not true/false": pl.col("_is_gt").is_null(),
         "Excluded By Line is not true/false": pl.col("_excluded").is_null(),
@@ -109,7 +124,9 @@ def parse_scout_annotations(buffer: bytes | mmap.mmap, source_file: str, writer:
 
     companion = images_csv_for(path)
     images = (
-        _valid_images(writer, companion.read_bytes(), f"the Scout images CSV {companion.name}", prefix=f"{companion.name} ")
+        _valid_images(
+            writer, companion.read_bytes(), f"the Scout images CSV {companion.name}", prefix=f"{companion.name} "
+        )
         if companion
         else pl.DataFrame(schema={c: pl.String for c in IMAGE_COLUMNS})
     )
@@ -143,7 +160,10 @@ def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl
         .otherwise(pl.concat_str(task_id, pl.lit("/"), pl.col("Assignee")))
     )
     rows = rows.with_columns(
-        project_id=pl.lit(project_id), task_id=task_id, annotation_id=annotation_id, _is_model=is_model & ~pl.col("_is_gt")
+        project_id=pl.lit(project_id),
+        task_id=task_id,
+        annotation_id=annotation_id,
+        _is_model=is_model & ~pl.col("_is_gt"),
     )
     done = images.filter(pl.col("Ground Truth Status").str.to_lowercase().is_in(DONE)).select(
         project_id=pl.lit(project_id), task_id=task_id
@@ -218,7 +238,9 @@ def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl
         .group_by("Task ID", "Image Filename")
         .agg(pl.col("Task Name", "Image ID").drop_nulls().first())
     )
-    status = images.select("Task ID", "Image Filename", "WIC Confidence", "Ground Truth Status").unique(["Task ID", "Image Filename"])
+    status = images.select("Task ID", "Image Filename", "WIC Confidence", "Ground Truth Status").unique(
+        ["Task ID", "Image Filename"]
+    )
     tasks = (
         image_info.join(status, on=["Task ID", "Image Filename"], how="left")
         .join(
@@ -278,7 +300,9 @@ SCOUT_ANNOTATIONS = Format(
     projects=lambda p: [project_id_for(p)],
     sniff=sniff_annotations,
 )
-SCOUT_IMAGES = Format("scout-images-csv", parse_scout_images, projects=lambda p: [project_id_for(p)], sniff=sniff_images)
+SCOUT_IMAGES = Format(
+    "scout-images-csv", parse_scout_images, projects=lambda p: [project_id_for(p)], sniff=sniff_images
+)
 
 
 def image_confidence(tasks: pl.LazyFrame) -> pl.LazyFrame:

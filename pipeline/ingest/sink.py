@@ -53,7 +53,9 @@ class TableSink:
         batch_rows: int = BATCH_ROWS,
     ) -> None:
         self.path = path
-        self.arrow_schema = pa.schema([pa.field(f.name, _regular(f.type)) for f in pl.DataFrame(schema=schema).to_arrow().schema])
+        self.arrow_schema = pa.schema(
+            [pa.field(f.name, _regular(f.type)) for f in pl.DataFrame(schema=schema).to_arrow().schema]
+        )
         self.columns_of = columns_of
         self.batch_rows = batch_rows
         self.rows: list[Any] = []

@@ -75,7 +75,8 @@ def majority_vote(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame
                 }
             )
             .with_columns(
-                majority=pl.when(~pl.col("tied")).then("majority"), **{k: pl.lit(v, frame.schema[k]) for k, v in group.key.items()}
+                majority=pl.when(~pl.col("tied")).then("majority"),
+                **{k: pl.lit(v, frame.schema[k]) for k, v in group.key.items()},
             )
             .select(*by, ITEM, "n_votes", "majority", "majority_share", "tied")
         )
@@ -167,11 +168,18 @@ def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -
             posteriors=pl.DataFrame(schema={ITEM: ratings.schema[ITEM], LABEL: pl.String, "probability": pl.Float64}),
             priors={},
             confusion=pl.DataFrame(
-                schema={RATER: ratings.schema[RATER], "true_label": pl.String, LABEL: pl.String, "probability": pl.Float64}
+                schema={
+                    RATER: ratings.schema[RATER],
+                    "true_label": pl.String,
+                    LABEL: pl.String,
+                    "probability": pl.Float64,
+                }
             ),
             iterations=0,
         )
-    (item_index, items), (rater_index, raters), (label_index, classes) = (codes(ratings[c]) for c in (ITEM, RATER, LABEL))
+    (item_index, items), (rater_index, raters), (label_index, classes) = (
+        codes(ratings[c]) for c in (ITEM, RATER, LABEL)
+    )
     item_index, rater_index, label_index = (index.astype(np.int64) for index in (item_index, rater_index, label_index))
     items, raters, classes = items.to_numpy(), raters.to_numpy(), classes.cast(pl.String).to_numpy()
     n_items, n_raters, k = len(items), len(raters), len(classes)
@@ -184,7 +192,9 @@ def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -
     def m_step(posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Priors, and error rates[rater, true, response] = that rater's responses weighted by the posteriors."""
         counts = (by_cell @ posterior).reshape(n_raters, k, k).transpose(0, 2, 1)
-        return posterior.mean(axis=0), np.clip(counts / np.maximum(counts.sum(axis=2, keepdims=True), _FLOOR), _FLOOR, 1.0)
+        return posterior.mean(axis=0), np.clip(
+            counts / np.maximum(counts.sum(axis=2, keepdims=True), _FLOOR), _FLOOR, 1.0
+        )
 
     def log_joint(priors: np.ndarray, errors: np.ndarray) -> np.ndarray:
         """log prior + sum over the item's ratings of log error rates, per item and true label."""
@@ -212,10 +222,17 @@ def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -
     r, t, l = np.meshgrid(np.arange(n_raters), np.arange(k), np.arange(k), indexing="ij")
     return DawidSkene(
         labels=pl.DataFrame({ITEM: items, LABEL: classes[best], "confidence": posterior[np.arange(n_items), best]}),
-        posteriors=pl.DataFrame({ITEM: np.repeat(items, k), LABEL: np.tile(classes, n_items), "probability": posterior.ravel()}),
+        posteriors=pl.DataFrame(
+            {ITEM: np.repeat(items, k), LABEL: np.tile(classes, n_items), "probability": posterior.ravel()}
+        ),
         priors=dict(zip(classes.tolist(), priors.tolist(), strict=True)),
         confusion=pl.DataFrame(
-            {RATER: raters[r.ravel()], "true_label": classes[t.ravel()], LABEL: classes[l.ravel()], "probability": errors.ravel()}
+            {
+                RATER: raters[r.ravel()],
+                "true_label": classes[t.ravel()],
+                LABEL: classes[l.ravel()],
+                "probability": errors.ravel(),
+            }
         ),
         iterations=iterations,
     )

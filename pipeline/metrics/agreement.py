@@ -64,7 +64,9 @@ def rater_pairs(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
 KAPPA_WEIGHTS = (None, "linear", "quadratic")
 
 
-def cohen_kappa(pairs: pl.LazyFrame, by: Sequence[str], a: str = "label_a", b: str = "label_b", weights: str | None = None) -> pl.LazyFrame:
+def cohen_kappa(
+    pairs: pl.LazyFrame, by: Sequence[str], a: str = "label_a", b: str = "label_b", weights: str | None = None
+) -> pl.LazyFrame:
     """Cohen's kappa of two label columns over the paired items of each group, optionally weighted.
 
     kappa = 1 - sum_ij w_ij o_ij / sum_ij w_ij e_ij, with o the observed share of items rated (i, j),
@@ -135,7 +137,11 @@ def cohen_kappa(pairs: pl.LazyFrame, by: Sequence[str], a: str = "label_a", b: s
     expected = (
         side_a.join(side_b, on=by, nulls_equal=True)  # every label pair: a few per group
         .group_by(by)
-        .agg((pl.col("n_a") * pl.col("n_b") * disagreement(pl.col("_label_a"), pl.col("_label_b"))).sum().alias("expected_sum"))
+        .agg(
+            (pl.col("n_a") * pl.col("n_b") * disagreement(pl.col("_label_a"), pl.col("_label_b")))
+            .sum()
+            .alias("expected_sum")
+        )
     )
     return (
         observed.join(expected, on=by, how="left", nulls_equal=True)
@@ -144,7 +150,9 @@ def cohen_kappa(pairs: pl.LazyFrame, by: Sequence[str], a: str = "label_a", b: s
             *by,
             "n_items",
             "agreement",
-            pl.when(pl.col("expected") > _DEGENERATE).then(1 - pl.col("observed") / pl.col("expected")).alias("cohen_kappa"),
+            pl.when(pl.col("expected") > _DEGENERATE)
+            .then(1 - pl.col("observed") / pl.col("expected"))
+            .alias("cohen_kappa"),
         )
         .select(pl.exclude(_WHOLE))
     )
@@ -173,13 +181,19 @@ def landis_koch(kappa: pl.Expr) -> pl.Expr:
     ['Poor', 'Slight', 'Moderate', 'Almost Perfect', None]
     """
     return (
-        pl.when(kappa < 0).then(pl.lit("Poor"))
-        .when(kappa <= 0.2).then(pl.lit("Slight"))
-        .when(kappa <= 0.4).then(pl.lit("Fair"))
-        .when(kappa <= 0.6).then(pl.lit("Moderate"))
-        .when(kappa <= 0.8).then(pl.lit("Substantial"))
-        .when(kappa.is_not_null()).then(pl.lit("Almost Perfect"))
-    )  # fmt: skip
+        pl.when(kappa < 0)
+        .then(pl.lit("Poor"))
+        .when(kappa <= 0.2)
+        .then(pl.lit("Slight"))
+        .when(kappa <= 0.4)
+        .then(pl.lit("Fair"))
+        .when(kappa <= 0.6)
+        .then(pl.lit("Moderate"))
+        .when(kappa <= 0.8)
+        .then(pl.lit("Substantial"))
+        .when(kappa.is_not_null())
+        .then(pl.lit("Almost Perfect"))
+    )
 
 
 def krippendorff_band(alpha: pl.Expr) -> pl.Expr:
@@ -324,7 +338,13 @@ def count_matrices(ratings: pl.DataFrame, by: Sequence[str] = ()) -> list[Counts
     >>> group.counts.tolist(), group.items.to_list(), group.labels.to_list(), group.n_raters
     ([[2.0, 0.0], [1.0, 2.0]], [1, 2], ['cat', 'dog'], 3)
     """
-    groups = ratings.partition_by(list(by), as_dict=True, maintain_order=True) if by else {(): ratings} if ratings.height else {}
+    groups = (
+        ratings.partition_by(list(by), as_dict=True, maintain_order=True)
+        if by
+        else {(): ratings}
+        if ratings.height
+        else {}
+    )
     matrices = []
     for key, group in groups.items():
         item, items = codes(group[ITEM])
@@ -342,7 +362,9 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray, defined: np.ndarray) 
         return np.where(defined, numerator / np.where(defined, denominator, 1.0), np.nan)
 
 
-def statistics(counts: np.ndarray, weights: np.ndarray, level: str = "nominal", values: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def statistics(
+    counts: np.ndarray, weights: np.ndarray, level: str = "nominal", values: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha of an item x label count matrix, for each row of
     `weights` (item multiplicities: one row of ones is the data itself).
 
@@ -437,10 +459,18 @@ def statistics(counts: np.ndarray, weights: np.ndarray, level: str = "nominal", 
             observed = (w_p * (2 * (m_p[:, None] * s2 - s1**2) / (m_p - 1)[:, None]).T).sum(axis=1)
         expected = 2 * (n * (n_c * v**2).sum(axis=1) - (n_c * v).sum(axis=1) ** 2)
     alpha = 1 - _ratio((n - 1) * observed, expected, expected > _DEGENERATE * n**2)
-    return {"percent_agreement": p_bar, "fleiss_kappa": fleiss, "gwet_ac1": ac1, "krippendorff_alpha": alpha, "n_items": n_pairable_items}
+    return {
+        "percent_agreement": p_bar,
+        "fleiss_kappa": fleiss,
+        "gwet_ac1": ac1,
+        "krippendorff_alpha": alpha,
+        "n_items": n_pairable_items,
+    }
 
 
-def agreement_statistics(ratings: pl.LazyFrame | pl.DataFrame, by: Sequence[str] = (), level: str = "nominal") -> pl.DataFrame:
+def agreement_statistics(
+    ratings: pl.LazyFrame | pl.DataFrame, by: Sequence[str] = (), level: str = "nominal"
+) -> pl.DataFrame:
     """Percent agreement, Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha per group (`statistics`).
 
     Parameters
@@ -495,7 +525,9 @@ def agreement_statistics(ratings: pl.LazyFrame | pl.DataFrame, by: Sequence[str]
         "percent_agreement": pl.Float64,
     } | {name: pl.Float64 for name in STATISTICS}
     table = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-    return table.with_columns(pl.col("n_items").cast(pl.Int64), pl.col(pl.Float64).exclude("n_items").fill_nan(None)).select(list(schema))
+    return table.with_columns(
+        pl.col("n_items").cast(pl.Int64), pl.col(pl.Float64).exclude("n_items").fill_nan(None)
+    ).select(list(schema))
 
 
 def fleiss_kappa(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
@@ -530,7 +562,11 @@ def fleiss_kappa(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:
     >>> fleiss_kappa(ratings).collect().with_columns(pl.col(pl.Float64).round(4)).to_dicts()
     [{'n_items': 4, 'n_raters': 3, 'n_ratings': 11, 'percent_agreement': 0.5833, 'fleiss_kappa': 0.1608}]
     """
-    return agreement_statistics(ratings, by).select(*by, "n_items", "n_raters", "n_ratings", "percent_agreement", "fleiss_kappa").lazy()
+    return (
+        agreement_statistics(ratings, by)
+        .select(*by, "n_items", "n_raters", "n_ratings", "percent_agreement", "fleiss_kappa")
+        .lazy()
+    )
 
 
 def gwet_ac1(ratings: pl.LazyFrame, by: Sequence[str] = ()) -> pl.LazyFrame:

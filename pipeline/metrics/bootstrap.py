@@ -112,7 +112,10 @@ def agreement_intervals(
             drawn = np.concatenate(parts)
             defined = drawn[~np.isnan(drawn)]
             low, high = np.quantile(defined, [tail, 1 - tail]) if len(defined) * 2 >= n_resamples else (None, None)
-            row |= {f"{name}_ci_low": None if low is None else float(low), f"{name}_ci_high": None if high is None else float(high)}
+            row |= {
+                f"{name}_ci_low": None if low is None else float(low),
+                f"{name}_ci_high": None if high is None else float(high),
+            }
         rows.append(row)
     schema = {**ratings.select(by).schema, "n_resamples": pl.Int64} | {
         f"{name}_ci_{end}": pl.Float64 for name in STATISTICS for end in ("low", "high")

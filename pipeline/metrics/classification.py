@@ -210,7 +210,9 @@ def label_scores(confusion: pl.LazyFrame) -> pl.LazyFrame:
     >>> scored.select("label", "support", "predicted", "tp", "precision", "recall", "f1").rows()
     [('cat', 4, 4, 3, 0.75, 0.75, 0.75), ('dog', 2, 1, 0, 0.0, 0.0, 0.0)]
     """
-    support = confusion.group_by(*PARTICIPANT_CONTROL, pl.col("gt_label").alias("label")).agg(pl.col("count").sum().alias("support"))
+    support = confusion.group_by(*PARTICIPANT_CONTROL, pl.col("gt_label").alias("label")).agg(
+        pl.col("count").sum().alias("support")
+    )
     predicted = confusion.group_by(*PARTICIPANT_CONTROL, "label").agg(pl.col("count").sum().alias("predicted"))
     hits = (
         confusion.filter(pl.col("gt_label") == pl.col("label"))
@@ -318,9 +320,11 @@ def expected_calibration_error(predictions: pl.LazyFrame, by: list[str], bins: i
         .group_by(by)
         .agg(
             pl.col("n_predictions").sum(),
-            (ordered_sum(pl.col("mean_confidence") * pl.col("n_predictions")) / pl.col("n_predictions").sum()).alias("mean_confidence"),
-            ordered_sum((pl.col("n_predictions") / pl.col("_total")) * (pl.col("accuracy") - pl.col("mean_confidence")).abs()).alias(
-                "calibration_error"
+            (ordered_sum(pl.col("mean_confidence") * pl.col("n_predictions")) / pl.col("n_predictions").sum()).alias(
+                "mean_confidence"
             ),
+            ordered_sum(
+                (pl.col("n_predictions") / pl.col("_total")) * (pl.col("accuracy") - pl.col("mean_confidence")).abs()
+            ).alias("calibration_error"),
         )
     )

@@ -93,25 +93,39 @@ def _scored_tasks(gt_boxes: pl.DataFrame, boxes: pl.DataFrame) -> pl.DataFrame:
 def _real_boxes(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, rules: Sequence[str]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The GT's boxes, and the participants' boxes on tasks with GT (ranked when the coco rule needs it)."""
     real = boxes.lazy().drop_nulls("box").join(gt_boxes.lazy().select(TASK).unique(), on=TASK, how="semi")
-    real = _ranked(real, [*TASK, "annotator", "control"]) if "coco" in rules else real.with_columns(rank=pl.lit(0, pl.Int64))
+    real = (
+        _ranked(real, [*TASK, "annotator", "control"])
+        if "coco" in rules
+        else real.with_columns(rank=pl.lit(0, pl.Int64))
+    )
     return gt_boxes.lazy().drop_nulls("box"), real.collect().lazy()  # ranked once: every rule and threshold reads it
 
 
-def _same_label_first(candidates: pl.DataFrame, group: list[str], mine: str, theirs: str, match) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _same_label_first(
+    candidates: pl.DataFrame, group: list[str], mine: str, theirs: str, match
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One-to-one matches (`match` of candidate pairs) of the same label first; then, among the regions left
     on both sides, matches across labels (CVAT's mismatched label). Returns (same-label, other-label)."""
     same = match(candidates.filter("same_label"))
-    rest = candidates.join(same.select(mine), on=mine, how="anti").join(same.select(*group, theirs), on=[*group, theirs], how="anti")
+    rest = candidates.join(same.select(mine), on=mine, how="anti").join(
+        same.select(*group, theirs), on=[*group, theirs], how="anti"
+    )
     return same, match(rest.filter(~pl.col("same_label")))
 
 
-def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.DataFrame, thresholds: Sequence[float], rules: Sequence[str]):
+def _batched_matches(
+    real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.DataFrame, thresholds: Sequence[float], rules: Sequence[str]
+):
     """One-to-one matches, batch by batch of images (they are independent, so memory stays bounded at any
     scale). Yields (rule, threshold, the batch's boxes, same-label matches, mismatched-label matches);
     matches are frames of task_id, annotator, box, box_gt, iou."""
     key = [*TASK, "annotator", "control"]
     gt_side = real_gt.select(
-        *TASK, "control", pl.col("box").alias("box_gt"), pl.col("label").alias("label_gt"), *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY)
+        *TASK,
+        "control",
+        pl.col("box").alias("box_gt"),
+        pl.col("label").alias("label_gt"),
+        *(pl.col(c).alias(f"{c}_gt") for c in GEOMETRY),
     )
     group = ["task_id", "annotator"]  # box ids are unique: with the annotator and the image they fix the key
     for in_batch in task_batches(gt_boxes.select(pl.col("task_id").n_unique()).item()):
@@ -122,18 +136,25 @@ def _batched_matches(real_gt: pl.LazyFrame, real: pl.LazyFrame, gt_boxes: pl.Dat
             .join(gt_side.filter(in_batch), on=[*TASK, "control"])
             .with_columns(iou=box_iou("", "_gt"), same_label=pl.col("label") == pl.col("label_gt"))
             .filter(pl.col("iou") >= min(thresholds))
-            .select("task_id", "annotator", "box", "box_gt", "same_label", "iou", *(["rank"] if "coco" in rules else []))
+            .select(
+                "task_id", "annotator", "box", "box_gt", "same_label", "iou", *(["rank"] if "coco" in rules else [])
+            )
             .collect(engine="streaming")
         )
         for rule in rules:
             for threshold in thresholds:
                 above = candidates.filter(pl.col("iou") >= threshold)
-                same, other = _same_label_first(above, group, "box", "box_gt", lambda pairs, rule=rule: _match(rule, pairs, group))
+                same, other = _same_label_first(
+                    above, group, "box", "box_gt", lambda pairs, rule=rule: _match(rule, pairs, group)
+                )
                 yield rule, threshold, mine, same, other
 
 
 def detection_scores(
-    gt_boxes: pl.DataFrame, boxes: pl.DataFrame, thresholds: Sequence[float] = IOU_SWEEP, rules: Sequence[str] = MATCHING_RULES
+    gt_boxes: pl.DataFrame,
+    boxes: pl.DataFrame,
+    thresholds: Sequence[float] = IOU_SWEEP,
+    rules: Sequence[str] = MATCHING_RULES,
 ) -> pl.DataFrame:
     """TP, FP, FN and mismatched labels per project, participant, control, matching rule and IoU threshold.
 
@@ -185,20 +206,36 @@ def detection_scores(
     # Totals per participant and control: its boxes, and the GT boxes of the tasks it annotated.
     gt_per_task = real_gt.group_by(*TASK, "control").len("n_gt")
     totals = (
-        real.group_by(ANNOTATOR_CONTROL).len("n_boxes")
-        .join(who.join(gt_per_task, on=TASK).group_by(ANNOTATOR_CONTROL).agg(pl.col("n_gt").sum()), on=ANNOTATOR_CONTROL, how="full", coalesce=True)
-        .join(who.group_by("project_id", "annotator").agg(pl.col("origin").first(), pl.col("task_id").n_unique().alias("n_tasks")), on=["project_id", "annotator"])
+        real.group_by(ANNOTATOR_CONTROL)
+        .len("n_boxes")
+        .join(
+            who.join(gt_per_task, on=TASK).group_by(ANNOTATOR_CONTROL).agg(pl.col("n_gt").sum()),
+            on=ANNOTATOR_CONTROL,
+            how="full",
+            coalesce=True,
+        )
+        .join(
+            who.group_by("project_id", "annotator").agg(
+                pl.col("origin").first(), pl.col("task_id").n_unique().alias("n_tasks")
+            ),
+            on=["project_id", "annotator"],
+        )
         .with_columns(pl.col("n_boxes", "n_gt", "n_tasks").fill_null(0).cast(pl.Int64))
         .collect()
-    )  # fmt: skip
+    )
     counted = [
-        matches.join(mine.select("box", *ANNOTATOR_CONTROL), on="box").group_by(ANNOTATOR_CONTROL).len("count")
+        matches.join(mine.select("box", *ANNOTATOR_CONTROL), on="box")
+        .group_by(ANNOTATOR_CONTROL)
+        .len("count")
         .with_columns(matching=pl.lit(rule), iou_threshold=pl.lit(threshold), what=pl.lit(name))
         for rule, threshold, mine, same, other in _batched_matches(real_gt, real, gt_boxes, thresholds, rules)
         for matches, name in ((same, "tp"), (other, "mismatched_label"))
-    ]  # fmt: skip
+    ]
     grid = pl.DataFrame(
-        {"matching": [r for r in rules for _ in thresholds], "iou_threshold": [float(t) for _ in rules for t in thresholds]}
+        {
+            "matching": [r for r in rules for _ in thresholds],
+            "iou_threshold": [float(t) for _ in rules for t in thresholds],
+        }
     )
     counts = (
         pl.concat(counted)
@@ -243,7 +280,7 @@ def detection_scores(
             "precision",
             "recall",
             "f1",
-        )  # fmt: skip
+        )
         .sort("project_id", "control", "matching", "iou_threshold", "annotator")
     )
 
@@ -329,26 +366,41 @@ def average_precision(
     curve_key = [*PARTICIPANT_CONTROL, "label", "iou_threshold", "area_range"]
     who = _scored_tasks(gt_boxes, boxes)
     regular = _with_area(gt_boxes.drop_nulls("box")).with_columns(iscrowd=pl.lit(False))
-    crowd = regular.clear() if crowd is None else _with_area(crowd).with_columns(iscrowd=pl.lit(True), box=pl.lit(-1, pl.Int64))
-    targets = pl.concat([regular.select(*TASK, "control", "label", "box", *GEOMETRY, "area", "iscrowd"),
-                         crowd.select(*TASK, "control", "label", "box", *GEOMETRY, "area", "iscrowd")])  # fmt: skip
-    scored_boxes = _with_area(boxes.drop_nulls("box").filter(pl.col("score").is_not_null())).join(who.select(TASK).unique(), on=TASK)
+    crowd = (
+        regular.clear()
+        if crowd is None
+        else _with_area(crowd).with_columns(iscrowd=pl.lit(True), box=pl.lit(-1, pl.Int64))
+    )
+    targets = pl.concat(
+        [
+            regular.select(*TASK, "control", "label", "box", *GEOMETRY, "area", "iscrowd"),
+            crowd.select(*TASK, "control", "label", "box", *GEOMETRY, "area", "iscrowd"),
+        ]
+    )
+    scored_boxes = _with_area(boxes.drop_nulls("box").filter(pl.col("score").is_not_null())).join(
+        who.select(TASK).unique(), on=TASK
+    )
     detections = _ranked(scored_boxes.lazy(), key).filter(pl.col("rank") < max(max_detections)).collect()
     scored = who.join(detections.select("project_id", "annotator").unique(), on=["project_id", "annotator"])
     candidates = (
         detections.join(targets, on=[*TASK, "control", "label"], suffix="_gt")
         .with_columns(iou=pl.when(pl.col("iscrowd")).then(crowd_iou("", "_gt")).otherwise(box_iou("", "_gt")))
         # A crowd region is never used up: each of its pairs gets a target of its own.
-        .with_columns(box_gt=pl.when(pl.col("iscrowd")).then(-1 - pl.int_range(pl.len(), dtype=pl.Int64)).otherwise("box_gt"))
+        .with_columns(
+            box_gt=pl.when(pl.col("iscrowd")).then(-1 - pl.int_range(pl.len(), dtype=pl.Int64)).otherwise("box_gt")
+        )
         .select(*key, "box", "box_gt", "rank", "iou", "iscrowd", "area_gt")
     )
     gt_counts = pl.concat(
         [
-            regular.filter(_inside(name, low, high)("area")).join(scored, on=TASK).group_by(*PARTICIPANT_CONTROL, "label")
-            .agg(pl.len().alias("n_gt")).with_columns(area_range=pl.lit(name))
+            regular.filter(_inside(name, low, high)("area"))
+            .join(scored, on=TASK)
+            .group_by(*PARTICIPANT_CONTROL, "label")
+            .agg(pl.len().alias("n_gt"))
+            .with_columns(area_range=pl.lit(name))
             for name, (low, high) in area_ranges.items()
         ]
-    )  # fmt: skip
+    )
     # One area range and threshold at a time: every detection's outcome under all of them at once would
     # be 40 rows per detection.
     # In the order the curves are read (pycocotools': by score, ties by image id), sorted once: joins keep it.
@@ -367,20 +419,36 @@ def average_precision(
         ignored_gt = pl.col("iscrowd") | ~inside("area_gt")
         for t in thresholds:
             over = candidates.filter(pl.col("iou") >= t)
-            hits = score_ordered_matches(over.filter(~ignored_gt), key, "box", "box_gt", "rank", "iou").select(*key, "box")
+            hits = score_ordered_matches(over.filter(~ignored_gt), key, "box", "box_gt", "rank", "iou").select(
+                *key, "box"
+            )
             rest = over.filter(ignored_gt).join(hits, on=[*key, "box"], how="anti")
             on_ignored = score_ordered_matches(rest, key, "box", "box_gt", "rank", "iou").select(*key, "box")
             counted = (
                 ordered.join(hits.with_columns(tp=pl.lit(True)), on=[*key, "box"], how="left", maintain_order="left")
-                .join(on_ignored.with_columns(on_ignored=pl.lit(True)), on=[*key, "box"], how="left", maintain_order="left")
+                .join(
+                    on_ignored.with_columns(on_ignored=pl.lit(True)),
+                    on=[*key, "box"],
+                    how="left",
+                    maintain_order="left",
+                )
                 .with_columns(pl.col("tp", "on_ignored").fill_null(False))
                 .filter(~pl.col("on_ignored") & (pl.col("tp") | inside("area")))  # what pycocotools ignores
-                .select(*key, "origin", "box", "score", "rank", "tp", iou_threshold=pl.lit(t), area_range=pl.lit(area_range))
+                .select(
+                    *key, "origin", "box", "score", "rank", "tp", iou_threshold=pl.lit(t), area_range=pl.lit(area_range)
+                )
             )
             points.append(
-                counted.join(gt_counts, on=[*PARTICIPANT_CONTROL, "label", "area_range"], how="left", maintain_order="left")
-                .with_columns(tp_sum=pl.col("tp").cum_sum().over(curve_key), fp_sum=(~pl.col("tp")).cum_sum().over(curve_key))
-                .with_columns(recall=pl.col("tp_sum") / pl.col("n_gt"), precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")))
+                counted.join(
+                    gt_counts, on=[*PARTICIPANT_CONTROL, "label", "area_range"], how="left", maintain_order="left"
+                )
+                .with_columns(
+                    tp_sum=pl.col("tp").cum_sum().over(curve_key), fp_sum=(~pl.col("tp")).cum_sum().over(curve_key)
+                )
+                .with_columns(
+                    recall=pl.col("tp_sum") / pl.col("n_gt"),
+                    precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")),
+                )
                 .with_columns(precision=pl.col("precision").reverse().cum_max().reverse().over(curve_key))
                 .filter(pl.col("n_gt") > 0)
                 .group_by(*curve_key, "recall")
@@ -398,7 +466,9 @@ def average_precision(
         .join(pl.concat(tallies), on=curve_key, how="full", coalesce=True)
         .with_columns(pl.col("n_gt", "n_detections").fill_null(0).cast(pl.Int64))
         .with_columns(
-            pl.when(pl.col("n_gt") > 0).then(pl.col(f"tp_max_{m}").fill_null(0) / pl.col("n_gt")).alias(f"recall_max_{m}")
+            pl.when(pl.col("n_gt") > 0)
+            .then(pl.col(f"tp_max_{m}").fill_null(0) / pl.col("n_gt"))
+            .alias(f"recall_max_{m}")
             for m in max_detections
         )
     )
@@ -409,12 +479,16 @@ def average_precision(
         .sort("recall_point")
     )
     curves = (
-        grid.join_asof(points, left_on="recall_point", right_on="recall", by=curve_key, strategy="forward", check_sortedness=False)
+        grid.join_asof(
+            points, left_on="recall_point", right_on="recall", by=curve_key, strategy="forward", check_sortedness=False
+        )
         .select(*curve_key, pl.col("recall_point").alias("recall"), pl.col("precision").fill_null(0.0))
         .sort(*curve_key, "recall")
     )
     ap = (
-        evaluated.join(curves.group_by(curve_key).agg(ordered_mean(pl.col("precision")).alias("ap")), on=curve_key, how="left")
+        evaluated.join(
+            curves.group_by(curve_key).agg(ordered_mean(pl.col("precision")).alias("ap")), on=curve_key, how="left"
+        )
         .select(*curve_key, "n_gt", "n_detections", "ap", *(f"recall_max_{m}" for m in max_detections))
         .sort(*curve_key)
     )
@@ -494,7 +568,10 @@ def _inside(area_range: str, low: float, high: float):
 
 
 def image_detection_scores(
-    gt_boxes: pl.DataFrame, boxes: pl.DataFrame, image_confidence: pl.DataFrame | None = None, score_threshold: float = 0.5
+    gt_boxes: pl.DataFrame,
+    boxes: pl.DataFrame,
+    image_confidence: pl.DataFrame | None = None,
+    score_threshold: float = 0.5,
 ) -> pl.DataFrame:
     """Scout's whole-image evaluation per participant and box control.
 
@@ -542,11 +619,17 @@ def image_detection_scores(
     [('(whole-image classifier)', 2, 0, 0, 1, 1.0), ('detector-v1', 1, 1, 1, 0, 0.5)]
     """
     who = _scored_tasks(gt_boxes, boxes)
-    controls = pl.concat([gt_boxes.select("project_id", "control"), boxes.select("project_id", "control")]).drop_nulls().unique()
+    controls = (
+        pl.concat([gt_boxes.select("project_id", "control"), boxes.select("project_id", "control")])
+        .drop_nulls()
+        .unique()
+    )
     scored = (
         who.join(controls, on="project_id")
         .join(
-            boxes.drop_nulls("box").group_by(*TASK, "annotator", "control").agg(pl.col("score").fill_null(1.0).max().alias("image_score")),
+            boxes.drop_nulls("box")
+            .group_by(*TASK, "annotator", "control")
+            .agg(pl.col("score").fill_null(1.0).max().alias("image_score")),
             on=[*TASK, "annotator", "control"],
             how="left",
         )
@@ -554,12 +637,25 @@ def image_detection_scores(
     )
     if image_confidence is not None:
         classifier = (
-            gt_boxes.select(TASK).unique().join(image_confidence, on=TASK).join(controls, on="project_id")
-            .select(*TASK, annotator=pl.lit(WHOLE_IMAGE_CLASSIFIER), origin=pl.lit(MODEL), control="control", image_score="confidence")
-        )  # fmt: skip
+            gt_boxes.select(TASK)
+            .unique()
+            .join(image_confidence, on=TASK)
+            .join(controls, on="project_id")
+            .select(
+                *TASK,
+                annotator=pl.lit(WHOLE_IMAGE_CLASSIFIER),
+                origin=pl.lit(MODEL),
+                control="control",
+                image_score="confidence",
+            )
+        )
         scored = pl.concat([scored, classifier], how="vertical_relaxed")
     images = (
-        scored.join(gt_boxes.drop_nulls("box").group_by(*TASK, "control").agg(pl.len().alias("n_gt")), on=[*TASK, "control"], how="left")
+        scored.join(
+            gt_boxes.drop_nulls("box").group_by(*TASK, "control").agg(pl.len().alias("n_gt")),
+            on=[*TASK, "control"],
+            how="left",
+        )
         .with_columns(positive=pl.col("n_gt").fill_null(0) > 0)
         .with_columns(called=pl.col("image_score") >= score_threshold)
     )
@@ -642,9 +738,13 @@ def detection_inputs(
     >>> crowd.height
     0
     """
-    gt_area = pl.coalesce(pl.col("value_json").str.json_path_match("$.area").cast(pl.Float64, strict=False), pixel_area()).alias("area")
+    gt_area = pl.coalesce(
+        pl.col("value_json").str.json_path_match("$.area").cast(pl.Float64, strict=False), pixel_area()
+    ).alias("area")
     gt = ground_truth.select(*TASK).join(
-        gt_regions.filter(scorable_box()).select(*TASK, "control", box_label(), *GEOMETRY, gt_area, "annotation_id", "item_index"),
+        gt_regions.filter(scorable_box()).select(
+            *TASK, "control", box_label(), *GEOMETRY, gt_area, "annotation_id", "item_index"
+        ),
         on=TASK,
         how="left",
     )
@@ -706,7 +806,9 @@ def scored_annotations(annotations: pl.LazyFrame, ground_truth: pl.LazyFrame) ->
     return (
         annotations.filter(~pl.col("was_cancelled"))
         .join(ground_truth.select(*TASK, pl.col("annotation_id").alias("gt_annotation_id"), "source_task_id"), on=TASK)
-        .filter(~((pl.col("annotation_id") == pl.col("gt_annotation_id")) & (pl.col("task_id") == pl.col("source_task_id"))))
+        .filter(
+            ~((pl.col("annotation_id") == pl.col("gt_annotation_id")) & (pl.col("task_id") == pl.col("source_task_id")))
+        )
         .group_by(*TASK, "annotator")
         .agg(pl.col("annotation_id", "origin").sort_by("updated_at", "annotation_id", nulls_last=False).last())
     )
@@ -735,7 +837,9 @@ def pixel_area() -> pl.Expr:
     >>> regions.select(pixel_area().alias("area"))["area"].to_list()
     [200.0, 10000.0, None]
     """
-    scale = pl.when(pl.col("coordinate_unit") == "percent").then(pl.col("original_width") * pl.col("original_height") / 1e4)
+    scale = pl.when(pl.col("coordinate_unit") == "percent").then(
+        pl.col("original_width") * pl.col("original_height") / 1e4
+    )
     return pl.col("width") * pl.col("height") * scale.otherwise(1.0)
 
 
@@ -764,7 +868,9 @@ def crowd_region() -> pl.Expr:
 CONFLICT_KINDS = ("matched", "wrong_label", "extra", "missing")
 
 
-def box_conflicts(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:
+def box_conflicts(
+    gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian"
+) -> pl.DataFrame:
     """CVAT's conflict list for boxes: one row per box of a participant and per GT box, at one IoU threshold
     and matching rule, with what became of it.
 
@@ -823,17 +929,31 @@ def box_conflicts(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float 
         )
         for _, _, _, same, other in _batched_matches(real_gt, real, gt_boxes, [threshold], [rule])
     ]
-    pairs = pl.concat(pairs).lazy() if pairs else pl.LazyFrame(schema={"annotator": pl.String, "box": pl.Int64, "box_gt": pl.Int64,
-                                                                        "iou": pl.Float64, "kind": pl.String})  # fmt: skip
-    mine = real.select("box", *ANNOTATOR_CONTROL, "task_id", "origin", "annotation_id", "item_index", pl.col("label").cast(pl.String))
+    pairs = (
+        pl.concat(pairs).lazy()
+        if pairs
+        else pl.LazyFrame(
+            schema={"annotator": pl.String, "box": pl.Int64, "box_gt": pl.Int64, "iou": pl.Float64, "kind": pl.String}
+        )
+    )
+    mine = real.select(
+        "box", *ANNOTATOR_CONTROL, "task_id", "origin", "annotation_id", "item_index", pl.col("label").cast(pl.String)
+    )
     theirs = real_gt.select("box", "control", "annotation_id", "item_index", pl.col("label").cast(pl.String), *TASK)
     return _conflict_list(
-        mine.rename({"box": "region"}), theirs.rename({"box": "region"}), pairs.rename({"box": "region", "box_gt": "region_gt"}), who
+        mine.rename({"box": "region"}),
+        theirs.rename({"box": "region"}),
+        pairs.rename({"box": "region", "box_gt": "region_gt"}),
+        who,
     )
 
 
 def region_conflicts(
-    annotations: pl.LazyFrame, regions: pl.LazyFrame, gt_regions: pl.LazyFrame, ground_truth: pl.LazyFrame, threshold: float = 0.5
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    gt_regions: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+    threshold: float = 0.5,
 ) -> pl.DataFrame:
     """The conflict list of `box_conflicts` for the other regions with a geometry.
 
@@ -883,7 +1003,18 @@ def region_conflicts(
     [('ann', 'wrong_label', 'bus', 'car', 0.75), ('detector-v1', 'missing', None, 'car', None)]
     """
     kinds = [*POLYGON_TYPES, *SPAN_TYPES, *KEYPOINT_TYPES]
-    shape = ["type", box_label(), "x", "y", "points", "start", "end", "original_width", "original_height", "coordinate_unit"]
+    shape = [
+        "type",
+        box_label(),
+        "x",
+        "y",
+        "points",
+        "start",
+        "end",
+        "original_width",
+        "original_height",
+        "coordinate_unit",
+    ]
     with_shape = pl.col("type").is_in(kinds) & pl.col("scorable")
     theirs = (
         ground_truth.select(TASK)
@@ -914,16 +1045,28 @@ def region_conflicts(
         ]
     ).filter(pl.col("iou") >= threshold)
     candidates = weighted.select(
-        "task_id", "annotator", "region", region_gt="region_b", iou="iou", same_label=pl.col("label") == pl.col("label_b")
+        "task_id",
+        "annotator",
+        "region",
+        region_gt="region_b",
+        iou="iou",
+        same_label=pl.col("label") == pl.col("label_b"),
     )
     group = ["task_id", "annotator"]
     same, other = _same_label_first(
-        candidates, group, "region", "region_gt", lambda pairs: optimal_matches(pairs, group, "region", "region_gt", "iou")
+        candidates,
+        group,
+        "region",
+        "region_gt",
+        lambda pairs: optimal_matches(pairs, group, "region", "region_gt", "iou"),
     )
     matches = pl.concat([same.with_columns(kind=pl.lit("matched")), other.with_columns(kind=pl.lit("wrong_label"))])
     who = latest.join(gt_tasks, on=TASK)
     return _conflict_list(
-        mine.lazy().drop("type"), theirs.lazy().drop("type"), matches.lazy().select("annotator", "region", "region_gt", "iou", "kind"), who
+        mine.lazy().drop("type"),
+        theirs.lazy().drop("type"),
+        matches.lazy().select("annotator", "region", "region_gt", "iou", "kind"),
+        who,
     )
 
 
@@ -939,15 +1082,38 @@ def _conflict_list(mine: pl.LazyFrame, theirs: pl.LazyFrame, matches: pl.LazyFra
         pl.col("label").alias("gt_label"),
     )
     matched = matches.join(mine, on=["region", "annotator"]).join(gt, on="region_gt")
-    extra = mine.join(matches.select("region"), on="region", how="anti").with_columns(kind=pl.lit("extra"), iou=pl.lit(None, pl.Float64))
+    extra = mine.join(matches.select("region"), on="region", how="anti").with_columns(
+        kind=pl.lit("extra"), iou=pl.lit(None, pl.Float64)
+    )
     missing = (
         who.join(theirs.select(*TASK, "control", "region"), on=TASK)
         .join(matches.select("annotator", pl.col("region_gt").alias("region")), on=["annotator", "region"], how="anti")
-        .select(*TASK, "annotator", "origin", "control", "annotation_id", pl.col("region").alias("region_gt"), kind=pl.lit("missing"))
+        .select(
+            *TASK,
+            "annotator",
+            "origin",
+            "control",
+            "annotation_id",
+            pl.col("region").alias("region_gt"),
+            kind=pl.lit("missing"),
+        )
         .join(gt, on="region_gt")
     )
-    columns = ["project_id", "task_id", "annotator", "origin", "control", "kind", "annotation_id", "item_index", "label",
-               "gt_annotation_id", "gt_item_index", "gt_label", "iou"]  # fmt: skip
+    columns = [
+        "project_id",
+        "task_id",
+        "annotator",
+        "origin",
+        "control",
+        "kind",
+        "annotation_id",
+        "item_index",
+        "label",
+        "gt_annotation_id",
+        "gt_item_index",
+        "gt_label",
+        "iou",
+    ]
     return (
         pl.concat([matched, extra, missing], how="diagonal")
         .select(columns)
@@ -956,7 +1122,9 @@ def _conflict_list(mine: pl.LazyFrame, theirs: pl.LazyFrame, matches: pl.LazyFra
     )
 
 
-def detection_confusion(gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian") -> pl.DataFrame:
+def detection_confusion(
+    gt_boxes: pl.DataFrame, boxes: pl.DataFrame, threshold: float = 0.5, rule: str = "hungarian"
+) -> pl.DataFrame:
     """CVAT's confusion matrix for boxes, per participant and box control, at one IoU threshold and rule.
 
     `conflict_counts` of the `box_conflicts`.
@@ -1019,7 +1187,12 @@ def conflict_counts(conflicts: pl.LazyFrame) -> pl.LazyFrame:
     """
     return (
         conflicts.group_by(
-            "project_id", "annotator", "origin", "control", pl.col("gt_label").fill_null(UNMATCHED), pl.col("label").fill_null(UNMATCHED)
+            "project_id",
+            "annotator",
+            "origin",
+            "control",
+            pl.col("gt_label").fill_null(UNMATCHED),
+            pl.col("label").fill_null(UNMATCHED),
         )
         .agg(pl.len().cast(pl.Int64).alias("count"))
         .sort("project_id", "control", "annotator", "gt_label", "label")

@@ -88,7 +88,9 @@ def intraclass_correlation(ratings: pl.DataFrame, by: Sequence[str] = (), confid
     """
     by = list(by)
     rated = ratings.drop_nulls(VALUE).group_by(*by, ITEM, RATER).agg(pl.col(VALUE).mean())
-    rated = rated.filter(pl.len().over(*by, ITEM) >= 2).sort(*by, ITEM, RATER)  # sums in a fixed order: the same bits every run
+    rated = rated.filter(pl.len().over(*by, ITEM) >= 2).sort(
+        *by, ITEM, RATER
+    )  # sums in a fixed order: the same bits every run
     rows = []
     for key, group in rated.partition_by(by, as_dict=True, maintain_order=True).items() if by else [((), rated)]:
         with np.errstate(divide="ignore", invalid="ignore"):  # an interval reaching infinity is reported as null
@@ -127,7 +129,9 @@ def _forms(group: pl.DataFrame, alpha: float) -> dict:
     found |= _with_interval("icc_1k", icc1k, 1 - 1 / low, 1 - 1 / high)
 
     if total != n * k:
-        return found | {"icc_undefined_reason": "ICC 2 and 3 need every rater to rate every item; here raters differ between items"}
+        return found | {
+            "icc_undefined_reason": "ICC 2 and 3 need every rater to rate every item; here raters differ between items"
+        }
     table = np.empty((n, k))
     table[item, rater] = values
     rater_means = table.mean(axis=0)
@@ -150,7 +154,10 @@ def _forms(group: pl.DataFrame, alpha: float) -> dict:
     high2 = n * (lower_f * msr - mse) / (k * msc + (k * n - k - n) * mse + n * lower_f * msr)
     found |= _with_interval("icc_2", icc2, low2, high2)
     found |= _with_interval(
-        "icc_2k", _ratio(msr - mse, msr + (msc - mse) / n), low2 * k / (1 + low2 * (k - 1)), high2 * k / (1 + high2 * (k - 1))
+        "icc_2k",
+        _ratio(msr - mse, msr + (msc - mse) / n),
+        low2 * k / (1 + low2 * (k - 1)),
+        high2 * k / (1 + high2 * (k - 1)),
     )
     return found
 
@@ -161,4 +168,8 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 def _with_interval(form: str, value: float | None, low: float, high: float) -> dict:
     defined = value is not None and np.isfinite(low) and np.isfinite(high)
-    return {form: value, f"{form}_ci_low": float(low) if defined else None, f"{form}_ci_high": float(high) if defined else None}
+    return {
+        form: value,
+        f"{form}_ci_low": float(low) if defined else None,
+        f"{form}_ci_high": float(high) if defined else None,
+    }

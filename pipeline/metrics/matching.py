@@ -88,10 +88,14 @@ def box_intersection(a: str = "_a", b: str = "_b") -> pl.Expr:
     >>> pairs.select(box_intersection().alias("shared"))["shared"].to_list()
     [2.0, 0.0]
     """
-    ix = (pl.min_horizontal(pl.col(f"x{a}") + pl.col(f"width{a}"), pl.col(f"x{b}") + pl.col(f"width{b}"))
-          - pl.max_horizontal(pl.col(f"x{a}"), pl.col(f"x{b}"))).clip(lower_bound=0)  # fmt: skip
-    iy = (pl.min_horizontal(pl.col(f"y{a}") + pl.col(f"height{a}"), pl.col(f"y{b}") + pl.col(f"height{b}"))
-          - pl.max_horizontal(pl.col(f"y{a}"), pl.col(f"y{b}"))).clip(lower_bound=0)  # fmt: skip
+    ix = (
+        pl.min_horizontal(pl.col(f"x{a}") + pl.col(f"width{a}"), pl.col(f"x{b}") + pl.col(f"width{b}"))
+        - pl.max_horizontal(pl.col(f"x{a}"), pl.col(f"x{b}"))
+    ).clip(lower_bound=0)
+    iy = (
+        pl.min_horizontal(pl.col(f"y{a}") + pl.col(f"height{a}"), pl.col(f"y{b}") + pl.col(f"height{b}"))
+        - pl.max_horizontal(pl.col(f"y{a}"), pl.col(f"y{b}"))
+    ).clip(lower_bound=0)
     return ix * iy
 
 
@@ -204,8 +208,16 @@ def iou_clusters(boxes: pl.LazyFrame, by: Sequence[str], member: str, iou_thresh
     )
     labels = boxes.select("box").collect().with_columns(cluster=pl.col("box"))
     while True:  # min-label propagation: a few rounds, one per hop of the longest chain
-        reached = edges.join(labels, left_on="box_b", right_on="box").group_by("box").agg(pl.col("cluster").min().alias("via"))
-        updated = labels.join(reached, on="box", how="left").with_columns(cluster=pl.min_horizontal("cluster", "via")).drop("via")
+        reached = (
+            edges.join(labels, left_on="box_b", right_on="box")
+            .group_by("box")
+            .agg(pl.col("cluster").min().alias("via"))
+        )
+        updated = (
+            labels.join(reached, on="box", how="left")
+            .with_columns(cluster=pl.min_horizontal("cluster", "via"))
+            .drop("via")
+        )
         if updated.equals(labels):
             break
         labels = updated
@@ -299,7 +311,9 @@ def greedy_matches(pairs: pl.DataFrame, group: Sequence[str], a: str, b: str, we
             .drop("_best_a", "_best_b")
         )
         matched.append(picks.drop("_order"))
-        remaining = remaining.join(picks.select(keys_a), on=keys_a, how="anti").join(picks.select(keys_b), on=keys_b, how="anti")
+        remaining = remaining.join(picks.select(keys_a), on=keys_a, how="anti").join(
+            picks.select(keys_b), on=keys_b, how="anti"
+        )
     return pl.concat(matched)
 
 
@@ -365,12 +379,16 @@ def optimal_matches(
         gain[row_of, col_of] = (min(len(rows), len(cols)) + 1 if most_matches_first else 0) + part[weight].to_numpy()
         picked_rows, picked_cols = linear_sum_assignment(gain, maximize=True)
         chosen = gain[picked_rows, picked_cols] > 0  # an assignment may pad with non-candidates
-        keys = pl.DataFrame({a: rows[picked_rows[chosen]], b: cols[picked_cols[chosen]]}, schema={a: part.schema[a], b: part.schema[b]})
+        keys = pl.DataFrame(
+            {a: rows[picked_rows[chosen]], b: cols[picked_cols[chosen]]}, schema={a: part.schema[a], b: part.schema[b]}
+        )
         matched.append(part.join(keys, on=[a, b]))
     return pl.concat(matched)
 
 
-def score_ordered_matches(pairs: pl.DataFrame, group: Sequence[str], detection: str, target: str, rank: str, weight: str) -> pl.DataFrame:
+def score_ordered_matches(
+    pairs: pl.DataFrame, group: Sequence[str], detection: str, target: str, rank: str, weight: str
+) -> pl.DataFrame:
     """COCO's rule: detections in order of `rank` (0 = most confident) each take the free target with the
     largest weight (IoU).
 
@@ -422,7 +440,14 @@ def score_ordered_matches(pairs: pl.DataFrame, group: Sequence[str], detection: 
             .filter(pl.col("_first").all().over(keys_d))
             .drop("_first")
         )
-        picks = settled.sort(weight, target, descending=True).group_by(keys_d, maintain_order=True).first().select(pairs.columns)
+        picks = (
+            settled.sort(weight, target, descending=True)
+            .group_by(keys_d, maintain_order=True)
+            .first()
+            .select(pairs.columns)
+        )
         matched.append(picks)
-        remaining = remaining.join(settled.select(keys_d).unique(), on=keys_d, how="anti").join(picks.select(keys_t), on=keys_t, how="anti")
+        remaining = remaining.join(settled.select(keys_d).unique(), on=keys_d, how="anti").join(
+            picks.select(keys_t), on=keys_t, how="anti"
+        )
     return pl.concat(matched).select(pairs.columns)

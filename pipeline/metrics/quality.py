@@ -32,7 +32,11 @@ CATEGORICAL = pl.col("type").is_in(CATEGORICAL_TYPES)  # answers that are catego
 
 
 def annotator_performance(
-    annotations: pl.LazyFrame, reviews: pl.LazyFrame, scores: pl.LazyFrame, answers: pl.LazyFrame, label_scores: pl.LazyFrame
+    annotations: pl.LazyFrame,
+    reviews: pl.LazyFrame,
+    scores: pl.LazyFrame,
+    answers: pl.LazyFrame,
+    label_scores: pl.LazyFrame,
 ) -> pl.LazyFrame:
     """Per annotator or model version, Label Studio's members dashboard and more.
 
@@ -112,29 +116,45 @@ def annotator_performance(
     )
     reviewed = pl.col("n_accepted") + pl.col("n_fixed_and_accepted") + pl.col("n_rejected")
     per_annotation = overall(scores, [*PARTICIPANT, "task_id", "annotation_id"])
-    accuracy = per_annotation.group_by(PARTICIPANT).agg(pl.len().alias("n_scored"), ordered_mean("score").alias("accuracy"))
-    per_control = [pl.concat_str("control", pl.col(c), separator="\x1e").alias(c) for c in ("answer_key", "gt_answer_key")]
+    accuracy = per_annotation.group_by(PARTICIPANT).agg(
+        pl.len().alias("n_scored"), ordered_mean("score").alias("accuracy")
+    )
+    per_control = [
+        pl.concat_str("control", pl.col(c), separator="\x1e").alias(c) for c in ("answer_key", "gt_answer_key")
+    ]
     answered = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null() & CATEGORICAL)
     kappa = cohen_kappa(answered.with_columns(per_control), PARTICIPANT, a="answer_key", b="gt_answer_key")
     macro = label_scores.group_by(PARTICIPANT).agg(ordered_mean(pl.col("f1")).alias("macro_f1"))
 
     given = (
-        answers.filter(CATEGORICAL).drop_nulls("answer_key").select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
+        answers.filter(CATEGORICAL)
+        .drop_nulls("answer_key")
+        .select("project_id", "task_id", "control", "annotator", "origin", "answer_key")
     )
     model = given.filter(pl.col("origin") == MODEL).select(*TASK_CONTROL, pl.col("answer_key").alias("model_key"))
     versus_model = (
-        given.filter(pl.col("origin") == HUMAN).join(model, on=TASK_CONTROL)
-        .group_by(PARTICIPANT).agg((pl.col("answer_key") == pl.col("model_key")).mean().alias("prediction_agreement"))
-    )  # fmt: skip
+        given.filter(pl.col("origin") == HUMAN)
+        .join(model, on=TASK_CONTROL)
+        .group_by(PARTICIPANT)
+        .agg((pl.col("answer_key") == pl.col("model_key")).mean().alias("prediction_agreement"))
+    )
     humans = given.filter(pl.col("origin") == HUMAN)
     versus_humans = (
-        humans.join(humans.select(*TASK_CONTROL, pl.col("annotator").alias("other"), pl.col("answer_key").alias("other_key")), on=TASK_CONTROL)
+        humans.join(
+            humans.select(*TASK_CONTROL, pl.col("annotator").alias("other"), pl.col("answer_key").alias("other_key")),
+            on=TASK_CONTROL,
+        )
         .filter(pl.col("annotator") != pl.col("other"))
-        .group_by(PARTICIPANT).agg((pl.col("answer_key") == pl.col("other_key")).mean().alias("annotator_agreement"))
-    )  # fmt: skip
+        .group_by(PARTICIPANT)
+        .agg((pl.col("answer_key") == pl.col("other_key")).mean().alias("annotator_agreement"))
+    )
     counts = ["n_submitted", "n_skipped", "n_accepted", "n_fixed_and_accepted", "n_rejected", "n_scored"]
     return (
-        volume.with_columns(acceptance_score=pl.when(reviewed > 0).then((pl.col("n_accepted") + pl.col("n_fixed_and_accepted")) / reviewed))
+        volume.with_columns(
+            acceptance_score=pl.when(reviewed > 0).then(
+                (pl.col("n_accepted") + pl.col("n_fixed_and_accepted")) / reviewed
+            )
+        )
         .join(accuracy, on=PARTICIPANT, how="left")
         .join(kappa.select(*PARTICIPANT, "cohen_kappa"), on=PARTICIPANT, how="left")
         .join(macro, on=PARTICIPANT, how="left")
@@ -189,7 +209,8 @@ def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyF
     """
     dated = annotations.with_columns(pl.coalesce("updated_at", "created_at").dt.date().alias("day"))
     volume = dated.group_by(*PARTICIPANT, "day").agg(
-        pl.len().cast(pl.Int64).alias("n_annotations"), (~pl.col("was_cancelled")).sum().cast(pl.Int64).alias("n_submitted")
+        pl.len().cast(pl.Int64).alias("n_annotations"),
+        (~pl.col("was_cancelled")).sum().cast(pl.Int64).alias("n_submitted"),
     )
     scored = (
         overall(scores, [*PARTICIPANT, "task_id", "annotation_id"])
@@ -269,12 +290,22 @@ def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) 
     by = ["project_id", "control", "type"]
     pairs = rater_pairs(answer_ratings(answers).drop("origin", "number"), by).drop("item")
     if scores is not None:
-        versus_gt = scores.filter(pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null() & CATEGORICAL).select(
-            *by, pl.col("annotator").alias("rater_a"), pl.lit(GROUND_TRUTH_PARTICIPANT).alias("rater_b"),
-            pl.col("answer_key").alias("label_a"), pl.col("gt_answer_key").alias("label_b"),
-        )  # fmt: skip
-        mirrored = versus_gt.select(*by, pl.col("rater_b").alias("rater_a"), pl.col("rater_a").alias("rater_b"),
-                                    pl.col("label_b").alias("label_a"), pl.col("label_a").alias("label_b"))  # fmt: skip
+        versus_gt = scores.filter(
+            pl.col("answer_key").is_not_null() & pl.col("gt_answer_key").is_not_null() & CATEGORICAL
+        ).select(
+            *by,
+            pl.col("annotator").alias("rater_a"),
+            pl.lit(GROUND_TRUTH_PARTICIPANT).alias("rater_b"),
+            pl.col("answer_key").alias("label_a"),
+            pl.col("gt_answer_key").alias("label_b"),
+        )
+        mirrored = versus_gt.select(
+            *by,
+            pl.col("rater_b").alias("rater_a"),
+            pl.col("rater_a").alias("rater_b"),
+            pl.col("label_b").alias("label_a"),
+            pl.col("label_a").alias("label_b"),
+        )
         pairs = pl.concat([pairs, versus_gt, mirrored], how="diagonal")
     pooled = pairs.with_columns(
         pl.concat_str("control", pl.col(c), separator="\x1e").alias(c) for c in ("label_a", "label_b")
@@ -333,7 +364,9 @@ def task_agreement_distribution(task_agreement: pl.LazyFrame) -> pl.LazyFrame:
     [('p', 'agreement', 3, 0.5833, 0.3, 0.375, 0.5, 0.75, 0.9, 0.3333),
      ('p', 'consensus_agreement', 3, 0.6667, 0.2, 0.5, 1.0, 1.0, 1.0, 0.3333)]
     """
-    long = task_agreement.unpivot(index="project_id", on=["agreement", "consensus_agreement"], variable_name="measure").drop_nulls("value")
+    long = task_agreement.unpivot(
+        index="project_id", on=["agreement", "consensus_agreement"], variable_name="measure"
+    ).drop_nulls("value")
     value = pl.col("value")
     return (
         long.group_by("project_id", "measure")
@@ -410,7 +443,11 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
         if level != "nominal":  # numbers: the intraclass correlations too
             icc = intraclass_correlation(of_type.rename({"number": "value"}), by).drop("icc_n_items", "icc_n_raters")
             statistics = statistics.join(icc, on=by, how="left")
-        results.append(statistics.with_columns(krippendorff_level=pl.lit(level), categorical=pl.lit(type_ in CATEGORICAL_TYPES)).lazy())
+        results.append(
+            statistics.with_columns(
+                krippendorff_level=pl.lit(level), categorical=pl.lit(type_ in CATEGORICAL_TYPES)
+            ).lazy()
+        )
     categorical_only = [
         "fleiss_kappa",
         "fleiss_kappa_ci_low",
@@ -455,7 +492,13 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
     )
 
 
-REVIEW_REASONS = ("consensus tie", "annotators disagree", "model disagrees with annotators", "low model confidence", "not reviewed yet")
+REVIEW_REASONS = (
+    "consensus tie",
+    "annotators disagree",
+    "model disagrees with annotators",
+    "low model confidence",
+    "not reviewed yet",
+)
 
 
 def review_queue(
@@ -533,13 +576,19 @@ def review_queue(
         .filter(~pl.col("tied"))
         .select("project_id", pl.col("item").alias("task_id"), "control", "majority")
     )
-    model = answers.filter(pl.col("origin") == MODEL).group_by(TASK_CONTROL).agg(pl.col("answer_key").sort_by("updated_at").last())
+    model = (
+        answers.filter(pl.col("origin") == MODEL)
+        .group_by(TASK_CONTROL)
+        .agg(pl.col("answer_key").sort_by("updated_at").last())
+    )
     disagreement = (
         model.join(majority, on=TASK_CONTROL)
         .group_by(TASK)
         .agg((pl.col("answer_key").ne_missing(pl.col("majority"))).mean().alias("model_disagreement"))
     )
-    model_score = annotations.filter(pl.col("origin") == MODEL).group_by(TASK).agg(pl.col("score").min().alias("model_score"))
+    model_score = (
+        annotations.filter(pl.col("origin") == MODEL).group_by(TASK).agg(pl.col("score").min().alias("model_score"))
+    )
     ties = (
         conflicts.filter(pl.col("rule").str.starts_with("consensus tie"))
         .select("project_id", "task_id")
@@ -548,12 +597,16 @@ def review_queue(
     )
     submitted = annotations.filter(submitted_human()).select(TASK).unique()
     reason = (
-        pl.when(pl.col("tie")).then(pl.lit(REVIEW_REASONS[0]))
-        .when(pl.col("agreement") < 1).then(pl.lit(REVIEW_REASONS[1]))
-        .when(pl.col("model_disagreement") > 0).then(pl.lit(REVIEW_REASONS[2]))
-        .when(pl.col("model_score") < low_confidence).then(pl.lit(REVIEW_REASONS[3]))
+        pl.when(pl.col("tie"))
+        .then(pl.lit(REVIEW_REASONS[0]))
+        .when(pl.col("agreement") < 1)
+        .then(pl.lit(REVIEW_REASONS[1]))
+        .when(pl.col("model_disagreement") > 0)
+        .then(pl.lit(REVIEW_REASONS[2]))
+        .when(pl.col("model_score") < low_confidence)
+        .then(pl.lit(REVIEW_REASONS[3]))
         .otherwise(pl.lit(REVIEW_REASONS[4]))
-    )  # fmt: skip
+    )
     return (
         tasks.select(TASK)
         .join(submitted, on=TASK, how="semi")
@@ -573,7 +626,16 @@ def review_queue(
             "task_id",
         )
         .with_columns(priority=pl.int_range(1, pl.len() + 1).over("project_id"))
-        .select("project_id", "task_id", "priority", "reason", "n_annotations", "agreement", "model_disagreement", "model_score")
+        .select(
+            "project_id",
+            "task_id",
+            "priority",
+            "reason",
+            "n_annotations",
+            "agreement",
+            "model_disagreement",
+            "model_score",
+        )
     )
 
 
@@ -636,7 +698,13 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
         pl.concat(labels)
         if labels
         else pl.DataFrame(
-            schema={"item": pl.String, "label": pl.String, "confidence": pl.Float64, "project_id": pl.String, "control": pl.String}
+            schema={
+                "item": pl.String,
+                "label": pl.String,
+                "confidence": pl.Float64,
+                "project_id": pl.String,
+                "control": pl.String,
+            }
         )
     )
     without_gt = ground_truth.select("project_id", pl.col("task_id").alias("item")).collect()
@@ -652,7 +720,7 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
             "tied",
             pl.col("label").alias("dawid_skene"),
             pl.col("confidence").alias("dawid_skene_confidence"),
-        )  # fmt: skip
+        )
         .sort(*by, "task_id")
     )
     matrices = (
@@ -739,12 +807,23 @@ def model_performance(
     [('detector-v1', 0.75, 0.8, 0.6, 0.6, 0.7, 0.9, 4, 0.6)]
     """
     models = performance.filter(pl.col("origin") == MODEL).select(
-        "project_id", pl.col("annotator").alias("model_version"), "n_submitted", "n_scored", "accuracy", "cohen_kappa", "macro_f1"
+        "project_id",
+        pl.col("annotator").alias("model_version"),
+        "n_submitted",
+        "n_scored",
+        "accuracy",
+        "cohen_kappa",
+        "macro_f1",
     )
     boxes = (
         detection.filter((pl.col("origin") == MODEL) & (pl.col("matching") == "hungarian"))
         .group_by("project_id", "annotator")
-        .agg(*(ordered_mean(pl.col("f1").filter(pl.col("iou_threshold") == t)).alias(f"box_f1_iou_{int(t * 100)}") for t in (0.5, 0.75)))
+        .agg(
+            *(
+                ordered_mean(pl.col("f1").filter(pl.col("iou_threshold") == t)).alias(f"box_f1_iou_{int(t * 100)}")
+                for t in (0.5, 0.75)
+            )
+        )
         .join(
             coco_summary(average_precision, ["project_id", "annotator"]),
             on=["project_id", "annotator"],
@@ -752,7 +831,9 @@ def model_performance(
             coalesce=True,
         )
         .join(
-            image_scores.group_by("project_id", "annotator").agg(ordered_mean(pl.col("roc_auc")).alias("image_roc_auc")),
+            image_scores.group_by("project_id", "annotator").agg(
+                ordered_mean(pl.col("roc_auc")).alias("image_roc_auc")
+            ),
             on=["project_id", "annotator"],
             how="full",
             coalesce=True,
@@ -807,7 +888,12 @@ def model_answers(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
     return (
         scores.filter(pl.col("origin") == MODEL)
         .join(confidence, on=ANSWER)
-        .select("project_id", pl.col("annotator").alias("model_version"), "confidence", (pl.col("score") == 1).alias("correct"))
+        .select(
+            "project_id",
+            pl.col("annotator").alias("model_version"),
+            "confidence",
+            (pl.col("score") == 1).alias("correct"),
+        )
     )
 
 

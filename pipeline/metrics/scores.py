@@ -56,7 +56,9 @@ def _values(regions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
             answer=pl.when(pl.col("type").is_in(CHOICE_TYPES))
             .then(pl.col("_labels"))
             .when((pl.col("type") == "rating") & pl.col("answer_number").is_not_null())
-            .then(pl.concat_list(pl.col("answer_number").round().cast(pl.Int64).cast(pl.String)))  # stars: "4", not "4.0"
+            .then(
+                pl.concat_list(pl.col("answer_number").round().cast(pl.Int64).cast(pl.String))
+            )  # stars: "4", not "4.0"
             .when((pl.col("type") == "number") & pl.col("answer_number").is_not_null())
             .then(pl.concat_list(pl.col("answer_number").cast(pl.String)))
             .when(pl.col("_text").str.strip_chars().str.len_chars() > 0)
@@ -130,12 +132,17 @@ def value_ranges(regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None
     return observed.join(declared, on=["project_id", "control"], how="left").select(
         "project_id",
         "control",
-        pl.coalesce("declared", pl.when(pl.col("type") == "rating").then(pl.lit(default_rating)), "observed").alias("value_range"),
+        pl.coalesce("declared", pl.when(pl.col("type") == "rating").then(pl.lit(default_rating)), "observed").alias(
+            "value_range"
+        ),
     )
 
 
 def answers(
-    annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None, types: tuple[str, ...] = ANSWER_TYPES
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    label_config: pl.LazyFrame | None = None,
+    types: tuple[str, ...] = ANSWER_TYPES,
 ) -> pl.LazyFrame:
     """One row per submitted annotation and task-level answer control of its project.
 
@@ -238,17 +245,30 @@ class Side:
 
 def _answer_pairs(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     side = lambda s, name: s.answers.select(  # noqa: E731
-        "project_id", "task_id", pl.col("annotation_id").alias(name), "control", "type", "value_range",
-        pl.col("answer_key").alias(f"key_{name}"), pl.col("answer_number").alias(f"number_{name}"),
-    )  # fmt: skip
-    pairs = comparisons.join(side(a, "a"), on=[*TASK, "a"]).join(side(b, "b").drop("type", "value_range"), on=[*TASK, "b", "control"])
+        "project_id",
+        "task_id",
+        pl.col("annotation_id").alias(name),
+        "control",
+        "type",
+        "value_range",
+        pl.col("answer_key").alias(f"key_{name}"),
+        pl.col("answer_number").alias(f"number_{name}"),
+    )
+    pairs = comparisons.join(side(a, "a"), on=[*TASK, "a"]).join(
+        side(b, "b").drop("type", "value_range"), on=[*TASK, "b", "control"]
+    )
     return answer_similarity(pairs).select(*COMPARISON, "control", "type", "score", "key_a", "key_b")
 
 
 def _region_rows(side: Side, name: str) -> pl.LazyFrame:
     rows = side.regions.filter(pl.col("type").is_in(REGION_TYPES) & pl.col("scorable"))
     return rows.select(
-        "project_id", "task_id", pl.col("annotation_id").alias(name), "control", box_label(), *(c for c in REGION_COLUMNS if c != "label")
+        "project_id",
+        "task_id",
+        pl.col("annotation_id").alias(name),
+        "control",
+        box_label(),
+        *(c for c in REGION_COLUMNS if c != "label"),
     )
 
 
@@ -257,7 +277,12 @@ def _attached_values(side: Side) -> pl.DataFrame:
     answer_key, answer_number (collected: read once per project, then split by task batch)."""
     _, attached = _split_values(side.regions)
     keys = [*REGION, "control"]
-    return _values(attached, keys).with_columns(_answer_key()).select(*keys, "type", "answer_key", "answer_number").collect()
+    return (
+        _values(attached, keys)
+        .with_columns(_answer_key())
+        .select(*keys, "type", "answer_key", "answer_number")
+        .collect()
+    )
 
 
 def _region_controls(a: Side, b: Side) -> pl.LazyFrame:
@@ -278,10 +303,12 @@ class _Project:
 
     @classmethod
     def of(cls, a: Side, b: Side) -> _Project:
-        value_range = pl.concat([a.answers.select("project_id", "control", "value_range"), value_ranges(a.regions)]).unique(
-            ["project_id", "control"], keep="first", maintain_order=True
-        )
-        value_range, controls = pl.collect_all([value_range, _region_controls(a, b)])  # one read of the regions for both
+        value_range = pl.concat(
+            [a.answers.select("project_id", "control", "value_range"), value_ranges(a.regions)]
+        ).unique(["project_id", "control"], keep="first", maintain_order=True)
+        value_range, controls = pl.collect_all(
+            [value_range, _region_controls(a, b)]
+        )  # one read of the regions for both
         attached_a = _attached_values(a)
         attached_b = attached_a if b is a else _attached_values(b)  # task agreement compares a side with itself
         return cls(value_range.lazy(), controls, attached_a, attached_b)
@@ -290,13 +317,17 @@ class _Project:
         return replace(self, attached_a=self.attached_a.filter(predicate), attached_b=self.attached_b.filter(predicate))
 
 
-def _matched(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def _matched(
+    comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The one-to-one matching of each comparison's regions, per region control of its project (`matched_regions`):
     (matched pairs: COMPARISON, control, region_id, region_id_b, weight; counts: COMPARISON, control, n_a, n_b,
     repaired; the comparisons' region controls: COMPARISON, control, type)."""
     rows_a, rows_b = _region_rows(a, "a"), _region_rows(b, "b")
     on = [*COMPARISON, "control"]
-    per_control = comparisons.select(COMPARISON).join(project.controls.lazy(), on="project_id").collect()  # read four times below
+    per_control = (
+        comparisons.select(COMPARISON).join(project.controls.lazy(), on="project_id").collect()
+    )  # read four times below
     matched, counts = matched_regions(
         per_control.lazy().select(on),
         per_control.lazy().join(rows_a.drop("type"), on=[*COMPARISON[:3], "control"]).select(*on, *REGION_COLUMNS),
@@ -330,7 +361,10 @@ def _paired_values(matched: pl.LazyFrame, project: _Project) -> pl.LazyFrame:
     """The per-region values of matched region pairs: per comparison, matched pair (region_id, region_id_b, weight)
     and attached control, each side's key and number (null on the side whose region carries none) and the type.
     A pair whose regions both carry none of a control has no row for it."""
-    values_a, values_b = _side_values(project.attached_a, "a", "region_id"), _side_values(project.attached_b, "b", "region_id_b")
+    values_a, values_b = (
+        _side_values(project.attached_a, "a", "region_id"),
+        _side_values(project.attached_b, "b", "region_id_b"),
+    )
     pairs = [*TASK, "a", "b", "control", "region_id", "region_id_b", "weight", "attached"]
     return (
         matched.join(values_a, on=[*TASK, "a", "region_id"])
@@ -364,14 +398,20 @@ def _attached_scores(matched: pl.LazyFrame, project: _Project) -> pl.LazyFrame:
             *COMPARISON,
             pl.col("attached").alias("control"),
             "type",
-            (pl.col("total") / pl.max_horizontal(pl.col("n_a").fill_null(0), pl.col("n_b").fill_null(0))).alias("score"),
+            (pl.col("total") / pl.max_horizontal(pl.col("n_a").fill_null(0), pl.col("n_b").fill_null(0))).alias(
+                "score"
+            ),
             pl.lit(0, pl.Int64).alias("repaired"),
         )
     )
 
 
 def _by_task_batch(
-    step: Callable[[pl.LazyFrame, Side, Side, _Project], pl.LazyFrame], comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project
+    step: Callable[[pl.LazyFrame, Side, Side, _Project], pl.LazyFrame],
+    comparisons: pl.LazyFrame,
+    a: Side,
+    b: Side,
+    project: _Project,
 ) -> pl.LazyFrame:
     """`step(comparisons, a, b, project)`, `TASKS_PER_BATCH` tasks at a time (a task's comparisons only read that
     task), so memory follows the batch and not the project; the controls and ranges are the project's."""
@@ -437,8 +477,12 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
 
 def _compare_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
     answer_scores = _answer_pairs(comparisons, a, b).with_columns(repaired=pl.lit(None, pl.Int64))
-    region_scores = _region_scores(comparisons, a, b, project).with_columns(key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String))
-    return pl.concat([answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed")
+    region_scores = _region_scores(comparisons, a, b, project).with_columns(
+        key_a=pl.lit(None, pl.String), key_b=pl.lit(None, pl.String)
+    )
+    return pl.concat(
+        [answer_scores, region_scores.select(answer_scores.collect_schema().names())], how="vertical_relaxed"
+    )
 
 
 def with_control_weights(scores: pl.LazyFrame, weights: pl.LazyFrame | None) -> pl.LazyFrame:
@@ -501,7 +545,10 @@ def overall(scores: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     return (
         scores.filter(pl.col("weight") > 0)
         .group_by(keys)
-        .agg((ordered_sum(pl.col("score") * pl.col("weight")) / ordered_sum(pl.col("weight"))).alias("score"), pl.len().alias("n_controls"))
+        .agg(
+            (ordered_sum(pl.col("score") * pl.col("weight")) / ordered_sum(pl.col("weight"))).alias("score"),
+            pl.len().alias("n_controls"),
+        )
     )
 
 
@@ -547,9 +594,9 @@ def gt_side(ground_truth: pl.LazyFrame, answers_: pl.LazyFrame, gt_regions: pl.L
     [('1', '10', 'cat')]
     """
     gt = ground_truth.select("project_id", "task_id", "source_task_id", "annotation_id")
-    gt_answers = gt.join(answers_.rename({"task_id": "source_task_id"}), on=["project_id", "source_task_id", "annotation_id"]).drop(
-        "source_task_id"
-    )
+    gt_answers = gt.join(
+        answers_.rename({"task_id": "source_task_id"}), on=["project_id", "source_task_id", "annotation_id"]
+    ).drop("source_task_id")
     return Side(gt_answers, gt_regions)
 
 
@@ -566,7 +613,9 @@ def _gt_comparisons(annotations: pl.LazyFrame, ground_truth: pl.LazyFrame) -> pl
     )
 
 
-def _per_participant(compared: pl.LazyFrame, comparisons: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+def _per_participant(
+    compared: pl.LazyFrame, comparisons: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame
+) -> pl.LazyFrame:
     """Rows of `compared` (COMPARISON, control, ...) with the annotator and origin of `a`, a model version's only on
     the controls it ever predicts in the project: a detector is not scored 0 on a rating it never gives."""
     predicted = (
@@ -652,7 +701,7 @@ def scores_against_ground_truth(
         pl.col("key_a").alias("answer_key"),
         pl.col("key_b").alias("gt_answer_key"),
         "repaired",
-    )  # fmt: skip
+    )
 
 
 def region_value_pairs(
@@ -739,7 +788,7 @@ def region_value_pairs(
         "weight",
         pl.col("key_a").alias("answer_key"),
         pl.col("key_b").alias("gt_answer_key"),
-    )  # fmt: skip
+    )
 
 
 def _value_pairs_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Project) -> pl.LazyFrame:
@@ -756,14 +805,21 @@ def _value_pairs_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Pr
         )
         .join(matched.lazy().select(*COMPARISON, region), on=[*COMPARISON, region], how="anti")
         .rename({f"type_{name}": "type"})
-        for name, side, values, region in (("a", a, project.attached_a, "region_id"), ("b", b, project.attached_b, "region_id_b"))
+        for name, side, values, region in (
+            ("a", a, project.attached_a, "region_id"),
+            ("b", b, project.attached_b, "region_id_b"),
+        )
     ]
     paired = _paired_values(matched.lazy(), project).select(columns)
     return pl.concat([paired, *unmatched], how="diagonal_relaxed").select(columns)
 
 
 def pairwise_task_agreement(
-    answers_: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame, weights: pl.LazyFrame | None = None, threshold: float = 0.5
+    answers_: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    weights: pl.LazyFrame | None = None,
+    threshold: float = 0.5,
 ) -> pl.LazyFrame:
     """Label Studio's task agreement over submitted human annotations, two ways.
 
@@ -813,16 +869,27 @@ def pairwise_task_agreement(
     [('p', '1', 3, 0.3333, 0.3333)]
     """
     human = annotations.filter(submitted_human()).select(ANNOTATION)
-    pairs = human.rename({"annotation_id": "a"}).join(human.rename({"annotation_id": "b"}), on=TASK).filter(pl.col("a") < pl.col("b"))
+    pairs = (
+        human.rename({"annotation_id": "a"})
+        .join(human.rename({"annotation_id": "b"}), on=TASK)
+        .filter(pl.col("a") < pl.col("b"))
+    )
     side = Side(answers_.filter(pl.col("origin") == HUMAN), regions)
     per_pair = overall(with_control_weights(compare(pairs, side, side), weights), COMPARISON)
     per_task = per_pair.group_by(TASK).agg(
-        ordered_mean(pl.col("score")).alias("agreement"), (pl.col("score") >= threshold).mean().alias("consensus_agreement")
+        ordered_mean(pl.col("score")).alias("agreement"),
+        (pl.col("score") >= threshold).mean().alias("consensus_agreement"),
     )
-    return human.group_by(TASK).agg(pl.col("annotation_id").n_unique().alias("n_annotations")).join(per_task, on=TASK, how="left")
+    return (
+        human.group_by(TASK)
+        .agg(pl.col("annotation_id").n_unique().alias("n_annotations"))
+        .join(per_task, on=TASK, how="left")
+    )
 
 
-def answer_ratings(answers_: pl.LazyFrame, origins: tuple[str, ...] = ORIGINS, types: tuple[str, ...] = CATEGORICAL_TYPES) -> pl.LazyFrame:
+def answer_ratings(
+    answers_: pl.LazyFrame, origins: tuple[str, ...] = ORIGINS, types: tuple[str, ...] = CATEGORICAL_TYPES
+) -> pl.LazyFrame:
     """Answers as ratings for chance-corrected agreement: item = task, rater = annotator, label = answer_key.
 
     Parameters
@@ -863,7 +930,9 @@ def answer_ratings(answers_: pl.LazyFrame, origins: tuple[str, ...] = ORIGINS, t
     [('label', '1', 'ann', 'cat'), ('label', '1', 'bob', 'dog'), ('label', '1', 'lead', 'cat')]
     """
     return (
-        answers_.filter(pl.col("answer_key").is_not_null() & pl.col("origin").is_in(origins) & pl.col("type").is_in(types))
+        answers_.filter(
+            pl.col("answer_key").is_not_null() & pl.col("origin").is_in(origins) & pl.col("type").is_in(types)
+        )
         .group_by("project_id", "control", "task_id", "annotator")
         .agg(pl.col("type", "answer_key", "answer_number", "origin").sort_by("updated_at", "annotation_id").last())
         .select(

@@ -132,7 +132,9 @@ def taxonomy_similarity(pairs: pl.LazyFrame, a: str, b: str) -> pl.LazyFrame:
             for k in range(1, deepest + 1)
         ),
     )  # prefixes are nested, so the count of equal heads is the common prefix's length
-    credit = combos.with_columns(credit=common / pl.max_horizontal(pl.col("levels").list.len(), pl.col("levels_b").list.len()))
+    credit = combos.with_columns(
+        credit=common / pl.max_horizontal(pl.col("levels").list.len(), pl.col("levels_b").list.len())
+    )
     best = (
         pl.concat(
             [
@@ -143,7 +145,9 @@ def taxonomy_similarity(pairs: pl.LazyFrame, a: str, b: str) -> pl.LazyFrame:
         .group_by(a, b)
         .agg(ordered_sum(pl.col("credit")))
     )
-    n_paths = pl.col(a).str.split(SEPARATOR).list.len().fill_null(0) + pl.col(b).str.split(SEPARATOR).list.len().fill_null(0)
+    n_paths = pl.col(a).str.split(SEPARATOR).list.len().fill_null(0) + pl.col(b).str.split(
+        SEPARATOR
+    ).list.len().fill_null(0)
     return (
         pairs.join(best, on=[a, b], how="left")  # a null key matches nothing: its credit is 0
         .with_columns(score=pl.when(n_paths == 0).then(1.0).otherwise(pl.col("credit").fill_null(0.0) / n_paths))
@@ -221,9 +225,13 @@ def text_similarity(a: str, b: str) -> pl.Expr:
         left, right = texts.struct.field("a").fill_null("").to_list(), texts.struct.field("b").fill_null("").to_list()
         if not left:
             return pl.Series([], dtype=pl.Float64)
-        return pl.Series(process.cpdist(left, right, scorer=Levenshtein.normalized_similarity, dtype=np.float64), dtype=pl.Float64)
+        return pl.Series(
+            process.cpdist(left, right, scorer=Levenshtein.normalized_similarity, dtype=np.float64), dtype=pl.Float64
+        )
 
-    return pl.struct(_normalised_text(a).alias("a"), _normalised_text(b).alias("b")).map_batches(similarity, return_dtype=pl.Float64)
+    return pl.struct(_normalised_text(a).alias("a"), _normalised_text(b).alias("b")).map_batches(
+        similarity, return_dtype=pl.Float64
+    )
 
 
 def answer_similarity(pairs: pl.LazyFrame) -> pl.LazyFrame:
@@ -328,7 +336,11 @@ def keypoint_similarity() -> pl.Expr:
 
     def share(axis: str, size: str, suffix: str) -> pl.Expr:
         value = pl.col(f"{axis}{suffix}")
-        return pl.when(pl.col(f"coordinate_unit{suffix}") == "pixel").then(value / pl.col(f"{size}{suffix}")).otherwise(value / 100)
+        return (
+            pl.when(pl.col(f"coordinate_unit{suffix}") == "pixel")
+            .then(value / pl.col(f"{size}{suffix}"))
+            .otherwise(value / 100)
+        )
 
     squared = (share("x", "original_width", "") - share("x", "original_width", "_b")) ** 2 + (
         share("y", "original_height", "") - share("y", "original_height", "_b")
@@ -473,7 +485,9 @@ REGION_COLUMNS = [
 ]
 
 
-def matched_regions(comparisons: pl.LazyFrame, a: pl.LazyFrame, b: pl.LazyFrame, on: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def matched_regions(
+    comparisons: pl.LazyFrame, a: pl.LazyFrame, b: pl.LazyFrame, on: list[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Match side a's regions with side b's one to one per comparison (`on` keys) and control.
 
     Candidate pairs are regions of the same label; each weighs its geometric similarity (box IoU, span IoU,
@@ -517,7 +531,9 @@ def matched_regions(comparisons: pl.LazyFrame, a: pl.LazyFrame, b: pl.LazyFrame,
     pairs = a.join(b, on=[*on, "label"], suffix="_b")
     polygons = pairs.filter(pl.col("type").is_in(POLYGON_TYPES))
     iou, repaired = polygon_iou(polygons["points"], polygons["points_b"])
-    polygons = polygons.with_columns(weight=pl.Series(iou, dtype=pl.Float64).fill_nan(None), repaired=pl.Series(repaired, dtype=pl.Boolean))
+    polygons = polygons.with_columns(
+        weight=pl.Series(iou, dtype=pl.Float64).fill_nan(None), repaired=pl.Series(repaired, dtype=pl.Boolean)
+    )
     others = pairs.filter(~pl.col("type").is_in(POLYGON_TYPES)).with_columns(
         weight=pl.when(pl.col("type").is_in(BOX_TYPES))
         .then(box_iou("", "_b"))
@@ -533,7 +549,9 @@ def matched_regions(comparisons: pl.LazyFrame, a: pl.LazyFrame, b: pl.LazyFrame,
         comparisons.collect()
         .join(a.group_by(on).len("n_a"), on=on, how="left", nulls_equal=True)
         .join(b.group_by(on).len("n_b"), on=on, how="left", nulls_equal=True)
-        .join(weighted.group_by(on).agg(pl.col("repaired").sum().alias("repaired")), on=on, how="left", nulls_equal=True)
+        .join(
+            weighted.group_by(on).agg(pl.col("repaired").sum().alias("repaired")), on=on, how="left", nulls_equal=True
+        )
         .with_columns(pl.col("n_a", "n_b", "repaired").fill_null(0).cast(pl.Int64))
     )
     return matched.select(*on, "region_id", "region_id_b", "weight"), counts

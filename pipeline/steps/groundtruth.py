@@ -201,7 +201,9 @@ def next_ground_truth(
         journal.info(f"ground truth version {candidate.version} of project {project}: {info['changes']} change(s)")
     elif candidate is not None:
         stays = previous.version if previous else "none yet"
-        journal.error(f"ground truth of project {project} not published: {problems.height} problem(s); version stays {stays}")
+        journal.error(
+            f"ground truth of project {project} not published: {problems.height} problem(s); version stays {stays}"
+        )
     return GroundTruthStep(
         project=project,
         resolution=resolution,

@@ -51,7 +51,9 @@ def stamped(rows: pl.LazyFrame, run_id: str, *inputs: pl.LazyFrame) -> pl.LazyFr
     return rows.with_columns(gt_version=pl.lit(gt_version_of(*inputs), pl.Int64), run_id=pl.lit(run_id))
 
 
-def answers(annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame, *, run_id: str) -> pl.LazyFrame:
+def answers(
+    annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame, *, run_id: str
+) -> pl.LazyFrame:
     """quality.answers: what each submitted annotation and prediction answered per task-level control."""
     return stamped(scores.answers(annotations, regions, label_config), run_id)
 
@@ -121,7 +123,12 @@ def agreement_matrix(answers: pl.LazyFrame, annotation_scores: pl.LazyFrame, *, 
 
 
 def task_agreement(
-    answers: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame, *, weights: pl.LazyFrame | None, run_id: str
+    answers: pl.LazyFrame,
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    *,
+    weights: pl.LazyFrame | None,
+    run_id: str,
 ) -> Tables:
     """quality.task_agreement (Label Studio's task agreement over pairs of human annotations, every control
     weighted by `weights`), then quality.task_agreement_distribution (its spread over the tasks)."""

@@ -30,13 +30,38 @@ def published(sample_run, tmp_path_factory):
     other = (  # a task with GT and another submitted annotation the override will make GT
         store.scan(GROUND_TRUTH)
         .join(store.scan(ANNOTATIONS), on=["project_id", "task_id"])
-        .filter((pl.col("annotation_id_right") != pl.col("annotation_id")) & (pl.col("origin") == "human") & ~pl.col("was_cancelled"))
+        .filter(
+            (pl.col("annotation_id_right") != pl.col("annotation_id"))
+            & (pl.col("origin") == "human")
+            & ~pl.col("was_cancelled")
+        )
         .select("task_id", pl.col("annotation_id_right").alias("other"))
         .collect()
         .row(0, named=True)
     )
-    assert main(["gt", "set", "--project", "7", "--task", other["task_id"], "--annotation", other["other"], "--reason", "tighter",
-                 "--author", "qa@example.org", "--groundtruth", str(groundtruth), "--warehouse", str(warehouse)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "gt",
+                "set",
+                "--project",
+                "7",
+                "--task",
+                other["task_id"],
+                "--annotation",
+                other["other"],
+                "--reason",
+                "tighter",
+                "--author",
+                "qa@example.org",
+                "--groundtruth",
+                str(groundtruth),
+                "--warehouse",
+                str(warehouse),
+            ]
+        )
+        == 0
+    )
     run_ok([], warehouse, groundtruth)
     return store, groundtruth, task, other
 
@@ -63,7 +88,9 @@ def test_reading_version_n_back_gives_the_gt_as_it_was(published):
 def test_the_documented_example_reads_versions_without_gtq(published):
     store = published[0]
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "read_ground_truth_versions.py"), str(store.root), "7"], capture_output=True, text=True
+        [sys.executable, str(ROOT / "examples" / "read_ground_truth_versions.py"), str(store.root), "7"],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     assert "version 0:" in done.stdout and "latest (version 1)" in done.stdout and "('flag', " in done.stdout
@@ -82,13 +109,23 @@ def test_versions_and_history_commands(published, capsys):
 def test_label_studio_export_round_trips(published, tmp_path):
     store, _, _, _ = published
     out = tmp_path / "gt.json"
-    assert main(["gt", "export", "--version", "1", "--format", "ls-json", "--out", str(out), "--warehouse", str(store.root)]) == 0
+    assert (
+        main(
+            ["gt", "export", "--version", "1", "--format", "ls-json", "--out", str(out), "--warehouse", str(store.root)]
+        )
+        == 0
+    )
     exported = json.loads(out.read_text())
     assert all(sum(a["ground_truth"] for a in t["annotations"]) == 1 for t in exported)  # flags as Label Studio expects
     again = Warehouse(tmp_path / "again")
     run_ok([out], again.root, tmp_path / "gt")
     key = ["project_id", "task_id", "annotation_id"]
-    assert again.read(GROUND_TRUTH).select(key).sort(key).equals(store.read_gt_version("7", 1).ground_truth.select(key).sort(key))
+    assert (
+        again.read(GROUND_TRUTH)
+        .select(key)
+        .sort(key)
+        .equals(store.read_gt_version("7", 1).ground_truth.select(key).sort(key))
+    )
 
 
 def test_coco_export_is_a_valid_coco_ground_truth(published, tmp_path):
@@ -126,12 +163,40 @@ def test_scout_export_round_trips_through_the_scout_reader(tmp_path):
 def test_parquet_export_and_bad_versions(published, tmp_path):
     store = published[0]
     out = tmp_path / "gt.parquet"
-    assert main(["gt", "export", "--version", "0", "--format", "parquet", "--out", str(out), "--warehouse", str(store.root)]) == 0
+    assert (
+        main(
+            ["gt", "export", "--version", "0", "--format", "parquet", "--out", str(out), "--warehouse", str(store.root)]
+        )
+        == 0
+    )
     assert set(pl.read_parquet(out)["version"]) == {0}
-    assert main(["gt", "export", "--version", "9", "--format", "parquet", "--out", str(out), "--warehouse", str(store.root)]) == 2
+    assert (
+        main(
+            ["gt", "export", "--version", "9", "--format", "parquet", "--out", str(out), "--warehouse", str(store.root)]
+        )
+        == 2
+    )
 
 
 def test_gt_set_validates_before_writing(tmp_path, capsys):
-    assert main(["gt", "set", "--project", "p", "--task", "t", "--annotation", "a", "--reason", "", "--groundtruth", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "gt",
+                "set",
+                "--project",
+                "p",
+                "--task",
+                "t",
+                "--annotation",
+                "a",
+                "--reason",
+                "",
+                "--groundtruth",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "missing ['reason']" in capsys.readouterr().err
     assert not (tmp_path / "overrides.yaml").exists()

@@ -56,11 +56,19 @@ def reviewed(annotation_id, last_action, **kw):
 
 
 def test_flag_latest_updated_wins_and_the_conflict_is_recorded(tmp_path):
-    exp = export(tmp_path, [ls_task(1, [
-        ls_annotation(10, ground_truth=True, updated_at="2026-01-02T00:00:00Z"),
-        ls_annotation(9, ground_truth=True, updated_at="2026-01-03T00:00:00Z"),
-        ls_annotation(11, ground_truth=True, updated_at="2026-01-01T00:00:00Z"),
-    ])])  # fmt: skip
+    exp = export(
+        tmp_path,
+        [
+            ls_task(
+                1,
+                [
+                    ls_annotation(10, ground_truth=True, updated_at="2026-01-02T00:00:00Z"),
+                    ls_annotation(9, ground_truth=True, updated_at="2026-01-03T00:00:00Z"),
+                    ls_annotation(11, ground_truth=True, updated_at="2026-01-01T00:00:00Z"),
+                ],
+            )
+        ],
+    )
     resolution = resolve(exp)
     assert gt_of(resolution) == {"1": ("9", "flag")}
     conflict = resolution.conflicts.row(0, named=True)
@@ -74,15 +82,20 @@ def test_flag_ties_go_to_the_larger_numeric_id(tmp_path):
 
 def test_predictions_and_cancelled_annotations_are_never_gt(tmp_path):
     prediction = {"id": 5, "model_version": "m", "score": 0.9, "result": [], "ground_truth": True}
-    exp = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True, cancelled=True)], predictions=[prediction])])
+    exp = export(
+        tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True, cancelled=True)], predictions=[prediction])]
+    )
     assert gt_of(resolve(exp, Policy(ProjectPolicy(trusted_annotators=("1",))))) == {}
 
 
 def test_review_fix_and_accept_beats_accept_and_rejected_is_never_gt(tmp_path):
-    exp = export(tmp_path, [
-        ls_task(1, [reviewed(1, "accepted", updated_at="2026-01-05T00:00:00Z"), reviewed(2, "fixed_and_accepted")]),
-        ls_task(2, [reviewed(3, "rejected")]),
-    ])  # fmt: skip
+    exp = export(
+        tmp_path,
+        [
+            ls_task(1, [reviewed(1, "accepted", updated_at="2026-01-05T00:00:00Z"), reviewed(2, "fixed_and_accepted")]),
+            ls_task(2, [reviewed(3, "rejected")]),
+        ],
+    )
     resolution = resolve(exp)
     assert gt_of(resolution) == {"1": ("2", "review")}
     assert resolution.ground_truth.row(0, named=True)["reason"] == "fixed and accepted"
@@ -91,7 +104,12 @@ def test_review_fix_and_accept_beats_accept_and_rejected_is_never_gt(tmp_path):
 def test_review_from_the_reviews_list(tmp_path):
     annotation = ls_annotation(1)
     annotation["reviews"] = [
-        {"id": 7, "created_by": {"id": 3, "email": "lead@example.org"}, "accepted": True, "created_at": "2026-01-04T00:00:00Z"}
+        {
+            "id": 7,
+            "created_by": {"id": 3, "email": "lead@example.org"},
+            "accepted": True,
+            "created_at": "2026-01-04T00:00:00Z",
+        }
     ]
     resolution = resolve(export(tmp_path, [ls_task(1, [annotation, ls_annotation(2)])]))
     row = resolution.ground_truth.row(0, named=True)
@@ -104,7 +122,9 @@ def test_trusted_annotator_first_listed_then_earliest(tmp_path):
     c = ls_annotation(3, user="al@example.org")
     c["created_at"] = "2026-01-01T08:00:00Z"  # earlier than b
     policy = Policy(ProjectPolicy(trusted_annotators=("al@example.org", "bea@example.org")))
-    resolution = resolve(export(tmp_path, [ls_task(1, [a, b, c]), ls_task(2, [ls_annotation(4, user="bea@example.org")])]), policy)
+    resolution = resolve(
+        export(tmp_path, [ls_task(1, [a, b, c]), ls_task(2, [ls_annotation(4, user="bea@example.org")])]), policy
+    )
     assert gt_of(resolution) == {"1": ("3", "annotator"), "2": ("4", "annotator")}
 
 
@@ -113,7 +133,11 @@ def test_consensus_is_off_by_default_then_majority_with_threshold_and_ties(tmp_p
         ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="cat"), ls_annotation(3, choice="dog")]),
         ls_task(2, [ls_annotation(4, choice="cat"), ls_annotation(5, choice="dog")]),  # a tie
         ls_task(
-            3, [ls_annotation(i, choice=c) for i, c in zip(range(6, 11), ["cat", "cat", "dog", "bird", "fish"], strict=True)]
+            3,
+            [
+                ls_annotation(i, choice=c)
+                for i, c in zip(range(6, 11), ["cat", "cat", "dog", "bird", "fish"], strict=True)
+            ],
         ),  # 2/5 < 0.6
     ]
     exp = export(tmp_path, tasks)
@@ -129,11 +153,19 @@ def test_consensus_is_off_by_default_then_majority_with_threshold_and_ties(tmp_p
 
 def test_override_set_and_unset(tmp_path):
     exp = export(
-        tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])]
+        tmp_path,
+        [
+            ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]),
+            ls_task(2, [ls_annotation(3, ground_truth=True)]),
+        ],
     )
     path = tmp_path / "groundtruth" / "overrides.yaml"
-    append_override(path, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="boxes are tighter")
-    append_override(path, project="1", task="2", action="unset", annotation=None, author="qa@example.org", reason="blurry image")
+    append_override(
+        path, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="boxes are tighter"
+    )
+    append_override(
+        path, project="1", task="2", action="unset", annotation=None, author="qa@example.org", reason="blurry image"
+    )
     resolution = resolve(exp, overrides=load_overrides(path))
     assert gt_of(resolution) == {"1": ("2", "override")}
     unset = resolution.decided.filter(pl.col("task_id") == "2").row(0, named=True)
@@ -146,8 +178,12 @@ def test_a_revert_is_a_recorded_decision_that_gives_back_the_gt_before_the_overr
     exp = export(tmp_path, [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2), ls_annotation(3)])])
     path = tmp_path / "overrides.yaml"
     v0 = version_of(exp, resolve(exp), None, T0, "run-0")
-    append_override(path, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="tighter")
-    append_override(path, project="1", task="1", action="set", annotation="3", author="qa@example.org", reason="tighter still")
+    append_override(
+        path, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="tighter"
+    )
+    append_override(
+        path, project="1", task="1", action="set", annotation="3", author="qa@example.org", reason="tighter still"
+    )
     v1 = version_of(exp, resolve(exp, overrides=load_overrides(path)), v0, T0, "run-1")
     assert v1.ground_truth.select("annotation_id", "method").rows() == [("3", "override")]
 
@@ -155,13 +191,20 @@ def test_a_revert_is_a_recorded_decision_that_gives_back_the_gt_before_the_overr
     assert (withdrawn["action"], withdrawn["annotation_id"], withdrawn["author"]) == ("set", "3", "qa@example.org")
     r2 = resolve(exp, overrides=load_overrides(path))
     v2 = version_of(exp, r2, v1, T0, "run-2")
-    assert v2.ground_truth.select("annotation_id", "method", "decided_by").rows() == [("2", "override", "qa@example.org")]
+    assert v2.ground_truth.select("annotation_id", "method", "decided_by").rows() == [
+        ("2", "override", "qa@example.org")
+    ]
     revert_override(path, project="1", task="1", author="lead@example.org", reason="the flag was right")
     v3 = version_of(exp, resolve(exp, overrides=load_overrides(path)), v2, T0, "run-3")
-    assert v3.ground_truth.select("annotation_id", "method").rows() == v0.ground_truth.select("annotation_id", "method").rows()
+    assert (
+        v3.ground_truth.select("annotation_id", "method").rows()
+        == v0.ground_truth.select("annotation_id", "method").rows()
+    )
 
     history = versioning.history([v.changes for v in (v0, v1, v2, v3)])
-    assert history.select("version", "change", "annotation_id", "previous_annotation_id", "method", "decided_by", "reason").rows() == [
+    assert history.select(
+        "version", "change", "annotation_id", "previous_annotation_id", "method", "decided_by", "reason"
+    ).rows() == [
         (0, "set", "1", None, "flag", None, None),
         (1, "replaced", "3", "1", "override", "qa@example.org", "set: tighter still"),
         (2, "replaced", "2", "3", "override", "lead@example.org", "revert: 3 misses a box"),
@@ -180,7 +223,9 @@ def test_a_revert_with_nothing_to_withdraw_is_refused_by_entry(tmp_path):
         "  - {project: 1, task: 1, action: revert, author: b, reason: r, at: 2026-01-02T00:00:00+00:00}\n"
         "  - {project: 1, task: 1, action: revert, author: b, reason: r, at: 2026-01-03T00:00:00+00:00}\n"
     )
-    with pytest.raises(PolicyError, match=f"{path}:4: overrides\\[2\\]: revert of task 1 of project 1 with no set or unset in force"):
+    with pytest.raises(
+        PolicyError, match=f"{path}:4: overrides\\[2\\]: revert of task 1 of project 1 with no set or unset in force"
+    ):
         load_overrides(path)
 
 
@@ -222,7 +267,11 @@ def test_control_weights_come_from_the_policy_and_must_be_numbers(tmp_path):
     path = tmp_path / "policy.yaml"
     path.write_text('default:\n  control_weights: {notes: 0}\nprojects:\n  "7":\n    control_weights: {bbox: 2.5}\n')
     weights = load_policy(path).control_weights(["7", "8"]).collect().sort("project_id", "control")
-    assert weights.rows() == [("7", "bbox", 2.5), ("7", "notes", 0.0), ("8", "notes", 0.0)]  # a project inherits the default's
+    assert weights.rows() == [
+        ("7", "bbox", 2.5),
+        ("7", "notes", 0.0),
+        ("8", "notes", 0.0),
+    ]  # a project inherits the default's
     path.write_text('projects:\n  "7":\n    control_weights: {bbox: heavy}\n')
     with pytest.raises(PolicyError, match="projects.7: control_weights"):
         load_policy(path)
@@ -261,22 +310,35 @@ def test_scout_gt_belongs_to_the_image_across_tasks(tmp_path):
 
 def version_of(exp, resolution, previous, at, run_id):
     return versioning.next_version(
-        previous, decided=resolution.decided, ground_truth=resolution.ground_truth, tasks=exp.tasks, annotations=exp.annotations,
-        regions=exp.regions.lazy(), label_config=exp.label_config, at=at, run_id=run_id, reverts=resolution.reverts,
-    )  # fmt: skip
+        previous,
+        decided=resolution.decided,
+        ground_truth=resolution.ground_truth,
+        tasks=exp.tasks,
+        annotations=exp.annotations,
+        regions=exp.regions.lazy(),
+        label_config=exp.label_config,
+        at=at,
+        run_id=run_id,
+        reverts=resolution.reverts,
+    )
 
 
 def test_versioning_set_replace_unset_and_history(tmp_path):
     first = export(
         tmp_path,
-        [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]), ls_task(2, [ls_annotation(3, ground_truth=True)])],
+        [
+            ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]),
+            ls_task(2, [ls_annotation(3, ground_truth=True)]),
+        ],
         "v1.json",
     )
     v0 = version_of(first, resolve(first), None, T0, "run-a")
     assert v0.version == 0 and v0.changes["change"].to_list() == ["set", "set"]
 
     second = export(
-        tmp_path, [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])], "v2.json"
+        tmp_path,
+        [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])],
+        "v2.json",
     )
     t1 = datetime(2026, 1, 2, tzinfo=UTC)
     r2 = resolve(second)
@@ -287,7 +349,10 @@ def test_versioning_set_replace_unset_and_history(tmp_path):
     ]
     assert set(v1.changes["source_file"]) == {str(tmp_path / "v2.json")}
     assert v1.ground_truth.select("task_id", "annotation_id", "version").rows() == [("1", "2", 1)]
-    assert v0.ground_truth.select("task_id", "annotation_id", "version").rows() == [("1", "1", 0), ("2", "3", 0)]  # v0 stays as it was
+    assert v0.ground_truth.select("task_id", "annotation_id", "version").rows() == [
+        ("1", "1", 0),
+        ("2", "3", 0),
+    ]  # v0 stays as it was
     history = versioning.history([v0.changes, v1.changes])
     assert history.select("task_id", "change", "version", "valid_from", "valid_to", "run_id").rows() == [
         ("1", "set", 0, T0, t1, "run-a"),
@@ -302,10 +367,14 @@ def test_an_edited_gt_annotation_is_a_change_and_the_old_version_keeps_its_conte
     first = export(tmp_path, [ls_task(1, [ls_annotation(1, choice="cat", ground_truth=True)])], "v1.json")
     v0 = version_of(first, resolve(first), None, T0, "run-a")
     edited = export(
-        tmp_path, [ls_task(1, [ls_annotation(1, choice="dog", ground_truth=True, updated_at="2026-01-05T00:00:00Z")])], "v2.json"
+        tmp_path,
+        [ls_task(1, [ls_annotation(1, choice="dog", ground_truth=True, updated_at="2026-01-05T00:00:00Z")])],
+        "v2.json",
     )
     v1 = version_of(edited, resolve(edited), v0, datetime(2026, 1, 5, tzinfo=UTC), "run-b")
-    assert v1.changes.select("task_id", "change", "annotation_id", "previous_annotation_id").rows() == [("1", "edited", "1", "1")]
+    assert v1.changes.select("task_id", "change", "annotation_id", "previous_annotation_id").rows() == [
+        ("1", "edited", "1", "1")
+    ]
     assert v0.regions["labels"].to_list() == [["cat"]] and v1.regions["labels"].to_list() == [["dog"]]
     assert version_of(edited, resolve(edited), v1, T0, "run-c") is None
 
@@ -313,12 +382,23 @@ def test_an_edited_gt_annotation_is_a_change_and_the_old_version_keeps_its_conte
 def test_coco_category_ids_never_move(tmp_path):
     config = pl.DataFrame({"type": ["rectanglelabels"], "allowed_labels": [["zebra", "lion"]]})
     v0 = versioning.next_categories(
-        pl.DataFrame(schema=versioning.CATEGORIES), config, pl.DataFrame(schema={"type": pl.String, "labels": pl.List(pl.String)})
+        pl.DataFrame(schema=versioning.CATEGORIES),
+        config,
+        pl.DataFrame(schema={"type": pl.String, "labels": pl.List(pl.String)}),
     )
     assert v0.rows() == [("zebra", 1), ("lion", 2)]  # the labeling config's order
-    regions = pl.DataFrame({"type": ["rectanglelabels", "rectanglelabels", "choices"], "labels": [["antelope"], ["zebra"], ["grazing"]]})
-    v1 = versioning.next_categories(v0, config.with_columns(allowed_labels=pl.lit(["aardvark", "zebra", "lion"])), regions)
-    assert v1.rows() == [("zebra", 1), ("lion", 2), ("aardvark", 3), ("antelope", 4)]  # new labels after the old, boxes only
+    regions = pl.DataFrame(
+        {"type": ["rectanglelabels", "rectanglelabels", "choices"], "labels": [["antelope"], ["zebra"], ["grazing"]]}
+    )
+    v1 = versioning.next_categories(
+        v0, config.with_columns(allowed_labels=pl.lit(["aardvark", "zebra", "lion"])), regions
+    )
+    assert v1.rows() == [
+        ("zebra", 1),
+        ("lion", 2),
+        ("aardvark", 3),
+        ("antelope", 4),
+    ]  # new labels after the old, boxes only
 
 
 def test_every_rule_returns_the_decision_columns(tmp_path):
@@ -337,19 +417,29 @@ def test_every_rule_returns_the_decision_columns(tmp_path):
 def _boxes(annotation_id, user, boxes, choice="zebra"):
     annotation = ls_annotation(annotation_id, user=user, choice=choice)
     annotation["result"] += [
-        {"id": f"b{annotation_id}{i}", "type": "rectanglelabels", "from_name": "bbox", "to_name": "image", "original_width": 100, "original_height": 100,
-         "value": {"x": x, "y": y, "width": 10, "height": 10, "rectanglelabels": ["zebra"]}}
+        {
+            "id": f"b{annotation_id}{i}",
+            "type": "rectanglelabels",
+            "from_name": "bbox",
+            "to_name": "image",
+            "original_width": 100,
+            "original_height": 100,
+            "value": {"x": x, "y": y, "width": 10, "height": 10, "rectanglelabels": ["zebra"]},
+        }
         for i, (x, y) in enumerate(boxes)
-    ]  # fmt: skip
+    ]
     return annotation
 
 
 def test_consensus_box_voting_keeps_boxes_a_quorum_drew(tmp_path):
-    task = ls_task(1, [
-        _boxes(1, "a@x", [(10, 10), (50, 50)]),
-        _boxes(2, "b@x", [(11, 10), (51, 49)]),
-        _boxes(3, "c@x", [(10.5, 10), (80, 80)]),  # (80, 80): nobody else saw it
-    ])  # fmt: skip
+    task = ls_task(
+        1,
+        [
+            _boxes(1, "a@x", [(10, 10), (50, 50)]),
+            _boxes(2, "b@x", [(11, 10), (51, 49)]),
+            _boxes(3, "c@x", [(10.5, 10), (80, 80)]),  # (80, 80): nobody else saw it
+        ],
+    )
     exp = export(tmp_path, [task])
     policy = Policy(ProjectPolicy(consensus=Consensus(enabled=True, min_agreement=0.6, quorum=2, iou=0.5)))
     resolution = resolve(exp, policy)
@@ -387,13 +477,22 @@ def test_broken_policy_and_override_files_are_refused_by_name(tmp_path, capsys):
     overrides = tmp_path / "overrides.yaml"
     for text in ("overrides: [oops\n", "overrides: [just a string]\n"):
         overrides.write_text(text)
-        assert main(["gt", "unset", "--project", "1", "--task", "1", "--reason", "r", "--groundtruth", str(tmp_path)]) == 2
+        assert (
+            main(["gt", "unset", "--project", "1", "--task", "1", "--reason", "r", "--groundtruth", str(tmp_path)]) == 2
+        )
         assert str(overrides) in capsys.readouterr().err  # a message naming the file, not a traceback
         assert overrides.read_text() == text and not (tmp_path / "overrides.yaml.partial").exists()
 
 
 def test_a_task_fingerprint_is_the_multiset_of_its_gt_region_rows():
-    box = {"project_id": "1", "task_id": "1", "control": "label", "type": "rectanglelabels", "labels": ["zebra"], "x": 1.0}
+    box = {
+        "project_id": "1",
+        "task_id": "1",
+        "control": "label",
+        "type": "rectanglelabels",
+        "labels": ["zebra"],
+        "x": 1.0,
+    }
     other = box | {"x": 2.0}
 
     def fingerprint(rows: list[dict]) -> list:

@@ -16,13 +16,21 @@ from tests.conftest import copy_of, ls_annotation, ls_task, run_ok, write_export
 FORMATS = {"coco": "gt.coco.json", "ls-json": "gt.json", "scout-csv": "gt-annotations.csv", "parquet": "gt.parquet"}
 
 
-def box_annotation(annotation_id: int, x: float, label: str = "zebra", updated_at: str = "2026-01-01T10:00:00Z") -> dict:
+def box_annotation(
+    annotation_id: int, x: float, label: str = "zebra", updated_at: str = "2026-01-01T10:00:00Z"
+) -> dict:
     annotation = ls_annotation(annotation_id, choice=None, ground_truth=True, updated_at=updated_at)
-    annotation["result"] = [{
-        "id": f"b{annotation_id}", "type": "rectanglelabels", "from_name": "box", "to_name": "image",
-        "original_width": 1000, "original_height": 500,
-        "value": {"x": x, "y": 10.0, "width": 20.0, "height": 30.0, "rotation": 0, "rectanglelabels": [label]},
-    }]  # fmt: skip
+    annotation["result"] = [
+        {
+            "id": f"b{annotation_id}",
+            "type": "rectanglelabels",
+            "from_name": "box",
+            "to_name": "image",
+            "original_width": 1000,
+            "original_height": 500,
+            "value": {"x": x, "y": 10.0, "width": 20.0, "height": 30.0, "rotation": 0, "rectanglelabels": [label]},
+        }
+    ]
     return annotation
 
 
@@ -59,7 +67,9 @@ def one_box(tmp_path_factory) -> Warehouse:
     again work on a `copy_of` it."""
     root = tmp_path_factory.mktemp("one-box")
     store = Warehouse(root / "wh")
-    run_ok([write_export(root / "p7.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])], store.root, root / "gt")
+    run_ok(
+        [write_export(root / "p7.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])], store.root, root / "gt"
+    )
     return store
 
 
@@ -70,19 +80,34 @@ def test_an_edited_gt_box_makes_a_new_version_and_version_0_exports_the_same_byt
     moved = ls_task(1, [box_annotation(1, x=40.0, updated_at="2026-02-01T10:00:00Z")], project=7)
     result = run_ok([write_export(tmp_path / "v2.json", [moved])], store.root, gt)
     assert store.gt_versions("7") == [0, 1]
-    ground_truth = next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["core", "ground_truth"])
+    ground_truth = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key.path == ["core", "ground_truth"]
+    )
     assert ground_truth.materialization.metadata["changes_edited"].value == 1
     assert store.read_gt_version("7", 1).changes.select("change", "annotation_id").rows() == [("edited", "1")]
 
     assert exported(store, "7", 0, tmp_path / "after") == before  # byte for byte, every format
     coco = {v: json.loads(exported(store, "7", v, tmp_path / f"v{v}")["gt.coco.json"]) for v in (0, 1)}
-    assert [a["bbox"][0] for a in coco[0]["annotations"]] == [100.0] and [a["bbox"][0] for a in coco[1]["annotations"]] == [400.0]
+    assert [a["bbox"][0] for a in coco[0]["annotations"]] == [100.0] and [
+        a["bbox"][0] for a in coco[1]["annotations"]
+    ] == [400.0]
 
 
 def test_coco_category_ids_stay_put_when_another_project_or_a_new_label_comes(one_box, tmp_path):
     store, gt = copy_of(one_box, tmp_path / "wh"), tmp_path / "gt"
-    run_ok([write_export(tmp_path / "p901.json", [ls_task(1, [box_annotation(2, x=10.0, label="aardvark")], project=901)])], store.root, gt)
-    more = [ls_task(1, [box_annotation(1, x=10.0)], project=7), ls_task(2, [box_annotation(3, x=5.0, label="antelope")], project=7)]
+    run_ok(
+        [
+            write_export(
+                tmp_path / "p901.json", [ls_task(1, [box_annotation(2, x=10.0, label="aardvark")], project=901)]
+            )
+        ],
+        store.root,
+        gt,
+    )
+    more = [
+        ls_task(1, [box_annotation(1, x=10.0)], project=7),
+        ls_task(2, [box_annotation(3, x=5.0, label="antelope")], project=7),
+    ]
     run_ok([write_export(tmp_path / "p7-more.json", more)], store.root, gt)
 
     def categories(version):
@@ -96,12 +121,21 @@ def test_coco_category_ids_stay_put_when_another_project_or_a_new_label_comes(on
 def test_versions_count_per_project_and_every_command_speaks_of_them(one_box, tmp_path, capsys):
     store, gt = copy_of(one_box, tmp_path / "wh"), tmp_path / "gt"
     run_ok(
-        [write_export(tmp_path / "p7b.json", [ls_task(1, [box_annotation(1, x=30.0, updated_at="2026-03-01T00:00:00Z")], project=7)])],
+        [
+            write_export(
+                tmp_path / "p7b.json",
+                [ls_task(1, [box_annotation(1, x=30.0, updated_at="2026-03-01T00:00:00Z")], project=7)],
+            )
+        ],
         store.root,
         gt,
     )
-    run_ok([write_export(tmp_path / "p901.json", [ls_task(1, [box_annotation(2, x=10.0)], project=901)])], store.root, gt)
-    run_ok([write_export(tmp_path / "p5.json", [ls_task(1, [ls_annotation(3)], project=5)])], store.root, gt)  # no GT at all
+    run_ok(
+        [write_export(tmp_path / "p901.json", [ls_task(1, [box_annotation(2, x=10.0)], project=901)])], store.root, gt
+    )
+    run_ok(
+        [write_export(tmp_path / "p5.json", [ls_task(1, [ls_annotation(3)], project=5)])], store.root, gt
+    )  # no GT at all
     assert (store.gt_versions("7"), store.gt_versions("901"), store.gt_versions("5")) == ([0, 1], [0], [])
     assert store.read(GROUND_TRUTH).select("project_id", "version").sort("project_id").rows() == [("7", 1), ("901", 0)]
 
@@ -109,7 +143,10 @@ def test_versions_count_per_project_and_every_command_speaks_of_them(one_box, tm
     assert main(["gt", "versions", "--project", "901", "--warehouse", str(store.root)]) == 0
     assert capsys.readouterr().out.startswith("project 901 version 0:")
     assert main(["gt", "versions", "--project", "5", "--warehouse", str(store.root)]) == 1
-    assert main(["gt", "export", "--format", "coco", "--out", str(tmp_path / "x.json"), "--warehouse", str(store.root)]) == 2
+    assert (
+        main(["gt", "export", "--format", "coco", "--out", str(tmp_path / "x.json"), "--warehouse", str(store.root)])
+        == 2
+    )
     assert "name one with --project" in capsys.readouterr().err
     assert (
         main(
@@ -135,11 +172,19 @@ def test_versions_count_per_project_and_every_command_speaks_of_them(one_box, tm
 def test_quality_rows_carry_their_gt_version_and_run_and_earlier_runs_stay_readable(tmp_path):
     store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
     first = run_ok(
-        [write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, choice="dog")])])],
+        [
+            write_export(
+                tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, choice="dog")])]
+            )
+        ],
         store.root,
         gt,
     )
-    swapped = [ls_task(1, [ls_annotation(1), ls_annotation(2, choice="dog", ground_truth=True, updated_at="2026-02-01T00:00:00Z")])]
+    swapped = [
+        ls_task(
+            1, [ls_annotation(1), ls_annotation(2, choice="dog", ground_truth=True, updated_at="2026-02-01T00:00:00Z")]
+        )
+    ]
     second = run_ok([write_export(tmp_path / "b.json", swapped)], store.root, gt)
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         current = con.execute("SELECT DISTINCT gt_version, run_id FROM quality.annotation_scores").fetchall()
@@ -182,11 +227,28 @@ def test_splits_are_fixed_per_task_and_exports_can_take_one(tmp_path):
     more = [ls_task(i, [box_annotation(i, x=10.0)], project=7) for i in range(41, 81)]
     run_ok([write_export(tmp_path / "b.json", more)], store.root, gt)
     v1 = store.read_gt_version("7", 1).ground_truth
-    assert v1.join(v0, on="task_id").filter(pl.col("split") != pl.col("split_right")).is_empty()  # old tasks never reshuffled
+    assert (
+        v1.join(v0, on="task_id").filter(pl.col("split") != pl.col("split_right")).is_empty()
+    )  # old tasks never reshuffled
 
     out = tmp_path / "train.coco.json"
     assert (
-        main(["gt", "export", "--project", "7", "--split", "train", "--format", "coco", "--out", str(out), "--warehouse", str(store.root)])
+        main(
+            [
+                "gt",
+                "export",
+                "--project",
+                "7",
+                "--split",
+                "train",
+                "--format",
+                "coco",
+                "--out",
+                str(out),
+                "--warehouse",
+                str(store.root),
+            ]
+        )
         == 0
     )
     images = json.loads(out.read_text())["images"]

@@ -17,27 +17,49 @@ from pipeline.sample import write_sample
 from pipeline.warehouse import Warehouse
 from tests.conftest import parse
 
-CATEGORIES = [{"supercategory": "animal", "id": 22, "name": "elephant"}, {"supercategory": "animal", "id": 24, "name": "zebra"}]
+CATEGORIES = [
+    {"supercategory": "animal", "id": 22, "name": "elephant"},
+    {"supercategory": "animal", "id": 24, "name": "zebra"},
+]
 
 
 def coco_file(path: Path, n_images: int) -> Path:
     """A COCO ground-truth file shaped as the official ones (instances_val2017.json): keys in COCO's order, so
     `categories` comes last, after every image and annotation; two boxes per image, polygons as segmentation."""
     images = [
-        {"license": 1, "file_name": f"{i:012d}.jpg", "coco_url": f"http://images.cocodataset.org/val2017/{i:012d}.jpg",
-         "height": 427, "width": 640, "date_captured": "2013-11-14 17:02:52", "flickr_url": "", "id": i}
+        {
+            "license": 1,
+            "file_name": f"{i:012d}.jpg",
+            "coco_url": f"http://images.cocodataset.org/val2017/{i:012d}.jpg",
+            "height": 427,
+            "width": 640,
+            "date_captured": "2013-11-14 17:02:52",
+            "flickr_url": "",
+            "id": i,
+        }
         for i in range(1, n_images + 1)
-    ]  # fmt: skip
+    ]
     annotations = [
-        {"segmentation": [[x, 100.0, x + 40.0, 100.0, x + 40.0, 130.0, x, 130.0]], "area": 1200.0, "iscrowd": 0, "image_id": i,
-         "bbox": [x, 100.0, 40.0, 30.0], "category_id": CATEGORIES[k]["id"], "id": 2 * i + k}
+        {
+            "segmentation": [[x, 100.0, x + 40.0, 100.0, x + 40.0, 130.0, x, 130.0]],
+            "area": 1200.0,
+            "iscrowd": 0,
+            "image_id": i,
+            "bbox": [x, 100.0, 40.0, 30.0],
+            "category_id": CATEGORIES[k]["id"],
+            "id": 2 * i + k,
+        }
         for i in range(1, n_images + 1)
         for k, x in enumerate((10.0, 300.0))
-    ]  # fmt: skip
+    ]
     document = {
         "info": {"description": "COCO 2017 Dataset", "url": "http://cocodataset.org", "version": "1.0", "year": 2017},
         "licenses": [
-            {"url": "http://creativecommons.org/licenses/by-nc-sa/2.0/", "id": 1, "name": "Attribution-NonCommercial-ShareAlike License"}
+            {
+                "url": "http://creativecommons.org/licenses/by-nc-sa/2.0/",
+                "id": 1,
+                "name": "Attribution-NonCommercial-ShareAlike License",
+            }
         ],
         "images": images,
         "annotations": annotations,
@@ -123,7 +145,9 @@ def test_a_coco_file_in_its_own_key_order_beside_other_exports_in_one_run(tmp_pa
     assert main(["run", "--source", str(folder), "--warehouse", str(warehouse), "--groundtruth", str(groundtruth)]) == 1
     err = capsys.readouterr().err
     failures = [line for line in err.splitlines() if line.startswith("  - ")]
-    assert failures == [f"  - {unreadable}: not an export gtq can read: the file cannot be read (Input/output error)"], err
+    assert failures == [
+        f"  - {unreadable}: not an export gtq can read: the file cannot be read (Input/output error)"
+    ], err
     store = Warehouse(warehouse)
     assert store.projects() == ["7", "val2017"]
     assert store.scan_project(GROUND_TRUTH, "val2017").collect().height == 170

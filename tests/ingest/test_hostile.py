@@ -53,10 +53,17 @@ class Case:
 
 
 good_task = ls_task(2, [ls_annotation(3, ground_truth=True)])
-SCOUT_HEADER = (b"Task Name,Task ID,Image Filename,Image ID,Box X,Box Y,Box W,Box H,Box Confidence,Classification,"
-                b"Classification Confidence,Assignee,Timestamp,Is Ground Truth,Excluded By Line")  # fmt: skip
+SCOUT_HEADER = (
+    b"Task Name,Task ID,Image Filename,Image ID,Box X,Box Y,Box W,Box H,Box Confidence,Classification,"
+    b"Classification Confidence,Assignee,Timestamp,Is Ground Truth,Excluded By Line"
+)
 CORPUS = [
-    Case("huge-original-width", lambda: ls_file(ls_task(1, [with_result(box(original_width=1e300))]), good_task), 3, "original_width"),
+    Case(
+        "huge-original-width",
+        lambda: ls_file(ls_task(1, [with_result(box(original_width=1e300))]), good_task),
+        3,
+        "original_width",
+    ),
     Case(
         "span-offset-above-2^63",
         lambda: ls_file(
@@ -78,8 +85,13 @@ CORPUS = [
         ),
         3,
         "offset",
-    ),  # fmt: skip
-    Case("empty-project-id", lambda: ls_file({**ls_task(1, [ls_annotation(1)]), "project": ""}, good_task), 2, "empty project id"),
+    ),
+    Case(
+        "empty-project-id",
+        lambda: ls_file({**ls_task(1, [ls_annotation(1)]), "project": ""}, good_task),
+        2,
+        "empty project id",
+    ),
     Case(
         "two-point-polygon",
         lambda: ls_file(
@@ -101,13 +113,21 @@ CORPUS = [
         ),
         3,
         "at least 3 points",
-    ),  # fmt: skip
+    ),
     Case("negative-box-width", lambda: ls_file(ls_task(1, [with_result(box(width=-5.0))]), good_task), 3, "no area"),
-    Case("box-outside-the-image", lambda: ls_file(ls_task(1, [with_result(box(x=120.0, width=20.0))]), good_task), 3, "outside the image"),
+    Case(
+        "box-outside-the-image",
+        lambda: ls_file(ls_task(1, [with_result(box(x=120.0, width=20.0))]), good_task),
+        3,
+        "outside the image",
+    ),
     Case("box-without-label", lambda: ls_file(ls_task(1, [with_result(box(labels=()))]), good_task), 3, "no label"),
     Case(
         "result-without-value",
-        lambda: ls_file(ls_task(1, [with_result({"id": "c", "type": "choices", "from_name": "label", "to_name": "image"})]), good_task),
+        lambda: ls_file(
+            ls_task(1, [with_result({"id": "c", "type": "choices", "from_name": "label", "to_name": "image"})]),
+            good_task,
+        ),
         3,
         "result has no value",
     ),
@@ -115,7 +135,18 @@ CORPUS = [
         "choices-value-without-choices",
         lambda: ls_file(
             ls_task(
-                1, [with_result({"id": "c", "type": "choices", "from_name": "label", "to_name": "image", "value": {"labels": ["cat"]}})]
+                1,
+                [
+                    with_result(
+                        {
+                            "id": "c",
+                            "type": "choices",
+                            "from_name": "label",
+                            "to_name": "image",
+                            "value": {"labels": ["cat"]},
+                        }
+                    )
+                ],
             ),
             good_task,
         ),
@@ -127,32 +158,45 @@ CORPUS = [
         lambda: ls_file(
             {
                 **ls_task(1, [ls_annotation(1)]),
-                "predictions": [{"id": 5, "model_version": "m", "result": []}, {"id": 5, "model_version": "m", "result": []}],
+                "predictions": [
+                    {"id": 5, "model_version": "m", "result": []},
+                    {"id": 5, "model_version": "m", "result": []},
+                ],
             },
             good_task,
         ),
         5,
         "duplicate prediction id",
-    ),  # fmt: skip
+    ),
     Case("utf-8-bom", lambda: b"\xef\xbb\xbf" + ls_file(ls_task(1, [ls_annotation(1)]), good_task), 4, None),
     Case(
         "nan-literal",
-        lambda: ls_file(ls_task(1, [ls_annotation(1)]), good_task).replace(b'"lead_time": 12.5', b'"lead_time": NaN', 1),
+        lambda: ls_file(ls_task(1, [ls_annotation(1)]), good_task).replace(
+            b'"lead_time": 12.5', b'"lead_time": NaN', 1
+        ),
         4,
         None,
     ),
     Case(
         "large-first-task",
-        lambda: ls_file({**ls_task(1, [ls_annotation(1)]), "data": {"image": "a.jpg", "text": "x" * 100_000}}, good_task),
+        lambda: ls_file(
+            {**ls_task(1, [ls_annotation(1)]), "data": {"image": "a.jpg", "text": "x" * 100_000}}, good_task
+        ),
         4,
         None,
     ),
     Case(
         "nested-10k-deep",
-        lambda: b'[{"id": 1, "annotations": [], "data": {"x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}}, " + ls_file(good_task)[1:],
+        lambda: (
+            b'[{"id": 1, "annotations": [], "data": {"x": '
+            + b"[" * 10_000
+            + b"]" * 10_000
+            + b"}}, "
+            + ls_file(good_task)[1:]
+        ),
         0,
         "nested too deeply",
-    ),  # fmt: skip
+    ),
     Case(
         "json-min-original-width-abc",
         lambda: json.dumps(
@@ -179,7 +223,7 @@ CORPUS = [
         ).encode(),
         1,
         "original_width",
-    ),  # fmt: skip
+    ),
     Case(
         "scout-box-x-nan",
         lambda: (
@@ -189,7 +233,7 @@ CORPUS = [
         1,
         "Box X is not a finite number",
         "-annotations.csv",
-    ),  # fmt: skip
+    ),
     Case(
         "coco-duplicate-image-id",
         lambda: json.dumps(
@@ -198,25 +242,29 @@ CORPUS = [
                     {"id": 1, "file_name": "a.jpg", "width": 100, "height": 100},
                     {"id": 1, "file_name": "b.jpg", "width": 100, "height": 100},
                 ],
-                "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "area": 25, "iscrowd": 0}],
+                "annotations": [
+                    {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "area": 25, "iscrowd": 0}
+                ],
                 "categories": [{"id": 1, "name": "zebra"}],
             }
         ).encode(),
         2,
         "duplicate image id",
-    ),  # fmt: skip
+    ),
     Case(
         "coco-duplicate-category-id",
         lambda: json.dumps(
             {
                 "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
-                "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "area": 25, "iscrowd": 0}],
+                "annotations": [
+                    {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "area": 25, "iscrowd": 0}
+                ],
                 "categories": [{"id": 1, "name": "zebra"}, {"id": 1, "name": "lion"}],
             }
         ).encode(),
         2,
         "duplicate category id",
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -237,7 +285,10 @@ def test_each_hostile_file_alone(tmp_path, case):
 def test_a_bom_or_nan_changes_no_value(tmp_path):
     plain = tmp_path / "plain.json"
     plain.write_bytes(ls_file(ls_task(1, [ls_annotation(1)])))
-    for name, content in (("bom.json", b"\xef\xbb\xbf" + plain.read_bytes()), ("nan.json", plain.read_bytes().replace(b"12.5", b"NaN"))):
+    for name, content in (
+        ("bom.json", b"\xef\xbb\xbf" + plain.read_bytes()),
+        ("nan.json", plain.read_bytes().replace(b"12.5", b"NaN")),
+    ):
         (tmp_path / name).write_bytes(content)
         parsed = parse(tmp_path / name, tmp_path)
         provenance = ["source_file", "content_hash"]
@@ -272,5 +323,7 @@ def test_the_whole_corpus_beside_a_good_file_in_one_run(tmp_path):
     assert failed == unreadable
     with duckdb.connect(str(tmp_path / "wh" / "gtq.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM core.ground_truth WHERE project_id = '42'").fetchone() == (5,)
-        quarantined = con.execute("SELECT sum(records_quarantined), sum(records_read - records_accepted) FROM core.source_files").fetchone()
+        quarantined = con.execute(
+            "SELECT sum(records_quarantined), sum(records_read - records_accepted) FROM core.source_files"
+        ).fetchone()
         assert quarantined[0] == quarantined[1] == sum(c.reason is not None for c in CORPUS) - len(no_export)

@@ -68,7 +68,12 @@ def test_bad_records_are_quarantined_and_the_rest_is_kept(tmp_path):
     no_id = {k: v for k, v in ls_annotation(2).items() if k != "id"}
     bad_geometry = ls_annotation(3)
     bad_geometry["result"] = [
-        {"type": "rectanglelabels", "from_name": "bbox", "to_name": "image", "value": {"x": "left", "rectanglelabels": ["a"]}}
+        {
+            "type": "rectanglelabels",
+            "from_name": "bbox",
+            "to_name": "image",
+            "value": {"x": "left", "rectanglelabels": ["a"]},
+        }
     ]
     path = write_export(
         tmp_path / "export.json",
@@ -113,10 +118,14 @@ def test_unreadable_files_become_one_quarantine_row(tmp_path, content, reason):
 
 def test_later_export_supersedes_the_tasks_it_contains(tmp_path):
     first = read_export(
-        write_export(tmp_path / "a.json", [ls_task(1, [ls_annotation(1), ls_annotation(2)]), ls_task(2, [ls_annotation(3)])]),
+        write_export(
+            tmp_path / "a.json", [ls_task(1, [ls_annotation(1), ls_annotation(2)]), ls_task(2, [ls_annotation(3)])]
+        ),
         tmp_path / "s1",
     )
-    second = read_export(write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(1, choice="dog")])]), tmp_path / "s2")
+    second = read_export(
+        write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(1, choice="dog")])]), tmp_path / "s2"
+    )
     empty = CoreState.of(lambda table: table.empty().lazy())
     state = empty.merge([first.frames, second.frames])
     state = CoreState(*(frame.collect() for frame in vars(state).values()))
@@ -142,20 +151,30 @@ def test_bundled_sample_is_deterministic_and_realistic(tmp_path):
     assert set(export.regions["type"]) == {"choices", "rectanglelabels", "rating"}
     per_region = export.regions.filter(pl.col("control") == "behaviour")
     boxes = export.regions.filter(pl.col("type") == "rectanglelabels").select("annotation_id", "region_id")
-    assert per_region.height > 0 and per_region.join(boxes, on=["annotation_id", "region_id"], how="anti").is_empty()  # each sits on a box
+    assert (
+        per_region.height > 0 and per_region.join(boxes, on=["annotation_id", "region_id"], how="anti").is_empty()
+    )  # each sits on a box
     json.loads((tmp_path / "a.json").read_text())  # plain JSON any tool can read
 
 
 def test_times_with_any_utc_offset_are_stored_as_the_same_instant_in_utc(tmp_path):
     """Exports write times with a zone offset, with Z, or with none (read as UTC)."""
-    written = ["2026-01-01T12:30:00+02:00", "2026-01-01T10:30:00.250Z", "2026-01-01T10:30:00", "2025-12-31T23:00:00-11:30"]
+    written = [
+        "2026-01-01T12:30:00+02:00",
+        "2026-01-01T10:30:00.250Z",
+        "2026-01-01T10:30:00",
+        "2025-12-31T23:00:00-11:30",
+    ]
     tasks = [ls_task(i, [ls_annotation(i, updated_at=at)]) for i, at in enumerate(written)]
     read = parse(write_export(tmp_path / "export.json", tasks), tmp_path)
     stored = read.annotations.sort("task_id")["updated_at"]
     assert stored.dtype == pl.Datetime("us", "UTC")
     assert [t.isoformat() for t in stored] == [
-        "2026-01-01T10:30:00+00:00", "2026-01-01T10:30:00.250000+00:00", "2026-01-01T10:30:00+00:00", "2026-01-01T10:30:00+00:00",
-    ]  # fmt: skip
+        "2026-01-01T10:30:00+00:00",
+        "2026-01-01T10:30:00.250000+00:00",
+        "2026-01-01T10:30:00+00:00",
+        "2026-01-01T10:30:00+00:00",
+    ]
     assert read.tasks.sort("task_id")["updated_at"].equals(stored)  # a task without its own time takes its annotation's
 
 
@@ -173,7 +192,13 @@ def test_reviews_and_history_are_kept(label_studio_samples, tmp_path):
 def test_every_result_type_users_label_with(tmp_path):
     annotation = ls_annotation(1)
     annotation["result"] = [
-        {"id": "t", "type": "taxonomy", "from_name": "tax", "to_name": "text", "value": {"taxonomy": [["Animal", "Mammal"], ["Plant"]]}},
+        {
+            "id": "t",
+            "type": "taxonomy",
+            "from_name": "tax",
+            "to_name": "text",
+            "value": {"taxonomy": [["Animal", "Mammal"], ["Plant"]]},
+        },
         {
             "id": "s",
             "type": "labels",
@@ -212,7 +237,13 @@ def test_every_result_type_users_label_with(tmp_path):
         {"id": "r", "type": "rating", "from_name": "stars", "to_name": "image", "value": {"rating": 4}},
         {"id": "n", "type": "number", "from_name": "count", "to_name": "image", "value": {"number": 12}},
         {"id": "ta", "type": "textarea", "from_name": "notes", "to_name": "image", "value": {"text": ["two", "lines"]}},
-        {"id": "d", "type": "datetime", "from_name": "when", "to_name": "image", "value": {"datetime": "2026-01-02 10:00"}},
+        {
+            "id": "d",
+            "type": "datetime",
+            "from_name": "when",
+            "to_name": "image",
+            "value": {"datetime": "2026-01-02 10:00"},
+        },
         {
             "id": "b",
             "type": "brushlabels",
@@ -227,7 +258,12 @@ def test_every_result_type_users_label_with(tmp_path):
     assert export.quarantine.is_empty(), export.quarantine.to_dicts()
     rows = {r["control"]: r for r in export.regions.iter_rows(named=True)}
     assert rows["tax"]["labels"] == ["Animal/Mammal", "Plant"]
-    assert (rows["ner"]["start"], rows["ner"]["end"], rows["ner"]["text"], rows["ner"]["labels"]) == (3, 9, "Zebras", ["SPECIES"])
+    assert (rows["ner"]["start"], rows["ner"]["end"], rows["ner"]["text"], rows["ner"]["labels"]) == (
+        3,
+        9,
+        "Zebras",
+        ["SPECIES"],
+    )
     assert (rows["html"]["start"], rows["html"]["end"]) == (10, 14)
     assert (rows["dialog"]["start"], rows["dialog"]["end"]) == (2, 5)
     assert (rows["ell"]["x"], rows["ell"]["width"], rows["ell"]["height"]) == (50, 5, 3)
@@ -237,7 +273,11 @@ def test_every_result_type_users_label_with(tmp_path):
         "two\nlines",
         "2026-01-02 10:00",
     )
-    assert not rows["mask"]["scorable"] and json.loads(rows["mask"]["value_json"])["rle"] == [1, 2, 3]  # kept as it came
+    assert not rows["mask"]["scorable"] and json.loads(rows["mask"]["value_json"])["rle"] == [
+        1,
+        2,
+        3,
+    ]  # kept as it came
     assert rows["ell_colour"]["region_id"] == rows["ell"]["region_id"]  # a per-region choice shares its region's id
     assert rows["relation"]["type"] == "relation" and not rows["relation"]["scorable"]
 
@@ -292,7 +332,10 @@ def test_a_large_export_read_by_two_processes_is_the_same_as_read_by_one(tmp_pat
     annotation in the helper's slice."""
     from pipeline.ingest import label_studio
 
-    tasks = [ls_task(i, [ls_annotation(10 * i, user=i % 3, ground_truth=i % 2 == 0), ls_annotation(10 * i + 1)]) for i in range(40)]
+    tasks = [
+        ls_task(i, [ls_annotation(10 * i, user=i % 3, ground_truth=i % 2 == 0), ls_annotation(10 * i + 1)])
+        for i in range(40)
+    ]
     tasks[30]["annotations"][1]["lead_time"] = "slow"  # a bad annotation, in the second slice
     tasks.append(ls_task(3, [ls_annotation(999)]))  # task 3 again, in the second slice
     path = write_export(tmp_path / "export.json", tasks)
@@ -300,7 +343,9 @@ def test_a_large_export_read_by_two_processes_is_the_same_as_read_by_one(tmp_pat
     alone = parse(path, tmp_path / "one")
     monkeypatch.setattr(label_studio, "_helpers", lambda n_tasks: 1)
     shared = parse(path, tmp_path / "two")
-    assert (tmp_path / "two" / "staging-export.json" / "slice-1" / "regions.parquet").exists()  # the helper did read its slice
+    assert (
+        tmp_path / "two" / "staging-export.json" / "slice-1" / "regions.parquet"
+    ).exists()  # the helper did read its slice
     for name in CoreState.TABLES:
         assert (
             getattr(shared, name)
@@ -308,8 +353,10 @@ def test_a_large_export_read_by_two_processes_is_the_same_as_read_by_one(tmp_pat
             .equals(getattr(alone, name).drop("source_file", "content_hash", strict=False))
         ), name
     assert (shared.records_read, shared.records_accepted, shared.records_quarantined) == (
-        alone.records_read, alone.records_accepted, alone.records_quarantined,
-    )  # fmt: skip
+        alone.records_read,
+        alone.records_accepted,
+        alone.records_quarantined,
+    )
     assert sorted(shared.quarantine["reason"]) == sorted(alone.quarantine["reason"])
     assert any("duplicate task id 3 in project 1 (first at $[3])" in reason for reason in shared.quarantine["reason"])
 
@@ -322,5 +369,10 @@ def test_a_large_export_read_by_two_processes_is_the_same_as_read_by_one(tmp_pat
 
     monkeypatch.setattr(label_studio, "ProcessPoolExecutor", lambda workers, mp_context: NoHelpers(workers))
     alone_again = parse(path, tmp_path / "three")
-    assert alone_again.records_accepted == alone.records_accepted and alone_again.records_quarantined == alone.records_quarantined
-    assert alone_again.annotations.sort("task_id", "annotation_id").equals(alone.annotations.sort("task_id", "annotation_id"))
+    assert (
+        alone_again.records_accepted == alone.records_accepted
+        and alone_again.records_quarantined == alone.records_quarantined
+    )
+    assert alone_again.annotations.sort("task_id", "annotation_id").equals(
+        alone.annotations.sort("task_id", "annotation_id")
+    )

@@ -56,7 +56,9 @@ def test_scout_pair_maps_images_in_tasks(scout, tmp_path):
 
     regions = export.regions
     assert set(regions["coordinate_unit"]) == {"pixel"}
-    assert regions.filter(pl.col("annotation_id") == "t1/IMG_001.JPG/alice").select("x", "y", "width", "height").rows() == [
+    assert regions.filter(pl.col("annotation_id") == "t1/IMG_001.JPG/alice").select(
+        "x", "y", "width", "height"
+    ).rows() == [
         (100.0, 200.0, 50.0, 40.0),
         (400.0, 220.0, 60.0, 45.0),
     ]
@@ -67,7 +69,9 @@ def test_scout_pair_maps_images_in_tasks(scout, tmp_path):
 def test_scout_images_csv_is_part_of_the_export(scout):
     assert export_files(scout) == [scout, scout.with_name("survey-images.csv")]
     before = content_hash(scout)
-    scout.with_name("survey-images.csv").write_text(scout.with_name("survey-images.csv").read_text().replace("in progress", "done"))
+    scout.with_name("survey-images.csv").write_text(
+        scout.with_name("survey-images.csv").read_text().replace("in progress", "done")
+    )
     assert content_hash(scout) != before  # a GT status change is a new export
 
 

@@ -18,7 +18,9 @@ def case(name):
 
 
 def frame(rows):
-    return pl.DataFrame([r[:3] for r in rows], schema={"item": pl.String, "rater": pl.String, "label": pl.String}, orient="row")
+    return pl.DataFrame(
+        [r[:3] for r in rows], schema={"item": pl.String, "rater": pl.String, "label": pl.String}, orient="row"
+    )
 
 
 def test_dawid_skene_crowdkit_toy_example():
@@ -30,12 +32,18 @@ def test_dawid_skene_crowdkit_toy_example():
 
 def test_dawid_skene_1979_anaesthesia_patients_with_repeated_ratings():
     c = case("dawid_skene_1979_anaesthesia_45_patients")
-    rows = [(item, rater, str(label)) for item, rater, label, _ in c["inputs"]["rows"]]  # observer 1 rated each patient 3 times
+    rows = [
+        (item, rater, str(label)) for item, rater, label, _ in c["inputs"]["rows"]
+    ]  # observer 1 rated each patient 3 times
     result = dawid_skene(frame(rows))
-    assert dict(result.labels.select("item", "label").iter_rows()) == {k: str(v) for k, v in c["expected"]["labels"].items()}
+    assert dict(result.labels.select("item", "label").iter_rows()) == {
+        k: str(v) for k, v in c["expected"]["labels"].items()
+    }
     assert result.priors == pytest.approx(c["expected"]["class_priors"], abs=c["tolerance"]["class_priors_abs"])
     posteriors = result.posteriors.filter(pl.col("item") == "p07").sort("label")["probability"].to_list()
-    assert posteriors == pytest.approx(c["expected"]["posteriors_for_ambiguous_patients"]["p07"], abs=c["tolerance"]["posteriors_abs"])
+    assert posteriors == pytest.approx(
+        c["expected"]["posteriors_for_ambiguous_patients"]["p07"], abs=c["tolerance"]["posteriors_abs"]
+    )
     observer1 = result.confusion.filter(pl.col("rater") == "obs1").sort("true_label", "label")["probability"].to_list()
     expected = [x for row in c["expected"]["observer1_error_rates_rows_true_cols_response"] for x in row]
     assert observer1 == pytest.approx(expected, abs=0.01)
@@ -114,7 +122,9 @@ def test_dawid_skene_step_by_step_as_crowd_kit(iterations):
     assert result.priors == pytest.approx(expected["priors"], abs=0.005)
     labels = dict(result.labels.select("item", "label").iter_rows())
     assert {item: labels[item] for item in expected["labels"]} == expected["labels"]
-    errors = {(r["rater"], r["label"], r["true_label"]): r["probability"] for r in result.confusion.iter_rows(named=True)}
+    errors = {
+        (r["rater"], r["label"], r["true_label"]): r["probability"] for r in result.confusion.iter_rows(named=True)
+    }
     for (worker, observed), (given_no, given_yes) in expected["errors"].items():
         assert errors[worker, observed, "no"] == pytest.approx(given_no, abs=0.005), (worker, observed)
         assert errors[worker, observed, "yes"] == pytest.approx(given_yes, abs=0.005), (worker, observed)
@@ -123,13 +133,24 @@ def test_dawid_skene_step_by_step_as_crowd_kit(iterations):
 @pytest.mark.parametrize("overlap", [3, 300])
 def test_dawid_skene_keeps_a_symmetric_crowd_at_its_vote_shares(overlap):
     """crowd-kit's test_dawid_skene_overlap: every task gets 1/3 "no" from a rotating third of the workers."""
-    rows = [(str(task), f"w{worker}", "yes" if (worker - task) % 3 else "no") for worker in range(overlap) for task in range(3)]
+    rows = [
+        (str(task), f"w{worker}", "yes" if (worker - task) % 3 else "no")
+        for worker in range(overlap)
+        for task in range(3)
+    ]
     result = dawid_skene(frame(rows), max_iter=20)
-    assert result.posteriors.filter(pl.col("label") == "yes")["probability"].to_list() == pytest.approx([2 / 3] * 3, abs=0.005)
+    assert result.posteriors.filter(pl.col("label") == "yes")["probability"].to_list() == pytest.approx(
+        [2 / 3] * 3, abs=0.005
+    )
     assert result.labels["label"].to_list() == ["yes"] * 3
     assert result.priors == pytest.approx({"no": 1 / 3, "yes": 2 / 3}, abs=0.005)
 
 
 def test_dawid_skene_on_no_ratings_is_empty():
     result = dawid_skene(frame([]))
-    assert result.labels.is_empty() and result.posteriors.is_empty() and result.confusion.is_empty() and result.priors == {}
+    assert (
+        result.labels.is_empty()
+        and result.posteriors.is_empty()
+        and result.confusion.is_empty()
+        and result.priors == {}
+    )

@@ -33,7 +33,9 @@ def case(name: str) -> dict:
 
 
 def ratings(rows, label_type=pl.String) -> pl.LazyFrame:
-    return pl.LazyFrame([r[:3] for r in rows], schema={"item": pl.String, "rater": pl.String, "label": label_type}, orient="row")
+    return pl.LazyFrame(
+        [r[:3] for r in rows], schema={"item": pl.String, "rater": pl.String, "label": label_type}, orient="row"
+    )
 
 
 def two_rater_kappa(rows) -> dict:
@@ -74,7 +76,9 @@ def test_fleiss_wikipedia_example():
     assert (got["n_items"], got["n_raters"], got["n_ratings"]) == (10, 14, 140)
 
 
-@pytest.mark.parametrize("subcase", ["all_same_category", "two_subjects_mixed", "perfect_two_categories", "unused_third_category"])
+@pytest.mark.parametrize(
+    "subcase", ["all_same_category", "two_subjects_mixed", "perfect_two_categories", "unused_third_category"]
+)
 def test_fleiss_edge_cases(subcase):
     c = case("fleiss_randolph_edge_cases")
     expected = c["expected"][subcase]["fleiss_kappa"]
@@ -89,7 +93,9 @@ def test_krippendorff_wikipedia_example_with_missing_ratings():
     c = case("krippendorff_alpha_wikipedia_3coders_15units")
     rows = c["inputs"]["rows"]
     assert krippendorff_alpha(ratings(rows)).collect().item() == pytest.approx(c["expected"]["nominal"], abs=1e-9)
-    assert krippendorff_alpha(ratings(rows), level="interval").collect().item() == pytest.approx(c["expected"]["interval"], abs=1e-9)
+    assert krippendorff_alpha(ratings(rows), level="interval").collect().item() == pytest.approx(
+        c["expected"]["interval"], abs=1e-9
+    )
 
 
 # --- undefined and degenerate cases -------------------------------------------------------------
@@ -165,17 +171,23 @@ def test_fleiss_kappa_matches_statsmodels(n_items, n_raters, n_categories, seed)
     level=st.sampled_from(KRIPPENDORFF_LEVELS),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_krippendorff_alpha_matches_krippendorff_package_with_missing_ratings(n_items, n_raters, n_categories, missing, level, seed):
+def test_krippendorff_alpha_matches_krippendorff_package_with_missing_ratings(
+    n_items, n_raters, n_categories, missing, level, seed
+):
     rng = np.random.default_rng(seed)
     scale = np.sort(rng.choice(20, n_categories, replace=False)).astype(float)  # uneven steps: ordinal != interval
     table = scale[rng.integers(0, n_categories, (n_raters, n_items))]
     table[rng.random(table.shape) < missing] = np.nan
-    rows = [(f"i{i}", f"r{r}", table[r, i]) for r in range(n_raters) for i in range(n_items) if not np.isnan(table[r, i])]
+    rows = [
+        (f"i{i}", f"r{r}", table[r, i]) for r in range(n_raters) for i in range(n_items) if not np.isnan(table[r, i])
+    ]
     got = krippendorff_alpha(ratings(rows, pl.Float64), level=level).collect()["krippendorff_alpha"]
     if not rows:
         assert got.is_empty()  # no rating at all: no group to report
         return
-    values_in_pairable_units = [table[~np.isnan(table[:, i]), i] for i in range(n_items) if (~np.isnan(table[:, i])).sum() >= 2]
+    values_in_pairable_units = [
+        table[~np.isnan(table[:, i]), i] for i in range(n_items) if (~np.isnan(table[:, i])).sum() >= 2
+    ]
     if not values_in_pairable_units or len(set(np.concatenate(values_in_pairable_units))) < 2:
         assert got.item() is None  # the package raises here: nothing to compare or one value only
         return
@@ -202,7 +214,9 @@ def test_irrcac_four_raters_with_missing_ratings():
     assert got["percent_agreement"] == pytest.approx(c["expected"]["percent_agreement"], abs=c["tolerance"])
     assert got["fleiss_kappa"] == pytest.approx(c["expected"]["fleiss_kappa"], abs=c["tolerance"])
     assert gwet_ac1(ratings(rows)).collect().item() == pytest.approx(c["expected"]["gwet_ac1"], abs=c["tolerance"])
-    assert krippendorff_alpha(ratings(rows)).collect().item() == pytest.approx(c["expected"]["krippendorff_alpha"], abs=c["tolerance"])
+    assert krippendorff_alpha(ratings(rows)).collect().item() == pytest.approx(
+        c["expected"]["krippendorff_alpha"], abs=c["tolerance"]
+    )
 
 
 def test_gwet_ac1_published_two_rater_example():
@@ -219,7 +233,9 @@ def test_gwet_ac1_is_stable_when_one_category_dominates_and_null_with_one_catego
     assert gwet_ac1(ratings([(f"i{i}", r, "A") for i in range(3) for r in "xy"])).collect().item() is None
 
 
-@pytest.mark.parametrize("probe", json.loads((CASES / "landis_koch_interpretation_bands.json").read_text())["expected"]["labels"].items())
+@pytest.mark.parametrize(
+    "probe", json.loads((CASES / "landis_koch_interpretation_bands.json").read_text())["expected"]["labels"].items()
+)
 def test_landis_koch_bands(probe):
     value, label = probe
     got = pl.select(landis_koch(pl.lit(float(value.split()[0])))).item()
@@ -250,9 +266,13 @@ def test_weighted_kappa_irr_anxiety_on_the_declared_scale_and_on_the_observed_on
     drop unused levels, which is the same as declaring only the observed categories."""
     c = case("cohen_kappa_weighted_irr_anxiety")
     rows = c["inputs"]["rows"]
-    assert weighted_kappa(rows, weights, scale=[1, 2, 3, 4, 5, 6]) == pytest.approx(c["expected"][f"{weights}_full_scale_1_to_6"], abs=1e-9)
+    assert weighted_kappa(rows, weights, scale=[1, 2, 3, 4, 5, 6]) == pytest.approx(
+        c["expected"][f"{weights}_full_scale_1_to_6"], abs=1e-9
+    )
     observed = c["inputs"]["observed_categories"]
-    assert weighted_kappa(rows, weights, scale=observed) == pytest.approx(c["expected"][f"{weights}_observed_categories_only"], abs=1e-9)
+    assert weighted_kappa(rows, weights, scale=observed) == pytest.approx(
+        c["expected"][f"{weights}_observed_categories_only"], abs=1e-9
+    )
     assert weighted_kappa(rows, None) == pytest.approx(c["expected"]["unweighted"], abs=1e-9)
 
 

@@ -11,11 +11,20 @@ from scipy.stats import bootstrap
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
-from pipeline.metrics.agreement import KRIPPENDORFF_LEVELS, count_matrices, fleiss_kappa, gwet_ac1, krippendorff_alpha, statistics
+from pipeline.metrics.agreement import (
+    KRIPPENDORFF_LEVELS,
+    count_matrices,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha,
+    statistics,
+)
 from pipeline.metrics.bootstrap import agreement_intervals
 
 
-def random_ratings(rng: np.random.Generator, n_items: int, n_raters: int, n_categories: int, missing: float) -> pl.DataFrame:
+def random_ratings(
+    rng: np.random.Generator, n_items: int, n_raters: int, n_categories: int, missing: float
+) -> pl.DataFrame:
     scale = np.sort(rng.choice(10, n_categories, replace=False)).astype(float)
     rows = [
         (f"i{i:03d}", f"r{r}", scale[rng.integers(n_categories)])
@@ -35,7 +44,9 @@ def random_ratings(rng: np.random.Generator, n_items: int, n_raters: int, n_cate
     level=st.sampled_from(KRIPPENDORFF_LEVELS),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_a_replicate_is_the_statistic_of_the_materialised_resample(n_items, n_raters, n_categories, missing, level, seed):
+def test_a_replicate_is_the_statistic_of_the_materialised_resample(
+    n_items, n_raters, n_categories, missing, level, seed
+):
     rng = np.random.default_rng(seed)
     ratings = random_ratings(rng, n_items, n_raters, n_categories, missing)
     if ratings.is_empty():
@@ -68,9 +79,13 @@ def test_a_replicate_is_the_statistic_of_the_materialised_resample(n_items, n_ra
 
 def test_fleiss_interval_agrees_with_scipy_percentile_bootstrap():
     rng = np.random.default_rng(11)
-    table = np.where(rng.random((120, 4)) < 0.7, rng.integers(0, 3, (120, 1)), rng.integers(0, 3, (120, 4)))  # agreeing raters
+    table = np.where(
+        rng.random((120, 4)) < 0.7, rng.integers(0, 3, (120, 1)), rng.integers(0, 3, (120, 4))
+    )  # agreeing raters
     ratings = pl.DataFrame(
-        [(f"i{i:03d}", f"r{r}", float(table[i, r])) for i in range(120) for r in range(4)], schema=["item", "rater", "label"], orient="row"
+        [(f"i{i:03d}", f"r{r}", float(table[i, r])) for i in range(120) for r in range(4)],
+        schema=["item", "rater", "label"],
+        orient="row",
     ).with_columns(group=pl.lit("g"))
     got = agreement_intervals(ratings, ["group"], n_resamples=4000, seed=1).row(0, named=True)
     counts = aggregate_raters(table)[0]

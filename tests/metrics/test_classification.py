@@ -15,20 +15,45 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from pipeline.metrics.classification import confusion_matrix, label_scores
 
-CASE = json.loads((Path(__file__).parent / "reference_cases" / "per_label_precision_recall_f1_sklearn_docs.json").read_text())
+CASE = json.loads(
+    (Path(__file__).parent / "reference_cases" / "per_label_precision_recall_f1_sklearn_docs.json").read_text()
+)
 
 
 def scores_frame(gt: list, predicted: list) -> pl.LazyFrame:
     return pl.LazyFrame(
-        {"project_id": "p", "task_id": [f"t{i}" for i in range(len(gt))], "annotation_id": [f"a{i}" for i in range(len(gt))],
-         "annotator": "a", "origin": "human", "control": "c",
-         "type": "choices", "answer_key": [str(x) for x in predicted], "gt_answer_key": [str(x) for x in gt]}
-    )  # fmt: skip
+        {
+            "project_id": "p",
+            "task_id": [f"t{i}" for i in range(len(gt))],
+            "annotation_id": [f"a{i}" for i in range(len(gt))],
+            "annotator": "a",
+            "origin": "human",
+            "control": "c",
+            "type": "choices",
+            "answer_key": [str(x) for x in predicted],
+            "gt_answer_key": [str(x) for x in gt],
+        }
+    )
 
 
 NO_REGION_VALUES = pl.LazyFrame(
-    schema=dict.fromkeys(["project_id", "task_id", "annotation_id", "annotator", "origin", "control", "type", "region_id", "gt_region_id", "answer_key", "gt_answer_key"], pl.String)
-)  # fmt: skip
+    schema=dict.fromkeys(
+        [
+            "project_id",
+            "task_id",
+            "annotation_id",
+            "annotator",
+            "origin",
+            "control",
+            "type",
+            "region_id",
+            "gt_region_id",
+            "answer_key",
+            "gt_answer_key",
+        ],
+        pl.String,
+    )
+)
 
 
 def per_label(gt, predicted) -> dict[str, dict]:
@@ -80,7 +105,9 @@ def test_against_scikit_learn(pairs):
 def test_expected_calibration_error_hand_computed():
     from pipeline.metrics.classification import expected_calibration_error
 
-    predictions = pl.LazyFrame({"m": "x", "confidence": [0.95, 0.95, 0.15, 0.15, 1.0], "correct": [True, False, False, False, True]})
+    predictions = pl.LazyFrame(
+        {"m": "x", "confidence": [0.95, 0.95, 0.15, 0.15, 1.0], "correct": [True, False, False, False, True]}
+    )
     got = expected_calibration_error(predictions, ["m"]).collect().row(0, named=True)
     # top bin: confidences .95, .95, 1.0 -> mean .9667, accuracy 2/3; bin 1: .15, .15 -> accuracy 0
     expected = 3 / 5 * abs(2 / 3 - (0.95 + 0.95 + 1.0) / 3) + 2 / 5 * 0.15
@@ -94,12 +121,16 @@ def test_calibration_bins_equal_scikit_learns_calibration_curve(pairs):
 
     from pipeline.metrics.classification import calibration_bins
 
-    pairs = [(c, y) for c, y in pairs if abs(c * 10 - round(c * 10)) > 1e-9 or c == 1.0]  # no confidence on an inner bin edge
+    pairs = [
+        (c, y) for c, y in pairs if abs(c * 10 - round(c * 10)) > 1e-9 or c == 1.0
+    ]  # no confidence on an inner bin edge
     if not pairs:
         return
     confidence, correct = zip(*pairs, strict=True)
     got = calibration_bins(pl.LazyFrame({"m": "x", "confidence": confidence, "correct": correct}), ["m"]).collect()
-    accuracy, mean_confidence = calibration_curve(np.array(correct, dtype=int), np.array(confidence), n_bins=10, strategy="uniform")
+    accuracy, mean_confidence = calibration_curve(
+        np.array(correct, dtype=int), np.array(confidence), n_bins=10, strategy="uniform"
+    )
     assert got["accuracy"].to_list() == pytest.approx(list(accuracy))
     assert got["mean_confidence"].to_list() == pytest.approx(list(mean_confidence))
     assert got["n_predictions"].sum() == len(pairs)

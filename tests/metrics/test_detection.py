@@ -48,22 +48,43 @@ def sequential_greedy(pairs: list[tuple[int, int, float]]) -> set[tuple[int, int
     )
 )
 def test_greedy_matching_is_the_sequential_greedy(pairs):
-    frame = pl.DataFrame(pairs, schema={"a": pl.Int64, "b": pl.Int64, "w": pl.Float64}, orient="row").with_columns(g=pl.lit(1))
+    frame = pl.DataFrame(pairs, schema={"a": pl.Int64, "b": pl.Int64, "w": pl.Float64}, orient="row").with_columns(
+        g=pl.lit(1)
+    )
     got = greedy_matches(frame, ["g"], "a", "b", "w")
     assert set(got.select("a", "b").iter_rows()) == sequential_greedy(pairs)
 
 
 def frames():
     gt = pl.DataFrame(
-        {"project_id": "p", "task_id": ["t1", "t1", "t2"], "control": ["bbox", "bbox", None], "label": ["zebra", "zebra", None],
-         "box": [1, 2, None], "x": [0.0, 50.0, None], "y": [0.0, 50.0, None], "width": [10.0, 10.0, None], "height": [10.0, 10.0, None]}
-    )  # fmt: skip
+        {
+            "project_id": "p",
+            "task_id": ["t1", "t1", "t2"],
+            "control": ["bbox", "bbox", None],
+            "label": ["zebra", "zebra", None],
+            "box": [1, 2, None],
+            "x": [0.0, 50.0, None],
+            "y": [0.0, 50.0, None],
+            "width": [10.0, 10.0, None],
+            "height": [10.0, 10.0, None],
+        }
+    )
     boxes = pl.DataFrame(
-        {"project_id": "p", "task_id": ["t1", "t1", "t1", "t2", "t1"], "annotator": ["a", "a", "a", "a", "m"],
-         "origin": ["human"] * 4 + ["model"], "control": ["bbox"] * 4 + [None], "label": ["zebra", "lion", "zebra", "zebra", None],
-         "box": [10, 11, 12, 13, None], "x": [1.0, 50.0, 80.0, 5.0, None], "y": [0.0, 50.0, 80.0, 5.0, None],
-         "width": [10.0, 10.0, 5.0, 5.0, None], "height": [10.0, 10.0, 5.0, 5.0, None], "score": None}
-    )  # fmt: skip
+        {
+            "project_id": "p",
+            "task_id": ["t1", "t1", "t1", "t2", "t1"],
+            "annotator": ["a", "a", "a", "a", "m"],
+            "origin": ["human"] * 4 + ["model"],
+            "control": ["bbox"] * 4 + [None],
+            "label": ["zebra", "lion", "zebra", "zebra", None],
+            "box": [10, 11, 12, 13, None],
+            "x": [1.0, 50.0, 80.0, 5.0, None],
+            "y": [0.0, 50.0, 80.0, 5.0, None],
+            "width": [10.0, 10.0, 5.0, 5.0, None],
+            "height": [10.0, 10.0, 5.0, 5.0, None],
+            "score": None,
+        }
+    )
     return gt, boxes.with_columns(pl.col("score").cast(pl.Float64))
 
 
@@ -79,7 +100,14 @@ def test_detection_scores_hand_computed(rule):
     assert (a[0.9]["tp"], a[0.9]["fp"], a[0.9]["fn"], a[0.9]["mismatched_label"]) == (0, 3, 1, 1)
     assert a[0.5]["n_tasks"] == 2
     m = got.filter((pl.col("annotator") == "m") & (pl.col("iou_threshold") == 0.5)).row(0, named=True)
-    assert (m["tp"], m["fp"], m["fn"], m["precision"], m["recall"], m["f1"]) == (0, 0, 2, None, 0.0, 0.0)  # drew nothing
+    assert (m["tp"], m["fp"], m["fn"], m["precision"], m["recall"], m["f1"]) == (
+        0,
+        0,
+        2,
+        None,
+        0.0,
+        0.0,
+    )  # drew nothing
 
 
 def brute_force_optimum(pairs: list[tuple[int, int, float]]) -> tuple[int, float]:
@@ -98,13 +126,17 @@ def brute_force_optimum(pairs: list[tuple[int, int, float]]) -> tuple[int, float
     return best
 
 
-PAIRS = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.floats(0.5, 1.0)), max_size=12, unique_by=lambda p: p[:2])
+PAIRS = st.lists(
+    st.tuples(st.integers(0, 4), st.integers(0, 4), st.floats(0.5, 1.0)), max_size=12, unique_by=lambda p: p[:2]
+)
 
 
 @settings(max_examples=80, deadline=None)
 @given(PAIRS)
 def test_optimal_matching_maximises_matches_then_iou(pairs):
-    frame = pl.DataFrame(pairs, schema={"a": pl.Int64, "b": pl.Int64, "w": pl.Float64}, orient="row").with_columns(g=pl.lit(1))
+    frame = pl.DataFrame(pairs, schema={"a": pl.Int64, "b": pl.Int64, "w": pl.Float64}, orient="row").with_columns(
+        g=pl.lit(1)
+    )
     got = optimal_matches(frame, ["g"], "a", "b", "w")
     assert got["a"].is_unique().all() and got["b"].is_unique().all()
     assert (got.height, round(got["w"].sum(), 9)) == brute_force_optimum(pairs)
@@ -136,7 +168,9 @@ def pycocotools_loop(pairs: list[tuple[int, int, float]]) -> set[tuple[int, int]
 @settings(max_examples=80, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(0, 6), st.integers(0, 6), st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9])), max_size=30, unique_by=lambda p: p[:2]
+        st.tuples(st.integers(0, 6), st.integers(0, 6), st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9])),
+        max_size=30,
+        unique_by=lambda p: p[:2],
     )
 )
 def test_score_ordered_matching_is_the_pycocotools_loop(pairs):
@@ -161,14 +195,20 @@ def random_detection_data(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
             for _ in range(int(rng.integers(0, 3))):
                 jitter = rng.normal(0, 3, 4)
                 other = label if rng.random() < 0.8 else f"c{rng.integers(0, 3)}"
-                det_rows.append((task, other, x + jitter[0], y + jitter[1], max(w + jitter[2], 0.5), max(h + jitter[3], 0.5)))
+                det_rows.append(
+                    (task, other, x + jitter[0], y + jitter[1], max(w + jitter[2], 0.5), max(h + jitter[3], 0.5))
+                )
         for _ in range(int(rng.integers(0, 3))):
             det_rows.append((task, f"c{rng.integers(0, 3)}", *rng.uniform(0, 80, 2), *rng.uniform(2, 30, 2)))
         gt_rows.append((task, None, None, None, None, None))
         det_rows.append((task, None, None, None, None, None))
     columns = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
-    gt = pl.DataFrame(gt_rows, schema=columns, orient="row").with_columns(project_id=pl.lit("p"), control=pl.lit("bbox"))
-    gt = gt.with_row_index("box").with_columns(box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)))
+    gt = pl.DataFrame(gt_rows, schema=columns, orient="row").with_columns(
+        project_id=pl.lit("p"), control=pl.lit("bbox")
+    )
+    gt = gt.with_row_index("box").with_columns(
+        box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64))
+    )
     dets = pl.DataFrame(det_rows, schema=columns, orient="row").with_columns(
         project_id=pl.lit("p"), control=pl.lit("bbox"), annotator=pl.lit("model-v1"), origin=pl.lit("model")
     )
@@ -190,11 +230,17 @@ def pycocotools_ap(gt: pl.DataFrame, dets: pl.DataFrame) -> dict[tuple[str, floa
         "images": [{"id": i + 1, "width": 100, "height": 100} for i in range(len(images))],
         "categories": [{"id": i, "name": label} for label, i in category.items()],
         "annotations": [
-            {"id": n + 1, "image_id": images.index(r["task_id"]) + 1, "category_id": category[r["label"]], "iscrowd": 0,
-             "bbox": [r["x"], r["y"], r["width"], r["height"]], "area": r["width"] * r["height"]}
+            {
+                "id": n + 1,
+                "image_id": images.index(r["task_id"]) + 1,
+                "category_id": category[r["label"]],
+                "iscrowd": 0,
+                "bbox": [r["x"], r["y"], r["width"], r["height"]],
+                "area": r["width"] * r["height"],
+            }
             for n, r in enumerate(gt.drop_nulls("box").sort("box").iter_rows(named=True))
         ],
-    }  # fmt: skip
+    }
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt.createIndex()
         results = [
@@ -239,11 +285,16 @@ def test_average_precision_agrees_with_pycocotools(seed):
 
 def test_average_precision_of_a_label_without_detections_is_zero_and_without_gt_is_null():
     gt, dets = random_detection_data(3)
-    gt = gt.with_columns(label=pl.when(pl.col("box") == pl.col("box").min()).then(pl.lit("only-in-gt")).otherwise("label"))
-    dets = dets.with_columns(label=pl.when(pl.col("box") == pl.col("box").min()).then(pl.lit("only-in-model")).otherwise("label"))
+    gt = gt.with_columns(
+        label=pl.when(pl.col("box") == pl.col("box").min()).then(pl.lit("only-in-gt")).otherwise("label")
+    )
+    dets = dets.with_columns(
+        label=pl.when(pl.col("box") == pl.col("box").min()).then(pl.lit("only-in-model")).otherwise("label")
+    )
     ap, _ = average_precision(gt, dets)
     by_label = {
-        r["label"]: r["ap"] for r in ap.filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all")).iter_rows(named=True)
+        r["label"]: r["ap"]
+        for r in ap.filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all")).iter_rows(named=True)
     }
     assert by_label["only-in-gt"] == 0.0 and by_label["only-in-model"] is None
 
@@ -270,23 +321,39 @@ def test_image_level_scores_agree_with_scikit_learn():
             box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)),
         )
     )
-    dets = pl.DataFrame(det_rows, schema=columns, orient="row").with_row_index("box").with_columns(
-        project_id=pl.lit("p"), control=pl.lit("bbox"), label=pl.lit("zebra"), annotator=pl.lit("m"), origin=pl.lit("model"),
-        box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)),
-        score=pl.when(pl.col("x").is_not_null()).then(pl.Series(np.round(rng.uniform(0, 1, len(det_rows)), 1))),
-    )  # fmt: skip
+    dets = (
+        pl.DataFrame(det_rows, schema=columns, orient="row")
+        .with_row_index("box")
+        .with_columns(
+            project_id=pl.lit("p"),
+            control=pl.lit("bbox"),
+            label=pl.lit("zebra"),
+            annotator=pl.lit("m"),
+            origin=pl.lit("model"),
+            box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)),
+            score=pl.when(pl.col("x").is_not_null()).then(pl.Series(np.round(rng.uniform(0, 1, len(det_rows)), 1))),
+        )
+    )
     got = image_detection_scores(gt, dets).row(0, named=True)
     truth = gt.group_by("task_id").agg(pl.col("box").is_not_null().any().alias("positive"))
     score = dets.group_by("task_id").agg(pl.col("score").max().fill_null(0.0))
     joined = truth.join(score, on="task_id").sort("task_id")
     y, s = joined["positive"].to_numpy(), joined["score"].to_numpy()
     assert got["roc_auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
-    assert got["precision"] == pytest.approx(precision_score(y, s >= 0.5)) and got["recall"] == pytest.approx(recall_score(y, s >= 0.5))
+    assert got["precision"] == pytest.approx(precision_score(y, s >= 0.5)) and got["recall"] == pytest.approx(
+        recall_score(y, s >= 0.5)
+    )
     assert (got["n_images"], got["n_positive"]) == (60, int(y.sum()))
-    wic = pl.DataFrame({"project_id": "p", "task_id": [f"t{i}" for i in range(60)], "confidence": np.round(rng.uniform(0, 1, 60), 2)})
-    with_wic = image_detection_scores(gt, dets, wic).filter(pl.col("annotator") == WHOLE_IMAGE_CLASSIFIER).row(0, named=True)
+    wic = pl.DataFrame(
+        {"project_id": "p", "task_id": [f"t{i}" for i in range(60)], "confidence": np.round(rng.uniform(0, 1, 60), 2)}
+    )
+    with_wic = (
+        image_detection_scores(gt, dets, wic).filter(pl.col("annotator") == WHOLE_IMAGE_CLASSIFIER).row(0, named=True)
+    )
     confidence = truth.join(wic, on="task_id").sort("task_id")["confidence"].to_numpy()
-    assert with_wic["roc_auc"] == pytest.approx(roc_auc_score(y, confidence), abs=1e-12) and with_wic["origin"] == "model"
+    assert (
+        with_wic["roc_auc"] == pytest.approx(roc_auc_score(y, confidence), abs=1e-12) and with_wic["origin"] == "model"
+    )
     assert with_wic["recall"] == pytest.approx(recall_score(y, confidence >= 0.5)) and with_wic["n_images"] == 60
 
 
@@ -295,7 +362,8 @@ def test_box_conflicts_name_every_box_and_what_became_of_it():
     gt, boxes = frames()
     ids = {"annotation_id": pl.lit("gt"), "item_index": pl.int_range(pl.len()).cast(pl.Int32)}
     got = box_conflicts(
-        gt.with_columns(**ids), boxes.with_columns(annotation_id=pl.col("annotator"), item_index=pl.col("box").cast(pl.Int32))
+        gt.with_columns(**ids),
+        boxes.with_columns(annotation_id=pl.col("annotator"), item_index=pl.col("box").cast(pl.Int32)),
     )
     rows = {(r["annotator"], r["kind"], r["item_index"], r["gt_item_index"]) for r in got.iter_rows(named=True)}
     assert rows == {
@@ -315,9 +383,20 @@ def test_region_conflicts_for_polygons_spans_and_keypoints():
     on a 10x10 one: 90/100), spans by characters ([0, 8) on [0, 10): 8/10), keypoints by COCO's OKS."""
 
     def region(annotation, item, control, kind, label, **shape):
-        return {"project_id": "p", "task_id": "t1", "annotation_id": annotation, "item_index": item, "control": control,
-                "type": kind, "labels": [label], "scorable": True, "coordinate_unit": "percent",
-                "original_width": 200, "original_height": 100, **shape}  # fmt: skip
+        return {
+            "project_id": "p",
+            "task_id": "t1",
+            "annotation_id": annotation,
+            "item_index": item,
+            "control": control,
+            "type": kind,
+            "labels": [label],
+            "scorable": True,
+            "coordinate_unit": "percent",
+            "original_width": 200,
+            "original_height": 100,
+            **shape,
+        }
 
     def square(x0, y0, x1, y1):
         return {"points": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]}
@@ -339,9 +418,20 @@ def test_region_conflicts_for_polygons_spans_and_keypoints():
     regions = pl.DataFrame(gt + mine, infer_schema_length=None).with_columns(
         pl.col("item_index").cast(pl.Int32), pl.col("x", "y").cast(pl.Float64), pl.col("start", "end").cast(pl.Int64)
     )
-    annotations = pl.DataFrame({"project_id": "p", "task_id": "t1", "annotation_id": ["g", "a1"], "annotator": ["lead", "a"],
-                                "origin": "human", "was_cancelled": False, "updated_at": [1, 2]})  # fmt: skip
-    ground_truth = pl.DataFrame({"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["g"], "source_task_id": ["t1"]})
+    annotations = pl.DataFrame(
+        {
+            "project_id": "p",
+            "task_id": "t1",
+            "annotation_id": ["g", "a1"],
+            "annotator": ["lead", "a"],
+            "origin": "human",
+            "was_cancelled": False,
+            "updated_at": [1, 2],
+        }
+    )
+    ground_truth = pl.DataFrame(
+        {"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["g"], "source_task_id": ["t1"]}
+    )
     gt_regions = ground_truth.lazy().join(regions.lazy(), on=["project_id", "task_id", "annotation_id"])
     got = region_conflicts(annotations.lazy(), regions.lazy(), gt_regions, ground_truth.lazy())
 
@@ -355,9 +445,15 @@ def test_region_conflicts_for_polygons_spans_and_keypoints():
         ("entities", "missing", None, 3),  # the ORG span nobody marked
         ("joints", "matched", 4, 4),
     }
-    assert rows[("outline", "matched", 0, 0)] == pytest.approx(0.9) and rows[("outline", "wrong_label", 1, 1)] == pytest.approx(1.0)
-    assert rows[("entities", "matched", 3, 2)] == pytest.approx(0.8) and rows[("joints", "matched", 4, 4)] == pytest.approx(oks)
-    assert set(got["annotator"]) == {"a"} and got.filter(pl.col("kind") == "missing")["annotation_id"].to_list() == ["a1"]
+    assert rows[("outline", "matched", 0, 0)] == pytest.approx(0.9) and rows[
+        ("outline", "wrong_label", 1, 1)
+    ] == pytest.approx(1.0)
+    assert rows[("entities", "matched", 3, 2)] == pytest.approx(0.8) and rows[
+        ("joints", "matched", 4, 4)
+    ] == pytest.approx(oks)
+    assert set(got["annotator"]) == {"a"} and got.filter(pl.col("kind") == "missing")["annotation_id"].to_list() == [
+        "a1"
+    ]
 
 
 def test_detection_confusion_has_unmatched_rows_and_columns():
@@ -369,8 +465,15 @@ def test_detection_confusion_has_unmatched_rows_and_columns():
         ("a", "(unmatched)", "zebra"): 2,  # the extra box at (80, 80) and the box on the confirmed-empty image
         ("m", "zebra", "(unmatched)"): 2,  # the model drew nothing
     }
-    scores = detection_scores(*frames(), thresholds=[0.5], rules=["hungarian"]).filter(pl.col("annotator") == "a").row(0, named=True)
-    assert scores["fp"] == cells[("a", "(unmatched)", "zebra")] and scores["mismatched_label"] == cells[("a", "zebra", "lion")]
+    scores = (
+        detection_scores(*frames(), thresholds=[0.5], rules=["hungarian"])
+        .filter(pl.col("annotator") == "a")
+        .row(0, named=True)
+    )
+    assert (
+        scores["fp"] == cells[("a", "(unmatched)", "zebra")]
+        and scores["mismatched_label"] == cells[("a", "zebra", "lion")]
+    )
     per_label = {(r["annotator"], r["label"]): r for r in label_scores(got.lazy()).collect().iter_rows(named=True)}
     zebra = per_label[("a", "zebra")]
     assert (zebra["tp"], zebra["predicted"], zebra["support"]) == (1, 3, 2)  # 3 zebra boxes drawn, 2 zebras in the GT
@@ -384,24 +487,48 @@ def test_equal_scores_rank_by_numeric_image_id_as_pycocotools():
     of the tie decides the AP (0.505 with image 2 first, 0.2525 the other way)."""
     columns = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
     common = {"project_id": pl.lit("p"), "control": pl.lit("bbox")}
-    gt = pl.DataFrame([("2", "c", 10.0, 10.0, 20.0, 20.0), ("10", "c", 10.0, 10.0, 20.0, 20.0)], schema=columns, orient="row")
+    gt = pl.DataFrame(
+        [("2", "c", 10.0, 10.0, 20.0, 20.0), ("10", "c", 10.0, 10.0, 20.0, 20.0)], schema=columns, orient="row"
+    )
     gt = gt.with_columns(**common, box=pl.Series([0, 1], dtype=pl.Int64))
-    dets = pl.DataFrame([("10", "c", 60.0, 60.0, 10.0, 10.0), ("2", "c", 10.0, 10.0, 20.0, 20.0)], schema=columns, orient="row")
+    dets = pl.DataFrame(
+        [("10", "c", 60.0, 60.0, 10.0, 10.0), ("2", "c", 10.0, 10.0, 20.0, 20.0)], schema=columns, orient="row"
+    )
     dets = dets.with_columns(
-        **common, annotator=pl.lit("m"), origin=pl.lit("model"), box=pl.Series([0, 1], dtype=pl.Int64), score=pl.lit(0.5)
+        **common,
+        annotator=pl.lit("m"),
+        origin=pl.lit("model"),
+        box=pl.Series([0, 1], dtype=pl.Int64),
+        score=pl.lit(0.5),
     )
 
     coco_gt = COCO()
     coco_gt.dataset = {
         "images": [{"id": 2, "width": 100, "height": 100}, {"id": 10, "width": 100, "height": 100}],
         "categories": [{"id": 1, "name": "c"}],
-        "annotations": [{"id": i + 1, "image_id": int(r["task_id"]), "category_id": 1, "iscrowd": 0, "area": 400.0,
-                         "bbox": [r["x"], r["y"], r["width"], r["height"]]} for i, r in enumerate(gt.iter_rows(named=True))],
-    }  # fmt: skip
+        "annotations": [
+            {
+                "id": i + 1,
+                "image_id": int(r["task_id"]),
+                "category_id": 1,
+                "iscrowd": 0,
+                "area": 400.0,
+                "bbox": [r["x"], r["y"], r["width"], r["height"]],
+            }
+            for i, r in enumerate(gt.iter_rows(named=True))
+        ],
+    }
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt.createIndex()
-        results = [{"image_id": int(r["task_id"]), "category_id": 1, "bbox": [r["x"], r["y"], r["width"], r["height"]], "score": 0.5}
-                   for r in dets.iter_rows(named=True)]  # fmt: skip
+        results = [
+            {
+                "image_id": int(r["task_id"]),
+                "category_id": 1,
+                "bbox": [r["x"], r["y"], r["width"], r["height"]],
+                "score": 0.5,
+            }
+            for r in dets.iter_rows(named=True)
+        ]
         evaluation = COCOeval(coco_gt, coco_gt.loadRes(results), "bbox")
         evaluation.evaluate()
         evaluation.accumulate()
@@ -424,7 +551,9 @@ def coco_world(seed: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
             gt_rows.append((task, label, x, y, w, h, 0.8 * w * h))
             for _ in range(int(rng.integers(0, 4))):
                 jitter = rng.normal(0, 0.08 * min(w, h), 4)
-                det_rows.append((task, label, x + jitter[0], y + jitter[1], max(w + jitter[2], 1.0), max(h + jitter[3], 1.0)))
+                det_rows.append(
+                    (task, label, x + jitter[0], y + jitter[1], max(w + jitter[2], 1.0), max(h + jitter[3], 1.0))
+                )
         if rng.random() < 0.5:  # a crowd region, and boxes inside it
             x, y, label = rng.uniform(0, 300), rng.uniform(0, 300), f"c{rng.integers(0, 2)}"
             crowd_rows.append((task, label, x, y, 150.0, 150.0, 15000.0))
@@ -436,10 +565,16 @@ def coco_world(seed: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         det_rows.append((task, None, None, None, None, None))
     geometry = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
     common = {"project_id": pl.lit("p"), "control": pl.lit("bbox")}
-    gt = pl.DataFrame(gt_rows, schema={**geometry, "area": pl.Float64}, orient="row").with_columns(**common).with_row_index("box")
+    gt = (
+        pl.DataFrame(gt_rows, schema={**geometry, "area": pl.Float64}, orient="row")
+        .with_columns(**common)
+        .with_row_index("box")
+    )
     gt = gt.with_columns(box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)))
     crowd = pl.DataFrame(crowd_rows, schema={**geometry, "area": pl.Float64}, orient="row").with_columns(**common)
-    dets = pl.DataFrame(det_rows, schema=geometry, orient="row").with_columns(**common, annotator=pl.lit("m"), origin=pl.lit("model"))
+    dets = pl.DataFrame(det_rows, schema=geometry, orient="row").with_columns(
+        **common, annotator=pl.lit("m"), origin=pl.lit("model")
+    )
     dets = dets.with_row_index("box").with_columns(
         box=pl.when(pl.col("x").is_not_null()).then(pl.col("box").cast(pl.Int64)),
         score=pl.when(pl.col("x").is_not_null()).then(pl.Series(rng.permutation(len(dets)) / len(dets) + 0.001)),
@@ -455,16 +590,26 @@ def pycocotools_evaluation(gt: pl.DataFrame, crowd: pl.DataFrame, dets: pl.DataF
         "images": [{"id": int(t), "width": 640, "height": 640} for t in sorted(set(gt["task_id"]), key=int)],
         "categories": [{"id": i, "name": label} for label, i in labels.items()],
         "annotations": [
-            {"id": n + 1, "image_id": int(r["task_id"]), "category_id": labels[r["label"]], "iscrowd": int(n >= gt["box"].count()),
-             "bbox": [r["x"], r["y"], r["width"], r["height"]], "area": r["area"]}
+            {
+                "id": n + 1,
+                "image_id": int(r["task_id"]),
+                "category_id": labels[r["label"]],
+                "iscrowd": int(n >= gt["box"].count()),
+                "bbox": [r["x"], r["y"], r["width"], r["height"]],
+                "area": r["area"],
+            }
             for n, r in enumerate(regions)
         ],
-    }  # fmt: skip
+    }
     results = [
-        {"image_id": int(r["task_id"]), "category_id": labels[r["label"]], "bbox": [r["x"], r["y"], r["width"], r["height"]],
-         "score": r["score"]}
+        {
+            "image_id": int(r["task_id"]),
+            "category_id": labels[r["label"]],
+            "bbox": [r["x"], r["y"], r["width"], r["height"]],
+            "score": r["score"],
+        }
         for r in dets.drop_nulls("box").iter_rows(named=True)
-    ]  # fmt: skip
+    ]
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt.createIndex()
         evaluation = COCOeval(coco_gt, coco_gt.loadRes(results), "bbox")
@@ -494,7 +639,10 @@ def test_coco_ap_and_recall_per_area_and_max_detections_equal_pycocotools(seed):
             continue
         assert r["ap"] == pytest.approx(precision.mean(), abs=1e-9), r
         for m, max_dets in enumerate(params.maxDets):
-            assert r[f"recall_max_{max_dets}"] == pytest.approx(theirs.eval["recall"][t, k, a, m], abs=1e-12), (r, max_dets)
+            assert r[f"recall_max_{max_dets}"] == pytest.approx(theirs.eval["recall"][t, k, a, m], abs=1e-12), (
+                r,
+                max_dets,
+            )
     summary = coco_summary(ap.lazy(), ["annotator"]).collect().row(0, named=True)
     for name, stat in zip(COCO_SUMMARY, theirs.stats, strict=True):
         assert (summary[name] is None) if stat == -1 else summary[name] == pytest.approx(stat, abs=1e-9), name
@@ -505,13 +653,28 @@ def test_a_detection_on_a_crowd_region_is_not_a_false_positive():
     the one on the crowd region (AP@.5 = 1); counting it as a false positive gave 0.5."""
     geometry = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
     common = {"project_id": pl.lit("p"), "control": pl.lit("bbox")}
-    gt = pl.DataFrame([("1", "c0", 10.0, 10.0, 50.0, 50.0)], schema=geometry, orient="row").with_columns(**common, box=pl.lit(0, pl.Int64))
-    crowd = pl.DataFrame([("1", "c0", 200.0, 200.0, 100.0, 100.0)], schema=geometry, orient="row").with_columns(**common)
-    dets = pl.DataFrame([("1", "c0", 210.0, 210.0, 30.0, 30.0), ("1", "c0", 10.0, 10.0, 50.0, 50.0)], schema=geometry, orient="row")
-    dets = dets.with_columns(**common, annotator=pl.lit("m"), origin=pl.lit("model"), box=pl.Series([0, 1]), score=pl.Series([0.9, 0.8]))
+    gt = pl.DataFrame([("1", "c0", 10.0, 10.0, 50.0, 50.0)], schema=geometry, orient="row").with_columns(
+        **common, box=pl.lit(0, pl.Int64)
+    )
+    crowd = pl.DataFrame([("1", "c0", 200.0, 200.0, 100.0, 100.0)], schema=geometry, orient="row").with_columns(
+        **common
+    )
+    dets = pl.DataFrame(
+        [("1", "c0", 210.0, 210.0, 30.0, 30.0), ("1", "c0", 10.0, 10.0, 50.0, 50.0)], schema=geometry, orient="row"
+    )
+    dets = dets.with_columns(
+        **common, annotator=pl.lit("m"), origin=pl.lit("model"), box=pl.Series([0, 1]), score=pl.Series([0.9, 0.8])
+    )
     ap, _ = average_precision(gt.with_columns(area=pl.lit(2500.0)), dets, crowd.with_columns(area=pl.lit(10000.0)))
     at_50 = ap.filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all")).row(0, named=True)
-    theirs = pycocotools_evaluation(gt.with_columns(area=pl.lit(2500.0)), crowd.with_columns(area=pl.lit(10000.0)), dets)
+    theirs = pycocotools_evaluation(
+        gt.with_columns(area=pl.lit(2500.0)), crowd.with_columns(area=pl.lit(10000.0)), dets
+    )
     assert at_50["ap"] == pytest.approx(1.0) == pytest.approx(theirs.eval["precision"][0, :, 0, 0, 2].mean())
     assert at_50["n_detections"] == 1  # the box on the crowd region is ignored
-    assert average_precision(gt, dets)[0].filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all"))["ap"].item() < 0.6
+    assert (
+        average_precision(gt, dets)[0]
+        .filter((pl.col("iou_threshold") == 0.5) & (pl.col("area_range") == "all"))["ap"]
+        .item()
+        < 0.6
+    )

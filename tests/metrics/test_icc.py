@@ -43,7 +43,9 @@ def test_every_form_and_interval_equals_pingouin(n_items, n_raters, seed):
     rng = np.random.default_rng(seed)
     table = np.round(rng.normal(0, 1, (n_items, 1)) * rng.uniform(0, 3) + rng.normal(0, 1, (n_items, n_raters)), 1)
     got = intraclass_correlation(ratings(table)).row(0, named=True)
-    long = pd.DataFrame([(i, j, v) for i, row in enumerate(table) for j, v in enumerate(row)], columns=["item", "rater", "value"])
+    long = pd.DataFrame(
+        [(i, j, v) for i, row in enumerate(table) for j, v in enumerate(row)], columns=["item", "rater", "value"]
+    )
     theirs = pingouin.intraclass_corr(long, targets="item", raters="rater", ratings="value").set_index("Type")
     for form, name in PINGOUIN_TYPE.items():
         assert got[form] == pytest.approx(theirs.loc[name, "ICC"], abs=1e-9), form
@@ -64,7 +66,9 @@ def test_raters_that_differ_between_items_give_the_one_way_forms_only():
     msb = sum(len(r) * (np.mean(r) - grand) ** 2 for r in values) / 2
     msw = sum(((np.array(r) - np.mean(r)) ** 2).sum() for r in values) / (7 - 3)
     k0 = (7 - (4 + 4 + 9) / 7) / 2
-    assert got["icc_1"] == pytest.approx((msb - msw) / (msb + (k0 - 1) * msw)) and got["icc_1k"] == pytest.approx((msb - msw) / msb)
+    assert got["icc_1"] == pytest.approx((msb - msw) / (msb + (k0 - 1) * msw)) and got["icc_1k"] == pytest.approx(
+        (msb - msw) / msb
+    )
     assert got["icc_2"] is None and got["icc_3k"] is None and "every rater" in got["icc_undefined_reason"]
 
 

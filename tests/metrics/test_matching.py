@@ -18,8 +18,10 @@ CASES = Path(__file__).parent / "reference_cases"
 
 
 def pair_iou(a, b):
-    frame = pl.DataFrame({f"{k}_a": [v] for k, v in zip(("x", "y", "width", "height"), a, strict=True)}
-                         | {f"{k}_b": [v] for k, v in zip(("x", "y", "width", "height"), b, strict=True)})  # fmt: skip
+    frame = pl.DataFrame(
+        {f"{k}_a": [v] for k, v in zip(("x", "y", "width", "height"), a, strict=True)}
+        | {f"{k}_b": [v] for k, v in zip(("x", "y", "width", "height"), b, strict=True)}
+    )
     return frame.select(box_iou()).item()
 
 

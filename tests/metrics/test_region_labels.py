@@ -11,7 +11,15 @@ import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import precision_recall_fscore_support
 
-from pipeline.contract import ANNOTATION_SCORES, ANNOTATIONS, ANSWERS, CONFUSION_MATRIX, GROUND_TRUTH, LABEL_SCORES, REGIONS
+from pipeline.contract import (
+    ANNOTATION_SCORES,
+    ANNOTATIONS,
+    ANSWERS,
+    CONFUSION_MATRIX,
+    GROUND_TRUTH,
+    LABEL_SCORES,
+    REGIONS,
+)
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.metrics import scores
 from pipeline.metrics.classification import EMPTY, UNMATCHED, confusion_matrix, label_scores
@@ -34,28 +42,54 @@ def species(choice: str) -> list[dict]:
 
 # (task, annotation, annotator, origin) -> its results
 WORK = {
-    ("t1", "gt1", "lead", "human"): [*species("zebra"), *box("g1", 0, behaviour="grazing"), *box("g2", 20, behaviour="standing"),
-                                     *box("g3", 40, behaviour="moving")],
-    ("t1", "a1", "ann", "human"): [*species("zebra"), *box("r1", 0, behaviour="grazing"),  # matched g1, same
-                                   *box("r2", 21, behaviour="grazing"),  # matched g2 (IoU 90/110), another behaviour
-                                   *box("r3", 60, behaviour="standing")],  # no GT region near it; g3 is missed
-    ("t2", "gt2", "lead", "human"): [*species("elephant"), *box("g4", 0, "elephant", behaviour="standing"),
-                                     *box("g5", 30, "elephant", behaviour="grazing")],
-    ("t2", "a2", "ann", "human"): [*species("giraffe"), *box("r4", 0, "elephant"),  # matched g4, no behaviour chosen
-                                   *box("r5", 30, "buffalo", behaviour="grazing")],  # another label: matched with nothing
+    ("t1", "gt1", "lead", "human"): [
+        *species("zebra"),
+        *box("g1", 0, behaviour="grazing"),
+        *box("g2", 20, behaviour="standing"),
+        *box("g3", 40, behaviour="moving"),
+    ],
+    ("t1", "a1", "ann", "human"): [
+        *species("zebra"),
+        *box("r1", 0, behaviour="grazing"),  # matched g1, same
+        *box("r2", 21, behaviour="grazing"),  # matched g2 (IoU 90/110), another behaviour
+        *box("r3", 60, behaviour="standing"),
+    ],  # no GT region near it; g3 is missed
+    ("t2", "gt2", "lead", "human"): [
+        *species("elephant"),
+        *box("g4", 0, "elephant", behaviour="standing"),
+        *box("g5", 30, "elephant", behaviour="grazing"),
+    ],
+    ("t2", "a2", "ann", "human"): [
+        *species("giraffe"),
+        *box("r4", 0, "elephant"),  # matched g4, no behaviour chosen
+        *box("r5", 30, "buffalo", behaviour="grazing"),
+    ],  # another label: matched with nothing
     ("t1", "m1", "detector", "model"): [*box("m1", 0)],  # a model that never gives a behaviour is not scored on it
-}  # fmt: skip
+}
 # What scoring behaviour pairs, region by region: (GT region's value, the annotation's region's value)
-EXPECTED_PAIRS = [("grazing", "grazing"), ("standing", "grazing"), ("moving", UNMATCHED), (UNMATCHED, "standing"),
-                  ("standing", EMPTY), ("grazing", UNMATCHED), (UNMATCHED, "grazing")]  # fmt: skip
+EXPECTED_PAIRS = [
+    ("grazing", "grazing"),
+    ("standing", "grazing"),
+    ("moving", UNMATCHED),
+    (UNMATCHED, "standing"),
+    ("standing", EMPTY),
+    ("grazing", UNMATCHED),
+    (UNMATCHED, "grazing"),
+]
 
 
 def frames() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
     annotations = pl.LazyFrame(
-        {"project_id": "p", "task_id": [t for t, *_ in WORK], "annotation_id": [a for _, a, *_ in WORK],
-         "annotator": [who for *_, who, _ in WORK], "origin": [o for *_, o in WORK],
-         "updated_at": datetime(2026, 1, 1, tzinfo=UTC), "was_cancelled": False}
-    )  # fmt: skip
+        {
+            "project_id": "p",
+            "task_id": [t for t, *_ in WORK],
+            "annotation_id": [a for _, a, *_ in WORK],
+            "annotator": [who for *_, who, _ in WORK],
+            "origin": [o for *_, o in WORK],
+            "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "was_cancelled": False,
+        }
+    )
     rows = [
         {"project_id": "p", "task_id": t, "annotation_id": a, "item_index": i, "scorable": True, **r}
         for (t, a, *_), results in WORK.items()
@@ -86,7 +120,9 @@ def scikit_learn(pairs: list[tuple[str, str]]) -> tuple[list[str], dict[str, dic
         for i, label in enumerate(labels)
     }
     matrix = sk_confusion(gt, predicted, labels=everything)
-    cells = {(g, l): int(matrix[i, j]) for i, g in enumerate(everything) for j, l in enumerate(everything) if matrix[i, j]}
+    cells = {
+        (g, l): int(matrix[i, j]) for i, g in enumerate(everything) for j, l in enumerate(everything) if matrix[i, j]
+    }
     return labels, per_label, cells
 
 
@@ -113,8 +149,11 @@ def test_per_region_choices_are_scored_region_by_region_against_the_matched_gt_r
     assert set(matrix.filter(behaviour)["annotator"]) == {"ann"}  # not the model, which never gives one
     assert_as_scikit_learn(per_label.filter(behaviour), matrix.filter(behaviour), EXPECTED_PAIRS)
     # the task-level answers are still counted once per annotation
-    assert_as_scikit_learn(per_label.filter(pl.col("control") == "species"), matrix.filter(pl.col("control") == "species"),
-                           [("zebra", "zebra"), ("elephant", "giraffe")])  # fmt: skip
+    assert_as_scikit_learn(
+        per_label.filter(pl.col("control") == "species"),
+        matrix.filter(pl.col("control") == "species"),
+        [("zebra", "zebra"), ("elephant", "giraffe")],
+    )
 
     # The pairs are annotation_scores' own: its behaviour score is sum(weight x same value) / max(n_a, n_b).
     got = pairs.collect()
@@ -131,7 +170,9 @@ def assert_pairs_make_the_scores(pairs: pl.DataFrame, scored: pl.DataFrame) -> N
         pairs.group_by(keys)
         .agg(
             (pl.col("weight").fill_null(0.0) * same).sum().alias("total"),
-            pl.max_horizontal(pl.col("region_id").drop_nulls().n_unique(), pl.col("gt_region_id").drop_nulls().n_unique()).alias("n"),
+            pl.max_horizontal(
+                pl.col("region_id").drop_nulls().n_unique(), pl.col("gt_region_id").drop_nulls().n_unique()
+            ).alias("n"),
             (pl.col("region_id").is_not_null() & pl.col("gt_region_id").is_not_null()).any().alias("any_matched"),
         )
         .filter("any_matched")  # annotation_scores has a row where some pair is matched
@@ -148,19 +189,31 @@ def test_the_sample_behaviour_control_is_scored_on_its_real_labels(sample_run):
     behaviour = pl.col("control") == "behaviour"
     per_label = read(LABEL_SCORES).filter(behaviour).collect()
     matrix = read(CONFUSION_MATRIX).filter(behaviour).collect()
-    assert set(per_label["label"]) == {"standing", "grazing", "moving"}  # no "(empty)": every region carries a behaviour
+    assert set(per_label["label"]) == {
+        "standing",
+        "grazing",
+        "moving",
+    }  # no "(empty)": every region carries a behaviour
     assert EMPTY not in set(matrix["gt_label"]) | set(matrix["label"])
     assert per_label["f1"].min() < 1.0 and per_label["annotator"].n_unique() == 5
 
     ground_truth, regions = read(GROUND_TRUTH), read(REGIONS)
-    pairs = scores.region_value_pairs(read(ANNOTATIONS), read(ANSWERS), regions, ground_truth, ground_truth_regions(ground_truth, regions))
+    pairs = scores.region_value_pairs(
+        read(ANNOTATIONS), read(ANSWERS), regions, ground_truth, ground_truth_regions(ground_truth, regions)
+    )
     pairs = pairs.collect()
     assert set(pairs["origin"]) == {"human"}  # the detector gives no behaviour
     for annotator, own in pairs.group_by("annotator"):
         labelled = own.with_columns(
-            gt=pl.when(pl.col("gt_region_id").is_null()).then(pl.lit(UNMATCHED)).otherwise(pl.col("gt_answer_key").fill_null(EMPTY)),
-            label=pl.when(pl.col("region_id").is_null()).then(pl.lit(UNMATCHED)).otherwise(pl.col("answer_key").fill_null(EMPTY)),
+            gt=pl.when(pl.col("gt_region_id").is_null())
+            .then(pl.lit(UNMATCHED))
+            .otherwise(pl.col("gt_answer_key").fill_null(EMPTY)),
+            label=pl.when(pl.col("region_id").is_null())
+            .then(pl.lit(UNMATCHED))
+            .otherwise(pl.col("answer_key").fill_null(EMPTY)),
         )
         mine = pl.col("annotator") == annotator[0]
-        assert_as_scikit_learn(per_label.filter(mine), matrix.filter(mine), list(zip(labelled["gt"], labelled["label"], strict=True)))
+        assert_as_scikit_learn(
+            per_label.filter(mine), matrix.filter(mine), list(zip(labelled["gt"], labelled["label"], strict=True))
+        )
     assert_pairs_make_the_scores(pairs, read(ANNOTATION_SCORES).filter(behaviour).collect())

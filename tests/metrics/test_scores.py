@@ -14,7 +14,15 @@ import polars as pl
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from pipeline.contract import AGREEMENT_MATRIX, ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, REGIONS, REVIEWS, RUN_COLUMNS, TASK_AGREEMENT
+from pipeline.contract import (
+    AGREEMENT_MATRIX,
+    ANNOTATOR_PERFORMANCE,
+    PROJECT_AGREEMENT,
+    REGIONS,
+    REVIEWS,
+    RUN_COLUMNS,
+    TASK_AGREEMENT,
+)
 from pipeline.metrics import quality, scores
 from pipeline.metrics.classification import confusion_matrix, label_scores
 
@@ -73,14 +81,18 @@ def against_gt(annotations, regions, ground_truth, answers=None):
     """scores_against_ground_truth with the GT's own regions."""
     answers = scores.answers(annotations, regions) if answers is None else answers
     return scores.with_control_weights(
-        scores.scores_against_ground_truth(annotations, answers, regions, ground_truth, own_regions(ground_truth, regions)), None
+        scores.scores_against_ground_truth(
+            annotations, answers, regions, ground_truth, own_regions(ground_truth, regions)
+        ),
+        None,
     )
 
 
 def confusion(annotations, regions, ground_truth, answers, scored):
     """confusion_matrix of `scored` (against_gt's) with the per-region values paired the same way."""
     return confusion_matrix(
-        scored, scores.region_value_pairs(annotations, answers, regions, ground_truth, own_regions(ground_truth, regions))
+        scored,
+        scores.region_value_pairs(annotations, answers, regions, ground_truth, own_regions(ground_truth, regions)),
     )
 
 
@@ -108,22 +120,34 @@ def test_choices_attached_to_a_region_are_not_task_answers():
             "labels": [["animal"]],
         }
     )
-    per_region = box.with_columns(pl.lit("label").alias("control"), pl.lit("choices").alias("type"), pl.lit(["dog"]).alias("labels"))
+    per_region = box.with_columns(
+        pl.lit("label").alias("control"), pl.lit("choices").alias("type"), pl.lit(["dog"]).alias("labels")
+    )
     got = scores.answers(annotations, pl.concat([regions, box, per_region], how="diagonal")).collect()
     assert got["answer"].to_list() == [["cat"]]
 
 
 def test_scores_against_ground_truth_skip_the_gt_annotation_itself():
-    annotations, regions = annotations_and_regions([("t1", "gt", ["cat"]), ("t1", "a", ["cat"]), ("t1", "b", None), ("t2", "a", ["dog"])])
-    ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["t1:gt"], "source_task_id": ["t1"]})
+    annotations, regions = annotations_and_regions(
+        [("t1", "gt", ["cat"]), ("t1", "a", ["cat"]), ("t1", "b", None), ("t2", "a", ["dog"])]
+    )
+    ground_truth = pl.LazyFrame(
+        {"project_id": ["p"], "task_id": ["t1"], "annotation_id": ["t1:gt"], "source_task_id": ["t1"]}
+    )
     got = against_gt(annotations, regions, ground_truth).collect().sort("annotator")
     assert got["annotator"].to_list() == ["a", "b"]  # not the GT itself, not task t2 without GT
     assert got["score"].to_list() == [1.0, 0.0]
 
 
 def test_pairwise_task_agreement_is_the_mean_over_pairs():
-    annotations, regions = annotations_and_regions([("t1", "a", ["cat"]), ("t1", "b", ["cat"]), ("t1", "c", ["dog"]), ("t2", "a", ["cat"])])
-    got = scores.pairwise_task_agreement(scores.answers(annotations, regions), annotations, regions).collect().sort("task_id")
+    annotations, regions = annotations_and_regions(
+        [("t1", "a", ["cat"]), ("t1", "b", ["cat"]), ("t1", "c", ["dog"]), ("t2", "a", ["cat"])]
+    )
+    got = (
+        scores.pairwise_task_agreement(scores.answers(annotations, regions), annotations, regions)
+        .collect()
+        .sort("task_id")
+    )
     conform(TASK_AGREEMENT, got)
     assert got["n_annotations"].to_list() == [3, 1]
     assert got["agreement"].to_list() == [pytest.approx(1 / 3), None]  # pairs ab=1, ac=0, bc=0; one annotation: null
@@ -137,11 +161,20 @@ def test_annotator_performance_against_crowdkit_gold_example():
     answers = scores.answers(annotations, regions)
     gold_tasks = list(c["inputs"]["ground_truth"])
     ground_truth = pl.LazyFrame(
-        {"project_id": "p", "task_id": gold_tasks, "annotation_id": [f"{t}:gold" for t in gold_tasks], "source_task_id": gold_tasks}
+        {
+            "project_id": "p",
+            "task_id": gold_tasks,
+            "annotation_id": [f"{t}:gold" for t in gold_tasks],
+            "source_task_id": gold_tasks,
+        }
     )
     scored = against_gt(annotations, regions, ground_truth, answers)
     performance = quality.annotator_performance(
-        annotations, NO_REVIEWS, scored, answers, label_scores(confusion(annotations, regions, ground_truth, answers, scored))
+        annotations,
+        NO_REVIEWS,
+        scored,
+        answers,
+        label_scores(confusion(annotations, regions, ground_truth, answers, scored)),
     )
     got = conform(ANNOTATOR_PERFORMANCE, performance.collect())
     workers = got.filter(pl.col("annotator") != "gold").sort("annotator")
@@ -156,9 +189,13 @@ def test_annotator_performance_against_crowdkit_gold_example():
 
 
 def test_agreement_matrix_pairs_match_scikit_learn_and_include_models():
-    rows = [(f"t{i}", "a", ["xy"[i % 2]]) for i in range(10)] + [(f"t{i}", "b", ["xy"[(i // 3) % 2]]) for i in range(10)]
+    rows = [(f"t{i}", "a", ["xy"[i % 2]]) for i in range(10)] + [
+        (f"t{i}", "b", ["xy"[(i // 3) % 2]]) for i in range(10)
+    ]
     annotations, regions = annotations_and_regions(rows)
-    model_annotations, model_regions = annotations_and_regions([(f"t{i}", "m1", ["x"]) for i in range(0, 10, 2)], origin="model")
+    model_annotations, model_regions = annotations_and_regions(
+        [(f"t{i}", "m1", ["x"]) for i in range(0, 10, 2)], origin="model"
+    )
     answers = scores.answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
     got = conform(AGREEMENT_MATRIX, quality.agreement_matrix(answers).collect())
     ab = got.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "b")).row(0, named=True)
@@ -172,7 +209,9 @@ def test_agreement_matrix_pairs_match_scikit_learn_and_include_models():
 
 
 def test_project_agreement_uses_humans_only_and_explains_nulls():
-    annotations, regions = annotations_and_regions([("t1", "a", ["x"]), ("t1", "b", ["x"]), ("t2", "a", ["x"]), ("t2", "b", ["x"])])
+    annotations, regions = annotations_and_regions(
+        [("t1", "a", ["x"]), ("t1", "b", ["x"]), ("t2", "a", ["x"]), ("t2", "b", ["x"])]
+    )
     model_annotations, model_regions = annotations_and_regions([("t1", "m", ["y"])], origin="model")
     answers = scores.answers(pl.concat([annotations, model_annotations]), pl.concat([regions, model_regions]))
     got = conform(PROJECT_AGREEMENT, quality.project_agreement(answers).collect()).row(0, named=True)
@@ -183,23 +222,34 @@ def test_project_agreement_uses_humans_only_and_explains_nulls():
 
 def test_review_queue_orders_tasks_a_reviewer_should_take_first():
     rows = [
-        ("t1", "a", ["cat"]), ("t1", "b", ["dog"]),  # has GT: never queued
-        ("t2", "a", ["cat"]), ("t2", "b", ["dog"]),  # a consensus tie
-        ("t3", "a", ["cat"]), ("t3", "b", ["cat"]), ("t3", "c", ["dog"]),  # annotators disagree
-        ("t4", "a", ["cat"]), ("t4", "b", ["cat"]),  # the model says dog
-        ("t5", "a", ["cat"]), ("t5", "b", ["cat"]),  # the model agrees, unsure
-        ("t6", "a", ["cat"]), ("t6", "b", ["cat"]),  # nothing to flag
-    ]  # fmt: skip
+        ("t1", "a", ["cat"]),
+        ("t1", "b", ["dog"]),  # has GT: never queued
+        ("t2", "a", ["cat"]),
+        ("t2", "b", ["dog"]),  # a consensus tie
+        ("t3", "a", ["cat"]),
+        ("t3", "b", ["cat"]),
+        ("t3", "c", ["dog"]),  # annotators disagree
+        ("t4", "a", ["cat"]),
+        ("t4", "b", ["cat"]),  # the model says dog
+        ("t5", "a", ["cat"]),
+        ("t5", "b", ["cat"]),  # the model agrees, unsure
+        ("t6", "a", ["cat"]),
+        ("t6", "b", ["cat"]),  # nothing to flag
+    ]
     annotations, regions = annotations_and_regions(rows)
     model_annotations, model_regions = annotations_and_regions(
         [(t, "m", ["dog" if t == "t4" else "cat"]) for t in ("t2", "t3", "t4", "t5", "t6")], origin="model"
     )
-    model_annotations = model_annotations.with_columns(score=pl.when(pl.col("task_id") == "t5").then(0.2).otherwise(0.9))
+    model_annotations = model_annotations.with_columns(
+        score=pl.when(pl.col("task_id") == "t5").then(0.2).otherwise(0.9)
+    )
     annotations = pl.concat([annotations.with_columns(score=pl.lit(None, pl.Float64)), model_annotations])
     answers = scores.answers(annotations, pl.concat([regions, model_regions]))
     tasks = annotations.select("project_id", "task_id").unique()
     ground_truth = pl.LazyFrame({"project_id": ["p"], "task_id": ["t1"]})
-    conflicts = pl.LazyFrame({"project_id": ["p"], "task_id": ["t2"], "rule": ["consensus tie: no majority, for review"]})
+    conflicts = pl.LazyFrame(
+        {"project_id": ["p"], "task_id": ["t2"], "rule": ["consensus tie: no majority, for review"]}
+    )
     agreement = scores.pairwise_task_agreement(answers, annotations, pl.concat([regions, model_regions]))
     queue = quality.review_queue(tasks, annotations, answers, agreement, ground_truth, conflicts).collect()
     assert queue.select("task_id", "priority", "reason").rows() == [
@@ -212,19 +262,31 @@ def test_review_queue_orders_tasks_a_reviewer_should_take_first():
 
 
 def test_annotator_dashboard_counts_reviews_lead_time_and_agreement_with_model_and_peers():
-    annotations, regions = annotations_and_regions([("t1", "a", ["cat"]), ("t2", "a", ["dog"]), ("t3", "a", ["cat"]), ("t1", "b", ["dog"])])
+    annotations, regions = annotations_and_regions(
+        [("t1", "a", ["cat"]), ("t2", "a", ["dog"]), ("t3", "a", ["cat"]), ("t1", "b", ["dog"])]
+    )
     annotations = annotations.with_columns(
         last_action=pl.when(pl.col("annotation_id") == "t1:a").then(pl.lit("fixed_and_accepted")),
         lead_time_s=pl.Series([10.0, 20.0, 60.0, 5.0]),
     )
     reviews = pl.LazyFrame(
-        {"project_id": "p", "task_id": ["t2", "t3"], "annotation_id": ["t2:a", "t3:a"], "review_id": ["r1", "r2"],
-         "reviewer": "lead", "accepted": [True, False], "created_at": T0, "content_hash": "h"}
-    )  # fmt: skip
+        {
+            "project_id": "p",
+            "task_id": ["t2", "t3"],
+            "annotation_id": ["t2:a", "t3:a"],
+            "review_id": ["r1", "r2"],
+            "reviewer": "lead",
+            "accepted": [True, False],
+            "created_at": T0,
+            "content_hash": "h",
+        }
+    )
     model, model_regions = annotations_and_regions([("t1", "m", ["cat"]), ("t2", "m", ["cat"])], origin="model")
     all_annotations = pl.concat([annotations, model], how="diagonal_relaxed")
     answers = scores.answers(all_annotations, pl.concat([regions, model_regions]))
-    no_gt = pl.LazyFrame(schema={"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "source_task_id": pl.String})
+    no_gt = pl.LazyFrame(
+        schema={"project_id": pl.String, "task_id": pl.String, "annotation_id": pl.String, "source_task_id": pl.String}
+    )
     empty_scores = against_gt(all_annotations, pl.concat([regions, model_regions]), no_gt, answers)
     got = quality.annotator_performance(
         all_annotations,
@@ -234,7 +296,12 @@ def test_annotator_dashboard_counts_reviews_lead_time_and_agreement_with_model_a
         label_scores(confusion(all_annotations, pl.concat([regions, model_regions]), no_gt, answers, empty_scores)),
     ).collect()
     a = got.filter(pl.col("annotator") == "a").row(0, named=True)
-    assert (a["n_accepted"], a["n_fixed_and_accepted"], a["n_rejected"], a["acceptance_score"]) == (1, 1, 1, pytest.approx(2 / 3))
+    assert (a["n_accepted"], a["n_fixed_and_accepted"], a["n_rejected"], a["acceptance_score"]) == (
+        1,
+        1,
+        1,
+        pytest.approx(2 / 3),
+    )
     assert (a["lead_time_total_s"], a["lead_time_median_s"]) == (90.0, 20.0)
     assert a["prediction_agreement"] == 0.5  # t1 cat = cat, t2 dog != cat
     assert a["annotator_agreement"] == 0.0  # t1: b said dog
@@ -255,13 +322,17 @@ def test_agreement_matrix_has_a_ground_truth_column():
         }
     )
     matrix = quality.agreement_matrix(answers, against_gt(annotations, regions, ground_truth, answers)).collect()
-    versus_gt = matrix.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "(ground truth)")).row(0, named=True)
+    versus_gt = matrix.filter((pl.col("annotator_a") == "a") & (pl.col("annotator_b") == "(ground truth)")).row(
+        0, named=True
+    )
     assert (versus_gt["n_tasks"], versus_gt["agreement"]) == (6, 0.5)
-    mirrored = matrix.filter((pl.col("annotator_a") == "(ground truth)") & (pl.col("annotator_b") == "a")).row(0, named=True)
+    mirrored = matrix.filter((pl.col("annotator_a") == "(ground truth)") & (pl.col("annotator_b") == "a")).row(
+        0, named=True
+    )
     assert mirrored["agreement"] == 0.5
-    assert matrix.filter((pl.col("annotator_a") == "gold") & (pl.col("control") == "label"))["annotator_b"].to_list() == [
-        "a"
-    ]  # not its own GT
+    assert matrix.filter((pl.col("annotator_a") == "gold") & (pl.col("control") == "label"))[
+        "annotator_b"
+    ].to_list() == ["a"]  # not its own GT
 
 
 def rating_answers(ratings: dict[str, list[int]]) -> pl.LazyFrame:
@@ -269,10 +340,17 @@ def rating_answers(ratings: dict[str, list[int]]) -> pl.LazyFrame:
     rows = [(f"t{i}", rater, None) for rater, values in ratings.items() for i in range(len(values))]
     annotations, _ = annotations_and_regions(rows)
     regions = pl.DataFrame(
-        {"project_id": "p", "task_id": [t for t, _, _ in rows], "annotation_id": [f"{t}:{a}" for t, a, _ in rows],
-         "region_id": [f"{t}:{a}" for t, a, _ in rows], "control": "quality", "type": "rating",
-         "number": [float(v) for values in ratings.values() for v in values], "scorable": True}
-    )  # fmt: skip
+        {
+            "project_id": "p",
+            "task_id": [t for t, _, _ in rows],
+            "annotation_id": [f"{t}:{a}" for t, a, _ in rows],
+            "region_id": [f"{t}:{a}" for t, a, _ in rows],
+            "control": "quality",
+            "type": "rating",
+            "number": [float(v) for values in ratings.values() for v in values],
+            "scorable": True,
+        }
+    )
     return scores.answers(annotations, pl.concat([REGIONS.empty(), regions], how="diagonal_relaxed").lazy())
 
 
@@ -282,7 +360,9 @@ def test_agreement_matrix_weighs_rating_disagreements_like_scikit_learn():
     conform(AGREEMENT_MATRIX, matrix)
     row = matrix.filter((pl.col("control") == "quality") & (pl.col("annotator_a") == "a")).row(0, named=True)
     for weights in ("linear", "quadratic"):
-        assert row[f"weighted_kappa_{weights}"] == pytest.approx(cohen_kappa_score(a, b, weights=weights, labels=[1, 2, 3, 4, 5]))
+        assert row[f"weighted_kappa_{weights}"] == pytest.approx(
+            cohen_kappa_score(a, b, weights=weights, labels=[1, 2, 3, 4, 5])
+        )
     assert row["cohen_kappa"] == pytest.approx(cohen_kappa_score(a, b))
     pooled = matrix.filter((pl.col("control") == "(all)") & (pl.col("annotator_a") == "a")).row(0, named=True)
     assert pooled["n_tasks"] == 8 and pooled["weighted_kappa_linear"] is None
@@ -293,11 +373,17 @@ def test_project_agreement_uses_ordinal_alpha_for_ratings():
     got = quality.project_agreement(rating_answers(ratings), n_resamples=200).collect().row(0, named=True)
     table = np.array([ratings[r] for r in "abc"], dtype=float)
     assert got["krippendorff_level"] == "ordinal"
-    assert got["krippendorff_alpha"] == pytest.approx(krippendorff.alpha(reliability_data=table, level_of_measurement="ordinal"))
+    assert got["krippendorff_alpha"] == pytest.approx(
+        krippendorff.alpha(reliability_data=table, level_of_measurement="ordinal")
+    )
     assert got["krippendorff_alpha_ci_low"] < got["krippendorff_alpha"] < got["krippendorff_alpha_ci_high"]
-    long = pd.DataFrame([(i, r, v) for r, values in ratings.items() for i, v in enumerate(values)], columns=["item", "rater", "value"])
+    long = pd.DataFrame(
+        [(i, r, v) for r, values in ratings.items() for i, v in enumerate(values)], columns=["item", "rater", "value"]
+    )
     theirs = pingouin.intraclass_corr(long, targets="item", raters="rater", ratings="value").set_index("Type")["ICC"]
-    assert (got["icc_1"], got["icc_2"], got["icc_3k"]) == pytest.approx((theirs["ICC(1,1)"], theirs["ICC(A,1)"], theirs["ICC(C,k)"]))
+    assert (got["icc_1"], got["icc_2"], got["icc_3k"]) == pytest.approx(
+        (theirs["ICC(1,1)"], theirs["ICC(A,1)"], theirs["ICC(C,k)"])
+    )
     assert got["icc_2_ci_low"] < got["icc_2"] < got["icc_2_ci_high"] and got["icc_undefined_reason"] is None
 
 
@@ -317,4 +403,6 @@ def test_task_agreement_distribution_matches_numpy_quantiles():
     assert pairwise["n_tasks"] == 6 and pairwise["mean"] == pytest.approx(np.mean(present))
     for q in (10, 25, 50, 75, 90):
         assert pairwise[f"p{q}"] == pytest.approx(np.quantile(present, q / 100))  # numpy's default is linear
-    assert pairwise["share_below_half"] == pytest.approx(2 / 6) and got["consensus_agreement"]["share_below_half"] == pytest.approx(2 / 6)
+    assert pairwise["share_below_half"] == pytest.approx(2 / 6) and got["consensus_agreement"][
+        "share_below_half"
+    ] == pytest.approx(2 / 6)

@@ -28,18 +28,29 @@ def region(control: str, type_: str, labels=None, region_id=None, **values) -> d
 
 def frames(a: list[dict], b: list[dict]) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     annotations = pl.LazyFrame(
-        {"project_id": "p", "task_id": "t", "annotation_id": ["A", "B"], "annotator": ["ann", "bob"], "origin": "human",
-         "updated_at": datetime(2026, 1, 1, tzinfo=UTC), "was_cancelled": False}
-    )  # fmt: skip
+        {
+            "project_id": "p",
+            "task_id": "t",
+            "annotation_id": ["A", "B"],
+            "annotator": ["ann", "bob"],
+            "origin": "human",
+            "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "was_cancelled": False,
+        }
+    )
     rows = [
         {"project_id": "p", "task_id": "t", "annotation_id": side, "item_index": i, **r}
         for side, regions in (("A", a), ("B", b))
         for i, r in enumerate(regions)
     ]
     regions = (
-        pl.concat([REGIONS.empty(), pl.DataFrame(rows, infer_schema_length=None)], how="diagonal_relaxed") if rows else REGIONS.empty()
+        pl.concat([REGIONS.empty(), pl.DataFrame(rows, infer_schema_length=None)], how="diagonal_relaxed")
+        if rows
+        else REGIONS.empty()
     )
-    return annotations, regions.with_columns(pl.col("region_id").fill_null(pl.format("{}-{}", "annotation_id", "item_index"))).lazy()
+    return annotations, regions.with_columns(
+        pl.col("region_id").fill_null(pl.format("{}-{}", "annotation_id", "item_index"))
+    ).lazy()
 
 
 def score_pair(a: list[dict], b: list[dict], label_config: pl.LazyFrame | None = None) -> dict[str, float]:
@@ -47,7 +58,9 @@ def score_pair(a: list[dict], b: list[dict], label_config: pl.LazyFrame | None =
     annotations, regions = frames(a, b)
     answers = scores.answers(annotations, regions, label_config)
     side = scores.Side(answers, regions)
-    got = scores.compare(pl.LazyFrame({"project_id": ["p"], "task_id": ["t"], "a": ["A"], "b": ["B"]}), side, side).collect()
+    got = scores.compare(
+        pl.LazyFrame({"project_id": ["p"], "task_id": ["t"], "a": ["A"], "b": ["B"]}), side, side
+    ).collect()
     return dict(zip(got["control"], got["score"], strict=True))
 
 
@@ -122,7 +135,10 @@ def test_taxonomy_scores_do_not_depend_on_the_order_rows_arrive_in():
     # A lazy input (a join, say) may give its rows in another order each time it is evaluated: a pair's
     # score must come from its own two answers whatever the order.
     pairs = pl.DataFrame(
-        [(i, SEPARATOR.join(x) or None, SEPARATOR.join(y) or None) for i, (x, y) in enumerate(product(TAXONOMY_ANSWERS, repeat=2))],
+        [
+            (i, SEPARATOR.join(x) or None, SEPARATOR.join(y) or None)
+            for i, (x, y) in enumerate(product(TAXONOMY_ANSWERS, repeat=2))
+        ],
         schema=["pair", "a", "b"],
         orient="row",
     )
@@ -165,7 +181,10 @@ def test_task_agreement_on_taxonomy_is_the_mean_of_the_hand_computed_pair_scores
     ]
     regions = pl.concat([REGIONS.empty(), pl.DataFrame(rows)], how="diagonal_relaxed").lazy()
     answers = scores.answers(annotations, regions)
-    expected = {str(task): sum(taxonomy_by_hand(given[task, x], given[task, y]) for x, y in ("AB", "AC", "BC")) / 3 for task in range(300)}
+    expected = {
+        str(task): sum(taxonomy_by_hand(given[task, x], given[task, y]) for x, y in ("AB", "AC", "BC")) / 3
+        for task in range(300)
+    }
     for _ in range(3):
         got = scores.pairwise_task_agreement(answers, annotations, regions).collect()
         assert dict(got.select("task_id", "agreement").iter_rows()) == pytest.approx(expected)
@@ -215,11 +234,15 @@ def span(start, end, label, control="ner"):
     return region(control, "labels", [label], start=start, end=end)
 
 
-@pytest.mark.parametrize("subcase", ["exact", "half_overlap", "touching", "nested", "different_label_same_span", "disjoint"])
+@pytest.mark.parametrize(
+    "subcase", ["exact", "half_overlap", "touching", "nested", "different_label_same_span", "disjoint"]
+)
 def test_span_iou_evalme_cases(subcase):
     c = json.loads((CASES / "text_span_iou_evalme.json").read_text())
     (_, _, gt), (_, _, pred) = c["inputs"]["subcases"][subcase]["rows"]
-    got = score_pair([span(pred["start"], pred["end"], pred["label"])], [span(gt["start"], gt["end"], gt["label"])])["ner"]
+    got = score_pair([span(pred["start"], pred["end"], pred["label"])], [span(gt["start"], gt["end"], gt["label"])])[
+        "ner"
+    ]
     assert got == pytest.approx(c["expected"][subcase], abs=1e-9)
 
 
@@ -313,10 +336,21 @@ def test_per_region_choices_score_with_their_region():
 
 def test_overall_score_is_the_weighted_mean_and_weight_zero_ignores_a_control():
     control_scores = pl.LazyFrame(
-        {"project_id": "p", "task_id": "t", "a": "A", "b": "B", "control": ["species", "bbox", "notes"], "score": [1.0, 0.5, 0.0]}
+        {
+            "project_id": "p",
+            "task_id": "t",
+            "a": "A",
+            "b": "B",
+            "control": ["species", "bbox", "notes"],
+            "score": [1.0, 0.5, 0.0],
+        }
     )
     weights = pl.LazyFrame({"project_id": "p", "control": ["bbox", "notes"], "weight": [3.0, 0.0]})
-    got = scores.overall(scores.with_control_weights(control_scores, weights), scores.COMPARISON).collect().row(0, named=True)
+    got = (
+        scores.overall(scores.with_control_weights(control_scores, weights), scores.COMPARISON)
+        .collect()
+        .row(0, named=True)
+    )
     assert got["score"] == pytest.approx((1.0 + 3 * 0.5) / 4) and got["n_controls"] == 2
     unweighted = scores.overall(scores.with_control_weights(control_scores, None), scores.COMPARISON)
     assert unweighted.collect()["score"].item() == pytest.approx(0.5)
@@ -324,14 +358,25 @@ def test_overall_score_is_the_weighted_mean_and_weight_zero_ignores_a_control():
 
 def test_task_agreement_pairwise_mean_and_consensus_share():
     annotations = pl.LazyFrame(
-        {"project_id": "p", "task_id": "t", "annotation_id": ["A", "B", "C"], "annotator": ["a", "b", "c"], "origin": "human",
-         "updated_at": datetime(2026, 1, 1, tzinfo=UTC), "was_cancelled": False}
-    )  # fmt: skip
+        {
+            "project_id": "p",
+            "task_id": "t",
+            "annotation_id": ["A", "B", "C"],
+            "annotator": ["a", "b", "c"],
+            "origin": "human",
+            "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "was_cancelled": False,
+        }
+    )
     rows = [
         {"project_id": "p", "task_id": "t", "annotation_id": x, "item_index": 0, "region_id": x, **box(s)}
         for x, s in (("A", 0.0), ("B", 0.0), ("C", 5.0))
     ]
     regions = pl.concat([REGIONS.empty(), pl.DataFrame(rows)], how="diagonal_relaxed").lazy()
-    got = scores.pairwise_task_agreement(scores.answers(annotations, regions), annotations, regions).collect().row(0, named=True)
+    got = (
+        scores.pairwise_task_agreement(scores.answers(annotations, regions), annotations, regions)
+        .collect()
+        .row(0, named=True)
+    )
     # pairs: AB = 1, AC = BC = 1/3
     assert got["agreement"] == pytest.approx((1 + 2 / 3) / 3) and got["consensus_agreement"] == pytest.approx(1 / 3)

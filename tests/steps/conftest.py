@@ -46,14 +46,20 @@ class Project:
             **options,
         )
         # As the warehouse writes a project's rows: conformed to the contract, the project's only.
-        written = {t: t.conform(f.lazy()).filter(pl.col("project_id") == self.project).collect() for t, f in result.tables.items()}
+        written = {
+            t: t.conform(f.lazy()).filter(pl.col("project_id") == self.project).collect()
+            for t, f in result.tables.items()
+        }
         self.tables.update(written)
         return result
 
     def resolve(self, policy: Policy = Policy(), overrides: Path | None = None, at: datetime = T0) -> GroundTruthStep:
         """The GT step on the tables as they are; a version the step publishes is kept."""
         self.runs += 1
-        frames = {t.name: self.tables[t].lazy() for t in (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, LABEL_CONFIG, QUARANTINE)}
+        frames = {
+            t.name: self.tables[t].lazy()
+            for t in (SOURCE_FILES, TASKS, ANNOTATIONS, REGIONS, REVIEWS, LABEL_CONFIG, QUARANTINE)
+        }
         step = next_ground_truth(
             self.project,
             policy,

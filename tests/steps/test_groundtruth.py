@@ -32,7 +32,10 @@ def test_the_first_resolution_publishes_version_0(project, tmp_path):
     step = project.resolve()
     assert step.passed and step.published is step.candidate and step.current is step.published
     assert step.published.version == 0 and step.previous is None
-    assert step.ground_truth.select("task_id", "annotation_id", "version", "gt_version").rows() == [("1", "1", 0, 0), ("2", "3", 0, 0)]
+    assert step.ground_truth.select("task_id", "annotation_id", "version", "gt_version").rows() == [
+        ("1", "1", 0, 0),
+        ("2", "3", 0, 0),
+    ]
     assert step.ground_truth.columns == list(GROUND_TRUTH.columns)
     assert step.info == {"run_id": "run-2", "changes": 2, "schema_changes": [], "sources": [str(tmp_path / "v1.json")]}
     assert step.messages == [Message("info", "ground truth version 0 of project 1: 2 change(s)")]
@@ -59,7 +62,12 @@ def test_a_new_version_only_when_the_gt_changed(project, tmp_path):
     assert same.ground_truth.equals(first.ground_truth)
     assert same.history.equals(first.history) and same.changes.is_empty()
     figures = same.figures(gt_version_path="v0")
-    assert (figures["gt_version"], figures["changes"], figures["gt_version_path"], figures["changes_set"]) == (0, 0, "v0", 0)
+    assert (figures["gt_version"], figures["changes"], figures["gt_version_path"], figures["changes_set"]) == (
+        0,
+        0,
+        "v0",
+        0,
+    )
 
     two_tasks(project, tmp_path, "v2.json", gt=(2,))  # task 1's GT moves to annotation 2, task 2 loses its GT
     moved = project.resolve(at=T1)
@@ -99,40 +107,59 @@ def test_the_gate_blocks_an_unpublishable_version(project, tmp_path):
     """An override making a cancelled annotation GT: the candidate fails the publication check, nothing is
     published, core.ground_truth stays as it was and the run says why."""
     project.ingest(
-        write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, cancelled=True)])])
+        write_export(
+            tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, cancelled=True)])]
+        )
     )
     assert project.resolve().published.version == 0
     overrides = tmp_path / "overrides.yaml"
-    append_override(overrides, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="test")
+    append_override(
+        overrides, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="test"
+    )
 
     blocked = project.resolve(overrides=overrides, at=T1)
     assert blocked.candidate is not None and blocked.candidate.version == 1
     assert not blocked.passed and blocked.published is None and [v.version for v in project.versions] == [0]
     assert blocked.problems.height == 1
-    assert "expect_column_values_to_be_in_set on annotation_state (annotation_state=cancelled)" in blocked.problems["problem"].item()
-    assert blocked.messages == [Message("error", "ground truth of project 1 not published: 1 problem(s); version stays 0")]
+    assert (
+        "expect_column_values_to_be_in_set on annotation_state (annotation_state=cancelled)"
+        in blocked.problems["problem"].item()
+    )
+    assert blocked.messages == [
+        Message("error", "ground truth of project 1 not published: 1 problem(s); version stays 0")
+    ]
     assert blocked.current.version == 0 and blocked.ground_truth["annotation_id"].to_list() == ["1"]
     assert blocked.changes.is_empty() and blocked.info == {}
     assert blocked.history.height == 1  # version 0's change only
 
 
 def test_a_blocked_first_version_leaves_no_version(project, tmp_path):
-    project.ingest(write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, cancelled=True)])]))
+    project.ingest(
+        write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, cancelled=True)])])
+    )
     overrides = tmp_path / "overrides.yaml"
-    append_override(overrides, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="test")
+    append_override(
+        overrides, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="test"
+    )
     blocked = project.resolve(overrides=overrides)
     assert not blocked.passed and blocked.current is None and project.versions == []
-    assert blocked.messages == [Message("error", "ground truth of project 1 not published: 1 problem(s); version stays none yet")]
+    assert blocked.messages == [
+        Message("error", "ground truth of project 1 not published: 1 problem(s); version stays none yet")
+    ]
     assert blocked.history.is_empty() and blocked.ground_truth.is_empty()
 
 
 def test_only_the_projects_overrides_apply(project, tmp_path):
     two_tasks(project, tmp_path)
     overrides = tmp_path / "overrides.yaml"
-    append_override(overrides, project="2", task="1", action="set", annotation="2", author="qa@example.org", reason="other project")
+    append_override(
+        overrides, project="2", task="1", action="set", annotation="2", author="qa@example.org", reason="other project"
+    )
     assert project.resolve(overrides=overrides).ground_truth["annotation_id"].to_list() == ["1", "3"]
 
-    append_override(overrides, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="tighter")
+    append_override(
+        overrides, project="1", task="1", action="set", annotation="2", author="qa@example.org", reason="tighter"
+    )
     step = project.resolve(overrides=overrides, at=T1)
     assert step.published.version == 1
     assert step.changes.select("task_id", "change", "annotation_id", "method", "decided_by").rows() == [
@@ -156,7 +183,10 @@ def test_no_gt_at_all_is_no_version(project, tmp_path):
 
 
 def test_two_flags_on_a_task_are_a_conflict(project, tmp_path):
-    flags = [ls_annotation(10, ground_truth=True, updated_at="2026-01-02T00:00:00Z"), ls_annotation(11, ground_truth=True)]
+    flags = [
+        ls_annotation(10, ground_truth=True, updated_at="2026-01-02T00:00:00Z"),
+        ls_annotation(11, ground_truth=True),
+    ]
     project.ingest(write_export(tmp_path / "v1.json", [ls_task(1, flags)]))
     step = project.resolve()
     assert step.conflicts.select("task_id", "chosen_annotation_id").rows() == [("1", "10")]
@@ -165,7 +195,9 @@ def test_two_flags_on_a_task_are_a_conflict(project, tmp_path):
 
 def test_a_quarantined_gt_candidate_is_named_in_the_conflicts(project, tmp_path):
     bad = ls_annotation(11, user=2, ground_truth=True) | {"lead_time": -5.0}
-    project.ingest(write_export(tmp_path / "v1.json", [ls_task(1, [bad, ls_annotation(12, user=3, ground_truth=True)])]))
+    project.ingest(
+        write_export(tmp_path / "v1.json", [ls_task(1, [bad, ls_annotation(12, user=3, ground_truth=True)])])
+    )
     step = project.resolve()
     assert step.ground_truth["annotation_id"].to_list() == ["12"]
     conflict = step.conflicts.row(0, named=True)

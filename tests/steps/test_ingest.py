@@ -25,7 +25,9 @@ TOTALS = [
 
 
 def test_a_new_file_fills_every_core_table_and_the_ledger_last(project, tmp_path):
-    export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)])])
+    export = write_export(
+        tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)])]
+    )
     result = project.ingest(export)
     assert list(result.tables) == list(INGESTED)  # the order of the commits: the ledger last
     assert result.files.select("source_file", "format", "project_id", "records_read", "run_id").rows() == [
@@ -37,7 +39,9 @@ def test_a_new_file_fills_every_core_table_and_the_ledger_last(project, tmp_path
     assert project.tables[TASKS]["task_id"].to_list() == ["1"]
     assert sorted(project.tables[ANNOTATIONS]["annotation_id"]) == ["1", "2"]
     assert project.tables[SOURCE_FILES].height == 1 and project.tables[QUARANTINE].is_empty()
-    assert result.messages == [Message("info", f"{export}: label-studio-json, 3 records read = 3 accepted + 0 quarantined")]
+    assert result.messages == [
+        Message("info", f"{export}: label-studio-json, 3 records read = 3 accepted + 0 quarantined")
+    ]
 
 
 def test_a_file_already_ingested_is_skipped_and_nothing_is_rewritten(project, tmp_path):
@@ -49,7 +53,9 @@ def test_a_file_already_ingested_is_skipped_and_nothing_is_rewritten(project, tm
     assert again.tables == {}  # with no new file nothing is rewritten
     assert again.files.is_empty() and again.files_given == 1 and again.files_skipped == 1
     assert again.totals == dict(zip(TOTALS, [0, 1, 0, 0, 0, 0], strict=True))
-    assert again.messages == [Message("info", f"{export}: already ingested for project 1 (sha256 {digest[:12]}), skipped")]
+    assert again.messages == [
+        Message("info", f"{export}: already ingested for project 1 (sha256 {digest[:12]}), skipped")
+    ]
     assert again.files_markdown == "_no new file: every source was already ingested_"
 
     copy = shutil.copy(export, tmp_path / "same-bytes-other-name.json")  # a file is known by its bytes, not its name
@@ -98,7 +104,8 @@ def test_records_read_are_accepted_or_quarantined(project, tmp_path):
 
 def test_a_file_of_other_projects_is_left_for_their_runs(tmp_path):
     both = write_export(
-        tmp_path / "both.json", [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}]
+        tmp_path / "both.json",
+        [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}],
     )
     other = Project(tmp_path / "30", project="30")
     result = other.ingest(both)
@@ -108,15 +115,20 @@ def test_a_file_of_other_projects_is_left_for_their_runs(tmp_path):
 
 def test_a_file_of_two_projects_is_counted_by_its_first_project_only(tmp_path):
     both = write_export(
-        tmp_path / "both.json", [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}]
+        tmp_path / "both.json",
+        [ls_task(1, [ls_annotation(1)], project=10), ls_task(2, [ls_annotation(2)], project=20), {"id": None}],
     )
     ten, twenty = Project(tmp_path / "10", project="10"), Project(tmp_path / "20", project="20")
     first, second = ten.ingest(both), twenty.ingest(both)
     counts = ["project_id", "project_ids", "records_read", "records_accepted", "records_quarantined"]
     assert first.files.select(counts).rows() == [("10", ["10", "20"], 5, 4, 1)]
     assert second.files.select(counts).rows() == [("20", ["10", "20"], 0, 0, 0)]
-    assert ten.tables[QUARANTINE].height == 1 and twenty.tables[QUARANTINE].is_empty()  # once, with the file's first project
-    assert ten.tables[TASKS]["project_id"].to_list() == ["10"] and twenty.tables[TASKS]["project_id"].to_list() == ["20"]
+    assert (
+        ten.tables[QUARANTINE].height == 1 and twenty.tables[QUARANTINE].is_empty()
+    )  # once, with the file's first project
+    assert ten.tables[TASKS]["project_id"].to_list() == ["10"] and twenty.tables[TASKS]["project_id"].to_list() == [
+        "20"
+    ]
 
 
 def test_sources_apply_in_order_and_the_newest_snapshot_wins(project, tmp_path):
@@ -130,7 +142,9 @@ def test_sources_apply_in_order_and_the_newest_snapshot_wins(project, tmp_path):
 
 def test_exports_reusing_task_ids_with_other_data_are_reported(project, tmp_path):
     def export(name: str, image: str) -> Path:
-        tasks = [ls_task(t, [ls_annotation(10 * t, user=2)]) | {"data": {"image": f"{image}_{t}.jpg"}} for t in (1, 2, 3)]
+        tasks = [
+            ls_task(t, [ls_annotation(10 * t, user=2)]) | {"data": {"image": f"{image}_{t}.jpg"}} for t in (1, 2, 3)
+        ]
         return write_export(tmp_path / f"{name}.json", tasks)
 
     first, second = export("lab-a", "zebras"), export("lab-b", "lions")
@@ -163,10 +177,14 @@ def test_messages_are_said_as_they_come_and_kept_in_order(project, tmp_path):
     known = write_export(tmp_path / "known.json", [ls_task(1, [ls_annotation(1)])])
     project.ingest(known)
     heard: list[Message] = []
-    result = project.ingest(known, write_export(tmp_path / "new.json", [ls_task(2, [ls_annotation(2)]), {"id": None}]), log=heard.append)
+    result = project.ingest(
+        known, write_export(tmp_path / "new.json", [ls_task(2, [ls_annotation(2)]), {"id": None}]), log=heard.append
+    )
     assert heard == result.messages
     assert [m.level for m in heard] == ["info", "info", "warning"]
-    assert heard[0].text.startswith(f"{known}: already ingested") and heard[2].text.startswith(f"{tmp_path / 'new.json'} ")
+    assert heard[0].text.startswith(f"{known}: already ingested") and heard[2].text.startswith(
+        f"{tmp_path / 'new.json'} "
+    )
 
 
 def test_a_scout_folder_and_coco_predictions(tmp_path):
@@ -177,7 +195,9 @@ def test_a_scout_folder_and_coco_predictions(tmp_path):
     scout = Project(tmp_path / "scout", project="survey")
     result = scout.ingest(folder)  # the folder: the images CSV is read with its annotations CSV
     assert result.files_given == 1
-    assert result.files.select("format", "records_read", "records_quarantined").rows() == [("scout-annotations-csv", 11, 1)]
+    assert result.files.select("format", "records_read", "records_quarantined").rows() == [
+        ("scout-annotations-csv", 11, 1)
+    ]
     assert scout.tables[QUARANTINE]["locator"].to_list() == ["line 7 (task t2, image IMG_002.JPG)"]
 
     coco = Project(tmp_path / "coco", project="val2026")

@@ -41,7 +41,10 @@ def test_stamped_carries_the_greatest_gt_version_of_its_inputs():
     assert steps.gt_version_of(scored, older, rows) == 4
     assert steps.gt_version_of(rows) is None and steps.gt_version_of() is None
     out = steps.stamped(rows, "run-9", scored, older).collect()
-    assert out.schema["gt_version"] == pl.Int64 and out.select("gt_version", "run_id").rows() == [(4, "run-9"), (4, "run-9")]
+    assert out.schema["gt_version"] == pl.Int64 and out.select("gt_version", "run_id").rows() == [
+        (4, "run-9"),
+        (4, "run-9"),
+    ]
     unscored = steps.stamped(rows, "run-9").collect()
     assert unscored.schema["gt_version"] == pl.Int64 and unscored["gt_version"].to_list() == [None, None]
 
@@ -50,16 +53,33 @@ def test_stamped_carries_the_greatest_gt_version_of_its_inputs():
 def scored(project, tmp_path):
     """Three annotators on two tasks, GT published: the project's frames, its GT rows and answers."""
     tasks = [
-        ls_task(1, [ls_annotation(1, user=1, ground_truth=True), ls_annotation(2, user=2), ls_annotation(3, user=3, choice="dog")]),
         ls_task(
-            2, [ls_annotation(4, user=1, choice="dog", ground_truth=True), ls_annotation(5, user=2, choice="dog"), ls_annotation(6, user=3)]
+            1,
+            [
+                ls_annotation(1, user=1, ground_truth=True),
+                ls_annotation(2, user=2),
+                ls_annotation(3, user=3, choice="dog"),
+            ],
         ),
-        ls_task(3, [ls_annotation(7, user=1), ls_annotation(8, user=2, choice="dog"), ls_annotation(9, user=3, choice="dog")]),
+        ls_task(
+            2,
+            [
+                ls_annotation(4, user=1, choice="dog", ground_truth=True),
+                ls_annotation(5, user=2, choice="dog"),
+                ls_annotation(6, user=3),
+            ],
+        ),
+        ls_task(
+            3,
+            [ls_annotation(7, user=1), ls_annotation(8, user=2, choice="dog"), ls_annotation(9, user=3, choice="dog")],
+        ),
     ]
     project.ingest(write_export(tmp_path / "export.json", tasks))
     step = project.resolve()
     frames = {t.name: project.tables[t].lazy() for t in (TASKS, ANNOTATIONS, REGIONS, LABEL_CONFIG)}
-    answers = steps.answers(frames["annotations"], frames["regions"], frames["label_config"], run_id="run-q").collect().lazy()
+    answers = (
+        steps.answers(frames["annotations"], frames["regions"], frames["label_config"], run_id="run-q").collect().lazy()
+    )
     return frames, step.ground_truth.lazy(), answers
 
 
@@ -88,7 +108,9 @@ def test_steps_of_several_tables_give_them_in_order(scored):
     consensus = dict(steps.consensus_labels(answers, ground_truth, run_id="run-q"))
     assert list(consensus) == [CONSENSUS_LABELS, ANNOTATOR_CONFUSION]
     assert consensus[CONSENSUS_LABELS].select("task_id").collect()["task_id"].to_list() == ["3"]  # the task without GT
-    assert stamps(consensus[CONSENSUS_LABELS]) == {(0, "run-q")} and stamps(consensus[ANNOTATOR_CONFUSION]) == {(None, "run-q")}
+    assert stamps(consensus[CONSENSUS_LABELS]) == {(0, "run-q")} and stamps(consensus[ANNOTATOR_CONFUSION]) == {
+        (None, "run-q")
+    }
 
 
 def test_detection_tables_in_the_order_they_are_written(tmp_path):
