@@ -344,9 +344,11 @@ def report(results: list[dict], command: str) -> str:
     lines = [
         "# End-to-end benchmark",
         "",
-        f"`python -m bench.e2e {command}` on this 2-core, 24 GB machine. gtq computes"
-        " every table, check and the report; the scripts compute a few numbers (each held to"
-        f" {SCRIPT_MEMORY_GB} GB of address space). Peak RSS: gtq's process and its parsing helpers. Ratio: the method's time / gtq's.",
+        (
+            f"`python -m bench.e2e {command}` on this 2-core, 24 GB machine. gtq computes every table, check and the"
+            f" report; the scripts compute a few numbers (each held to {SCRIPT_MEMORY_GB} GB of address space). Peak"
+            " RSS: gtq's process and its parsing helpers. Ratio: the method's time / gtq's."
+        ),
         "",
         "| tasks | file MB | method | seconds | peak RSS MB | ratio to gtq | same numbers |",
         "|---|---|---|---|---|---|---|",
@@ -358,7 +360,8 @@ def report(results: list[dict], command: str) -> str:
             run = r.get(name)
             if run is None:
                 lines.append(
-                    f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | | | | not run (--gtq-only): json.load cannot hold a file of this size in 20 GB |"
+                    f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | | | | not run (--gtq-only): json.load cannot"
+                    " hold a file of this size in 20 GB |"
                 )
                 continue
             if run["failed"]:
@@ -370,7 +373,8 @@ def report(results: list[dict], command: str) -> str:
                     else ("yes (Fleiss, alpha, accuracy, every kappa)" if not problems else "; ".join(problems))
                 )
             lines.append(
-                f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | {run['seconds']:.1f} | {run['rss_mb']:,.0f} | {run['seconds'] / base:.2f} | {same} |"
+                f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | {run['seconds']:.1f} | {run['rss_mb']:,.0f} |"
+                f" {run['seconds'] / base:.2f} | {same} |"
             )
     lines += ["", "## gtq's time by Dagster step (seconds, share of the steps' total, peak RSS MB during the step)", ""]
     for r in results:

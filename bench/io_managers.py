@@ -1,8 +1,8 @@
 """Benchmark three IO managers storing a partitioned Polars asset (gtq's core.regions shape) as Delta tables.
 
-  python -m bench.io_managers all [N ...]                 every case, one subprocess each, sequentially (the driver)
-  python -m bench.io_managers run   CASE N ROOT           one materialization (timed, in a child; RSS read by the driver)
-  python -m bench.io_managers check CASE N ROOT           row order of the read-back upstream + bytes on disk (not timed)
+  python -m bench.io_managers all [N ...]               every case, one subprocess each, sequentially (the driver)
+  python -m bench.io_managers run   CASE N ROOT         one materialization (timed, in a child; RSS read by the driver)
+  python -m bench.io_managers check CASE N ROOT         row order of the read-back upstream + bytes on disk (not timed)
 
 CASE: a = dagster-deltalake-polars DeltaLakePolarsIOManager
       b = dagster-polars PolarsDeltaIOManager

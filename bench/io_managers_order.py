@@ -1,6 +1,7 @@
 """How often do the two write paths keep row order? Repeat the managers' delta-rs calls on the same frame.
 (a) write_deltalake(reader of df.to_arrow(), partition_by) as dagster-deltalake does (first write: no predicate;
-    later: predicate); (b) DataFrame.write_delta(..., delta_write_options={partition_by, predicate}) as dagster-polars."""
+    later: predicate); (b) DataFrame.write_delta(..., delta_write_options={partition_by, predicate}) as
+    dagster-polars."""
 
 import json
 import shutil

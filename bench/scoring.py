@@ -350,7 +350,8 @@ def measure(method: str, data: Path) -> dict:
         return {"method": method, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
     result = {"method": method, **json.loads(done.stdout.strip().splitlines()[-1])}
     print(
-        f"  {method}: {result['seconds']:.2f} s (first call {result['cold_seconds']:.2f} s), {result['peak_rss_mb']:,.0f} MB",
+        f"  {method}: {result['seconds']:.2f} s (first call {result['cold_seconds']:.2f} s),"
+        f" {result['peak_rss_mb']:,.0f} MB",
         flush=True,
     )
     return result
@@ -366,7 +367,10 @@ def agreement(what: str, gtq: dict, reference: dict, data: Path) -> str:
     theirs = pl.read_parquet(data / f"out-{reference['method']}-{what}.parquet")
     if what == "kappa":
         joined = mine.join(theirs, on=["rater_a", "rater_b"], suffix="_ref")
-        return f"{joined.height} pairs, max |difference| {(joined['cohen_kappa'] - joined['cohen_kappa_ref']).abs().max():.1e}"
+        return (
+            f"{joined.height} pairs, max |difference|"
+            f" {(joined['cohen_kappa'] - joined['cohen_kappa_ref']).abs().max():.1e}"
+        )
     if what == "tp":
         return (
             "same true positives"
@@ -434,7 +438,10 @@ def main() -> None:
         raw.write_text(json.dumps(results))
 
     lines = [
-        "| metric | gtq s (first call) | gtq peak MB | reference | reference s (first call) | reference peak MB | speed-up warm (first call) | floor | agreement |",
+        (
+            "| metric | gtq s (first call) | gtq peak MB | reference | reference s (first call) | reference peak MB |"
+            " speed-up warm (first call) | floor | agreement |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     reference_total = reference_cold = 0.0
@@ -442,39 +449,50 @@ def main() -> None:
         gtq, reference = results[gtq_name], results[reference_name]
         if "error" in gtq or "error" in reference:
             lines.append(
-                f"| {what} | | | {reference_name} | error: {gtq.get('error') or reference.get('error')} | | | {floor}x | |"
+                f"| {what} | | | {reference_name} | error: {gtq.get('error') or reference.get('error')} | | | {floor}x"
+                " | |"
             )
             continue
         if what != "tp":
             reference_total += reference["seconds"]
             reference_cold += reference["cold_seconds"]
         lines.append(
-            f"| {gtq_name.removeprefix('gtq ')} | {gtq['seconds']:.2f} ({gtq['cold_seconds']:.2f}) | {gtq['peak_rss_mb']:,.0f} | {reference_name} |"
-            f" {reference['seconds']:.2f} ({reference['cold_seconds']:.2f}) |"
-            f" {reference['peak_rss_mb']:,.0f} | {reference['seconds'] / gtq['seconds']:.1f}x ({reference['cold_seconds'] / gtq['cold_seconds']:.1f}x) | {floor}x |"
-            f" {agreement(what, gtq, reference, data)} |"
+            f"| {gtq_name.removeprefix('gtq ')} | {gtq['seconds']:.2f} ({gtq['cold_seconds']:.2f}) |"
+            f" {gtq['peak_rss_mb']:,.0f} | {reference_name} | {reference['seconds']:.2f}"
+            f" ({reference['cold_seconds']:.2f}) | {reference['peak_rss_mb']:,.0f} |"
+            f" {reference['seconds'] / gtq['seconds']:.1f}x ({reference['cold_seconds'] / gtq['cold_seconds']:.1f}x) |"
+            f" {floor}x | {agreement(what, gtq, reference, data)} |"
         )
     together = results["gtq all label metrics"]
     if "error" not in together:
         lines.append(
-            f"| all label metrics together | {together['seconds']:.2f} ({together['cold_seconds']:.2f}) | {together['peak_rss_mb']:,.0f} | the five references, summed |"
-            f" {reference_total:.2f} ({reference_cold:.2f}) | | {reference_total / together['seconds']:.1f}x ({reference_cold / together['cold_seconds']:.1f}x) | 10x | as above |"
+            f"| all label metrics together | {together['seconds']:.2f} ({together['cold_seconds']:.2f}) |"
+            f" {together['peak_rss_mb']:,.0f} | the five references, summed | {reference_total:.2f}"
+            f" ({reference_cold:.2f}) | | {reference_total / together['seconds']:.1f}x"
+            f" ({reference_cold / together['cold_seconds']:.1f}x) | 10x | as above |"
         )
     big = results.get("gtq box matching (big)")
     if big and "error" not in big:
         lines.append(
-            f"| box matching at {args.big_images:,} images | {big['seconds']:.2f} ({big['cold_seconds']:.2f}) | {big['peak_rss_mb']:,.0f} | | | | | < 3,000 MB | |"
+            f"| box matching at {args.big_images:,} images | {big['seconds']:.2f} ({big['cold_seconds']:.2f}) |"
+            f" {big['peak_rss_mb']:,.0f} | | | | | < 3,000 MB | |"
         )
     report = "\n".join(
         [
             "# Scoring benchmark",
             "",
-            f"`python -m bench.scoring --tasks {args.tasks} --images {args.images} --big-images {args.big_images}` on {os.cpu_count()} cores:"
-            f" {args.tasks:,} tasks x {PER_TASK} annotators from a pool of {POOL}, {CLASSES} classes ({args.tasks * PER_TASK:,} ratings);"
-            f" {args.images:,} images with about 4 GT boxes and {PER_TASK} annotators' copies. Each method in a fresh process.",
-            "Each method runs in its process once cold, then warm (best of three when a call takes under 5 s). Times are the warm"
-            " time and, in brackets, the first call, which also pays one-time costs (thread pools, the allocator's first page faults)."
-            " Speed-up: the reference's time / gtq's time, warm and (first call). Floor: the ratio the issue asks for. Peak MB covers all calls.",
+            (
+                f"`python -m bench.scoring --tasks {args.tasks} --images {args.images} --big-images {args.big_images}`"
+                f" on {os.cpu_count()} cores: {args.tasks:,} tasks x {PER_TASK} annotators from a pool of {POOL},"
+                f" {CLASSES} classes ({args.tasks * PER_TASK:,} ratings); {args.images:,} images with about 4 GT boxes"
+                f" and {PER_TASK} annotators' copies. Each method in a fresh process."
+            ),
+            (
+                "Each method runs in its process once cold, then warm (best of three when a call takes under 5 s)."
+                " Times are the warm time and, in brackets, the first call, which also pays one-time costs (thread"
+                " pools, the allocator's first page faults). Speed-up: the reference's time / gtq's time, warm and"
+                " (first call). Floor: the ratio the issue asks for. Peak MB covers all calls."
+            ),
             "",
             *lines,
             "",

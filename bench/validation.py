@@ -87,7 +87,10 @@ def main() -> None:
     lines = [
         "# Validation benchmark",
         "",
-        f"`python -m bench.validation --annotations {args.annotations}` on 2 cores; peak RSS of the process {peak_mb:,.0f} MB.",
+        (
+            f"`python -m bench.validation --annotations {args.annotations}` on 2 cores; peak RSS of the process"
+            f" {peak_mb:,.0f} MB."
+        ),
         "",
         "| step | rows | seconds | seconds per million rows |",
         "|---|---|---|---|",

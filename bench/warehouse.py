@@ -118,11 +118,17 @@ def write_results(rows: list[dict]) -> None:
     lines = [
         "# Shared-warehouse benchmark",
         "",
-        "One small project (2 tasks) run with `gtq run` in a fresh process, timed from the command's start to its exit,",
+        (
+            "One small project (2 tasks) run with `gtq run` in a fresh process, timed from the command's start to its"
+            " exit,"
+        ),
         "in warehouses that also hold copies of the bundled sample project (300 tasks, every table). Produced by",
         "`.venv/bin/python -m bench.warehouse` on this 2-core machine.",
         "",
-        "| other projects | warehouse MB | first run s | re-run s (nothing new) | first run vs fewest | re-run vs fewest |",
+        (
+            "| other projects | warehouse MB | first run s | re-run s (nothing new) | first run vs fewest | re-run vs"
+            " fewest |"
+        ),
         "|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

@@ -29,6 +29,7 @@ tasks = pq.read_table(f"{versions}/{latest}/ground_truth.parquet")  # pyarrow
 print(f"version 0: {first['task_id'].n_unique()} tasks with GT; latest (version {latest}): {tasks.num_rows}")
 print(
     duckdb.sql(
-        f"SELECT method, count(*) AS tasks FROM '{versions}/{latest}/ground_truth.parquet' GROUP BY method ORDER BY method"
+        f"SELECT method, count(*) AS tasks FROM '{versions}/{latest}/ground_truth.parquet' GROUP BY method ORDER BY"
+        " method"
     ).fetchall()
 )  # DuckDB

@@ -313,7 +313,8 @@ ANSWERS = quality_table(
         "answer_number": pl.Float64,
         "value_range": pl.Float64,
     },
-    "What each submitted annotation or prediction answered per task-level control: choices, taxonomy, rating, number, datetime, textarea (empty list: nothing).",
+    "What each submitted annotation or prediction answered per task-level control: choices, taxonomy, rating, number,"
+    " datetime, textarea (empty list: nothing).",
 )
 
 ANNOTATION_SCORES = quality_table(
@@ -333,7 +334,8 @@ ANNOTATION_SCORES = quality_table(
         "gt_answer_key": pl.String,
         "repaired": pl.Int64,
     },
-    "Each annotation and prediction scored against the task's GT per control (every answer and region type), in [0, 1].",
+    "Each annotation and prediction scored against the task's GT per control (every answer and region type), in [0,"
+    " 1].",
 )
 
 ANNOTATOR_PERFORMANCE = quality_table(
@@ -420,7 +422,8 @@ ANNOTATOR_DAILY = quality_table(
         "n_scored": pl.Int64,
         "accuracy": pl.Float64,
     },
-    "The trend per annotator or model and UTC day of the last update (null: undated), in annotator_performance's units: the days add up to its totals.",
+    "The trend per annotator or model and UTC day of the last update (null: undated), in annotator_performance's units:"
+    " the days add up to its totals.",
 )
 
 AGREEMENT_MATRIX = quality_table(
@@ -436,7 +439,8 @@ AGREEMENT_MATRIX = quality_table(
         "weighted_kappa_linear": pl.Float64,
         "weighted_kappa_quadratic": pl.Float64,
     },
-    "Every ordered pair of participants (annotators, model versions, '(ground truth)') per categorical control and '(all)', over shared tasks.",
+    "Every ordered pair of participants (annotators, model versions, '(ground truth)') per categorical control and"
+    " '(all)', over shared tasks.",
 )
 
 LABEL_SCORES = quality_table(
@@ -454,8 +458,8 @@ LABEL_SCORES = quality_table(
         "recall": pl.Float64,
         "f1": pl.Float64,
     },
-    "Per annotator or model, classification control and label: precision, recall and F1 against GT (a per-region control"
-    " region by region, against the GT region each is matched with).",
+    "Per annotator or model, classification control and label: precision, recall and F1 against GT (a per-region"
+    " control region by region, against the GT region each is matched with).",
 )
 
 CONFUSION_MATRIX = quality_table(
@@ -469,8 +473,9 @@ CONFUSION_MATRIX = quality_table(
         "label": pl.String,
         "count": pl.Int64,
     },
-    "Long confusion matrix per annotator or model and categorical or box control (a per-region control counts each region"
-    " against the GT region it is matched with): '(empty)' is a blank answer, '(unmatched)' a box or region without a match.",
+    "Long confusion matrix per annotator or model and categorical or box control (a per-region control counts each"
+    " region against the GT region it is matched with): '(empty)' is a blank answer, '(unmatched)' a box or region"
+    " without a match.",
 )
 
 DETECTION_SCORES = quality_table(
@@ -491,7 +496,8 @@ DETECTION_SCORES = quality_table(
         "recall": pl.Float64,
         "f1": pl.Float64,
     },
-    "Boxes of each annotator and model against the GT boxes: one-to-one matches (hungarian, greedy, coco) at IoU 0.5:0.05:0.95.",
+    "Boxes of each annotator and model against the GT boxes: one-to-one matches (hungarian, greedy, coco) at IoU"
+    " 0.5:0.05:0.95.",
 )
 
 _AP_KEYS = {
@@ -515,8 +521,9 @@ AVERAGE_PRECISION = quality_table(
         "recall_max_10": pl.Float64,
         "recall_max_100": pl.Float64,
     },
-    "COCO average precision and recall (1, 10, 100 boxes per image and label) of each scored participant (models) per box"
-    " control, label, IoU threshold and area range (all, small, medium, large), as pycocotools; null without GT boxes.",
+    "COCO average precision and recall (1, 10, 100 boxes per image and label) of each scored participant (models) per"
+    " box control, label, IoU threshold and area range (all, small, medium, large), as pycocotools; null without GT"
+    " boxes.",
 )
 
 REGION_CONFLICTS = quality_table(
@@ -536,15 +543,16 @@ REGION_CONFLICTS = quality_table(
         "gt_label": pl.String,
         "iou": pl.Float64,
     },
-    "CVAT's conflict list: each region of an annotator or model and each GT region (boxes, polygons, spans, keypoints) at"
-    " IoU 0.5 (keypoints: object keypoint similarity 0.5; optimal matching): matched, wrong_label (the geometry matches under"
-    " another label), extra (no GT match) or missing (a GT region left unmatched).",
+    "CVAT's conflict list: each region of an annotator or model and each GT region (boxes, polygons, spans, keypoints)"
+    " at IoU 0.5 (keypoints: object keypoint similarity 0.5; optimal matching): matched, wrong_label (the geometry"
+    " matches under another label), extra (no GT match) or missing (a GT region left unmatched).",
 )
 
 PRECISION_RECALL_CURVE = quality_table(
     "precision_recall_curve",
     {**_AP_KEYS, "recall": pl.Float64, "precision": pl.Float64},
-    "COCO's interpolated precision at the 101 recall points 0, 0.01, ..., 1, per participant, control, label and IoU threshold.",
+    "COCO's interpolated precision at the 101 recall points 0, 0.01, ..., 1, per participant, control, label and IoU"
+    " threshold.",
 )
 
 IMAGE_DETECTION_SCORES = quality_table(
@@ -564,7 +572,8 @@ IMAGE_DETECTION_SCORES = quality_table(
         "recall": pl.Float64,
         "roc_auc": pl.Float64,
     },
-    "Scout's whole-image evaluation: images with a GT box are positive; the largest box score calls an image (>= 0.5), ROC AUC over images.",
+    "Scout's whole-image evaluation: images with a GT box are positive; the largest box score calls an image (>= 0.5),"
+    " ROC AUC over images.",
 )
 
 TASK_AGREEMENT = quality_table(
@@ -576,7 +585,8 @@ TASK_AGREEMENT = quality_table(
         "agreement": pl.Float64,
         "consensus_agreement": pl.Float64,
     },
-    "Label Studio's task agreement over pairs of human annotations: mean pair score (pairwise) and share of pairs >= 0.5 (consensus).",
+    "Label Studio's task agreement over pairs of human annotations: mean pair score (pairwise) and share of pairs >="
+    " 0.5 (consensus).",
 )
 
 TASK_AGREEMENT_DISTRIBUTION = quality_table(
@@ -593,7 +603,8 @@ TASK_AGREEMENT_DISTRIBUTION = quality_table(
         "p90": pl.Float64,
         "share_below_half": pl.Float64,
     },
-    "The spread of task agreement over a project's tasks: mean, quantiles and share below 0.5, per measure (pairwise, consensus).",
+    "The spread of task agreement over a project's tasks: mean, quantiles and share below 0.5, per measure (pairwise,"
+    " consensus).",
 )
 
 PROJECT_AGREEMENT = quality_table(
@@ -625,8 +636,9 @@ PROJECT_AGREEMENT = quality_table(
         "icc_undefined_reason": pl.String,
         "undefined_reason": pl.String,
     },
-    "Agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1 with seeded 95% bootstrap"
-    " intervals; for ratings and numbers the six intraclass correlations (Shrout & Fleiss) with their 95% F intervals.",
+    "Agreement per project and control: generalised Fleiss' kappa, Krippendorff's alpha, Gwet's AC1 with seeded 95%"
+    " bootstrap intervals; for ratings and numbers the six intraclass correlations (Shrout & Fleiss) with their 95% F"
+    " intervals.",
 )
 
 CONSENSUS_LABELS = quality_table(
@@ -670,7 +682,8 @@ REVIEW_QUEUE = quality_table(
         "model_disagreement": pl.Float64,
         "model_score": pl.Float64,
     },
-    "Tasks without GT in the order a reviewer should take them: consensus ties, low agreement, model disagreement, low confidence.",
+    "Tasks without GT in the order a reviewer should take them: consensus ties, low agreement, model disagreement, low"
+    " confidence.",
 )
 
 ALL_TABLES: tuple[Table, ...] = (

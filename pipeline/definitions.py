@@ -1,6 +1,7 @@
 """The one place where gtq's assets, checks, resources, jobs and schedules meet.
 
-Flow (one way): ingest -> ground truth -> validate (checks) -> score -> publish (Delta tables partitioned by project, GT versions, DuckDB views).
+Flow (one way): ingest -> ground truth -> validate (checks) -> score -> publish (Delta tables partitioned by project,
+GT versions, DuckDB views).
 """
 
 from __future__ import annotations

@@ -96,10 +96,15 @@ def explain_annotator(store, project: str, annotator: str) -> Explanation:
         .collect()
     )
     lines = [
-        f"project {project}, {row['origin']} {annotator}: accuracy {_number(row['accuracy'])} over {row['n_scored']} scored annotation(s)",
+        (
+            f"project {project}, {row['origin']} {annotator}: accuracy {_number(row['accuracy'])} over"
+            f" {row['n_scored']} scored annotation(s)"
+        ),
         f"  from quality.annotator_performance, scored against GT version {row['gt_version']} by run {row['run_id']}",
-        f"  = the mean of the {rows.height} overall score(s) below (quality.annotation_scores: each annotation's control"
-        f" scores, weighted); mean {_number(rows['overall'].mean())}",
+        (
+            f"  = the mean of the {rows.height} overall score(s) below (quality.annotation_scores: each annotation's"
+            f" control scores, weighted); mean {_number(rows['overall'].mean())}"
+        ),
         *_files(store, project, rows),
     ]
     return Explanation(lines, rows)
@@ -131,7 +136,10 @@ def explain_task(store, project: str, task: str) -> Explanation:
     gt = decision.row(0, named=True) if not decision.is_empty() else None
     lines = [
         f"project {project}, task {task}: from {source['source_file']} (sha256 {source['content_hash']})",
-        f"  GT: annotation {gt['gt_annotation_id']} ({gt['gt_decision']}); from {gt['gt_source_file']} (sha256 {gt['gt_content_hash']})"
+        (
+            f"  GT: annotation {gt['gt_annotation_id']} ({gt['gt_decision']}); from {gt['gt_source_file']} (sha256"
+            f" {gt['gt_content_hash']})"
+        )
         if gt
         else "  GT: none (no rule decided this task; see core.ground_truth_conflicts and quality.review_queue)",
         *(
@@ -151,7 +159,10 @@ def _files(store, project: str, rows: pl.DataFrame) -> list[str]:
         set(rows["gt_content_hash"].drop_nulls()) if "gt_content_hash" in rows.columns else set()
     )
     return [
-        f"  file {f['source_file']} (sha256 {f['content_hash']}, {f['format']}): ingested {f['ingested_at']:%Y-%m-%d %H:%M} by run {f['run_id']}"
+        (
+            f"  file {f['source_file']} (sha256 {f['content_hash']}, {f['format']}): ingested"
+            f" {f['ingested_at']:%Y-%m-%d %H:%M} by run {f['run_id']}"
+        )
         for f in files.filter(pl.col("content_hash").is_in(sorted(hashes))).iter_rows(named=True)
     ]
 

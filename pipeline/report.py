@@ -196,11 +196,12 @@ def render(data: ReportData, project_id: str, people: People, label_studio_url: 
     title = f"gtq quality report: project {html.escape(project_id)}"
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join(f'<section id="{key}"><h2>{heading}</h2>{content}</section>' for key, heading, content in sections)
+    version = data.gt_version if data.gt_version is not None else "none yet"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>{STYLE}</style>
 <script>{get_plotlyjs()}</script></head>
-<body><header><h1>{title}</h1><p>GT version {data.gt_version if data.gt_version is not None else "none yet"} · written {created}</p>
+<body><header><h1>{title}</h1><p>GT version {version} · written {created}</p>
 {_people_note(tables[ANNOTATOR_PERFORMANCE], people, project_id)}
 <nav>{" · ".join(f'<a href="#{key}">{heading}</a>' for key, heading, _ in sections)}</nav></header>
 {body}
@@ -371,7 +372,10 @@ def _key_figures(tables: dict[Table, pl.DataFrame], gt_version: int | None) -> t
         FIGURE_NAMES[k]: v for k, v in key_figures(tables).items()
     }
     shown = "".join(
-        f'<div class="figure">{html.escape(k)}<b>{"n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else v}</b></div>'
+        (
+            f'<div class="figure">{html.escape(k)}<b>'
+            f"{'n/a' if v is None else f'{v:.3f}' if isinstance(v, float) else v}</b></div>"
+        )
         for k, v in figures.items()
     )
     return "figures", "Key figures", f'<div class="figures">{shown}</div>'
@@ -427,13 +431,19 @@ def _people_note(performance: pl.DataFrame, people: People, project_id: str) -> 
     if not unnamed:
         return ""
     how = (
-        f"To name them, run <code>gtq report --project {html.escape(project_id)} --people FILE</code>, FILE a CSV with the header"
-        f" <code>{','.join(PEOPLE_COLUMNS)}</code> and one row per annotator id."
+        f"To name them, run <code>gtq report --project {html.escape(project_id)} --people FILE</code>, FILE a CSV with"
+        f" the header <code>{','.join(PEOPLE_COLUMNS)}</code> and one row per annotator id."
     )
     if len(unnamed) == humans.len():
-        return f'<p class="notice" id="people-note">Annotators are shown by their ids: this report was written without names. {how}</p>'
+        return (
+            '<p class="notice" id="people-note">Annotators are shown by their ids: this report was written without'
+            f" names. {how}</p>"
+        )
     missing = ", ".join(html.escape(a) for a in unnamed)
-    return f'<p class="notice" id="people-note">No name in the people file for {len(unnamed)} of {humans.len()} annotators: {missing}. {how}</p>'
+    return (
+        f'<p class="notice" id="people-note">No name in the people file for {len(unnamed)} of {humans.len()}'
+        f" annotators: {missing}. {how}</p>"
+    )
 
 
 AGREEMENT_COLUMNS = (
@@ -564,8 +574,8 @@ def _agreement_trend(runs: pl.DataFrame, tasks: pl.DataFrame, days: pl.DataFrame
                         "arrayminus": errors["minus"].to_list(),
                     },
                     customdata=series.select("run_id", f"{column}_ci_low", f"{column}_ci_high", band(value)).rows(),
-                    hovertemplate=f"{control}: {name} %{{y:.3f}} [%{{customdata[1]:.2f}}, %{{customdata[2]:.2f}}], %{{customdata[3]}}"
-                    "<br>run %{customdata[0]}<extra></extra>",
+                    hovertemplate=f"{control}: {name} %{{y:.3f}} [%{{customdata[1]:.2f}}, %{{customdata[2]:.2f}}],"
+                    " %{customdata[3]}<br>run %{customdata[0]}<extra></extra>",
                 )
             )
         lowest = min(0.0, rows[f"{column}_ci_low"].min() or 0.0, rows[column].min())
@@ -824,7 +834,10 @@ def _review_queue(queue: pl.DataFrame, project_id: str, label_studio_url: str | 
     note = (
         ""
         if label_studio_url
-        else '<p class="empty">set the Label Studio URL (--label-studio-url or GTQ_LABEL_STUDIO_URL) to link each task</p>'
+        else (
+            '<p class="empty">set the Label Studio URL (--label-studio-url or GTQ_LABEL_STUDIO_URL) to link each'
+            " task</p>"
+        )
     )
     heading = f"Review queue (the {min(REVIEW_ROWS, queue.height)} most urgent of {queue.height})"
     return "review-queue", heading, _table_html(top, REVIEW_QUEUE, links) + note

@@ -41,7 +41,8 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
 
 
 def _projects(path) -> list[str]:
-    """The file's projects; none for a file that is no export (`gtq run` names it; the inbox waits for a new version)."""
+    """The file's projects; none for a file that is no export (`gtq run` names it; the inbox waits for a new
+    version)."""
     try:
         return projects_of(path)
     except BadRecord:

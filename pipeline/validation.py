@@ -476,17 +476,20 @@ DERIVED_COLUMNS = {
         "points_min": "the smallest coordinate of a polygon's points",
         "points_max": "the largest coordinate of a polygon's points",
         "polygon_area": "the area a polygon encloses, a self-intersecting one's once repaired as scoring repairs it"
-        " (`similarity.polygon_measures`: a bow-tie has the area of its two triangles); 0 when its points are collinear or repeat",
-        "polygon_repaired": "whether a polygon's ring crosses itself, so that it is scored as shapely's make_valid repairs it",
-        "label_outside_config": "the first label or choice the control's labeling config does not allow (taxonomy: a path"
-        " not in its tree); null when all are allowed or the control has no config",
+        " (`similarity.polygon_measures`: a bow-tie has the area of its two triangles); 0 when its points are collinear"
+        " or repeat",
+        "polygon_repaired": "whether a polygon's ring crosses itself, so that it is scored as shapely's make_valid"
+        " repairs it",
+        "label_outside_config": "the first label or choice the control's labeling config does not allow (taxonomy: a"
+        " path not in its tree); null when all are allowed or the control has no config",
         "scale_min": "the lowest value the control's config allows (Rating: 1, Number: min)",
         "scale_max": "the highest value the control's config allows (Rating: maxRating, Number: max)",
-        "condition_unmet": "for a conditional control (visibleWhen), how its condition failed: the label of the region it"
-        " is attached to, or the choice of the control it depends on; null when met or unconditional",
+        "condition_unmet": "for a conditional control (visibleWhen), how its condition failed: the label of the region"
+        " it is attached to, or the choice of the control it depends on; null when met or unconditional",
     },
     "core.ground_truth": {
-        "annotation_state": "what the GT annotation is among its source task's annotations: submitted, cancelled, prediction, or missing",
+        "annotation_state": "what the GT annotation is among its source task's annotations: submitted, cancelled,"
+        " prediction, or missing",
     },
 }
 

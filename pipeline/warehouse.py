@@ -85,17 +85,19 @@ class Warehouse:
         self.root = self.storage.location("")
         if self.storage.is_local() and {"[", "]"} & set(str(self.root)):
             raise WarehouseError(
-                f"{self.root}: Delta Lake (delta-rs) cannot open a folder whose path holds '[' or ']'; choose another folder"
+                f"{self.root}: Delta Lake (delta-rs) cannot open a folder whose path holds '[' or ']'; choose another"
+                " folder"
             )
         if self.storage.exists("parquet") and not self.storage.names("tables"):
             raise WarehouseError(
-                f"{self.root} was written by an early gtq (one Parquet file per table, a global Delta GT) that cannot be"
-                " converted. Run your exports into a new warehouse folder (`gtq run --source ... --warehouse NEW`)."
+                f"{self.root} was written by an early gtq (one Parquet file per table, a global Delta GT) that cannot"
+                " be converted. Run your exports into a new warehouse folder (`gtq run --source ... --warehouse"
+                " NEW`)."
             )
         if not migrating and any(self.storage.names(f"projects/{p}/commits") for p in self.storage.names("projects")):
             raise WarehouseError(
-                f"{self.root} is in the layout of gtq before Delta tables (per-project commit files). Convert it once, keeping"
-                f" every GT version and the quality history: gtq migrate --warehouse {self.root}"
+                f"{self.root} is in the layout of gtq before Delta tables (per-project commit files). Convert it once,"
+                f" keeping every GT version and the quality history: gtq migrate --warehouse {self.root}"
             )
 
     # -- layout -----------------------------------------------------------------------------------------
@@ -507,7 +509,10 @@ def _create_view(con: duckdb.DuckDBPyConnection, table: Table, empty: Path, file
 
     parts = [f"SELECT * FROM read_parquet([{listed([empty])}])"]
     parts += [
-        f"SELECT *, {_sql_string(project)} AS {PARTITION} FROM read_parquet([{listed(paths)}], union_by_name = true, hive_partitioning = false)"
+        (
+            f"SELECT *, {_sql_string(project)} AS {PARTITION} FROM read_parquet([{listed(paths)}], union_by_name ="
+            " true, hive_partitioning = false)"
+        )
         for project, paths in files.items()
     ]
     columns = ", ".join(f'"{c}"' for c in table.columns)

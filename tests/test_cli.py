@@ -356,9 +356,9 @@ def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path
     err = capsys.readouterr().err
     assert f"{notes}: not an export gtq can read: unrecognised export format" in err
     assert (
-        f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated"
-        in err
-    )
+        f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was"
+        " truncated"
+    ) in err
     store = Warehouse(warehouse)
     assert store.projects() == ["1"] and store.read(GROUND_TRUTH).height == 1
 
@@ -482,10 +482,15 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
         "gtq run: 1 project(s) in 2.0 s, warehouse /wh/",
         "project 7 (Dagster run r1):",
         "  ingest: 1 new file(s), 2 already ingested; records read 5 = accepted 4 + quarantined 1",
-        "  WARNING: 3 task(s) replaced by a snapshot whose task data differs (two exports reusing project and task ids? namespace"
-        " them: --source NAME=PATH); --verbose lists them",
+        (
+            "  WARNING: 3 task(s) replaced by a snapshot whose task data differs (two exports reusing project and task"
+            " ids? namespace them: --source NAME=PATH); --verbose lists them"
+        ),
         "    a.json [label-studio-json]: read 5 = accepted 4 + quarantined 1",
-        "  ground truth: 2 task(s), project version none yet; this run 0 change(s) (set 0, replaced 0, unset 0, edited 0)",
+        (
+            "  ground truth: 2 task(s), project version none yet; this run 0 change(s) (set 0, replaced 0, unset 0,"
+            " edited 0)"
+        ),
         "  checks: 1 passed, 2 failed: expectations_annotations, publishable_ground_truth",
         "  quality report: /wh/reports/7.html",
         "  tables written (the project's rows): core.tasks (2), quality.answers (0)",

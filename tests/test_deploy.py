@@ -202,7 +202,10 @@ from dagster_k8s.container_context import K8sContainerContext
 
 config, _ = dagster_instance_config(sys.argv[1])  # the whole file against the instance's schema
 classes, rejected = {}, {}
-for key in ("scheduler", "schedule_storage", "run_launcher", "run_storage", "event_log_storage", "run_coordinator", "compute_logs"):
+for key in (
+    "scheduler", "schedule_storage", "run_launcher", "run_storage", "event_log_storage", "run_coordinator",
+    "compute_logs",
+):
     section = config[key]
     klass = class_from_code_pointer(section["module"], section["class"])
     result = validate_config(klass.config_type(), section.get("config") or {})

@@ -95,11 +95,13 @@ def test_sample_run_scores_rank_the_careless_annotator_last(sample_run):
     _, store = sample_run
     with duckdb.connect(str(store.duckdb_path), read_only=True) as con:
         ranking = con.execute(
-            "SELECT annotator FROM quality.annotator_performance WHERE origin = 'human' AND n_scored > 0 ORDER BY accuracy"
+            "SELECT annotator FROM quality.annotator_performance WHERE origin = 'human' AND n_scored > 0 ORDER BY"
+            " accuracy"
         ).fetchall()
         assert ranking[0][0] == "eli@wildlife.example"
         kappa = con.execute(
-            "SELECT fleiss_kappa, krippendorff_alpha, fleiss_kappa_ci_low, fleiss_kappa_ci_high FROM quality.project_agreement WHERE control = 'species'"
+            "SELECT fleiss_kappa, krippendorff_alpha, fleiss_kappa_ci_low, fleiss_kappa_ci_high FROM"
+            " quality.project_agreement WHERE control = 'species'"
         ).fetchone()
         assert 0.3 < kappa[0] < 0.9 and 0.3 < kappa[1] < 0.9
         assert (
@@ -189,7 +191,10 @@ def test_a_broken_file_fails_alone(tmp_path):
     (tmp_path / "gt").mkdir()
     result = execute([broken, good], store.root, groundtruth=tmp_path / "gt", instance=in_memory())
     assert result.unreadable == [
-        f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data was truncated"
+        (
+            f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data"
+            " was truncated"
+        )
     ]
     assert store.projects() == ["1"] and store.read(QUARANTINE).is_empty() and store.read(GROUND_TRUTH).height == 1
     files = store.read(SOURCE_FILES)
@@ -335,7 +340,8 @@ def test_labels_outside_the_labeling_config_are_quarantined_by_name(tmp_path):
         tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])]
     )
     (tmp_path / "proj.xml").write_text(
-        '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice value="dog"/></Choices></View>'
+        '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice'
+        ' value="dog"/></Choices></View>'
     )
     store = Warehouse(tmp_path / "wh")
     run_ok([export], store.root)

@@ -178,7 +178,8 @@ def test_every_rule_catches_its_violation_and_keeps_the_rest(tmp_path):
         reason = reasons.pop(str(violating["id"]))
         assert reason.startswith(f"expectations/{suite}.json: ") and expectation in reason and value in reason, reason
     assert list(reasons) == ["120"] and reasons["120"].startswith(
-        "expectations/core.annotations.json: expect_compound_columns_to_be_unique on project_id, annotation_id (project_id=1, annotation_id=120)"
+        "expectations/core.annotations.json: expect_compound_columns_to_be_unique on project_id, annotation_id"
+        " (project_id=1, annotation_id=120)"
     )
     assert sorted(rejected.filter(pl.col("annotation_id") == "120")["task_id"]) == [
         "50",
@@ -267,8 +268,10 @@ def test_pixel_boxes_end_inside_their_image(tmp_path):
     export = read_export(path, tmp_path / "staging")
     rejected = screen([export.frames]).rejected_from(export.content_hash)
     assert rejected["reason"].to_list() == [
-        "expectations/core.regions.json: expect_column_pair_values_a_to_be_greater_than_b on original_width, right"
-        " (original_width=100, right=110.0)"
+        (
+            "expectations/core.regions.json: expect_column_pair_values_a_to_be_greater_than_b on original_width, right"
+            " (original_width=100, right=110.0)"
+        )
     ]
 
 
@@ -294,8 +297,8 @@ def test_a_quarantined_ground_truth_candidate_is_a_conflict_until_a_valid_versio
         and conflict["candidate_annotation_ids"] == ["11"]
     )
     assert conflict["rule"] == (
-        "GT candidate 11 quarantined, expectations/core.regions.json: expect_column_values_to_be_null on label_outside_config"
-        " (label_outside_config=tiger)"
+        "GT candidate 11 quarantined, expectations/core.regions.json: expect_column_values_to_be_null on"
+        " label_outside_config (label_outside_config=tiger)"
     )
     assert store.read(ANNOTATION_SCORES).filter(pl.col("task_id") == "2")["annotation_id"].unique().to_list() == ["22"]
 

@@ -1,4 +1,5 @@
-"""The warehouse's storage promises, without Dagster: Delta tables partitioned by project, the DuckDB file of views, paths as data."""
+"""The warehouse's storage promises, without Dagster: Delta tables partitioned by project, the DuckDB file of views,
+paths as data."""
 
 from __future__ import annotations
 

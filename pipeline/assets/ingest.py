@@ -20,8 +20,8 @@ from pipeline.steps.ingest import INGESTED, ingest_new_files, origin_counts
 class IngestConfig(dg.Config):
     sources: list[str] = Field(
         default_factory=list,
-        description="Export files or folders of exports, applied in this order; NAME=PATH puts the projects of PATH in a"
-        " namespace (project 1 becomes NAME:1). Empty: the inbox folder.",
+        description="Export files or folders of exports, applied in this order; NAME=PATH puts the projects of PATH in"
+        " a namespace (project 1 becomes NAME:1). Empty: the inbox folder.",
     )
 
 

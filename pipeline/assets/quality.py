@@ -175,8 +175,8 @@ def detection_scores(
     tasks: pl.LazyFrame,
 ):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
-    recall and F1 per matching rule at IoU 0.5:0.95; the conflict list of every region (boxes, polygons, spans, keypoints) at
-    IoU 0.5; COCO AP and precision-recall curves of scored boxes;
+    recall and F1 per matching rule at IoU 0.5:0.95; the conflict list of every region (boxes, polygons, spans,
+    keypoints) at IoU 0.5; COCO AP and precision-recall curves of scored boxes;
     and Scout's whole-image evaluation (with its whole-image classifier's confidence, when the export has it)."""
     yield from outputs(steps.detection_scores(annotations, regions, ground_truth, tasks, run_id=context.run_id))
 

@@ -52,8 +52,8 @@ def screening_check_specs() -> list[dg.AssetCheckSpec]:
             name=f"expectations_{table.name}",
             asset=asset_key(table),
             description=_description(table, suite)
-            + " Run before use on the rows of the run's new files: a row failing a critical"
-            " expectation is quarantined with its annotation, so the check fails on what was kept (warnings, table-level rules).",
+            + " Run before use on the rows of the run's new files: a row failing a critical expectation is quarantined"
+            " with its annotation, so the check fails on what was kept (warnings, table-level rules).",
             blocking=bool(suite.get("meta", {}).get("blocking", False)),
         )
         for table, suite in _suites()

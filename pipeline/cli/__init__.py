@@ -11,7 +11,8 @@
                                                     a project's GT version as ls-json, coco, scout-csv or parquet
 
     gtq ui [--warehouse DIR]                        the Dagster UI on the warehouse's runs (http://127.0.0.1:3000)
-    gtq validate --source PATH ...                  hold exports to the suites before sending them; exit 1 on a bad record
+    gtq validate --source PATH ...                  hold exports to the suites before sending them; exit 1 on a bad
+                                                    record
 
 Runs are recorded in the warehouse's Dagster instance (`<warehouse>/.dagster`, or $DAGSTER_HOME when it
 is set), so they show in the UI; each run carries its sources and warehouse as tags.

@@ -35,13 +35,18 @@ def _add_override_parsers(gt) -> None:
         (
             "unset",
             "leave the task without GT by a reviewed override (applied by the next `gtq run`)",
-            "optional: the GT annotation being set aside, checked against the warehouse and kept in overrides.yaml for the record",
+            (
+                "optional: the GT annotation being set aside, checked against the warehouse and kept in overrides.yaml"
+                " for the record"
+            ),
             record_override,
         ),
         (
             "revert",
-            "withdraw the task's latest override by a recorded revert, so the GT is again what it was before that"
-            " override (applied by the next `gtq run`)",
+            (
+                "withdraw the task's latest override by a recorded revert, so the GT is again what it was before that"
+                " override (applied by the next `gtq run`)"
+            ),
             None,
             revert,
         ),
@@ -93,13 +98,15 @@ def _add_version_parsers(gt) -> None:
     )
     export.add_argument(
         "--split",
-        help="only the tasks of this split (train, validation, test as the policy names them); exit 2 for a split the version lacks",
+        help="only the tasks of this split (train, validation, test as the policy names them); exit 2 for a split the"
+        " version lacks",
     )
     export.add_argument(
         "--out",
         required=True,
         metavar="PATH",
-        help="the file to write, its folder created if needed (scout-csv: the annotations CSV; the images CSV goes beside it)",
+        help="the file to write, its folder created if needed (scout-csv: the annotations CSV; the images CSV goes"
+        " beside it)",
     )
 
 

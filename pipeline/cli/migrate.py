@@ -10,7 +10,8 @@ def add_parser(commands) -> None:
     migrate = add_command(
         commands,
         "migrate",
-        "convert a warehouse of gtq's earlier layout (per-project commit files) into Delta tables, keeping GT versions and history",
+        "convert a warehouse of gtq's earlier layout (per-project commit files) into Delta tables, keeping GT versions"
+        " and history",
         handle,
     )
     add_warehouse(migrate)

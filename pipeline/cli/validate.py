@@ -13,7 +13,8 @@ def add_parser(commands) -> None:
     validate = add_command(
         commands,
         "validate",
-        "read exports and hold them to the suites in expectations/ without a warehouse; exit 1 if a record would be quarantined",
+        "read exports and hold them to the suites in expectations/ without a warehouse; exit 1 if a record would be"
+        " quarantined",
         handle,
     )
     validate.add_argument(

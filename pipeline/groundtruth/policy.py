@@ -246,8 +246,8 @@ def load_overrides(path: Path) -> pl.DataFrame:
     if not stray.is_empty():
         revert = stray.row(0, named=True)
         raise PolicyError(
-            f"{_where(path, 'overrides', revert['entry'])}: revert of task {revert['task_id']} of project {revert['project_id']}"
-            " with no set or unset in force before it to withdraw"
+            f"{_where(path, 'overrides', revert['entry'])}: revert of task {revert['task_id']} of project"
+            f" {revert['project_id']} with no set or unset in force before it to withdraw"
         )
     return overrides
 
@@ -329,7 +329,8 @@ def new_override(*, project: str, task: str, action: str, annotation: str | None
 
 
 def append_override(path: Path, **fields) -> dict:
-    """Add one override (`new_override`'s fields) to the file (created if needed), validated as `load_overrides` would."""
+    """Add one override (`new_override`'s fields) to the file (created if needed), validated as `load_overrides`
+    would."""
     entry = new_override(**fields)
     load_overrides(path)  # refuse to add to a file that is already broken, naming its bad entry
     document = _yaml_mapping(path) if path.exists() else {}
@@ -365,7 +366,10 @@ def override_target_problem(
         return f"task {task} has no annotation {annotation!r} (its annotations: {known})"
     row = found.row(0, named=True)
     if row["origin"] != HUMAN:
-        return f"annotation {annotation} of task {task} is a model's prediction ({row['annotator']}), not a person's annotation"
+        return (
+            f"annotation {annotation} of task {task} is a model's prediction ({row['annotator']}), not a person's"
+            " annotation"
+        )
     if row["was_cancelled"]:
         return f"annotation {annotation} of task {task} was skipped (cancelled), not submitted"
     return None

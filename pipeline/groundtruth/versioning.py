@@ -185,10 +185,10 @@ def next_version(
 ) -> GroundTruthVersion | None:
     """The version the fresh resolution makes, or None when no task's GT changed.
 
-    `decided` and `ground_truth` come from `resolve_ground_truth`; the other frames are the project's
-    current core tables (`regions` a scan: only the GT's regions are read into memory). Changed tasks take their new row stamped with the new version; the others keep
-    theirs. A task keeps the split it had in the previous version; a new one gets `split_of`'s. `reverts`
-    (`Resolution.reverts`) credit the changes a revert brought to its author (`diff`)."""
+    `decided` and `ground_truth` come from `resolve_ground_truth`; the other frames are the project's current core
+    tables (`regions` a scan: only the GT's regions are read into memory). Changed tasks take their new row stamped
+    with the new version; the others keep theirs. A task keeps the split it had in the previous version; a new one
+    gets `split_of`'s. `reverts` (`Resolution.reverts`) credit the changes a revert brought to its author (`diff`)."""
     before = previous.ground_truth if previous else SNAPSHOT.empty()
     changes = diff(before, decided, tasks, reverts)
     if previous is not None:

@@ -152,7 +152,8 @@ def _read_ground_truth(
             if writer:
                 writer.quarantine(
                     f"$.categories[{index}]",
-                    f"duplicate category id {category.id}: {category.name!r}; its boxes keep the first, {categories[str(category.id)]!r}",
+                    f"duplicate category id {category.id}: {category.name!r}; its boxes keep the first,"
+                    f" {categories[str(category.id)]!r}",
                 )
             continue
         categories[str(category.id)] = category.name

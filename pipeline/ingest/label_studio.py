@@ -521,7 +521,10 @@ def region_problem(result: _Result, value: _Value) -> str | None:
         if not value.rotation and (
             value.x >= 100 or value.y >= 100 or value.x + value.width <= 0 or value.y + value.height <= 0
         ):
-            return f"box lies outside the image (x {value.x} + width {value.width}, y {value.y} + height {value.height}, in percent)"
+            return (
+                f"box lies outside the image (x {value.x} + width {value.width}, y {value.y} + height"
+                f" {value.height}, in percent)"
+            )
     if result.type in POLYGON_TYPES and len(value.points or []) < 3:
         return f"polygon needs at least 3 points, has {len(value.points or [])}"
     return None

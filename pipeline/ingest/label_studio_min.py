@@ -46,7 +46,10 @@ class _MinParser:
 
     def add(self, locator: str, record: dict[str, Any]) -> None:
         task_id, annotation_id = record.get("id"), record.get("annotation_id")
-        where = f"{locator} (task {task_id if task_id is not None else '?'}, annotation {annotation_id if annotation_id is not None else '?'})"
+        where = (
+            f"{locator} (task {task_id if task_id is not None else '?'}, annotation"
+            f" {annotation_id if annotation_id is not None else '?'})"
+        )
         if task_id in (None, "") or annotation_id in (None, ""):
             self.out.quarantine(where, "record lacks its task `id` or its `annotation_id`")
             return

@@ -632,7 +632,8 @@ def _per_participant(
     )
 
 
-# The leading columns of a row scored against GT: its task, the annotation (comparison side `a`), who made it, the control.
+# The leading columns of a row scored against GT: its task, the annotation (comparison side `a`), who made it, the
+# control.
 _SCORED_ROW = ("project_id", "task_id", pl.col("a").alias("annotation_id"), "annotator", "origin", "control", "type")
 
 

@@ -219,9 +219,10 @@ def test_a_revert_is_a_recorded_decision_that_gives_back_the_gt_before_the_overr
 def test_a_revert_with_nothing_to_withdraw_is_refused_by_entry(tmp_path):
     path = tmp_path / "overrides.yaml"
     path.write_text(
-        "overrides:\n  - {project: 1, task: 1, action: set, annotation: 2, author: a, reason: r, at: 2026-01-01T00:00:00+00:00}\n"
-        "  - {project: 1, task: 1, action: revert, author: b, reason: r, at: 2026-01-02T00:00:00+00:00}\n"
-        "  - {project: 1, task: 1, action: revert, author: b, reason: r, at: 2026-01-03T00:00:00+00:00}\n"
+        "overrides:\n  - {project: 1, task: 1, action: set, annotation: 2, author: a, reason: r, at:"
+        " 2026-01-01T00:00:00+00:00}\n  - {project: 1, task: 1, action: revert, author: b, reason: r, at:"
+        " 2026-01-02T00:00:00+00:00}\n  - {project: 1, task: 1, action: revert, author: b, reason: r, at:"
+        " 2026-01-03T00:00:00+00:00}\n"
     )
     with pytest.raises(
         PolicyError, match=f"{path}:4: overrides\\[2\\]: revert of task 1 of project 1 with no set or unset in force"
@@ -253,7 +254,8 @@ def test_policy_file_round_trip_and_errors(tmp_path):
     path = tmp_path / "policy.yaml"
     assert load_policy(path) == Policy()  # no file: the defaults
     path.write_text(
-        'default:\n  rules: [override, flag]\nprojects:\n  "7":\n    trusted_annotators: [a@x]\n    consensus: {enabled: true, quorum: 2}\n'
+        'default:\n  rules: [override, flag]\nprojects:\n  "7":\n    trusted_annotators: [a@x]\n    consensus:'
+        " {enabled: true, quorum: 2}\n"
     )
     policy = load_policy(path)
     assert policy.for_project("8").rules == ("override", "flag")

@@ -190,7 +190,8 @@ def test_quality_rows_carry_their_gt_version_and_run_and_earlier_runs_stay_reada
         current = con.execute("SELECT DISTINCT gt_version, run_id FROM quality.annotation_scores").fetchall()
         assert current == [(1, second.runs["1"].run_id)]
         as_of_v0 = con.execute(  # annotator 2's score as of GT version 0, one query
-            "SELECT score FROM history.annotation_scores WHERE project_id = '1' AND annotation_id = '2' AND gt_version = 0 AND control = 'label'"
+            "SELECT score FROM history.annotation_scores WHERE project_id = '1' AND annotation_id = '2' AND gt_version"
+            " = 0 AND control = 'label'"
         ).fetchall()
         assert as_of_v0 == [(0.0,)]
         runs = con.execute("SELECT DISTINCT run_id FROM history.annotation_scores ORDER BY ALL").fetchall()
@@ -268,7 +269,10 @@ def test_split_of_is_a_pure_function_of_seed_project_and_task():
 
 def test_a_labeling_config_change_is_a_recorded_version_that_carries_its_schema(tmp_path, capsys):
     store, gt = Warehouse(tmp_path / "wh"), tmp_path / "gt"
-    config = '<View><Image name="image" value="$image"/><RectangleLabels name="box" toName="image">{}</RectangleLabels></View>'
+    config = (
+        '<View><Image name="image" value="$image"/><RectangleLabels name="box"'
+        ' toName="image">{}</RectangleLabels></View>'
+    )
     export = write_export(tmp_path / "p.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])
     (tmp_path / "p.xml").write_text(config.format('<Label value="zebra"/>'))
     run_ok([export], store.root, gt)

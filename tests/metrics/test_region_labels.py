@@ -104,7 +104,8 @@ def frames() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
 
 def scikit_learn(pairs: list[tuple[str, str]]) -> tuple[list[str], dict[str, dict], dict[tuple[str, str], int]]:
     """scikit-learn's per-label figures and confusion matrix of (gt, predicted) pairs: every label but "(unmatched)"
-    is a label (an unmatched region is a false positive or negative of its value), and "(unmatched)" a row and column."""
+    is a label (an unmatched region is a false positive or negative of its value), and "(unmatched)" a row and
+    column."""
     gt, predicted = map(list, zip(*pairs, strict=True))
     everything = sorted(set(gt) | set(predicted))
     labels = [label for label in everything if label != UNMATCHED]

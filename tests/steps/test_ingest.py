@@ -96,7 +96,10 @@ def test_records_read_are_accepted_or_quarantined(project, tmp_path):
     assert screening.outcome("core.annotations", "1").success  # the failing row is quarantined, not kept
     assert [m.text for m in result.messages] == [
         f"{export}: label-studio-json, 6 records read = 4 accepted + 2 quarantined",
-        f"{export} $[2] (task None): task does not match the export format: Expected `int | str`, got `null` - at `$.id`",
+        (
+            f"{export} $[2] (task None): task does not match the export format: Expected `int | str`, got `null` - at"
+            " `$.id`"
+        ),
         f"{export} task 1, annotation 11: {quarantine['reason'][1]}",
     ]
     assert [m.level for m in result.messages] == ["info", "warning", "warning"]
