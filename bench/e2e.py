@@ -172,7 +172,7 @@ def _box_scores(frame) -> dict:
     """Per annotator, recall at IoU 0.5 against the GT boxes (same label, greedy by IoU), shapely and loops."""
     from shapely.geometry import box as shape
 
-    gt = {task: group for task, group in frame[frame.is_gt].groupby("task")}
+    gt = dict(frame[frame.is_gt].groupby("task"))
     found, total = {}, {}
     for (task, annotator), group in frame[~frame.is_gt].groupby(["task", "annotator"]):
         if task not in gt:

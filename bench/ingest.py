@@ -94,7 +94,7 @@ def run_ls_converter(path: Path, out: Path) -> None:
     Converter(config=LABEL_CONFIG, project_dir=None, download_resources=False).convert_to_csv(
         str(path), str(out), is_dir=False, sep=",", header=True
     )
-    return None  # the CSV has one row per task; the generated count is used
+    # no count returned: the CSV has one row per task; the generated count is used
 
 
 METHODS = {"gtq": run_gtq, "json.load + loops": run_json_loops, "label-studio-sdk converter": run_ls_converter}

@@ -252,7 +252,7 @@ def check(case: str, n: int, root: str) -> dict:
         "c": "tables/core/regions",
         "d": "tables/core/regions",
     }[case]
-    files = [p for p in (Path(root) / table_dir).rglob("*.parquet")]
+    files = list((Path(root) / table_dir).rglob("*.parquet"))
     report["parquet_files"] = len(files)
     report["parquet_bytes"] = sum(p.stat().st_size for p in files)
     report["all_bytes_under_root"] = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())

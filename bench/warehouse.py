@@ -131,11 +131,11 @@ def write_results(rows: list[dict]) -> None:
         ),
         "|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['others']} | {r['warehouse_mb']:.0f} | {r['first_run_s']:.1f} | {r['rerun_s']:.1f}"
-            f" | {r['first_run_s'] / base['first_run_s']:.2f}x | {r['rerun_s'] / base['rerun_s']:.2f}x |"
-        )
+    lines.extend(
+        f"| {r['others']} | {r['warehouse_mb']:.0f} | {r['first_run_s']:.1f} | {r['rerun_s']:.1f}"
+        f" | {r['first_run_s'] / base['first_run_s']:.2f}x | {r['rerun_s'] / base['rerun_s']:.2f}x |"
+        for r in rows
+    )
     lines += [
         "",
         "A project's run reads and writes only its own folder. What still grows with the number of projects is",

@@ -28,6 +28,7 @@ Properties, by construction:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -285,7 +286,7 @@ class Warehouse:
     def create_table(self, table: Table) -> DeltaTable:
         """Create `table` empty, partitioned by project, unless it exists, and open it. Every write is then a
         commit on an existing table: two first writes of different projects at once cannot lose one."""
-        try:
+        with contextlib.suppress(CommitFailedError):  # another writer created it first
             DeltaTable.create(
                 self.table_path(table),
                 table.empty().to_arrow().schema,
@@ -293,8 +294,6 @@ class Warehouse:
                 partition_by=[PARTITION],
                 name=table.key,
             )
-        except CommitFailedError:  # another writer created it first
-            pass
         return DeltaTable(self.table_path(table))
 
     def staging_path(self, project_id: str, run_id: str) -> Path:

@@ -278,10 +278,8 @@ def test_history_for_tools_and_the_report_from_the_command_line(sample_run, caps
         == 0
     )
     page = capsys.readouterr().out.strip()
-    assert (
-        page.endswith("reports/7.html")
-        and "https://ls.example/projects/7/data?task=" in open(page, encoding="utf-8").read()
-    )
+    assert page.endswith("reports/7.html")
+    assert "https://ls.example/projects/7/data?task=" in Path(page).read_text(encoding="utf-8")
     assert main(["report", "--project", "8", "--warehouse", str(store.root)]) == 2
     assert "has no project '8'" in capsys.readouterr().err
 

@@ -48,7 +48,7 @@ def versions(store: Warehouse, project: str) -> list[dict[str, pl.DataFrame]]:
 def leftovers(store: Warehouse) -> list[Path]:
     """What a killed run may leave that nothing reads: staging files, half-written versions, and table files a
     Delta version names but that are missing (a data file no version names is never read; vacuum removes it)."""
-    found = [p for p in store.root.rglob(".staging/*/*")] + [p for p in store.root.rglob("ground_truth/.*")]
+    found = [*store.root.rglob(".staging/*/*"), *store.root.rglob("ground_truth/.*")]
     for table in ALL_TABLES:
         found += [Path(f) for files in store.current_files(table).values() for f in files if not Path(f).exists()]
     return found

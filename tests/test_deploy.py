@@ -10,6 +10,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pipeline.cli import main
@@ -106,12 +107,9 @@ def test_only_an_unset_gt_folder_means_the_default_policy(tmp_path, monkeypatch)
     assert groundtruth_folder() == tmp_path / "gt"
     assert groundtruth_folder(tmp_path) == tmp_path  # a configured folder before the environment's
     (tmp_path / "policy.yaml").write_text("default: {}\n")
-    try:
+    with pytest.raises(PolicyError) as caught:  # a file is not taken for the GT folder
         groundtruth_folder(tmp_path / "policy.yaml")
-    except PolicyError as exc:
-        assert str(exc).startswith(f"{tmp_path / 'policy.yaml'}: no such folder")
-    else:
-        raise AssertionError("a file taken for the GT folder")
+    assert str(caught.value).startswith(f"{tmp_path / 'policy.yaml'}: no such folder")
 
 
 def chart_instance(values: dict) -> dict:

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -118,7 +119,7 @@ def figures_of(section: str) -> list[str]:
 
 def test_the_sample_report_loads_offline_with_every_section_drawn(sample_run, sample_dom):
     result, store = sample_run
-    text = open(report_file(result), encoding="utf-8").read()
+    text = Path(report_file(result)).read_text(encoding="utf-8")
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?:', text)  # self-contained: nothing fetched
 
     dom, log = sample_dom
@@ -135,7 +136,7 @@ def test_the_sample_report_loads_offline_with_every_section_drawn(sample_run, sa
 def test_the_review_queue_lists_the_most_urgent_tasks_first(sample_run):
     """The report's review queue starts at priority 1, in the table's order (it once listed the last 25, reversed)."""
     result, store = sample_run
-    queue = sections_of(open(report_file(result), encoding="utf-8").read())["review-queue"]
+    queue = sections_of(Path(report_file(result)).read_text(encoding="utf-8"))["review-queue"]
     expected = store.read(REVIEW_QUEUE).sort("priority").head(REVIEW_ROWS)
     shown = [(row[0], int(row[1])) for row in table_rows(queue)]
     assert shown == list(zip(expected["task_id"], expected["priority"], strict=True))

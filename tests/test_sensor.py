@@ -8,9 +8,11 @@ from tests.conftest import ls_annotation, ls_task, write_export
 
 
 def evaluate(warehouse, cursor=None):
-    with dg.instance_for_test() as instance:
-        with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": warehouse}) as context:
-            return inbox_sensor(context)
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(instance=instance, cursor=cursor, resources={"warehouse": warehouse}) as context,
+    ):
+        return inbox_sensor(context)
 
 
 def test_new_changed_and_unchanged_inbox_files(tmp_path):

@@ -63,7 +63,7 @@ def test_a_write_that_fails_midway_commits_nothing(tmp_path, monkeypatch):
         return real_sink(frame, target, *args, **kwargs)
 
     monkeypatch.setattr(pl.LazyFrame, "sink_parquet", failing_sink)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk full"):
         store.write_project("a", {TASKS: tasks("a", "2"), ANSWERS: ANSWERS.empty()})
     monkeypatch.undo()
     assert {t.key: DeltaTable(store.table_path(t)).version() for t in (TASKS, ANSWERS)} == versions
@@ -91,7 +91,7 @@ def test_project_ids_are_data_never_paths(tmp_path, project):
 
 def test_project_folder_names_are_plain():
     assert project_folder("7") == "7" and project_folder("a/b") == "a%2Fb" and project_folder("é") == "%C3%A9"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must not be empty"):
         project_folder("")
 
 

@@ -128,7 +128,7 @@ def parse_scout_annotations(buffer: bytes | mmap.mmap, source_file: str, writer:
             writer, companion.read_bytes(), f"the Scout images CSV {companion.name}", prefix=f"{companion.name} "
         )
         if companion
-        else pl.DataFrame(schema={c: pl.String for c in IMAGE_COLUMNS})
+        else pl.DataFrame(schema=dict.fromkeys(IMAGE_COLUMNS, pl.String))
     )
     writer.accepted += rows.height
     _write(writer, project_id, rows, images)
@@ -267,7 +267,7 @@ def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl
 def parse_scout_images(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter) -> None:
     """An images CSV read alone (no annotations CSV beside it): image rows and confirmed-done GT only."""
     images = _valid_images(writer, buffer, "the Scout images CSV")
-    empty = pl.DataFrame(schema={c: pl.String for c in ANNOTATION_COLUMNS} | {"line": pl.UInt32})
+    empty = pl.DataFrame(schema=dict.fromkeys(ANNOTATION_COLUMNS, pl.String) | {"line": pl.UInt32})
     empty = empty.with_columns(
         **{f"_{c}": pl.lit(None, pl.Float64) for c in NUMBERS},
         _timestamp=pl.lit(None, pl.Datetime("us", "UTC")),

@@ -219,7 +219,7 @@ def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -
         previous = bound
 
     best = posterior.argmax(axis=1)
-    r, t, l = np.meshgrid(np.arange(n_raters), np.arange(k), np.arange(k), indexing="ij")
+    rater, truth, answer = np.meshgrid(np.arange(n_raters), np.arange(k), np.arange(k), indexing="ij")
     return DawidSkene(
         labels=pl.DataFrame({ITEM: items, LABEL: classes[best], "confidence": posterior[np.arange(n_items), best]}),
         posteriors=pl.DataFrame(
@@ -228,9 +228,9 @@ def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -
         priors=dict(zip(classes.tolist(), priors.tolist(), strict=True)),
         confusion=pl.DataFrame(
             {
-                RATER: raters[r.ravel()],
-                "true_label": classes[t.ravel()],
-                LABEL: classes[l.ravel()],
+                RATER: raters[rater.ravel()],
+                "true_label": classes[truth.ravel()],
+                LABEL: classes[answer.ravel()],
                 "probability": errors.ravel(),
             }
         ),

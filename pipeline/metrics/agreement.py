@@ -523,7 +523,7 @@ def agreement_statistics(
         "n_raters": pl.Int64,
         "n_ratings": pl.Int64,
         "percent_agreement": pl.Float64,
-    } | {name: pl.Float64 for name in STATISTICS}
+    } | dict.fromkeys(STATISTICS, pl.Float64)
     table = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
     return table.with_columns(
         pl.col("n_items").cast(pl.Int64), pl.col(pl.Float64).exclude("n_items").fill_nan(None)

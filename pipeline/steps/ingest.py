@@ -225,11 +225,11 @@ def files_markdown(files: pl.DataFrame) -> str:
     if files.is_empty():
         return "_no new file: every source was already ingested_"
     lines = ["| file | format | read | accepted | quarantined | sha256 |", "|---|---|---|---|---|---|"]
-    for f in files.iter_rows(named=True):
-        lines.append(
-            f"| {f['source_file']} | {f['format']} | {f['records_read']} | {f['records_accepted']}"
-            f" | {f['records_quarantined']} | {f['content_hash'][:12]} |"
-        )
+    lines.extend(
+        f"| {f['source_file']} | {f['format']} | {f['records_read']} | {f['records_accepted']}"
+        f" | {f['records_quarantined']} | {f['content_hash'][:12]} |"
+        for f in files.iter_rows(named=True)
+    )
     return "\n".join(lines)
 
 

@@ -198,8 +198,10 @@ def random_detection_data(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
                 det_rows.append(
                     (task, other, x + jitter[0], y + jitter[1], max(w + jitter[2], 0.5), max(h + jitter[3], 0.5))
                 )
-        for _ in range(int(rng.integers(0, 3))):
-            det_rows.append((task, f"c{rng.integers(0, 3)}", *rng.uniform(0, 80, 2), *rng.uniform(2, 30, 2)))
+        det_rows.extend(
+            (task, f"c{rng.integers(0, 3)}", *rng.uniform(0, 80, 2), *rng.uniform(2, 30, 2))
+            for _ in range(int(rng.integers(0, 3)))
+        )
         gt_rows.append((task, None, None, None, None, None))
         det_rows.append((task, None, None, None, None, None))
     columns = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}
@@ -307,8 +309,7 @@ def test_image_level_scores_agree_with_scikit_learn():
         if rng.random() < 0.5:
             gt_rows.append((task, 0.0, 0.0, 10.0, 10.0))
         gt_rows.append((task, None, None, None, None))
-        for _ in range(int(rng.integers(0, 3))):
-            det_rows.append((task, 0.0, 0.0, 10.0, 10.0))
+        det_rows.extend((task, 0.0, 0.0, 10.0, 10.0) for _ in range(int(rng.integers(0, 3))))
         det_rows.append((task, None, None, None, None))
     columns = ["task_id", "x", "y", "width", "height"]
     gt = (
@@ -557,10 +558,14 @@ def coco_world(seed: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         if rng.random() < 0.5:  # a crowd region, and boxes inside it
             x, y, label = rng.uniform(0, 300), rng.uniform(0, 300), f"c{rng.integers(0, 2)}"
             crowd_rows.append((task, label, x, y, 150.0, 150.0, 15000.0))
-            for _ in range(int(rng.integers(1, 5))):
-                det_rows.append((task, label, x + rng.uniform(0, 100), y + rng.uniform(0, 100), 40.0, 40.0))
-        for _ in range(int(rng.integers(0, 12))):
-            det_rows.append((task, f"c{rng.integers(0, 2)}", *rng.uniform(0, 400, 2), *rng.uniform(5, 150, 2)))
+            det_rows.extend(
+                (task, label, x + rng.uniform(0, 100), y + rng.uniform(0, 100), 40.0, 40.0)
+                for _ in range(int(rng.integers(1, 5)))
+            )
+        det_rows.extend(
+            (task, f"c{rng.integers(0, 2)}", *rng.uniform(0, 400, 2), *rng.uniform(5, 150, 2))
+            for _ in range(int(rng.integers(0, 12)))
+        )
         gt_rows.append((task, None, None, None, None, None, None))
         det_rows.append((task, None, None, None, None, None))
     geometry = {"task_id": pl.String, "label": pl.String, **dict.fromkeys(["x", "y", "width", "height"], pl.Float64)}

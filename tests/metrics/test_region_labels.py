@@ -122,7 +122,7 @@ def scikit_learn(pairs: list[tuple[str, str]]) -> tuple[list[str], dict[str, dic
     }
     matrix = sk_confusion(gt, predicted, labels=everything)
     cells = {
-        (g, l): int(matrix[i, j]) for i, g in enumerate(everything) for j, l in enumerate(everything) if matrix[i, j]
+        (g, p): int(matrix[i, j]) for i, g in enumerate(everything) for j, p in enumerate(everything) if matrix[i, j]
     }
     return labels, per_label, cells
 
