@@ -104,6 +104,15 @@ def in_memory():
     return dg.DagsterInstance.ephemeral()
 
 
+@pytest.fixture
+def runs_in_memory(monkeypatch):
+    """`gtq run` as `main` runs it, its runs recorded `in_memory()`: for CLI tests whose subject is not the
+    run record. (It replaces `pipeline.instance.open_instance`, which the CLI imports when it runs.)"""
+    from pipeline import instance
+
+    monkeypatch.setattr(instance, "open_instance", lambda warehouse: in_memory())
+
+
 def run_ok(sources, warehouse, groundtruth=None, *, instance=None):
     """`gtq run`'s Dagster runs in-process; asserts that they succeed and every check passes, saying why not.
     `groundtruth` (default: the warehouse's `groundtruth/`) is created if missing: empty, the default policy.

@@ -232,7 +232,7 @@ def test_a_broken_policy_stops_the_run_before_ingest(tmp_path, capsys):
     assert not (tmp_path / "wh" / "projects").exists()  # nothing was read
 
 
-def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(tmp_path, capsys):
+def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(tmp_path, capsys, runs_in_memory):
     disputed = ls_task(
         2, [ls_annotation(3, user=5, choice="cat"), ls_annotation(4, user=6, choice="dog")]
     )  # for the review queue
@@ -339,7 +339,7 @@ def test_explain_traces_an_accuracy_to_the_file_and_the_gt_decisions_as_the_docu
     assert "has no annotator 'nobody'" in capsys.readouterr().err
 
 
-def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path, capsys):
+def test_unreadable_files_fail_the_run_by_name_and_the_rest_is_ingested(tmp_path, capsys, runs_in_memory):
     """A file that is no export, or a Label Studio export cut off halfway, gets no project (none is invented
     from its name) and fails the run by name; the good file beside them is ingested either way."""
     notes = tmp_path / "notes.json"
@@ -376,7 +376,7 @@ def test_a_gt_export_of_an_unknown_split_is_refused_naming_the_splits(sample_run
     assert sorted(str(task["id"]) for task in json.loads(out.read_text())) == sorted(tests)
 
 
-def test_a_revert_shows_in_the_gt_history_with_its_author_and_reason(tmp_path, capsys):
+def test_a_revert_shows_in_the_gt_history_with_its_author_and_reason(tmp_path, capsys, runs_in_memory):
     """Through real runs: an override makes annotation 2 the GT (version 0); its revert gives the task the GT its
     flag gives (version 1), and the history names who reverted and why."""
     export = write_export(

@@ -14,7 +14,7 @@ import polars as pl
 from pipeline.cli.run import execute
 from pipeline.contract import ALL_TABLES, ANNOTATIONS, SOURCE_FILES, TASKS
 from pipeline.warehouse import Warehouse
-from tests.conftest import in_memory, ls_annotation, ls_task, write_export
+from tests.conftest import in_memory, ls_annotation, ls_task, run_ok, write_export
 
 ROOT = Path(__file__).resolve().parent.parent
 VOLATILE = {"run_id", "ingested_at", "valid_from", "valid_to"}  # when and by which run: differ between any two runs
@@ -83,8 +83,8 @@ def exports(tmp_path: Path) -> tuple[Path, Path]:
 def test_two_projects_at_once_give_the_tables_of_one_after_the_other(tmp_path):
     a, b = exports(tmp_path)
     sequential = tmp_path / "one-by-one" / "wh"
-    finish(start(a, warehouse=sequential))
-    finish(start(b, warehouse=sequential))
+    run_ok([a], sequential)  # the reference: one after the other, in this process
+    run_ok([b], sequential)
     parallel = tmp_path / "at-once" / "wh"
     finish(
         start(a, warehouse=parallel), start(b, warehouse=parallel)
@@ -108,7 +108,7 @@ def test_runs_of_one_project_at_once_take_turns_and_lose_or_duplicate_nothing(tm
         ],
     )
     reference = tmp_path / "ref" / "wh"
-    finish(start(a, later, warehouse=reference))
+    run_ok([a, later], reference)  # the reference, in this process
     warehouse = tmp_path / "wh" / "wh"
     finish(*(start(*sources, warehouse=warehouse) for sources in ((a,), (a, later), (later,), (a,))))
 
@@ -170,7 +170,7 @@ def test_the_job_runs_with_the_multiprocess_executor(tmp_path):
 
     a, _ = exports(tmp_path)
     in_process = tmp_path / "in-process" / "wh"
-    finish(start(a, warehouse=in_process))
+    run_ok([a], in_process)
     warehouse = tmp_path / "multiprocess" / "wh"
     (warehouse.parent / "gt").mkdir(parents=True)
     with open_instance(warehouse) as instance:

@@ -92,7 +92,7 @@ def test_a_run_on_s3_gives_what_a_local_run_gives(sample_run, s3_warehouse, tmp_
     assert not list((tmp_path / "home" / ".gtq").rglob(".staging/*/*"))  # the run's local scratch files are gone
 
 
-def test_re_ingesting_on_s3_changes_nothing_and_a_new_export_makes_a_version(s3_warehouse, tmp_path):
+def test_re_ingesting_on_s3_changes_nothing_and_a_new_export_makes_a_version(s3_warehouse, tmp_path, runs_in_memory):
     first = write_export(tmp_path / "a.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])
     run_ok([first], s3_warehouse, tmp_path / "gt")
     store = Warehouse(s3_warehouse)

@@ -493,7 +493,9 @@ def test_coco_crowd_regions_and_areas_reach_the_twelve_figures(tmp_path):
     assert model["mar_1"] == 0.0 and model["mar_10"] == pytest.approx(1.0)  # the best-scored box is the ignored one
 
 
-def test_exports_reusing_project_and_task_ids_are_reported_and_namespaces_keep_them_apart(tmp_path, capsys):
+def test_exports_reusing_project_and_task_ids_are_reported_and_namespaces_keep_them_apart(
+    tmp_path, capsys, runs_in_memory
+):
     """Two Label Studio instances, both with a "project 1" and tasks 1-3 on different images: without
     namespaces the second export replaces the first's tasks, and the run says so; with `NAME=PATH` each
     keeps its own project (lab-a:1, lab-b:1) and nothing is replaced."""

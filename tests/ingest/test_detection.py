@@ -133,7 +133,7 @@ def test_a_file_whose_detection_raises_is_a_bad_record_naming_why(unreadable):
         projects_of(unreadable)
 
 
-def test_a_coco_file_in_its_own_key_order_beside_other_exports_in_one_run(tmp_path, unreadable, capsys):
+def test_a_coco_file_in_its_own_key_order_beside_other_exports_in_one_run(tmp_path, unreadable, capsys, runs_in_memory):
     """`gtq run` on a folder holding a 113 KB COCO file in COCO's key order, a Label Studio export, and a file
     whose detection fails: both projects are written, the failing file is named, and the run exits 1."""
     folder = unreadable.parent
