@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from pipeline import __version__
+from pipeline import __version__, settings
 from pipeline.assets.partitions import projects
 from pipeline.columns import describe
 from pipeline.contract import Table
@@ -69,9 +68,8 @@ def _described(table: Table, summary: tuple[str, ...]) -> dict[str, Any]:
 def provenance(layer: str) -> dict[str, Any]:
     """Who owns an asset and which code made it: `code_version` is gtq's version (a new release marks every
     table as made by other code in the UI), owners come from $GTQ_OWNERS (comma-separated emails or
-    `team:name`), and the tag `gtq/layer` says core, quality or reports."""
-    owners = [owner.strip() for owner in os.environ.get("GTQ_OWNERS", "").split(",") if owner.strip()]
-    return {"code_version": __version__, "owners": owners, "tags": {"gtq/layer": layer}}
+    `team:name`, `settings.owners`), and the tag `gtq/layer` says core, quality or reports."""
+    return {"code_version": __version__, "owners": settings.owners(), "tags": {"gtq/layer": layer}}
 
 
 def column_schema(table: Table) -> dg.TableSchema:
