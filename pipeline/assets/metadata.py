@@ -13,6 +13,7 @@ from pipeline.columns import describe
 from pipeline.contract import Table
 
 PREVIEW_ROWS = 10
+ROW_COUNT = "dagster/row_count"  # Dagster's metadata entry of a table's rows, in every table asset's metadata
 
 
 def asset_key(table: Table) -> dg.AssetKey:
@@ -86,7 +87,7 @@ def table_metadata(table: Table, written: pl.LazyFrame, summary: list[str] = ())
     """Metadata of a table just written (a scan of it): row count, columns, a preview, and the mean and count
     of each `summary` column."""
     return {
-        "dagster/row_count": written.select(pl.len()).collect().item(),
+        ROW_COUNT: written.select(pl.len()).collect().item(),
         "dagster/column_schema": column_schema(table),
         "dagster/table_name": table.key,
         "preview": dg.MetadataValue.md(markdown_preview(written.head(PREVIEW_ROWS).collect())),

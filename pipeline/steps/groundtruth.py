@@ -18,9 +18,26 @@ from pipeline.groundtruth.policy import Policy
 from pipeline.groundtruth.versioning import GroundTruthVersion
 from pipeline.steps import Journal, Message
 
-__all__ = ["CHANGE_KINDS", "GroundTruthStep", "next_ground_truth"]
+__all__ = [
+    "CHANGES",
+    "CHANGES_OF",
+    "CHANGE_KINDS",
+    "CONFIRMED_EMPTY",
+    "GT_VERSION",
+    "GT_VERSION_PATH",
+    "GroundTruthStep",
+    "next_ground_truth",
+]
 
 CHANGE_KINDS = ("set", "replaced", "unset", "edited")
+
+# The figures of core.ground_truth (`GroundTruthStep.figures`), each by the name of its entry in the asset's
+# metadata: the UI shows them and `gtq run`'s summary reads them (`cli.summary.GroundTruth`).
+GT_VERSION = "gt_version"
+GT_VERSION_PATH = "gt_version_path"
+CHANGES = "changes"
+CHANGES_OF = {kind: f"changes_{kind}" for kind in CHANGE_KINDS}  # the changes of each kind
+CONFIRMED_EMPTY = "confirmed_empty"
 
 
 def _utc_now() -> datetime:
@@ -102,12 +119,12 @@ class GroundTruthStep:
         counts = dict(changes.group_by("change").len().iter_rows())
         methods = dict(rows.group_by("method").len().iter_rows())
         return {
-            "gt_version": self.current.version if self.current else -1,
-            "changes": changes.height,
-            "gt_version_path": gt_version_path if self.current else "none",
-            **{f"changes_{kind}": counts.get(kind, 0) for kind in CHANGE_KINDS},
+            GT_VERSION: self.current.version if self.current else -1,
+            CHANGES: changes.height,
+            GT_VERSION_PATH: gt_version_path if self.current else "none",
+            **{CHANGES_OF[kind]: counts.get(kind, 0) for kind in CHANGE_KINDS},
             **{f"method_{method}": n for method, n in methods.items()},
-            "confirmed_empty": int(rows["confirmed_empty"].sum()),
+            CONFIRMED_EMPTY: int(rows["confirmed_empty"].sum()),
         }
 
 

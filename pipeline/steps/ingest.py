@@ -17,10 +17,31 @@ from pipeline.ingest.merge import CoreState, replaced_task_data
 from pipeline.steps import Journal, Message
 from pipeline.validation import DataDocs, Screening, screen
 
-__all__ = ["INGESTED", "IngestResult", "file_row", "files_markdown", "ingest_new_files", "origin_counts"]
+__all__ = [
+    "FILES_INGESTED",
+    "FILES_SKIPPED",
+    "INGESTED",
+    "RECORDS_ACCEPTED",
+    "RECORDS_QUARANTINED",
+    "RECORDS_READ",
+    "TASKS_REPLACED",
+    "IngestResult",
+    "file_row",
+    "files_markdown",
+    "ingest_new_files",
+    "origin_counts",
+]
 
 # The tables ingest writes, in the order they are committed: the ledger last.
 INGESTED = (*CoreState.TABLES.values(), QUARANTINE, SOURCE_FILES)
+# The run's figures (`IngestResult.totals`), each by the name of its entry in core.source_files' asset metadata:
+# the UI shows them and `gtq run`'s summary reads them (`cli.summary.Ingest`).
+FILES_INGESTED = "files_ingested"
+FILES_SKIPPED = "files_skipped"
+RECORDS_READ = "records_read"
+RECORDS_ACCEPTED = "records_accepted"
+RECORDS_QUARANTINED = "records_quarantined"
+TASKS_REPLACED = "tasks_replaced_with_other_data"
 WARNED_ROWS = 20  # quarantine records and replaced tasks named in the log per file or run; the tables hold all
 
 
@@ -66,12 +87,12 @@ class IngestResult:
         """The run's figures: files ingested and skipped, records read, accepted and quarantined (read =
         accepted + quarantined), and tasks replaced with other data."""
         return {
-            "files_ingested": self.files.height,
-            "files_skipped": self.files_skipped,
-            "records_read": int(self.files["records_read"].sum()),
-            "records_accepted": int(self.files["records_accepted"].sum()),
-            "records_quarantined": int(self.files["records_quarantined"].sum()),
-            "tasks_replaced_with_other_data": self.replaced.height,
+            FILES_INGESTED: self.files.height,
+            FILES_SKIPPED: self.files_skipped,
+            RECORDS_READ: int(self.files["records_read"].sum()),
+            RECORDS_ACCEPTED: int(self.files["records_accepted"].sum()),
+            RECORDS_QUARANTINED: int(self.files["records_quarantined"].sum()),
+            TASKS_REPLACED: self.replaced.height,
         }
 
     @property
