@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test ui install docs bench clean
+.PHONY: demo test coverage ui install docs bench clean
 
 ## demo: create the environment, then run the whole pipeline on the bundled sample into ./warehouse
 demo: $(VENV)/.installed
@@ -13,6 +13,10 @@ demo: $(VENV)/.installed
 ## test: create the environment, then run every test
 test: $(VENV)/.installed
 	$(BIN)/pytest
+
+## coverage: run every test, measuring which lines of pipeline/ they run (the `gtq run` subprocesses too)
+coverage: $(VENV)/.installed
+	$(BIN)/pytest --cov --cov-report=term
 
 ## ui: open the Dagster UI on http://127.0.0.1:3000 (runs from `make demo` show there)
 ui: $(VENV)/.installed
@@ -48,4 +52,5 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
+	rm -rf .coverage .coverage.*
 	rm -rf warehouse/gtq.duckdb warehouse/projects warehouse/schemas warehouse/samples warehouse/.dagster

@@ -8,10 +8,13 @@ all take their defaults from this module, so a setting means the same whoever st
     GTQ_GROUNDTRUTH        the folder of policy.yaml and overrides.yaml        (default: ./groundtruth)
     GTQ_PEOPLE             the people file that names annotators in reports    (default: <warehouse>/people.csv)
     GTQ_LABEL_STUDIO_URL   Label Studio's base URL, for the report's links     (default: none)
+    GTQ_EXPECTATIONS       the folder of the suites, a team's edited copy      (default: the repo's expectations/)
+    GTQ_OWNERS             the assets' owners: emails or team:name, by commas  (default: none)
 
 It also says how a run is told which export files to read (`ingest_run_config`), the one way `gtq run` and the
-inbox sensor say it. No Dagster here. (The suites, $GTQ_EXPECTATIONS, are `pipeline.validation.expectations_dir`'s;
-the assets' owners, $GTQ_OWNERS, the asset metadata's.)
+inbox sensor say it. No Dagster here. No other module reads a GTQ_* variable: `pipeline.validation.expectations_dir`
+and the asset metadata's `provenance` ask `expectations` and `owners` here, and no Dagster resource is configured
+from the environment (`dg.EnvVar`). (DAGSTER_HOME, Dagster's own variable, is `pipeline.instance`'s.)
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ INBOX_VARIABLE = "GTQ_INBOX"
 GROUNDTRUTH_VARIABLE = "GTQ_GROUNDTRUTH"
 PEOPLE_VARIABLE = "GTQ_PEOPLE"
 LABEL_STUDIO_URL_VARIABLE = "GTQ_LABEL_STUDIO_URL"
+EXPECTATIONS_VARIABLE = "GTQ_EXPECTATIONS"
+OWNERS_VARIABLE = "GTQ_OWNERS"
 
 DEFAULT_WAREHOUSE = "warehouse"
 DEFAULT_GROUNDTRUTH = "groundtruth"
@@ -60,6 +65,16 @@ def people() -> str | None:
 def label_studio_url() -> str | None:
     """$GTQ_LABEL_STUDIO_URL as set, else None."""
     return os.environ.get(LABEL_STUDIO_URL_VARIABLE)
+
+
+def expectations() -> str | None:
+    """$GTQ_EXPECTATIONS when set and not empty, else None (the suites bundled with the repo)."""
+    return os.environ.get(EXPECTATIONS_VARIABLE) or None
+
+
+def owners() -> list[str]:
+    """$GTQ_OWNERS as a list: its comma-separated entries, stripped, the empty ones left out (unset: none)."""
+    return [owner.strip() for owner in os.environ.get(OWNERS_VARIABLE, "").split(",") if owner.strip()]
 
 
 def author() -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline import settings
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, LABEL_CONFIG, REGIONS, Table
 from pipeline.metrics.similarity import POLYGON_MEASURES, polygon_measures
 from pipeline.polars_expectations import validate_suite
@@ -38,7 +39,7 @@ def suite_parameters() -> dict:
 
 def expectations_dir() -> Path:
     """The suites in use: $GTQ_EXPECTATIONS when set (a team's edited copy), else the repo's `expectations/`."""
-    return Path(os.environ.get("GTQ_EXPECTATIONS") or BUNDLED_EXPECTATIONS)
+    return Path(settings.expectations() or BUNDLED_EXPECTATIONS)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pipeline.ingest import content_hash
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
 from pipeline.steps.groundtruth import next_ground_truth
 
+EXAMPLES = "examples"  # the check's metadata entry of the problem rows, which `gtq run` prints when it fails
 PUBLISHABLE = dg.AssetCheckSpec(
     "publishable_ground_truth",
     asset=asset_key(GROUND_TRUTH),
@@ -90,7 +91,7 @@ def ground_truth(
         asset_key=PUBLISHABLE.asset_key,
         passed=step.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"problems": step.problems.height, "examples": examples},
+        metadata={"problems": step.problems.height, EXAMPLES: examples},
     )
     yield dg.Output(step.history, output_name(GROUND_TRUTH_HISTORY))
     yield dg.Output(step.conflicts, output_name(GROUND_TRUTH_CONFLICTS))

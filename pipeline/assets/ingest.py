@@ -14,7 +14,7 @@ from pipeline.contract import ANNOTATIONS, QUARANTINE, SOURCE_FILES
 from pipeline.ingest import expand_sources
 from pipeline.ingest.merge import CoreState
 from pipeline.resources import WarehouseResource
-from pipeline.steps.ingest import INGESTED, ingest_new_files, origin_counts
+from pipeline.steps.ingest import INGESTED, RECORDS_QUARANTINED, ingest_new_files, origin_counts
 
 
 class IngestConfig(dg.Config):
@@ -89,7 +89,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
     extra = {
         SOURCE_FILES: {"this_run": files, **totals},
         ANNOTATIONS: origin_counts(store.scan_project(ANNOTATIONS, project)),
-        QUARANTINE: {"quarantined_this_run": totals["records_quarantined"]},
+        QUARANTINE: {"quarantined_this_run": totals[RECORDS_QUARANTINED]},
     }
     for table in INGESTED:  # written above: the IO manager describes them
         yield dg.Output(None, output_name(table), metadata=extra.get(table, {}))

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from pipeline import __version__
+from pipeline import __version__, settings
 from pipeline.assets.partitions import projects
 from pipeline.columns import describe
 from pipeline.contract import Table
 
 PREVIEW_ROWS = 10
+ROW_COUNT = "dagster/row_count"  # Dagster's metadata entry of a table's rows, in every table asset's metadata
 
 
 def asset_key(table: Table) -> dg.AssetKey:
@@ -69,9 +69,8 @@ def _described(table: Table, summary: tuple[str, ...]) -> dict[str, Any]:
 def provenance(layer: str) -> dict[str, Any]:
     """Who owns an asset and which code made it: `code_version` is gtq's version (a new release marks every
     table as made by other code in the UI), owners come from $GTQ_OWNERS (comma-separated emails or
-    `team:name`), and the tag `gtq/layer` says core, quality or reports."""
-    owners = [owner.strip() for owner in os.environ.get("GTQ_OWNERS", "").split(",") if owner.strip()]
-    return {"code_version": __version__, "owners": owners, "tags": {"gtq/layer": layer}}
+    `team:name`, `settings.owners`), and the tag `gtq/layer` says core, quality or reports."""
+    return {"code_version": __version__, "owners": settings.owners(), "tags": {"gtq/layer": layer}}
 
 
 def column_schema(table: Table) -> dg.TableSchema:
@@ -88,7 +87,7 @@ def table_metadata(table: Table, written: pl.LazyFrame, summary: list[str] = ())
     """Metadata of a table just written (a scan of it): row count, columns, a preview, and the mean and count
     of each `summary` column."""
     return {
-        "dagster/row_count": written.select(pl.len()).collect().item(),
+        ROW_COUNT: written.select(pl.len()).collect().item(),
         "dagster/column_schema": column_schema(table),
         "dagster/table_name": table.key,
         "preview": dg.MetadataValue.md(markdown_preview(written.head(PREVIEW_ROWS).collect())),

@@ -7,9 +7,12 @@ from pipeline.assets.partitions import projects
 from pipeline.report import People, report_tables, write_report
 from pipeline.resources import ReportResource, WarehouseResource
 
+REPORT = dg.AssetKey(["reports", "quality_report"])
+PATH = "path"  # the metadata entry of the report's file, which `gtq run` prints
+
 
 @dg.asset(
-    key=["reports", "quality_report"],
+    key=REPORT,
     deps=[asset_key(t) for t in report_tables()],
     partitions_def=projects,
     group_name="reports",
@@ -26,4 +29,4 @@ def quality_report(
     people = People.read(report.people or None)
     path, figures = write_report(warehouse.store(), context.partition_key, people, report.label_studio_url or None)
     numbers = {name: float("nan") if value is None else value for name, value in figures.items()}
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path)), **numbers})
+    return dg.MaterializeResult(metadata={PATH: dg.MetadataValue.path(str(path)), **numbers})

@@ -1,7 +1,9 @@
 """What a `gtq run` did, read once from its Dagster results and the warehouse into one typed summary
 (`RunSummary`), which gives the printed summary, the failures and the exit status.
 
-The names of the asset keys and metadata entries the summary reads are here and nowhere else in the CLI.
+The asset keys and metadata entries the summary reads are named by the modules that write them (the steps'
+figures, the assets' metadata), imported here: renaming one there renames what the summary reads. (The module is
+imported after a run, when Dagster is loaded.)
 """
 
 from __future__ import annotations
@@ -9,12 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-# What the assets report, by asset key and metadata entry.
-INGEST_ASSET = "core/source_files"
-GROUND_TRUTH_ASSET = "core/ground_truth"
-REPORT_ASSET = "reports/quality_report"
-ROW_COUNT = "dagster/row_count"  # every table asset's rows as written (the IO manager's metadata)
-CHECK_EXAMPLES = "examples"  # a failed check's examples
+import polars as pl
+
+from pipeline.assets.groundtruth import EXAMPLES as CHECK_EXAMPLES  # a failed check's examples
+from pipeline.assets.metadata import ROW_COUNT, asset_key  # ROW_COUNT: every table asset's rows as written
+from pipeline.assets.report import PATH as REPORT_PATH
+from pipeline.assets.report import REPORT
+from pipeline.contract import GROUND_TRUTH, QUARANTINE, SOURCE_FILES
+from pipeline.steps import groundtruth as gt_step
+from pipeline.steps import ingest as ingest_step
+from pipeline.validation import DataDocs
+from pipeline.warehouse import Warehouse
+
+# What the assets report, by asset key (as Dagster's results spell it).
+INGEST_ASSET = asset_key(SOURCE_FILES).to_user_string()
+GROUND_TRUTH_ASSET = asset_key(GROUND_TRUTH).to_user_string()
+REPORT_ASSET = REPORT.to_user_string()
 
 
 @dataclass(frozen=True)
@@ -31,12 +43,12 @@ class Ingest:
     @classmethod
     def of(cls, metadata: dict) -> Ingest:
         return cls(
-            files_ingested=metadata["files_ingested"],
-            files_skipped=metadata["files_skipped"],
-            records_read=metadata["records_read"],
-            records_accepted=metadata["records_accepted"],
-            records_quarantined=metadata["records_quarantined"],
-            tasks_replaced_with_other_data=metadata.get("tasks_replaced_with_other_data", 0),
+            files_ingested=metadata[ingest_step.FILES_INGESTED],
+            files_skipped=metadata[ingest_step.FILES_SKIPPED],
+            records_read=metadata[ingest_step.RECORDS_READ],
+            records_accepted=metadata[ingest_step.RECORDS_ACCEPTED],
+            records_quarantined=metadata[ingest_step.RECORDS_QUARANTINED],
+            tasks_replaced_with_other_data=metadata.get(ingest_step.TASKS_REPLACED, 0),
         )
 
 
@@ -65,14 +77,15 @@ class GroundTruth:
 
     @classmethod
     def of(cls, metadata: dict) -> GroundTruth:
+        version = metadata[gt_step.GT_VERSION]
         return cls(
             tasks=metadata[ROW_COUNT],
-            version=None if metadata["gt_version"] < 0 else metadata["gt_version"],
-            changes=metadata["changes"],
-            changes_set=metadata["changes_set"],
-            changes_replaced=metadata["changes_replaced"],
-            changes_unset=metadata["changes_unset"],
-            changes_edited=metadata["changes_edited"],
+            version=None if version < 0 else version,
+            changes=metadata[gt_step.CHANGES],
+            changes_set=metadata[gt_step.CHANGES_OF["set"]],
+            changes_replaced=metadata[gt_step.CHANGES_OF["replaced"]],
+            changes_unset=metadata[gt_step.CHANGES_OF["unset"]],
+            changes_edited=metadata[gt_step.CHANGES_OF["edited"]],
         )
 
 
@@ -112,11 +125,6 @@ class ProjectRun:
     def of(cls, project: str, run, warehouse: Path | str, store) -> ProjectRun:
         """The run's summary from its Dagster result (`ExecuteInProcessResult`) and the warehouse it wrote
         (`store`, the `Warehouse` of `warehouse`)."""
-        import polars as pl
-
-        from pipeline.contract import QUARANTINE, SOURCE_FILES
-        from pipeline.validation import DataDocs
-
         metadata = {
             e.materialization.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
             for e in run.get_asset_materialization_events()
@@ -155,7 +163,7 @@ class ProjectRun:
                 if e.is_step_failure
             ),
             data_docs=docs if docs.exists() else None,
-            report=metadata[REPORT_ASSET]["path"] if REPORT_ASSET in metadata else None,
+            report=metadata[REPORT_ASSET][REPORT_PATH] if REPORT_ASSET in metadata else None,
             tables_written=tuple((key, m[ROW_COUNT]) for key, m in metadata.items() if ROW_COUNT in m),
         )
 
@@ -211,8 +219,6 @@ class RunSummary:
     @classmethod
     def of(cls, results, warehouse: Path | str, seconds: float) -> RunSummary:
         """The summary of `results` (`RunResults`), which ran on `warehouse` in `seconds`."""
-        from pipeline.warehouse import Warehouse
-
         store = Warehouse(warehouse)
         return cls(
             warehouse=str(warehouse),

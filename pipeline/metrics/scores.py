@@ -951,8 +951,37 @@ def answer_ratings(
 
 def answer_votes(answers_: pl.LazyFrame) -> pl.LazyFrame:
     """Answers as votes for `aggregate.majority_vote`: every non-empty answer of a submitted annotation is one
-    vote (an annotator who answered a task twice votes twice; an empty answer is no vote). Returns
-    project_id, control, item (the task), rater (the annotator), label (the answer key)."""
+    vote.
+
+    Parameters
+    ----------
+    answers_ : pl.LazyFrame
+        Every annotation's answers (`answers`), of the controls and origins to count.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, control, item (the task), rater (the annotator), label (the answer key); one row per vote.
+
+    Notes
+    -----
+    Unlike `answer_ratings`, an annotator who answered a task twice votes twice (each annotation is a vote),
+    and no control type or origin is filtered here. An empty answer (answer_key null) is no vote.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import ANSWERS
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> from pipeline.metrics.scores import answer_votes
+    >>> answers = table(ANSWERS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                 annotator=["ann", "ann", "bob", "cid"], origin="human", control="label", type="choices",
+    ...                 answer_key=["cat", "cat", "dog", None])
+    >>> answer_votes(answers).collect().rows()
+    [('p', 'label', '1', 'ann', 'cat'), ('p', 'label', '1', 'ann', 'cat'), ('p', 'label', '1', 'bob', 'dog')]
+    """
     return answers_.drop_nulls("answer_key").select(
         "project_id",
         "control",

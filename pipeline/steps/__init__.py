@@ -33,7 +33,18 @@ class Message:
 @dataclass
 class Journal:
     """The messages of a step, in the order it says them; each is also handed to `sink` as it is said (the
-    run's live log: a large file's progress is worth reading while it lasts). Thread-safe for appends."""
+    run's live log: a large file's progress is worth reading while it lasts). Thread-safe for appends.
+
+    Examples
+    --------
+    >>> from pipeline.steps import Journal
+    >>> heard = []
+    >>> journal = Journal(sink=heard.append)
+    >>> journal.info("export.json: 3 records read")
+    >>> journal.warning("export.json task 2: no annotation")
+    >>> [m.level for m in journal.messages], heard == journal.messages
+    (['info', 'warning'], True)
+    """
 
     sink: Callable[[Message], None] | None = None
     messages: list[Message] = field(default_factory=list)

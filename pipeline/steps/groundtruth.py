@@ -18,9 +18,26 @@ from pipeline.groundtruth.policy import Policy
 from pipeline.groundtruth.versioning import GroundTruthVersion
 from pipeline.steps import Journal, Message
 
-__all__ = ["CHANGE_KINDS", "GroundTruthStep", "next_ground_truth"]
+__all__ = [
+    "CHANGES",
+    "CHANGES_OF",
+    "CHANGE_KINDS",
+    "CONFIRMED_EMPTY",
+    "GT_VERSION",
+    "GT_VERSION_PATH",
+    "GroundTruthStep",
+    "next_ground_truth",
+]
 
 CHANGE_KINDS = ("set", "replaced", "unset", "edited")
+
+# The figures of core.ground_truth (`GroundTruthStep.figures`), each by the name of its entry in the asset's
+# metadata: the UI shows them and `gtq run`'s summary reads them (`cli.summary.GroundTruth`).
+GT_VERSION = "gt_version"
+GT_VERSION_PATH = "gt_version_path"
+CHANGES = "changes"
+CHANGES_OF = {kind: f"changes_{kind}" for kind in CHANGE_KINDS}  # the changes of each kind
+CONFIRMED_EMPTY = "confirmed_empty"
 
 
 def _utc_now() -> datetime:
@@ -95,19 +112,31 @@ class GroundTruthStep:
         return current.ground_truth.with_columns(gt_version=pl.lit(current.version, pl.Int64))
 
     def figures(self, gt_version_path: Any = None) -> dict[str, Any]:
-        """The figures of core.ground_truth: its version (-1: none), the changes the published version made (in
-        all and per kind), the GT rows per method, the confirmed-empty tasks, and `gt_version_path`, where the
-        current version is kept ("none" without one)."""
+        """The figures of core.ground_truth, its asset metadata (their names: GT_VERSION, CHANGES, ...).
+
+        Parameters
+        ----------
+        gt_version_path : any, optional
+            Where the current version is kept (the asset gives a Dagster path).
+
+        Returns
+        -------
+        dict
+            gt_version (-1: none), changes (the published version's, none published: 0), gt_version_path
+            ("none" without a current version), changes_<kind> for each of CHANGE_KINDS, method_<method> (the
+            GT rows per method that decided them) and confirmed_empty (the GT rows without any region). See
+            `next_ground_truth` for an example.
+        """
         rows, changes = self.ground_truth, self.changes
         counts = dict(changes.group_by("change").len().iter_rows())
         methods = dict(rows.group_by("method").len().iter_rows())
         return {
-            "gt_version": self.current.version if self.current else -1,
-            "changes": changes.height,
-            "gt_version_path": gt_version_path if self.current else "none",
-            **{f"changes_{kind}": counts.get(kind, 0) for kind in CHANGE_KINDS},
+            GT_VERSION: self.current.version if self.current else -1,
+            CHANGES: changes.height,
+            GT_VERSION_PATH: gt_version_path if self.current else "none",
+            **{CHANGES_OF[kind]: counts.get(kind, 0) for kind in CHANGE_KINDS},
             **{f"method_{method}": n for method, n in methods.items()},
-            "confirmed_empty": int(rows["confirmed_empty"].sum()),
+            CONFIRMED_EMPTY: int(rows["confirmed_empty"].sum()),
         }
 
 
@@ -159,6 +188,47 @@ def next_ground_truth(
     -------
     GroundTruthStep
         The resolution, the candidate version and its problems, the history and the messages.
+
+    Notes
+    -----
+    The same input makes no new version (no candidate); a candidate with problems is not published, the
+    previous version stays current and the step says so at level error. Versions count 0, 1, 2, ... per
+    project.
+
+    Examples
+    --------
+    One task whose annotation 10 is flagged as GT, resolved twice under the default policy:
+
+    >>> from datetime import UTC, datetime
+    >>> import polars as pl
+    >>> from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, REVIEWS, SOURCE_FILES, TASKS
+    >>> from pipeline.groundtruth.policy import OVERRIDE_SCHEMA, Policy
+    >>> from pipeline.steps.groundtruth import next_ground_truth
+    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
+    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
+    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
+    >>> made = {"project_id": "1", "task_id": "1", "annotation_id": ["10", "11"]}
+    >>> inputs = dict(
+    ...     overrides=pl.DataFrame(schema=OVERRIDE_SCHEMA), overrides_file=("", ""),
+    ...     source_files=table(SOURCE_FILES, project_id=["1"], format="label-studio-json"),
+    ...     tasks=table(TASKS, project_id="1", task_id=["1"]),
+    ...     annotations=table(ANNOTATIONS, **made, annotator=["lead", "ann"], origin="human", was_cancelled=False,
+    ...                       gt_flag=[True, False]),
+    ...     regions=table(REGIONS, **made, region_id=["r1", "r2"], control="label", type="choices",
+    ...                   labels=[["cat"], ["dog"]]),
+    ...     reviews=REVIEWS.empty().lazy(), label_config=LABEL_CONFIG.empty().lazy(),
+    ...     quarantine=QUARANTINE.empty().lazy(), run_id="run-1", clock=lambda: datetime(2026, 3, 1, tzinfo=UTC))
+    >>> step = next_ground_truth("1", Policy(), previous=None, published_changes=[], **inputs)
+    >>> step.passed, step.published.version, step.messages[0].text
+    (True, 0, 'ground truth version 0 of project 1: 1 change(s)')
+    >>> step.ground_truth.select("task_id", "annotation_id", "method", "gt_version").rows()
+    [('1', '10', 'flag', 0)]
+    >>> step.figures(gt_version_path="projects/1/ground_truth/0")
+    {'gt_version': 0, 'changes': 1, 'gt_version_path': 'projects/1/ground_truth/0', 'changes_set': 1,
+     'changes_replaced': 0, 'changes_unset': 0, 'changes_edited': 0, 'method_flag': 1, 'confirmed_empty': 0}
+    >>> same = next_ground_truth("1", Policy(), previous=step.published, published_changes=[step.changes], **inputs)
+    >>> same.candidate is None, same.current.version  # nothing changed: no new version
+    (True, 0)
     """
     formats = set(source_files.select("format").collect()["format"])
     # Tasks and annotations are read once (resolution, versioning and the publication check all look at

@@ -17,10 +17,31 @@ from pipeline.ingest.merge import CoreState, replaced_task_data
 from pipeline.steps import Journal, Message
 from pipeline.validation import DataDocs, Screening, screen
 
-__all__ = ["INGESTED", "IngestResult", "file_row", "files_markdown", "ingest_new_files", "origin_counts"]
+__all__ = [
+    "FILES_INGESTED",
+    "FILES_SKIPPED",
+    "INGESTED",
+    "RECORDS_ACCEPTED",
+    "RECORDS_QUARANTINED",
+    "RECORDS_READ",
+    "TASKS_REPLACED",
+    "IngestResult",
+    "file_row",
+    "files_markdown",
+    "ingest_new_files",
+    "origin_counts",
+]
 
 # The tables ingest writes, in the order they are committed: the ledger last.
 INGESTED = (*CoreState.TABLES.values(), QUARANTINE, SOURCE_FILES)
+# The run's figures (`IngestResult.totals`), each by the name of its entry in core.source_files' asset metadata:
+# the UI shows them and `gtq run`'s summary reads them (`cli.summary.Ingest`).
+FILES_INGESTED = "files_ingested"
+FILES_SKIPPED = "files_skipped"
+RECORDS_READ = "records_read"
+RECORDS_ACCEPTED = "records_accepted"
+RECORDS_QUARANTINED = "records_quarantined"
+TASKS_REPLACED = "tasks_replaced_with_other_data"
 WARNED_ROWS = 20  # quarantine records and replaced tasks named in the log per file or run; the tables hold all
 
 
@@ -66,12 +87,12 @@ class IngestResult:
         """The run's figures: files ingested and skipped, records read, accepted and quarantined (read =
         accepted + quarantined), and tasks replaced with other data."""
         return {
-            "files_ingested": self.files.height,
-            "files_skipped": self.files_skipped,
-            "records_read": int(self.files["records_read"].sum()),
-            "records_accepted": int(self.files["records_accepted"].sum()),
-            "records_quarantined": int(self.files["records_quarantined"].sum()),
-            "tasks_replaced_with_other_data": self.replaced.height,
+            FILES_INGESTED: self.files.height,
+            FILES_SKIPPED: self.files_skipped,
+            RECORDS_READ: int(self.files["records_read"].sum()),
+            RECORDS_ACCEPTED: int(self.files["records_accepted"].sum()),
+            RECORDS_QUARANTINED: int(self.files["records_quarantined"].sum()),
+            TASKS_REPLACED: self.replaced.height,
         }
 
     @property
@@ -129,6 +150,48 @@ def ingest_new_files(
     -------
     IngestResult
         The tables to write, the ledger rows of the new files, the figures, the screening and the messages.
+
+    Notes
+    -----
+    With no new file (every source already ingested, or holding other projects only) the result's `tables`
+    is empty: nothing is rewritten. A file that cannot be read at all is one quarantined record, and its
+    ledger row has the format "unreadable".
+
+    Examples
+    --------
+    A Label Studio JSON export of one task with two annotations, one of them without an annotator, ingested
+    twice into an empty project:
+
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from pipeline.contract import ANNOTATIONS, QUARANTINE, SOURCE_FILES
+    >>> from pipeline.ingest import expand_sources
+    >>> from pipeline.ingest.merge import CoreState
+    >>> from pipeline.steps.ingest import ingest_new_files
+    >>> choice = {"id": "r1", "type": "choices", "from_name": "label", "to_name": "image",
+    ...           "value": {"choices": ["cat"]}}
+    >>> task = {"id": 1, "project": 1, "data": {"image": "a.jpg"},
+    ...         "annotations": [{"id": 10, "completed_by": 7, "result": [choice]}, {"id": 11, "result": [choice]}]}
+    >>> empty = CoreState.of(lambda table: table.empty().lazy())
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     export = Path(folder) / "export.json"
+    ...     _ = export.write_text(json.dumps([task]))
+    ...     def ingest(ledger, run_id):
+    ...         return ingest_new_files("1", expand_sources([export]), ingested=ledger, current=empty,
+    ...                                 quarantine=QUARANTINE.empty().lazy(), staging=Path(folder) / run_id,
+    ...                                 docs=None, run_id=run_id)
+    ...     first = ingest(SOURCE_FILES.empty(), "run-1")
+    ...     annotations = first.tables[ANNOTATIONS].lazy().collect()  # read from the staging folder: before it goes
+    ...     again = ingest(first.tables[SOURCE_FILES].lazy().collect(), "run-2")
+    >>> first.totals  # records: the task and its annotations; read = accepted + quarantined
+    {'files_ingested': 1, 'files_skipped': 0, 'records_read': 3, 'records_accepted': 2, 'records_quarantined': 1,
+     'tasks_replaced_with_other_data': 0}
+    >>> annotations.select("project_id", "task_id", "annotation_id", "annotator").rows()
+    [('1', '1', '10', '7')]
+    >>> print(first.messages[-1].text)
+    /.../export.json $[0].annotations[1] (task 1, annotation 11): annotation has no annotator (...)
+    >>> again.totals["files_skipped"], again.tables  # the same bytes again: skipped, nothing to write
+    (1, {})
     """
     journal = Journal(log)
     seen = set(ingested["content_hash"].to_list())
@@ -202,8 +265,47 @@ def ingest_new_files(
 
 
 def file_row(export: ParsedExport, project: str, run_id: str, owned: bool, ingested_at: datetime) -> dict:
-    """The ledger row (core.source_files) of a file read by the run of `project`: its record counts when the
-    run `owned` it (the run of the file's first project), else zeros, so a file is counted once."""
+    """The ledger row (core.source_files) of a file read by the run of `project`.
+
+    A file is counted once: its record counts are on the row of the run that `owned` it (the run of the file's
+    first project), zeros on the others.
+
+    Parameters
+    ----------
+    export : ParsedExport
+        The file as read (`ingest.read_export`).
+    project : str
+        The project of the run.
+    run_id : str
+        The run.
+    owned : bool
+        Whether `project` is the file's first project.
+    ingested_at : datetime
+        When the run read the file.
+
+    Returns
+    -------
+    dict
+        The row, by the columns of core.source_files.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from datetime import UTC, datetime
+    >>> from pathlib import Path
+    >>> from pipeline.ingest import read_export
+    >>> from pipeline.steps.ingest import file_row
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     export = Path(folder) / "export.json"
+    ...     _ = export.write_text(json.dumps([{"id": 1, "project": 1, "data": {}, "annotations": []}]))
+    ...     parsed = read_export(export, Path(folder) / "staging")
+    >>> at = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> row = file_row(parsed, "1", "run-1", owned=True, ingested_at=at)
+    >>> row["format"], row["project_ids"], row["records_read"], row["records_accepted"]
+    ('label-studio-json', ['1'], 1, 1)
+    >>> file_row(parsed, "2", "run-1", owned=False, ingested_at=at)["records_read"]  # counted by project 1's run
+    0
+    """
     counts = (export.records_read, export.records_accepted, export.records_quarantined) if owned else (0, 0, 0)
     return {
         "source_file": export.source_file,
@@ -220,8 +322,33 @@ def file_row(export: ParsedExport, project: str, run_id: str, owned: bool, inges
 
 
 def files_markdown(files: pl.DataFrame) -> str:
-    """Ledger rows as a Markdown table: file, format, records read, accepted and quarantined, and the first 12
-    digits of the content hash; a sentence when there is none."""
+    """Ledger rows as a Markdown table, as the UI shows a run's new files.
+
+    Parameters
+    ----------
+    files : pl.DataFrame
+        core.source_files rows.
+
+    Returns
+    -------
+    str
+        One line per file: file, format, records read, accepted and quarantined, and the first 12 digits of the
+        content hash; a sentence when there is no file.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import SOURCE_FILES
+    >>> from pipeline.steps.ingest import files_markdown
+    >>> files = pl.DataFrame({"source_file": ["export.json"], "format": "label-studio-json", "records_read": 3,
+    ...                       "records_accepted": 2, "records_quarantined": 1, "content_hash": "0123456789abcdef"})
+    >>> print(files_markdown(files))
+    | file | format | read | accepted | quarantined | sha256 |
+    |---|---|---|---|---|---|
+    | export.json | label-studio-json | 3 | 2 | 1 | 0123456789ab |
+    >>> files_markdown(SOURCE_FILES.empty())
+    '_no new file: every source was already ingested_'
+    """
     if files.is_empty():
         return "_no new file: every source was already ingested_"
     lines = ["| file | format | read | accepted | quarantined | sha256 |", "|---|---|---|---|---|---|"]
@@ -234,5 +361,24 @@ def files_markdown(files: pl.DataFrame) -> str:
 
 
 def origin_counts(annotations: pl.LazyFrame) -> dict[str, int]:
-    """The number of annotations per origin (human, model) in core.annotations rows."""
+    """The number of annotations per origin, as core.annotations' asset metadata shows them.
+
+    Parameters
+    ----------
+    annotations : pl.LazyFrame
+        core.annotations rows (cancelled ones included).
+
+    Returns
+    -------
+    dict of str to int
+        Origin ("human", "model") -> its annotations; an origin without any is absent.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.steps.ingest import origin_counts
+    >>> annotations = pl.LazyFrame({"annotation_id": ["10", "11", "12"], "origin": ["human", "model", "human"]})
+    >>> sorted(origin_counts(annotations).items())
+    [('human', 2), ('model', 1)]
+    """
     return dict(annotations.group_by("origin").len().collect().iter_rows())
