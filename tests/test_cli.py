@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.cli import build_parser, main
 from pipeline.contract import ANNOTATIONS, ANNOTATOR_PERFORMANCE, GROUND_TRUTH, SOURCE_FILES
-from pipeline.groundtruth.policy import append_override, load_overrides
+from pipeline.groundtruth.policy import load_overrides
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, write_export
 
@@ -374,50 +374,6 @@ def test_a_gt_export_of_an_unknown_split_is_refused_naming_the_splits(sample_run
     assert main([*export, "--split", "test"]) == 0
     tests = store.read(GROUND_TRUTH).filter(pl.col("split") == "test")["task_id"]
     assert sorted(str(task["id"]) for task in json.loads(out.read_text())) == sorted(tests)
-
-
-def test_a_revert_shows_in_the_gt_history_with_its_author_and_reason(tmp_path, capsys, runs_in_memory):
-    """Through real runs: an override makes annotation 2 the GT (version 0); its revert gives the task the GT its
-    flag gives (version 1), and the history names who reverted and why."""
-    export = write_export(
-        tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, user=2)])]
-    )
-    warehouse, gt = tmp_path / "wh", tmp_path / "gt"
-    append_override(
-        gt / "overrides.yaml", project="1", task="1", action="set", annotation="2", author="qa@x", reason="tighter"
-    )
-    run = ["run", "--source", str(export), "--warehouse", str(warehouse), "--groundtruth", str(gt)]
-    assert main(run) == 0
-    assert (
-        main(
-            [
-                "gt",
-                "revert",
-                "--project",
-                "1",
-                "--task",
-                "1",
-                "--groundtruth",
-                str(gt),
-                "--reason",
-                "1 was right",
-                "--author",
-                "lead@x",
-            ]
-        )
-        == 0
-    )
-    assert main(run) == 0
-    capsys.readouterr()
-    assert main(["gt", "history", "--task", "1", "--warehouse", str(warehouse), "--format", "json"]) == 0
-    history = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [
-        (h["version"], h["change"], h["annotation_id"], h["method"], h["decided_by"], h["reason"]) for h in history
-    ] == [
-        (0, "set", "2", "override", "qa@x", "set: tighter"),
-        (1, "replaced", "1", "override", "lead@x", "revert: 1 was right"),
-    ]
-    assert Warehouse(warehouse).read(GROUND_TRUTH).select("annotation_id", "method").rows() == [("1", "flag")]
 
 
 def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_status():

@@ -143,36 +143,6 @@ def test_rerunning_the_same_file_changes_nothing(one_flag, tmp_path):
     assert ingest.materialization.metadata["files_skipped"].value == 1
 
 
-def test_a_later_export_moves_and_deletes_ground_truth(tmp_path):
-    v1 = write_export(
-        tmp_path / "v1.json",
-        [
-            ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)]),
-            ls_task(2, [ls_annotation(3, ground_truth=True)]),
-        ],
-    )
-    v2 = write_export(
-        tmp_path / "v2.json",
-        [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]), ls_task(2, [ls_annotation(3)])],
-    )
-    store = Warehouse(tmp_path / "wh")
-    run_ok([v1], store.root)
-    run_ok([v2], store.root)
-    assert store.read(GROUND_TRUTH).select("task_id", "annotation_id", "version").rows() == [("1", "2", 1)]
-    assert store.read_gt_version("1", 0).ground_truth.select("task_id", "annotation_id").rows() == [
-        ("1", "1"),
-        ("2", "3"),
-    ]
-    history = store.read(GROUND_TRUTH_HISTORY).sort("task_id", "version")
-    assert history.select("task_id", "change", "version", "source_file").rows() == [
-        ("1", "set", 0, str(v1)),
-        ("1", "replaced", 1, str(v2)),
-        ("2", "set", 0, str(v1)),
-        ("2", "unset", 1, str(v2)),
-    ]
-    assert store.read(ANNOTATIONS).filter(pl.col("annotation_id") == "3").height == 1  # delete GT keeps the annotation
-
-
 def test_sources_in_one_run_apply_in_order(tmp_path):
     v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)])])
     v2 = write_export(tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])])

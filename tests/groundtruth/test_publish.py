@@ -13,8 +13,10 @@ from pycocotools.coco import COCO
 
 from pipeline.cli import main
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH
+from pipeline.ingest.scout import project_id_for
 from pipeline.warehouse import Warehouse
 from tests.conftest import copy_of, run_ok
+from tests.steps.conftest import Project
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -107,6 +109,7 @@ def test_versions_and_history_commands(published, capsys):
 
 
 def test_label_studio_export_round_trips(published, tmp_path):
+    """The exported file through the ingest and GT steps (what a run on it does) gives the version's GT."""
     store, _, _, _ = published
     out = tmp_path / "gt.json"
     assert (
@@ -117,12 +120,12 @@ def test_label_studio_export_round_trips(published, tmp_path):
     )
     exported = json.loads(out.read_text())
     assert all(sum(a["ground_truth"] for a in t["annotations"]) == 1 for t in exported)  # flags as Label Studio expects
-    again = Warehouse(tmp_path / "again")
-    run_ok([out], again.root, tmp_path / "gt")
+    again = Project(tmp_path / "again", project="7")
+    again.ingest(out)
     key = ["project_id", "task_id", "annotation_id"]
     assert (
-        again.read(GROUND_TRUTH)
-        .select(key)
+        again.resolve()
+        .ground_truth.select(key)
         .sort(key)
         .equals(store.read_gt_version("7", 1).ground_truth.select(key).sort(key))
     )
@@ -143,11 +146,15 @@ def test_coco_export_is_a_valid_coco_ground_truth(published, tmp_path):
 
 
 def test_scout_export_round_trips_through_the_scout_reader(tmp_path):
+    """The Scout survey's GT written into a warehouse by the ingest and GT steps (as its run would), exported by
+    `gtq gt export`, and the export through the steps again: the same GT tasks."""
     data = Path(__file__).parent.parent / "ingest" / "data"
     for name in ("survey-annotations.csv", "survey-images.csv"):
         (tmp_path / name).write_bytes((data / name).read_bytes())
     store = Warehouse(tmp_path / "wh")
-    run_ok([tmp_path / "survey-annotations.csv"], store.root, tmp_path / "gt")
+    survey = Project(tmp_path / "survey", project="survey", store=store)
+    survey.ingest(tmp_path / "survey-annotations.csv")
+    survey.resolve()
     out = tmp_path / "export" / "gt-annotations.csv"
     assert main(["gt", "export", "--format", "scout-csv", "--out", str(out), "--warehouse", str(store.root)]) == 0
     rows = pl.read_csv(out)
@@ -155,9 +162,9 @@ def test_scout_export_round_trips_through_the_scout_reader(tmp_path):
         ("t1", "IMG_001.JPG", 101.0, True),
         ("t2", "IMG_001.JPG", 101.0, True),
     ]
-    again = Warehouse(tmp_path / "again")
-    run_ok([out], again.root, tmp_path / "gt")
-    assert set(again.read(GROUND_TRUTH)["task_id"]) == set(store.read(GROUND_TRUTH)["task_id"])
+    again = Project(tmp_path / "again", project=project_id_for(out))  # Scout's project: the file's name
+    again.ingest(out)
+    assert set(again.resolve().ground_truth["task_id"]) == set(store.read(GROUND_TRUTH)["task_id"])
 
 
 def test_parquet_export_and_bad_versions(published, tmp_path):

@@ -9,12 +9,25 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, REVIEWS, SOURCE_FILES, TASKS, Table
+from pipeline.contract import (
+    ANNOTATIONS,
+    GROUND_TRUTH,
+    GROUND_TRUTH_CONFLICTS,
+    GROUND_TRUTH_HISTORY,
+    LABEL_CONFIG,
+    QUARANTINE,
+    REGIONS,
+    REVIEWS,
+    SOURCE_FILES,
+    TASKS,
+    Table,
+)
 from pipeline.groundtruth.policy import Policy, load_overrides
 from pipeline.ingest import expand_sources
 from pipeline.ingest.merge import CoreState
 from pipeline.steps.groundtruth import GroundTruthStep, next_ground_truth
 from pipeline.steps.ingest import INGESTED, IngestResult, ingest_new_files
+from pipeline.warehouse import Warehouse
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -28,11 +41,14 @@ class Project:
     tables: dict[Table, pl.DataFrame] = field(default_factory=lambda: {t: t.empty() for t in INGESTED})
     versions: list = field(default_factory=list)  # the published GT versions, oldest first
     runs: int = 0
+    # When given, what each step's asset writes is written there too (no Dagster, no run): a warehouse the CLI reads.
+    store: Warehouse | None = None
 
     def ingest(self, *sources: str | Path, run_id: str | None = None, **options) -> IngestResult:
         """Ingest `sources` (files or folders, NAME=PATH for a namespace) as a run of this project would, and
         keep the tables the result says to write."""
         self.runs += 1
+        run_id = run_id or f"run-{self.runs}"
         result = ingest_new_files(
             self.project,
             expand_sources(list(sources)),
@@ -41,7 +57,7 @@ class Project:
             quarantine=self.tables[QUARANTINE].lazy(),
             staging=self.root / "staging" / str(self.runs),
             docs=None,
-            run_id=run_id or f"run-{self.runs}",
+            run_id=run_id,
             clock=lambda: T0,
             **options,
         )
@@ -51,6 +67,8 @@ class Project:
             for t, f in result.tables.items()
         }
         self.tables.update(written)
+        if self.store is not None and result.tables:
+            self.store.write_project(self.project, written, run_id=run_id, views=False)
         return result
 
     def resolve(self, policy: Policy = Policy(), overrides: Path | None = None, at: datetime = T0) -> GroundTruthStep:
@@ -73,6 +91,12 @@ class Project:
         )
         if step.published:
             self.versions.append(step.published)
+        if self.store is not None:  # as the ground_truth asset writes: the version, then its tables
+            if step.published:
+                self.store.publish_gt_version(self.project, step.published, step.info)
+            tables = {GROUND_TRUTH_HISTORY: step.history, GROUND_TRUTH_CONFLICTS: step.conflicts}
+            tables |= {GROUND_TRUTH: step.ground_truth} if step.passed else {}
+            self.store.write_project(self.project, tables, run_id=f"run-{self.runs}", views=False)
         return step
 
 

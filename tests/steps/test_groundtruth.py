@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from pipeline.contract import GROUND_TRUTH, GROUND_TRUTH_HISTORY
+from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY
 from pipeline.groundtruth import versioning
 from pipeline.groundtruth.policy import append_override
 from pipeline.steps import Message
@@ -72,16 +72,19 @@ def test_a_new_version_only_when_the_gt_changed(project, tmp_path):
     two_tasks(project, tmp_path, "v2.json", gt=(2,))  # task 1's GT moves to annotation 2, task 2 loses its GT
     moved = project.resolve(at=T1)
     assert moved.published.version == 1 and [v.version for v in project.versions] == [0, 1]
+    assert project.versions[0].ground_truth.select("task_id", "annotation_id").rows() == [("1", "1"), ("2", "3")]
+    assert project.tables[ANNOTATIONS].filter(pl.col("annotation_id") == "3").height == 1  # unset keeps the annotation
     assert moved.changes.select("task_id", "change", "annotation_id", "previous_annotation_id").rows() == [
         ("1", "replaced", "2", "1"),
         ("2", "unset", None, "3"),
     ]
     assert moved.ground_truth.select("task_id", "annotation_id", "version", "gt_version").rows() == [("1", "2", 1, 1)]
-    assert moved.history.select("task_id", "change", "version", "valid_from", "valid_to").rows() == [
-        ("1", "set", 0, T0, T1),
-        ("1", "replaced", 1, T1, None),
-        ("2", "set", 0, T0, T1),
-        ("2", "unset", 1, T1, None),
+    v1, v2 = str(tmp_path / "v1.json"), str(tmp_path / "v2.json")
+    assert moved.history.select("task_id", "change", "version", "valid_from", "valid_to", "source_file").rows() == [
+        ("1", "set", 0, T0, T1, v1),
+        ("1", "replaced", 1, T1, None, v2),
+        ("2", "set", 0, T0, T1, v1),
+        ("2", "unset", 1, T1, None, v2),
     ]
     figures = moved.figures(gt_version_path="v1")
     assert [figures[f"changes_{kind}"] for kind in CHANGE_KINDS] == [0, 1, 1, 0] and figures["changes"] == 2
