@@ -121,58 +121,6 @@ def one_flag(tmp_path_factory) -> tuple[Warehouse, Path]:
     return store, export
 
 
-def test_rerunning_the_same_file_changes_nothing(one_flag, tmp_path):
-    store, export = copy_of(one_flag[0], tmp_path / "wh"), one_flag[1]
-    before = {
-        t.key: store.read(t).drop("run_id", strict=False)
-        for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
-    }
-    committed = {t.key: store.versions(t, "1") for t in INGESTED}
-    result = run_ok([export], store.root)
-    assert {t.key: store.versions(t, "1") for t in INGESTED} == committed  # not rewritten
-    after = {
-        t.key: store.read(t).drop("run_id", strict=False)
-        for t in (TASKS, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_HISTORY, SOURCE_FILES)
-    }
-    for key, frame in before.items():
-        assert frame.equals(after[key]), key
-    assert store.gt_versions("1") == [0]
-    ingest = next(
-        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["core", "source_files"])
-    )
-    assert ingest.materialization.metadata["files_skipped"].value == 1
-
-
-def test_sources_in_one_run_apply_in_order(tmp_path):
-    v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)])])
-    v2 = write_export(tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])])
-    store = Warehouse(tmp_path / "wh")
-    run_ok([v1, v2], store.root)
-    assert store.read(GROUND_TRUTH).select("annotation_id", "version").rows() == [("2", 0)]
-
-
-def test_a_broken_file_fails_alone(tmp_path):
-    """A Label Studio file cut off halfway names no project, and none is invented from its name: the run
-    reports it unreadable (`gtq run` exits 1 naming it) and ingests the good file beside it."""
-    broken = tmp_path / "broken.json"
-    broken.write_bytes(b'[{"id": 1, "annotations": [{"id": 2')
-    good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
-    store = Warehouse(tmp_path / "wh")
-    (tmp_path / "gt").mkdir()
-    result = execute([broken, good], store.root, groundtruth=tmp_path / "gt", instance=in_memory())
-    assert result.unreadable == [
-        (
-            f"{broken}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input data"
-            " was truncated"
-        )
-    ]
-    assert store.projects() == ["1"] and store.read(QUARANTINE).is_empty() and store.read(GROUND_TRUTH).height == 1
-    files = store.read(SOURCE_FILES)
-    assert files.select("format", "records_read", "records_accepted", "records_quarantined").rows() == [
-        ("label-studio-json", 2, 2, 0)
-    ]
-
-
 def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_path):
     export = write_export(
         tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2, cancelled=True)])]
@@ -189,9 +137,15 @@ def test_an_unpublishable_ground_truth_is_not_published_and_blocks_scoring(tmp_p
         reason="test",
     )
 
+    committed = {t.key: store.versions(t, "1") for t in INGESTED}
     result = execute(
         [export], store.root, groundtruth=gt_dir
     )  # project 1 again: the file is known, the GT is re-resolved
+    assert {t.key: store.versions(t, "1") for t in INGESTED} == committed  # the known file: nothing rewritten
+    ingest = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["core", "source_files"])
+    )
+    assert ingest.materialization.metadata["files_skipped"].value == 1  # as the UI shows it
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "publishable_ground_truth")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR and check.metadata["problems"].value == 1
     assert (
@@ -241,19 +195,6 @@ def test_a_write_that_fails_midway_leaves_the_previous_state(one_flag, tmp_path,
     assert store.read(TASKS).height == 2
 
 
-def test_newest_snapshot_wins_whatever_the_order(tmp_path):
-    newer = ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])
-    newer["updated_at"] = "2026-02-01T00:00:00Z"
-    older = ls_task(1, [ls_annotation(1, ground_truth=True)])
-    older["updated_at"] = "2026-01-01T00:00:00Z"
-    store = Warehouse(tmp_path / "wh")
-    run_ok([write_export(tmp_path / "newer.json", [newer]), write_export(tmp_path / "older.json", [older])], store.root)
-    assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["2"]
-    assert sorted(store.read(ANNOTATIONS)["annotation_id"]) == ["1", "2"]  # updated by id, never duplicated
-    run_ok([write_export(tmp_path / "older-again.json", [older | {"meta": {"note": "re-export"}}])], store.root)
-    assert store.read(GROUND_TRUTH)["annotation_id"].to_list() == ["2"]
-
-
 DATA = Path(__file__).parent / "ingest" / "data"
 
 
@@ -301,28 +242,6 @@ def test_coco_predictions_survive_a_newer_ground_truth(tmp_path):
     run_ok([gt_file], store.root)
     assert store.read(ANNOTATIONS).filter(pl.col("origin") == "model").height == 3
     assert store.read(REGIONS).filter(pl.col("annotation_id").str.starts_with("prediction:")).height == 2
-
-
-def test_labels_outside_the_labeling_config_are_quarantined_by_name(tmp_path):
-    """The labeling config beside an export judges its labels; one it does not allow sets the annotation aside,
-    named in the reason, and a later export without a config is judged by the config the warehouse holds."""
-    export = write_export(
-        tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])]
-    )
-    (tmp_path / "proj.xml").write_text(
-        '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice'
-        ' value="dog"/></Choices></View>'
-    )
-    store = Warehouse(tmp_path / "wh")
-    run_ok([export], store.root)
-    later = tmp_path / "later"
-    later.mkdir()
-    run_ok([write_export(later / "proj.json", [ls_task(2, [ls_annotation(3, choice="tiger")])])], store.root)
-
-    reasons = store.read(QUARANTINE).sort("annotation_id").select("annotation_id", "reason").rows()
-    suite = "expectations/core.regions.json: expect_column_values_to_be_null on label_outside_config"
-    assert reasons == [("2", f"{suite} (label_outside_config=lion)"), ("3", f"{suite} (label_outside_config=tiger)")]
-    assert store.read(ANNOTATIONS)["annotation_id"].to_list() == ["1"]
 
 
 def test_sample_run_detection_scores_rank_annotators_by_skill(sample_run):
@@ -463,12 +382,10 @@ def test_coco_crowd_regions_and_areas_reach_the_twelve_figures(tmp_path):
     assert model["mar_1"] == 0.0 and model["mar_10"] == pytest.approx(1.0)  # the best-scored box is the ignored one
 
 
-def test_exports_reusing_project_and_task_ids_are_reported_and_namespaces_keep_them_apart(
-    tmp_path, capsys, runs_in_memory
-):
+def test_gtq_run_warns_of_exports_reusing_project_and_task_ids(tmp_path, capsys, runs_in_memory):
     """Two Label Studio instances, both with a "project 1" and tasks 1-3 on different images: without
-    namespaces the second export replaces the first's tasks, and the run says so; with `NAME=PATH` each
-    keeps its own project (lab-a:1, lab-b:1) and nothing is replaced."""
+    namespaces the second export replaces the first's tasks, and `gtq run` says so. (What the ingest step
+    reports, and how `NAME=PATH` keeps them apart: tests/steps/test_ingest.py.)"""
     from pipeline.cli import main
 
     def export(name: str, image: str) -> Path:
@@ -486,21 +403,6 @@ def test_exports_reusing_project_and_task_ids_are_reported_and_namespaces_keep_t
     assert "WARNING: 3 task(s) replaced by a snapshot whose task data differs" in capsys.readouterr().out
     assert Warehouse(tmp_path / "mixed").read(TASKS).height == 3  # what happened without namespaces
 
-    sources = ["--source", f"lab-a={first}", "--source", f"lab-b={second}"]
-    assert main(["run", *sources, "--warehouse", str(tmp_path / "apart"), *gt]) == 0
-    assert "WARNING" not in capsys.readouterr().out
-    store = Warehouse(tmp_path / "apart")
-    assert store.projects() == ["lab-a:1", "lab-b:1"]
-    images = {
-        p: sorted(store.scan_project(TASKS, p).collect()["data_json"].str.json_path_match("$.image"))
-        for p in store.projects()
-    }
-    assert images == {
-        "lab-a:1": ["zebras_1.jpg", "zebras_2.jpg", "zebras_3.jpg"],
-        "lab-b:1": ["lions_1.jpg", "lions_2.jpg", "lions_3.jpg"],
-    }
-    assert store.scan_project(ANNOTATIONS, "lab-b:1").collect()["project_id"].unique().to_list() == ["lab-b:1"]
-
 
 def test_a_source_is_a_namespace_only_when_it_is_not_a_path(tmp_path):
     from pipeline.ingest import Source
@@ -513,54 +415,14 @@ def test_a_source_is_a_namespace_only_when_it_is_not_a_path(tmp_path):
     assert str(Source(Path("a.json"), "lab")) == "lab=a.json" and Source(Path("a.json"), "lab").project("7") == "lab:7"
 
 
-def test_annotations_failing_a_critical_expectation_are_quarantined_before_use(tmp_path):
-    """Validate before use: an annotation with a negative lead time and a prediction scored 1.7 read fine
-    but fail the core.annotations suite; each becomes one quarantine record naming the suite, the
-    expectation, the column and the value, never reaches GT or scoring, and the books still balance."""
-    bad_gt = ls_annotation(11, user=2, choice="dog", ground_truth=True) | {"lead_time": -5.0}
-    overconfident = {
-        "id": 90,
-        "model_version": "m1",
-        "score": 1.7,
-        "result": [
-            {"id": "p1", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": ["cat"]}}
-        ],
-    }
-    tasks = [
-        ls_task(1, [bad_gt, ls_annotation(12, user=3, choice="cat")], predictions=[overconfident]),
-        ls_task(2, [ls_annotation(21, user=2, ground_truth=True), ls_annotation(22, user=3)]),
-    ]
-    export = write_export(tmp_path / "export.json", tasks)
-    store = Warehouse(tmp_path / "wh")
-    run_ok([export], store.root)
-
-    quarantine = store.read(QUARANTINE).sort("locator")
-    assert quarantine["locator"].to_list() == ["task 1, annotation 11", "task 1, annotation prediction:90"]
-    assert quarantine["reason"].to_list() == [
-        "expectations/core.annotations.json: expect_column_values_to_be_between on lead_time_s (lead_time_s=-5.0)",
-        "expectations/core.annotations.json: expect_column_values_to_be_between on score (score=1.7)",
-    ]
-    assert sorted(store.read(ANNOTATIONS)["annotation_id"].to_list()) == ["12", "21", "22"]
-    assert store.read(GROUND_TRUTH).filter(pl.col("task_id") == "1")["annotation_id"].to_list() != ["11"]
-    files = store.read(SOURCE_FILES).row(0, named=True)
-    assert (files["records_read"], files["records_accepted"], files["records_quarantined"]) == (7, 5, 2)
-
-
-def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_path, monkeypatch):
+def test_a_warning_expectation_a_team_adds_fails_the_check_not_the_rows(one_flag, tmp_path, monkeypatch):
+    """A warning-level expectation added to the team's copy of the suites ($GTQ_EXPECTATIONS) fails the check
+    (not the rows) and shows in the Data Docs, beside the validation of the run before. (An edited suite
+    changing what is quarantined: tests/steps/test_ingest.py.)"""
+    store = copy_of(one_flag[0], tmp_path / "wh")  # after a run of the bundled suites: its Data Docs page
     suites = tmp_path / "expectations"
     shutil.copytree(Path(__file__).resolve().parent.parent / "expectations", suites)
     annotations_suite = json.loads((suites / "core.annotations.json").read_text())
-    for expectation in annotations_suite["expectations"]:
-        if expectation["kwargs"].get("column") == "lead_time_s":
-            expectation["kwargs"]["min_value"] = -60.0  # the team allows clock skew of a minute
-    (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
-    monkeypatch.setenv("GTQ_EXPECTATIONS", str(suites))
-    skewed = ls_annotation(11, user=2) | {"lead_time": -5.0}
-    store = Warehouse(tmp_path / "wh")
-    run_ok([write_export(tmp_path / "export.json", [ls_task(1, [skewed])])], store.root)
-    assert store.read(QUARANTINE).is_empty() and store.read(ANNOTATIONS)["annotation_id"].to_list() == ["11"]
-
-    # A warning-level expectation the team adds fails the check (not the rows) and shows in the Data Docs.
     annotations_suite["expectations"].append(
         {
             "type": "expect_column_values_to_be_in_set",
@@ -569,6 +431,7 @@ def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(tmp_pa
         }
     )
     (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
+    monkeypatch.setenv("GTQ_EXPECTATIONS", str(suites))
     (tmp_path / "gt").mkdir()
     result = execute(
         [write_export(tmp_path / "more.json", [ls_task(2, [ls_annotation(21, user=3)])])],

@@ -6,11 +6,11 @@ import json
 import polars as pl
 
 from pipeline import validation
-from pipeline.contract import ANNOTATION_SCORES, ANNOTATIONS, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS, QUARANTINE
+from pipeline.contract import ANNOTATION_SCORES, QUARANTINE
 from pipeline.ingest import read_export
 from pipeline.validation import screen
 from pipeline.warehouse import Warehouse
-from tests.conftest import in_memory, ls_annotation, ls_task, run_ok, write_export
+from tests.conftest import in_memory, ls_annotation, ls_task, write_export
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -273,43 +273,6 @@ def test_pixel_boxes_end_inside_their_image(tmp_path):
             " (original_width=100, right=110.0)"
         )
     ]
-
-
-def test_a_quarantined_ground_truth_candidate_is_a_conflict_until_a_valid_version_arrives(tmp_path):
-    """The GT flag of a task sits on an annotation with a label its config does not allow: the task has no GT
-    (no other rule decides it), core.ground_truth_conflicts names the annotation and the reason, and the
-    other task's annotations are still scored. When a later export corrects the label, it becomes GT."""
-    flagged = annotation(11, box(label="tiger"), ground_truth=True)
-    tasks = [
-        ls_task(1, [flagged, annotation(12, box())]),
-        ls_task(2, [annotation(21, box(), ground_truth=True), annotation(22, box(x=12.0))]),
-    ]
-    (tmp_path / "export.xml").write_text(CONFIG)
-    store = Warehouse(tmp_path / "wh")
-    run_ok([write_export(tmp_path / "export.json", tasks)], store.root)
-
-    assert store.read(QUARANTINE).select("task_id", "annotation_id", "gt_candidate").rows() == [("1", "11", True)]
-    assert store.read(GROUND_TRUTH).select("task_id", "annotation_id").rows() == [("2", "21")]
-    conflict = store.read(GROUND_TRUTH_CONFLICTS).row(0, named=True)
-    assert (
-        conflict["task_id"] == "1"
-        and conflict["chosen_annotation_id"] is None
-        and conflict["candidate_annotation_ids"] == ["11"]
-    )
-    assert conflict["rule"] == (
-        "GT candidate 11 quarantined, expectations/core.regions.json: expect_column_values_to_be_null on"
-        " label_outside_config (label_outside_config=tiger)"
-    )
-    assert store.read(ANNOTATION_SCORES).filter(pl.col("task_id") == "2")["annotation_id"].unique().to_list() == ["22"]
-
-    corrected = tmp_path / "later"
-    corrected.mkdir()
-    (corrected / "export.xml").write_text(CONFIG)
-    fixed = annotation(11, box(), ground_truth=True, updated_at="2026-02-01T10:00:00Z")
-    run_ok([write_export(corrected / "export.json", [ls_task(1, [fixed, annotation(12, box())])])], store.root)
-    assert store.read(GROUND_TRUTH_CONFLICTS).is_empty()
-    assert sorted(store.read(GROUND_TRUTH).select("task_id", "annotation_id").rows()) == [("1", "11"), ("2", "21")]
-    assert store.read(ANNOTATIONS).filter(pl.col("annotation_id") == "11").height == 1
 
 
 def test_real_label_studio_exports_meet_the_suites(tmp_path, label_studio_samples):

@@ -1,8 +1,9 @@
 """Hostile and odd input: a corpus of broken and unusual-but-valid exports, each with what must happen.
 
 Every entry is generated here (no fixture files). For each: the records accepted and the quarantine
-reason expected when the file is read alone; then all of them go through one `gtq run` beside a good
-file, which must exit 0 with the good file's rows in place.
+reason expected when the file is read alone. All of them beside a good file, through the ingest step of
+each project (tests/steps/test_ingest.py): every file's books balance; and `gtq run` on the good file and
+the files no project can read exits 1 naming them, with the good file's rows in place.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipeline.ingest import projects_of
-from pipeline.ingest.records import BadRecord
 from tests.conftest import ls_annotation, ls_task, parse
-from tests.test_concurrency import start
 
 
 def box(x=10.0, y=10.0, width=20.0, height=20.0, labels=("zebra",), **extra) -> dict:
@@ -297,33 +296,40 @@ def test_a_bom_or_nan_changes_no_value(tmp_path):
         assert lead_time == (None if name == "nan.json" else 12.5)
 
 
-def test_the_whole_corpus_beside_a_good_file_in_one_run(tmp_path):
-    folder = tmp_path / "exports"
-    folder.mkdir()
-    for case in CORPUS:
+def corpus_folder(folder: Path, cases: list[Case] = CORPUS) -> Path:
+    """`folder` holding the `cases`, each as its file, and a good file of five tasks of project 42, each with
+    its GT (zz-good.json)."""
+    folder.mkdir(parents=True)
+    for case in cases:
         (folder / f"{case.name}{case.suffix}").write_bytes(case.content())
-    (folder / "zz-good.json").write_text(
-        json.dumps([ls_task(i, [ls_annotation(100 + i, ground_truth=True)], project=42) for i in range(5)])
+    good = [ls_task(i, [ls_annotation(100 + i, ground_truth=True)], project=42) for i in range(5)]
+    (folder / "zz-good.json").write_text(json.dumps(good))
+    return folder
+
+
+def test_gtq_run_fails_naming_the_files_it_cannot_read_and_ingests_the_rest(tmp_path, capsys, runs_in_memory):
+    """`gtq run` (as `main` runs it) on the good file beside two files no project can read, the corpus's JSON
+    nested too deeply and a Label Studio export cut off halfway: the run exits 1 naming both, once the good
+    file is ingested. One run (project 42's); the books of every file of the corpus, through the ingest step,
+    are tests/steps/test_ingest.py's."""
+    from pipeline.cli import main
+
+    folder = corpus_folder(tmp_path / "exports", [c for c in CORPUS if c.name == "nested-10k-deep"])
+    cut_off = folder / "cut-off.json"
+    cut_off.write_bytes(b'[{"id": 1, "annotations": [{"id": 2')
+    (tmp_path / "gt").mkdir()
+    warehouse = tmp_path / "wh"
+    assert (
+        main(["run", "--source", str(folder), "--warehouse", str(warehouse), "--groundtruth", str(tmp_path / "gt")])
+        == 1
     )
-    # A file unreadable as a whole fails the run by name (exit 1) once the rest is ingested; a file that is no
-    # export at all gets no project, so its one record is not in any project's books, only in the failure.
-    no_export, unreadable = set(), set()
-    for case in CORPUS:
-        path = folder / f"{case.name}{case.suffix}"
-        try:
-            projects_of(path)
-        except BadRecord:
-            no_export.add(path.name)
-        if parse(path, tmp_path / "alone").format == "unreadable":
-            unreadable.add(path.name)
-    run = start(folder, warehouse=tmp_path / "wh")
-    _, err = run.communicate(timeout=600)
-    assert run.returncode == (1 if unreadable else 0), err
-    failed = {line.split(": ", 1)[0].rsplit("/", 1)[-1] for line in err.splitlines() if line.startswith("  - ")}
-    assert failed == unreadable
-    with duckdb.connect(str(tmp_path / "wh" / "gtq.duckdb"), read_only=True) as con:
+    err = capsys.readouterr().err.splitlines()
+    failed = {line.split(": ", 1)[0].rsplit("/", 1)[-1] for line in err if line.startswith("  - ")}
+    assert failed == {"nested-10k-deep.json", "cut-off.json"}
+    assert (
+        f"  - {cut_off}: not an export gtq can read: not a Label Studio JSON export (a JSON array of tasks): Input"
+        " data was truncated"
+    ) in err
+    with duckdb.connect(str(warehouse / "gtq.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT project_id FROM core.source_files").fetchall() == [("42",)]
         assert con.execute("SELECT count(*) FROM core.ground_truth WHERE project_id = '42'").fetchone() == (5,)
-        quarantined = con.execute(
-            "SELECT sum(records_quarantined), sum(records_read - records_accepted) FROM core.source_files"
-        ).fetchone()
-        assert quarantined[0] == quarantined[1] == sum(c.reason is not None for c in CORPUS) - len(no_export)

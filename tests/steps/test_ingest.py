@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import polars as pl
+import pytest
 
-from pipeline.contract import ANNOTATIONS, QUARANTINE, SOURCE_FILES, TASKS
-from pipeline.steps import Message
+from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, SOURCE_FILES, TASKS
+from pipeline.ingest import BadRecord, expand_sources, projects_of
+from pipeline.steps import Message, quality
 from pipeline.steps.ingest import INGESTED, files_markdown, origin_counts
-from tests.conftest import ls_annotation, ls_task, write_export
+from pipeline.validation import BUNDLED_EXPECTATIONS
+from tests.conftest import ls_annotation, ls_task, parse, write_export
+from tests.ingest.test_hostile import CORPUS, corpus_folder
 from tests.steps.conftest import T0, Project
+from tests.test_validation import CONFIG, annotation, box
 
 DATA = Path(__file__).resolve().parent.parent / "ingest" / "data"
 TOTALS = [
@@ -48,9 +54,13 @@ def test_a_file_already_ingested_is_skipped_and_nothing_is_rewritten(project, tm
     export = write_export(tmp_path / "export.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
     first = project.ingest(export)
     digest = first.files["content_hash"].item()
+    version_0 = project.resolve()
 
     again = project.ingest(export)
     assert again.tables == {}  # with no new file nothing is rewritten
+    same = project.resolve()  # the GT resolved again from the same tables: no new version
+    assert same.candidate is None and [v.version for v in project.versions] == [0]
+    assert same.ground_truth.equals(version_0.ground_truth) and same.history.equals(version_0.history)
     assert again.files.is_empty() and again.files_given == 1 and again.files_skipped == 1
     assert again.totals == dict(zip(TOTALS, [0, 1, 0, 0, 0, 0], strict=True))
     assert again.messages == [
@@ -134,13 +144,29 @@ def test_a_file_of_two_projects_is_counted_by_its_first_project_only(tmp_path):
     ]
 
 
-def test_sources_apply_in_order_and_the_newest_snapshot_wins(project, tmp_path):
+def test_sources_in_one_run_apply_in_order(tmp_path):
+    """Snapshots of a task with the same date: the later source of the run wins, whichever it is."""
+    v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)])])
+    v2 = write_export(tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])])
+    forward, backward = Project(tmp_path / "forward"), Project(tmp_path / "backward")
+    forward.ingest(v1, v2)
+    backward.ingest(v2, v1)
+    assert forward.resolve().ground_truth.select("annotation_id", "version").rows() == [("2", 0)]
+    assert backward.resolve().ground_truth.select("annotation_id", "version").rows() == [("1", 0)]
+
+
+def test_the_newest_snapshot_wins_whatever_the_order(project, tmp_path):
     newer = ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)]) | {"updated_at": "2026-02-01T00:00:00Z"}
     older = ls_task(1, [ls_annotation(1, ground_truth=True)]) | {"updated_at": "2026-01-01T00:00:00Z"}
     project.ingest(write_export(tmp_path / "newer.json", [newer]), write_export(tmp_path / "older.json", [older]))
     assert project.tables[TASKS]["source_file"].to_list() == [str(tmp_path / "newer.json")]
     assert sorted(project.tables[ANNOTATIONS]["annotation_id"]) == ["1", "2"]  # updated by id, never duplicated
     assert project.tables[SOURCE_FILES].height == 2
+    assert project.resolve().ground_truth["annotation_id"].to_list() == ["2"]
+
+    project.ingest(write_export(tmp_path / "older-again.json", [older | {"meta": {"note": "re-export"}}]))
+    assert project.tables[TASKS]["source_file"].to_list() == [str(tmp_path / "newer.json")]
+    assert project.resolve().ground_truth["annotation_id"].to_list() == ["2"]  # a later run of an older one
 
 
 def test_exports_reusing_task_ids_with_other_data_are_reported(project, tmp_path):
@@ -160,9 +186,22 @@ def test_exports_reusing_task_ids_with_other_data_are_reported(project, tmp_path
         " Two exports that reuse project and task ids? Give each its namespace: --source NAME=PATH"
     )
 
-    apart = Project(tmp_path / "apart", project="lab-b:1")
-    result = apart.ingest(f"lab-a={first}", f"lab-b={second}")  # namespaces keep them apart
-    assert result.replaced.is_empty() and apart.tables[TASKS]["project_id"].unique().to_list() == ["lab-b:1"]
+    assert project.tables[TASKS].height == 3  # what happens without namespaces
+
+    sources = [f"lab-a={first}", f"lab-b={second}"]  # namespaces keep them apart
+    assert [projects_of(source) for source in sources] == [["lab-a:1"], ["lab-b:1"]]  # the runs of `gtq run`
+    images = {}
+    for name in ("lab-a:1", "lab-b:1"):
+        apart = Project(tmp_path / name.replace(":", "-"), project=name)
+        result = apart.ingest(*sources)
+        assert result.replaced.is_empty() and [m for m in result.messages if m.level == "warning"] == []
+        assert apart.tables[TASKS]["project_id"].unique().to_list() == [name]
+        assert apart.tables[ANNOTATIONS]["project_id"].unique().to_list() == [name]
+        images[name] = sorted(apart.tables[TASKS]["data_json"].str.json_path_match("$.image"))
+    assert images == {
+        "lab-a:1": ["zebras_1.jpg", "zebras_2.jpg", "zebras_3.jpg"],
+        "lab-b:1": ["lions_1.jpg", "lions_2.jpg", "lions_3.jpg"],
+    }
 
 
 def test_a_file_read_again_after_a_killed_run_is_quarantined_once(project, tmp_path):
@@ -218,3 +257,169 @@ def test_files_markdown_names_each_file_by_its_hash():
         "|---|---|---|---|---|---|",
         "| a.json | label-studio-json | 3 | 2 | 1 | 0123456789ab |",
     ]
+
+
+def test_a_broken_file_fails_alone(project, tmp_path):
+    """A Label Studio file cut off halfway names no project, and none is invented from its name: `gtq run` hands
+    it to no project's run (it names it unreadable: tests/ingest/test_hostile.py) and the good file beside it
+    is ingested."""
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b'[{"id": 1, "annotations": [{"id": 2')
+    good = write_export(tmp_path / "good.json", [ls_task(1, [ls_annotation(1, ground_truth=True)])])
+    with pytest.raises(BadRecord) as unreadable:
+        projects_of(broken)
+    assert unreadable.value.reason == "not a Label Studio JSON export (a JSON array of tasks): Input data was truncated"
+    assert projects_of(good) == ["1"]
+
+    project.ingest(good)
+    assert project.tables[QUARANTINE].is_empty() and project.resolve().ground_truth.height == 1
+    assert project.tables[SOURCE_FILES].select(
+        "format", "records_read", "records_accepted", "records_quarantined"
+    ).rows() == [("label-studio-json", 2, 2, 0)]
+
+
+def test_labels_outside_the_labeling_config_are_quarantined_by_name(project, tmp_path):
+    """The labeling config beside an export judges its labels; one it does not allow sets the annotation aside,
+    named in the reason, and a later export without a config is judged by the config the project holds."""
+    export = write_export(
+        tmp_path / "proj.json", [ls_task(1, [ls_annotation(1, choice="cat"), ls_annotation(2, choice="lion")])]
+    )
+    (tmp_path / "proj.xml").write_text(
+        '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="cat"/><Choice'
+        ' value="dog"/></Choices></View>'
+    )
+    project.ingest(export)
+    later = tmp_path / "later"
+    later.mkdir()
+    project.ingest(write_export(later / "proj.json", [ls_task(2, [ls_annotation(3, choice="tiger")])]))
+
+    reasons = project.tables[QUARANTINE].sort("annotation_id").select("annotation_id", "reason").rows()
+    suite = "expectations/core.regions.json: expect_column_values_to_be_null on label_outside_config"
+    assert reasons == [("2", f"{suite} (label_outside_config=lion)"), ("3", f"{suite} (label_outside_config=tiger)")]
+    assert project.tables[ANNOTATIONS]["annotation_id"].to_list() == ["1"]
+
+
+def test_annotations_failing_a_critical_expectation_are_quarantined_before_use(project, tmp_path):
+    """Validate before use: an annotation with a negative lead time and a prediction scored 1.7 read fine
+    but fail the core.annotations suite; each becomes one quarantine record naming the suite, the
+    expectation, the column and the value, never reaches GT or scoring, and the books still balance."""
+    bad_gt = ls_annotation(11, user=2, choice="dog", ground_truth=True) | {"lead_time": -5.0}
+    overconfident = {
+        "id": 90,
+        "model_version": "m1",
+        "score": 1.7,
+        "result": [
+            {"id": "p1", "type": "choices", "from_name": "label", "to_name": "image", "value": {"choices": ["cat"]}}
+        ],
+    }
+    tasks = [
+        ls_task(1, [bad_gt, ls_annotation(12, user=3, choice="cat")], predictions=[overconfident]),
+        ls_task(2, [ls_annotation(21, user=2, ground_truth=True), ls_annotation(22, user=3)]),
+    ]
+    project.ingest(write_export(tmp_path / "export.json", tasks))
+
+    quarantine = project.tables[QUARANTINE].sort("locator")
+    assert quarantine["locator"].to_list() == ["task 1, annotation 11", "task 1, annotation prediction:90"]
+    assert quarantine["reason"].to_list() == [
+        "expectations/core.annotations.json: expect_column_values_to_be_between on lead_time_s (lead_time_s=-5.0)",
+        "expectations/core.annotations.json: expect_column_values_to_be_between on score (score=1.7)",
+    ]
+    assert sorted(project.tables[ANNOTATIONS]["annotation_id"].to_list()) == ["12", "21", "22"]
+    assert project.resolve().ground_truth.filter(pl.col("task_id") == "1")["annotation_id"].to_list() != ["11"]
+    files = project.tables[SOURCE_FILES].row(0, named=True)
+    assert (files["records_read"], files["records_accepted"], files["records_quarantined"]) == (7, 5, 2)
+
+
+def test_an_edited_suite_changes_what_is_quarantined_without_code_changes(project, tmp_path, monkeypatch):
+    """The team allows clock skew of a minute in its copy of the suites ($GTQ_EXPECTATIONS): a lead time of
+    -5 s, quarantined by the bundled suite, is accepted. (What a warning-level expectation does to the check
+    and the Data Docs: tests/test_pipeline.py.)"""
+    suites = tmp_path / "expectations"
+    shutil.copytree(BUNDLED_EXPECTATIONS, suites)
+    annotations_suite = json.loads((suites / "core.annotations.json").read_text())
+    for expectation in annotations_suite["expectations"]:
+        if expectation["kwargs"].get("column") == "lead_time_s":
+            expectation["kwargs"]["min_value"] = -60.0
+    (suites / "core.annotations.json").write_text(json.dumps(annotations_suite))
+    monkeypatch.setenv("GTQ_EXPECTATIONS", str(suites))
+    skewed = ls_annotation(11, user=2) | {"lead_time": -5.0}
+    project.ingest(write_export(tmp_path / "export.json", [ls_task(1, [skewed])]))
+    assert project.tables[QUARANTINE].is_empty() and project.tables[ANNOTATIONS]["annotation_id"].to_list() == ["11"]
+
+
+def test_a_quarantined_ground_truth_candidate_is_a_conflict_until_a_valid_version_arrives(project, tmp_path):
+    """The GT flag of a task sits on an annotation with a label its config does not allow: the task has no GT
+    (no other rule decides it), core.ground_truth_conflicts names the annotation and the reason, and the
+    other task's annotations are still scored. When a later export corrects the label, it becomes GT.
+    (Data from tests/test_validation.py: its labeling config and box regions.)"""
+    flagged = annotation(11, box(label="tiger"), ground_truth=True)
+    tasks = [
+        ls_task(1, [flagged, annotation(12, box())]),
+        ls_task(2, [annotation(21, box(), ground_truth=True), annotation(22, box(x=12.0))]),
+    ]
+    (tmp_path / "export.xml").write_text(CONFIG)
+    project.ingest(write_export(tmp_path / "export.json", tasks))
+    step = project.resolve()
+
+    assert project.tables[QUARANTINE].select("task_id", "annotation_id", "gt_candidate").rows() == [("1", "11", True)]
+    assert step.ground_truth.select("task_id", "annotation_id").rows() == [("2", "21")]
+    conflict = step.conflicts.row(0, named=True)
+    assert (
+        conflict["task_id"] == "1"
+        and conflict["chosen_annotation_id"] is None
+        and conflict["candidate_annotation_ids"] == ["11"]
+    )
+    assert conflict["rule"] == (
+        "GT candidate 11 quarantined, expectations/core.regions.json: expect_column_values_to_be_null on"
+        " label_outside_config (label_outside_config=tiger)"
+    )
+    frames = {t: project.tables[t].lazy() for t in (ANNOTATIONS, REGIONS, LABEL_CONFIG)}
+    answers = quality.answers(*frames.values(), run_id="run-q")
+    scores = quality.annotation_scores(
+        answers, frames[ANNOTATIONS], frames[REGIONS], step.ground_truth.lazy(), weights=None, run_id="run-q"
+    ).collect()
+    assert scores.filter(pl.col("task_id") == "2")["annotation_id"].unique().to_list() == ["22"]
+
+    corrected = tmp_path / "later"
+    corrected.mkdir()
+    (corrected / "export.xml").write_text(CONFIG)
+    fixed = annotation(11, box(), ground_truth=True, updated_at="2026-02-01T10:00:00Z")
+    project.ingest(write_export(corrected / "export.json", [ls_task(1, [fixed, annotation(12, box())])]))
+    step = project.resolve()
+    assert step.conflicts.is_empty()
+    assert sorted(step.ground_truth.select("task_id", "annotation_id").rows()) == [("1", "11"), ("2", "21")]
+    assert project.tables[ANNOTATIONS].filter(pl.col("annotation_id") == "11").height == 1
+
+
+def test_the_hostile_corpus_beside_a_good_file_balances_the_books_of_every_file(tmp_path):
+    """The corpus of tests/ingest/test_hostile.py and a good file of project 42, given to the run of each project
+    `gtq run` makes of them: every record a file brings is accepted or quarantined, each file that quarantines
+    says so, and a file gtq cannot read as a whole is in no project's books (`projects_of` names it) or is
+    in its project's ledger as unreadable: the files `gtq run` names when it fails."""
+    folder = corpus_folder(tmp_path / "exports")
+    by_project, no_export = {}, set()
+    for source in expand_sources([folder]):
+        try:
+            for name in projects_of(source):
+                by_project.setdefault(name, []).append(source)
+        except BadRecord:
+            no_export.add(source.path.name)
+    unreadable = {
+        f"{c.name}{c.suffix}"
+        for c in CORPUS
+        if parse(folder / f"{c.name}{c.suffix}", tmp_path / "alone").format == "unreadable"
+    }
+    ledgers, ground_truth = [], {}
+    for name, sources in sorted(by_project.items()):
+        run = Project(tmp_path / "projects" / name, project=name)
+        run.ingest(*sources)
+        ledgers.append(run.tables[SOURCE_FILES])
+        ground_truth[name] = run.resolve().ground_truth.height
+    ledger = pl.concat(ledgers).with_columns(name=pl.col("source_file").str.split("/").list.last())
+    books = pl.col("records_read") == pl.col("records_accepted") + pl.col("records_quarantined")
+    assert ledger.filter(~books).is_empty()  # per file
+    quarantining = {f"{c.name}{c.suffix}" for c in CORPUS if c.reason is not None} - no_export
+    assert set(ledger.filter(pl.col("records_quarantined") > 0)["name"]) == quarantining
+    assert ledger["records_quarantined"].sum() == len(quarantining)
+    assert no_export | set(ledger.filter(pl.col("format") == "unreadable")["name"]) == unreadable
+    assert ground_truth["42"] == 5
