@@ -73,16 +73,38 @@ def test_a_run_on_a_terminal_shows_its_progress(tmp_path):
     assert any("steps done] reports__quality_report done" in line for line in lines)
 
 
-def test_gtq_run_with_sources_in_order_then_again(tmp_path):
+def test_the_summary_of_sources_in_order_then_again(tmp_path):
+    """The lines `gtq run` prints of a run on one file, then of a run given that file again and a newer one, from
+    what the ingest and GT steps report (the metadata the summary reads: `Ingest.of`, `GroundTruth.of`), without a
+    run; test_gtq_run_on_the_bundled_sample reads the same lines from a real run's metadata."""
+    from pipeline.cli.summary import ROW_COUNT, GroundTruth, Ingest, ProjectRun
+    from tests.steps.conftest import Project
+
+    def printed(ingested, gt) -> str:
+        run = ProjectRun(
+            project="1",
+            run_id="r",
+            success=True,
+            ingest=Ingest.of(ingested.totals),  # core.source_files' metadata
+            files=(),
+            unreadable_files=(),
+            ground_truth=GroundTruth.of({**gt.figures(), ROW_COUNT: gt.ground_truth.height}),  # core.ground_truth's
+            checks=(),
+            step_failures=(),
+            data_docs=None,
+            report=None,
+            tables_written=(),
+        )
+        return "\n".join(run.lines())
+
     v1 = write_export(tmp_path / "v1.json", [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)])])
     v2 = write_export(tmp_path / "v2.json", [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])])
-    first = gtq("run", "--source", str(v1), "--warehouse", "wh", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
-    assert "project version 0; this run 1 change(s) (set 1" in first.stdout
-    second = gtq("run", "--source", str(v1), "--source", str(v2), "--warehouse", "wh", cwd=tmp_path)
-    assert second.returncode == 0, second.stderr
-    assert "1 new file(s), 1 already ingested" in second.stdout
-    assert "project version 1; this run 1 change(s) (set 0, replaced 1, unset 0, edited 0)" in second.stdout
+    project = Project(tmp_path / "project")
+    first = printed(project.ingest(v1), project.resolve())
+    assert "project version 0; this run 1 change(s) (set 1" in first
+    second = printed(project.ingest(v1, v2), project.resolve())
+    assert "1 new file(s), 1 already ingested" in second
+    assert "project version 1; this run 1 change(s) (set 0, replaced 1, unset 0, edited 0)" in second
 
 
 def test_gtq_run_fails_clearly_on_a_missing_source(tmp_path):
@@ -232,7 +254,20 @@ def test_a_broken_policy_stops_the_run_before_ingest(tmp_path, capsys):
     assert not (tmp_path / "wh" / "projects").exists()  # nothing was read
 
 
-def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(tmp_path, capsys, runs_in_memory):
+def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(tmp_path, capsys, monkeypatch):
+    """`gtq run` refuses a people file that does not exist before it reads anything. One it is given is kept in the
+    warehouse and handed to the run's report with the Label Studio URL, and a later run (or `gtq report`) without
+    --people is handed the kept file; the report, rendered from the quality steps' tables of the export, names the
+    annotators the file names, with their team, and links the review queue's tasks. `gtq run`'s call of the job
+    is recorded, not run."""
+    from pipeline import settings
+    from pipeline.cli import run as run_command
+    from pipeline.cli.common import people_file
+    from pipeline.contract import PROJECT_AGREEMENT
+    from pipeline.report import WHOLE_TABLES, People, ReportData, render, task_days
+    from tests.steps.conftest import T0, Project
+    from tests.steps.scoring import score
+
     disputed = ls_task(
         2, [ls_annotation(3, user=5, choice="cat"), ls_annotation(4, user=6, choice="dog")]
     )  # for the review queue
@@ -246,21 +281,37 @@ def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(t
     assert f"the people file {tmp_path / 'nobody.csv'} does not exist" in capsys.readouterr().err
     assert not (tmp_path / "wh" / "projects").exists()  # nothing was read
 
-    people = tmp_path / "people.csv"
+    handed = []  # the report configuration of each job `gtq run` starts
+    monkeypatch.setattr(
+        run_command,
+        "execute",
+        lambda sources, warehouse, **job: handed.append(job["report"]) or run_command.RunResults(),
+    )
+    people, kept = tmp_path / "people.csv", settings.people_path(tmp_path / "wh")
     people.write_text("annotator,name,email,team\n6,Bea Ruiz,bea@lab.example,South\n")
     assert main([*run, "--people", str(people), "--label-studio-url", "https://ls.example"]) == 0
-    page = tmp_path / "wh" / "reports" / "1.html"
-    assert "Bea Ruiz (6)" in (text := page.read_text(encoding="utf-8")) and "South" in text
-    assert "https://ls.example/projects/1/data?task=2" in text
+    assert handed == [{"people": str(kept), "label_studio_url": "https://ls.example"}]
+    assert kept.read_text() == people.read_text()
 
     # The warehouse keeps the people file: a later run or report without --people keeps the names.
     people.unlink()
-    page.unlink()
-    assert main(run) == 0 and "Bea Ruiz (6)" in page.read_text(encoding="utf-8")
-    page.unlink()
-    capsys.readouterr()
-    assert main(["report", "--warehouse", str(tmp_path / "wh")]) == 0  # the warehouse's only project
-    assert capsys.readouterr().out.strip() == str(page) and "Bea Ruiz (6)" in page.read_text(encoding="utf-8")
+    assert main(run) == 0 and handed[-1] == {"people": str(kept), "label_studio_url": ""}
+    assert people_file(tmp_path / "wh", None) == kept  # what `gtq report` reads without --people
+
+    # The run's report, as its asset renders it with the people file and URL it is handed.
+    project = Project(tmp_path / "project")
+    project.ingest(export)
+    gt = project.resolve()
+    tables = score(project, gt)
+    data = ReportData(
+        tables={table: tables[table] for table in WHOLE_TABLES},
+        agreement_runs=tables[PROJECT_AGREEMENT].with_columns(committed_at=pl.lit(T0)),
+        task_days=task_days(project.tables[ANNOTATIONS].lazy()).collect(),
+        gt_version=gt.current.version,
+    )
+    page = render(data, "1", People.read(Path(handed[-1]["people"])), "https://ls.example")
+    assert "Bea Ruiz (6)" in page and "South" in page
+    assert "https://ls.example/projects/1/data?task=2" in page
 
 
 def test_history_for_tools_and_the_report_from_the_command_line(sample_run, capsys):

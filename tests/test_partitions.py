@@ -10,11 +10,14 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from pipeline.checks.expectations import screening_check_results
 from pipeline.cli.run import execute
 from pipeline.contract import ANSWERS, GROUND_TRUTH, QUARANTINE, SOURCE_FILES, TASKS
 from pipeline.definitions import defs, gtq_job, nightly
+from pipeline.validation import DataDocs
 from pipeline.warehouse import Warehouse
 from tests.conftest import in_memory, ls_annotation, ls_task, write_export
+from tests.steps.conftest import Project
 
 
 def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):
@@ -94,6 +97,10 @@ def test_the_nightly_schedule_runs_every_known_project():
 
 
 def test_checks_judge_only_the_project_of_the_run(tmp_path, monkeypatch):
+    """A warning the team adds to the core.annotations suite, broken by a prediction of project 10: the check of
+    project 10's run fails, project 20's passes, whether each project comes in a file of its own or both in one
+    (the screening then sees both projects' rows). The screening checks (`screening_check_results`) of each
+    project's ingest step, given every file as `gtq run` is, without a run."""
     suites = tmp_path / "expectations"
     shutil.copytree(Path(__file__).resolve().parent.parent / "expectations", suites)
     annotations_suite = json.loads((suites / "core.annotations.json").read_text())
@@ -112,14 +119,15 @@ def test_checks_judge_only_the_project_of_the_run(tmp_path, monkeypatch):
         "score": 0.9,
         "result": [],
     }  # above the team's warning line, in project 10
-    a = write_export(
-        tmp_path / "a.json", [ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[confident])]
-    )
-    b = write_export(tmp_path / "b.json", [ls_task(1, [ls_annotation(3, ground_truth=True)], project=20)])
-    (tmp_path / "gt").mkdir()
-    result = execute([a, b], tmp_path / "wh", groundtruth=tmp_path / "gt", instance=in_memory())
-    failed = {
-        project: [c.check_name for c in run.get_asset_check_evaluations() if not c.passed]
-        for project, run in result.runs.items()
-    }
-    assert failed == {"10": ["expectations_annotations"], "20": []}
+    in_10 = ls_task(1, [ls_annotation(1, ground_truth=True)], project=10, predictions=[confident])
+    in_20 = ls_task(2, [ls_annotation(3, ground_truth=True)], project=20)
+    apart = [write_export(tmp_path / "a.json", [in_10]), write_export(tmp_path / "b.json", [in_20])]
+    together = [write_export(tmp_path / "both.json", [in_10, in_20])]
+    for name, sources in (("apart", apart), ("together", together)):
+        failed = {}
+        for project in ("10", "20"):
+            ingested = Project(tmp_path / name / project, project=project).ingest(*sources)
+            checks = screening_check_results(ingested.screening, project, DataDocs.of(tmp_path / "wh", project))
+            assert {c.check_name for c in checks} == {"expectations_annotations", "expectations_regions"}
+            failed[project] = [c.check_name for c in checks if not c.passed]
+        assert failed == {"10": ["expectations_annotations"], "20": []}, name

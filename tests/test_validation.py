@@ -9,8 +9,7 @@ from pipeline import validation
 from pipeline.contract import ANNOTATION_SCORES, QUARANTINE
 from pipeline.ingest import read_export
 from pipeline.validation import screen
-from pipeline.warehouse import Warehouse
-from tests.conftest import in_memory, ls_annotation, ls_task, write_export
+from tests.conftest import ls_annotation, ls_task, write_export
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -212,8 +211,12 @@ def test_a_polygon_without_area_once_repaired_is_quarantined_by_file_and_record(
 def test_a_self_intersecting_polygon_is_scored_as_repaired_and_flagged_not_quarantined(tmp_path):
     """A bow-tie (Label Studio lets people draw one) has a shoelace area of 0 but encloses two triangles: it is
     kept, scored as make_valid repairs it (IoU 0.5 against the 2x2 square the GT draws), counted in `repaired`,
-    and named by the suite's warning on polygon_repaired, which fails no run."""
-    from pipeline.cli.run import execute
+    and named by the suite's warning on polygon_repaired, which fails no run. The ingest, GT and quality steps
+    on the export, and the screening checks of the ingest step's results, without a run."""
+    from pipeline.checks.expectations import screening_check_results
+    from pipeline.validation import DataDocs
+    from tests.steps.conftest import Project
+    from tests.steps.scoring import score
 
     square, bow_tie = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]], [[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [0.0, 2.0]]
     tasks = [ls_task(1, [annotation(1, polygon(square), ground_truth=True), annotation(2, polygon(bow_tie))])]
@@ -229,13 +232,13 @@ def test_a_self_intersecting_polygon_is_scored_as_repaired_and_flagged_not_quara
     ]
     assert "annotation_id=2" in warned[0].unexpected_examples[0]
 
-    store, groundtruth = Warehouse(tmp_path / "wh"), tmp_path / "groundtruth"
-    groundtruth.mkdir()
-    result = execute([path], store.root, groundtruth=groundtruth, instance=in_memory())
-    assert result.success and store.read(QUARANTINE).is_empty()
-    scores = store.read(ANNOTATION_SCORES).filter(pl.col("control") == "outline")
+    project = Project(tmp_path / "project")
+    ingested = project.ingest(path)
+    assert project.tables[QUARANTINE].is_empty()
+    scores = score(project, project.resolve())[ANNOTATION_SCORES].filter(pl.col("control") == "outline")
     assert scores.select("annotation_id", "score", "repaired").rows() == [("2", 0.5, 1)]
-    regions_check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "expectations_regions")
+    checks = screening_check_results(ingested.screening, "1", DataDocs.of(tmp_path / "wh", "1"))
+    regions_check = next(c for c in checks if c.check_name == "expectations_regions")
     assert not regions_check.passed and regions_check.severity.value == "WARN"
 
 
