@@ -16,11 +16,18 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipeline import settings
 from pipeline.cli import build_parser, main
-from pipeline.contract import ANNOTATIONS, ANNOTATOR_PERFORMANCE, GROUND_TRUTH, SOURCE_FILES
+from pipeline.cli import run as run_command
+from pipeline.cli.common import people_file
+from pipeline.cli.summary import ROW_COUNT, Check, FileRead, GroundTruth, Ingest, ProjectRun, RunSummary
+from pipeline.contract import ANNOTATIONS, ANNOTATOR_PERFORMANCE, GROUND_TRUTH, PROJECT_AGREEMENT, SOURCE_FILES
 from pipeline.groundtruth.policy import load_overrides
+from pipeline.report import WHOLE_TABLES, People, ReportData, render, task_days
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_annotation, ls_task, write_export
+from tests.steps.conftest import T0, Project
+from tests.steps.scoring import score
 
 
 def gtq(*args, cwd):
@@ -77,8 +84,6 @@ def test_the_summary_of_sources_in_order_then_again(tmp_path):
     """The lines `gtq run` prints of a run on one file, then of a run given that file again and a newer one, from
     what the ingest and GT steps report (the metadata the summary reads: `Ingest.of`, `GroundTruth.of`), without a
     run; test_gtq_run_on_the_bundled_sample reads the same lines from a real run's metadata."""
-    from pipeline.cli.summary import ROW_COUNT, GroundTruth, Ingest, ProjectRun
-    from tests.steps.conftest import Project
 
     def printed(ingested, gt) -> str:
         run = ProjectRun(
@@ -260,13 +265,6 @@ def test_a_run_names_annotators_from_the_people_file_and_refuses_a_missing_one(t
     --people is handed the kept file; the report, rendered from the quality steps' tables of the export, names the
     annotators the file names, with their team, and links the review queue's tasks. `gtq run`'s call of the job
     is recorded, not run."""
-    from pipeline import settings
-    from pipeline.cli import run as run_command
-    from pipeline.cli.common import people_file
-    from pipeline.contract import PROJECT_AGREEMENT
-    from pipeline.report import WHOLE_TABLES, People, ReportData, render, task_days
-    from tests.steps.conftest import T0, Project
-    from tests.steps.scoring import score
 
     disputed = ls_task(
         2, [ls_annotation(3, user=5, choice="cat"), ls_annotation(4, user=6, choice="dog")]
@@ -431,8 +429,6 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
     """What `gtq run` prints and its exit status come from one typed summary of the runs (read once from their
     Dagster results), so they are checked here without a run."""
     from dataclasses import replace
-
-    from pipeline.cli.summary import Check, FileRead, GroundTruth, Ingest, ProjectRun, RunSummary
 
     run = ProjectRun(
         project="7",

@@ -6,10 +6,13 @@ import json
 import polars as pl
 
 from pipeline import validation
+from pipeline.checks.expectations import screening_check_results
 from pipeline.contract import ANNOTATION_SCORES, QUARANTINE
 from pipeline.ingest import read_export
-from pipeline.validation import screen
+from pipeline.validation import DataDocs, screen
 from tests.conftest import ls_annotation, ls_task, write_export
+from tests.steps.conftest import Project
+from tests.steps.scoring import score
 
 CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -213,10 +216,6 @@ def test_a_self_intersecting_polygon_is_scored_as_repaired_and_flagged_not_quara
     kept, scored as make_valid repairs it (IoU 0.5 against the 2x2 square the GT draws), counted in `repaired`,
     and named by the suite's warning on polygon_repaired, which fails no run. The ingest, GT and quality steps
     on the export, and the screening checks of the ingest step's results, without a run."""
-    from pipeline.checks.expectations import screening_check_results
-    from pipeline.validation import DataDocs
-    from tests.steps.conftest import Project
-    from tests.steps.scoring import score
 
     square, bow_tie = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]], [[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [0.0, 2.0]]
     tasks = [ls_task(1, [annotation(1, polygon(square), ground_truth=True), annotation(2, polygon(bow_tie))])]
