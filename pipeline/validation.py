@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -294,7 +294,7 @@ def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> Non
     )
     docs.project_root.mkdir(parents=True, exist_ok=True)
     with file_lock(docs.project_root / ".gtq.lock"):
-        context = gx.get_context(mode="file", project_root_dir=str(docs.project_root))
+        context = _project_context(docs.project_root)
         pages = [key, suite_key]
         if (configured := context.list_data_docs_sites().get("gtq")) != docs.site_config:
             (context.add_data_docs_site if configured is None else context.update_data_docs_site)(
@@ -304,6 +304,22 @@ def _keep(result, suite_json: dict, docs: DataDocs, run_name: str | None) -> Non
         context.suites.add_or_update(gx.ExpectationSuite(**{k: v for k, v in suite_json.items() if k != "id"}))
         context.validation_results_store.set(key, result)
         context.build_data_docs(site_names=["gtq"], resource_identifiers=pages)
+
+
+def _project_context(project_root: Path):
+    """The GE context of a project folder, reused in this process while the folder's `great_expectations.yml` reads
+    the same: making one reads its config and builds its stores, near half of what keeping a result costs. Whoever
+    changes the config (this process, another one, an older gtq) gets a new context at the next validation."""
+    config = project_root / "gx" / "great_expectations.yml"
+    if not config.exists():  # a new folder: GE writes its config
+        return _gx().get_context(mode="file", project_root_dir=str(project_root))
+    return _file_context(str(project_root), config.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=16)
+def _file_context(project_root: str, config: str):
+    """GE's context of the folder; `config`, the text of its great_expectations.yml, is the key."""
+    return _gx().get_context(mode="file", project_root_dir=project_root)
 
 
 # The suites that screen an export's rows before they are used (by the frame of `CoreState` they read), and
