@@ -61,15 +61,17 @@ class Project:
             clock=lambda: T0,
             **options,
         )
-        # As the warehouse writes a project's rows: conformed to the contract, the project's only.
-        written = {
-            t: t.conform(f.lazy()).filter(pl.col("project_id") == self.project).collect()
-            for t, f in result.tables.items()
-        }
-        self.tables.update(written)
+        written = {table: self.keep(table, rows) for table, rows in result.tables.items()}
         if self.store is not None and result.tables:
             self.store.write_project(self.project, written, run_id=run_id, views=False)
         return result
+
+    def keep(self, table: Table, rows: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+        """Keep `rows` as the project's `table`, as the warehouse writes a project's rows: conformed to the
+        contract, the project's only."""
+        kept = table.conform(rows.lazy()).filter(pl.col("project_id") == self.project).collect()
+        self.tables[table] = kept
+        return kept
 
     def resolve(self, policy: Policy = Policy(), overrides: Path | None = None, at: datetime = T0) -> GroundTruthStep:
         """The GT step on the tables as they are; a version the step publishes is kept."""

@@ -46,9 +46,7 @@ def score(
     tables = project.tables
     kept = {GROUND_TRUTH: gt.ground_truth, GROUND_TRUTH_HISTORY: gt.history, GROUND_TRUTH_CONFLICTS: gt.conflicts}
 
-    def write(table: Table, rows: pl.LazyFrame | pl.DataFrame) -> None:
-        # As the warehouse writes a project's rows: conformed to the contract, the project's only.
-        tables[table] = table.conform(rows.lazy()).filter(pl.col("project_id") == project.project).collect()
+    write = project.keep
 
     def read(*names: Table) -> list[pl.LazyFrame]:
         return [tables[t].lazy() for t in names]
