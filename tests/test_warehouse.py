@@ -40,6 +40,29 @@ def test_a_project_write_replaces_only_its_own_partition(tmp_path):
     ].to_list() == ["3"]
 
 
+def test_a_replacement_that_another_project_commits_under_is_read_again_and_retried(tmp_path, monkeypatch):
+    """delta-rs fails a partition replacement when another project replaced its rows after the table was loaded;
+    the write re-reads the partition and commits again, and neither project's rows are lost. Here the other
+    commit is a real one, made by a second writer at the moment the first is about to commit."""
+    store, other = Warehouse(tmp_path / "wh"), Warehouse(tmp_path / "wh")
+    store.write_project("a", {TASKS: tasks("a", "1")})
+    store.write_project("b", {TASKS: tasks("b", "1")})
+    commit, attempts = DeltaTable.create_write_transaction, []
+
+    def with_a_commit_in_between(delta, *args, **kwargs):
+        attempts.append(delta.version())
+        if len(attempts) == 1:
+            other.write_project("b", {TASKS: tasks("b", "2")}, views=False)
+        return commit(delta, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "create_write_transaction", with_a_commit_in_between)
+    store.write_project("a", {TASKS: tasks("a", "2")})
+    monkeypatch.undo()
+    assert len(attempts) == 3  # a's first try, b's commit, a's retry on the version after b's
+    assert attempts[2] > attempts[0]
+    assert store.read(TASKS).select("project_id", "task_id").sort("project_id").rows() == [("a", "2"), ("b", "2")]
+
+
 def test_every_write_stays_readable_as_a_delta_version(tmp_path):
     store = Warehouse(tmp_path / "wh")
     store.write_project("a", {TASKS: tasks("a", "1")}, run_id="first")
