@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: demo test coverage ui install docs bench clean
+.PHONY: demo test coverage ui install docs bench bench-coco clean
 
 ## demo: create the environment, then run the whole pipeline on the bundled sample into ./warehouse
 demo: $(VENV)/.installed
@@ -24,10 +24,20 @@ ui: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-## bench: ingest and scoring benchmarks against the tools a user would otherwise run (writes bench/results/)
-bench: $(VENV)/.installed .venv-bench/.installed .venv-crowdkit/.installed
+## bench: ingest, scoring and COCO benchmarks against the tools a user would otherwise run (writes bench/results/)
+bench: $(VENV)/.installed .venv-bench/.installed .venv-crowdkit/.installed .venv-coco/.installed
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.scoring
+	$(BIN)/python -m bench.coco
+
+## bench-coco: COCO AP on a val2017-sized case beside pycocotools, faster-coco-eval, hotcoco, ultrafast-pycocotools
+bench-coco: $(VENV)/.installed .venv-coco/.installed
+	$(BIN)/python -m bench.coco
+
+.venv-coco/.installed: bench/requirements-coco.txt
+	$(PYTHON) -m venv .venv-coco
+	.venv-coco/bin/pip install --quiet -r bench/requirements-coco.txt
+	touch $@
 
 .venv-crowdkit/.installed: bench/requirements-crowdkit.txt
 	$(PYTHON) -m venv .venv-crowdkit
