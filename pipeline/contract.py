@@ -43,6 +43,16 @@ class Table:
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.polars_schema)
 
+    def of(self, **columns) -> pl.LazyFrame:
+        """Rows of this table holding `columns` (lists, or scalars repeated), cast to the contract's types, with
+        every other column of the contract null: the small frames of examples and tests.
+
+        >>> TASKS.of(project_id="p", task_id=["1", "2"]).select("project_id", "task_id", "item_key").collect().rows()
+        [('p', '1', None), ('p', '2', None)]
+        """
+        given = pl.DataFrame(columns).cast({name: self.columns[name] for name in columns})
+        return pl.concat([self.empty(), given], how="diagonal").lazy()
+
     def conform(self, frame: Frame) -> Frame:
         """Select the contract's columns in contract order and cast them to the contract's types.
 

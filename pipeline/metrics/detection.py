@@ -718,17 +718,14 @@ def detection_inputs(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
-    ...                     annotator=["lead", "ann", "ann", "detector-v1"],
-    ...                     origin=["human", "human", "human", "model"], was_cancelled=False)
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                              annotator=["lead", "ann", "ann", "detector-v1"],
+    ...                              origin=["human", "human", "human", "model"], was_cancelled=False)
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
     >>> box = {"project_id": "p", "task_id": "1", "control": "box", "type": "rectanglelabels", "item_index": 0,
     ...        "y": 0.0, "width": 10.0, "height": 10.0, "scorable": True, "coordinate_unit": "pixel"}
-    >>> regions = table(REGIONS, **box, annotation_id=["10", "12", "13"], region_id=["a", "b", "c"],
-    ...                 labels=[["car"]] * 3, x=[0.0, 1.0, 30.0], score=[None, None, 0.8])
+    >>> regions = REGIONS.of(**box, annotation_id=["10", "12", "13"], region_id=["a", "b", "c"],
+    ...                      labels=[["car"]] * 3, x=[0.0, 1.0, 30.0], score=[None, None, 0.8])
     >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
     >>> gt_boxes, boxes, crowd = detection_inputs(annotations, regions, gt_regions, ground_truth)
     >>> gt_boxes.select("box", "label", "x", "area").rows()
@@ -793,13 +790,10 @@ def scored_annotations(annotations: pl.LazyFrame, ground_truth: pl.LazyFrame) ->
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
-    ...                     annotator=["lead", "ann", "ann", "detector-v1"],
-    ...                     origin=["human", "human", "human", "model"], was_cancelled=False)
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                              annotator=["lead", "ann", "ann", "detector-v1"],
+    ...                              origin=["human", "human", "human", "model"], was_cancelled=False)
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
     >>> scored_annotations(annotations, ground_truth).collect().sort("annotator").rows()
     [('p', '1', 'ann', '12', 'human'), ('p', '1', 'detector-v1', '13', 'model')]
     """
@@ -985,18 +979,15 @@ def region_conflicts(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
-    ...                     annotator=["lead", "ann", "ann", "detector-v1"],
-    ...                     origin=["human", "human", "human", "model"], was_cancelled=False)
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                              annotator=["lead", "ann", "ann", "detector-v1"],
+    ...                              origin=["human", "human", "human", "model"], was_cancelled=False)
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
     >>> square = [[0.0, 0.0], [4.0, 0.0], [4.0, 4.0], [0.0, 4.0]]
     >>> wide = [[0.0, 0.0], [4.0, 0.0], [4.0, 3.0], [0.0, 3.0]]
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "12"], region_id=["a", "b"],
-    ...                 item_index=0, control="outline", type="polygonlabels", scorable=True,
-    ...                 labels=[["car"], ["bus"]], points=[square, wide])
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "12"], region_id=["a", "b"],
+    ...                      item_index=0, control="outline", type="polygonlabels", scorable=True,
+    ...                      labels=[["car"], ["bus"]], points=[square, wide])
     >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
     >>> conflicts = region_conflicts(annotations, regions, gt_regions, ground_truth)
     >>> conflicts.select("annotator", "kind", "label", "gt_label", "iou").rows()

@@ -78,21 +78,19 @@ def annotator_performance(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES, REVIEWS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import annotator_performance
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id=["1", "1", "2", "2"],
-    ...                     annotation_id=["10", "11", "12", "13"], annotator="ann", origin="human",
-    ...                     was_cancelled=[False, False, False, True],
-    ...                     lead_time_s=[30.0, 10.0, 20.0, None], last_action=["accepted", None, "rejected", None])
-    >>> reviews = table(REVIEWS, project_id="p", task_id=["1"], annotation_id="11", reviewer="lead", accepted=True)
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id=["1", "1", "2", "2"],
+    ...                              annotation_id=["10", "11", "12", "13"], annotator="ann", origin="human",
+    ...                              was_cancelled=[False, False, False, True],
+    ...                              lead_time_s=[30.0, 10.0, 20.0, None],
+    ...                              last_action=["accepted", None, "rejected", None])
+    >>> reviews = REVIEWS.of(project_id="p", task_id=["1"], annotation_id="11", reviewer="lead", accepted=True)
     >>> who = {"project_id": "p", "annotator": "ann", "origin": "human", "control": "label"}
-    >>> scores = table(ANNOTATION_SCORES, **who, task_id=["1", "2"], annotation_id=["10", "12"], type="choices",
-    ...                score=[1.0, 0.0], weight=1.0, answer_key=["cat", "dog"], gt_answer_key="cat")
-    >>> answers = table(ANSWERS, **who, task_id=["1", "2"], annotation_id=["10", "12"], type="choices",
-    ...                 answer_key=["cat", "dog"])
-    >>> label_scores = table(LABEL_SCORES, **who, label=["cat", "dog"], f1=[0.5, 0.0])
+    >>> scores = ANNOTATION_SCORES.of(**who, task_id=["1", "2"], annotation_id=["10", "12"], type="choices",
+    ...                               score=[1.0, 0.0], weight=1.0, answer_key=["cat", "dog"], gt_answer_key="cat")
+    >>> answers = ANSWERS.of(**who, task_id=["1", "2"], annotation_id=["10", "12"], type="choices",
+    ...                      answer_key=["cat", "dog"])
+    >>> label_scores = LABEL_SCORES.of(**who, label=["cat", "dog"], f1=[0.5, 0.0])
     >>> performance = annotator_performance(annotations, reviews, scores, answers, label_scores).collect()
     >>> performance.select("n_annotations", "n_submitted", "n_skipped", "n_accepted", "n_rejected",
     ...                    pl.col("acceptance_score").round(4), "lead_time_mean_s").rows()
@@ -193,16 +191,14 @@ def annotator_daily(annotations: pl.LazyFrame, scores: pl.LazyFrame) -> pl.LazyF
     >>> from datetime import datetime
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, ANNOTATION_SCORES
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import annotator_daily
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id=["1", "2", "3"], annotation_id=["10", "12", "13"],
-    ...                     annotator="ann", origin="human", was_cancelled=[False, False, True],
-    ...                     created_at=[datetime(2024, 5, 1, 9), datetime(2024, 5, 1, 23), datetime(2024, 5, 2, 8)],
-    ...                     updated_at=[None, datetime(2024, 5, 2, 1), None])
-    >>> scores = table(ANNOTATION_SCORES, project_id="p", task_id=["1", "2"], annotation_id=["10", "12"],
-    ...                annotator="ann", origin="human", control="label", score=[1.0, 0.0], weight=1.0)
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id=["1", "2", "3"], annotation_id=["10", "12", "13"],
+    ...                              annotator="ann", origin="human", was_cancelled=[False, False, True],
+    ...                              created_at=[datetime(2024, 5, 1, 9), datetime(2024, 5, 1, 23),
+    ...                                          datetime(2024, 5, 2, 8)],
+    ...                              updated_at=[None, datetime(2024, 5, 2, 1), None])
+    >>> scores = ANNOTATION_SCORES.of(project_id="p", task_id=["1", "2"], annotation_id=["10", "12"],
+    ...                               annotator="ann", origin="human", control="label", score=[1.0, 0.0], weight=1.0)
     >>> daily = annotator_daily(annotations, scores).collect()
     >>> daily.select(pl.col("day").cast(pl.String), "n_annotations", "n_submitted", "n_scored", "accuracy").rows()
     [('2024-05-01', 1, 1, 1, 1.0), ('2024-05-02', 2, 1, 1, 0.0)]
@@ -273,14 +269,11 @@ def agreement_matrix(answers: pl.LazyFrame, scores: pl.LazyFrame | None = None) 
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANSWERS, ANNOTATION_SCORES
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import agreement_matrix
-    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "2", "2", "3", "3"],
-    ...                 annotation_id=["10", "11", "12", "13", "14", "15"], annotator=["ann", "bob"] * 3,
-    ...                 origin="human", control="label", type="choices",
-    ...                 answer_key=["cat", "cat", "dog", "cat", "dog", "dog"])
+    >>> answers = ANSWERS.of(project_id="p", task_id=["1", "1", "2", "2", "3", "3"],
+    ...                      annotation_id=["10", "11", "12", "13", "14", "15"], annotator=["ann", "bob"] * 3,
+    ...                      origin="human", control="label", type="choices",
+    ...                      answer_key=["cat", "cat", "dog", "cat", "dog", "dog"])
     >>> matrix = agreement_matrix(answers).collect()
     >>> matrix.select("control", "annotator_a", "annotator_b", "n_tasks",
     ...               pl.col("agreement", "cohen_kappa").round(4)).rows()
@@ -353,12 +346,9 @@ def task_agreement_distribution(task_agreement: pl.LazyFrame) -> pl.LazyFrame:
     --------
     >>> import polars as pl
     >>> from pipeline.contract import TASK_AGREEMENT
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import task_agreement_distribution
-    >>> task_agreement = table(TASK_AGREEMENT, project_id="p", task_id=["1", "2", "3", "4"], n_annotations=[3, 3, 2, 1],
-    ...                        agreement=[1.0, 0.25, 0.5, None], consensus_agreement=[1.0, 0.0, 1.0, None])
+    >>> task_agreement = TASK_AGREEMENT.of(project_id="p", task_id=["1", "2", "3", "4"], n_annotations=[3, 3, 2, 1],
+    ...                                    agreement=[1.0, 0.25, 0.5, None], consensus_agreement=[1.0, 0.0, 1.0, None])
     >>> spread = task_agreement_distribution(task_agreement).collect().with_columns(pl.col(pl.Float64).round(4))
     >>> spread.rows()
     [('p', 'agreement', 3, 0.5833, 0.3, 0.375, 0.5, 0.75, 0.9, 0.3333),
@@ -417,14 +407,11 @@ def project_agreement(answers: pl.LazyFrame, n_resamples: int = 1000, seed: int 
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANSWERS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import project_agreement
-    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "2", "2", "3", "3", "4", "4"],
-    ...                 annotation_id=[str(i) for i in range(10, 18)], annotator=["ann", "bob"] * 4,
-    ...                 origin="human", control="label", type="choices",
-    ...                 answer_key=["cat", "cat", "dog", "cat", "dog", "dog", "cat", "cat"])
+    >>> answers = ANSWERS.of(project_id="p", task_id=["1", "1", "2", "2", "3", "3", "4", "4"],
+    ...                      annotation_id=[str(i) for i in range(10, 18)], annotator=["ann", "bob"] * 4,
+    ...                      origin="human", control="label", type="choices",
+    ...                      answer_key=["cat", "cat", "dog", "cat", "dog", "dog", "cat", "cat"])
     >>> reliability = project_agreement(answers, n_resamples=100).collect()
     >>> reliability.select("n_tasks", "percent_agreement",
     ...                    pl.col("fleiss_kappa", "krippendorff_alpha", "gwet_ac1").round(4),
@@ -549,22 +536,19 @@ def review_queue(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, ANSWERS, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS, TASKS, TASK_AGREEMENT
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import review_queue
-    >>> tasks = table(TASKS, project_id="p", task_id=["1", "2", "3", "4"])
+    >>> tasks = TASKS.of(project_id="p", task_id=["1", "2", "3", "4"])
     >>> made = {"project_id": "p", "task_id": ["1", "1", "2", "2", "3", "3", "4"],
     ...         "annotation_id": ["10", "11", "12", "13", "14", "15", "16"],
     ...         "annotator": ["ann", "bob", "ann", "bob", "ann", "detector-v1", "ann"],
     ...         "origin": ["human", "human", "human", "human", "human", "model", "human"]}
-    >>> annotations = table(ANNOTATIONS, **made, was_cancelled=False, score=[None, None, None, None, None, 0.3, None])
-    >>> answers = table(ANSWERS, **made, control="label", type="choices",
-    ...                 answer_key=["cat", "dog", "cat", "cat", "cat", "dog", "cat"])
-    >>> task_agreement = table(TASK_AGREEMENT, project_id="p", task_id=["1", "2", "3", "4"], n_annotations=[2, 2, 1, 1],
-    ...                        agreement=[0.0, 1.0, None, None])
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["2"], annotation_id="12", source_task_id="2")
-    >>> conflicts = table(GROUND_TRUTH_CONFLICTS, project_id="p", task_id=["1"], rule="consensus tie")
+    >>> annotations = ANNOTATIONS.of(**made, was_cancelled=False, score=[None, None, None, None, None, 0.3, None])
+    >>> answers = ANSWERS.of(**made, control="label", type="choices",
+    ...                      answer_key=["cat", "dog", "cat", "cat", "cat", "dog", "cat"])
+    >>> task_agreement = TASK_AGREEMENT.of(project_id="p", task_id=["1", "2", "3", "4"], n_annotations=[2, 2, 1, 1],
+    ...                                    agreement=[0.0, 1.0, None, None])
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["2"], annotation_id="12", source_task_id="2")
+    >>> conflicts = GROUND_TRUTH_CONFLICTS.of(project_id="p", task_id=["1"], rule="consensus tie")
     >>> queue = review_queue(tasks, annotations, answers, task_agreement, ground_truth, conflicts).collect()
     >>> queue.select("task_id", "priority", "reason", "model_disagreement", "model_score").rows()
     [('1', 1, 'consensus tie', None, None), ('3', 2, 'model disagrees with annotators', 1.0, 0.3),
@@ -668,16 +652,13 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame) -> tuple
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANSWERS, GROUND_TRUTH
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import consensus_labels
-    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "1", "2", "2", "2", "3", "3"],
-    ...                 annotation_id=[str(i) for i in range(10, 18)],
-    ...                 annotator=["ann", "bob", "cid", "ann", "bob", "cid", "ann", "bob"], origin="human",
-    ...                 control="label", type="choices",
-    ...                 answer_key=["cat", "cat", "dog", "dog", "dog", "dog", "cat", "dog"])
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["2"], annotation_id="13", source_task_id="2")
+    >>> answers = ANSWERS.of(project_id="p", task_id=["1", "1", "1", "2", "2", "2", "3", "3"],
+    ...                      annotation_id=[str(i) for i in range(10, 18)],
+    ...                      annotator=["ann", "bob", "cid", "ann", "bob", "cid", "ann", "bob"], origin="human",
+    ...                      control="label", type="choices",
+    ...                      answer_key=["cat", "cat", "dog", "dog", "dog", "dog", "cat", "dog"])
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["2"], annotation_id="13", source_task_id="2")
     >>> labels, confusion = consensus_labels(answers, ground_truth)
     >>> labels.select("task_id", "n_votes", "majority", "tied", "dawid_skene",
     ...               pl.col("dawid_skene_confidence").round(4)).rows()
@@ -786,21 +767,18 @@ def model_performance(
     >>> import polars as pl
     >>> from pipeline.contract import (ANNOTATION_SCORES, ANNOTATOR_PERFORMANCE, AVERAGE_PRECISION, DETECTION_SCORES,
     ...                                IMAGE_DETECTION_SCORES, REGIONS)
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import model_performance
     >>> model = {"project_id": "p", "annotator": "detector-v1", "origin": "model"}
-    >>> performance = table(ANNOTATOR_PERFORMANCE, **model, n_submitted=[4], n_scored=4, accuracy=0.75, macro_f1=0.7)
-    >>> detection = table(DETECTION_SCORES, **model, control="box", matching="hungarian", iou_threshold=[0.5, 0.75],
-    ...                   f1=[0.8, 0.6])
-    >>> ap = table(AVERAGE_PRECISION, **model, control="box", label="car", iou_threshold=[0.5, 0.75], area_range="all",
-    ...            ap=[0.7, 0.5], recall_max_1=0.4, recall_max_10=0.6, recall_max_100=0.8)
-    >>> image_scores = table(IMAGE_DETECTION_SCORES, **model, control="box", roc_auc=[0.9])
+    >>> performance = ANNOTATOR_PERFORMANCE.of(**model, n_submitted=[4], n_scored=4, accuracy=0.75, macro_f1=0.7)
+    >>> detection = DETECTION_SCORES.of(**model, control="box", matching="hungarian", iou_threshold=[0.5, 0.75],
+    ...                                 f1=[0.8, 0.6])
+    >>> ap = AVERAGE_PRECISION.of(**model, control="box", label="car", iou_threshold=[0.5, 0.75], area_range="all",
+    ...                           ap=[0.7, 0.5], recall_max_1=0.4, recall_max_10=0.6, recall_max_100=0.8)
+    >>> image_scores = IMAGE_DETECTION_SCORES.of(**model, control="box", roc_auc=[0.9])
     >>> answered = {"task_id": ["1", "2", "3", "4"], "annotation_id": ["10", "11", "12", "13"], "control": "label",
     ...             "type": "choices"}
-    >>> scores = table(ANNOTATION_SCORES, **model, **answered, score=[1.0, 0.0, 1.0, 1.0], weight=1.0)
-    >>> regions = table(REGIONS, project_id="p", **answered, score=[0.9, 0.8, 0.3, 0.2])
+    >>> scores = ANNOTATION_SCORES.of(**model, **answered, score=[1.0, 0.0, 1.0, 1.0], weight=1.0)
+    >>> regions = REGIONS.of(project_id="p", **answered, score=[0.9, 0.8, 0.3, 0.2])
     >>> found = model_performance(performance, detection, ap, image_scores, scores, regions).collect()
     >>> found.select("model_version", "accuracy", "box_f1_iou_50", "box_f1_iou_75", "map_50_95", "map_50",
     ...              "image_roc_auc", "n_predictions", pl.col("calibration_error").round(4)).rows()
@@ -873,14 +851,11 @@ def model_answers(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATION_SCORES, REGIONS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import model_answers
     >>> answered = {"project_id": "p", "task_id": ["1", "2"], "annotation_id": ["10", "11"], "control": "label",
     ...             "type": "choices"}
-    >>> scores = table(ANNOTATION_SCORES, **answered, annotator="detector-v1", origin="model", score=[1.0, 0.0])
-    >>> regions = table(REGIONS, **answered, score=[0.9, 0.8])
+    >>> scores = ANNOTATION_SCORES.of(**answered, annotator="detector-v1", origin="model", score=[1.0, 0.0])
+    >>> regions = REGIONS.of(**answered, score=[0.9, 0.8])
     >>> model_answers(scores, regions).collect().sort("confidence").rows()
     [('p', 'detector-v1', 0.8, False), ('p', 'detector-v1', 0.9, True)]
     """
@@ -916,14 +891,11 @@ def calibration_curve(scores: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFra
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATION_SCORES, REGIONS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.quality import calibration_curve
     >>> answered = {"project_id": "p", "task_id": ["1", "2", "3"], "annotation_id": ["10", "11", "12"],
     ...             "control": "label", "type": "choices"}
-    >>> scores = table(ANNOTATION_SCORES, **answered, annotator="detector-v1", origin="model", score=[1.0, 0.0, 1.0])
-    >>> regions = table(REGIONS, **answered, score=[0.92, 0.95, 0.35])
+    >>> scores = ANNOTATION_SCORES.of(**answered, annotator="detector-v1", origin="model", score=[1.0, 0.0, 1.0])
+    >>> regions = REGIONS.of(**answered, score=[0.92, 0.95, 0.35])
     >>> curve = calibration_curve(scores, regions).collect()
     >>> curve.select("bin", "n_predictions", "mean_confidence", "accuracy").rows()
     [(3, 1, 0.35, 1.0), (9, 2, 0.935, 0.5)]

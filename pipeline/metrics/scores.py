@@ -106,15 +106,13 @@ def value_ranges(regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None
     >>> import polars as pl
     >>> from pipeline.contract import LABEL_CONFIG, REGIONS
     >>> from pipeline.metrics.scores import value_ranges
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
-    ...                 control=["stars", "stars", "weight", "weight"], type=["rating", "rating", "number", "number"],
-    ...                 number=[2.0, 3.0, 10.0, 25.0])
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                      control=["stars", "stars", "weight", "weight"],
+    ...                      type=["rating", "rating", "number", "number"],
+    ...                      number=[2.0, 3.0, 10.0, 25.0])
     >>> value_ranges(regions).collect().sort("control").rows()
     [('p', 'stars', 4.0), ('p', 'weight', 15.0)]
-    >>> config = table(LABEL_CONFIG, project_id="p", control=["stars"], type="rating", min_value=1.0, max_value=10.0)
+    >>> config = LABEL_CONFIG.of(project_id="p", control=["stars"], type="rating", min_value=1.0, max_value=10.0)
     >>> value_ranges(regions, config).collect().sort("control").rows()
     [('p', 'stars', 9.0), ('p', 'weight', 15.0)]
     """
@@ -174,16 +172,13 @@ def answers(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.scores import answers
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11"],
-    ...                     annotator=["ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "10", "10"],
-    ...                 region_id=["r1", "r2", "r3"], control=["label", "label", "stars"],
-    ...                 type=["choices", "choices", "rating"],
-    ...                 labels=[["dog"], ["cat"], None], number=[None, None, 4.0])
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11"],
+    ...                              annotator=["ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "10", "10"],
+    ...                      region_id=["r1", "r2", "r3"], control=["label", "label", "stars"],
+    ...                      type=["choices", "choices", "rating"],
+    ...                      labels=[["dog"], ["cat"], None], number=[None, None, 4.0])
     >>> found = answers(annotations, regions).collect().sort("annotation_id", "control")
     >>> found.select("annotation_id", "control", "answer", "answer_key", "answer_number", "value_range").rows()
     [('10', 'label', ['cat', 'dog'], 'cat\\x1fdog', None, None), ('10', 'stars', ['4'], '4', 4.0, 4.0),
@@ -456,16 +451,13 @@ def compare(comparisons: pl.LazyFrame, a: Side, b: Side) -> pl.LazyFrame:
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.scores import Side, answers, compare
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11"],
-    ...                     annotator=["ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "10", "11"],
-    ...                 region_id=["r1", "r2", "r3", "r4"], control=["label", "label", "stars", "stars"],
-    ...                 type=["choices", "choices", "rating", "rating"], labels=[["cat"], ["dog"], None, None],
-    ...                 number=[None, None, 4.0, 5.0])
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11"],
+    ...                              annotator=["ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "10", "11"],
+    ...                      region_id=["r1", "r2", "r3", "r4"], control=["label", "label", "stars", "stars"],
+    ...                      type=["choices", "choices", "rating", "rating"], labels=[["cat"], ["dog"], None, None],
+    ...                      number=[None, None, 4.0, 5.0])
     >>> side = Side(answers(annotations, regions), regions)
     >>> comparisons = pl.LazyFrame({"project_id": "p", "task_id": "1", "a": ["11"], "b": "10"})
     >>> scored = compare(comparisons, side, side).collect().sort("control")
@@ -578,15 +570,12 @@ def gt_side(ground_truth: pl.LazyFrame, answers_: pl.LazyFrame, gt_regions: pl.L
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
-    ...                 labels=[["cat"], ["cat"], ["dog"]])
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                              annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                      region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                      labels=[["cat"], ["cat"], ["dog"]])
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
     >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
     >>> from pipeline.metrics.scores import answers, gt_side
     >>> side = gt_side(ground_truth, answers(annotations, regions), gt_regions)
@@ -677,15 +666,12 @@ def scores_against_ground_truth(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
-    ...                 labels=[["cat"], ["cat"], ["dog"]])
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                              annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                      region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                      labels=[["cat"], ["cat"], ["dog"]])
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
     >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
     >>> from pipeline.metrics.scores import answers, scores_against_ground_truth
     >>> answers_ = answers(annotations, regions)
@@ -745,18 +731,15 @@ def region_value_pairs(
 
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.scores import answers, region_value_pairs
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11"],
-    ...                     annotator=["lead", "ann"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "10", "11", "11", "11", "11"],
-    ...                 region_id=["g1", "g1", "b1", "b1", "b2", "b2"], control=["box", "color"] * 3,
-    ...                 type=["rectanglelabels", "choices"] * 3, scorable=True, coordinate_unit="percent",
-    ...                 labels=[["car"], ["red"], ["car"], ["blue"], ["car"], ["red"]],
-    ...                 x=[0.0, None, 1.0, None, 50.0, None], y=0.0, width=10.0, height=10.0)
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11"],
+    ...                              annotator=["lead", "ann"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "10", "11", "11", "11", "11"],
+    ...                      region_id=["g1", "g1", "b1", "b1", "b2", "b2"], control=["box", "color"] * 3,
+    ...                      type=["rectanglelabels", "choices"] * 3, scorable=True, coordinate_unit="percent",
+    ...                      labels=[["car"], ["red"], ["car"], ["blue"], ["car"], ["red"]],
+    ...                      x=[0.0, None, 1.0, None, 50.0, None], y=0.0, width=10.0, height=10.0)
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["1"], annotation_id="10", source_task_id="1")
     >>> gt_regions = regions.filter(pl.col("annotation_id") == "10")
     >>> pairs = region_value_pairs(annotations, answers(annotations, regions), regions, ground_truth, gt_regions)
     >>> pairs = pairs.collect().sort("region_id").with_columns(pl.col("weight").round(4))
@@ -856,14 +839,11 @@ def pairwise_task_agreement(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
-    ...                 labels=[["cat"], ["cat"], ["dog"]])
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                              annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                      region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                      labels=[["cat"], ["cat"], ["dog"]])
     >>> from pipeline.metrics.scores import answers, pairwise_task_agreement
     >>> agreement = pairwise_task_agreement(answers(annotations, regions), annotations, regions).collect()
     >>> agreement.with_columns(pl.col("agreement", "consensus_agreement").round(4)).rows()
@@ -917,14 +897,11 @@ def answer_ratings(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, REGIONS
-    >>> def table(contract, **columns):  # a core table with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
-    ...                 labels=[["cat"], ["cat"], ["dog"]])
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                              annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                      region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                      labels=[["cat"], ["cat"], ["dog"]])
     >>> from pipeline.metrics.scores import answer_ratings, answers
     >>> ratings = answer_ratings(answers(annotations, regions)).collect().sort("rater")
     >>> ratings.select("control", "item", "rater", "label").rows()
@@ -972,13 +949,10 @@ def answer_votes(answers_: pl.LazyFrame) -> pl.LazyFrame:
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANSWERS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.metrics.scores import answer_votes
-    >>> answers = table(ANSWERS, project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
-    ...                 annotator=["ann", "ann", "bob", "cid"], origin="human", control="label", type="choices",
-    ...                 answer_key=["cat", "cat", "dog", None])
+    >>> answers = ANSWERS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12", "13"],
+    ...                      annotator=["ann", "ann", "bob", "cid"], origin="human", control="label", type="choices",
+    ...                      answer_key=["cat", "cat", "dog", None])
     >>> answer_votes(answers).collect().rows()
     [('p', 'label', '1', 'ann', 'cat'), ('p', 'label', '1', 'ann', 'cat'), ('p', 'label', '1', 'bob', 'dog')]
     """

@@ -204,17 +204,14 @@ def next_ground_truth(
     >>> from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, REVIEWS, SOURCE_FILES, TASKS
     >>> from pipeline.groundtruth.policy import OVERRIDE_SCHEMA, Policy
     >>> from pipeline.steps.groundtruth import next_ground_truth
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> made = {"project_id": "1", "task_id": "1", "annotation_id": ["10", "11"]}
     >>> inputs = dict(
     ...     overrides=pl.DataFrame(schema=OVERRIDE_SCHEMA), overrides_file=("", ""),
-    ...     source_files=table(SOURCE_FILES, project_id=["1"], format="label-studio-json"),
-    ...     tasks=table(TASKS, project_id="1", task_id=["1"]),
-    ...     annotations=table(ANNOTATIONS, **made, annotator=["lead", "ann"], origin="human", was_cancelled=False,
+    ...     source_files=SOURCE_FILES.of(project_id=["1"], format="label-studio-json"),
+    ...     tasks=TASKS.of(project_id="1", task_id=["1"]),
+    ...     annotations=ANNOTATIONS.of(**made, annotator=["lead", "ann"], origin="human", was_cancelled=False,
     ...                       gt_flag=[True, False]),
-    ...     regions=table(REGIONS, **made, region_id=["r1", "r2"], control="label", type="choices",
+    ...     regions=REGIONS.of(**made, region_id=["r1", "r2"], control="label", type="choices",
     ...                   labels=[["cat"], ["dog"]]),
     ...     reviews=REVIEWS.empty().lazy(), label_config=LABEL_CONFIG.empty().lazy(),
     ...     quarantine=QUARANTINE.empty().lazy(), run_id="run-1", clock=lambda: datetime(2026, 3, 1, tzinfo=UTC))

@@ -122,14 +122,11 @@ def answers(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, REGIONS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import answers
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11"],
-    ...                     annotator=["ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10"], region_id="r1", control="label",
-    ...                 type="choices", labels=[["cat"]])
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11"],
+    ...                              annotator=["ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10"], region_id="r1", control="label",
+    ...                      type="choices", labels=[["cat"]])
     >>> rows = answers(annotations, regions, LABEL_CONFIG.empty().lazy(), run_id="run-1").collect()
     >>> rows.sort("annotator").select("annotator", "control", "answer_key", "gt_version", "run_id").rows()
     [('ann', 'label', 'cat', None, 'run-1'), ('bob', 'label', None, None, 'run-1')]
@@ -175,17 +172,14 @@ def annotation_scores(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, LABEL_CONFIG, REGIONS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import annotation_scores, answers
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
-    ...                 labels=[["cat"], ["cat"], ["dog"]])
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1",
-    ...                      gt_version=2)
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                              annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                      region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                      labels=[["cat"], ["cat"], ["dog"]])
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["1"], annotation_id="10", source_task_id="1",
+    ...                                gt_version=2)
     >>> answered = answers(annotations, regions, LABEL_CONFIG.empty().lazy(), run_id="run-1")
     >>> weights = pl.LazyFrame({"project_id": ["p"], "control": "label", "weight": 2.0})
     >>> scored = annotation_scores(answered, annotations, regions, ground_truth, weights=weights, run_id="run-1")
@@ -230,17 +224,14 @@ def annotator_performance(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, ANNOTATION_SCORES, ANSWERS, LABEL_SCORES, REVIEWS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import annotator_performance
     >>> ann = {"project_id": "p", "annotator": "ann", "origin": "human"}
     >>> made = {**ann, "task_id": ["1", "2"], "annotation_id": ["10", "11"]}
-    >>> annotations = table(ANNOTATIONS, **made, was_cancelled=False)
-    >>> scores = table(ANNOTATION_SCORES, **made, control="label", type="choices", score=[1.0, 0.0], weight=1.0,
-    ...                answer_key=["cat", "dog"], gt_answer_key="cat", gt_version=2)
-    >>> answers = table(ANSWERS, **made, control="label", type="choices", answer_key=["cat", "dog"])
-    >>> label_scores = table(LABEL_SCORES, **ann, control="label", label=["cat", "dog"], f1=[0.5, 0.0], gt_version=2)
+    >>> annotations = ANNOTATIONS.of(**made, was_cancelled=False)
+    >>> scores = ANNOTATION_SCORES.of(**made, control="label", type="choices", score=[1.0, 0.0], weight=1.0,
+    ...                               answer_key=["cat", "dog"], gt_answer_key="cat", gt_version=2)
+    >>> answers = ANSWERS.of(**made, control="label", type="choices", answer_key=["cat", "dog"])
+    >>> label_scores = LABEL_SCORES.of(**ann, control="label", label=["cat", "dog"], f1=[0.5, 0.0], gt_version=2)
     >>> performance = annotator_performance(annotations, REVIEWS.empty().lazy(), scores, answers, label_scores,
     ...                                     run_id="run-1").collect()
     >>> performance.select("annotator", "n_submitted", "n_scored", "accuracy", "macro_f1", "gt_version").rows()
@@ -275,15 +266,12 @@ def annotator_daily(annotations: pl.LazyFrame, annotation_scores: pl.LazyFrame, 
     >>> from datetime import datetime
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, ANNOTATION_SCORES
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import annotator_daily
     >>> made = {"project_id": "p", "task_id": ["1", "2"], "annotation_id": ["10", "11"], "annotator": "ann",
     ...         "origin": "human"}
-    >>> annotations = table(ANNOTATIONS, **made, was_cancelled=False,
-    ...                     created_at=[datetime(2024, 5, 1, 9), datetime(2024, 5, 2, 9)])
-    >>> scores = table(ANNOTATION_SCORES, **made, control="label", score=[1.0, 0.0], weight=1.0, gt_version=2)
+    >>> annotations = ANNOTATIONS.of(**made, was_cancelled=False,
+    ...                              created_at=[datetime(2024, 5, 1, 9), datetime(2024, 5, 2, 9)])
+    >>> scores = ANNOTATION_SCORES.of(**made, control="label", score=[1.0, 0.0], weight=1.0, gt_version=2)
     >>> daily = annotator_daily(annotations, scores, run_id="run-1").collect()
     >>> daily.select(pl.col("day").cast(pl.String), "n_submitted", "n_scored", "accuracy", "gt_version").rows()
     [('2024-05-01', 1, 1, 1.0, 2), ('2024-05-02', 1, 1, 0.0, 2)]
@@ -328,15 +316,12 @@ def confusion_matrix(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATION_SCORES, ANNOTATIONS, ANSWERS, GROUND_TRUTH, REGION_CONFLICTS, REGIONS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import confusion_matrix
     >>> ann = {"project_id": "p", "annotator": "ann", "origin": "human"}
-    >>> scores = table(ANNOTATION_SCORES, **ann, task_id=["1", "2"], annotation_id=["10", "11"], control="label",
-    ...                type="choices", answer_key=["cat", "dog"], gt_answer_key="cat", gt_version=2)
-    >>> conflicts = table(REGION_CONFLICTS, **ann, task_id=["3"], control="box", gt_label="car", label="bus",
-    ...                   gt_version=2)
+    >>> scores = ANNOTATION_SCORES.of(**ann, task_id=["1", "2"], annotation_id=["10", "11"], control="label",
+    ...                               type="choices", answer_key=["cat", "dog"], gt_answer_key="cat", gt_version=2)
+    >>> conflicts = REGION_CONFLICTS.of(**ann, task_id=["3"], control="box", gt_label="car", label="bus",
+    ...                                 gt_version=2)
     >>> no_region_values = [t.empty().lazy() for t in (ANNOTATIONS, ANSWERS, REGIONS, GROUND_TRUTH)]
     >>> matrix = confusion_matrix(scores, conflicts, *no_region_values, run_id="run-1").collect()
     >>> matrix.select("control", "gt_label", "label", "count", "gt_version").rows()
@@ -373,12 +358,10 @@ def label_scores(confusion_matrix: pl.LazyFrame, *, run_id: str) -> pl.LazyFrame
     --------
     >>> import polars as pl
     >>> from pipeline.contract import CONFUSION_MATRIX
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import label_scores
-    >>> matrix = table(CONFUSION_MATRIX, project_id="p", annotator="ann", origin="human", control="label",
-    ...                gt_label=["cat", "cat", "dog"], label=["cat", "dog", "dog"], count=[3, 1, 2], gt_version=2)
+    >>> matrix = CONFUSION_MATRIX.of(project_id="p", annotator="ann", origin="human", control="label",
+    ...                              gt_label=["cat", "cat", "dog"], label=["cat", "dog", "dog"], count=[3, 1, 2],
+    ...                              gt_version=2)
     >>> scored = label_scores(matrix, run_id="run-1").collect().with_columns(pl.col(pl.Float64).round(4))
     >>> scored.select("label", "support", "predicted", "tp", "precision", "recall", "f1", "gt_version").rows()
     [('cat', 4, 3, 3, 1.0, 0.75, 0.8571, 2), ('dog', 2, 3, 2, 0.6667, 1.0, 0.8, 2)]
@@ -411,13 +394,10 @@ def agreement_matrix(answers: pl.LazyFrame, annotation_scores: pl.LazyFrame, *, 
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATION_SCORES, ANSWERS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import agreement_matrix
-    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "2", "2"], annotation_id=["10", "11", "12", "13"],
-    ...                 annotator=["ann", "bob"] * 2, origin="human", control="label", type="choices",
-    ...                 answer_key=["cat", "cat", "dog", "cat"])
+    >>> answers = ANSWERS.of(project_id="p", task_id=["1", "1", "2", "2"], annotation_id=["10", "11", "12", "13"],
+    ...                      annotator=["ann", "bob"] * 2, origin="human", control="label", type="choices",
+    ...                      answer_key=["cat", "cat", "dog", "cat"])
     >>> matrix = agreement_matrix(answers, ANNOTATION_SCORES.empty().lazy(), run_id="run-1").collect()
     >>> ann_bob = matrix.filter(annotator_a="ann", control="label")
     >>> ann_bob.select("annotator_b", "n_tasks", "agreement", "gt_version", "run_id").rows()
@@ -464,15 +444,12 @@ def task_agreement(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, REGIONS, TASK_AGREEMENT
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import answers, task_agreement
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                     annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
-    >>> regions = table(REGIONS, project_id="p", task_id="1", annotation_id=["10", "11", "12"],
-    ...                 region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
-    ...                 labels=[["cat"], ["cat"], ["dog"]])
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                              annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
+    >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
+    ...                      region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
+    ...                      labels=[["cat"], ["cat"], ["dog"]])
     >>> answered = answers(annotations, regions, LABEL_CONFIG.empty().lazy(), run_id="run-1")
     >>> tables = dict(task_agreement(answered, annotations, regions, weights=None, run_id="run-1"))
     >>> [table.key for table in tables]
@@ -511,14 +488,11 @@ def project_agreement(answers: pl.LazyFrame, *, run_id: str) -> pl.LazyFrame:
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANSWERS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import project_agreement
-    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "2", "2", "3", "3", "4", "4"],
-    ...                 annotation_id=[str(i) for i in range(10, 18)], annotator=["ann", "bob"] * 4,
-    ...                 origin="human", control="label", type="choices",
-    ...                 answer_key=["cat", "cat", "dog", "cat", "dog", "dog", "cat", "cat"])
+    >>> answers = ANSWERS.of(project_id="p", task_id=["1", "1", "2", "2", "3", "3", "4", "4"],
+    ...                      annotation_id=[str(i) for i in range(10, 18)], annotator=["ann", "bob"] * 4,
+    ...                      origin="human", control="label", type="choices",
+    ...                      answer_key=["cat", "cat", "dog", "cat", "dog", "dog", "cat", "cat"])
     >>> reliability = project_agreement(answers, run_id="run-1").collect()
     >>> reliability.select("control", "n_tasks", "percent_agreement", pl.col("fleiss_kappa").round(4), "run_id").rows()
     [('label', 4, 0.75, 0.4667, 'run-1')]
@@ -555,18 +529,15 @@ def detection_scores(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, DETECTION_SCORES, GROUND_TRUTH, REGIONS, TASKS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import detection_scores
-    >>> annotations = table(ANNOTATIONS, project_id="p", task_id="1", annotation_id=["10", "11"],
-    ...                     annotator=["lead", "ann"], origin="human", was_cancelled=False)
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["1"], annotation_id="10", source_task_id="1",
-    ...                      gt_version=2)
+    >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11"],
+    ...                              annotator=["lead", "ann"], origin="human", was_cancelled=False)
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["1"], annotation_id="10", source_task_id="1",
+    ...                                gt_version=2)
     >>> box = {"project_id": "p", "task_id": "1", "control": "box", "type": "rectanglelabels", "item_index": 0,
     ...        "y": 0.0, "width": 10.0, "height": 10.0, "scorable": True, "coordinate_unit": "pixel"}
-    >>> regions = table(REGIONS, **box, annotation_id=["10", "11"], region_id=["a", "b"], labels=[["car"]] * 2,
-    ...                 x=[0.0, 1.0])
+    >>> regions = REGIONS.of(**box, annotation_id=["10", "11"], region_id=["a", "b"], labels=[["car"]] * 2,
+    ...                      x=[0.0, 1.0])
     >>> tables = dict(detection_scores(annotations, regions, ground_truth, TASKS.empty().lazy(), run_id="run-1"))
     >>> [table.name for table in tables]
     ['detection_scores', 'region_conflicts', 'average_precision', 'precision_recall_curve', 'image_detection_scores']
@@ -630,21 +601,18 @@ def review_queue(
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATIONS, ANSWERS, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS, TASKS, TASK_AGREEMENT
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import review_queue
-    >>> tasks = table(TASKS, project_id="p", task_id=["1", "2", "3"])
+    >>> tasks = TASKS.of(project_id="p", task_id=["1", "2", "3"])
     >>> made = {"project_id": "p", "task_id": ["1", "1", "2", "2", "3", "3"],
     ...         "annotation_id": ["10", "11", "12", "13", "14", "15"], "annotator": ["ann", "bob"] * 3,
     ...         "origin": "human"}
-    >>> annotations = table(ANNOTATIONS, **made, was_cancelled=False)
-    >>> answers = table(ANSWERS, **made, control="label", type="choices",
-    ...                 answer_key=["cat", "dog", "cat", "cat", "cat", "dog"])
-    >>> task_agreement = table(TASK_AGREEMENT, project_id="p", task_id=["1", "2", "3"], n_annotations=2,
-    ...                        agreement=[0.0, 1.0, 0.0])
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["3"], annotation_id="14", source_task_id="3",
-    ...                      gt_version=2)
+    >>> annotations = ANNOTATIONS.of(**made, was_cancelled=False)
+    >>> answers = ANSWERS.of(**made, control="label", type="choices",
+    ...                      answer_key=["cat", "dog", "cat", "cat", "cat", "dog"])
+    >>> task_agreement = TASK_AGREEMENT.of(project_id="p", task_id=["1", "2", "3"], n_annotations=2,
+    ...                                    agreement=[0.0, 1.0, 0.0])
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["3"], annotation_id="14", source_task_id="3",
+    ...                                gt_version=2)
     >>> conflicts = GROUND_TRUTH_CONFLICTS.empty().lazy()
     >>> queue = review_queue(tasks, annotations, answers, task_agreement, ground_truth, conflicts, run_id="run-1")
     >>> queue.select("task_id", "priority", "agreement", "gt_version").collect().rows()
@@ -683,16 +651,13 @@ def consensus_labels(answers: pl.LazyFrame, ground_truth: pl.LazyFrame, *, run_i
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANSWERS, CONSENSUS_LABELS, GROUND_TRUTH
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import consensus_labels
-    >>> answers = table(ANSWERS, project_id="p", task_id=["1", "1", "1", "2", "2", "2"],
-    ...                 annotation_id=[str(i) for i in range(10, 16)], annotator=["ann", "bob", "cid"] * 2,
-    ...                 origin="human", control="label", type="choices",
-    ...                 answer_key=["cat", "cat", "dog", "dog", "dog", "dog"])
-    >>> ground_truth = table(GROUND_TRUTH, project_id="p", task_id=["2"], annotation_id="13", source_task_id="2",
-    ...                      gt_version=2)
+    >>> answers = ANSWERS.of(project_id="p", task_id=["1", "1", "1", "2", "2", "2"],
+    ...                      annotation_id=[str(i) for i in range(10, 16)], annotator=["ann", "bob", "cid"] * 2,
+    ...                      origin="human", control="label", type="choices",
+    ...                      answer_key=["cat", "cat", "dog", "dog", "dog", "dog"])
+    >>> ground_truth = GROUND_TRUTH.of(project_id="p", task_id=["2"], annotation_id="13", source_task_id="2",
+    ...                                gt_version=2)
     >>> tables = dict(consensus_labels(answers, ground_truth, run_id="run-1"))
     >>> [table.key for table in tables]
     ['quality.consensus_labels', 'quality.annotator_confusion']
@@ -742,12 +707,10 @@ def model_performance(
     >>> import polars as pl
     >>> from pipeline.contract import (ANNOTATION_SCORES, ANNOTATOR_PERFORMANCE, AVERAGE_PRECISION, DETECTION_SCORES,
     ...                                IMAGE_DETECTION_SCORES, REGIONS)
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import model_performance
-    >>> performance = table(ANNOTATOR_PERFORMANCE, project_id="p", annotator=["detector-v1", "ann"],
-    ...                     origin=["model", "human"], n_submitted=4, n_scored=4, accuracy=[0.75, 1.0], gt_version=2)
+    >>> performance = ANNOTATOR_PERFORMANCE.of(project_id="p", annotator=["detector-v1", "ann"],
+    ...                                        origin=["model", "human"], n_submitted=4, n_scored=4,
+    ...                                        accuracy=[0.75, 1.0], gt_version=2)
     >>> no_boxes = [t.empty().lazy() for t in (DETECTION_SCORES, AVERAGE_PRECISION, IMAGE_DETECTION_SCORES)]
     >>> found = model_performance(performance, *no_boxes, ANNOTATION_SCORES.empty().lazy(), REGIONS.empty().lazy(),
     ...                           run_id="run-1")
@@ -783,15 +746,12 @@ def calibration_curve(annotation_scores: pl.LazyFrame, regions: pl.LazyFrame, *,
     --------
     >>> import polars as pl
     >>> from pipeline.contract import ANNOTATION_SCORES, REGIONS
-    >>> def table(contract, **columns):  # a table of the contract with these columns, the others null
-    ...     given = pl.DataFrame(columns).cast({name: contract.columns[name] for name in columns})
-    ...     return pl.concat([contract.empty(), given], how="diagonal").lazy()
     >>> from pipeline.steps.quality import calibration_curve
     >>> answered = {"project_id": "p", "task_id": ["1", "2", "3"], "annotation_id": ["10", "11", "12"],
     ...             "control": "label", "type": "choices"}
-    >>> scores = table(ANNOTATION_SCORES, **answered, annotator="detector-v1", origin="model", score=[1.0, 0.0, 1.0],
-    ...                gt_version=2)
-    >>> regions = table(REGIONS, **answered, score=[0.92, 0.95, 0.35])
+    >>> scores = ANNOTATION_SCORES.of(**answered, annotator="detector-v1", origin="model", score=[1.0, 0.0, 1.0],
+    ...                               gt_version=2)
+    >>> regions = REGIONS.of(**answered, score=[0.92, 0.95, 0.35])
     >>> curve = calibration_curve(scores, regions, run_id="run-1").collect()
     >>> curve.select("bin", "n_predictions", "mean_confidence", "accuracy", "gt_version").rows()
     [(3, 1, 0.35, 1.0, 2), (9, 2, 0.935, 0.5, 2)]
