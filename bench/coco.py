@@ -237,69 +237,45 @@ def _quiet():
     return contextlib.redirect_stdout(io.StringIO())
 
 
-def pycocotools_run(gt_file: Path, dt_file: Path):
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
+def _cocoeval(coco, cocoeval, gt_file: Path, dt_file: Path, load_res: str = "loadRes", **options):
+    """pycocotools' API, which every peer follows: load the GT and the results, then evaluate, accumulate and
+    summarize (`load_res`: the peer's name for `loadRes`; `options`: extra arguments of its COCOeval)."""
     with _quiet():
         started = time.perf_counter()
-        gt = COCO(str(gt_file))
-        dt = gt.loadRes(str(dt_file))
+        gt = coco(str(gt_file))
+        dt = getattr(gt, load_res)(str(dt_file))
         loaded = time.perf_counter()
-        evaluation = COCOeval(gt, dt, "bbox")
+        evaluation = cocoeval(gt, dt, "bbox", **options)
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
         done = time.perf_counter()
     return {"load": loaded - started, "evaluate": done - loaded}, [float(s) for s in evaluation.stats]
+
+
+def pycocotools_run(gt_file: Path, dt_file: Path):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    return _cocoeval(COCO, COCOeval, gt_file, dt_file)
 
 
 def faster_coco_eval_run(gt_file: Path, dt_file: Path):
     from faster_coco_eval import COCO, COCOeval_faster
 
-    with _quiet():
-        started = time.perf_counter()
-        gt = COCO(str(gt_file))
-        dt = gt.loadRes(str(dt_file))
-        loaded = time.perf_counter()
-        evaluation = COCOeval_faster(gt, dt, "bbox", print_function=lambda *_: None)
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-        done = time.perf_counter()
-    return {"load": loaded - started, "evaluate": done - loaded}, [float(s) for s in evaluation.stats]
+    return _cocoeval(COCO, COCOeval_faster, gt_file, dt_file, print_function=lambda *_: None)
 
 
 def hotcoco_run(gt_file: Path, dt_file: Path):
     from hotcoco import COCO, COCOeval
 
-    with _quiet():
-        started = time.perf_counter()
-        gt = COCO(str(gt_file))
-        dt = gt.load_res(str(dt_file))
-        loaded = time.perf_counter()
-        evaluation = COCOeval(gt, dt, "bbox")
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-        done = time.perf_counter()
-    return {"load": loaded - started, "evaluate": done - loaded}, [float(s) for s in evaluation.stats]
+    return _cocoeval(COCO, COCOeval, gt_file, dt_file, load_res="load_res")
 
 
 def ultrafast_run(gt_file: Path, dt_file: Path):
     from ultrafast_pycocotools import COCO, COCOeval
 
-    with _quiet():
-        started = time.perf_counter()
-        gt = COCO(str(gt_file))
-        dt = gt.loadRes(str(dt_file))
-        loaded = time.perf_counter()
-        evaluation = COCOeval(gt, dt, "bbox")
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-        done = time.perf_counter()
-    return {"load": loaded - started, "evaluate": done - loaded}, [float(s) for s in evaluation.stats]
+    return _cocoeval(COCO, COCOeval, gt_file, dt_file)
 
 
 def gtq_core_tables(gt_file: Path, dt_file: Path, staging: Path) -> dict:
