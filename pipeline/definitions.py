@@ -20,7 +20,8 @@ all_checks = expectations.expectation_checks()
 
 # Every table of one project (partition) per run. Runs of different projects go side by side; a run holds
 # its project's write lock (WarehouseResource). Steps run in process: the multiprocess executor also works
-# (tests/test_concurrency.py), but each step then pays a fresh interpreter's start.
+# (tests/test_concurrency.py); configure its `start_method` as `forkserver` with `preload_modules:
+# [pipeline.definitions, great_expectations]`, or each step pays a fresh interpreter's imports (about 8 s of CPU).
 gtq_job = dg.define_asset_job("gtq_all", selection=dg.AssetSelection.all(), partitions_def=projects)
 
 nightly = build_nightly_schedule(gtq_job)
