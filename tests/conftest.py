@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,22 @@ def label_studio_samples() -> list[Path]:
             f"shared Label Studio samples not found at {LABEL_STUDIO_SAMPLES} (a user's clone has no ../shared)"
         )
     return files
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]):
+    """`build(folder)`'s result, built once per test session whichever xdist worker asks first; the other workers
+    wait for it and reuse the folder (read only). The result must be JSON."""
+    from pipeline.storage import file_lock
+
+    session = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's base is one folder of the session's
+        session = session.parent
+    folder, built = session / name, session / f"{name}.json"
+    with file_lock(session / f"{name}.lock"):
+        if not built.exists():
+            folder.mkdir()
+            built.write_text(json.dumps(build(folder)))
+    return json.loads(built.read_text())
 
 
 def write_export(path: Path, tasks: list[dict]) -> Path:
