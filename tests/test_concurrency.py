@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,29 +21,59 @@ ROOT = Path(__file__).resolve().parent.parent
 VOLATILE = {"run_id", "ingested_at", "valid_from", "valid_to"}  # when and by which run: differ between any two runs
 
 
-def start(*sources: Path, warehouse: Path) -> subprocess.Popen:
+# `gtq run` processes are forked from a server that has imported gtq, Dagster and GE once (per test worker): a
+# fresh interpreter would spend about 8 s of CPU importing them before the run's first write, which is not what
+# these tests are about. `tests/test_cli.py` starts the command itself as a user does.
+PRELOADED = multiprocessing.get_context("forkserver")
+PRELOADED.set_forkserver_preload(["pipeline.cli", "pipeline.definitions", "great_expectations"])
+_runs = itertools.count()  # names each run's output files
+
+
+class GtqRun:
+    """A `gtq run` in a process of its own and in a session of its own: a kill can take the run's whole process
+    group (Dagster's log tailers too), as a killed container or node does."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], logs: Path):
+        self.out, self.err = logs.with_suffix(".out"), logs.with_suffix(".err")
+        self.process = PRELOADED.Process(target=_gtq, args=(argv, env, self.out, self.err))
+        self.process.start()
+        self.pid = self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def communicate(self, timeout: float) -> tuple[str, str]:
+        """Waits for the process to end; its output and error output."""
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            raise TimeoutError(f"gtq run (pid {self.pid}) still running after {timeout} s")
+        return self.out.read_text(), self.err.read_text()
+
+
+def _gtq(argv: list[str], env: dict[str, str], out: Path, err: Path) -> None:
+    os.setsid()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(ROOT)
+    for stream, path in ((sys.stdout, out), (sys.stderr, err)):
+        stream.flush()
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), stream.fileno())
+    from pipeline.cli import main
+
+    sys.exit(main(argv))
+
+
+def start(*sources: Path, warehouse: Path) -> GtqRun:
     args = [a for s in sources for a in ("--source", str(s))]
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     (warehouse.parent / "gt").mkdir(parents=True, exist_ok=True)  # empty: the default policy
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "run",
-        *args,
-        "--warehouse",
-        str(warehouse),
-        "--groundtruth",
-        str(warehouse.parent / "gt"),
-    ]
-    # A session of its own: a kill can take the run's whole process group (Dagster's log tailers too), as a
-    # killed container or node does.
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    argv = ["run", *args, "--warehouse", str(warehouse), "--groundtruth", str(warehouse.parent / "gt")]
+    logs = warehouse.parent / f"gtq-run-{next(_runs)}"
+    return GtqRun(argv, env, logs)
 
 
-def finish(*runs: subprocess.Popen) -> None:
+def finish(*runs: GtqRun) -> None:
     for run in runs:
         out, err = run.communicate(timeout=600)
         assert run.returncode == 0, out + err
