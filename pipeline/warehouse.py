@@ -84,6 +84,7 @@ class Warehouse:
     def __init__(self, root: str | Path, migrating: bool = False) -> None:
         self.storage = open_storage(root)
         self.root = self.storage.location("")
+        self._latest: dict[str, DeltaTable] = {}  # each table's latest version, kept open (`delta_table`)
         if self.storage.is_local() and {"[", "]"} & set(str(self.root)):
             raise WarehouseError(
                 f"{self.root}: Delta Lake (delta-rs) cannot open a folder whose path holds '[' or ']'; choose another"
@@ -114,9 +115,20 @@ class Warehouse:
         return f"projects/{project_folder(project_id)}"
 
     def delta_table(self, table: Table, version: int | None = None) -> DeltaTable | None:
-        """The Delta table of `table` (at `version`, by default the latest); None before its first write."""
+        """The Delta table of `table` (at `version`, by default the latest); None before its first write.
+
+        The latest is kept open by this Warehouse and brought up to date at each call, which reads only the
+        commits made since (on object storage a listing and their files, not the whole log again): use it at
+        once, as a later call moves it on."""
+        path = self.table_path(table)
         try:
-            return DeltaTable(self.table_path(table), version=version)
+            if version is not None:
+                return DeltaTable(path, version=version)
+            if (delta := self._latest.get(path)) is None:
+                delta = self._latest[path] = DeltaTable(path)
+            else:
+                delta.update_incremental()
+            return delta
         except TableNotFoundError:
             return None
 
@@ -294,7 +306,7 @@ class Warehouse:
                 partition_by=[PARTITION],
                 name=table.key,
             )
-        return DeltaTable(self.table_path(table))
+        return self.delta_table(table)
 
     def staging_path(self, project_id: str, run_id: str) -> Path:
         """A fresh local folder for the run's parsed exports. Folders that killed runs of the project left

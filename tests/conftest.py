@@ -17,6 +17,12 @@ SHARED = ROOT.parent / "shared"
 LABEL_STUDIO_SAMPLES = SHARED / "samples" / "label-studio"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules marked `whole_jobs` (each test runs gtq's whole job, some several times) first, each module's
+    tests in their order: the two workers then end on short tests and finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("whole_jobs") is None)
+
+
 @pytest.fixture
 def label_studio_samples() -> list[Path]:
     files = sorted(LABEL_STUDIO_SAMPLES.glob("*.json"))

@@ -30,6 +30,8 @@ from tests.conftest import ls_annotation, ls_task, write_export
 from tests.steps.conftest import T0, Project
 from tests.steps.scoring import score
 
+pytestmark = pytest.mark.whole_jobs  # run first: tests/conftest.py
+
 
 def gtq(*args, cwd):
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}

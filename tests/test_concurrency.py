@@ -11,11 +11,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+import pytest
 
 from pipeline.cli.run import execute
 from pipeline.contract import ALL_TABLES, ANNOTATIONS, SOURCE_FILES, TASKS
 from pipeline.warehouse import Warehouse
 from tests.conftest import in_memory, ls_annotation, ls_task, run_ok, write_export
+
+pytestmark = pytest.mark.whole_jobs  # run first: tests/conftest.py
 
 ROOT = Path(__file__).resolve().parent.parent
 VOLATILE = {"run_id", "ingested_at", "valid_from", "valid_to"}  # when and by which run: differ between any two runs
@@ -126,7 +129,7 @@ def test_two_projects_at_once_give_the_tables_of_one_after_the_other(tmp_path):
         str(parallel / ".dagster")
     ) as instance:  # the instance still works, and has both runs
         assert sorted(r.tags["dagster/partition"] for r in instance.get_runs()) == ["10", "20"]
-    finish(start(a, b, warehouse=parallel))
+    finish(start(a, warehouse=parallel))  # and a run on the instance they set up at once works
 
 
 def test_runs_of_one_project_at_once_take_turns_and_lose_or_duplicate_nothing(tmp_path):

@@ -21,6 +21,8 @@ from tests.conftest import built_once, ls_annotation, ls_task, write_export
 from tests.groundtruth.test_versions import box_annotation
 from tests.test_concurrency import assert_same, contents, start
 
+pytestmark = pytest.mark.whole_jobs  # run first: tests/conftest.py
+
 KILLS = 6  # instants spread over one run (its imports done: see `start`); each costs a killed run and a full one
 
 

@@ -24,6 +24,8 @@ from tests.groundtruth.test_versions import box_annotation
 from tests.test_concurrency import assert_same, contents
 from tests.test_warehouse import tasks
 
+pytestmark = pytest.mark.whole_jobs  # run first: tests/conftest.py
+
 BUCKET = "gtq-team"
 
 

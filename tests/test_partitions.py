@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from pipeline.checks.expectations import screening_check_results
 from pipeline.cli.run import execute
@@ -18,6 +19,8 @@ from pipeline.validation import DataDocs
 from pipeline.warehouse import Warehouse
 from tests.conftest import in_memory, ls_annotation, ls_task, write_export
 from tests.steps.conftest import Project
+
+pytestmark = pytest.mark.whole_jobs  # run first: tests/conftest.py
 
 
 def test_one_run_per_project_and_each_run_touches_only_its_project(tmp_path):

@@ -43,6 +43,8 @@ from pipeline.sample import TWO_FLAGS_TASK_INDEX
 from pipeline.warehouse import Warehouse
 from tests.conftest import copy_of, in_memory, ls_annotation, ls_task, run_ok, write_export
 
+pytestmark = pytest.mark.whole_jobs  # run first: tests/conftest.py
+
 
 def test_definitions_load():
     dg.Definitions.validate_loadable(defs)

@@ -28,6 +28,7 @@ class WarehouseResource(dg.ConfigurableResource):
     root: str = settings.warehouse()
     inbox: str = settings.inbox()
     _held: ExitStack | None = PrivateAttr(default=None)
+    _store: Warehouse | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         project = context.dagster_run.tags.get("dagster/partition") if context.dagster_run else None
@@ -41,7 +42,10 @@ class WarehouseResource(dg.ConfigurableResource):
             self._held.close()
 
     def store(self) -> Warehouse:
-        return Warehouse(self.root)
+        """The warehouse, one for the run's steps: its tables stay open between them (`Warehouse.delta_table`)."""
+        if self._store is None:
+            self._store = Warehouse(self.root)
+        return self._store
 
     def data_docs(self, project: str) -> DataDocs:
         return DataDocs.of(self.root, project)
