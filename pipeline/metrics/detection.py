@@ -81,8 +81,13 @@ _image_order = pl.col("task_id").cast(pl.Int64, strict=False)  # null for ids th
 def _ranked(boxes: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
     """Each box's rank (0 first) among the boxes of its `by` group: highest score first, then drawing order
     (box id); boxes without a score keep their drawing order."""
-    order = pl.struct((-pl.col("score")).fill_null(0.0), "box").rank("ordinal")
-    return boxes.with_columns(rank=(order.over(by) - 1).cast(pl.Int64))
+    # Sorted, a box's rank is its distance from its group's first row (a rank over each of many small groups is slower).
+    return (
+        boxes.sort(*by, (-pl.col("score")).fill_null(0.0), "box")
+        .with_columns(_at=pl.int_range(pl.len(), dtype=pl.Int64))
+        .with_columns(rank=pl.col("_at") - pl.col("_at").min().over(by))
+        .drop("_at")
+    )
 
 
 def _scored_tasks(gt_boxes: pl.DataFrame, boxes: pl.DataFrame) -> pl.DataFrame:
@@ -382,15 +387,6 @@ def average_precision(
     )
     detections = _ranked(scored_boxes.lazy(), key).filter(pl.col("rank") < max(max_detections)).collect()
     scored = who.join(detections.select("project_id", "annotator").unique(), on=["project_id", "annotator"])
-    candidates = (
-        detections.join(targets, on=[*TASK, "control", "label"], suffix="_gt")
-        .with_columns(iou=pl.when(pl.col("iscrowd")).then(crowd_iou("", "_gt")).otherwise(box_iou("", "_gt")))
-        # A crowd region is never used up: each of its pairs gets a target of its own.
-        .with_columns(
-            box_gt=pl.when(pl.col("iscrowd")).then(-1 - pl.int_range(pl.len(), dtype=pl.Int64)).otherwise("box_gt")
-        )
-        .select(*key, "box", "box_gt", "rank", "iou", "iscrowd", "area_gt")
-    )
     gt_counts = pl.concat(
         [
             regular.filter(_inside(name, low, high)("area"))
@@ -401,69 +397,116 @@ def average_precision(
             for name, (low, high) in area_ranges.items()
         ]
     )
-    # One area range and threshold at a time: every detection's outcome under all of them at once would
-    # be 40 rows per detection.
-    # In the order the curves are read (pycocotools': by score, ties by image id), sorted once: joins keep it.
-    ordered = detections.select(*key, "origin", "box", "score", "rank", "area").sort(
-        *PARTICIPANT_CONTROL,
-        "label",
-        pl.col("score"),
-        _image_order,
-        "task_id",
-        "rank",
-        descending=[False] * (len(PARTICIPANT_CONTROL) + 1) + [True, False, False, False],
+    # Every area range and IoU threshold at once, numbered `combo` (40 by default). Boxes and GT boxes have ids of
+    # their own (a crowd region one per pair), so the pairs of one participant under one combo are one matching
+    # group: `group`, an integer that the matching's joins and windows key on instead of the strings.
+    combos = (
+        pl.DataFrame(
+            {
+                "area_range": list(area_ranges),
+                "everything": [name == "all" for name in area_ranges],  # `_inside`: "all" takes every area
+                "low": [float(low) for low, _ in area_ranges.values()],
+                "high": [float(high) for _, high in area_ranges.values()],
+            }
+        )
+        .with_row_index("area")
+        .join(pl.DataFrame({"iou_threshold": list(thresholds)}), how="cross", maintain_order="left_right")
+        .with_row_index("combo")
+        .with_columns(pl.col("combo").cast(pl.Int64))
     )
-    points, tallies = [], []
-    for area_range, (low, high) in area_ranges.items():
-        inside = _inside(area_range, low, high)
-        ignored_gt = pl.col("iscrowd") | ~inside("area_gt")
-        for t in thresholds:
-            over = candidates.filter(pl.col("iou") >= t)
-            hits = score_ordered_matches(over.filter(~ignored_gt), key, "box", "box_gt", "rank", "iou").select(
-                *key, "box"
-            )
-            rest = over.filter(ignored_gt).join(hits, on=[*key, "box"], how="anti")
-            on_ignored = score_ordered_matches(rest, key, "box", "box_gt", "rank", "iou").select(*key, "box")
-            counted = (
-                ordered.join(hits.with_columns(tp=pl.lit(True)), on=[*key, "box"], how="left", maintain_order="left")
-                .join(
-                    on_ignored.with_columns(on_ignored=pl.lit(True)),
-                    on=[*key, "box"],
-                    how="left",
-                    maintain_order="left",
-                )
-                .with_columns(pl.col("tp", "on_ignored").fill_null(False))
-                .filter(~pl.col("on_ignored") & (pl.col("tp") | inside("area")))  # what pycocotools ignores
-                .select(
-                    *key, "origin", "box", "score", "rank", "tp", iou_threshold=pl.lit(t), area_range=pl.lit(area_range)
-                )
-            )
-            points.append(
-                counted.join(
-                    gt_counts, on=[*PARTICIPANT_CONTROL, "label", "area_range"], how="left", maintain_order="left"
-                )
-                .with_columns(
-                    tp_sum=pl.col("tp").cum_sum().over(curve_key), fp_sum=(~pl.col("tp")).cum_sum().over(curve_key)
-                )
-                .with_columns(
-                    recall=pl.col("tp_sum") / pl.col("n_gt"),
-                    precision=pl.col("tp_sum") / (pl.col("tp_sum") + pl.col("fp_sum")),
-                )
-                .with_columns(precision=pl.col("precision").reverse().cum_max().reverse().over(curve_key))
-                .filter(pl.col("n_gt") > 0)
-                .group_by(*curve_key, "recall")
-                .agg(pl.col("precision").max())
-            )
-            tallies.append(
-                counted.group_by(curve_key).agg(
-                    pl.len().alias("n_detections"),
-                    *((pl.col("tp") & (pl.col("rank") < m)).sum().alias(f"tp_max_{m}") for m in max_detections),
-                )
-            )
-    points = pl.concat(points).sort("recall")
+    n_combos = combos.height
+
+    def inside(column: str) -> pl.Expr:  # `_inside` of each row's area range
+        return pl.col("everything") | pl.col(column).is_between(pl.col("low"), pl.col("high")).fill_null(False)
+
+    # The candidate pairs of a box and a GT box (same task, control and label) at the lowest threshold. A pair whose
+    # box and GT box have no other candidate (most) is matched under every combo it passes: only the others (the
+    # contested) need the matching's rounds.
+    pairs = (
+        detections.lazy()
+        .join(targets.lazy(), on=[*TASK, "control", "label"], suffix="_gt")
+        .with_columns(iou=pl.when(pl.col("iscrowd")).then(crowd_iou("", "_gt")).otherwise(box_iou("", "_gt")))
+        .filter(pl.col("iou") >= min(thresholds))
+        .select(
+            participant=pl.struct("project_id", "annotator").rank("dense").cast(pl.Int64),
+            box="box",
+            # A crowd region is never used up: each of its pairs gets a target of its own.
+            box_gt=pl.when(pl.col("iscrowd")).then(-1 - pl.int_range(pl.len(), dtype=pl.Int64)).otherwise("box_gt"),
+            rank="rank",
+            iou="iou",
+            iscrowd="iscrowd",
+            area_gt="area_gt",
+        )
+        .with_columns(alone=(pl.len().over("participant", "box") == 1) & (pl.len().over("participant", "box_gt") == 1))
+        .join_where(combos.lazy().drop("area_range", "area"), pl.col("iou") >= pl.col("iou_threshold"))
+        .select(
+            (pl.col("participant") * n_combos + pl.col("combo")).alias("group"),
+            "box",
+            "box_gt",
+            "rank",
+            "iou",
+            "alone",
+            ignored=pl.col("iscrowd") | ~inside("area_gt"),
+        )
+        .collect()
+    )
+
+    def matched(pairs: pl.DataFrame) -> pl.DataFrame:
+        return score_ordered_matches(pairs, ["group"], "box", "box_gt", "rank", "iou").select("group", "box")
+
+    alone, contested = pairs.filter("alone"), pairs.filter(~pl.col("alone"))
+    hits = matched(contested.filter(~pl.col("ignored")))
+    on_ignored = matched(contested.filter("ignored").join(hits, on=["group", "box"], how="anti"))
+    hits = pl.concat([alone.filter(~pl.col("ignored")).select("group", "box"), hits])
+    on_ignored = pl.concat([alone.filter("ignored").select("group", "box"), on_ignored])
+    # One precision-recall curve (`line`) per participant, control, label and combo. The boxes in the order the
+    # curves are read (pycocotools': by score, ties by image id), sorted once; `at` is a box's place in it.
+    curve = [*PARTICIPANT_CONTROL, "label"]
+    curve_ids = (
+        pl.concat([detections.select(curve), gt_counts.select(curve)])
+        .unique(maintain_order=True)
+        .with_row_index("curve")
+        .with_columns(pl.col("curve").cast(pl.Int64))
+    )
+    ordered = (
+        detections.select(*curve, "task_id", "box", "rank", "score", "area")
+        .join(curve_ids, on=curve, how="left")
+        .sort("curve", pl.col("score"), _image_order, "task_id", "rank", descending=[False, True, False, False, False])
+        .select("curve", "box", "rank", "area")
+        .with_row_index("at")
+    )
+    lines = (  # line = curve x combos + combo: 0, 1, ... in this order
+        curve_ids.join(combos.select("combo", "area_range", "iou_threshold"), how="cross")
+        .join(gt_counts, on=[*curve, "area_range"], how="left")
+        .select(*curve_key, "n_gt", line=pl.col("curve") * n_combos + pl.col("combo"))
+        .sort("line")
+    )
+    # Each box's outcome under each combo, a combo x box matrix: 1 matched to a regular GT box (a true positive),
+    # 2 matched to an ignored one, 0 unmatched (a false positive when its area is in the range). pycocotools
+    # ignores the boxes matched to ignored GT boxes and the unmatched ones outside the range: not counted.
+    outcome = np.zeros((n_combos, ordered.height), dtype=np.int8)
+    for boxes_matched, flag in ((hits, 1), (on_ignored, 2)):
+        placed = boxes_matched.join(ordered.select("box", "at"), on="box")
+        outcome[(placed["group"] % n_combos).to_numpy(), placed["at"].to_numpy()] = flag
+    in_range = [
+        ordered.select(_inside(name, low, high)("area").alias("inside"), "at")["inside"].to_numpy()
+        for name, (low, high) in area_ranges.items()
+    ]
+    curve_of, rank_of = ordered["curve"].to_numpy(), ordered["rank"].to_numpy()
+    n_gt = lines["n_gt"].fill_null(0).to_numpy().reshape(-1, n_combos)  # curve x combo
+    per_combo = []  # one combo at a time (a combo x box array of each would take 40 times the memory)
+    for combo, area in combos.select("combo", "area").iter_rows():
+        flags = outcome[combo]
+        at = np.flatnonzero((flags == 1) | ((flags == 0) & in_range[area]))  # counted, in the curves' order
+        counts, readings = _read_curves(flags[at] == 1, curve_of[at], rank_of[at], n_gt[:, combo], max_detections)
+        per_combo.append([{**part, "line": part["line"] * n_combos + combo} for part in (counts, readings)])
+    tallies, best = (
+        pl.DataFrame({name: np.concatenate([parts[i][name] for parts in per_combo]) for name in per_combo[0][i]})
+        for i in (0, 1)
+    )
     evaluated = (
-        gt_counts.join(pl.DataFrame({"iou_threshold": list(thresholds)}), how="cross")
-        .join(pl.concat(tallies), on=curve_key, how="full", coalesce=True)
+        lines.join(tallies, on="line", how="left")
+        .filter(pl.col("n_gt").is_not_null() | pl.col("n_detections").is_not_null())
         .with_columns(pl.col("n_gt", "n_detections").fill_null(0).cast(pl.Int64))
         .with_columns(
             pl.when(pl.col("n_gt") > 0)
@@ -472,27 +515,28 @@ def average_precision(
             for m in max_detections
         )
     )
-    grid = (
+    read = (
         evaluated.filter(pl.col("n_gt") > 0)
-        .select(curve_key)
-        .join(pl.DataFrame({"recall_point": list(RECALL_GRID)}), how="cross")
-        .sort("recall_point")
-    )
-    curves = (
-        grid.join_asof(
-            points, left_on="recall_point", right_on="recall", by=curve_key, strategy="forward", check_sortedness=False
-        )
-        .select(*curve_key, pl.col("recall_point").alias("recall"), pl.col("precision").fill_null(0.0))
-        .sort(*curve_key, "recall")
+        .select("line")
+        .join(pl.DataFrame({"point": range(len(RECALL_GRID)), "recall": RECALL_GRID}), how="cross")
+        .join(best, on=["line", "point"], how="left")
+        .sort("line", "point")
+        .with_columns(pl.col("precision").fill_null(0.0).reverse().cum_max().reverse().over("line"))
     )
     ap = (
-        evaluated.join(
-            curves.group_by(curve_key).agg(ordered_mean(pl.col("precision")).alias("ap")), on=curve_key, how="left"
-        )
+        evaluated.join(read.group_by("line").agg(ordered_mean(pl.col("precision")).alias("ap")), on="line", how="left")
         .select(*curve_key, "n_gt", "n_detections", "ap", *(f"recall_max_{m}" for m in max_detections))
         .sort(*curve_key)
     )
-    return ap, curves.filter(pl.col("area_range") == "all").drop("area_range")
+    # The curves of area "all", sorted by their names through the lines' order (an integer sort, not a string one).
+    shown = lines.filter(pl.col("area_range") == "all").sort(curve_key).with_row_index("position")
+    curves = (
+        read.join(shown.select("line", "position"), on="line")
+        .sort("position", "recall")
+        .join(shown.drop("position"), on="line", how="left", maintain_order="left")
+        .select(*(c for c in curve_key if c != "area_range"), "recall", "precision")
+    )
+    return ap, curves
 
 
 # COCOeval.summarize's twelve figures: (column of `average_precision`, area range, IoU threshold or all).
@@ -553,6 +597,47 @@ def coco_summary(ap: pl.LazyFrame, by: Sequence[str]) -> pl.LazyFrame:
         return ordered_mean(pl.col(column).filter(keep))
 
     return ap.group_by(by).agg(figure(*spec).alias(name) for name, spec in COCO_SUMMARY.items())
+
+
+def _read_curves(
+    tp: np.ndarray, curve: np.ndarray, rank: np.ndarray, n_gt: np.ndarray, max_detections: Sequence[int]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One combo's precision-recall curves, from its counted boxes in the order the curves are read (each curve's
+    boxes consecutive): whether each is a true positive (`tp`), its `curve` (an index of `n_gt`, its GT boxes)
+    and its `rank` among the boxes of its task and label.
+
+    Returns the tallies per curve (curve as `line`, n_detections, tp_max_<m>: the true positives among the m best
+    per task and label) and, per curve with GT boxes and number k of recall points reached, the largest precision
+    of the boxes reaching exactly those k points (line, point = k - 1, precision): the interpolated precision at a
+    point is the largest precision at a recall >= it (pycocotools), which is the largest of these at or above it.
+    """
+    start = np.flatnonzero(np.diff(curve, prepend=-1))
+    length = np.diff(start, append=len(curve))
+    tallies = {
+        "line": curve[start],
+        "n_detections": length,
+        **{f"tp_max_{m}": _segment_sums(tp & (rank < m), start) for m in max_detections},
+    }
+    tp_sum = np.cumsum(tp)  # down each curve: true positives so far, and boxes so far (true + false positives)
+    tp_sum -= np.repeat(tp_sum[start] - tp[start], length)
+    seen = np.arange(1, len(curve) + 1) - np.repeat(start, length)
+    gt = n_gt[curve]
+    with_gt = gt > 0
+    curve, tp_sum, seen, gt = curve[with_gt], tp_sum[with_gt], seen[with_gt], gt[with_gt]
+    recall, precision = tp_sum / gt, tp_sum / seen
+    reached = np.searchsorted(np.array(RECALL_GRID), recall, side="right")  # the recall points <= the recall
+    runs = np.flatnonzero(np.diff(curve, prepend=-1) | np.diff(reached, prepend=-1))
+    best = {
+        "line": curve[runs],
+        "point": reached[runs] - 1,
+        "precision": np.maximum.reduceat(precision, runs) if len(runs) else precision,
+    }
+    return tallies, best
+
+
+def _segment_sums(values: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """The sums of `values` over the consecutive segments beginning at the indices `start`, as integers."""
+    return np.add.reduceat(values.astype(np.int64), start) if len(start) else np.zeros(0, np.int64)
 
 
 def _with_area(frame: pl.DataFrame) -> pl.DataFrame:
