@@ -155,16 +155,36 @@ def run_ok(sources, warehouse, groundtruth=None, *, instance=None):
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory):
-    """`gtq run` on the bundled sample, once per test session: (its RunResults, its Warehouse). Read only:
-    a test that changes it works on `copy_of(store)`. Recorded in the warehouse's own Dagster instance, as
-    the UI reads it."""
+    """`gtq run` on the bundled sample, once per test session (`built_once`): (the run as the warehouse's own
+    Dagster instance recorded it, as the UI reads it; its Warehouse). Read only: a test that changes it works
+    on `copy_of(store)`."""
     from pipeline.instance import open_instance
     from pipeline.warehouse import Warehouse
 
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    return run_ok([], warehouse, tmp_path_factory.mktemp("groundtruth"), instance=open_instance(warehouse)), Warehouse(
-        warehouse
-    )
+    def build(folder: Path) -> dict:
+        warehouse = folder / "warehouse"
+        result = run_ok([], warehouse, folder / "groundtruth", instance=open_instance(warehouse))
+        return {"warehouse": str(warehouse), "runs": [run.run_id for run in result.runs.values()]}
+
+    built = built_once(tmp_path_factory, "sample-run", build)
+    with open_instance(built["warehouse"]) as instance:
+        return RecordedRuns(instance, built["runs"]), Warehouse(built["warehouse"])
+
+
+class RecordedRuns:
+    """The events of runs as their Dagster instance recorded them, read as `run_ok`'s result is read."""
+
+    def __init__(self, instance, run_ids: list[str]) -> None:
+        self.all_events = [e.dagster_event for run in run_ids for e in instance.all_logs(run) if e.is_dagster_event]
+
+    def get_asset_materialization_events(self) -> list:
+        return [event for event in self.all_events if event.is_step_materialization]
+
+    def get_asset_check_evaluations(self) -> list:
+        from dagster import DagsterEventType
+
+        checks = [e for e in self.all_events if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION]
+        return [event.asset_check_evaluation_data for event in checks]
 
 
 def copy_of(store, destination: Path):
