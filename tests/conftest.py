@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,6 +45,7 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], object]):
     folder, built = session / name, session / f"{name}.json"
     with file_lock(session / f"{name}.lock"):
         if not built.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a build that failed in another worker left
             folder.mkdir()
             built.write_text(json.dumps(build(folder)))
     return json.loads(built.read_text())
@@ -191,8 +193,6 @@ def copy_of(store, destination: Path):
     """A Warehouse holding what `store` holds, for a test that writes to it: the Delta tables, GT versions and
     the bundled sample, without the run record (.dagster) and gtq.duckdb, whose views name the files of
     `store` (the next run builds them anew over the copy)."""
-    import shutil
-
     from pipeline.warehouse import Warehouse
 
     shutil.copytree(store.root, destination, ignore=shutil.ignore_patterns(".dagster", "gtq.duckdb"))
