@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT, in_fresh_process
+
 RESULTS = ROOT / "bench" / "results"
 CASE_VERSION = 2  # bump when `write_case` changes: the cached case is kept per version
 PEERS_PYTHON = ROOT / ".venv-coco" / "bin" / "python"  # the peers and their numpy, apart from gtq's stack
@@ -389,23 +389,13 @@ def one(tool: str, data: Path) -> None:
 
 def measure(tool: str, data: Path) -> dict:
     python = Path(sys.executable) if tool == "gtq" else PEERS_PYTHON
-    if not python.exists():
-        return {"tool": tool, "error": f"{python} not found (run `make bench-coco` to create it)"}
-    done = subprocess.run(
-        [str(python), "-m", "bench.coco", "--one", tool, str(data)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    if done.returncode != 0:
-        return {"tool": tool, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    result = {"tool": tool, **json.loads(done.stdout.strip().splitlines()[-1])}
-    print(
-        f"  {tool}: {sum(result['warm'].values()):.3f} s warm, {sum(result['first'].values()):.3f} s first call"
-        f" ({', '.join(f'{k} {v:.3f}' for k, v in result['warm'].items())}), {result['peak_rss_mb']:,.0f} MB",
-        flush=True,
-    )
+    result = {"tool": tool, **in_fresh_process(python, "bench.coco", tool, str(data), make="bench-coco")}
+    if "error" not in result:
+        print(
+            f"  {tool}: {sum(result['warm'].values()):.3f} s warm, {sum(result['first'].values()):.3f} s first call"
+            f" ({', '.join(f'{k} {v:.3f}' for k, v in result['warm'].items())}), {result['peak_rss_mb']:,.0f} MB",
+            flush=True,
+        )
     return result
 
 

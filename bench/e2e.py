@@ -36,7 +36,6 @@ import msgspec
 from bench.generate import _result
 from bench.ingest import LABEL_CONFIG, RESULTS
 
-ROOT = Path(__file__).resolve().parent.parent
 GTQ = Path(sys.executable).with_name("gtq")  # the environment running the benchmark
 ANNOTATORS = 50
 

@@ -18,13 +18,13 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT, in_fresh_process
+
 RESULTS = ROOT / "bench" / "results"
 CONVERTER_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 LABEL_CONFIG = """<View><Image name="image" value="$image"/>
@@ -103,19 +103,8 @@ METHODS = {"gtq": run_gtq, "json.load + loops": run_json_loops, "label-studio-sd
 def measure(method: str, path: Path) -> dict:
     """Run one method in a fresh process; returns seconds, annotations and peak RSS (MB)."""
     python = CONVERTER_PYTHON if method == "label-studio-sdk converter" else Path(sys.executable)
-    if not python.exists():
-        return {"method": method, "error": f"{python} not found (run `make bench` to create it)"}
     with tempfile.TemporaryDirectory() as out:
-        done = subprocess.run(
-            [str(python), "-m", "bench.ingest", "--one", method, str(path), out],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-    if done.returncode != 0:
-        return {"method": method, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    return {"method": method, **json.loads(done.stdout.strip().splitlines()[-1])}
+        return {"method": method, **in_fresh_process(python, "bench.ingest", method, str(path), out)}
 
 
 def one(method: str, path: Path, out: Path) -> None:

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import ROOT, in_fresh_process
+
 RESULTS = ROOT / "bench" / "results"
 CROWDKIT_PYTHON = ROOT / ".venv-crowdkit" / "bin" / "python"  # crowd-kit pulls in its own stack
 POOL, CLASSES, PER_TASK = 50, 5, 3
@@ -337,23 +338,13 @@ def one(method: str, data: Path) -> None:
 
 def measure(method: str, data: Path) -> dict:
     python = CROWDKIT_PYTHON if method.startswith("crowd-kit") else Path(sys.executable)
-    if not python.exists():
-        return {"method": method, "error": f"{python} not found (run `make bench` to create it)"}
-    done = subprocess.run(
-        [str(python), "-m", "bench.scoring", "--one", method, str(data)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    if done.returncode != 0:
-        return {"method": method, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    result = {"method": method, **json.loads(done.stdout.strip().splitlines()[-1])}
-    print(
-        f"  {method}: {result['seconds']:.2f} s (first call {result['cold_seconds']:.2f} s),"
-        f" {result['peak_rss_mb']:,.0f} MB",
-        flush=True,
-    )
+    result = {"method": method, **in_fresh_process(python, "bench.scoring", method, str(data))}
+    if "error" not in result:
+        print(
+            f"  {method}: {result['seconds']:.2f} s (first call {result['cold_seconds']:.2f} s),"
+            f" {result['peak_rss_mb']:,.0f} MB",
+            flush=True,
+        )
     return result
 
 

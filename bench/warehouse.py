@@ -22,10 +22,10 @@ from pathlib import Path
 
 import polars as pl
 
+from bench import ROOT
 from pipeline.contract import ALL_TABLES
 from pipeline.warehouse import Warehouse
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
 
