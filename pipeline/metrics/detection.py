@@ -389,7 +389,7 @@ def average_precision(
     scored = who.join(detections.select("project_id", "annotator").unique(), on=["project_id", "annotator"])
     gt_counts = pl.concat(
         [
-            regular.filter(_inside(name, low, high)("area"))
+            regular.filter(_inside(pl.col("area"), pl.lit(name == "all"), low, high))
             .join(scored, on=TASK)
             .group_by(*PARTICIPANT_CONTROL, "label")
             .agg(pl.len().alias("n_gt"))
@@ -416,9 +416,7 @@ def average_precision(
     )
     n_combos = combos.height
 
-    def inside(column: str) -> pl.Expr:  # `_inside` of each row's area range
-        return pl.col("everything") | pl.col(column).is_between(pl.col("low"), pl.col("high")).fill_null(False)
-
+    gt_in_range = _inside(pl.col("area_gt"), pl.col("everything"), pl.col("low"), pl.col("high"))  # a pair's combo
     # The candidate pairs of a box and a GT box (same task, control and label) at the lowest threshold. A pair whose
     # box and GT box have no other candidate (most) is matched under every combo it passes: only the others (the
     # contested) need the matching's rounds.
@@ -446,7 +444,7 @@ def average_precision(
             "rank",
             "iou",
             "alone",
-            ignored=pl.col("iscrowd") | ~inside("area_gt"),
+            ignored=pl.col("iscrowd") | ~gt_in_range,
         )
         .collect()
     )
@@ -489,7 +487,7 @@ def average_precision(
         placed = boxes_matched.join(ordered.select("box", "at"), on="box")
         outcome[(placed["group"] % n_combos).to_numpy(), placed["at"].to_numpy()] = flag
     in_range = [
-        ordered.select(_inside(name, low, high)("area").alias("inside"), "at")["inside"].to_numpy()
+        ordered.select(_inside(pl.col("area"), pl.lit(name == "all"), low, high).alias("inside"))["inside"].to_numpy()
         for name, (low, high) in area_ranges.items()
     ]
     curve_of, rank_of = ordered["curve"].to_numpy(), ordered["rank"].to_numpy()
@@ -646,10 +644,10 @@ def _with_area(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(area=pl.coalesce("area", area) if "area" in frame.columns else area)
 
 
-def _inside(area_range: str, low: float, high: float):
-    """Whether a box's area (column `column`) is in the range (bounds included, as pycocotools); a box of
-    unknown area is in "all" only."""
-    return lambda column: pl.lit(True) if area_range == "all" else pl.col(column).is_between(low, high).fill_null(False)
+def _inside(area: pl.Expr, everything: pl.Expr, low: pl.Expr | float, high: pl.Expr | float) -> pl.Expr:
+    """Whether a box's `area` is in the area range from `low` to `high` (bounds included, as pycocotools); the range
+    "all" (`everything`) takes every box, one of unknown area too."""
+    return everything | area.is_between(low, high).fill_null(False)
 
 
 def image_detection_scores(
