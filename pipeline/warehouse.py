@@ -24,11 +24,15 @@ Properties, by construction:
   until the maintenance job's retention; `history.*` keeps every run's quality rows for good.
 - `gtq.duckdb` is rebuilt into a new file and renamed into place: a reader's open connection keeps the file
   it opened, writers never wait for readers, and the views name committed files only.
+- A computed table's file says what it was computed from (`inputs_digest`, in the file's Parquet key-value
+  metadata `gtq.computed_from`), so a run can tell that the rows it would compute are the rows already there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import random
@@ -37,8 +41,9 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -56,6 +61,7 @@ from pipeline.storage import file_lock, local_folder, open_storage
 _SAFE = re.compile(r"[A-Za-z0-9-]")
 PARTITION = "project_id"
 COMMIT_ATTEMPTS = 20  # commits of one table retried when another project's commit came first
+COMPUTED_FROM = "gtq.computed_from"  # a computed table's file's key-value metadata: its inputs' digest
 
 
 class WarehouseError(Exception):
@@ -185,6 +191,30 @@ class Warehouse:
             "committed_at", maintain_order=True
         )
 
+    # -- what a table was computed from ------------------------------------------------------------------
+    def inputs_digest(self, project_id: str, tables: Iterable[Table], settings: Iterable[str] = ()) -> str:
+        """A digest of everything a computation of the project's rows reads: the project's data files of each of
+        `tables` (each file is named once, by the write that made it, and never changed), the `settings` it
+        reads (digests of files such as the GT policy) and the code that computes (`code_digest`). The same
+        digest means the same inputs, so the same rows: every step of gtq is deterministic."""
+        digest = hashlib.sha256(code_digest().encode())
+        for table in sorted(tables, key=lambda t: t.key):
+            digest.update(json.dumps([table.key, self._project_files(table, project_id)]).encode())
+        for setting in settings:
+            digest.update(setting.encode())
+        return digest.hexdigest()
+
+    def computed_from(self, table: Table, project_id: str) -> str | None:
+        """The inputs digest the project's rows of `table` were written with: None when they were not written
+        whole by one computation that gave one (a table written by ingest, a compacted one, none yet)."""
+        files = self.current_files(table).get(project_id, [])
+        return pl.read_parquet_metadata(files[0]).get(COMPUTED_FROM) if len(files) == 1 else None
+
+    def _project_files(self, table: Table, project_id: str) -> list[str]:
+        """The project's data files of the table's latest version, as the Delta log names them."""
+        delta = self.delta_table(table)
+        return [] if delta is None else [path for project, path, _ in _data_files(delta) if project == project_id]
+
     # -- writing ----------------------------------------------------------------------------------------
     def project_lock(self, project_id: str, on_wait: Callable[[], None] | None = None):
         """Hold the project's lock on this machine (re-entrant within a process) in a `with` block: a
@@ -200,17 +230,21 @@ class Warehouse:
         *,
         run_id: str | None = None,
         views: bool = True,
+        computed_from: str | None = None,
     ) -> dict[Table, pl.LazyFrame]:
         """Replace the project's rows of each table. Every table's file is written first, then each table is
         committed (one Delta commit each, in the order given: a caller that needs one table to vouch for the
         others puts it last), so a failure while writing commits nothing. A quality table's file is also
         appended to its `history.*` table. Lazy frames stream in bounded memory. `gtq.duckdb` is brought up
-        to date unless `views` is false (the IO manager does it once a run). Returns scans of what was written."""
+        to date unless `views` is false (the IO manager does it once a run). `computed_from`, the digest of
+        the computation's inputs (`inputs_digest`), is kept in each file, one with no rows included (else an
+        empty partition has no file). Returns scans of what was written."""
         staged = {
             table: self._stage(
                 table,
                 _in_stable_order(table, table.conform(frame.lazy()).filter(pl.col(PARTITION) == project_id)),
                 project_id,
+                computed_from,
             )
             for table, frame in frames.items()
         }
@@ -225,18 +259,18 @@ class Warehouse:
             self.refresh_views()
         return {table: self.scan_project(table, project_id) for table in frames}
 
-    def _stage(self, table: Table, rows: pl.LazyFrame, project_id: str) -> list[AddAction]:
+    def _stage(self, table: Table, rows: pl.LazyFrame, project_id: str, computed_from: str | None) -> list[AddAction]:
         """Polars streams the project's `rows`, in their order, to a new Parquet file of the table's partition
-        (the partition value lives in the log, not in the file): the add action of a commit to come; none
-        when there are no rows (an empty partition has no file)."""
+        (the partition value lives in the log, not in the file) with `computed_from` in its key-value metadata:
+        the add action of a commit to come; none when there are no rows and no `computed_from`."""
         path = f"{PARTITION}={project_folder(project_id)}/part-{uuid.uuid4().hex}.parquet"
         key = self._file_key(table, path)
         location = self.storage.location(key)
         if self.storage.is_local():
             location.parent.mkdir(parents=True, exist_ok=True)
-        rows.drop(PARTITION).sink_parquet(location)
+        rows.drop(PARTITION).sink_parquet(location, metadata={COMPUTED_FROM: computed_from} if computed_from else None)
         count = pl.scan_parquet(location, hive_partitioning=False, glob=False).select(pl.len()).collect().item()
-        if count == 0:
+        if count == 0 and computed_from is None:
             self.storage.delete(key)
             return []
         return [
@@ -461,6 +495,19 @@ class Warehouse:
             table.empty().write_parquet(temporary)
             os.replace(temporary, path)
         return path
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of the code that computes gtq's tables: gtq's own sources and the versions of the engines they
+    call. Another version of either is another computation (`Warehouse.inputs_digest`)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for source in sorted(package.rglob("*.py")):
+        digest.update(str(source.relative_to(package)).encode() + b"\0" + source.read_bytes())
+    for engine in ("polars", "numpy", "scipy"):
+        digest.update(f"{engine}=={installed_version(engine)}".encode())
+    return digest.hexdigest()
 
 
 def _data_files(delta: DeltaTable) -> list[tuple[str, str, int]]:

@@ -5,6 +5,7 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.events import log_messages
+from pipeline.assets.incremental import when_inputs_change
 from pipeline.assets.metadata import asset_key, markdown_preview, output_name, table_ins, table_outs
 from pipeline.assets.partitions import projects
 from pipeline.contract import (
@@ -22,7 +23,8 @@ from pipeline.contract import (
 from pipeline.groundtruth.policy import load_overrides
 from pipeline.ingest import content_hash
 from pipeline.resources import GroundTruthPolicyResource, WarehouseResource
-from pipeline.steps.groundtruth import next_ground_truth
+from pipeline.steps.groundtruth import figures, next_ground_truth
+from pipeline.warehouse import Warehouse
 
 EXAMPLES = "examples"  # the check's metadata entry of the problem rows, which `gtq run` prints when it fails
 PUBLISHABLE = dg.AssetCheckSpec(
@@ -40,6 +42,7 @@ PUBLISHABLE = dg.AssetCheckSpec(
     partitions_def=projects,
     check_specs=[PUBLISHABLE],
 )
+@when_inputs_change(described=lambda store, project: {GROUND_TRUTH: _figures(store, project)})
 def ground_truth(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -97,5 +100,18 @@ def ground_truth(
     yield dg.Output(step.conflicts, output_name(GROUND_TRUTH_CONFLICTS))
     if not step.passed:
         return  # core.ground_truth unmaterialized: the steps that read it are skipped
-    where = step.current and dg.MetadataValue.path(str(store.gt_version_path(project, step.current.version)))
+    where = step.current and _version_path(store, project, step.current.version)
     yield dg.Output(step.ground_truth, output_name(GROUND_TRUTH), metadata=step.figures(gt_version_path=where))
+
+
+def _figures(store: Warehouse, project: str) -> dict:
+    """core.ground_truth's figures as they stand, when the step computed nothing: no change published."""
+    versions = store.gt_versions(project)
+    rows = store.scan_project(GROUND_TRUTH, project).select("method", "confirmed_empty").collect()
+    version = versions[-1] if versions else None
+    where = version is not None and _version_path(store, project, version)
+    return figures(rows, version, GROUND_TRUTH_HISTORY.empty(), gt_version_path=where)
+
+
+def _version_path(store: Warehouse, project: str, version: int) -> dg.MetadataValue:
+    return dg.MetadataValue.path(str(store.gt_version_path(project, version)))

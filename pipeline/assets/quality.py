@@ -5,6 +5,7 @@ import dagster as dg
 import polars as pl
 
 from pipeline.assets.events import outputs
+from pipeline.assets.incremental import when_inputs_change
 from pipeline.assets.metadata import asset_key, output_name, table_asset, table_ins, table_outs
 from pipeline.assets.partitions import projects
 from pipeline.contract import (
@@ -41,6 +42,7 @@ from pipeline.steps import quality as steps
 
 
 @dg.asset(**table_asset(ANSWERS, ins=(ANNOTATIONS, REGIONS, LABEL_CONFIG)))
+@when_inputs_change
 def answers(
     context: dg.AssetExecutionContext, annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame
 ) -> pl.LazyFrame:
@@ -50,6 +52,7 @@ def answers(
 
 
 @dg.asset(**table_asset(ANNOTATION_SCORES, ins=(ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH), summary=("score",)))
+@when_inputs_change
 def annotation_scores(
     context: dg.AssetExecutionContext,
     groundtruth: GroundTruthPolicyResource,
@@ -72,6 +75,7 @@ def annotation_scores(
         summary=("accuracy", "cohen_kappa", "macro_f1"),
     )
 )
+@when_inputs_change
 def annotator_performance(
     context: dg.AssetExecutionContext,
     annotations: pl.LazyFrame,
@@ -87,6 +91,7 @@ def annotator_performance(
 
 
 @dg.asset(**table_asset(ANNOTATOR_DAILY, ins=(ANNOTATIONS, ANNOTATION_SCORES)))
+@when_inputs_change
 def annotator_daily(
     context: dg.AssetExecutionContext, annotations: pl.LazyFrame, annotation_scores: pl.LazyFrame
 ) -> pl.LazyFrame:
@@ -99,6 +104,7 @@ def annotator_daily(
         CONFUSION_MATRIX, ins=(ANNOTATION_SCORES, REGION_CONFLICTS, ANNOTATIONS, ANSWERS, REGIONS, GROUND_TRUTH)
     )
 )
+@when_inputs_change
 def confusion_matrix(
     context: dg.AssetExecutionContext,
     annotation_scores: pl.LazyFrame,
@@ -116,12 +122,14 @@ def confusion_matrix(
 
 
 @dg.asset(**table_asset(LABEL_SCORES, ins=(CONFUSION_MATRIX,), summary=("f1",)))
+@when_inputs_change
 def label_scores(context: dg.AssetExecutionContext, confusion_matrix: pl.LazyFrame) -> pl.LazyFrame:
     """Per annotator and model, each label's precision, recall and F1 against GT."""
     return steps.label_scores(confusion_matrix, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(AGREEMENT_MATRIX, ins=(ANSWERS, ANNOTATION_SCORES), summary=("cohen_kappa",)))
+@when_inputs_change
 def agreement_matrix(
     context: dg.AssetExecutionContext, answers: pl.LazyFrame, annotation_scores: pl.LazyFrame
 ) -> pl.LazyFrame:
@@ -135,6 +143,7 @@ def agreement_matrix(
     ins=table_ins(ANSWERS, ANNOTATIONS, REGIONS),
     partitions_def=projects,
 )
+@when_inputs_change
 def task_agreement(
     context: dg.AssetExecutionContext,
     groundtruth: GroundTruthPolicyResource,
@@ -149,6 +158,7 @@ def task_agreement(
 
 
 @dg.asset(**table_asset(PROJECT_AGREEMENT, ins=(ANSWERS,), summary=("fleiss_kappa", "krippendorff_alpha", "gwet_ac1")))
+@when_inputs_change
 def project_agreement(context: dg.AssetExecutionContext, answers: pl.LazyFrame) -> pl.LazyFrame:
     """Generalised Fleiss' kappa, Gwet's AC1 and Krippendorff's alpha (at the control's level) per project
     and control, with seeded bootstrap intervals."""
@@ -167,6 +177,7 @@ def project_agreement(context: dg.AssetExecutionContext, answers: pl.LazyFrame) 
     ins=table_ins(ANNOTATIONS, REGIONS, GROUND_TRUTH, TASKS),
     partitions_def=projects,
 )
+@when_inputs_change
 def detection_scores(
     context: dg.AssetExecutionContext,
     annotations: pl.LazyFrame,
@@ -184,6 +195,7 @@ def detection_scores(
 @dg.asset(
     **table_asset(REVIEW_QUEUE, ins=(TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS))
 )
+@when_inputs_change
 def review_queue(
     context: dg.AssetExecutionContext,
     tasks: pl.LazyFrame,
@@ -207,6 +219,7 @@ def review_queue(
         output_name(ANNOTATOR_CONFUSION): {asset_key(ANSWERS)},
     },
 )
+@when_inputs_change
 def consensus_labels(context: dg.AssetExecutionContext, answers: pl.LazyFrame, ground_truth: pl.LazyFrame):
     """Majority vote and Dawid-Skene labels for tasks without GT, and each annotator's estimated confusion."""
     yield from outputs(steps.consensus_labels(answers, ground_truth, run_id=context.run_id))
@@ -226,6 +239,7 @@ def consensus_labels(context: dg.AssetExecutionContext, answers: pl.LazyFrame, g
         summary=("map_50_95", "accuracy", "calibration_error"),
     )
 )
+@when_inputs_change
 def model_performance(
     context: dg.AssetExecutionContext,
     annotator_performance: pl.LazyFrame,
@@ -248,6 +262,7 @@ def model_performance(
 
 
 @dg.asset(**table_asset(CALIBRATION_CURVE, ins=(ANNOTATION_SCORES, REGIONS)))
+@when_inputs_change
 def calibration_curve(
     context: dg.AssetExecutionContext, annotation_scores: pl.LazyFrame, regions: pl.LazyFrame
 ) -> pl.LazyFrame:

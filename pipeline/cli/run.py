@@ -34,6 +34,12 @@ def add_parser(commands) -> None:
     )
     add_warehouse(run)
     run.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
+    run.add_argument(
+        "--recompute",
+        action="store_true",
+        help="compute every table again, also those whose inputs (tables, GT policy and overrides, gtq's code) did"
+        " not change since an earlier run computed them",
+    )
 
     run.add_argument(
         "--groundtruth", default=None, metavar="DIR", help="GT policy and overrides (default: ./groundtruth)"
@@ -47,6 +53,7 @@ def handle(args) -> int:
         warehouse_root(args.warehouse),
         groundtruth=args.groundtruth and Path(args.groundtruth),
         verbose=args.verbose,
+        recompute=args.recompute,
         report={"people": args.people or "", "label_studio_url": args.label_studio_url or ""},
     )
 
@@ -81,15 +88,18 @@ def execute(
     report: dict | None = None,
     instance=None,
     log_level: str = "CRITICAL",
+    recompute: bool = False,
 ) -> RunResults:
     """Run the `gtq_all` job in-process, exactly as the UI, the schedule and the sensor do: one run per
     project the sources hold (each project is a partition), in project order.
 
     Without sources, the bundled sample. `groundtruth` is the folder of the GT policy and overrides
     (default: ./groundtruth or $GTQ_GROUNDTRUTH); `report` configures the quality report (`ReportResource`:
-    people, label_studio_url). UnusableSources names a source that does not exist or holds no export.
+    people, label_studio_url). `recompute` computes every table again, unchanged inputs or not (the run's
+    tag RECOMPUTE_TAG). UnusableSources names a source that does not exist or holds no export.
     """
 
+    from pipeline.assets.incremental import RECOMPUTE_TAG
     from pipeline.assets.partitions import projects
     from pipeline.definitions import defs, gtq_job
     from pipeline.ingest import projects_of
@@ -128,6 +138,7 @@ def execute(
                 "gtq/trigger": "cli",
                 "gtq/warehouse": str(warehouse_root(warehouse)),
                 "gtq/sources": json.dumps(by_project[project]),
+                **({RECOMPUTE_TAG: "true"} if recompute else {}),
             },
         )
     return results
@@ -139,6 +150,7 @@ def run_pipeline(
     groundtruth: Path | None = None,
     verbose: bool = False,
     report: dict | None = None,
+    recompute: bool = False,
 ) -> int:
     """`gtq run`: check the GT files and the people file, run the job, print the summary; the exit status
     is the summary's (`RunSummary`), or 2 for files that are unusable before anything is read."""
@@ -158,7 +170,12 @@ def run_pipeline(
         return 2
     try:
         result = execute(
-            sources, warehouse, groundtruth=groundtruth, report=report, log_level="INFO" if verbose else "CRITICAL"
+            sources,
+            warehouse,
+            groundtruth=groundtruth,
+            report=report,
+            log_level="INFO" if verbose else "CRITICAL",
+            recompute=recompute,
         )
     except UnusableSources as exc:
         print(f"gtq run FAILED: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.assets.groundtruth import EXAMPLES as CHECK_EXAMPLES  # a failed check's examples
+from pipeline.assets.incremental import RECOMPUTED
 from pipeline.assets.metadata import ROW_COUNT, asset_key  # ROW_COUNT: every table asset's rows as written
 from pipeline.assets.report import PATH as REPORT_PATH
 from pipeline.assets.report import REPORT
@@ -120,6 +121,7 @@ class ProjectRun:
     data_docs: Path | None
     report: str | None  # the quality report's path
     tables_written: tuple[tuple[str, int], ...]  # (table, the project's rows), in the order the run wrote them
+    tables_unchanged: tuple[str, ...] = ()  # tables not computed again: nothing they are computed from changed
 
     @classmethod
     def of(cls, project: str, run, warehouse: Path | str, store) -> ProjectRun:
@@ -165,6 +167,7 @@ class ProjectRun:
             data_docs=docs if docs.exists() else None,
             report=metadata[REPORT_ASSET][REPORT_PATH] if REPORT_ASSET in metadata else None,
             tables_written=tuple((key, m[ROW_COUNT]) for key, m in metadata.items() if ROW_COUNT in m),
+            tables_unchanged=tuple(key for key, m in metadata.items() if m.get(RECOMPUTED) is False),
         )
 
     def lines(self) -> list[str]:
@@ -200,8 +203,16 @@ class ProjectRun:
             lines.append(f"  data docs: {self.data_docs}")
         if self.report:
             lines.append(f"  quality report: {self.report}")
-        written = ", ".join(f"{key.replace('/', '.')} ({rows})" for key, rows in self.tables_written)
+        written = ", ".join(
+            f"{key.replace('/', '.')} ({rows}{', unchanged' if key in self.tables_unchanged else ''})"
+            for key, rows in self.tables_written
+        )
         lines.append(f"  tables written (the project's rows): {written or 'none'}")
+        if self.tables_unchanged:
+            lines.append(
+                f"  {len(self.tables_unchanged)} table(s) unchanged: nothing they are computed from changed since an"
+                " earlier run computed them (gtq run --recompute computes every table again)"
+            )
         return lines
 
 

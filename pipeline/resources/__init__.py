@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -11,10 +12,12 @@ from pydantic import PrivateAttr
 
 from pipeline import settings
 from pipeline.assets.metadata import asset_key, table_metadata
-from pipeline.contract import ALL_TABLES
+from pipeline.contract import ALL_TABLES, Table
 from pipeline.groundtruth.policy import Policy, groundtruth_folder, load_policy
 from pipeline.validation import DataDocs
 from pipeline.warehouse import Warehouse
+
+COMPUTED_FROM = "gtq/computed_from"  # an output's metadata: the digest of its inputs (`Warehouse.inputs_digest`)
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -60,7 +63,9 @@ class WarehouseIOManager(dg.IOManager):
     once, as its parameters.
 
     An output of `None` leaves the project's rows as they are (ingest, which merges new exports into its own
-    previous rows, writes its tables together itself; with no new export it rewrites nothing).
+    previous rows, writes its tables together itself; with no new export it rewrites nothing; a step whose
+    inputs are unchanged computes nothing, `assets.incremental`). The digest of the inputs an output was
+    computed from, in its metadata `gtq/computed_from`, is written into its file.
     The metadata of every output describes the rows as written: count, columns, a preview, and the mean and
     count of the columns the asset lists under `gtq/summary` (numbers the Dagster UI plots run after run)."""
 
@@ -68,16 +73,19 @@ class WarehouseIOManager(dg.IOManager):
         self.store = store
 
     def handle_output(self, context: dg.OutputContext, obj: pl.LazyFrame | pl.DataFrame | None) -> None:
-        table, project = _TABLES[context.asset_key], context.asset_partition_key
+        table, project = TABLES[context.asset_key], context.asset_partition_key
         if obj is None:
             written = self.store.scan_project(table, project)
         else:
-            written = self.store.write_project(project, {table: obj}, run_id=context.run_id, views=False)[table]
+            digest = context.output_metadata.get(COMPUTED_FROM)
+            written = self.store.write_project(
+                project, {table: obj}, run_id=context.run_id, views=False, computed_from=digest and digest.value
+            )[table]
         summary = (context.definition_metadata or {}).get("gtq/summary", [])
         context.add_output_metadata(table_metadata(table, written, summary))
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
-        return self.store.scan_project(_TABLES[context.asset_key], context.asset_partition_key)
+        return self.store.scan_project(TABLES[context.asset_key], context.asset_partition_key)
 
 
 @dg.io_manager(required_resource_keys={"warehouse"}, description=WarehouseIOManager.__doc__)
@@ -92,7 +100,7 @@ def warehouse_io_manager(context: dg.InitResourceContext):
         store.refresh_views()
 
 
-_TABLES = {asset_key(table): table for table in ALL_TABLES}
+TABLES: dict[dg.AssetKey, Table] = {asset_key(table): table for table in ALL_TABLES}
 
 
 class GroundTruthPolicyResource(dg.ConfigurableResource):
@@ -116,6 +124,14 @@ class GroundTruthPolicyResource(dg.ConfigurableResource):
     def policy(self) -> Policy:
         """The policy as the file says now (the defaults without a file); a bad file raises PolicyError."""
         return load_policy(self.policy_path)
+
+    def digest(self) -> str:
+        """A digest of both files as they are now (a missing file counts as empty): what a step that reads the
+        policy was computed from (`Warehouse.inputs_digest`)."""
+        digest = hashlib.sha256()
+        for path in (self.policy_path, self.overrides_path):
+            digest.update(hashlib.sha256(path.read_bytes() if path.is_file() else b"").digest())
+        return digest.hexdigest()
 
 
 class ReportResource(dg.ConfigurableResource):

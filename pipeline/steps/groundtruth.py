@@ -26,6 +26,7 @@ __all__ = [
     "GT_VERSION",
     "GT_VERSION_PATH",
     "GroundTruthStep",
+    "figures",
     "next_ground_truth",
 ]
 
@@ -112,32 +113,44 @@ class GroundTruthStep:
         return current.ground_truth.with_columns(gt_version=pl.lit(current.version, pl.Int64))
 
     def figures(self, gt_version_path: Any = None) -> dict[str, Any]:
-        """The figures of core.ground_truth, its asset metadata (their names: GT_VERSION, CHANGES, ...).
+        """The figures of core.ground_truth after the step (`figures`), where the current version is kept at
+        `gt_version_path` (the asset gives a Dagster path)."""
+        version = self.current.version if self.current else None
+        return figures(self.ground_truth, version, self.changes, gt_version_path)
 
-        Parameters
-        ----------
-        gt_version_path : any, optional
-            Where the current version is kept (the asset gives a Dagster path).
 
-        Returns
-        -------
-        dict
-            gt_version (-1: none), changes (the published version's, none published: 0), gt_version_path
-            ("none" without a current version), changes_<kind> for each of CHANGE_KINDS, method_<method> (the
-            GT rows per method that decided them) and confirmed_empty (the GT rows without any region). See
-            `next_ground_truth` for an example.
-        """
-        rows, changes = self.ground_truth, self.changes
-        counts = dict(changes.group_by("change").len().iter_rows())
-        methods = dict(rows.group_by("method").len().iter_rows())
-        return {
-            GT_VERSION: self.current.version if self.current else -1,
-            CHANGES: changes.height,
-            GT_VERSION_PATH: gt_version_path if self.current else "none",
-            **{CHANGES_OF[kind]: counts.get(kind, 0) for kind in CHANGE_KINDS},
-            **{f"method_{method}": n for method, n in methods.items()},
-            CONFIRMED_EMPTY: int(rows["confirmed_empty"].sum()),
-        }
+def figures(ground_truth: pl.DataFrame, version: int | None, changes: pl.DataFrame, gt_version_path: Any) -> dict:
+    """The figures of core.ground_truth, its asset metadata (their names: GT_VERSION, CHANGES, ...).
+
+    Parameters
+    ----------
+    ground_truth : pl.DataFrame
+        core.ground_truth's rows of the project (at least `method` and `confirmed_empty`).
+    version : int or None
+        The current GT version (None: none published yet).
+    changes : pl.DataFrame
+        The changes of the version published now (core.ground_truth_history's columns; none: no rows).
+    gt_version_path : any
+        Where the current version is kept.
+
+    Returns
+    -------
+    dict
+        gt_version (-1: none), changes (the published version's, none published: 0), gt_version_path
+        ("none" without a current version), changes_<kind> for each of CHANGE_KINDS, method_<method> (the
+        GT rows per method that decided them) and confirmed_empty (the GT rows without any region). See
+        `next_ground_truth` for an example.
+    """
+    counts = dict(changes.group_by("change").len().iter_rows())
+    methods = dict(ground_truth.group_by("method").len().iter_rows())
+    return {
+        GT_VERSION: -1 if version is None else version,
+        CHANGES: changes.height,
+        GT_VERSION_PATH: "none" if version is None else gt_version_path,
+        **{CHANGES_OF[kind]: counts.get(kind, 0) for kind in CHANGE_KINDS},
+        **{f"method_{method}": n for method, n in methods.items()},
+        CONFIRMED_EMPTY: int(ground_truth["confirmed_empty"].sum()),
+    }
 
 
 def next_ground_truth(
