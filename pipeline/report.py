@@ -161,20 +161,40 @@ def report_path(warehouse_root: str | Path, project_id: str) -> Path:
     return local_folder(warehouse_root) / "reports" / f"{project_folder(project_id)}.html"
 
 
-def write_report(store, project_id: str, people: People, label_studio_url: str | None = None) -> tuple[Path, dict]:
+def write_report(
+    store, project_id: str, people: People, label_studio_url: str | None = None, computed_from: str | None = None
+) -> tuple[Path, dict, bool]:
     """Render the project's report from its data in `store` (a Warehouse) and write it whole (a reader never
-    sees half a file). Returns its path and its `key_figures`."""
+    sees half a file), unless the report there was rendered from the same inputs: `computed_from`, the digest
+    of everything it reads (`Warehouse.inputs_digest`), is kept in the page. Returns its path, its
+    `key_figures`, and whether it was rendered now."""
     data = ReportData.read(store, project_id)
     path = report_path(store.root, project_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".html.partial")
-    partial.write_text(render(data, project_id, people, label_studio_url), encoding="utf-8")
-    partial.replace(path)
-    return path, key_figures(data.tables)
+    rendered = computed_from is None or rendered_from(path) != computed_from
+    if rendered:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".html.partial")
+        partial.write_text(render(data, project_id, people, label_studio_url, computed_from), encoding="utf-8")
+        partial.replace(path)
+    return path, key_figures(data.tables), rendered
 
 
-def render(data: ReportData, project_id: str, people: People, label_studio_url: str | None) -> str:
-    """The report's HTML for one project."""
+_RENDERED_FROM = re.compile(r'<meta name="gtq-computed-from" content="([0-9a-f]*)">')
+
+
+def rendered_from(path: Path) -> str | None:
+    """The digest of the inputs the report at `path` was rendered from (its page's `gtq-computed-from`)."""
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8", errors="replace") as page:
+        found = _RENDERED_FROM.search(page.read(1024))  # in the head's first lines
+    return found and found.group(1)
+
+
+def render(
+    data: ReportData, project_id: str, people: People, label_studio_url: str | None, computed_from: str | None = None
+) -> str:
+    """The report's HTML for one project (`computed_from`: the digest of its inputs, kept in the page's head)."""
     from plotly.offline import get_plotlyjs
 
     tables = data.tables
@@ -198,7 +218,8 @@ def render(data: ReportData, project_id: str, people: People, label_studio_url: 
     body = "\n".join(f'<section id="{key}"><h2>{heading}</h2>{content}</section>' for key, heading, content in sections)
     version = data.gt_version if data.gt_version is not None else "none yet"
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="gtq-computed-from" content="{computed_from or ""}">
+<title>{title}</title>
 <style>{STYLE}</style>
 <script>{get_plotlyjs()}</script></head>
 <body><header><h1>{title}</h1><p>GT version {version} · written {created}</p>

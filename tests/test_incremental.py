@@ -4,6 +4,8 @@ what computing every table again gives."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from pipeline import warehouse as warehouse_module
@@ -20,6 +22,7 @@ from pipeline.contract import (
     QUALITY_TABLES,
 )
 from pipeline.groundtruth.policy import append_override
+from pipeline.instance import open_instance
 from pipeline.warehouse import HISTORY_TABLES, Warehouse
 from tests.conftest import copy_of, in_memory, ls_annotation, ls_task, run_ok, write_export
 from tests.test_concurrency import assert_same, contents
@@ -43,19 +46,26 @@ def delta_versions(store: Warehouse) -> dict[str, int | None]:
 def test_a_rerun_with_nothing_new_computes_no_table_again(sample_run, tmp_path):
     _, sample = sample_run
     store = copy_of(sample, tmp_path / "wh")
+    shutil.copytree(sample.root / ".dagster", store.root / ".dagster")  # its record of the checks' results
     before, rows, versions = delta_versions(store), contents(store), store.gt_versions("7")
 
-    result = run_ok([], store.root, tmp_path / "wh" / "groundtruth")
+    result = run_ok([], store.root, tmp_path / "wh" / "groundtruth", instance=open_instance(store.root))
 
     steps = recomputed(result)
-    assert set(steps) == {t.key for t in ALL_TABLES if t.schema != "core" or t.name.startswith("ground_truth")}
-    assert not any(steps.values())  # every computed table, GT included, left as it was
+    computed = {t.key for t in ALL_TABLES if t.schema != "core" or t.name.startswith("ground_truth")}
+    assert set(steps) == computed | {"reports.quality_report"}
+    assert not any(steps.values())  # every computed table, GT included, and the report left as they were
     assert delta_versions(store) == before  # no commit at all: no table, no history.* row
     assert store.gt_versions("7") == versions
     assert_same(contents(store), rows)
     gt = next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["core", "ground_truth"])
     assert gt.materialization.metadata["gt_version"].value == versions[-1]  # described as it stands
-    assert all(c.passed for c in result.get_asset_check_evaluations())
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 6 and all(c.passed for c in checks)
+    judged_before = [c.check_name for c in checks if "judged_in_run" in c.metadata]  # their suites not run again
+    assert sorted(judged_before) == [
+        f"expectations_{t}" for t in ("annotation_scores", "ground_truth", "project_agreement")
+    ]
 
 
 def test_nightly_runs_leave_what_computing_every_table_again_gives(tmp_path):
@@ -111,7 +121,8 @@ def test_nightly_runs_leave_what_computing_every_table_again_gives(tmp_path):
         groundtruth / "overrides.yaml", project="1", task="4", action="set", annotation="41", author="qa", reason="t"
     )
     reads_gt = {t.key for t in QUALITY_TABLES} - {ANSWERS.key, PROJECT_AGREEMENT.key}  # agreement: no GT
-    night(export, expect_recomputed=reads_gt | {GROUND_TRUTH.key, GROUND_TRUTH_HISTORY.key, GROUND_TRUTH_CONFLICTS.key})
+    gt = {GROUND_TRUTH.key, GROUND_TRUTH_HISTORY.key, GROUND_TRUTH_CONFLICTS.key}
+    night(export, expect_recomputed=reads_gt | gt | {"reports.quality_report"})
     assert store.read(GROUND_TRUTH).filter(task_id="4")["annotation_id"].to_list() == ["41"]
     equals_computing_everything_again()
 

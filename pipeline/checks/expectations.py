@@ -6,6 +6,8 @@ step, on the rows the run's new files brought (earlier rows were judged by the r
 checks are declared on that step (`screening_check_specs`) and report what the screening found. The other
 suites run as checks of their own after their table is written."""
 
+import hashlib
+
 import dagster as dg
 import polars as pl
 
@@ -27,6 +29,9 @@ from pipeline.validation import (
 )
 
 TABLES = {table.key: table for table in ALL_TABLES}
+JUDGED = "gtq/judged"  # a check result's metadata: the digest of what it judged (`Warehouse.inputs_digest`)
+EARLIER_RESULTS = 100  # a check's latest results (of every project) searched for the project's latest
+
 SCREENED = [table for table, _ in SCREENING.values()]
 
 
@@ -86,19 +91,47 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
         partitions_def=projects,
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        current = load_suite_json(expectations_dir() / f"{table.key}.json")  # as the team's file says now
+        suite_file = expectations_dir() / f"{table.key}.json"
+        current = load_suite_json(suite_file)  # as the team's file says now
         docs = warehouse.data_docs(context.partition_key)
         store, project = warehouse.store(), context.partition_key
         related = RELATED_TABLE.get(table)
+        read = [table, related] if related else [table]
+        judged = store.inputs_digest(project, read, [hashlib.sha256(suite_file.read_bytes()).hexdigest()])
+        key = dg.AssetCheckKey(asset_key(table), f"expectations_{table.name}")
+        if (earlier := _judged_before(context, key, judged)) is not None:
+            return earlier
         rows = validation_view(
             table, store.scan_project(table, project), related and store.scan_project(related, project)
         ).collect()
         outcome = validate(rows, current, docs=docs, run_name=context.run.run_id)
-        return _result(
-            asset_key(table), f"expectations_{table.name}", outcome, rows.height, docs, bool(meta.get("blocking"))
-        )
+        blocking = bool(meta.get("blocking"))
+        return _result(key.asset_key, key.name, outcome, rows.height, docs, blocking, **{JUDGED: judged})
 
     return _check
+
+
+def _judged_before(
+    context: dg.AssetCheckExecutionContext, key: dg.AssetCheckKey, judged: str
+) -> dg.AssetCheckResult | None:
+    """The check's latest result on the project, when it judged what `judged` digests (`Warehouse.inputs_digest`:
+    the same files of the same tables, by the same suite and code), as the run's Dagster instance recorded it:
+    the same rows and suite give the same result, so it is not computed again (nor GE loaded)."""
+    history = context.instance.event_log_storage.get_asset_check_execution_history(key, limit=EARLIER_RESULTS)
+    evaluated = (r for r in history if r.partition == context.partition_key and r.event)  # not merely planned
+    latest = next(
+        (r for r in evaluated if r.event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION), None
+    )
+    evaluation = latest and latest.event.dagster_event.asset_check_evaluation_data
+    if not evaluation or JUDGED not in evaluation.metadata or evaluation.metadata[JUDGED].value != judged:
+        return None
+    return dg.AssetCheckResult(
+        asset_key=evaluation.asset_key,
+        check_name=evaluation.check_name,
+        passed=evaluation.passed,
+        severity=evaluation.severity,
+        metadata={**evaluation.metadata, "judged_in_run": latest.run_id},
+    )
 
 
 def _description(table: Table, suite: dict) -> str:

@@ -35,7 +35,7 @@ def report_command(warehouse: Path | str, project: str | None, people: str | Non
     if (project := the_project(store, project, "gtq report")) is None:
         return 2
     try:
-        path, _ = write_report(store, project, People.read(people_file(warehouse, people)), label_studio_url)
+        path, _, _ = write_report(store, project, People.read(people_file(warehouse, people)), label_studio_url)
     except (ValueError, FileNotFoundError) as exc:
         print(f"gtq report: {exc}", file=sys.stderr)
         return 2

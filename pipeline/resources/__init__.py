@@ -140,3 +140,10 @@ class ReportResource(dg.ConfigurableResource):
 
     people: str = settings.people() or ""
     label_studio_url: str = settings.label_studio_url() or ""
+
+    def digest(self) -> str:
+        """A digest of the people file's bytes as they are now (none: empty) and the URL: what a report reads
+        beside the tables (`Warehouse.inputs_digest`)."""
+        people = Path(self.people) if self.people else None
+        named = people.read_bytes() if people and people.is_file() else b""
+        return hashlib.sha256(hashlib.sha256(named).digest() + self.label_studio_url.encode()).hexdigest()
