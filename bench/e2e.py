@@ -40,8 +40,12 @@ GTQ = Path(sys.executable).with_name("gtq")  # the environment running the bench
 ANNOTATORS = 50
 
 
-def write_export(path: Path, n_tasks: int, seed: int = 11) -> Path:
-    """The export: per task 3 annotations (annotators id % 50) and one prediction, each a choice and 2 boxes."""
+def write_export(path: Path, n_tasks: int, seed: int = 11, edited: range = range(0)) -> Path:
+    """The export: per task 3 annotations (annotators id % 50) and one prediction, each a choice and 2 boxes.
+
+    The tasks in `edited` are changed as a next night's export has them, one of three ways by task id: a fourth
+    annotation, the GT annotation's first box moved, or the last annotation deleted. Every other task is the
+    same bytes as in an export of the same seed without edits (the edits draw no random numbers)."""
     rng, encoder = random.Random(seed), msgspec.json.Encoder()
 
     def task(task_id: int) -> dict:
@@ -79,6 +83,8 @@ def write_export(path: Path, n_tasks: int, seed: int = 11) -> Path:
                 _result(rng, "box", 2 * 10**9 + 2 * task_id + 1) | {"score": round(rng.uniform(0.3, 1.0), 3)},
             ],
         }
+        if task_id in edited:
+            _edit(annotations, task_id)
         return {
             "id": task_id,
             "data": {"image": f"s3://bucket/{task_id:08d}.jpg"},
@@ -95,6 +101,24 @@ def write_export(path: Path, n_tasks: int, seed: int = 11) -> Path:
         f.write(b"]\n")
     path.with_suffix(".xml").write_text(LABEL_CONFIG)
     return path
+
+
+def _edit(annotations: list[dict], task_id: int) -> None:
+    """A task's change between two nights (`write_export`), one of three by its id."""
+    if task_id % 3 == 0:  # another annotator's answer: a copy of the second annotation under a new id and user
+        added = annotations[1] | {
+            "id": 10**9 + task_id,
+            "completed_by": {"id": 9, "email": "annotator-new@example.org"},
+        }
+        annotations.append(added)
+    elif task_id % 3 == 1:  # the GT annotation's first box moved
+        box = next(r for r in annotations[0]["result"] if r["type"] == "rectanglelabels")
+        box["value"] = box["value"] | {"x": box["value"]["x"] + 1.0}
+    else:  # the last annotation deleted
+        annotations.pop()
+
+
+NIGHTLY_NEW = NIGHTLY_EDITED = 0.01  # the next night's export: 1% new tasks, 1% of the tasks edited
 
 
 # -- the scripts a user writes instead ---------------------------------------------------------------------
@@ -198,14 +222,10 @@ def _box_scores(frame) -> dict:
 
 
 # -- gtq -----------------------------------------------------------------------------------------------------
-def gtq_numbers(warehouse: Path, samples: list[tuple[float, float]]) -> dict:
-    """The same headline numbers from gtq's tables (none when its run failed), and each Dagster step's
-    seconds and peak RSS (the highest memory sample taken while it ran)."""
-    import polars as pl
-
-    from pipeline.contract import AGREEMENT_MATRIX, ANNOTATION_SCORES, PROJECT_AGREEMENT
+def gtq_steps(warehouse: Path, samples: list[tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Each Dagster step of the warehouse's latest run: its seconds and peak RSS (the highest memory sample
+    taken while it ran)."""
     from pipeline.instance import open_instance
-    from pipeline.warehouse import Warehouse
 
     instance = open_instance(warehouse)
     [run] = instance.get_runs(limit=1)
@@ -214,12 +234,21 @@ def gtq_numbers(warehouse: Path, samples: list[tuple[float, float]]) -> dict:
         if step.start_time and step.end_time:
             inside = [rss for at, rss in samples if step.start_time <= at <= step.end_time]
             steps[step.step_key] = (step.end_time - step.start_time, max(inside, default=0.0))
-    numbers = {"steps": steps}
+    return steps
+
+
+def gtq_numbers(warehouse: Path) -> dict:
+    """The same headline numbers from gtq's tables (none when its run failed)."""
+    import polars as pl
+
+    from pipeline.contract import AGREEMENT_MATRIX, ANNOTATION_SCORES, PROJECT_AGREEMENT
+    from pipeline.warehouse import Warehouse
+
     store = Warehouse(warehouse)
     try:
         agreement = store.read(PROJECT_AGREEMENT).filter(pl.col("control") == "species").row(0, named=True)
     except (FileNotFoundError, pl.exceptions.PolarsError, IndexError):
-        return numbers  # the run did not get that far
+        return {}  # the run did not get that far
     accuracy = (
         store.read(ANNOTATION_SCORES)
         .filter((pl.col("control") == "species") & (pl.col("origin") == "human"))
@@ -231,7 +260,7 @@ def gtq_numbers(warehouse: Path, samples: list[tuple[float, float]]) -> dict:
         & pl.col("annotator_a").str.starts_with("annotator")
         & pl.col("annotator_b").str.starts_with("annotator")
     )
-    return numbers | {
+    return {
         "fleiss": agreement["fleiss_kappa"],
         "alpha": agreement["krippendorff_alpha"],
         "mean_accuracy": accuracy["score"].mean(),
@@ -294,6 +323,7 @@ def timed(command: list[str], memory_limit_gb: float | None = None) -> dict:
 
 
 SCRIPT_MEMORY_GB = 20  # of the machine's 24
+RERUN, NIGHTLY = "gtq: rerun", "gtq: next night"  # the same file again; the next night's whole export (NIGHTLY_*)
 
 
 def measure(n_tasks: int, folder: Path, scripts: bool = True) -> dict:
@@ -301,9 +331,22 @@ def measure(n_tasks: int, folder: Path, scripts: bool = True) -> dict:
     warehouse = folder / f"warehouse-{n_tasks}"
     rows = {"tasks": n_tasks, "file_mb": export.stat().st_size / 1e6}
     (folder / "gt").mkdir(exist_ok=True)  # the default policy: a configured GT folder must exist
-    rows["gtq"] = timed(
-        [str(GTQ), "run", "--source", str(export), "--warehouse", str(warehouse), "--groundtruth", str(folder / "gt")]
+
+    def gtq(source: Path) -> dict:
+        where = ["--warehouse", str(warehouse), "--groundtruth", str(folder / "gt")]
+        run = timed([str(GTQ), "run", "--source", str(source), *where])
+        return run | {"steps": gtq_steps(warehouse, run["samples"])}
+
+    rows["gtq"] = gtq(export)
+    rows["gtq numbers"] = gtq_numbers(warehouse)
+    rows[RERUN] = gtq(export)  # the same file again: nothing new
+    nightly = write_export(
+        folder / f"nightly-{n_tasks}.json",
+        n_tasks + round(n_tasks * NIGHTLY_NEW),
+        edited=range(0, n_tasks, round(1 / NIGHTLY_EDITED)),
     )
+    rows[NIGHTLY] = gtq(nightly)
+    nightly.unlink()
     for name, boxes in (("script: choices", False), ("script: choices + boxes", True)) if scripts else ():
         out = folder / f"{name.replace(' ', '_').replace(':', '').replace('+', 'and')}-{n_tasks}.json"
         command = [
@@ -317,7 +360,6 @@ def measure(n_tasks: int, folder: Path, scripts: bool = True) -> dict:
         ]
         rows[name] = timed(command, memory_limit_gb=SCRIPT_MEMORY_GB)
         rows[f"{name} numbers"] = None if rows[name]["failed"] else json.loads(out.read_text())
-    rows["gtq numbers"] = gtq_numbers(warehouse, rows["gtq"]["samples"])
     export.unlink()
     return rows
 
@@ -355,7 +397,7 @@ def report(results: list[dict], command: str) -> str:
     for r in results:
         base = r["gtq"]["seconds"]
         problems = check(r)
-        for name in ("gtq", "script: choices", "script: choices + boxes"):
+        for name in ("gtq", RERUN, NIGHTLY, "script: choices", "script: choices + boxes"):
             run = r.get(name)
             if run is None:
                 lines.append(
@@ -365,28 +407,26 @@ def report(results: list[dict], command: str) -> str:
                 continue
             if run["failed"]:
                 same = f"did not finish: {run['failed']}"
+            elif name.startswith("gtq"):
+                same = ""
             else:
-                same = (
-                    ""
-                    if name == "gtq"
-                    else ("yes (Fleiss, alpha, accuracy, every kappa)" if not problems else "; ".join(problems))
-                )
+                same = "yes (Fleiss, alpha, accuracy, every kappa)" if not problems else "; ".join(problems)
             lines.append(
                 f"| {r['tasks']:,} | {r['file_mb']:,.0f} | {name} | {run['seconds']:.1f} | {run['rss_mb']:,.0f} |"
                 f" {run['seconds'] / base:.2f} | {same} |"
             )
     lines += ["", "## gtq's time by Dagster step (seconds, share of the steps' total, peak RSS MB during the step)", ""]
     for r in results:
-        steps = sorted(r["gtq numbers"]["steps"].items(), key=lambda kv: -kv[1][0])
-        total = sum(seconds for _, (seconds, _) in steps)
-        lines.append(
-            f"**{r['tasks']:,} tasks**: steps {total:.1f} s of {r['gtq']['seconds']:.1f} s wall; "
-            + ", ".join(
-                f"{step} {seconds:.1f} ({seconds / total:.0%}, {rss:,.0f} MB)" for step, (seconds, rss) in steps[:12]
-            )
-        )
-        lines.append("")
+        for name, label in (("gtq", "first run"), (RERUN, "rerun"), (NIGHTLY, "next night")):
+            lines += [_steps_line(f"{r['tasks']:,} tasks, {label}", r[name]["steps"], r[name]["seconds"]), ""]
     return "\n".join(lines)
+
+
+def _steps_line(title: str, steps: dict[str, tuple[float, float]], wall: float) -> str:
+    ordered = sorted(steps.items(), key=lambda kv: -kv[1][0])
+    total = sum(seconds for _, (seconds, _) in ordered) or 1.0
+    shares = ", ".join(f"{step} {s:.1f} ({s / total:.0%}, {rss:,.0f} MB)" for step, (s, rss) in ordered[:12])
+    return f"**{title}**: steps {total:.1f} s of {wall:.1f} s wall; {shares}"
 
 
 def main() -> None:

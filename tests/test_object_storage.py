@@ -16,7 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 from pipeline.cli import main
-from pipeline.contract import ALL_TABLES, ANNOTATIONS, GROUND_TRUTH, SOURCE_FILES, TASKS
+from pipeline.contract import ALL_TABLES, ANNOTATION_SCORES, ANNOTATIONS, GROUND_TRUTH, SOURCE_FILES, TASKS
 from pipeline.sample import bundled_sample
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_task, run_ok, write_export
@@ -98,8 +98,9 @@ def test_re_ingesting_on_s3_changes_nothing_and_a_new_export_makes_a_version(s3_
     first = write_export(tmp_path / "a.json", [ls_task(1, [box_annotation(1, x=10.0)], project=7)])
     run_ok([first], s3_warehouse, tmp_path / "gt")
     store = Warehouse(s3_warehouse)
-    ingested = store.versions(ANNOTATIONS, "7")
+    ingested, scored = store.versions(ANNOTATIONS, "7"), store.versions(ANNOTATION_SCORES, "7")
     run_ok([first], s3_warehouse, tmp_path / "gt")
+    assert store.versions(ANNOTATION_SCORES, "7") == scored  # nothing it reads changed: not computed again
     assert store.scan_project(SOURCE_FILES, "7").collect().height == 1 and store.gt_versions("7") == [0]
     assert store.scan_project(ANNOTATIONS, "7").collect().height == 1 and store.versions(ANNOTATIONS, "7") == ingested
 
