@@ -2,10 +2,12 @@
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
+from pipeline import settings
 from pipeline.assets.partitions import projects
 from pipeline.ingest import content_hash, expand_sources, projects_of
 from pipeline.ingest.records import BadRecord
@@ -35,16 +37,16 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
                 run_config=ingest_run_config([str(path)]),
                 tags={"gtq/trigger": "inbox", "gtq/source": str(path)},
             )
-            for project in _projects(path)
+            for project in _projects(path, settings.known_projects(warehouse.root))
         )
     return requests, json.dumps(state, sort_keys=True)
 
 
-def _projects(path) -> list[str]:
+def _projects(path: Path, known: Path) -> list[str]:
     """The file's projects; none for a file that is no export (`gtq run` names it; the inbox waits for a new
     version)."""
     try:
-        return projects_of(path)
+        return projects_of(path, known)
     except BadRecord:
         return []
 

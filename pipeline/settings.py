@@ -87,6 +87,12 @@ def inbox_folder(warehouse: Path | str, inbox: str = "") -> Path:
     return Path(inbox) if inbox else local_folder(warehouse) / INBOX_FOLDER
 
 
+def known_projects(warehouse: Path | str) -> Path:
+    """Where the projects of the export files a warehouse's runs read are kept, by content hash
+    (`ingest.projects_of`)."""
+    return local_folder(warehouse) / ".cache" / "projects"
+
+
 def people_path(warehouse: Path | str) -> Path:
     """Where the warehouse keeps the people file given by an earlier `--people`."""
     return local_folder(warehouse) / PEOPLE_FILE

@@ -472,6 +472,7 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
         data_docs=None,
         report="/wh/reports/7.html",
         tables_written=(("core/tasks", 2), ("quality/answers", 0)),
+        tables_unchanged=("quality/answers",),
     )
     summary = RunSummary(
         warehouse="/wh",
@@ -496,7 +497,11 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
         ),
         "  checks: 1 passed, 2 failed: expectations_annotations, publishable_ground_truth",
         "  quality report: /wh/reports/7.html",
-        "  tables written (the project's rows): core.tasks (2), quality.answers (0)",
+        "  tables written (the project's rows): core.tasks (2), quality.answers (0, unchanged)",
+        (
+            "  1 table(s) unchanged: nothing they are computed from changed since an earlier run computed them (gtq run"
+            " --recompute computes every table again)"
+        ),
         "tables: /wh/tables (Delta)",
     ]
     # Only an ERROR check fails the run; a source that is no export always does.

@@ -11,10 +11,13 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
+import json
 import mmap
+import os
 import re
 import threading
 import traceback
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,10 +65,17 @@ _SNIFF_BYTES = 65536
 
 
 def content_hash(path: Path) -> str:
-    """SHA-256 of the export's bytes, and of its companion file's when the format reads one."""
+    """SHA-256 of the export's bytes, and of its companion file's when the format reads one. Computed once per
+    version of the files in a process: a run asks for a file's projects (`projects_of`), then ingests it."""
+    parts = export_files(Path(path))
+    return _content_hash(tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in parts))
+
+
+@functools.lru_cache(maxsize=1024)
+def _content_hash(parts: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for part in export_files(Path(path)):
-        with open(part, "rb") as f:
+    for path, _, _ in parts:
+        with open(path, "rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()
 
@@ -121,11 +131,29 @@ def expand_sources(sources: list[str | Path | Source]) -> list[Source]:
     return [f for f in files if f.path.resolve() not in companions]
 
 
-def projects_of(source: str | Path | Source) -> list[str]:
+def projects_of(source: str | Path | Source, known: Path | None = None) -> list[str]:
     """The projects an export file holds, read cheaply, in its namespace. BadRecord, saying why, for a file
-    gtq cannot read as any export: no project is invented for it."""
+    gtq cannot read as any export: no project is invented for it.
+
+    `known` is a folder that keeps the projects of each file read, by its content hash (a memo of what the
+    bytes say, safe to delete): a file seen before costs its hash, a third of another pass over it."""
     source = Source.parse(source)
-    return [source.project(p) for p in FORMATS[format_of(source.path)].projects(source.path)]
+    return [source.project(p) for p in _file_projects(source.path, known)]
+
+
+def _file_projects(path: Path, known: Path | None) -> list[str]:
+    read = FORMATS[format_of(path)].projects
+    if known is None:
+        return read(path)
+    memo = known / f"{content_hash(path)}.json"
+    if memo.is_file():
+        return json.loads(memo.read_text(encoding="utf-8"))
+    found = read(path)
+    known.mkdir(parents=True, exist_ok=True)
+    written = memo.with_name(f".{uuid.uuid4().hex}")
+    written.write_text(json.dumps(found), encoding="utf-8")
+    os.replace(written, memo)  # whole or not at all, whoever reads it at the same time
+    return found
 
 
 def export_files(path: Path) -> list[Path]:

@@ -677,9 +677,11 @@ def _projects_in(buffer: bytes | mmap.mmap, fallback: str) -> set[str]:
                 tasks.append(_task_project_decoder.decode(raw))
             except msgspec.ValidationError:
                 continue  # quarantined by the parser: it belongs to no project
-    found = {
-        str(next((p for p in (task.project, *(a.project for a in task.annotations)) if p is not None), fallback))
+    found = {str(task.project) for task in tasks if task.project is not None}  # the usual case, at C speed
+    found |= {
+        str(next((a.project for a in task.annotations if a.project is not None), fallback))
         for task in tasks
+        if task.project is None
     }
     return found - {""}  # a task with an empty project id is quarantined by the file's first project
 

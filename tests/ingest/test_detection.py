@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.contract import GROUND_TRUTH, REGIONS
-from pipeline.ingest import _SNIFF_BYTES, _mapped, format_of, projects_of
+from pipeline.ingest import _SNIFF_BYTES, _mapped, content_hash, format_of, projects_of
 from pipeline.ingest.records import BadRecord
 from pipeline.sample import write_sample
 from pipeline.warehouse import Warehouse
@@ -153,3 +153,19 @@ def test_a_coco_file_in_its_own_key_order_beside_other_exports_in_one_run(tmp_pa
     assert store.scan_project(GROUND_TRUTH, "val2017").collect().height == 170
     assert store.scan_project(REGIONS, "val2017").collect().height == 340
     assert store.scan_project(GROUND_TRUTH, "7").collect().height > 0
+
+
+def test_the_projects_of_a_file_read_before_are_known_by_its_content_hash(tmp_path):
+    """A run lists each file's projects before it starts, a pass over the file; a file seen before (the same
+    bytes) costs its hash instead, and its namespace still applies."""
+    tasks = [{"id": t, "data": {}, "annotations": [], "predictions": [], "project": p} for t, p in ((1, 5), (2, 6))]
+    export, known = tmp_path / "export.json", tmp_path / "known"
+    export.write_text(json.dumps(tasks))
+    assert projects_of(export, known) == ["5", "6"]
+    [memo] = known.iterdir()
+    assert memo.name == f"{content_hash(export)}.json" and json.loads(memo.read_text()) == ["5", "6"]
+
+    memo.write_text('["9"]')  # what the memo says is what the next run uses: the file is not read again
+    assert projects_of(f"ns={export}", known) == ["ns:9"]
+    export.write_text(json.dumps(tasks[:1]))  # other bytes, another hash: read
+    assert projects_of(export, known) == ["5"]
