@@ -111,9 +111,10 @@ def _edit(annotations: list[dict], task_id: int) -> None:
             "completed_by": {"id": 9, "email": "annotator-new@example.org"},
         }
         annotations.append(added)
-    elif task_id % 3 == 1:  # the GT annotation's first box moved
+    elif task_id % 3 == 1:  # the GT annotation's first box moved by 1% of the width, inside the image
         box = next(r for r in annotations[0]["result"] if r["type"] == "rectanglelabels")
-        box["value"] = box["value"] | {"x": box["value"]["x"] + 1.0}
+        x = box["value"]["x"]
+        box["value"] = box["value"] | {"x": x - 1.0 if x >= 1.0 else x + 1.0}
     else:  # the last annotation deleted
         annotations.pop()
 
@@ -195,7 +196,7 @@ def _box_scores(frame) -> dict:
     """Per annotator, recall at IoU 0.5 against the GT boxes (same label, greedy by IoU), shapely and loops."""
     from shapely.geometry import box as shape
 
-    gt = dict(frame[frame.is_gt].groupby("task"))
+    gt = dict(iter(frame[frame.is_gt].groupby("task")))  # iter: pandas 3 GroupBy has `keys`, which dict() calls
     found, total = {}, {}
     for (task, annotator), group in frame[~frame.is_gt].groupby(["task", "annotator"]):
         if task not in gt:
