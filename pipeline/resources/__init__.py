@@ -126,12 +126,9 @@ class GroundTruthPolicyResource(dg.ConfigurableResource):
         return load_policy(self.policy_path)
 
     def digest(self) -> str:
-        """A digest of both files as they are now (a missing file counts as empty): what a step that reads the
-        policy was computed from (`Warehouse.inputs_digest`)."""
-        digest = hashlib.sha256()
-        for path in (self.policy_path, self.overrides_path):
-            digest.update(hashlib.sha256(path.read_bytes() if path.is_file() else b"").digest())
-        return digest.hexdigest()
+        """A digest of both files as they are now: what a step that reads the policy was computed from
+        (`Warehouse.inputs_digest`)."""
+        return _digest([self.policy_path, self.overrides_path])
 
 
 class ReportResource(dg.ConfigurableResource):
@@ -142,8 +139,16 @@ class ReportResource(dg.ConfigurableResource):
     label_studio_url: str = settings.label_studio_url() or ""
 
     def digest(self) -> str:
-        """A digest of the people file's bytes as they are now (none: empty) and the URL: what a report reads
-        beside the tables (`Warehouse.inputs_digest`)."""
-        people = Path(self.people) if self.people else None
-        named = people.read_bytes() if people and people.is_file() else b""
-        return hashlib.sha256(hashlib.sha256(named).digest() + self.label_studio_url.encode()).hexdigest()
+        """A digest of the people file as it is now and of the URL: what a report reads beside the tables
+        (`Warehouse.inputs_digest`)."""
+        return _digest([Path(self.people)] if self.people else [], self.label_studio_url)
+
+
+def _digest(files: list[Path], *texts: str) -> str:
+    """SHA-256 of the files' bytes as they are now (a missing file counts as empty), then of `texts`."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(hashlib.sha256(path.read_bytes() if path.is_file() else b"").digest())
+    for text in texts:
+        digest.update(text.encode())
+    return digest.hexdigest()
