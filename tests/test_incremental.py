@@ -69,9 +69,10 @@ def test_a_rerun_with_nothing_new_computes_no_table_again(sample_run, tmp_path):
 
 
 def test_nightly_runs_leave_what_computing_every_table_again_gives(tmp_path):
-    """A project over five nights: a first export; the next night's whole export with a new task, a new
-    annotation and another GT; the same file again; a policy change; an override. Each night computes only
-    the steps whose inputs changed, and what they leave equals computing every table again."""
+    """A project over six nights: a first export; the next night's whole export with a new task, a new
+    annotation and another GT; the same file again; a policy change; a policy and override change for another
+    project; an override. Each night computes only the steps whose inputs changed, and what they leave equals
+    computing every table again."""
     groundtruth = tmp_path / "groundtruth"
 
     def night(export, *, expect_recomputed=None):
@@ -116,6 +117,14 @@ def test_nightly_runs_leave_what_computing_every_table_again_gives(tmp_path):
     assert store.scan_project(GROUND_TRUTH, "1").collect()["task_id"].sort().to_list() == ["1", "2", "3", "4"]
     assert set(store.read(ANNOTATION_SCORES)["weight"]) == {2.0}
     equals_computing_everything_again()
+
+    with open(groundtruth / "policy.yaml", "a", encoding="utf-8") as policy:  # another project's rules
+        policy.write('  "2": {trusted_annotators: ["1"]}\n')
+    append_override(
+        groundtruth / "overrides.yaml", project="2", task="1", action="unset", annotation=None, author="qa", reason="t"
+    )
+    elsewhere = night(export)
+    assert elsewhere and not any(elsewhere.values())
 
     append_override(
         groundtruth / "overrides.yaml", project="1", task="4", action="set", annotation="41", author="qa", reason="t"

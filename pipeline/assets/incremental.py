@@ -2,7 +2,8 @@
 
 `@when_inputs_change` goes under a table asset's `@dg.asset` or `@dg.multi_asset`. Before the step computes, it
 takes the digest of everything the step reads (`Warehouse.inputs_digest`): the project's files of each input
-table, the GT policy and overrides when the step reads them (its `groundtruth` resource), and gtq's code. When
+table, what the GT policy and overrides say of the project when the step reads them (its `groundtruth`
+resource), and gtq's code. When
 every table of the step was written from that same digest (its file says so, `Warehouse.computed_from`), the
 rows there are the rows it would compute: the step gives `None` for each output, which the IO manager reads as
 "rows as they are" (and describes them as usual), and computes nothing. Otherwise it computes, and each output
@@ -52,7 +53,7 @@ def when_inputs_change(compute: Callable | None = None, *, described: Described 
     def step(context: dg.AssetExecutionContext, **kwargs) -> Iterator:
         store = (kwargs["warehouse"] if takes_warehouse else kwargs.pop("warehouse")).store()
         project, asset = context.partition_key, context.assets_def
-        settings = [kwargs["groundtruth"].digest()] if "groundtruth" in kwargs else []
+        settings = [kwargs["groundtruth"].digest(project)] if "groundtruth" in kwargs else []
         digest = store.inputs_digest(project, [TABLES[key] for key in asset.keys_by_input_name.values()], settings)
         selected = context.selected_output_names  # the checks' too
         outputs = {name: TABLES[key] for name, key in asset.keys_by_output_name.items() if name in selected}

@@ -13,7 +13,7 @@ from pydantic import PrivateAttr
 from pipeline import settings
 from pipeline.assets.metadata import asset_key, table_metadata
 from pipeline.contract import ALL_TABLES, Table
-from pipeline.groundtruth.policy import Policy, groundtruth_folder, load_policy
+from pipeline.groundtruth.policy import Policy, groundtruth_folder, load_overrides, load_policy
 from pipeline.validation import DataDocs
 from pipeline.warehouse import Warehouse
 
@@ -125,10 +125,12 @@ class GroundTruthPolicyResource(dg.ConfigurableResource):
         """The policy as the file says now (the defaults without a file); a bad file raises PolicyError."""
         return load_policy(self.policy_path)
 
-    def digest(self) -> str:
-        """A digest of both files as they are now: what a step that reads the policy was computed from
-        (`Warehouse.inputs_digest`)."""
-        return _digest([self.policy_path, self.overrides_path])
+    def digest(self, project: str) -> str:
+        """A digest of what both files say of `project` now, its rules and its overrides: what a step of the
+        project that reads them was computed from (`Warehouse.inputs_digest`). An edit for another project
+        leaves it as it is."""
+        overrides = load_overrides(self.overrides_path).filter(pl.col("project_id") == project)
+        return _digest([], repr(self.policy().for_project(project)), overrides.write_csv())
 
 
 class ReportResource(dg.ConfigurableResource):
