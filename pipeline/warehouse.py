@@ -195,7 +195,7 @@ class Warehouse:
     def inputs_digest(self, project_id: str, tables: Iterable[Table], settings: Iterable[str] = ()) -> str:
         """A digest of everything a computation of the project's rows reads: the project's data files of each of
         `tables` (each file is named once, by the write that made it, and never changed), the `settings` it
-        reads (digests of files such as the GT policy) and the code that computes (`code_digest`). The same
+        reads (`settings_digest`: the GT policy, a suite) and the code that computes (`code_digest`). The same
         digest means the same inputs, so the same rows: every step of gtq is deterministic."""
         digest = hashlib.sha256(code_digest().encode())
         for table in sorted(tables, key=lambda t: t.key):
@@ -507,6 +507,17 @@ def code_digest() -> str:
         digest.update(str(source.relative_to(package)).encode() + b"\0" + source.read_bytes())
     for engine in ("polars", "numpy", "scipy"):
         digest.update(f"{engine}=={installed_version(engine)}".encode())
+    return digest.hexdigest()
+
+
+def settings_digest(files: Iterable[Path], *texts: str) -> str:
+    """A digest of settings a computation reads beside its tables (`Warehouse.inputs_digest`): the bytes of
+    `files` as they are now (a missing file counts as empty), then `texts`."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(hashlib.sha256(path.read_bytes() if path.is_file() else b"").digest())
+    for text in texts:
+        digest.update(text.encode())
     return digest.hexdigest()
 
 

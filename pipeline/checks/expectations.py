@@ -6,8 +6,6 @@ step, on the rows the run's new files brought (earlier rows were judged by the r
 checks are declared on that step (`screening_check_specs`) and report what the screening found. The other
 suites run as checks of their own after their table is written."""
 
-import hashlib
-
 import dagster as dg
 import polars as pl
 
@@ -27,6 +25,7 @@ from pipeline.validation import (
     validate,
     validation_view,
 )
+from pipeline.warehouse import settings_digest
 
 TABLES = {table.key: table for table in ALL_TABLES}
 JUDGED = "gtq/judged"  # a check result's metadata: the digest of what it judged (`Warehouse.inputs_digest`)
@@ -97,7 +96,7 @@ def _suite_check(table: Table, suite: dict) -> dg.AssetChecksDefinition:
         store, project = warehouse.store(), context.partition_key
         related = RELATED_TABLE.get(table)
         read = [table, related] if related else [table]
-        judged = store.inputs_digest(project, read, [hashlib.sha256(suite_file.read_bytes()).hexdigest()])
+        judged = store.inputs_digest(project, read, [settings_digest([suite_file])])
         key = dg.AssetCheckKey(asset_key(table), f"expectations_{table.name}")
         if (earlier := _judged_before(context, key, judged)) is not None:
             return earlier

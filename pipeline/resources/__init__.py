@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from pipeline.assets.metadata import asset_key, table_metadata
 from pipeline.contract import ALL_TABLES, Table
 from pipeline.groundtruth.policy import Policy, groundtruth_folder, load_overrides, load_policy
 from pipeline.validation import DataDocs
-from pipeline.warehouse import Warehouse
+from pipeline.warehouse import Warehouse, settings_digest
 
 COMPUTED_FROM = "gtq/computed_from"  # an output's metadata: the digest of its inputs (`Warehouse.inputs_digest`)
 
@@ -130,7 +129,7 @@ class GroundTruthPolicyResource(dg.ConfigurableResource):
         project that reads them was computed from (`Warehouse.inputs_digest`). An edit for another project
         leaves it as it is."""
         overrides = load_overrides(self.overrides_path).filter(pl.col("project_id") == project)
-        return _digest([], repr(self.policy().for_project(project)), overrides.write_csv())
+        return settings_digest([], repr(self.policy().for_project(project)), overrides.write_csv())
 
 
 class ReportResource(dg.ConfigurableResource):
@@ -143,14 +142,4 @@ class ReportResource(dg.ConfigurableResource):
     def digest(self) -> str:
         """A digest of the people file as it is now and of the URL: what a report reads beside the tables
         (`Warehouse.inputs_digest`)."""
-        return _digest([Path(self.people)] if self.people else [], self.label_studio_url)
-
-
-def _digest(files: list[Path], *texts: str) -> str:
-    """SHA-256 of the files' bytes as they are now (a missing file counts as empty), then of `texts`."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(hashlib.sha256(path.read_bytes() if path.is_file() else b"").digest())
-    for text in texts:
-        digest.update(text.encode())
-    return digest.hexdigest()
+        return settings_digest([Path(self.people)] if self.people else [], self.label_studio_url)
