@@ -168,15 +168,15 @@ def write_report(
     sees half a file), unless the report there was rendered from the same inputs: `computed_from`, the digest
     of everything it reads (`Warehouse.inputs_digest`), is kept in the page. Returns its path, its
     `key_figures`, and whether it was rendered now."""
-    data = ReportData.read(store, project_id)
     path = report_path(store.root, project_id)
-    rendered = computed_from is None or rendered_from(path) != computed_from
-    if rendered:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".html.partial")
-        partial.write_text(render(data, project_id, people, label_studio_url, computed_from), encoding="utf-8")
-        partial.replace(path)
-    return path, key_figures(data.tables), rendered
+    if computed_from is not None and rendered_from(path) == computed_from:  # only the figures are read
+        return path, key_figures({t: store.scan_project(t, project_id).collect() for t in KEY_FIGURE_TABLES}), False
+    data = ReportData.read(store, project_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".html.partial")
+    partial.write_text(render(data, project_id, people, label_studio_url, computed_from), encoding="utf-8")
+    partial.replace(path)
+    return path, key_figures(data.tables), True
 
 
 _RENDERED_FROM = re.compile(r'<meta name="gtq-computed-from" content="([0-9a-f]*)">')
@@ -362,6 +362,9 @@ def _table_html(frame: pl.DataFrame, table: Table, links: dict[int, str] | None 
 
 def _empty(what: str) -> str:
     return f'<p class="empty">{html.escape(what)}</p>'
+
+
+KEY_FIGURE_TABLES = (ANNOTATOR_PERFORMANCE, PROJECT_AGREEMENT, MODEL_PERFORMANCE, REVIEW_QUEUE)  # `key_figures` reads
 
 
 def key_figures(tables: dict[Table, pl.DataFrame]) -> dict[str, float | int | None]:
