@@ -68,7 +68,7 @@ def content_hash(path: Path) -> str:
     """SHA-256 of the export's bytes, and of its companion file's when the format reads one. Computed once per
     version of the files in a process: a run asks for a file's projects (`projects_of`), then ingests it."""
     parts = export_files(Path(path))
-    return _content_hash(tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in parts))
+    return _content_hash(tuple((str(p.resolve()), (stat := p.stat()).st_size, stat.st_mtime_ns) for p in parts))
 
 
 @functools.lru_cache(maxsize=1024)
