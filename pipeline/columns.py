@@ -34,6 +34,9 @@ COLUMNS: dict[str, str] = {
     " first.",
     "records_quarantined": "Records of the file sent to core.quarantine (unreadable or failing validation);"
     " 0 on the rows of projects other than its first.",
+    "tasks_unchanged": "The project's tasks in the file whose bytes equal those of their current snapshot (Label"
+    " Studio JSON, as in a nightly export of the whole project): not read again, their rows kept as the file"
+    " that brought them left them. Their records are not in records_read.",
     "ingested_at": "When the run ingested the file, UTC.",
     # -- core.tasks
     "item_key": "The item a task is about: Label Studio's media (data.image, video, audio, pcd, url) else"
@@ -44,6 +47,8 @@ COLUMNS: dict[str, str] = {
     " not say.",
     "updated_at": "When the annotation was last updated (Scout: its latest row Timestamp), UTC; null when the export"
     " does not say.",
+    "raw_hash": "BLAKE2b-128 (hex) of the task's bytes in its Label Studio JSON export, and of the namespace it"
+    " was given: a later export holding the same bytes leaves the task as it is. Null for other formats.",
     # -- core.annotations
     "model_version": "The prediction's model version (Scout: the assignee, COCO: the results file's stem); null for"
     " people's annotations.",

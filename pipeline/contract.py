@@ -86,6 +86,7 @@ SOURCE_FILES = Table(
         "records_read": pl.Int64,
         "records_accepted": pl.Int64,
         "records_quarantined": pl.Int64,
+        "tasks_unchanged": pl.Int64,
         "ingested_at": TIMESTAMP,
         "run_id": pl.String,
     },
@@ -103,10 +104,12 @@ TASKS = Table(
         "data_json": pl.String,
         "created_at": TIMESTAMP,
         "updated_at": TIMESTAMP,
+        "raw_hash": pl.String,
         "source_file": pl.String,
         "content_hash": pl.String,
     },
-    "One row per task; a later export of a project replaces the tasks it contains.",
+    "One row per task; a later export of a project replaces the tasks it contains (a task whose bytes are"
+    " unchanged is kept as it is, with the file that brought it).",
     row_key=("project_id", "task_id"),
 )
 

@@ -443,6 +443,7 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
             records_accepted=4,
             records_quarantined=1,
             tasks_replaced_with_other_data=3,
+            tasks_unchanged=9,
         ),
         files=(
             FileRead(
@@ -451,6 +452,7 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
                 records_read=5,
                 records_accepted=4,
                 records_quarantined=1,
+                tasks_unchanged=9,
             ),
         ),
         unreadable_files=(),
@@ -485,12 +487,15 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
     assert summary.text().splitlines() == [
         "gtq run: 1 project(s) in 2.0 s, warehouse /wh/",
         "project 7 (Dagster run r1):",
-        "  ingest: 1 new file(s), 2 already ingested; records read 5 = accepted 4 + quarantined 1",
+        (
+            "  ingest: 1 new file(s), 2 already ingested; records read 5 = accepted 4 + quarantined 1; 9 task(s)"
+            " unchanged, not read again"
+        ),
         (
             "  WARNING: 3 task(s) replaced by a snapshot whose task data differs (two exports reusing project and task"
             " ids? namespace them: --source NAME=PATH); --verbose lists them"
         ),
-        "    a.json [label-studio-json]: read 5 = accepted 4 + quarantined 1",
+        "    a.json [label-studio-json]: read 5 = accepted 4 + quarantined 1; 9 task(s) unchanged",
         (
             "  ground truth: 2 task(s), project version none yet; this run 0 change(s) (set 0, replaced 0, unset 0,"
             " edited 0)"

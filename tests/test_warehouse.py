@@ -18,7 +18,7 @@ from pipeline.warehouse import Warehouse, WarehouseError, project_folder
 def tasks(project: str, *ids: str) -> pl.DataFrame:
     rows = [{"project_id": project, "task_id": t, "item_key": t, "data_json": "{}"} for t in ids]
     return pl.DataFrame(rows).with_columns(
-        *(pl.lit(None).alias(c) for c in ("created_at", "updated_at", "source_file", "content_hash"))
+        *(pl.lit(None).alias(c) for c in ("created_at", "updated_at", "raw_hash", "source_file", "content_hash"))
     )
 
 

@@ -40,6 +40,7 @@ class Ingest:
     records_accepted: int
     records_quarantined: int
     tasks_replaced_with_other_data: int
+    tasks_unchanged: int
 
     @classmethod
     def of(cls, metadata: dict) -> Ingest:
@@ -50,6 +51,7 @@ class Ingest:
             records_accepted=metadata[ingest_step.RECORDS_ACCEPTED],
             records_quarantined=metadata[ingest_step.RECORDS_QUARANTINED],
             tasks_replaced_with_other_data=metadata.get(ingest_step.TASKS_REPLACED, 0),
+            tasks_unchanged=metadata.get(ingest_step.TASKS_UNCHANGED, 0),
         )
 
 
@@ -62,6 +64,7 @@ class FileRead:
     records_read: int
     records_accepted: int
     records_quarantined: int
+    tasks_unchanged: int | None  # null on ledger rows written before gtq counted them
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ class ProjectRun:
                 f"  ingest: {ingest.files_ingested} new file(s), {ingest.files_skipped} already ingested;"
                 f" records read {ingest.records_read} = accepted {ingest.records_accepted}"
                 f" + quarantined {ingest.records_quarantined}"
+                + (f"; {ingest.tasks_unchanged} task(s) unchanged, not read again" if ingest.tasks_unchanged else "")
             )
             if replaced := ingest.tasks_replaced_with_other_data:
                 lines.append(
@@ -187,6 +191,7 @@ class ProjectRun:
             lines += [
                 f"    {f.source_file} [{f.format}]: read {f.records_read} = accepted"
                 f" {f.records_accepted} + quarantined {f.records_quarantined}"
+                + (f"; {f.tasks_unchanged} task(s) unchanged" if f.tasks_unchanged else "")
                 for f in self.files
             ]
         if gt := self.ground_truth:

@@ -30,13 +30,14 @@ from pipeline.contract import QUARANTINE
 from pipeline.ingest.coco import COCO_GROUND_TRUTH, COCO_RESULTS
 from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
 from pipeline.ingest.label_studio_min import LABEL_STUDIO_CSV, LABEL_STUDIO_JSON_MIN
-from pipeline.ingest.records import BadRecord, ExportWriter, Format, ParsedExport, without_bom
+from pipeline.ingest.records import BadRecord, ExportWriter, Format, KnownTasks, ParsedExport, without_bom
 from pipeline.ingest.scout import SCOUT_ANNOTATIONS, SCOUT_IMAGES
 from pipeline.vocabulary import BOM
 
 __all__ = [
     "FORMATS",
     "BadRecord",
+    "KnownTasks",
     "ParsedExport",
     "Source",
     "content_hash",
@@ -305,12 +306,17 @@ def _reporting(count: Callable[[], int], report: Callable[[int], None] | None):
 
 
 def read_export(
-    source: str | Path | Source, staging: Path, progress: Callable[[int], None] | None = None, digest: str | None = None
+    source: str | Path | Source,
+    staging: Path,
+    progress: Callable[[int], None] | None = None,
+    digest: str | None = None,
+    known: KnownTasks | None = None,
 ) -> ParsedExport:
     """Read one export file into Parquet under `staging`; bad content ends up in `quarantine`. The project
     ids of a namespaced source are `NAME:<id>`. `progress`, when given, hears the number of records read so
     far every few seconds. `digest` is the file's `content_hash` when the caller has it already (hashing a
-    4 GB export takes seconds)."""
+    4 GB export takes seconds). A task that is one of the `known` tasks byte for byte is not read again: the
+    result lists it in `unchanged` (Label Studio JSON)."""
     source = Source.parse(source)
     path = source.path
     source_file = str(path)
@@ -318,7 +324,7 @@ def read_export(
     staging.mkdir(parents=True, exist_ok=True)
     try:
         with _mapped(path) as buffer, _gc_paused():
-            parsed = _parse(buffer, path, staging, progress)
+            parsed = _parse(buffer, source, staging, progress, known)
     except (BadRecord, RecursionError) as exc:
         writer = ExportWriter(staging, "unreadable")  # a file that fails as a whole contributes no rows
         if isinstance(exc, RecursionError):
@@ -345,12 +351,16 @@ def read_export(
 
 
 def _parse(
-    buffer: bytes | mmap.mmap, path: Path, staging: Path, progress: Callable[[int], None] | None
+    buffer: bytes | mmap.mmap,
+    source: Source,
+    staging: Path,
+    progress: Callable[[int], None] | None,
+    known: KnownTasks | None,
 ) -> ParsedExport:
     """The export in `buffer` parsed into Parquet under `staging`. Its rows may point into the mapped file: they
     are written before this returns, and go with its frame (see `_mapped`)."""
-    fmt = FORMATS[format_of(path)]
-    writer = ExportWriter(staging, fmt.name, fmt.region_columns)
-    with _reporting(lambda: writer.accepted + len(writer.locators), progress):
-        fmt.parse(without_bom(buffer), str(path), writer)
+    fmt = FORMATS[format_of(source.path)]
+    writer = ExportWriter(staging, fmt.name, fmt.region_columns, known, source.namespace)
+    with _reporting(lambda: writer.accepted + len(writer.locators) + len(writer.unchanged), progress):
+        fmt.parse(without_bom(buffer), str(source.path), writer)
     return writer.finish()

@@ -165,7 +165,7 @@ def parse_coco_ground_truth(buffer: bytes | mmap.mmap, source_file: str, writer:
     images, categories, raw_boxes = _read_ground_truth(buffer, writer)
     for image_id, image in images.items():
         writer.tasks.append(
-            (project_id, image_id, image.file_name or image_id, msgspec.json.encode(image).decode(), None, None)
+            (project_id, image_id, image.file_name or image_id, msgspec.json.encode(image).decode(), None, None, None)
         )
         writer.annotations.append(
             (

@@ -97,6 +97,7 @@ class _MinParser:
             _encoder.encode(data).decode(),
             None,
             latest,
+            None,  # raw_hash: only a Label Studio JSON task is recognised by its bytes
         )
 
     def _is_control(self, name: str, value: Any) -> bool:

@@ -5,7 +5,8 @@ Two kinds of rows:
   the newest snapshot wins: the greatest `updated_at`; on a tie (or without dates) the export given
   later wins, and the warehouse's current state counts as earliest. So records update by id and are
   never duplicated, and an annotation missing from the newer snapshot of its task is gone from the
-  current state (the GT history still names it);
+  current state (the GT history still names it). An export may carry a current snapshot *unchanged*
+  (the same bytes, not read again): that snapshot then counts as that export's;
 - *attached* annotations: ones whose export does not carry their task (a COCO results file scoring the
   images of a ground-truth file). They survive newer snapshots of the task and are replaced only by
   a later export carrying the same annotation id.
@@ -61,13 +62,20 @@ class CoreState:
     def for_project(self, project_id: str) -> CoreState:
         return self.map(lambda _, frame: frame.filter(pl.col("project_id") == project_id))
 
-    def merge(self, exports: list[CoreState]) -> CoreState:
-        """The state after `exports` (in the order given)."""
+    def merge(self, exports: list[CoreState], unchanged: list[pl.LazyFrame] | None = None) -> CoreState:
+        """The state after `exports` (in the order given). `unchanged`, one per export, holds the tasks
+        (project_id, task_id) of this state that the export carries unchanged: each such snapshot counts as
+        given by the latest export that carries it."""
         if not exports:
             return self
         order = pl.col("_order")
+        carried = pl.concat(
+            [pl.LazyFrame(schema=dict.fromkeys(TASK, pl.String)).with_columns(_order=pl.lit(0))]
+            + [u.select(TASK).with_columns(_order=pl.lit(i + 1)) for i, u in enumerate(unchanged or [])]
+        )
+        current = self.tasks.join(carried.group_by(TASK).agg(order.max()), on=TASK, how="left")
         candidates = pl.concat(
-            [self.tasks.with_columns(_order=pl.lit(0))]
+            [current.with_columns(order.fill_null(0))]
             + [e.tasks.with_columns(_order=pl.lit(i + 1)) for i, e in enumerate(exports)]
         )
         winners = candidates.group_by(TASK).agg(

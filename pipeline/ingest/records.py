@@ -8,7 +8,7 @@ quarantined: `records_read = records_accepted + records_quarantined`.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,6 +53,9 @@ class ParsedExport:
     notices: list[str] = field(default_factory=list)  # what was read in an unusual way, for the run's log
     source_file: str = ""
     content_hash: str = ""
+    # The raw hashes of the tasks not read because their bytes were known (`KnownTasks`): their rows are as
+    # the file that brought them left them, and they are not records read.
+    unchanged: list[str] = field(default_factory=list)
 
     @property
     def records_quarantined(self) -> int:
@@ -110,12 +113,33 @@ class Format:
     keys: Callable[[bool, frozenset[str]], bool] = lambda is_object, keys: False
 
 
-class ExportWriter:
-    """Where a parser puts rows: one Parquet sink per core table, quarantine rows in memory."""
+@dataclass(frozen=True)
+class KnownTasks:
+    """A project's current tasks, by the hash of their bytes (core.tasks `raw_hash`): an export's task with one
+    of these hashes is that project's task as it is. A parser that hashes its tasks (Label Studio JSON) does
+    not read it again, since that would give the rows the project has."""
 
-    def __init__(self, staging: Path, fmt: str, region_columns=tuple_columns) -> None:
+    project_id: str  # as the export names it: without the namespace the file was given
+    hashes: Collection[str]
+
+
+class ExportWriter:
+    """Where a parser puts rows: one Parquet sink per core table, quarantine rows in memory. The file's
+    `namespace` and the `known` tasks are for a parser that recognises tasks by their bytes."""
+
+    def __init__(
+        self,
+        staging: Path,
+        fmt: str,
+        region_columns=tuple_columns,
+        known: KnownTasks | None = None,
+        namespace: str | None = None,
+    ) -> None:
         self.format = fmt
         self.staging = staging
+        self.known = known
+        self.namespace = namespace
+        self.unchanged: list[str] = []
         self.tasks = TableSink(staging / "tasks.parquet", parsed_columns(TASKS))
         self.annotations = TableSink(staging / "annotations.parquet", parsed_columns(ANNOTATIONS))
         self.regions = TableSink(staging / "regions.parquet", parsed_columns(REGIONS), region_columns)
@@ -144,4 +168,5 @@ class ExportWriter:
             records_accepted=self.accepted,
             project_ids=sorted(self.projects),
             notices=self.notices,
+            unchanged=self.unchanged,
         )

@@ -257,6 +257,7 @@ def _write(writer: ExportWriter, project_id: str, rows: pl.DataFrame, images: pl
             .alias("data_json"),
             pl.lit(None, pl.Datetime("us", "UTC")).alias("created_at"),
             "updated_at",
+            pl.lit(None, pl.String).alias("raw_hash"),
         )
     )
     writer.tasks.write_frame(tasks.select(parsed_columns(TASKS).names()))

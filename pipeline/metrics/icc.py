@@ -63,7 +63,8 @@ def intraclass_correlation(ratings: pl.DataFrame, by: Sequence[str] = (), confid
     Null ratings are dropped; a rater's several ratings of an item are averaged; items with one rating are
     left out. Fewer than two items, no variation at all (every mean square 0), or an incomplete design
     for the two-way forms (ICC 2 and 3 need every rater to rate every item) give null, with the reason.
-    An interval reaching infinity is null. Matches pingouin's `intraclass_corr`.
+    An interval with an end infinite or undefined is null (pingouin keeps the other end). Otherwise matches
+    pingouin's `intraclass_corr`.
 
     Examples
     --------

@@ -4,6 +4,8 @@ warehouse: the files are read into `staging` and validations kept in `docs`, bot
 
 from __future__ import annotations
 
+import functools
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,10 +14,11 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.contract import QUARANTINE, SOURCE_FILES, Table
-from pipeline.ingest import ParsedExport, Source, content_hash, read_export
+from pipeline.ingest import KnownTasks, ParsedExport, Source, content_hash, read_export
 from pipeline.ingest.merge import CoreState, replaced_task_data
 from pipeline.steps import Journal, Message
 from pipeline.validation import DataDocs, Screening, screen
+from pipeline.vocabulary import TASK
 
 __all__ = [
     "FILES_INGESTED",
@@ -25,6 +28,7 @@ __all__ = [
     "RECORDS_QUARANTINED",
     "RECORDS_READ",
     "TASKS_REPLACED",
+    "TASKS_UNCHANGED",
     "IngestResult",
     "file_row",
     "files_markdown",
@@ -42,6 +46,7 @@ RECORDS_READ = "records_read"
 RECORDS_ACCEPTED = "records_accepted"
 RECORDS_QUARANTINED = "records_quarantined"
 TASKS_REPLACED = "tasks_replaced_with_other_data"
+TASKS_UNCHANGED = "tasks_unchanged"
 WARNED_ROWS = 20  # quarantine records and replaced tasks named in the log per file or run; the tables hold all
 
 
@@ -85,7 +90,7 @@ class IngestResult:
     @property
     def totals(self) -> dict[str, int]:
         """The run's figures: files ingested and skipped, records read, accepted and quarantined (read =
-        accepted + quarantined), and tasks replaced with other data."""
+        accepted + quarantined), tasks replaced with other data, and tasks the new files carried unchanged."""
         return {
             FILES_INGESTED: self.files.height,
             FILES_SKIPPED: self.files_skipped,
@@ -93,6 +98,7 @@ class IngestResult:
             RECORDS_ACCEPTED: int(self.files["records_accepted"].sum()),
             RECORDS_QUARANTINED: int(self.files["records_quarantined"].sum()),
             TASKS_REPLACED: self.replaced.height,
+            TASKS_UNCHANGED: int(self.files["tasks_unchanged"].sum()),
         }
 
     @property
@@ -185,7 +191,7 @@ def ingest_new_files(
     ...     again = ingest(first.tables[SOURCE_FILES].lazy().collect(), "run-2")
     >>> first.totals  # records: the task and its annotations; read = accepted + quarantined
     {'files_ingested': 1, 'files_skipped': 0, 'records_read': 3, 'records_accepted': 2, 'records_quarantined': 1,
-     'tasks_replaced_with_other_data': 0}
+     'tasks_replaced_with_other_data': 0, 'tasks_unchanged': 0}
     >>> annotations.select("project_id", "task_id", "annotation_id", "annotator").rows()
     [('1', '1', '10', '7')]
     >>> print(first.messages[-1].text)
@@ -195,6 +201,7 @@ def ingest_new_files(
     """
     journal = Journal(log)
     seen = set(ingested["content_hash"].to_list())
+    hashes = set(current.tasks.select("raw_hash").drop_nulls().collect().to_series())
     exports, skipped = [], 0
     for source in sources:
         path = source.path
@@ -204,12 +211,14 @@ def ingest_new_files(
             skipped += 1
             continue
         seen.add(digest)
-        export = read_export(
-            source,
-            staging / str(len(exports)),
-            progress=lambda n, path=path: journal.info(f"{path}: {n:,} records read so far"),
-            digest=digest,
-        )
+        folder = staging / str(len(exports))
+        export = _read(source, folder, digest, _known_tasks(project, source, hashes), journal)
+        if not (twice := _held_twice(export, current)).is_empty():
+            journal.info(
+                f"{path}: {twice.height} task id(s) held twice, one copy unchanged since an earlier export (task"
+                f" {twice['task_id'][0]}): the file is read in full, so that the later copy is quarantined"
+            )
+            export = _read(source, folder, digest, None, journal)
         if export.project_ids and project not in export.project_ids:
             journal.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")
             continue
@@ -220,9 +229,10 @@ def ingest_new_files(
     exports = [e.without(screening.rejected_from(e.content_hash)) for e in exports]
     for export in exports:
         path = export.source_file
+        carried = f"; {len(export.unchanged):,} task(s) unchanged, not read again" if export.unchanged else ""
         journal.info(
             f"{path}: {export.format}, {export.records_read} records read = {export.records_accepted} accepted"
-            f" + {export.records_quarantined} quarantined"
+            f" + {export.records_quarantined} quarantined{carried}"
         )
         for notice in export.notices:
             journal.warning(f"{path}: {notice}")
@@ -232,7 +242,7 @@ def ingest_new_files(
     # A file's quarantine and record counts belong to the run of its first project.
     owns = [project == (e.project_ids or [project])[0] for e in exports]
     incoming = [e.frames.for_project(project) for e in exports]
-    state = current.merge(incoming)
+    state = current.merge(incoming, [_unchanged_tasks(current, e) for e in exports])
     replaced = replaced_task_data(current, incoming, state).collect()
     for row in replaced.head(WARNED_ROWS).iter_rows(named=True):
         journal.warning(
@@ -262,6 +272,40 @@ def ingest_new_files(
         screening=screening,
         messages=journal.messages,
     )
+
+
+def _unchanged_tasks(current: CoreState, export: ParsedExport) -> pl.LazyFrame:
+    """The current tasks (project_id, task_id) that `export` carries unchanged, once per copy it holds."""
+    hashes = pl.LazyFrame({"raw_hash": export.unchanged}, schema={"raw_hash": pl.String})
+    return hashes.join(current.tasks.select(*TASK, "raw_hash"), on="raw_hash").select(TASK)
+
+
+def _known_tasks(project: str, source: Source, hashes: set[str]) -> KnownTasks | None:
+    """The project's current tasks as `source` names them; None when it cannot hold them (another namespace)."""
+    if source.namespace is None:
+        return KnownTasks(project, hashes)
+    prefix = f"{source.namespace}:"
+    return KnownTasks(project.removeprefix(prefix), hashes) if project.startswith(prefix) else None
+
+
+def _read(source: Source, folder: Path, digest: str, known: KnownTasks | None, journal: Journal) -> ParsedExport:
+    """`read_export` into a fresh `folder`, telling the journal how far it got."""
+    shutil.rmtree(folder, ignore_errors=True)
+    progress = functools.partial(_progress, journal, source.path)
+    return read_export(source, folder, progress, digest=digest, known=known)
+
+
+def _progress(journal: Journal, path: Path, records: int) -> None:
+    journal.info(f"{path}: {records:,} records read so far")
+
+
+def _held_twice(export: ParsedExport, current: CoreState) -> pl.DataFrame:
+    """The tasks (project_id, task_id) that `export` holds more than once, a copy carried unchanged among
+    them: a duplicate task id, whose later copy is to be quarantined, which only a full reading tells."""
+    if not export.unchanged:
+        return pl.DataFrame(schema=dict.fromkeys(TASK, pl.String))
+    held = pl.concat([_unchanged_tasks(current, export), export.frames.tasks.select(TASK)])
+    return held.group_by(TASK).len().filter(pl.col("len") > 1).select(TASK).collect()
 
 
 def file_row(export: ParsedExport, project: str, run_id: str, owned: bool, ingested_at: datetime) -> dict:
@@ -316,6 +360,7 @@ def file_row(export: ParsedExport, project: str, run_id: str, owned: bool, inges
         "records_read": counts[0],
         "records_accepted": counts[1],
         "records_quarantined": counts[2],
+        "tasks_unchanged": len(export.unchanged),
         "ingested_at": ingested_at,
         "run_id": run_id,
     }

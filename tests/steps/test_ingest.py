@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, QUARANTINE, REGIONS, SOURCE_FILES, TASKS
 from pipeline.ingest import BadRecord, expand_sources, projects_of
+from pipeline.ingest.merge import CoreState
 from pipeline.steps import Message, quality
 from pipeline.steps.ingest import INGESTED, files_markdown, origin_counts
 from pipeline.validation import BUNDLED_EXPECTATIONS
@@ -27,6 +28,7 @@ TOTALS = [
     "records_accepted",
     "records_quarantined",
     "tasks_replaced_with_other_data",
+    "tasks_unchanged",
 ]
 
 
@@ -41,7 +43,7 @@ def test_a_new_file_fills_every_core_table_and_the_ledger_last(project, tmp_path
     ]
     assert result.files["ingested_at"].to_list() == [T0]
     assert list(result.totals) == TOTALS  # the metadata keys the run summary reads
-    assert result.totals == dict(zip(TOTALS, [1, 0, 3, 3, 0, 0], strict=True))
+    assert result.totals == dict(zip(TOTALS, [1, 0, 3, 3, 0, 0, 0], strict=True))
     assert project.tables[TASKS]["task_id"].to_list() == ["1"]
     assert sorted(project.tables[ANNOTATIONS]["annotation_id"]) == ["1", "2"]
     assert project.tables[SOURCE_FILES].height == 1 and project.tables[QUARANTINE].is_empty()
@@ -62,7 +64,7 @@ def test_a_file_already_ingested_is_skipped_and_nothing_is_rewritten(project, tm
     assert same.candidate is None and [v.version for v in project.versions] == [0]
     assert same.ground_truth.equals(version_0.ground_truth) and same.history.equals(version_0.history)
     assert again.files.is_empty() and again.files_given == 1 and again.files_skipped == 1
-    assert again.totals == dict(zip(TOTALS, [0, 1, 0, 0, 0, 0], strict=True))
+    assert again.totals == dict(zip(TOTALS, [0, 1, 0, 0, 0, 0, 0], strict=True))
     assert again.messages == [
         Message("info", f"{export}: already ingested for project 1 (sha256 {digest[:12]}), skipped")
     ]
@@ -423,3 +425,82 @@ def test_the_hostile_corpus_beside_a_good_file_balances_the_books_of_every_file(
     assert ledger["records_quarantined"].sum() == len(quarantining)
     assert no_export | set(ledger.filter(pl.col("format") == "unreadable")["name"]) == unreadable
     assert ground_truth["42"] == 5
+
+
+@pytest.mark.parametrize("helpers", [0, 1], ids=["one process", "a helper process"])
+def test_a_nightly_export_reads_only_the_tasks_that_changed(tmp_path, monkeypatch, helpers):
+    """The second night repeats tasks 1, 2, 4 and 5 byte for byte, edits task 3 and adds task 6: only tasks 3
+    and 6 are read, and the core tables are those of reading the second night alone, but for the file that
+    brought each unchanged task."""
+    from pipeline.ingest import label_studio
+
+    monkeypatch.setattr(label_studio, "_helpers", lambda n_tasks: helpers)  # the helper gets the known hashes too
+    first = [
+        ls_task(i, [ls_annotation(10 * i, user=i % 3, ground_truth=i % 2 == 0), ls_annotation(10 * i + 1)])
+        for i in range(1, 6)
+    ]
+    second = [*first[:2], ls_task(3, [ls_annotation(30, ground_truth=True), ls_annotation(32, user=2)]), *first[3:]]
+    second.append(ls_task(6, [ls_annotation(60)]))
+    monday, tuesday = write_export(tmp_path / "monday.json", first), write_export(tmp_path / "tuesday.json", second)
+
+    nightly, alone = Project(tmp_path / "nightly"), Project(tmp_path / "alone")
+    nightly.ingest(monday)
+    result = nightly.ingest(tuesday)
+    alone.ingest(tuesday)
+    assert result.totals["tasks_unchanged"] == 4
+    assert result.files.select("records_read", "records_accepted", "tasks_unchanged").rows() == [(5, 5, 4)]
+    assert result.messages[-1] == Message(
+        "info",
+        f"{tuesday}: label-studio-json, 5 records read = 5 accepted + 0 quarantined; 4 task(s) unchanged, not read"
+        " again",
+    )
+    provenance = ["source_file", "content_hash"]
+    for table in CoreState.TABLES.values():
+        ours, theirs = (p.tables[table].drop(provenance, strict=False).sort(pl.all()) for p in (nightly, alone))
+        assert ours.equals(theirs), table.key
+    brought = nightly.tables[TASKS].sort("task_id").select("task_id", "source_file").rows()
+    assert brought == [(str(i), str(monday if i not in (3, 6) else tuesday)) for i in range(1, 7)]
+    assert (
+        nightly.resolve()
+        .ground_truth.drop("source_file", "content_hash", strict=False)
+        .sort("task_id")
+        .equals(alone.resolve().ground_truth.drop("source_file", "content_hash", strict=False).sort("task_id"))
+    )
+
+
+def test_a_task_carried_unchanged_counts_as_the_file_that_carries_it(tmp_path):
+    """Within one run the later source wins a tie of dates, also when its task is the current one unchanged."""
+    v1 = [ls_task(1, [ls_annotation(1, ground_truth=True), ls_annotation(2)])]
+    v2 = [ls_task(1, [ls_annotation(1), ls_annotation(2, ground_truth=True)])]
+    project = Project(tmp_path / "project")
+    project.ingest(write_export(tmp_path / "v1.json", v1))
+    again = write_export(tmp_path / "v1-and-more.json", [*v1, ls_task(2, [ls_annotation(3)])])
+    result = project.ingest(write_export(tmp_path / "v2.json", v2), again)
+    assert result.files.select("source_file", "tasks_unchanged").rows() == [
+        (str(tmp_path / "v2.json"), 0),
+        (str(again), 1),
+    ]
+    assert project.resolve().ground_truth.filter(pl.col("task_id") == "1")["annotation_id"].to_list() == ["1"]
+
+
+def test_the_same_bytes_in_a_namespace_are_another_projects_task(tmp_path):
+    tasks = [ls_task(1, [ls_annotation(1)])]
+    plain = Project(tmp_path / "plain")
+    plain.ingest(write_export(tmp_path / "monday.json", tasks))
+    tuesday = write_export(tmp_path / "tuesday.json", [*tasks, ls_task(2, [ls_annotation(2)])])
+    assert plain.ingest(f"lab={tuesday}").files.is_empty()  # project lab:1's, not 1's
+    named = Project(tmp_path / "named", project="lab:1")
+    named.ingest(f"lab={tmp_path / 'monday.json'}")
+    assert named.ingest(f"lab={tuesday}").totals["tasks_unchanged"] == 1
+
+
+def test_a_duplicate_of_an_unchanged_task_is_quarantined_as_in_a_full_reading(tmp_path):
+    first = [ls_task(1, [ls_annotation(1)])]
+    project = Project(tmp_path / "project")
+    project.ingest(write_export(tmp_path / "monday.json", first))
+    tuesday = write_export(tmp_path / "tuesday.json", [*first, ls_task(1, [ls_annotation(9)])])
+    result = project.ingest(tuesday)
+    assert any("read in full" in m.text for m in result.messages)
+    assert result.files.select("records_read", "records_quarantined", "tasks_unchanged").rows() == [(3, 1, 0)]
+    assert "duplicate task id 1 in project 1 (first at $[0])" in project.tables[QUARANTINE]["reason"].item()
+    assert project.tables[ANNOTATIONS]["annotation_id"].to_list() == ["1"]
