@@ -62,6 +62,7 @@ _SAFE = re.compile(r"[A-Za-z0-9-]")
 PARTITION = "project_id"
 COMMIT_ATTEMPTS = 20  # commits of one table retried when another project's commit came first
 COMPUTED_FROM = "gtq.computed_from"  # a computed table's file's key-value metadata: its inputs' digest
+TASK_INPUTS = "gtq.task_inputs"  # a kept task-inputs file's key-value metadata: what else the rows were computed from
 
 
 class WarehouseError(Exception):
@@ -209,6 +210,30 @@ class Warehouse:
         whole by one computation that gave one (a table written by ingest, a compacted one, none yet)."""
         files = self.current_files(table).get(project_id, [])
         return pl.read_parquet_metadata(files[0]).get(COMPUTED_FROM) if len(files) == 1 else None
+
+    def task_inputs(self, table: Table, project_id: str) -> tuple[dict[str, str], pl.DataFrame] | None:
+        """What a task-local step last computed the project's rows of `table` from (`keep_task_inputs`): its
+        notes and the fingerprint of each task's input rows (`steps.by_task`); None when nothing was kept."""
+        path = self._task_inputs_path(table, project_id)
+        if not path.is_file():
+            return None
+        notes = json.loads(pl.read_parquet_metadata(path).get(TASK_INPUTS, "{}"))
+        return notes, pl.read_parquet(path)
+
+    def keep_task_inputs(
+        self, table: Table, project_id: str, fingerprints: pl.DataFrame, notes: dict[str, str]
+    ) -> None:
+        """Keep the fingerprints of the task inputs a task-local step computed the project's rows of `table` from,
+        with `notes` (what else they were computed from). A memo in the local folder, safe to delete: without it
+        the step computes every task."""
+        path = self._task_inputs_path(table, project_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = path.with_name(f".{uuid.uuid4().hex}")
+        fingerprints.write_parquet(written, metadata={TASK_INPUTS: json.dumps(notes)})
+        os.replace(written, path)  # whole or not at all
+
+    def _task_inputs_path(self, table: Table, project_id: str) -> Path:
+        return local_folder(self.root) / ".cache" / "task-inputs" / table.key / f"{project_folder(project_id)}.parquet"
 
     def _project_files(self, table: Table, project_id: str) -> list[str]:
         """The project's data files of the table's latest version, as the Delta log names them."""

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from pipeline import warehouse as warehouse_module
-from pipeline.assets.incremental import RECOMPUTED
+from pipeline.assets.incremental import RECOMPUTED, TASKS_COMPUTED
 from pipeline.cli.run import execute
 from pipeline.contract import (
     ALL_TABLES,
@@ -20,6 +20,7 @@ from pipeline.contract import (
     GROUND_TRUTH_HISTORY,
     PROJECT_AGREEMENT,
     QUALITY_TABLES,
+    TASK_AGREEMENT,
 )
 from pipeline.groundtruth.policy import append_override
 from pipeline.instance import open_instance
@@ -36,6 +37,15 @@ def recomputed(result) -> dict[str, bool]:
         e.asset_key.to_user_string().replace("/", "."): e.materialization.metadata[RECOMPUTED].value
         for e in result.get_asset_materialization_events()
         if RECOMPUTED in e.materialization.metadata
+    }
+
+
+def tasks_computed(result) -> dict[str, str]:
+    """Each table a task-local step materialized: the tasks it computed, "N of M" (the others kept)."""
+    return {
+        e.asset_key.to_user_string().replace("/", "."): e.materialization.metadata[TASKS_COMPUTED].value
+        for e in result.get_asset_materialization_events()
+        if TASKS_COMPUTED in e.materialization.metadata
     }
 
 
@@ -75,11 +85,13 @@ def test_nightly_runs_leave_what_computing_every_table_again_gives(tmp_path):
     computing every table again."""
     groundtruth = tmp_path / "groundtruth"
 
-    def night(export, *, expect_recomputed=None):
+    def night(export, *, expect_recomputed=None, expect_tasks=None):
         result = run_ok([export], store.root, groundtruth)
         steps = recomputed(result)
         if expect_recomputed is not None:
             assert {key for key, again in steps.items() if again} == expect_recomputed
+        if expect_tasks is not None:
+            assert tasks_computed(result) == expect_tasks
         return steps
 
     def equals_computing_everything_again():  # the same export again, known: ingest changes nothing
@@ -102,7 +114,11 @@ def test_nightly_runs_leave_what_computing_every_table_again_gives(tmp_path):
         ls_task(4, [ls_annotation(40, 1, "dog", ground_truth=True), ls_annotation(41, 2)]),  # a new task
     ]
     export = write_export(tmp_path / "night2.json", second)
-    assert all(night(export).values())  # new rows in every core table: every step computes
+    # New rows in every core table: every step computes, the task-local ones only the tasks that changed (task 1
+    # is the same bytes, so its rows too).
+    changed = {ANSWERS.key: "3 of 4", TASK_AGREEMENT.key: "3 of 4"}
+    assert all(night(export, expect_tasks=changed).values())
+    equals_computing_everything_again()
 
     unchanged = night(export)  # the same file again
     assert "reports.quality_report" in unchanged and not any(unchanged.values())
@@ -112,7 +128,7 @@ def test_nightly_runs_leave_what_computing_every_table_again_gives(tmp_path):
     (groundtruth / "policy.yaml").write_text(
         'projects:\n  "1": {trusted_annotators: ["2"], control_weights: {label: 2}}\n', encoding="utf-8"
     )
-    steps = night(export)
+    steps = night(export, expect_tasks={TASK_AGREEMENT.key: "4 of 4"})  # the weights hold for every task
     assert steps["core.ground_truth"] and steps[ANNOTATION_SCORES.key] and not steps[ANSWERS.key]
     assert store.scan_project(GROUND_TRUTH, "1").collect()["task_id"].sort().to_list() == ["1", "2", "3", "4"]
     assert set(store.read(ANNOTATION_SCORES)["weight"]) == {2.0}

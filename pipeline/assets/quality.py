@@ -42,7 +42,7 @@ from pipeline.steps import quality as steps
 
 
 @dg.asset(**table_asset(ANSWERS, ins=(ANNOTATIONS, REGIONS, LABEL_CONFIG)))
-@when_inputs_change
+@when_inputs_change(by_task=True)
 def answers(
     context: dg.AssetExecutionContext, annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame
 ) -> pl.LazyFrame:
@@ -138,23 +138,26 @@ def agreement_matrix(
     return steps.agreement_matrix(answers, annotation_scores, run_id=context.run_id)
 
 
-@dg.multi_asset(
-    outs=table_outs(TASK_AGREEMENT, TASK_AGREEMENT_DISTRIBUTION, summary={TASK_AGREEMENT: ("agreement",)}),
-    ins=table_ins(ANSWERS, ANNOTATIONS, REGIONS),
-    partitions_def=projects,
-)
-@when_inputs_change
+@dg.asset(**table_asset(TASK_AGREEMENT, ins=(ANSWERS, ANNOTATIONS, REGIONS), summary=("agreement",)))
+@when_inputs_change(by_task=True)
 def task_agreement(
     context: dg.AssetExecutionContext,
     groundtruth: GroundTruthPolicyResource,
     answers: pl.LazyFrame,
     annotations: pl.LazyFrame,
     regions: pl.LazyFrame,
-):
+) -> pl.LazyFrame:
     """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on
-    every control, and its spread over the project's tasks."""
+    every control."""
     weights = groundtruth.policy().control_weights([context.partition_key])
-    yield from outputs(steps.task_agreement(answers, annotations, regions, weights=weights, run_id=context.run_id))
+    return steps.task_agreement(answers, annotations, regions, weights=weights, run_id=context.run_id)
+
+
+@dg.asset(**table_asset(TASK_AGREEMENT_DISTRIBUTION, ins=(TASK_AGREEMENT,)))
+@when_inputs_change
+def task_agreement_distribution(context: dg.AssetExecutionContext, task_agreement: pl.LazyFrame) -> pl.LazyFrame:
+    """How task agreement is spread over the project's tasks with two or more annotations."""
+    return steps.task_agreement_distribution(task_agreement, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(PROJECT_AGREEMENT, ins=(ANSWERS,), summary=("fleiss_kappa", "krippendorff_alpha", "gwet_ac1")))

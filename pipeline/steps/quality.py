@@ -23,8 +23,6 @@ from pipeline.contract import (
     IMAGE_DETECTION_SCORES,
     PRECISION_RECALL_CURVE,
     REGION_CONFLICTS,
-    TASK_AGREEMENT,
-    TASK_AGREEMENT_DISTRIBUTION,
     Table,
 )
 from pipeline.groundtruth import ground_truth_regions
@@ -413,14 +411,13 @@ def task_agreement(
     *,
     weights: pl.LazyFrame | None,
     run_id: str,
-) -> Tables:
-    """quality.task_agreement (Label Studio's task agreement over pairs of human annotations, every control
-    weighted by `weights`), then quality.task_agreement_distribution (its spread over the tasks).
+) -> pl.LazyFrame:
+    """quality.task_agreement: Label Studio's task agreement over pairs of human annotations, every control
+    weighted by `weights`. Task-local (`steps.by_task`): a task's row is computed from its rows alone.
 
     `metrics.scores.pairwise_task_agreement`: each pair of a task's submitted human annotations scores the
     weighted mean of its control scores; agreement = the mean over the n (n - 1) / 2 pairs, consensus_agreement =
-    the share of pairs scoring >= 0.5. A task with one annotation has null agreement and stays out of the
-    distribution (`metrics.quality.task_agreement_distribution`).
+    the share of pairs scoring >= 0.5. A task with one annotation has null agreement.
 
     Parameters
     ----------
@@ -433,34 +430,50 @@ def task_agreement(
     run_id : str
         The run.
 
-    Yields
-    ------
-    table : Table
-        TASK_AGREEMENT, then TASK_AGREEMENT_DISTRIBUTION.
-    rows : pl.LazyFrame
-        Its rows, stamped with the run (no GT version: agreement does not depend on the GT).
+    Returns
+    -------
+    pl.LazyFrame
+        The quality.task_agreement rows, stamped with the run (no GT version: agreement does not depend on the GT).
 
     Examples
     --------
     >>> import polars as pl
-    >>> from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, REGIONS, TASK_AGREEMENT
-    >>> from pipeline.steps.quality import answers, task_agreement
+    >>> from pipeline.contract import ANNOTATIONS, LABEL_CONFIG, REGIONS
+    >>> from pipeline.steps.quality import answers, task_agreement, task_agreement_distribution
     >>> annotations = ANNOTATIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
     ...                              annotator=["lead", "ann", "bob"], origin="human", was_cancelled=False)
     >>> regions = REGIONS.of(project_id="p", task_id="1", annotation_id=["10", "11", "12"],
     ...                      region_id=["r1", "r2", "r3"], control="label", type="choices", scorable=True,
     ...                      labels=[["cat"], ["cat"], ["dog"]])
     >>> answered = answers(annotations, regions, LABEL_CONFIG.empty().lazy(), run_id="run-1")
-    >>> tables = dict(task_agreement(answered, annotations, regions, weights=None, run_id="run-1"))
-    >>> [table.key for table in tables]
-    ['quality.task_agreement', 'quality.task_agreement_distribution']
-    >>> rows = tables[TASK_AGREEMENT].collect()
+    >>> rows = task_agreement(answered, annotations, regions, weights=None, run_id="run-1").collect()
     >>> rows.select("task_id", "n_annotations", pl.col("agreement").round(4), "gt_version", "run_id").rows()
     [('1', 3, 0.3333, None, 'run-1')]
+    >>> spread = task_agreement_distribution(rows.lazy(), run_id="run-1").collect()
+    >>> spread.select("measure", "n_tasks", pl.col("mean").round(4)).rows()
+    [('agreement', 1, 0.3333), ('consensus_agreement', 1, 0.3333)]
     """
-    rows = scores.pairwise_task_agreement(answers, annotations, regions, weights=weights).collect().lazy()
-    yield TASK_AGREEMENT, stamped(rows, run_id)
-    yield TASK_AGREEMENT_DISTRIBUTION, stamped(quality.task_agreement_distribution(rows), run_id)
+    rows = scores.pairwise_task_agreement(answers, annotations, regions, weights=weights)
+    return stamped(rows, run_id)
+
+
+def task_agreement_distribution(task_agreement: pl.LazyFrame, *, run_id: str) -> pl.LazyFrame:
+    """quality.task_agreement_distribution: how task agreement is spread over the project's tasks with two or
+    more annotations (`metrics.quality.task_agreement_distribution`), stamped with the run.
+
+    Parameters
+    ----------
+    task_agreement : pl.LazyFrame
+        quality.task_agreement.
+    run_id : str
+        The run.
+
+    Returns
+    -------
+    pl.LazyFrame
+        The quality.task_agreement_distribution rows: one per measure.
+    """
+    return stamped(quality.task_agreement_distribution(task_agreement), run_id)
 
 
 def project_agreement(answers: pl.LazyFrame, *, run_id: str) -> pl.LazyFrame:

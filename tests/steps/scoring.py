@@ -30,6 +30,7 @@ from pipeline.contract import (
     REVIEW_QUEUE,
     REVIEWS,
     TASK_AGREEMENT,
+    TASK_AGREEMENT_DISTRIBUTION,
     TASKS,
     Table,
 )
@@ -67,8 +68,8 @@ def score(
     write(ANNOTATOR_PERFORMANCE, steps.annotator_performance(*performance, run_id=run_id))
     write(ANNOTATOR_DAILY, steps.annotator_daily(*read(ANNOTATIONS, ANNOTATION_SCORES), run_id=run_id))
     write(AGREEMENT_MATRIX, steps.agreement_matrix(*read(ANSWERS, ANNOTATION_SCORES), run_id=run_id))
-    for table, rows in steps.task_agreement(*read(ANSWERS, ANNOTATIONS, REGIONS), weights=weights, run_id=run_id):
-        write(table, rows)
+    write(TASK_AGREEMENT, steps.task_agreement(*read(ANSWERS, ANNOTATIONS, REGIONS), weights=weights, run_id=run_id))
+    write(TASK_AGREEMENT_DISTRIBUTION, steps.task_agreement_distribution(*read(TASK_AGREEMENT), run_id=run_id))
     write(PROJECT_AGREEMENT, steps.project_agreement(*read(ANSWERS), run_id=run_id))
     queue = read(TASKS, ANNOTATIONS, ANSWERS, TASK_AGREEMENT, GROUND_TRUTH, GROUND_TRUTH_CONFLICTS)
     write(REVIEW_QUEUE, steps.review_queue(*queue, run_id=run_id))

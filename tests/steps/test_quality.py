@@ -23,8 +23,6 @@ from pipeline.contract import (
     PRECISION_RECALL_CURVE,
     REGION_CONFLICTS,
     REGIONS,
-    TASK_AGREEMENT,
-    TASK_AGREEMENT_DISTRIBUTION,
     TASKS,
 )
 from pipeline.steps import quality as steps
@@ -105,10 +103,9 @@ def test_scores_carry_the_gt_version_and_answers_none(scored):
 def test_steps_of_several_tables_give_them_in_order(scored):
     frames, ground_truth, answers = scored
     agreement = steps.task_agreement(answers, frames["annotations"], frames["regions"], weights=None, run_id="run-q")
-    tables = dict(agreement)
-    assert list(tables) == [TASK_AGREEMENT, TASK_AGREEMENT_DISTRIBUTION]
-    assert all(stamps(rows) == {(None, "run-q")} for rows in tables.values())
-    assert tables[TASK_AGREEMENT].select(pl.len()).collect().item() > 0
+    spread = steps.task_agreement_distribution(agreement, run_id="run-q")
+    assert stamps(agreement) == stamps(spread) == {(None, "run-q")}
+    assert agreement.select(pl.len()).collect().item() > 0
 
     consensus = dict(steps.consensus_labels(answers, ground_truth, run_id="run-q"))
     assert list(consensus) == [CONSENSUS_LABELS, ANNOTATOR_CONFUSION]

@@ -20,6 +20,7 @@ from pipeline.contract import (
     LABEL_CONFIG,
     PROJECT_AGREEMENT,
     REGIONS,
+    TASK_AGREEMENT,
 )
 from pipeline.groundtruth import export
 from pipeline.groundtruth.policy import append_override, load_policy, revert_override
@@ -142,7 +143,7 @@ def test_quality_rows_carry_their_gt_version_and_run_and_earlier_runs_stay_reada
         tables = {
             ANSWERS: answers,
             ANNOTATION_SCORES: scores,
-            **dict(quality.task_agreement(answers, annotations, regions, weights=None, run_id=run_id)),
+            TASK_AGREEMENT: quality.task_agreement(answers, annotations, regions, weights=None, run_id=run_id),
             PROJECT_AGREEMENT: quality.project_agreement(answers, run_id=run_id),
             AGREEMENT_MATRIX: quality.agreement_matrix(answers, scores.lazy(), run_id=run_id),
         }
