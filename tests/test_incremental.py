@@ -158,3 +158,44 @@ def test_another_version_of_gtq_computes_every_table_again(sample_run, tmp_path,
     monkeypatch.setattr(warehouse_module, "code_digest", lambda: "another version of gtq")
     steps = recomputed(run_ok([], store.root, tmp_path / "wh" / "groundtruth"))
     assert steps and all(steps.values())
+
+
+def test_a_task_local_step_reads_the_whole_project_for_what_holds_beyond_a_task(tmp_path):
+    """Every annotation has a row for each answer control of its project, and a number is scaled by the range of
+    the project's values. A night that edits one task computes that task alone, on the project's controls and
+    range; a night whose values widen the range computes every task. Both equal computing every table again."""
+    groundtruth = tmp_path / "groundtruth"
+
+    def annotation(annotation_id: int, user: int, choice: str, weight: float | None) -> dict:
+        made = ls_annotation(annotation_id, user, choice, ground_truth=user == 1)
+        if weight is not None:
+            value = {"number": weight}
+            made["result"].append({"id": f"n{annotation_id}", "type": "number", "from_name": "weight",
+                                   "to_name": "image", "value": value})  # fmt: skip
+        return made
+
+    def night(name: str, weights: dict[int, tuple[float | None, float | None]]) -> dict[str, str]:
+        tasks = [ls_task(t, [annotation(10 * t, 1, "cat", a), annotation(10 * t + 1, 2, "dog", b)])
+                 for t, (a, b) in weights.items()]  # fmt: skip
+        export = write_export(tmp_path / name, tasks)
+        computed = tasks_computed(run_ok([export], store.root, groundtruth))
+        full = copy_of(store, tmp_path / f"full-{name}")
+        assert execute([export], full.root, groundtruth=groundtruth, instance=in_memory(), recompute=True).success
+        assert_same(contents(store), contents(full))
+        return computed
+
+    store = Warehouse(tmp_path / "wh")
+    groundtruth.mkdir()
+    night("night1.json", {1: (10.0, 12.0), 2: (20.0, 22.0), 3: (30.0, 31.0)})
+    # Task 2's annotations no longer give a weight: they still have a row for it, blank, as in the other tasks'
+    # scale; its agreement compares blanks. Tasks 1 and 3 are the same bytes.
+    assert night("night2.json", {1: (10.0, 12.0), 2: (None, None), 3: (30.0, 31.0)}) == {
+        ANSWERS.key: "1 of 3",
+        TASK_AGREEMENT.key: "1 of 3",
+    }
+    assert store.read(ANSWERS).filter(task_id="2", control="weight")["answer_key"].to_list() == [None, None]
+    # A weight of 90 widens the project's range (10..31 to 10..90): every task's scaled differences change.
+    assert night("night3.json", {1: (10.0, 12.0), 2: (None, 90.0), 3: (30.0, 31.0)}) == {
+        ANSWERS.key: "3 of 3",
+        TASK_AGREEMENT.key: "3 of 3",
+    }

@@ -15,17 +15,20 @@ computed them. A check declared on the step is carried over as passed: the one t
 check) guards core.ground_truth, which is written only when it passes, so a table written from this digest
 passed it.
 
-`by_task=True` is for a task-local step (`steps.by_task`), each of whose outputs has rows per task: when only
-some tasks' input rows changed (most nights: a few percent of the tasks), it computes those tasks alone and
-keeps its other rows. It does so when the rest of what it reads (its inputs without rows per task, its
-settings, the code) is what it last computed from, and its tables are the ones it then wrote; otherwise it
-computes every task. The fingerprints of each task's input rows are kept in the warehouse's local folder
-(`Warehouse.keep_task_inputs`). Kept rows keep the `run_id` of the run that computed them.
+`by_task=context` is for a task-local step (`steps.by_task`), each of whose outputs has rows per task, and which
+takes `tasks`: the tasks to compute, on its whole inputs. `context(**inputs)` gives what a task's rows read
+beyond the task (the project's controls and scales, say). When only some tasks' input rows changed (most
+nights: a few percent of the tasks), the step computes those tasks alone and keeps its other rows. It does so
+when the rest of what it reads (the context, its inputs without rows per task, its settings, the code) is what
+it last computed from, and its tables are the ones it then wrote; otherwise it computes every task. The
+fingerprints of each task's input rows are kept in the warehouse's local folder (`Warehouse.keep_task_inputs`).
+Kept rows keep the `run_id` of the run that computed them.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,25 +39,31 @@ import polars as pl
 
 from pipeline.contract import Table
 from pipeline.resources import COMPUTED_FROM, TABLES, WarehouseResource
-from pipeline.steps import by_task as tasks
+from pipeline.steps.by_task import changed_tasks, kept_and_new, task_fingerprints
 from pipeline.warehouse import Warehouse
 
 RECOMPUTE_TAG = "gtq/recompute"  # a run tagged "true" computes every step (`gtq run --recompute`, or in the UI)
 Described = Callable[[Warehouse, str], dict[Table, dict[str, Any]]]
+Context = Callable[..., pl.LazyFrame]  # a task-local step's inputs, by name -> what a task reads beyond the task
 RECOMPUTED = "gtq/recomputed"  # an output's metadata: false when its rows were left as an earlier run computed them
 TASKS_COMPUTED = "gtq/tasks_computed"  # a task-local step's output metadata: the tasks it computed this time
 
 
-def when_inputs_change(compute: Callable | None = None, *, described: Described | None = None, by_task: bool = False):
+def when_inputs_change(
+    compute: Callable | None = None, *, described: Described | None = None, by_task: Context | None = None
+):
     """Decorate a table asset's function so that it computes only when a digest of its inputs changed (above).
 
     The decorated function takes the `warehouse` resource beside the asset's own parameters (Dagster reads the
     signature), and always yields its outputs, named, with the digest in their metadata. `described(store,
     project)` gives the metadata of unchanged outputs that the step's own computation adds to them (the IO
-    manager describes the rows of every output), by table. `by_task`: the step is task-local (above)."""
+    manager describes the rows of every output), by table. `by_task`: the step is task-local, and this gives the
+    context of a task (above)."""
     if compute is None:
         return functools.partial(when_inputs_change, described=described, by_task=by_task)
     signature = inspect.signature(compute)
+    if by_task is not None:  # given by this wrapper, not by Dagster
+        signature = signature.replace(parameters=[p for p in signature.parameters.values() if p.name != "tasks"])
     takes_warehouse = "warehouse" in signature.parameters
     if not takes_warehouse:
         warehouse = inspect.Parameter("warehouse", inspect.Parameter.KEYWORD_ONLY, annotation=WarehouseResource)
@@ -84,10 +93,11 @@ def when_inputs_change(compute: Callable | None = None, *, described: Described 
                     None, name, metadata={**metadata.get(table, {}), COMPUTED_FROM: digest, RECOMPUTED: False}
                 )
             return
-        changed = _changed_tasks(context, kwargs, store, settings, digest, recompute) if by_task else None
+        changed = None
+        if by_task is not None:
+            changed = _changed_tasks(context, kwargs, by_task, store, settings, digest, recompute)
+            kwargs["tasks"] = changed.tasks
         some = changed is not None and changed.tasks is not None  # some tasks: the others' rows are kept
-        if some:
-            kwargs |= {name: tasks.of_tasks(kwargs[name], changed.tasks) for name in changed.inputs}
         results = compute(context, **kwargs)
         for event in results if inspect.isgenerator(results) else [dg.Output(results, next(iter(outputs)))]:
             if isinstance(event, dg.Output):
@@ -95,7 +105,7 @@ def when_inputs_change(compute: Callable | None = None, *, described: Described 
                 event = event.with_metadata({**event.metadata, COMPUTED_FROM: digest, RECOMPUTED: True, **noted})
                 if some:
                     previous = store.scan_project(outputs[event.output_name], project)
-                    rows = tasks.kept_and_new(previous, event.value, changed.tasks)
+                    rows = kept_and_new(previous, event.value, changed.tasks)
                     event = dg.Output(rows, event.output_name, metadata=event.metadata)
             yield event
 
@@ -105,10 +115,8 @@ def when_inputs_change(compute: Callable | None = None, *, described: Described 
 
 @dataclass(frozen=True)
 class _Changed:
-    """What a task-local step computes this time: the `tasks` of its `inputs` (rows per task) whose rows
-    changed, None for every task."""
+    """What a task-local step computes this time: the `tasks` whose input rows changed, None for every task."""
 
-    inputs: frozenset[str]
     tasks: pl.DataFrame | None
     of: int  # the project's tasks with input rows
 
@@ -119,14 +127,23 @@ class _Changed:
 
 
 def _changed_tasks(
-    context: dg.AssetExecutionContext, kwargs: dict, store: Warehouse, settings: list[str], digest: str, recompute: bool
+    context: dg.AssetExecutionContext,
+    kwargs: dict,
+    task_context: Context,
+    store: Warehouse,
+    settings: list[str],
+    digest: str,
+    recompute: bool,
 ) -> _Changed:
     """The tasks a task-local step computes (`by_task`), and the fingerprints it keeps of what it computes from."""
     project, asset = context.partition_key, context.assets_def
     inputs = {name: TABLES[key] for name, key in asset.keys_by_input_name.items()}
     per_task = {name for name, table in inputs.items() if "task_id" in table.columns}
-    project_wide = store.inputs_digest(project, [t for name, t in inputs.items() if name not in per_task], settings)
-    now = tasks.task_fingerprints({name: kwargs[name] for name in per_task}).collect()
+    shared = task_context(**{name: kwargs[name] for name in inputs}).collect()
+    shared_rows = hashlib.sha256(repr(shared.sort(shared.columns, nulls_last=True).rows()).encode()).hexdigest()
+    whole = [t for name, t in inputs.items() if name not in per_task]
+    project_wide = store.inputs_digest(project, whole, [*settings, shared_rows])
+    now = task_fingerprints({name: kwargs[name] for name in per_task}).collect()
     outputs = [TABLES[key] for key in asset.keys_by_output_name.values()]
     kept = store.task_inputs(outputs[0], project)
     last = kept[0] if kept else {}
@@ -136,9 +153,9 @@ def _changed_tasks(
         and all(store.computed_from(table, project) == last.get("computed_from") for table in outputs)
     )
     store.keep_task_inputs(outputs[0], project, now, {"project_wide": project_wide, "computed_from": digest})
-    changed = tasks.changed_tasks(kept[1], now) if same else None
+    changed = changed_tasks(kept[1], now) if same else None
     if changed is not None:
         context.log.info(
             f"Project {project}: {changed.height:,} of {now.height:,} task(s) changed; the others are kept"
         )
-    return _Changed(frozenset(per_task), changed, now.height)
+    return _Changed(changed, now.height)

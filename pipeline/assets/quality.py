@@ -42,13 +42,17 @@ from pipeline.steps import quality as steps
 
 
 @dg.asset(**table_asset(ANSWERS, ins=(ANNOTATIONS, REGIONS, LABEL_CONFIG)))
-@when_inputs_change(by_task=True)
+@when_inputs_change(by_task=steps.answers_context)
 def answers(
-    context: dg.AssetExecutionContext, annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame
+    context: dg.AssetExecutionContext,
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    label_config: pl.LazyFrame,
+    tasks: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """What each submitted annotation and prediction answered per task-level control (choices, taxonomy,
     rating, number, datetime, textarea), with the numeric controls' declared scale."""
-    return steps.answers(annotations, regions, label_config, run_id=context.run_id)
+    return steps.answers(annotations, regions, label_config, run_id=context.run_id, tasks=tasks)
 
 
 @dg.asset(**table_asset(ANNOTATION_SCORES, ins=(ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH), summary=("score",)))
@@ -139,18 +143,19 @@ def agreement_matrix(
 
 
 @dg.asset(**table_asset(TASK_AGREEMENT, ins=(ANSWERS, ANNOTATIONS, REGIONS), summary=("agreement",)))
-@when_inputs_change(by_task=True)
+@when_inputs_change(by_task=steps.task_agreement_context)
 def task_agreement(
     context: dg.AssetExecutionContext,
     groundtruth: GroundTruthPolicyResource,
     answers: pl.LazyFrame,
     annotations: pl.LazyFrame,
     regions: pl.LazyFrame,
+    tasks: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """Label Studio's task agreement (pairwise mean and consensus share) over pairs of human annotations, on
     every control."""
     weights = groundtruth.policy().control_weights([context.partition_key])
-    return steps.task_agreement(answers, annotations, regions, weights=weights, run_id=context.run_id)
+    return steps.task_agreement(answers, annotations, regions, weights=weights, run_id=context.run_id, tasks=tasks)
 
 
 @dg.asset(**table_asset(TASK_AGREEMENT_DISTRIBUTION, ins=(TASK_AGREEMENT,)))

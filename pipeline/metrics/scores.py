@@ -136,11 +136,48 @@ def value_ranges(regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None
     )
 
 
+def answer_context(
+    regions: pl.LazyFrame, label_config: pl.LazyFrame | None = None, types: tuple[str, ...] = ANSWER_TYPES
+) -> pl.LazyFrame:
+    """What a task's answers read beyond the task: the project's task-level answer controls, each with its
+    type and the range of a numeric one (`value_ranges`).
+
+    Parameters
+    ----------
+    regions : pl.LazyFrame
+        core.regions, every task's.
+    label_config : pl.LazyFrame, default=None
+        core.label_config: the declared scales.
+    types : tuple of str, default=ANSWER_TYPES
+        The control types to read.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, control, type, value_range: one row per control.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from pipeline.contract import REGIONS
+    >>> from pipeline.metrics.scores import answer_context
+    >>> regions = REGIONS.of(project_id="p", task_id=["1", "2"], annotation_id=["10", "20"], region_id=["r1", "r2"],
+    ...                      control=["label", "stars"], type=["choices", "rating"], labels=[["dog"], None],
+    ...                      number=[None, 4.0])
+    >>> answer_context(regions).collect().sort("control").rows()
+    [('p', 'label', 'choices', None), ('p', 'stars', 'rating', 4.0)]
+    """
+    task_level, _ = _split_values(regions, types)
+    controls = task_level.select("project_id", "control", "type").unique(["project_id", "control"], keep="first")
+    return controls.join(value_ranges(regions, label_config), on=["project_id", "control"], how="left")
+
+
 def answers(
     annotations: pl.LazyFrame,
     regions: pl.LazyFrame,
     label_config: pl.LazyFrame | None = None,
     types: tuple[str, ...] = ANSWER_TYPES,
+    tasks: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """One row per submitted annotation and task-level answer control of its project.
 
@@ -155,6 +192,8 @@ def answers(
         core.label_config, for the declared ranges (`value_ranges`).
     types : tuple of str, default=ANSWER_TYPES
         The control types to read.
+    tasks : pl.DataFrame, default=None
+        project_id, task_id: the tasks to answer (below); None for all.
 
     Returns
     -------
@@ -166,7 +205,9 @@ def answers(
     Notes
     -----
     An annotation that left a control of its project blank still has a row: answer empty, answer_key
-    null ("chose nothing" is scored). A rating is its whole number of stars ("4", not "4.0").
+    null ("chose nothing" is scored). A rating is its whole number of stars ("4", not "4.0"). With `tasks`
+    (project_id, task_id), only their annotations are answered, on the controls and scales of the whole
+    project (`answer_context`): each task's rows are those of answering every task.
 
     Examples
     --------
@@ -184,15 +225,17 @@ def answers(
     [('10', 'label', ['cat', 'dog'], 'cat\\x1fdog', None, None), ('10', 'stars', ['4'], '4', 4.0, 4.0),
      ('11', 'label', [], None, None, None), ('11', 'stars', [], None, None, 4.0)]
     """
-    task_level, _ = _split_values(regions, types)
-    controls = task_level.select("project_id", "control", "type").unique(["project_id", "control"], keep="first")
+    context = answer_context(regions, label_config, types)
+    task_level, _ = _split_values(regions if tasks is None else regions.join(tasks.lazy(), on=TASK, how="semi"), types)
     submitted = annotations.filter(~pl.col("was_cancelled")).select(
         "project_id", "task_id", "annotation_id", "annotator", "origin", "updated_at"
     )
+    if tasks is not None:
+        submitted = submitted.join(tasks.lazy(), on=TASK, how="semi")
     return (
-        submitted.join(controls, on="project_id")
+        submitted.join(context.select("project_id", "control", "type"), on="project_id")
         .join(_values(task_level, ANSWER).drop("type"), on=ANSWER, how="left")
-        .join(value_ranges(regions, label_config), on=["project_id", "control"], how="left")
+        .join(context.select("project_id", "control", "value_range"), on=["project_id", "control"], how="left")
         .with_columns(pl.col("answer").fill_null(pl.lit([], pl.List(pl.String))))
         .with_columns(_answer_key())
     )
@@ -280,6 +323,25 @@ def _attached_values(side: Side) -> pl.DataFrame:
     )
 
 
+def comparison_context(a: Side, b: Side) -> pl.LazyFrame:
+    """What scoring a comparison of the sides reads beyond its own task (`compare`): per project and control,
+    the range of a numeric control and the type of a region control, every comparison being scored on each.
+
+    Returns
+    -------
+    pl.LazyFrame
+        project_id, control, value_range, type (null for a control that is not a region control).
+    """
+    return _value_range(a).join(_region_controls(a, b), on=["project_id", "control"], how="full", coalesce=True)
+
+
+def _value_range(a: Side) -> pl.LazyFrame:
+    """The range of each numeric control: the one a's answers carry, else the range of a's values."""
+    return pl.concat([a.answers.select("project_id", "control", "value_range"), value_ranges(a.regions)]).unique(
+        ["project_id", "control"], keep="first", maintain_order=True
+    )
+
+
 def _region_controls(a: Side, b: Side) -> pl.LazyFrame:
     """The region controls of each project (project_id, control, type): every comparison is scored on each."""
     rows = [_region_rows(side, "a").select("project_id", "control", "type") for side in (a, b)]
@@ -298,12 +360,7 @@ class _Project:
 
     @classmethod
     def of(cls, a: Side, b: Side) -> _Project:
-        value_range = pl.concat(
-            [a.answers.select("project_id", "control", "value_range"), value_ranges(a.regions)]
-        ).unique(["project_id", "control"], keep="first", maintain_order=True)
-        value_range, controls = pl.collect_all(
-            [value_range, _region_controls(a, b)]
-        )  # one read of the regions for both
+        value_range, controls = pl.collect_all([_value_range(a), _region_controls(a, b)])  # one read of the regions
         attached_a = _attached_values(a)
         attached_b = attached_a if b is a else _attached_values(b)  # task agreement compares a side with itself
         return cls(value_range.lazy(), controls, attached_a, attached_b)
@@ -798,12 +855,23 @@ def _value_pairs_batch(comparisons: pl.LazyFrame, a: Side, b: Side, project: _Pr
     return pl.concat([paired, *unmatched], how="diagonal_relaxed").select(columns)
 
 
+def pairwise_context(answers_: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """What a task's `pairwise_task_agreement` reads beyond the task (`comparison_context` of the human side)."""
+    side = _human_side(answers_, regions)
+    return comparison_context(side, side)
+
+
+def _human_side(answers_: pl.LazyFrame, regions: pl.LazyFrame) -> Side:
+    return Side(answers_.filter(pl.col("origin") == HUMAN), regions)
+
+
 def pairwise_task_agreement(
     answers_: pl.LazyFrame,
     annotations: pl.LazyFrame,
     regions: pl.LazyFrame,
     weights: pl.LazyFrame | None = None,
     threshold: float = 0.5,
+    tasks: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """Label Studio's task agreement over submitted human annotations, two ways.
 
@@ -823,6 +891,9 @@ def pairwise_task_agreement(
         project_id, control, weight: the control weights (`with_control_weights`).
     threshold : float, default=0.5
         The pair score from which a pair agrees, for consensus_agreement.
+    tasks : pl.DataFrame, default=None
+        project_id, task_id: the tasks to compute, on the controls and scales of the whole project
+        (`pairwise_context`), so that each task's row is the one of computing every task; None for all.
 
     Returns
     -------
@@ -850,12 +921,14 @@ def pairwise_task_agreement(
     [('p', '1', 3, 0.3333, 0.3333)]
     """
     human = annotations.filter(submitted_human()).select(ANNOTATION)
+    if tasks is not None:
+        human = human.join(tasks.lazy(), on=TASK, how="semi")
     pairs = (
         human.rename({"annotation_id": "a"})
         .join(human.rename({"annotation_id": "b"}), on=TASK)
         .filter(pl.col("a") < pl.col("b"))
     )
-    side = Side(answers_.filter(pl.col("origin") == HUMAN), regions)
+    side = _human_side(answers_, regions)  # every task's: what a comparison reads beyond its task
     per_pair = overall(with_control_weights(compare(pairs, side, side), weights), COMPARISON)
     per_task = per_pair.group_by(TASK).agg(
         ordered_mean(pl.col("score")).alias("agreement"),

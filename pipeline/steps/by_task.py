@@ -12,7 +12,7 @@ import polars as pl
 
 from pipeline.vocabulary import TASK
 
-__all__ = ["STAMPS", "changed_tasks", "kept_and_new", "of_tasks", "task_fingerprints"]
+__all__ = ["STAMPS", "changed_tasks", "kept_and_new", "task_fingerprints"]
 
 STAMPS = ("run_id", "gt_version")  # stamped on rows by the computation that wrote them: not what they say
 _FILE_TOLD = ("project_id", "task_id", "annotation_id", "content_hash")
@@ -73,11 +73,6 @@ def changed_tasks(before: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
     both = before.join(now, on=TASK, how="full", coalesce=True, suffix="_now")
     differs = pl.col("fingerprint").ne_missing(pl.col("fingerprint_now"))
     return both.filter(differs).select(TASK).sort(TASK)
-
-
-def of_tasks(frame: pl.LazyFrame, tasks: pl.DataFrame) -> pl.LazyFrame:
-    """The rows of `frame` that belong to `tasks` (project_id, task_id)."""
-    return frame.join(tasks.lazy(), on=TASK, how="semi")
 
 
 def kept_and_new(previous: pl.LazyFrame, new: pl.LazyFrame, tasks: pl.DataFrame) -> pl.LazyFrame:

@@ -93,12 +93,18 @@ def stamped(rows: pl.LazyFrame, run_id: str, *inputs: pl.LazyFrame) -> pl.LazyFr
 
 
 def answers(
-    annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame, *, run_id: str
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    label_config: pl.LazyFrame,
+    *,
+    run_id: str,
+    tasks: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """quality.answers: what each submitted annotation and prediction answered per task-level control.
 
     One row per submitted annotation (or prediction) and task-level answer control of its project
     (`metrics.scores.answers`): an annotation that left a control blank has a row with an empty answer.
+    Task-local (`steps.by_task`): a task's rows come from its rows and what `answers_context` gives.
 
     Parameters
     ----------
@@ -110,6 +116,8 @@ def answers(
         core.label_config, for the declared ranges of numeric controls.
     run_id : str
         The run.
+    tasks : pl.DataFrame, optional
+        project_id, task_id: the tasks to answer (their rows are those of answering every task); all by default.
 
     Returns
     -------
@@ -129,7 +137,13 @@ def answers(
     >>> rows.sort("annotator").select("annotator", "control", "answer_key", "gt_version", "run_id").rows()
     [('ann', 'label', 'cat', None, 'run-1'), ('bob', 'label', None, None, 'run-1')]
     """
-    return stamped(scores.answers(annotations, regions, label_config), run_id)
+    return stamped(scores.answers(annotations, regions, label_config, tasks=tasks), run_id)
+
+
+def answers_context(annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyFrame:
+    """What a task's quality.answers rows read beyond the task (`steps.by_task`): the project's answer controls
+    and their scales (`metrics.scores.answer_context`)."""
+    return scores.answer_context(regions, label_config)
 
 
 def annotation_scores(
@@ -411,9 +425,11 @@ def task_agreement(
     *,
     weights: pl.LazyFrame | None,
     run_id: str,
+    tasks: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """quality.task_agreement: Label Studio's task agreement over pairs of human annotations, every control
-    weighted by `weights`. Task-local (`steps.by_task`): a task's row is computed from its rows alone.
+    weighted by `weights`. Task-local (`steps.by_task`): a task's row is computed from its rows and what
+    `task_agreement_context` gives.
 
     `metrics.scores.pairwise_task_agreement`: each pair of a task's submitted human annotations scores the
     weighted mean of its control scores; agreement = the mean over the n (n - 1) / 2 pairs, consensus_agreement =
@@ -429,6 +445,8 @@ def task_agreement(
         project_id, control, weight: the project's control weights (GT policy); 1 where none is set.
     run_id : str
         The run.
+    tasks : pl.DataFrame, optional
+        project_id, task_id: the tasks to compute (their rows are those of computing every task); all by default.
 
     Returns
     -------
@@ -453,8 +471,14 @@ def task_agreement(
     >>> spread.select("measure", "n_tasks", pl.col("mean").round(4)).rows()
     [('agreement', 1, 0.3333), ('consensus_agreement', 1, 0.3333)]
     """
-    rows = scores.pairwise_task_agreement(answers, annotations, regions, weights=weights)
+    rows = scores.pairwise_task_agreement(answers, annotations, regions, weights=weights, tasks=tasks)
     return stamped(rows, run_id)
+
+
+def task_agreement_context(answers: pl.LazyFrame, annotations: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """What a task's quality.task_agreement row reads beyond the task (`steps.by_task`): the project's controls
+    and scales a comparison is scored on (`metrics.scores.pairwise_context`)."""
+    return scores.pairwise_context(answers, regions)
 
 
 def task_agreement_distribution(task_agreement: pl.LazyFrame, *, run_id: str) -> pl.LazyFrame:
