@@ -49,7 +49,7 @@ from urllib.parse import unquote
 
 import duckdb
 import polars as pl
-from deltalake import CommitProperties, DeltaTable
+from deltalake import CommitProperties, DeltaTable, Field
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction
 from polars.io.plugins import register_io_source
@@ -326,7 +326,7 @@ class Warehouse:
             # transaction as reading the whole table, so a commit of another project in between fails it: the
             # partition is then read again and the commit retried (the file is written once). Runs of one
             # project take turns, so no retry replaces rows another run of the same project just wrote.
-            delta = self.delta_table(table) or self.create_table(table)
+            delta = self._with_contract_columns(self.delta_table(table) or self.create_table(table), table)
             removed = [
                 RemoveAction(
                     path=path,
@@ -365,6 +365,17 @@ class Warehouse:
                 partition_by=[PARTITION],
                 name=table.key,
             )
+        return self.delta_table(table)
+
+    def _with_contract_columns(self, delta: DeltaTable, table: Table) -> DeltaTable:
+        """`delta`, given first the columns the contract gained since the table was created (nullable, so
+        earlier files read them as null): in its Delta schema, every reader of the table sees them."""
+        present = {field.name for field in delta.schema().fields}
+        missing = [field for field in table.empty().to_arrow().schema if field.name not in present]
+        if not missing:
+            return delta
+        with contextlib.suppress(CommitFailedError):  # another writer added them first
+            delta.alter.add_columns([Field.from_arrow(field) for field in missing])
         return self.delta_table(table)
 
     def staging_path(self, project_id: str, run_id: str) -> Path:

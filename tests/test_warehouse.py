@@ -8,7 +8,7 @@ import random
 import duckdb
 import polars as pl
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 
 from pipeline import warehouse
 from pipeline.contract import ANSWERS, REGIONS, TASKS
@@ -217,3 +217,15 @@ def test_a_table_sorted_range_by_range_is_the_file_a_whole_sort_makes(tmp_path, 
     assert len(warehouse._task_ranges(regions.lazy(), "task_id")) >= 8
     assert by_range.scan_project(REGIONS, "a").collect().equals(whole.scan_project(REGIONS, "a").collect())
     assert by_range.scan_project(REGIONS, "a").collect()["task_id"].null_count() == regions["task_id"].null_count() > 0
+
+
+def test_a_column_the_contract_gained_is_added_to_the_delta_schema_for_every_reader(tmp_path):
+    """A table written before its contract had `raw_hash`: the next write adds the column to the Delta schema,
+    so a reader of the table (deltalake, Polars) sees it, null in the rows written before."""
+    store = Warehouse(tmp_path / "wh")
+    earlier = TASKS.conform(tasks("a", "1").lazy()).collect().drop("raw_hash")
+    write_deltalake(store.table_path(TASKS), earlier.to_arrow(), partition_by=["project_id"])
+    store.write_project("b", {TASKS: tasks("b", "2").with_columns(raw_hash=pl.lit("ab12"))})
+    assert "raw_hash" in [field.name for field in DeltaTable(store.table_path(TASKS)).schema().fields]
+    read = pl.read_delta(store.table_path(TASKS)).sort("project_id").select("project_id", "raw_hash").rows()
+    assert read == [("a", None), ("b", "ab12")]
