@@ -116,7 +116,7 @@ def test_nightly_runs_leave_what_computing_every_table_again_gives(tmp_path):
     export = write_export(tmp_path / "night2.json", second)
     # New rows in every core table: every step computes, the task-local ones only the tasks that changed (task 1
     # is the same bytes, so its rows too).
-    changed = {ANSWERS.key: "3 of 4", TASK_AGREEMENT.key: "3 of 4"}
+    changed = {TASK_AGREEMENT.key: "3 of 4"}
     assert all(night(export, expect_tasks=changed).values())
     equals_computing_everything_again()
 
@@ -161,9 +161,10 @@ def test_another_version_of_gtq_computes_every_table_again(sample_run, tmp_path,
 
 
 def test_a_task_local_step_reads_the_whole_project_for_what_holds_beyond_a_task(tmp_path):
-    """Every annotation has a row for each answer control of its project, and a number is scaled by the range of
-    the project's values. A night that edits one task computes that task alone, on the project's controls and
-    range; a night whose values widen the range computes every task. Both equal computing every table again."""
+    """A pair of annotations is scored on every control of its project (both blank: 1), and a number is scaled by
+    the range of the project's values. A night that edits one task computes its agreement alone, on the
+    project's controls and range; a night whose values widen the range computes every task. Both equal
+    computing every table again."""
     groundtruth = tmp_path / "groundtruth"
 
     def annotation(annotation_id: int, user: int, choice: str, weight: float | None) -> dict:
@@ -189,13 +190,7 @@ def test_a_task_local_step_reads_the_whole_project_for_what_holds_beyond_a_task(
     night("night1.json", {1: (10.0, 12.0), 2: (20.0, 22.0), 3: (30.0, 31.0)})
     # Task 2's annotations no longer give a weight: they still have a row for it, blank, as in the other tasks'
     # scale; its agreement compares blanks. Tasks 1 and 3 are the same bytes.
-    assert night("night2.json", {1: (10.0, 12.0), 2: (None, None), 3: (30.0, 31.0)}) == {
-        ANSWERS.key: "1 of 3",
-        TASK_AGREEMENT.key: "1 of 3",
-    }
+    assert night("night2.json", {1: (10.0, 12.0), 2: (None, None), 3: (30.0, 31.0)}) == {TASK_AGREEMENT.key: "1 of 3"}
     assert store.read(ANSWERS).filter(task_id="2", control="weight")["answer_key"].to_list() == [None, None]
     # A weight of 90 widens the project's range (10..31 to 10..90): every task's scaled differences change.
-    assert night("night3.json", {1: (10.0, 12.0), 2: (None, 90.0), 3: (30.0, 31.0)}) == {
-        ANSWERS.key: "3 of 3",
-        TASK_AGREEMENT.key: "3 of 3",
-    }
+    assert night("night3.json", {1: (10.0, 12.0), 2: (None, 90.0), 3: (30.0, 31.0)}) == {TASK_AGREEMENT.key: "3 of 3"}

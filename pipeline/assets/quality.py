@@ -42,17 +42,13 @@ from pipeline.steps import quality as steps
 
 
 @dg.asset(**table_asset(ANSWERS, ins=(ANNOTATIONS, REGIONS, LABEL_CONFIG)))
-@when_inputs_change(by_task=steps.answers_context)
+@when_inputs_change
 def answers(
-    context: dg.AssetExecutionContext,
-    annotations: pl.LazyFrame,
-    regions: pl.LazyFrame,
-    label_config: pl.LazyFrame,
-    tasks: pl.DataFrame | None = None,
+    context: dg.AssetExecutionContext, annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame
 ) -> pl.LazyFrame:
     """What each submitted annotation and prediction answered per task-level control (choices, taxonomy,
     rating, number, datetime, textarea), with the numeric controls' declared scale."""
-    return steps.answers(annotations, regions, label_config, run_id=context.run_id, tasks=tasks)
+    return steps.answers(annotations, regions, label_config, run_id=context.run_id)
 
 
 @dg.asset(**table_asset(ANNOTATION_SCORES, ins=(ANSWERS, ANNOTATIONS, REGIONS, GROUND_TRUTH), summary=("score",)))

@@ -177,7 +177,6 @@ def answers(
     regions: pl.LazyFrame,
     label_config: pl.LazyFrame | None = None,
     types: tuple[str, ...] = ANSWER_TYPES,
-    tasks: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """One row per submitted annotation and task-level answer control of its project.
 
@@ -192,8 +191,6 @@ def answers(
         core.label_config, for the declared ranges (`value_ranges`).
     types : tuple of str, default=ANSWER_TYPES
         The control types to read.
-    tasks : pl.DataFrame, default=None
-        project_id, task_id: the tasks to answer (below); None for all.
 
     Returns
     -------
@@ -205,9 +202,8 @@ def answers(
     Notes
     -----
     An annotation that left a control of its project blank still has a row: answer empty, answer_key
-    null ("chose nothing" is scored). A rating is its whole number of stars ("4", not "4.0"). With `tasks`
-    (project_id, task_id), only their annotations are answered, on the controls and scales of the whole
-    project (`answer_context`): each task's rows are those of answering every task.
+    null ("chose nothing" is scored). A rating is its whole number of stars ("4", not "4.0"). The controls and
+    their scales are the project's (`answer_context`).
 
     Examples
     --------
@@ -226,12 +222,10 @@ def answers(
      ('11', 'label', [], None, None, None), ('11', 'stars', [], None, None, 4.0)]
     """
     context = answer_context(regions, label_config, types)
-    task_level, _ = _split_values(regions if tasks is None else regions.join(tasks.lazy(), on=TASK, how="semi"), types)
+    task_level, _ = _split_values(regions, types)
     submitted = annotations.filter(~pl.col("was_cancelled")).select(
         "project_id", "task_id", "annotation_id", "annotator", "origin", "updated_at"
     )
-    if tasks is not None:
-        submitted = submitted.join(tasks.lazy(), on=TASK, how="semi")
     return (
         submitted.join(context.select("project_id", "control", "type"), on="project_id")
         .join(_values(task_level, ANSWER).drop("type"), on=ANSWER, how="left")

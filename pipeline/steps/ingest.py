@@ -201,7 +201,7 @@ def ingest_new_files(
     """
     journal = Journal(log)
     seen = set(ingested["content_hash"].to_list())
-    hashes = set(current.tasks.select("raw_hash").drop_nulls().collect().to_series())
+    hashes = None  # the raw hashes of the project's current tasks, read once a new file comes
     exports, skipped = [], 0
     for source in sources:
         path = source.path
@@ -212,6 +212,8 @@ def ingest_new_files(
             continue
         seen.add(digest)
         folder = staging / str(len(exports))
+        if hashes is None:
+            hashes = set(current.tasks.select("raw_hash").drop_nulls().collect().to_series())
         export = _read(source, folder, digest, _known_tasks(project, source, hashes), journal)
         if not (twice := _held_twice(export, current)).is_empty():
             journal.info(

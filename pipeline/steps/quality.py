@@ -93,18 +93,12 @@ def stamped(rows: pl.LazyFrame, run_id: str, *inputs: pl.LazyFrame) -> pl.LazyFr
 
 
 def answers(
-    annotations: pl.LazyFrame,
-    regions: pl.LazyFrame,
-    label_config: pl.LazyFrame,
-    *,
-    run_id: str,
-    tasks: pl.DataFrame | None = None,
+    annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame, *, run_id: str
 ) -> pl.LazyFrame:
     """quality.answers: what each submitted annotation and prediction answered per task-level control.
 
     One row per submitted annotation (or prediction) and task-level answer control of its project
     (`metrics.scores.answers`): an annotation that left a control blank has a row with an empty answer.
-    Task-local (`steps.by_task`): a task's rows come from its rows and what `answers_context` gives.
 
     Parameters
     ----------
@@ -116,8 +110,6 @@ def answers(
         core.label_config, for the declared ranges of numeric controls.
     run_id : str
         The run.
-    tasks : pl.DataFrame, optional
-        project_id, task_id: the tasks to answer (their rows are those of answering every task); all by default.
 
     Returns
     -------
@@ -137,13 +129,7 @@ def answers(
     >>> rows.sort("annotator").select("annotator", "control", "answer_key", "gt_version", "run_id").rows()
     [('ann', 'label', 'cat', None, 'run-1'), ('bob', 'label', None, None, 'run-1')]
     """
-    return stamped(scores.answers(annotations, regions, label_config, tasks=tasks), run_id)
-
-
-def answers_context(annotations: pl.LazyFrame, regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyFrame:
-    """What a task's quality.answers rows read beyond the task (`steps.by_task`): the project's answer controls
-    and their scales (`metrics.scores.answer_context`)."""
-    return scores.answer_context(regions, label_config)
+    return stamped(scores.answers(annotations, regions, label_config), run_id)
 
 
 def annotation_scores(
