@@ -161,18 +161,22 @@ def test_another_version_of_gtq_computes_every_table_again(sample_run, tmp_path,
 
 
 def test_a_task_local_step_reads_the_whole_project_for_what_holds_beyond_a_task(tmp_path):
-    """A pair of annotations is scored on every control of its project (both blank: 1), and a number is scaled by
-    the range of the project's values. A night that edits one task computes its agreement alone, on the
-    project's controls and range; a night whose values widen the range computes every task. Both equal
-    computing every table again."""
+    """A pair of annotations is scored on every control of its project, a region control too (both blank: 1),
+    and a number is scaled by the range of the project's values. A night that edits one task computes its
+    agreement alone, on the project's controls and range; a night whose values widen the range computes every
+    task. Both equal computing every table again."""
     groundtruth = tmp_path / "groundtruth"
 
     def annotation(annotation_id: int, user: int, choice: str, weight: float | None) -> dict:
         made = ls_annotation(annotation_id, user, choice, ground_truth=user == 1)
-        if weight is not None:
-            value = {"number": weight}
-            made["result"].append({"id": f"n{annotation_id}", "type": "number", "from_name": "weight",
-                                   "to_name": "image", "value": value})  # fmt: skip
+        if weight is not None:  # a number, and a box
+            box = {"x": 10.0, "y": 10.0, "width": weight / 2, "height": 20.0, "rectanglelabels": ["zebra"]}
+            made["result"] += [
+                {"id": f"n{annotation_id}", "type": "number", "from_name": "weight", "to_name": "image",
+                 "value": {"number": weight}},
+                {"id": f"b{annotation_id}", "type": "rectanglelabels", "from_name": "box", "to_name": "image",
+                 "original_width": 100, "original_height": 100, "value": box},
+            ]  # fmt: skip
         return made
 
     def night(name: str, weights: dict[int, tuple[float | None, float | None]]) -> dict[str, str]:
@@ -188,8 +192,8 @@ def test_a_task_local_step_reads_the_whole_project_for_what_holds_beyond_a_task(
     store = Warehouse(tmp_path / "wh")
     groundtruth.mkdir()
     night("night1.json", {1: (10.0, 12.0), 2: (20.0, 22.0), 3: (30.0, 31.0)})
-    # Task 2's annotations no longer give a weight: they still have a row for it, blank, as in the other tasks'
-    # scale; its agreement compares blanks. Tasks 1 and 3 are the same bytes.
+    # Task 2's annotations no longer give a weight nor a box: they still have a row for the weight, blank, and
+    # their agreement is scored on both controls, blank against blank. Tasks 1 and 3 are the same bytes.
     assert night("night2.json", {1: (10.0, 12.0), 2: (None, None), 3: (30.0, 31.0)}) == {TASK_AGREEMENT.key: "1 of 3"}
     assert store.read(ANSWERS).filter(task_id="2", control="weight")["answer_key"].to_list() == [None, None]
     # A weight of 90 widens the project's range (10..31 to 10..90): every task's scaled differences change.
