@@ -202,7 +202,7 @@ def ingest_new_files(
     journal = Journal(log)
     seen = set(ingested["content_hash"].to_list())
     hashes = None  # the raw hashes of the project's current tasks, read once a new file comes
-    exports, skipped = [], 0
+    exports, skipped, carried_by = [], 0, {}  # by file, the current tasks it holds unchanged
     for source in sources:
         path = source.path
         digest = content_hash(path)
@@ -215,12 +215,14 @@ def ingest_new_files(
         if hashes is None:
             hashes = set(current.tasks.select("raw_hash").drop_nulls().collect().to_series())
         export = _read(source, folder, digest, _known_tasks(project, source, hashes), journal)
-        if not (twice := _held_twice(export, current)).is_empty():
+        carried_by[digest] = _unchanged_tasks(current, export)
+        if not (twice := _held_twice(export, carried_by[digest])).is_empty():
             journal.info(
                 f"{path}: {twice.height} task id(s) held twice, one copy unchanged since an earlier export (task"
                 f" {twice['task_id'][0]}): the file is read in full, so that the later copy is quarantined"
             )
             export = _read(source, folder, digest, None, journal)
+            carried_by[digest] = _unchanged_tasks(current, export)
         if export.project_ids and project not in export.project_ids:
             journal.info(f"{path}: holds projects {export.project_ids}, not {project}; left for their runs")
             continue
@@ -244,7 +246,7 @@ def ingest_new_files(
     # A file's quarantine and record counts belong to the run of its first project.
     owns = [project == (e.project_ids or [project])[0] for e in exports]
     incoming = [e.frames.for_project(project) for e in exports]
-    state = current.merge(incoming, [_unchanged_tasks(current, e) for e in exports])
+    state = current.merge(incoming, [carried_by[e.content_hash].lazy() for e in exports])
     replaced = replaced_task_data(current, incoming, state).collect()
     for row in replaced.head(WARNED_ROWS).iter_rows(named=True):
         journal.warning(
@@ -276,10 +278,12 @@ def ingest_new_files(
     )
 
 
-def _unchanged_tasks(current: CoreState, export: ParsedExport) -> pl.LazyFrame:
+def _unchanged_tasks(current: CoreState, export: ParsedExport) -> pl.DataFrame:
     """The current tasks (project_id, task_id) that `export` carries unchanged, once per copy it holds."""
+    if not export.unchanged:
+        return pl.DataFrame(schema=dict.fromkeys(TASK, pl.String))
     hashes = pl.LazyFrame({"raw_hash": export.unchanged}, schema={"raw_hash": pl.String})
-    return hashes.join(current.tasks.select(*TASK, "raw_hash"), on="raw_hash").select(TASK)
+    return hashes.join(current.tasks.select(*TASK, "raw_hash"), on="raw_hash").select(TASK).collect()
 
 
 def _known_tasks(project: str, source: Source, hashes: set[str]) -> KnownTasks | None:
@@ -301,12 +305,12 @@ def _progress(journal: Journal, path: Path, records: int) -> None:
     journal.info(f"{path}: {records:,} records read so far")
 
 
-def _held_twice(export: ParsedExport, current: CoreState) -> pl.DataFrame:
-    """The tasks (project_id, task_id) that `export` holds more than once, a copy carried unchanged among
+def _held_twice(export: ParsedExport, carried: pl.DataFrame) -> pl.DataFrame:
+    """The tasks (project_id, task_id) that `export` holds more than once, a copy `carried` unchanged among
     them: a duplicate task id, whose later copy is to be quarantined, which only a full reading tells."""
-    if not export.unchanged:
-        return pl.DataFrame(schema=dict.fromkeys(TASK, pl.String))
-    held = pl.concat([_unchanged_tasks(current, export), export.frames.tasks.select(TASK)])
+    if carried.is_empty():
+        return carried
+    held = pl.concat([carried.lazy(), export.frames.tasks.select(TASK)])
     return held.group_by(TASK).len().filter(pl.col("len") > 1).select(TASK).collect()
 
 
