@@ -29,7 +29,7 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
         state[str(path)] = [stat.st_mtime_ns, stat.st_size]
         if seen.get(str(path)) == state[str(path)]:
             continue
-        digest = content_hash(path)
+        digest = content_hash(path, settings.known_files(warehouse.root))
         requests.extend(
             dg.RunRequest(
                 run_key=f"{digest}:{project}",
@@ -37,7 +37,7 @@ def inbox_run_requests(warehouse: WarehouseResource, cursor: str | None) -> tupl
                 run_config=ingest_run_config([str(path)]),
                 tags={"gtq/trigger": "inbox", "gtq/source": str(path)},
             )
-            for project in _projects(path, settings.known_projects(warehouse.root))
+            for project in _projects(path, settings.known_files(warehouse.root))
         )
     return requests, json.dumps(state, sort_keys=True)
 

@@ -87,10 +87,10 @@ def inbox_folder(warehouse: Path | str, inbox: str = "") -> Path:
     return Path(inbox) if inbox else local_folder(warehouse) / INBOX_FOLDER
 
 
-def known_projects(warehouse: Path | str) -> Path:
-    """Where the projects of the export files a warehouse's runs read are kept, by content hash
-    (`ingest.projects_of`)."""
-    return local_folder(warehouse) / ".cache" / "projects"
+def known_files(warehouse: Path | str) -> Path:
+    """Where what a warehouse's runs learned of the export files they read is kept: each file's content hash
+    by its identity, and its projects by its content hash (`ingest.content_hash`, `ingest.projects_of`)."""
+    return local_folder(warehouse) / ".cache" / "export-files"
 
 
 def people_path(warehouse: Path | str) -> Path:

@@ -6,6 +6,7 @@ import shutil
 import dagster as dg
 from pydantic import Field
 
+from pipeline import settings
 from pipeline.assets.events import log_message
 from pipeline.assets.metadata import output_name, provenance, table_outs
 from pipeline.assets.partitions import projects
@@ -74,6 +75,7 @@ def core_tables(context: dg.AssetExecutionContext, config: IngestConfig, warehou
             staging=staging,
             docs=docs,
             run_id=context.run_id,
+            known_files=settings.known_files(warehouse.root),
             log=lambda message: log_message(context, message),
         )
         # Every file is written before any commit, so a failure while writing changes nothing, and the ledger

@@ -113,7 +113,7 @@ def execute(
     results = RunResults()
     for source in files:
         try:
-            for project in projects_of(source, known=settings.known_projects(warehouse)):
+            for project in projects_of(source, known=settings.known_files(warehouse)):
                 by_project.setdefault(project, []).append(str(source))
         except BadRecord as exc:
             results.unreadable.append(f"{source.path}: not an export gtq can read: {exc.reason}")

@@ -65,20 +65,45 @@ FORMATS: dict[str, Format] = {
 _SNIFF_BYTES = 65536
 
 
-def content_hash(path: Path) -> str:
-    """SHA-256 of the export's bytes, and of its companion file's when the format reads one. Computed once per
-    version of the files in a process: a run asks for a file's projects (`projects_of`), then ingests it."""
-    parts = export_files(Path(path))
-    return _content_hash(tuple((str(p.resolve()), (stat := p.stat()).st_size, stat.st_mtime_ns) for p in parts))
+def content_hash(path: Path, known: Path | None = None) -> str:
+    """SHA-256 of the export's bytes, and of its companion file's when the format reads one.
+
+    Computed once per version of the files in a process: a run asks for a file's projects (`projects_of`),
+    then ingests it. `known` is the folder of what earlier commands learned of export files (as in
+    `projects_of`): it keeps the hash by the files' identity (path, device, inode, size, and modification and
+    change times, as git's index tells an untouched file), so a file not written since costs a `stat`, not a
+    pass over its bytes. Writing a file sets its change time, which no tool can set back."""
+    identity = tuple(_identity(part) for part in export_files(Path(path)))
+    if known is None:
+        return _content_hash(identity)
+    memo = known / "by-identity" / hashlib.sha256(repr(identity).encode()).hexdigest()
+    if memo.is_file():
+        return memo.read_text(encoding="utf-8")
+    digest = _content_hash(identity)
+    _write_whole(memo, digest)
+    return digest
+
+
+def _identity(path: Path) -> tuple[str, int, int, int, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
 @functools.lru_cache(maxsize=1024)
-def _content_hash(parts: tuple[tuple[str, int, int], ...]) -> str:
+def _content_hash(identity: tuple[tuple[str, int, int, int, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path, _, _ in parts:
+    for path, *_ in identity:
         with open(path, "rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write a memo whole or not at all, whoever reads it at the same time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = path.with_name(f".{uuid.uuid4().hex}")
+    written.write_text(text, encoding="utf-8")
+    os.replace(written, path)
 
 
 EXPORT_SUFFIXES = (".json", ".csv")
@@ -136,8 +161,9 @@ def projects_of(source: str | Path | Source, known: Path | None = None) -> list[
     """The projects an export file holds, read cheaply, in its namespace. BadRecord, saying why, for a file
     gtq cannot read as any export: no project is invented for it.
 
-    `known` is a folder that keeps the projects of each file read, by its content hash (a memo of what the
-    bytes say, safe to delete): a file seen before costs its hash, a third of another pass over it."""
+    `known` is a folder that keeps what earlier commands learned of export files (memos, safe to delete): the
+    projects of each file read, by its content hash, and the hash by the file's identity (`content_hash`). A
+    file not written since costs a `stat`; the same bytes under a new name, their hash."""
     source = Source.parse(source)
     return [source.project(p) for p in _file_projects(source.path, known)]
 
@@ -146,14 +172,11 @@ def _file_projects(path: Path, known: Path | None) -> list[str]:
     read = FORMATS[format_of(path)].projects
     if known is None:
         return read(path)
-    memo = known / f"{content_hash(path)}.json"
+    memo = known / f"{content_hash(path, known)}.json"
     if memo.is_file():
         return json.loads(memo.read_text(encoding="utf-8"))
     found = read(path)
-    known.mkdir(parents=True, exist_ok=True)
-    written = memo.with_name(f".{uuid.uuid4().hex}")
-    written.write_text(json.dumps(found), encoding="utf-8")
-    os.replace(written, memo)  # whole or not at all, whoever reads it at the same time
+    _write_whole(memo, json.dumps(found))
     return found
 
 

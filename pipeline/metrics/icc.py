@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy.special import fdtri
 
 from pipeline.metrics.agreement import codes
 
@@ -125,7 +125,7 @@ def _forms(group: pl.DataFrame, alpha: float) -> dict:
         return found | {"icc_undefined_reason": "every rating is the same number: there is no variance to share"}
     icc1, icc1k = _ratio(msb - msw, msb + (k0 - 1) * msw), _ratio(msb - msw, msb)
     f1 = msb / msw if msw > 0 else np.inf
-    low, high = f1 / stats.f.ppf(1 - alpha / 2, n - 1, total - n), f1 * stats.f.ppf(1 - alpha / 2, total - n, n - 1)
+    low, high = f1 / _f_quantile(1 - alpha / 2, n - 1, total - n), f1 * _f_quantile(1 - alpha / 2, total - n, n - 1)
     found |= _with_interval("icc_1", icc1, (low - 1) / (low + k0 - 1), (high - 1) / (high + k0 - 1))
     found |= _with_interval("icc_1k", icc1k, 1 - 1 / low, 1 - 1 / high)
 
@@ -143,14 +143,14 @@ def _forms(group: pl.DataFrame, alpha: float) -> dict:
     icc3 = _ratio(msr - mse, msr + (k - 1) * mse)
     f3 = msr / mse if mse > 0 else np.inf
     df_error = (n - 1) * (k - 1)
-    low, high = f3 / stats.f.ppf(1 - alpha / 2, n - 1, df_error), f3 * stats.f.ppf(1 - alpha / 2, df_error, n - 1)
+    low, high = f3 / _f_quantile(1 - alpha / 2, n - 1, df_error), f3 * _f_quantile(1 - alpha / 2, df_error, n - 1)
     found |= _with_interval("icc_3", icc3, (low - 1) / (low + k - 1), (high - 1) / (high + k - 1))
     found |= _with_interval("icc_3k", _ratio(msr - mse, msr), 1 - 1 / low, 1 - 1 / high)
     # McGraw & Wong: Satterthwaite's degrees of freedom for the absolute-agreement interval.
     fj = msc / mse if mse > 0 else np.inf
     spread = n * (1 + (k - 1) * icc2) - k * icc2
     v = (k - 1) * (n - 1) * (k * icc2 * fj + spread) ** 2 / ((n - 1) * k**2 * icc2**2 * fj**2 + spread**2)
-    upper_f, lower_f = stats.f.ppf(1 - alpha / 2, n - 1, v), stats.f.ppf(1 - alpha / 2, v, n - 1)
+    upper_f, lower_f = _f_quantile(1 - alpha / 2, n - 1, v), _f_quantile(1 - alpha / 2, v, n - 1)
     low2 = n * (msr - upper_f * mse) / (upper_f * (k * msc + (k * n - k - n) * mse) + n * msr)
     high2 = n * (lower_f * msr - mse) / (k * msc + (k * n - k - n) * mse + n * lower_f * msr)
     found |= _with_interval("icc_2", icc2, low2, high2)
@@ -161,6 +161,11 @@ def _forms(group: pl.DataFrame, alpha: float) -> dict:
         high2 * k / (1 + high2 * (k - 1)),
     )
     return found
+
+
+def _f_quantile(q: float, dfn: float, dfd: float) -> float:
+    """The q-quantile of the F distribution (scipy.stats.f.ppf's own computation, without importing scipy.stats)."""
+    return fdtri(dfn, dfd, q)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

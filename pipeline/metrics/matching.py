@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from scipy.optimize import linear_sum_assignment
 
 from pipeline.vocabulary import BOX_TYPES
 
@@ -368,6 +367,8 @@ def optimal_matches(
     >>> optimal_matches(weak, ["image"], "det", "gt", "iou", most_matches_first=False).select("det", "gt").rows()
     [(1, 10)]
     """
+    from scipy.optimize import linear_sum_assignment  # half a second to import, for contested matches only
+
     group = list(group)
     alone, contested = _uncontested(pairs, [*group, a], [*group, b])
     matched = [alone]

@@ -117,6 +117,7 @@ def ingest_new_files(
     staging: Path,
     docs: DataDocs | None,
     run_id: str,
+    known_files: Path | None = None,
     clock: Callable[[], datetime] = _utc_now,
     log: Callable[[Message], None] | None = None,
 ) -> IngestResult:
@@ -147,6 +148,9 @@ def ingest_new_files(
         Where the screening keeps its validations and builds the Data Docs (None: nowhere).
     run_id : str
         The run, stamped on the ledger and quarantine rows.
+    known_files : Path, optional
+        The folder of what earlier commands learned of export files (`ingest.content_hash`): a file not written
+        since is not hashed again.
     clock : callable, optional
         The time a file's ledger row is made (`ingested_at`); UTC now by default.
     log : callable, optional
@@ -205,7 +209,7 @@ def ingest_new_files(
     exports, skipped, carried_by = [], 0, {}  # by file, the current tasks it holds unchanged
     for source in sources:
         path = source.path
-        digest = content_hash(path)
+        digest = content_hash(path, known_files)
         if digest in seen:
             journal.info(f"{path}: already ingested for project {project} (sha256 {digest[:12]}), skipped")
             skipped += 1

@@ -4,6 +4,7 @@ claims, and files whose detection fails. One such file never stops the others' p
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import msgspec
@@ -162,10 +163,29 @@ def test_the_projects_of_a_file_read_before_are_known_by_its_content_hash(tmp_pa
     export, known = tmp_path / "export.json", tmp_path / "known"
     export.write_text(json.dumps(tasks))
     assert projects_of(export, known) == ["5", "6"]
-    [memo] = known.iterdir()
+    [memo] = known.glob("*.json")
     assert memo.name == f"{content_hash(export)}.json" and json.loads(memo.read_text()) == ["5", "6"]
 
     memo.write_text('["9"]')  # what the memo says is what the next run uses: the file is not read again
     assert projects_of(f"ns={export}", known) == ["ns:9"]
     export.write_text(json.dumps(tasks[:1]))  # other bytes, another hash: read
     assert projects_of(export, known) == ["5"]
+
+
+def test_a_file_not_written_since_is_not_hashed_again(tmp_path):
+    """The hash of a file is kept by its identity (path, inode, size, modification and change times): an
+    untouched file costs a stat on the next command, and any write, even of bytes of the same size with the
+    modification time set back, is hashed again."""
+    export, known = tmp_path / "export.json", tmp_path / "known"
+    export.write_text('[{"id": 1, "data": {}}]')
+    digest = content_hash(export, known)
+    assert digest == content_hash(export)
+    [memo] = (known / "by-identity").iterdir()
+    assert memo.read_text() == digest
+
+    memo.write_text("kept")  # what the memo says is what the next command uses: the bytes are not read
+    assert content_hash(export, known) == "kept"
+    times = export.stat().st_atime_ns, export.stat().st_mtime_ns
+    export.write_text('[{"id": 2, "data": {}}]')  # the same size, and the modification time set back
+    os.utime(export, ns=times)
+    assert content_hash(export, known) == content_hash(export) != digest
