@@ -42,3 +42,10 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     loggers={"console": dg.colored_console_logger, "progress": progress_logger},
 )
+
+
+def define_gtq_job() -> dg.JobDefinition:
+    """The `gtq_all` job, resolved with the definitions' resources, for `dg.reconstructable`: `gtq run` executes
+    it with `dg.execute_job` as a launched run does, which keeps no step's output in memory after its IO manager
+    has written it (`execute_in_process` keeps every output until the run ends)."""
+    return defs.resolve_job_def(gtq_job.name)

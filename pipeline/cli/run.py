@@ -62,7 +62,7 @@ def handle(args) -> int:
 class RunResults:
     """The Dagster results of one `gtq run`: one run per project (partition) of the sources."""
 
-    runs: dict[str, object] = field(default_factory=dict)  # project -> ExecuteInProcessResult
+    runs: dict[str, object] = field(default_factory=dict)  # project -> dg.execute_job's result
     unreadable: list[str] = field(default_factory=list)  # sources that are no export, each with why
 
     @property
@@ -90,8 +90,8 @@ def execute(
     log_level: str = "CRITICAL",
     recompute: bool = False,
 ) -> RunResults:
-    """Run the `gtq_all` job in-process, exactly as the UI, the schedule and the sensor do: one run per
-    project the sources hold (each project is a partition), in project order.
+    """Run the `gtq_all` job in this process (`dg.execute_job`), exactly as the UI, the schedule and the sensor
+    do: one run per project the sources hold (each project is a partition), in project order.
 
     Without sources, the bundled sample. `groundtruth` is the folder of the GT policy and overrides
     (default: ./groundtruth or $GTQ_GROUNDTRUTH); `report` configures the quality report (`ReportResource`:
@@ -99,9 +99,11 @@ def execute(
     tag RECOMPUTE_TAG). UnusableSources names a source that does not exist or holds no export.
     """
 
+    import dagster as dg
+
     from pipeline.assets.incremental import RECOMPUTE_TAG
     from pipeline.assets.partitions import projects
-    from pipeline.definitions import defs, gtq_job
+    from pipeline.definitions import define_gtq_job
     from pipeline.ingest import projects_of
     from pipeline.ingest.records import BadRecord
     from pipeline.instance import open_instance
@@ -125,16 +127,18 @@ def execute(
         resources["groundtruth"] = {"config": {"directory": str(groundtruth)}}
     if report:
         resources["report"] = {"config": report}
-    job = defs.resolve_job_def(gtq_job.name)
+    job = dg.reconstructable(define_gtq_job)
     show_progress = watching() and log_level == "CRITICAL"  # --verbose prints Dagster's own log instead
     loggers = {"console": {"config": {"log_level": log_level}}, **({"progress": {}} if show_progress else {})}
     for project in sorted(by_project):
-        results.runs[project] = job.execute_in_process(
+        # Not entered as a context: that would set up the resources again, to load outputs no one reads.
+        results.runs[project] = dg.execute_job(
+            job,
+            instance,
             run_config={**settings.ingest_run_config(by_project[project]), "resources": resources, "loggers": loggers},
-            instance=instance,
-            partition_key=project,
             raise_on_error=False,
             tags={
+                "dagster/partition": project,
                 "gtq/trigger": "cli",
                 "gtq/warehouse": str(warehouse_root(warehouse)),
                 "gtq/sources": json.dumps(by_project[project]),

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import sparse
 
 from pipeline.metrics.agreement import codes, count_matrices
 
@@ -185,6 +184,8 @@ def dawid_skene(ratings: pl.DataFrame, max_iter: int = 100, tol: float = 1e-5) -
     n_items, n_raters, k = len(items), len(raters), len(classes)
 
     # Item x (rater, response) count matrix: both EM steps are products with it (a rater may rate twice).
+    from scipy import sparse  # imported where used, as scipy is throughout gtq
+
     cell = rater_index * k + label_index
     responses = sparse.csr_matrix((np.ones(len(cell)), (item_index, cell)), shape=(n_items, n_raters * k))
     by_cell = responses.T.tocsr()

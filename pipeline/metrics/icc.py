@@ -25,7 +25,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from scipy.special import fdtri
 
 from pipeline.metrics.agreement import codes
 
@@ -164,7 +163,10 @@ def _forms(group: pl.DataFrame, alpha: float) -> dict:
 
 
 def _f_quantile(q: float, dfn: float, dfd: float) -> float:
-    """The q-quantile of the F distribution (scipy.stats.f.ppf's own computation, without importing scipy.stats)."""
+    """The q-quantile of the F distribution: scipy.stats.f.ppf's own computation. scipy is imported where used
+    throughout gtq: it takes about a second to import, which a run that computes nothing need not pay."""
+    from scipy.special import fdtri
+
     return fdtri(dfn, dfd, q)
 
 

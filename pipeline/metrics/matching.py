@@ -367,7 +367,7 @@ def optimal_matches(
     >>> optimal_matches(weak, ["image"], "det", "gt", "iou", most_matches_first=False).select("det", "gt").rows()
     [(1, 10)]
     """
-    from scipy.optimize import linear_sum_assignment  # half a second to import, for contested matches only
+    from scipy.optimize import linear_sum_assignment  # imported where used, as scipy is throughout gtq
 
     group = list(group)
     alone, contested = _uncontested(pairs, [*group, a], [*group, b])
