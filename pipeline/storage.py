@@ -51,6 +51,15 @@ def warehouse_root(root: str | Path) -> Path | str:
     return text.rstrip("/") if text.startswith("s3://") else Path(root).absolute()
 
 
+def write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a local file whole or not at all, whoever reads it at the same time: `write` writes a temporary
+    file beside it, which then replaces it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{uuid.uuid4().hex}")
+    write(temporary)
+    os.replace(temporary, path)
+
+
 def local_folder(root: str | Path) -> Path:
     """Where a warehouse keeps what must stay on this machine (its Dagster instance, the bundled sample, a
     run's scratch files): the warehouse folder itself, or for S3 `~/.gtq/<bucket-prefix-hash>` (no '%':

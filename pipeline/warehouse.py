@@ -56,7 +56,7 @@ from polars.io.plugins import register_io_source
 
 from pipeline.contract import ALL_TABLES, QUALITY_TABLES, Table
 from pipeline.groundtruth.versioning import GroundTruthVersion
-from pipeline.storage import file_lock, local_folder, open_storage
+from pipeline.storage import file_lock, local_folder, open_storage, write_whole
 
 _SAFE = re.compile(r"[A-Za-z0-9-]")
 PARTITION = "project_id"
@@ -226,11 +226,10 @@ class Warehouse:
         """Keep the fingerprints of the task inputs a task-local step computed the project's rows of `table` from,
         with `notes` (what else they were computed from). A memo in the local folder, safe to delete: without it
         the step computes every task."""
-        path = self._task_inputs_path(table, project_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        written = path.with_name(f".{uuid.uuid4().hex}")
-        fingerprints.write_parquet(written, metadata={TASK_INPUTS: json.dumps(notes)})
-        os.replace(written, path)  # whole or not at all
+        write_whole(
+            self._task_inputs_path(table, project_id),
+            lambda temporary: fingerprints.write_parquet(temporary, metadata={TASK_INPUTS: json.dumps(notes)}),
+        )
 
     def _task_inputs_path(self, table: Table, project_id: str) -> Path:
         return local_folder(self.root) / ".cache" / "task-inputs" / table.key / f"{project_folder(project_id)}.parquet"
@@ -526,10 +525,7 @@ class Warehouse:
         """A Parquet file with the table's columns and no rows (it gives an empty view its schema)."""
         path = self.root / "schemas" / f"{table.key}.parquet"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{uuid.uuid4().hex}")
-            table.empty().write_parquet(temporary)
-            os.replace(temporary, path)
+            write_whole(path, table.empty().write_parquet)
         return path
 
 

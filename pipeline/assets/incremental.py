@@ -39,7 +39,7 @@ import polars as pl
 from pipeline.contract import Table
 from pipeline.resources import COMPUTED_FROM, TABLES, WarehouseResource
 from pipeline.steps.by_task import changed_tasks, kept_and_new, task_fingerprints
-from pipeline.warehouse import Warehouse, settings_digest
+from pipeline.warehouse import Warehouse
 
 RECOMPUTE_TAG = "gtq/recompute"  # a run tagged "true" computes every step (`gtq run --recompute`, or in the UI)
 Described = Callable[[Warehouse, str], dict[Table, dict[str, Any]]]
@@ -141,7 +141,7 @@ def _changed_tasks(
     shared = task_context(**{name: kwargs[name] for name in inputs}).collect()
     shared_rows = repr(shared.sort(shared.columns, nulls_last=True).rows())
     whole = [t for name, t in inputs.items() if name not in per_task]
-    project_wide = store.inputs_digest(project, whole, [*settings, settings_digest([], shared_rows)])
+    project_wide = store.inputs_digest(project, whole, [*settings, shared_rows])
     now = task_fingerprints({name: kwargs[name] for name in per_task}).collect()
     outputs = [TABLES[key] for key in asset.keys_by_output_name.values()]
     kept = store.task_inputs(outputs[0], project)

@@ -13,11 +13,9 @@ import gc
 import hashlib
 import json
 import mmap
-import os
 import re
 import threading
 import traceback
-import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
 from pipeline.ingest.label_studio_min import LABEL_STUDIO_CSV, LABEL_STUDIO_JSON_MIN
 from pipeline.ingest.records import BadRecord, ExportWriter, Format, KnownTasks, ParsedExport, without_bom
 from pipeline.ingest.scout import SCOUT_ANNOTATIONS, SCOUT_IMAGES
+from pipeline.storage import write_whole
 from pipeline.vocabulary import BOM
 
 __all__ = [
@@ -80,7 +79,7 @@ def content_hash(path: Path, known: Path | None = None) -> str:
     if memo.is_file():
         return memo.read_text(encoding="utf-8")
     digest = _content_hash(identity)
-    _write_whole(memo, digest)
+    write_whole(memo, lambda temporary: temporary.write_text(digest, encoding="utf-8"))
     return digest
 
 
@@ -96,14 +95,6 @@ def _content_hash(identity: tuple[tuple[str, int, int, int, int, int], ...]) -> 
         with open(path, "rb") as f:
             digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """Write a memo whole or not at all, whoever reads it at the same time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = path.with_name(f".{uuid.uuid4().hex}")
-    written.write_text(text, encoding="utf-8")
-    os.replace(written, path)
 
 
 EXPORT_SUFFIXES = (".json", ".csv")
@@ -176,7 +167,7 @@ def _file_projects(path: Path, known: Path | None) -> list[str]:
     if memo.is_file():
         return json.loads(memo.read_text(encoding="utf-8"))
     found = read(path)
-    _write_whole(memo, json.dumps(found))
+    write_whole(memo, lambda temporary: temporary.write_text(json.dumps(found), encoding="utf-8"))
     return found
 
 
