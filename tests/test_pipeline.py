@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
+import weakref
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipeline import validation
 from pipeline.assets.ingest import INGESTED
 from pipeline.cli.run import execute, run_pipeline
 from pipeline.contract import (
@@ -50,6 +53,28 @@ def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert {"publishable_ground_truth", "expectations_ground_truth", "expectations_annotations"} <= checks
+
+
+def test_no_table_a_step_validated_outlives_the_step(tmp_path, monkeypatch):
+    """GE leaves reference cycles through the frames that validated a table (pydantic errors holding their
+    tracebacks): without a collection after each step, each table validated stays in memory, with every table
+    its callers held, until Python's own full collection, here never (automatic collections off)."""
+    validated = []
+    validate = validation._results
+
+    def recording(frame, *args, **kwargs):
+        validated.append(weakref.ref(frame))
+        return validate(frame, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "_results", recording)
+    gc.disable()
+    try:
+        run_ok([], tmp_path / "warehouse")
+        alive = sum(ref() is not None for ref in validated)  # before the collection enabling sets off
+    finally:
+        gc.enable()
+    assert len(validated) >= 4  # the two screened tables and the checks of the others
+    assert alive == 0
 
 
 def test_sample_run_writes_every_contract_table(sample_run):
