@@ -20,11 +20,6 @@ from pipeline.sensors import build_inbox_sensor, build_nightly_schedule, mainten
 all_assets = dg.load_assets_from_modules([ingest, groundtruth, quality, report])
 all_checks = expectations.expectation_checks()
 
-# Every table of one project (partition) per run. Runs of different projects go side by side; a run holds
-# its project's write lock (WarehouseResource). Steps run in process: the multiprocess executor also works
-# (tests/test_concurrency.py); configure its `start_method` as `forkserver` with `preload_modules:
-# [pipeline.definitions, great_expectations]`, or each step pays a fresh interpreter's imports (about 8 s of CPU).
-
 
 def _collect_garbage(_context: dg.HookContext) -> None:
     gc.collect()
@@ -38,6 +33,11 @@ after_each_step = {
     dg.success_hook(name="collect_garbage_after_step")(_collect_garbage),
     dg.failure_hook(name="collect_garbage_after_failed_step")(_collect_garbage),
 }
+
+# Every table of one project (partition) per run. Runs of different projects go side by side; a run holds
+# its project's write lock (WarehouseResource). Steps run in process: the multiprocess executor also works
+# (tests/test_concurrency.py); configure its `start_method` as `forkserver` with `preload_modules:
+# [pipeline.definitions, great_expectations]`, or each step pays a fresh interpreter's imports (about 8 s of CPU).
 gtq_job = dg.define_asset_job(
     "gtq_all", selection=dg.AssetSelection.all(), partitions_def=projects, hooks=after_each_step
 )
