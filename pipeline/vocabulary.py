@@ -10,7 +10,9 @@ boxes are `rectanglelabels`. A family says what gtq does with a type:
   categories (kappa, votes, confusion matrices);
 - regions (any number per annotation, matched one to one and scored by `region_similarity`): BOX_TYPES,
   SPAN_TYPES, POLYGON_TYPES, KEYPOINT_TYPES;
-- regions that are read (geometry, spans, labels) but have no score: ELLIPSE_TYPES, TIME_SERIES_TYPES;
+- regions that are read (geometry, spans, labels) but have no score of gtq's own: ELLIPSE_TYPES,
+  TIME_SERIES_TYPES, and CVAT's shapes that Label Studio lacks (CVAT_SHAPE_TYPES: CVAT's quality control,
+  `metrics.cvat_quality`, compares them);
 - UNSCORABLE_TYPES: kept as they are (the raw value), never parsed nor scored: brushes, relations, ...
 """
 
@@ -53,6 +55,7 @@ KEYPOINT_TYPES = ("keypointlabels", "keypoint")
 REGION_TYPES = (*BOX_TYPES, *SPAN_TYPES, *POLYGON_TYPES, *KEYPOINT_TYPES)  # the regions gtq scores
 ELLIPSE_TYPES = ("ellipselabels", "ellipse")  # read (centre, radii), not scored
 TIME_SERIES_TYPES = ("timeserieslabels",)  # read, not scored
+CVAT_SHAPE_TYPES = ("polyline", "points", "skeleton", "cuboid")  # CVAT's shapes without a Label Studio twin
 BRUSH_TYPES = ("brushlabels", "brush")
 
 # Regions that must carry a label: a result of one of these types without one is no region (the parsers reject

@@ -16,7 +16,7 @@ from pipeline.groundtruth import rules
 from pipeline.groundtruth.policy import Policy
 from pipeline.vocabulary import ANNOTATION, BOX_TYPES, TASK
 
-ITEM_SCOPED_FORMATS = ("scout-annotations-csv", "scout-images-csv")
+ITEM_SCOPED_FORMATS = ("scout-annotations-csv", "scout-images-csv", "cvat-for-images")
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Resolution:
 
 
 def item_scoped_projects(policy: Policy, project_formats: dict[str, set[str]]) -> list[str]:
-    """Projects whose GT belongs to the item: `scope: item`, or `auto` for projects from Scout exports."""
+    """Projects whose GT belongs to the item: `scope: item`, or `auto` for projects from Scout or CVAT exports."""
     return sorted(
         project
         for project, formats in project_formats.items()

@@ -9,7 +9,7 @@ in an annotation's overall score. Without a file, the defaults apply.
       rules: [override, flag, review, annotator, consensus]   # highest precedence first
       trusted_annotators: []
       consensus: {enabled: false, min_agreement: 0.66, quorum: 3, iou: 0.5}   # acts only when enabled
-      scope: auto                                    # task | item | auto (item for Scout exports)
+      scope: auto                                    # task | item | auto (item for Scout and CVAT exports)
       control_weights: {}                            # control -> weight in overall scores (default 1, 0 ignores)
       splits: {train: 0.8, validation: 0.1, test: 0.1}   # shares of GT tasks; a task keeps its split forever
       split_seed: gtq                                # the split is a hash of seed, project and task id

@@ -16,6 +16,7 @@ import mmap
 import re
 import threading
 import traceback
+import zipfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ import polars as pl
 
 from pipeline.contract import QUARANTINE
 from pipeline.ingest.coco import COCO_GROUND_TRUTH, COCO_RESULTS
+from pipeline.ingest.cvat import CVAT_FOR_IMAGES
+from pipeline.ingest.cvat import MEMBER as ZIPPED_EXPORT
 from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
 from pipeline.ingest.label_studio_min import LABEL_STUDIO_CSV, LABEL_STUDIO_JSON_MIN
 from pipeline.ingest.records import BadRecord, ExportWriter, Format, KnownTasks, ParsedExport, without_bom
@@ -59,6 +62,7 @@ FORMATS: dict[str, Format] = {
         COCO_RESULTS,
         SCOUT_ANNOTATIONS,
         SCOUT_IMAGES,
+        CVAT_FOR_IMAGES,
     )
 }
 _SNIFF_BYTES = 65536
@@ -97,7 +101,7 @@ def _content_hash(identity: tuple[tuple[str, int, int, int, int, int], ...]) -> 
     return digest.hexdigest()
 
 
-EXPORT_SUFFIXES = (".json", ".csv")
+EXPORT_SUFFIXES = (".json", ".csv", ".xml", ".zip")
 
 
 _NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -130,7 +134,7 @@ class Source:
 
 
 def expand_sources(sources: list[str | Path | Source]) -> list[Source]:
-    """The export files of `sources` in order: folders expand to their .json/.csv files (sorted, in the
+    """The export files of `sources` in order: folders expand to their .json/.csv/.xml/.zip files (sorted, in the
     folder's namespace), and a file read as another's companion is dropped. FileNotFoundError names every
     path that does not exist."""
     parsed = [Source.parse(s) for s in sources]
@@ -194,6 +198,8 @@ def _format_of(path: str, size: int, mtime_ns: int) -> str:
     try:
         with open(path, "rb") as f:
             head = f.read(_SNIFF_BYTES)
+        if head[:4] == b"PK\x03\x04":  # a zip: the format of the export inside it (CVAT's annotations.xml)
+            head = _zipped_head(path)
         return detect_format(head, Path(path))
     except BadRecord:
         raise
@@ -201,6 +207,14 @@ def _format_of(path: str, size: int, mtime_ns: int) -> str:
         raise BadRecord("$", f"the file cannot be read ({exc.strerror or exc})") from exc
     except Exception as exc:
         raise BadRecord("$", f"its format could not be detected ({type(exc).__name__}: {exc})") from exc
+
+
+def _zipped_head(path: str) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        if ZIPPED_EXPORT not in archive.namelist():
+            raise BadRecord("$", f"a zip without {ZIPPED_EXPORT}: no export gtq reads")
+        with archive.open(ZIPPED_EXPORT) as member:
+            return member.read(_SNIFF_BYTES)
 
 
 def detect_format(head: bytes, path: Path | None = None) -> str:
@@ -222,7 +236,7 @@ def detect_format(head: bytes, path: Path | None = None) -> str:
     raise BadRecord(
         "$",
         "unrecognised export format: expected a Label Studio export (JSON, JSON-MIN or CSV),"
-        " a Scout annotations or images CSV, or a COCO ground-truth or results file",
+        " a Scout annotations or images CSV, a COCO ground-truth or results file, or a CVAT for images 1.1 XML",
     )
 
 
