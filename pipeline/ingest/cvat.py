@@ -371,6 +371,13 @@ def _attribute_row(owner: tuple, region_id: str, index: int, label: str, name: s
     )
 
 
+def _unread(element: ET.Element, where: str, reason: str, writer: ExportWriter) -> None:
+    """An image that cannot be read: it and each of its shapes are quarantined records."""
+    writer.quarantine(where, reason)
+    for position, shape in enumerate(child for child in element if child.tag in REGION_TYPES):
+        writer.quarantine(f"{where} <{shape.tag}> {position}", "its image element cannot be read")
+
+
 def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dates: dict, kinds, writer) -> None:
     where = f"image id={element.get('id')!r} name={element.get('name')!r}"
     try:
@@ -380,11 +387,11 @@ def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dat
         if not name:
             raise ValueError("no name")
     except ValueError as exc:
-        writer.quarantine(where, f"not a CVAT image element ({exc}); its shapes are not read")
+        _unread(element, where, f"not a CVAT image element ({exc})", writer)
         return
     job = next((j for j in jobs if j.start <= frame <= j.stop), None)
     if job is None:
-        writer.quarantine(where, f"frame {frame} is in none of the task's segments (jobs); its shapes are not read")
+        _unread(element, where, f"frame {frame} is in none of the task's segments (jobs)", writer)
         return
     task_key = task_id(job.id, frame)
     data = {"image": name, "frame": frame, "width": width, "height": height, "cvat_task": task, "cvat_job": job.id}
@@ -445,14 +452,17 @@ def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dat
                 _value_json(shape, extra),
             )
         )
-        for index, (name, value) in enumerate(_attributes(shape).items(), start=1):
-            writer.regions.append(_attribute_row(owner, region_id, index, label, name, value, kinds, (width, height)))
+        for index, (attribute, value) in enumerate(_attributes(shape).items(), start=1):
+            writer.regions.append(
+                _attribute_row(owner, region_id, index, label, attribute, value, kinds, (width, height))
+            )
         writer.accepted += 1
 
 
 def parse_cvat(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter) -> None:
     companion = read_companion(Path(source_file))
-    file = buffer if isinstance(buffer, mmap.mmap) else io.BytesIO(buffer)
+    zipped = buffer[:4] == b"PK\x03\x04"  # zipfile wants a file object, which a memory map is not quite
+    file = buffer if isinstance(buffer, mmap.mmap) and not zipped else io.BytesIO(buffer)
     with _annotations_xml(file) as stream:
         events = ET.iterparse(stream, events=("start", "end"))
         try:
