@@ -80,7 +80,8 @@ def resolve_ground_truth(
         )
         .drop("_has_regions")
     )
-    item_rows, item_conflicts = _spread_over_items(described, tasks, item_scoped)
+    by_name = [p for p in item_scoped if policy.for_project(p).item_match == "name"]
+    item_rows, item_conflicts = _spread_over_items(described, tasks, item_scoped, by_name)
     task_rows = described.filter(~pl.col("project_id").is_in(item_scoped))
     conflicts = pl.concat([rules.conflicts(annotations, decided, votes, rejected), item_conflicts])
     # Together, so that the decisions both read (consensus votes over every region most of all) are made once.
@@ -89,20 +90,27 @@ def resolve_ground_truth(
 
 
 def _spread_over_items(
-    described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped: list[str]
+    described: pl.LazyFrame, tasks: pl.LazyFrame, item_scoped: list[str], by_name: list[str]
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Scout: the GT decided for an item (in whichever task) is the GT of every task holding the item.
+    In the `by_name` projects an item is the file name its item_key ends with (`item_name`), so that a Label
+    Studio task and a CVAT frame of one image are one item.
 
     When tasks decided different annotations for one item, the latest decision wins and a conflict is
     recorded.
     """
+    item = pl.when(pl.col("project_id").is_in(by_name)).then(item_name(pl.col("item_key"))).otherwise("item_key")
     scoped = described.filter(pl.col("project_id").is_in(item_scoped) & pl.col("annotation_id").is_not_null())
-    per_item = scoped.group_by("project_id", "item_key").agg(
-        pl.all().sort_by("decided_at", "task_id", nulls_last=False).last(),
-        pl.col("annotation_id").unique().sort().alias("candidate_annotation_ids"),
+    per_item = (
+        scoped.with_columns(_item=item)
+        .group_by("project_id", "_item")
+        .agg(
+            pl.all().sort_by("decided_at", "task_id", nulls_last=False).last(),
+            pl.col("annotation_id").unique().sort().alias("candidate_annotation_ids"),
+        )
     )
-    holders = tasks.filter(pl.col("project_id").is_in(item_scoped)).select(*TASK, "item_key")
-    rows = per_item.drop("task_id", "candidate_annotation_ids").join(holders, on=["project_id", "item_key"])
+    holders = tasks.filter(pl.col("project_id").is_in(item_scoped)).select(*TASK, "item_key", _item=item)
+    rows = per_item.drop("task_id", "item_key", "candidate_annotation_ids").join(holders, on=["project_id", "_item"])
     item_conflicts = per_item.filter(pl.col("candidate_annotation_ids").list.len() > 1).select(
         *TASK,
         pl.col("annotation_id").alias("chosen_annotation_id"),
@@ -111,6 +119,15 @@ def _spread_over_items(
     )
     unsets = described.filter(pl.col("project_id").is_in(item_scoped) & pl.col("annotation_id").is_null())
     return pl.concat([rows.select(described.collect_schema().names()), unsets]), item_conflicts
+
+
+def item_name(item_key: pl.Expr) -> pl.Expr:
+    """The file name an item key ends with: its last path component, without a URL's query or fragment, and
+    without the `<8 hex digits>-` that Label Studio puts before the name of a file uploaded to it
+    (`/data/upload/7/1a2b3c4d-IMG_001.jpg` is `IMG_001.jpg`, as is CVAT's `images/IMG_001.jpg`)."""
+    name = item_key.str.replace(r"[?#].*$", "").str.extract(r"([^/\\]+)$")
+    uploaded = item_key.str.contains(r"/data/upload/")
+    return pl.when(uploaded).then(name.str.replace(r"^[0-9a-f]{8}-", "")).otherwise(name)
 
 
 def ground_truth_regions(ground_truth: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:

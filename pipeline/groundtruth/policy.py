@@ -10,6 +10,7 @@ in an annotation's overall score. Without a file, the defaults apply.
       trusted_annotators: []
       consensus: {enabled: false, min_agreement: 0.66, quorum: 3, iou: 0.5}   # acts only when enabled
       scope: auto                                    # task | item | auto (item for Scout and CVAT exports)
+      item_match: key                                # key | name: items are one by item_key, or by file name
       control_weights: {}                            # control -> weight in overall scores (default 1, 0 ignores)
       splits: {train: 0.8, validation: 0.1, test: 0.1}   # shares of GT tasks; a task keeps its split forever
       split_seed: gtq                                # the split is a hash of seed, project and task id
@@ -36,6 +37,7 @@ from pipeline.vocabulary import HUMAN, TASK
 
 RULES = ("override", "flag", "review", "annotator", "consensus")
 SCOPES = ("task", "item", "auto")
+ITEM_MATCHES = ("key", "name")
 DEFAULT_RULES = RULES
 DEFAULT_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
@@ -58,6 +60,7 @@ class ProjectPolicy:
     trusted_annotators: tuple[str, ...] = ()
     consensus: Consensus = field(default_factory=Consensus)
     scope: str = "auto"
+    item_match: str = "key"  # an item is its item_key, or ("name") the file name it ends with
     control_weights: dict[str, float] = field(default_factory=dict)
     splits: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLITS))
     split_seed: str = "gtq"
@@ -183,6 +186,7 @@ def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> 
         "trusted_annotators",
         "consensus",
         "scope",
+        "item_match",
         "control_weights",
         "splits",
         "split_seed",
@@ -195,6 +199,9 @@ def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> 
     scope = settings.get("scope", base.scope)
     if scope not in SCOPES:
         raise PolicyError(f"{where}: scope must be one of {list(SCOPES)}, not {scope!r}")
+    item_match = settings.get("item_match", base.item_match)
+    if item_match not in ITEM_MATCHES:
+        raise PolicyError(f"{where}: item_match must be one of {list(ITEM_MATCHES)}, not {item_match!r}")
     consensus = replace(base.consensus, **(settings.get("consensus") or {}))
     if not 0 < consensus.min_agreement <= 1 or consensus.quorum < 1 or not 0 < consensus.iou <= 1:
         raise PolicyError(f"{where}: consensus needs 0 < min_agreement <= 1, quorum >= 1 and 0 < iou <= 1")
@@ -215,6 +222,7 @@ def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> 
         trusted,
         consensus,
         scope,
+        item_match,
         {str(c): float(w) for c, w in weights.items()},
         {str(k): float(v) for k, v in splits.items()},
         str(settings.get("split_seed", base.split_seed)),

@@ -504,3 +504,41 @@ def test_a_task_fingerprint_is_the_multiset_of_its_gt_region_rows():
     assert fingerprint([box, other]) == fingerprint([other, box])  # the order of regions is not content
     assert fingerprint([box, box, other]) != fingerprint([box, other])  # a duplicated region is
     assert fingerprint([box]) != fingerprint([other])
+
+
+def test_a_label_studio_project_and_a_cvat_task_share_one_gt_by_image_name(tmp_path):
+    """CVAT task 23's GT job (CVAT's own test data) mapped to Label Studio project 7, whose tasks show the same
+    images uploaded to Label Studio: with `item_match: name`, the GT job's annotation of 3.png is the GT of the
+    Label Studio task showing it, and a Label Studio GT of an image is the GT of the CVAT jobs' frames of it."""
+    cvat = tmp_path / "cvat"
+    cvat.mkdir()
+    data = Path(__file__).parent.parent / "ingest" / "data" / "cvat"
+    for name in ("task23_job32_gt.xml", "task23_job30.xml"):
+        (cvat / name).write_bytes((data / name).read_bytes())
+    (cvat / "cvat.yaml").write_text(
+        'tasks:\n  "23": {project: "7"}\njobs:\n  "32": {task: 23, type: ground_truth}\n  "30": {task: 23}\n'
+    )
+    ls = [
+        ls_task(1, [ls_annotation(10, user="ana")], project=7),
+        ls_task(2, [ls_annotation(20, ground_truth=True)], project=7),
+    ]
+    ls[0]["data"]["image"] = "/data/upload/7/1a2b3c4d-3.png"  # Label Studio's name for an uploaded 3.png
+    ls[1]["data"]["image"] = "s3://bucket/frames/8.png?version=2"  # 8.png: frame 9 of CVAT job 30
+    parts = [export(tmp_path, ls), *(parse(cvat / n, tmp_path) for n in ("task23_job32_gt.xml", "task23_job30.xml"))]
+    combined = type(parts[0])(
+        **{t: pl.concat([getattr(p, t) for p in parts]) for t in ("tasks", "annotations", "regions", "reviews")}
+    )
+    policy = Policy(projects={"7": ProjectPolicy(scope="item", item_match="name")})
+    gt = {
+        r["task_id"]: r["annotation_id"]
+        for r in resolve(combined, policy, item_scoped=["7"]).ground_truth.iter_rows(named=True)
+    }
+    assert gt["1"] == gt["job-32/frame-4"] == "job-32/frame-4"
+    assert gt["job-30/frame-9"] == gt["2"] == "20"
+    assert gt["job-30/frame-5"] == "job-32/frame-5"
+    # by key (the default), a Label Studio URL and a CVAT name are different items
+    by_key = resolve(combined, Policy(projects={"7": ProjectPolicy(scope="item")}), item_scoped=["7"]).ground_truth
+    assert "1" not in set(by_key["task_id"])
+    (tmp_path / "policy.yaml").write_text("default: {item_match: basename}\n")
+    with pytest.raises(PolicyError, match="item_match must be one of"):
+        load_policy(tmp_path / "policy.yaml")
