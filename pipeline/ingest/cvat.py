@@ -28,9 +28,10 @@ export's hash, so editing it re-reads the export):
 
 A job export names neither its task nor its type (CVAT 2.32's `JobData` meta), so a job export without its
 task in `cvat.yaml` cannot be read (the file fails, saying what to write); a job without a type is an
-annotation job; its annotator is the one `cvat.yaml` names, else the job's assignee in the export, else
-`cvat-job-<job id>`. Every image element and every shape is a record: accepted, or quarantined naming the
-image and the shape's position.
+annotation job. A frame of a task export in no annotation job's segment is a validation frame of the task's
+Ground Truth job (CVAT's task export holds the GT job's shapes in honeypot mode). A job's annotator is the one
+`cvat.yaml` names, else the job's assignee in the export, else `cvat-job-<job id>`. Every image element and
+every shape is a record: accepted, or quarantined naming the image and the shape's position.
 """
 
 from __future__ import annotations
@@ -170,6 +171,13 @@ def _meta_jobs(meta: ET.Element, companion: Companion) -> tuple[str, list[Job], 
                 int(segment.findtext("stop", "0")),
             )
             for segment in segments
+        ]
+        # In a task with a validation pool (honeypots) CVAT's task export holds the GT job's shapes on the
+        # validation frames, which no annotation segment lists: they are the GT job's that cvat.yaml names.
+        jobs += [
+            _job(number, task_number, companion, None)
+            for number, said in companion.jobs.items()
+            if said.get("task") == task_number and said.get("type") == "ground_truth"
         ]
         described = task
     elif (job := meta.find("job")) is not None:
@@ -391,7 +399,8 @@ def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dat
         return
     job = next((j for j in jobs if j.start <= frame <= j.stop), None)
     if job is None:
-        _unread(element, where, f"frame {frame} is in none of the task's segments (jobs)", writer)
+        reason = f"frame {frame} is in none of the task's segments (jobs), and {COMPANION} names no ground_truth job"
+        _unread(element, where, f"{reason} of task {task} (a validation frame's GT)", writer)
         return
     task_key = task_id(job.id, frame)
     data = {"image": name, "frame": frame, "width": width, "height": height, "cvat_task": task, "cvat_job": job.id}
