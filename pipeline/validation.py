@@ -492,6 +492,8 @@ DERIVED_COLUMNS = {
         "point_count": "the number of a polygon's points",
         "points_min": "the smallest coordinate of a polygon's points",
         "points_max": "the largest coordinate of a polygon's points",
+        "points_right": "the largest x of a shape's points (pixels: where a CVAT polygon, polyline or skeleton ends)",
+        "points_bottom": "the largest y of a shape's points",
         "polygon_area": "the area a polygon encloses, a self-intersecting one's once repaired as scoring repairs it"
         " (`similarity.polygon_measures`: a bow-tie has the area of its two triangles); 0 when its points are collinear"
         " or repeat",
@@ -581,6 +583,8 @@ def _regions_view(regions: pl.LazyFrame, label_config: pl.LazyFrame) -> pl.LazyF
             point_count=pl.col("points").list.len().cast(pl.Int64),
             points_min=coordinates.list.min(),
             points_max=coordinates.list.max(),
+            points_right=pl.col("points").list.eval(pl.element().list.first()).list.max(),
+            points_bottom=pl.col("points").list.eval(pl.element().list.last()).list.max(),
             label_outside_config=pl.when(judged).then(
                 pl.col("labels").list.set_difference("allowed_labels").list.first()
             ),

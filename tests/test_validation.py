@@ -2,6 +2,7 @@
 names it in the quarantine, and keeps the rest of the export. Real Great Expectations runs, no mocks."""
 
 import json
+from pathlib import Path
 
 import polars as pl
 
@@ -275,6 +276,29 @@ def test_pixel_boxes_end_inside_their_image(tmp_path):
             " (original_width=100, right=110.0)"
         )
     ]
+
+
+def test_cvat_shapes_stay_in_their_image_and_attributes_take_the_values_their_label_allows(tmp_path):
+    """CVAT's own export of job 27 (every shape kind) meets the suites; a polyline reaching past the image's
+    right edge and an attribute value its label does not list are set aside, naming the rule and the value."""
+    cvat = Path(__file__).parent / "ingest" / "data" / "cvat"
+    folder = tmp_path / "cvat"
+    folder.mkdir()
+    (folder / "cvat.yaml").write_bytes((cvat / "cvat.yaml").read_bytes())
+    job = (cvat / "task22_job27.xml").read_text()
+    (folder / "job.xml").write_text(job)
+    clean = read_export(folder / "job.xml", tmp_path / "clean")
+    assert screen([clean.frames]).rejected_from(clean.content_hash).is_empty()
+
+    polyline = job.index("<polyline ")
+    points = job.index('points="', polyline) + len('points="')
+    broken = job[:points] + "9999.00," + job[job.index(",", points) + 1 :]  # its first x past the width
+    broken = broken.replace('<attribute name="y">1</attribute>', '<attribute name="y">7</attribute>', 1)
+    (folder / "job.xml").write_text(broken)
+    export = read_export(folder / "job.xml", tmp_path / "broken")
+    reasons = screen([export.frames]).rejected_from(export.content_hash)["reason"].to_list()
+    assert any("on original_width, points_right (original_width=" in r and "points_right=9999.0)" in r for r in reasons)
+    assert any("expect_column_values_to_be_null on label_outside_config (label_outside_config=7)" in r for r in reasons)
 
 
 def test_real_label_studio_exports_meet_the_suites(tmp_path, label_studio_samples):
