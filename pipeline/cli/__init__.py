@@ -8,7 +8,7 @@
     gtq gt versions [--project P]                   the published GT versions, per project
     gtq gt history --task T [--project P]           every GT change of a task
     gtq gt export [--project P] [--version N] --format F --out PATH
-                                                    a project's GT version as ls-json, coco, scout-csv or parquet
+                                                    a project's GT version as ls-json, coco, scout-csv, parquet or cvat
 
     gtq ui [--warehouse DIR]                        the Dagster UI on the warehouse's runs (http://127.0.0.1:3000)
     gtq validate --source PATH ...                  hold exports to the suites before sending them; exit 1 on a bad

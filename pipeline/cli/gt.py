@@ -88,13 +88,19 @@ def _add_version_parsers(gt) -> None:
     )
 
     export = add_command(
-        gt, "export", "write a project's GT version as Label Studio JSON, COCO, Scout CSV or Parquet", export_gt
+        gt,
+        "export",
+        "write a project's GT version as Label Studio JSON, COCO, Scout CSV, Parquet or CVAT XML",
+        export_gt,
     )
     add_warehouse(export)
     add_project(export)
     export.add_argument("--version", type=int, help="the project's GT version (default: the latest)")
     export.add_argument(
-        "--format", required=True, choices=("ls-json", "coco", "scout-csv", "parquet"), help="the export format"
+        "--format",
+        required=True,
+        choices=("ls-json", "coco", "scout-csv", "parquet", "cvat"),
+        help="the export format (cvat: CVAT for images 1.1 annotations.xml)",
     )
     export.add_argument(
         "--split",

@@ -32,7 +32,13 @@ from tests.steps.conftest import T0, Project
 
 T1 = T0.replace(day=2)
 
-FORMATS = {"coco": "gt.coco.json", "ls-json": "gt.json", "scout-csv": "gt-annotations.csv", "parquet": "gt.parquet"}
+FORMATS = {
+    "coco": "gt.coco.json",
+    "ls-json": "gt.json",
+    "scout-csv": "gt-annotations.csv",
+    "parquet": "gt.parquet",
+    "cvat": "annotations.xml",
+}
 
 
 def exported(store: Warehouse, project: str, version: int, folder) -> dict[str, bytes]:
