@@ -413,7 +413,7 @@ def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dat
         (project_id, task_key, human, job.annotator, HUMAN, None, *annotation, job.type == "ground_truth", None, None)
     )
     writer.accepted += 1
-    auto_seen = False
+    rows = {}  # annotation -> rows written: a row's item_index is its position in its annotation, as Label Studio's
     for position, shape in enumerate(child for child in element if child.tag in REGION_TYPES):
         try:
             label = shape.get("label")
@@ -423,21 +423,21 @@ def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dat
         except ValueError as exc:
             writer.quarantine(f"{where} <{shape.tag}> {position}", f"not a CVAT {shape.tag} ({exc})")
             continue
-        annotation_id = human
-        if shape.get("source") == "auto":
-            annotation_id = f"{human}/auto"
-            if not auto_seen:
-                auto_seen = True
-                writer.annotations.append(
-                    (project_id, task_key, annotation_id, AUTO_MODEL, MODEL, AUTO_MODEL, *annotation, False, None, None)
-                )
+        annotation_id = f"{human}/auto" if shape.get("source") == "auto" else human
+        if annotation_id not in rows and annotation_id != human:
+            writer.annotations.append(
+                (project_id, task_key, annotation_id, AUTO_MODEL, MODEL, AUTO_MODEL, *annotation, False, None, None)
+            )
+        index = rows.get(annotation_id, 0)
+        attributes = _attributes(shape)
+        rows[annotation_id] = index + 1 + len(attributes)
         owner = (project_id, task_key, annotation_id)
         region_id = str(position)
         writer.regions.append(
             (
                 *owner,
                 region_id,
-                0,
+                index,
                 shape.tag,
                 "image",
                 REGION_TYPES[shape.tag],
@@ -461,9 +461,9 @@ def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dat
                 _value_json(shape, extra),
             )
         )
-        for index, (attribute, value) in enumerate(_attributes(shape).items(), start=1):
+        for offset, (attribute, value) in enumerate(attributes.items(), start=1):
             writer.regions.append(
-                _attribute_row(owner, region_id, index, label, attribute, value, kinds, (width, height))
+                _attribute_row(owner, region_id, index + offset, label, attribute, value, kinds, (width, height))
             )
         writer.accepted += 1
 

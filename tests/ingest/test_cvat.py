@@ -80,7 +80,7 @@ def test_every_shape_kind_attribute_and_label_of_a_job(exports, tmp_path):
     path = exports / "task22_job27.xml"
     export = parse(path, tmp_path)
     assert export.records_quarantined == 0
-    shapes = export.regions.filter(pl.col("item_index") == 0)
+    shapes = export.regions.filter(~pl.col("control").str.contains(".", literal=True))
     expected = xml_shapes(path)
     assert export.records_read == 11 + len(expected)
     got = shapes.select(
@@ -106,7 +106,7 @@ def test_every_shape_kind_attribute_and_label_of_a_job(exports, tmp_path):
     assert row["type"] == "brushlabels"
 
     # every <attribute> of a shape is a per-region value of control <label>.<attribute>, typed by the label
-    attributes = export.regions.filter(pl.col("item_index") > 0)
+    attributes = export.regions.filter(pl.col("control").str.contains(".", literal=True))
     in_xml = sum(len(shape.findall("attribute")) for image in root.iter("image") for shape in image)
     assert attributes.height == in_xml > 0
     config = {r["control"]: r for r in export.label_config.iter_rows(named=True)}
