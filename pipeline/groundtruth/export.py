@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from xml.sax.saxutils import XMLGenerator
 import polars as pl
 
 from pipeline.groundtruth.versioning import GroundTruthVersion
+from pipeline.ingest.cvat import box_extent
 from pipeline.ingest.scout import ANNOTATION_COLUMNS, IMAGE_COLUMNS
 from pipeline.vocabulary import BOX_TYPES, TASK
 
@@ -392,12 +392,8 @@ def _cvat_shape(r: dict, answers: list[dict], width, height, labelling: list[dic
     if kind == "box":
         x, y, w, h = (_need(r, c) * s for c, s in (("x", sx), ("y", sy), ("width", sx), ("height", sy)))
         rotation = (r["rotation"] or 0.0) % 360
-        if rotation:  # (x, y) is the top-left corner once rotated about the centre: find the centre
-            theta = math.radians(rotation)
-            cx = x + w / 2 * math.cos(theta) - h / 2 * math.sin(theta)
-            cy = y + w / 2 * math.sin(theta) + h / 2 * math.cos(theta)
-            x, y = cx - w / 2, cy - h / 2
-        shape.geometry = {"xtl": _f(x), "ytl": _f(y), "xbr": _f(x + w), "ybr": _f(y + h)}
+        xtl, ytl, xbr, ybr = box_extent(x, y, w, h, rotation)
+        shape.geometry = {"xtl": _f(xtl), "ytl": _f(ytl), "xbr": _f(xbr), "ybr": _f(ybr)}
         shape.geometry |= {"rotation": _f(rotation)} if rotation else {}
     elif kind == "ellipse":
         cx, cy, rx, ry = (_need(r, c) * s for c, s in (("x", sx), ("y", sy), ("width", sx), ("height", sy)))

@@ -287,6 +287,17 @@ def box_corner(xtl: float, ytl: float, xbr: float, ybr: float, rotation: float) 
     )
 
 
+def box_extent(x: float, y: float, width: float, height: float, rotation: float) -> tuple[float, float, float, float]:
+    """CVAT's xtl, ytl, xbr, ybr of a box whose top-left corner, once rotated by `rotation` degrees about its
+    centre, is at (x, y) (Label Studio's convention): the inverse of `box_corner`."""
+    if not rotation:
+        return x, y, x + width, y + height
+    theta = math.radians(rotation)
+    cx = x + width / 2 * math.cos(theta) - height / 2 * math.sin(theta)
+    cy = y + width / 2 * math.sin(theta) + height / 2 * math.cos(theta)
+    return cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2
+
+
 def _shape(element: ET.Element) -> tuple[dict, dict]:
     """A shape's geometry columns and its value_json extras; ValueError saying what is wrong."""
     kind = element.tag

@@ -253,7 +253,7 @@ class JobReport:
     conflicts: pl.DataFrame
     frames: pl.DataFrame
     summary: pl.DataFrame
-    matches: pl.DataFrame  # the valid pairs (same label): frame, type "matched", the columns of `conflicts`
+    matches: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CONFLICT_SCHEMA))
 
 
 # ---------------------------------------------------------------------------------------------------------------
