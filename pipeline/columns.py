@@ -455,7 +455,9 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     },
     "quality.region_conflicts": {
         "kind": "What became of the region: matched, wrong_label (geometry matches under another label), extra (no GT"
-        " match), missing (a GT region the participant left unmatched).",
+        " match), missing (a GT region the participant left unmatched); on CVAT jobs' frames also CVAT's warnings:"
+        " low_overlap (a pair below the low-overlap threshold), mismatching_attributes, mismatching_direction (a"
+        " polyline drawn the other way), mismatching_groups, covered_annotation (a shape hidden by the ones above it).",
         "annotation_id": "The participant's annotation or prediction on the task (for missing: the one that left the GT"
         " region unmatched).",
         "item_index": "The participant's region: its position in the annotation's result list; null for missing.",
@@ -464,7 +466,30 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "gt_item_index": "The GT region: its position in the GT annotation's result list; null for extra.",
         "gt_label": "The GT region's label; null for extra.",
         "iou": "IoU of the matched or wrong_label pair (boxes, polygons, spans; for keypoints the object keypoint"
-        " similarity), in [0.5, 1]; null for extra and missing.",
+        " similarity), in [0.5, 1]; null for extra and missing. On CVAT jobs' frames CVAT's similarity of the pair"
+        " (IoU, OKS or line similarity, from its iou_threshold, 0.4 by default); null for tags.",
+        "severity": "CVAT's severity of a conflict on a CVAT job's frame: error (missing, extra, wrong_label) or"
+        " warning; null for matched pairs and for the frames gtq compares itself.",
+    },
+    "quality.job_quality": {
+        "scope": "What the row sums: a job (`job`), an annotator's jobs (`annotator`) or the project's (`project`).",
+        "job_id": "The CVAT job; null for annotator and project rows.",
+        "annotator": "The job's annotator (cvat.yaml, else its assignee, else cvat-job-<id>); null on the project row.",
+        "frame_count": "Frames with GT compared.",
+        "valid_count": "Pairs of a shape and a GT shape matched under the same label (CVAT's valid_count).",
+        "missing_count": "GT shapes left unmatched.",
+        "extra_count": "Shapes of the job left unmatched.",
+        "total_count": "Pairs, mismatched pairs and unmatched shapes of both sides (CVAT's total_count).",
+        "ds_count": "The job's shapes compared (CVAT's ds_count).",
+        "gt_count": "The GT shapes compared (CVAT's gt_count).",
+        "accuracy": "valid_count / total_count (0 when 0/0, as CVAT).",
+        "precision": "valid_count / ds_count (0 when 0/0, as CVAT).",
+        "recall": "valid_count / gt_count (0 when 0/0, as CVAT).",
+        "mean_iou": "CVAT's shape mean IoU, the mean over the frames; null for annotator and project rows (CVAT's"
+        " task figure is its first job's).",
+        "conflict_count": "Conflicts listed (quality.region_conflicts rows other than matched).",
+        "error_count": "Of those, errors: missing, extra, wrong_label.",
+        "warning_count": "Of those, warnings.",
     },
     "quality.calibration_curve": {
         "bin": "Confidence bin: 0 holds confidences in [0, 0.1), ..., 9 holds [0.9, 1] (10 equal-width bins).",

@@ -555,10 +555,40 @@ REGION_CONFLICTS = quality_table(
         "gt_item_index": pl.Int32,
         "gt_label": pl.String,
         "iou": pl.Float64,
+        "severity": pl.String,
     },
-    "CVAT's conflict list: each region of an annotator or model and each GT region (boxes, polygons, spans, keypoints)"
+    "The conflict list: each region of an annotator or model and each GT region (boxes, polygons, spans, keypoints)"
     " at IoU 0.5 (keypoints: object keypoint similarity 0.5; optimal matching): matched, wrong_label (the geometry"
-    " matches under another label), extra (no GT match) or missing (a GT region left unmatched).",
+    " matches under another label), extra (no GT match) or missing (a GT region left unmatched). The frames of CVAT"
+    " jobs are compared as CVAT's quality report compares them (`metrics.cvat_quality`, the policy's"
+    " `cvat_quality` settings): its valid pairs and its conflict list, warnings included (low_overlap,"
+    " mismatching_attributes, mismatching_direction, mismatching_groups, covered_annotation).",
+)
+
+JOB_QUALITY = quality_table(
+    "job_quality",
+    {
+        "project_id": pl.String,
+        "scope": pl.String,
+        "job_id": pl.String,
+        "annotator": pl.String,
+        "frame_count": pl.Int64,
+        "valid_count": pl.Int64,
+        "missing_count": pl.Int64,
+        "extra_count": pl.Int64,
+        "total_count": pl.Int64,
+        "ds_count": pl.Int64,
+        "gt_count": pl.Int64,
+        "accuracy": pl.Float64,
+        "precision": pl.Float64,
+        "recall": pl.Float64,
+        "mean_iou": pl.Float64,
+        "conflict_count": pl.Int64,
+        "error_count": pl.Int64,
+        "warning_count": pl.Int64,
+    },
+    "CVAT's quality report (CVAT 2.32.1's, reproduced): each CVAT job's annotations against the GT on the frames"
+    " with GT, per job, per annotator (their jobs' counts summed) and for the project (every job's).",
 )
 
 PRECISION_RECALL_CURVE = quality_table(
@@ -722,6 +752,7 @@ ALL_TABLES: tuple[Table, ...] = (
     CONFUSION_MATRIX,
     DETECTION_SCORES,
     REGION_CONFLICTS,
+    JOB_QUALITY,
     AVERAGE_PRECISION,
     PRECISION_RECALL_CURVE,
     IMAGE_DETECTION_SCORES,
