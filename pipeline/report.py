@@ -41,6 +41,7 @@ from pipeline.contract import (
     TASK_AGREEMENT,
     Table,
 )
+from pipeline.metrics import detection
 from pipeline.metrics.agreement import krippendorff_band, landis_koch
 from pipeline.vocabulary import HUMAN, MODEL, submitted_human
 
@@ -879,7 +880,7 @@ def _worst_tasks(
     heading = "Region conflicts: the worst tasks of each annotator"
     if conflicts.is_empty():
         return "conflicts", heading, _empty("no regions scored against GT regions")
-    kinds = [pl.col("kind").eq(kind).sum().alias(kind) for kind in ("matched", "wrong_label", "extra", "missing")]
+    kinds = [pl.col("kind").eq(kind).sum().alias(kind) for kind in detection.CONFLICT_KINDS]
     per_task = (
         conflicts.group_by("annotator", "origin", "task_id")
         .agg(*kinds)

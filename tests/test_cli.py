@@ -12,6 +12,7 @@ import select
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import duckdb
 import polars as pl
@@ -22,7 +23,15 @@ from pipeline.cli import build_parser, main
 from pipeline.cli import run as run_command
 from pipeline.cli.common import people_file
 from pipeline.cli.summary import ROW_COUNT, Check, FileRead, GroundTruth, Ingest, ProjectRun, RunSummary
-from pipeline.contract import ANNOTATIONS, ANNOTATOR_PERFORMANCE, GROUND_TRUTH, PROJECT_AGREEMENT, SOURCE_FILES
+from pipeline.contract import (
+    ANNOTATIONS,
+    ANNOTATOR_PERFORMANCE,
+    GROUND_TRUTH,
+    JOB_QUALITY,
+    PROJECT_AGREEMENT,
+    REGION_CONFLICTS,
+    SOURCE_FILES,
+)
 from pipeline.groundtruth.policy import load_overrides
 from pipeline.report import WHOLE_TABLES, People, ReportData, render, task_days
 from pipeline.warehouse import Warehouse
@@ -521,3 +530,52 @@ def test_the_run_summary_gives_the_printed_lines_the_failures_and_the_exit_statu
     assert (
         failed.failures() == ["the run did not succeed (see the Dagster logs with --verbose)"] and failed.exit_code == 1
     )
+
+
+def test_the_bundled_cvat_task_runs_through_gtq_with_its_gt_job_and_consensus_replicas(
+    tmp_path, capsys, runs_in_memory
+):
+    """examples/cvat, CVAT's own test task 30 as CVAT writes its exports (a Ground Truth job on a validation pool,
+    two annotation jobs with three consensus replicas each): every record accepted, the GT job's images the GT of
+    every job's frame of them (honeypots included), each job and replica scored as CVAT's quality report scores
+    it, and the GT version exported back to CVAT for images 1.1 holding the GT job's boxes."""
+    warehouse, groundtruth = tmp_path / "wh", tmp_path / "gt"
+    groundtruth.mkdir()
+    examples = Path(__file__).resolve().parent.parent / "examples" / "cvat"
+    assert (
+        main(["run", "--source", str(examples), "--warehouse", str(warehouse), "--groundtruth", str(groundtruth)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "records read 90 = accepted 90 + quarantined 0" in out
+    store = Warehouse(warehouse)
+    assert store.projects() == ["cvat-task-30"]
+    gt = store.read(GROUND_TRUTH)
+    assert gt.height == 18 and set(gt["annotation_id"]) == {"job-50/frame-8", "job-50/frame-9"}
+    assert set(gt.filter(pl.col("task_id") == "job-42/frame-0")["annotation_id"]) == {"job-50/frame-8"}  # honeypot
+
+    jobs = store.read(JOB_QUALITY).sort("scope", "job_id")
+    per_job = jobs.filter(pl.col("scope") == "job")
+    assert per_job["job_id"].to_list() == [str(j) for j in range(42, 50)]  # annotation jobs and their replicas
+    assert per_job["annotator"].to_list() == [f"cvat-job-{j}" for j in range(42, 50)]
+    project = jobs.filter(pl.col("scope") == "project").row(0, named=True)
+    assert (
+        project["valid_count"] == per_job["valid_count"].sum()
+        and project["total_count"] == per_job["total_count"].sum()
+    )
+    conflicts = store.read(REGION_CONFLICTS)
+    listed = conflicts.filter(pl.col("kind") != "matched")
+    assert listed.height == project["conflict_count"] and set(listed["severity"]) <= {"error", "warning"}
+    assert conflicts.filter(pl.col("kind") == "matched").height == project["valid_count"]
+
+    exported = tmp_path / "annotations.xml"
+    assert main(["gt", "export", "--format", "cvat", "--out", str(exported), "--warehouse", str(warehouse)]) == 0
+    images = ElementTree.parse(exported).getroot().findall("image")
+    boxes = {
+        image.get("name"): sorted((b.get("xtl"), b.get("ytl"), b.get("xbr"), b.get("ybr")) for b in image.iter("box"))
+        for image in images
+    }
+    truth = ElementTree.parse(examples / "job_50.xml").getroot().findall("image")
+    assert boxes == {
+        image.get("name"): sorted((b.get("xtl"), b.get("ytl"), b.get("xbr"), b.get("ybr")) for b in image.iter("box"))
+        for image in truth
+    }

@@ -24,6 +24,7 @@ from pipeline.contract import (
     GROUND_TRUTH,
     GROUND_TRUTH_CONFLICTS,
     IMAGE_DETECTION_SCORES,
+    JOB_QUALITY,
     LABEL_CONFIG,
     LABEL_SCORES,
     MODEL_PERFORMANCE,
@@ -173,10 +174,16 @@ def project_agreement(context: dg.AssetExecutionContext, answers: pl.LazyFrame) 
     outs=table_outs(
         DETECTION_SCORES,
         REGION_CONFLICTS,
+        JOB_QUALITY,
         AVERAGE_PRECISION,
         PRECISION_RECALL_CURVE,
         IMAGE_DETECTION_SCORES,
-        summary={DETECTION_SCORES: ("f1",), AVERAGE_PRECISION: ("ap",), IMAGE_DETECTION_SCORES: ("roc_auc",)},
+        summary={
+            DETECTION_SCORES: ("f1",),
+            JOB_QUALITY: ("accuracy", "precision", "recall"),
+            AVERAGE_PRECISION: ("ap",),
+            IMAGE_DETECTION_SCORES: ("roc_auc",),
+        },
     ),
     ins=table_ins(ANNOTATIONS, REGIONS, GROUND_TRUTH, TASKS),
     partitions_def=projects,
@@ -188,12 +195,17 @@ def detection_scores(
     regions: pl.LazyFrame,
     ground_truth: pl.LazyFrame,
     tasks: pl.LazyFrame,
+    groundtruth: GroundTruthPolicyResource,
 ):
     """Boxes of every annotator and model against the GT boxes: TP, FP, FN, mismatched labels, precision,
     recall and F1 per matching rule at IoU 0.5:0.95; the conflict list of every region (boxes, polygons, spans,
-    keypoints) at IoU 0.5; COCO AP and precision-recall curves of scored boxes;
+    keypoints) at IoU 0.5, and of CVAT jobs' shapes as CVAT's quality report lists them, with its accuracy,
+    precision and recall per job and annotator; COCO AP and precision-recall curves of scored boxes;
     and Scout's whole-image evaluation (with its whole-image classifier's confidence, when the export has it)."""
-    yield from outputs(steps.detection_scores(annotations, regions, ground_truth, tasks, run_id=context.run_id))
+    cvat = groundtruth.policy().for_project(context.partition_key).cvat_quality
+    yield from outputs(
+        steps.detection_scores(annotations, regions, ground_truth, tasks, run_id=context.run_id, cvat=cvat)
+    )
 
 
 @dg.asset(

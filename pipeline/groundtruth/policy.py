@@ -14,6 +14,8 @@ in an annotation's overall score. Without a file, the defaults apply.
       control_weights: {}                            # control -> weight in overall scores (default 1, 0 ignores)
       splits: {train: 0.8, validation: 0.1, test: 0.1}   # shares of GT tasks; a task keeps its split forever
       split_seed: gtq                                # the split is a hash of seed, project and task id
+      cvat_quality: {iou_threshold: 0.4, low_overlap_threshold: 0.8, oks_sigma: 0.09, line_thickness: 0.01,
+                     compare_attributes: true, empty_is_annotated: false, ...}   # CVAT's settings and defaults
     projects:
       "7": {trusted_annotators: [amara@wildlife.example], consensus: {enabled: true}, control_weights: {animals: 2}}
 
@@ -25,7 +27,7 @@ withdraws the latest set or unset still in force, so the task's GT is again what
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +35,7 @@ import polars as pl
 import yaml
 
 from pipeline import settings
+from pipeline.metrics.cvat_quality import QualitySettings
 from pipeline.vocabulary import HUMAN, TASK
 
 RULES = ("override", "flag", "review", "annotator", "consensus")
@@ -64,6 +67,7 @@ class ProjectPolicy:
     control_weights: dict[str, float] = field(default_factory=dict)
     splits: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPLITS))
     split_seed: str = "gtq"
+    cvat_quality: QualitySettings = field(default_factory=QualitySettings)  # how CVAT jobs are compared
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,7 @@ def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> 
         "control_weights",
         "splits",
         "split_seed",
+        "cvat_quality",
     }
     if unknown:
         raise PolicyError(f"{where}: unknown settings {sorted(unknown)}")
@@ -226,7 +231,22 @@ def _checked_project_policy(settings: dict, base: ProjectPolicy, where: str) -> 
         {str(c): float(w) for c, w in weights.items()},
         {str(k): float(v) for k, v in splits.items()},
         str(settings.get("split_seed", base.split_seed)),
+        _cvat_quality(settings.get("cvat_quality") or {}, base.cvat_quality, where),
     )
+
+
+def _cvat_quality(settings: dict, base: QualitySettings, where: str) -> QualitySettings:
+    """CVAT's quality settings over `base`, each of the type of CVAT's default."""
+    known = {f.name: type(getattr(base, f.name)) for f in fields(QualitySettings)} | {"ignored_attributes": list}
+    if unknown := sorted(set(settings) - set(known)):
+        raise PolicyError(f"{where}: cvat_quality: unknown settings {unknown} (known: {sorted(known)})")
+    for name, value in settings.items():
+        kind = known[name]
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, (int, float) if kind is float else kind):
+            raise PolicyError(f"{where}: cvat_quality.{name} must be a {kind.__name__}, not {value!r}")
+    if "ignored_attributes" in settings:
+        settings = {**settings, "ignored_attributes": tuple(settings["ignored_attributes"])}
+    return replace(base, **settings)
 
 
 OVERRIDE_ACTIONS = ("set", "unset", "revert")

@@ -48,13 +48,17 @@ KEY = pl.Schema({"task_id": pl.String, "annotation_id": pl.String, "item_index":
 def cvat_frames(tasks: pl.LazyFrame) -> pl.LazyFrame:
     """The tasks that are CVAT job frames: project_id, task_id, job, frame, width, height."""
     data = pl.col("data_json").str.json_path_match
-    return tasks.select(
-        *TASK,
-        job=data("$.cvat_job"),
-        frame=data("$.frame").cast(pl.Int64),
-        width=data("$.width").cast(pl.Int64),
-        height=data("$.height").cast(pl.Int64),
-    ).filter(pl.col("job").is_not_null())
+    return (
+        tasks.filter(pl.col("task_id").str.starts_with("job-"))
+        .select(  # CVAT's task ids: no JSON read elsewhere
+            *TASK,
+            job=data("$.cvat_job"),
+            frame=data("$.frame").cast(pl.Int64),
+            width=data("$.width").cast(pl.Int64),
+            height=data("$.height").cast(pl.Int64),
+        )
+        .filter(pl.col("job").is_not_null())
+    )
 
 
 def cvat_shapes(regions: pl.DataFrame) -> pl.DataFrame:

@@ -21,6 +21,7 @@ from pipeline.contract import (
     CONSENSUS_LABELS,
     DETECTION_SCORES,
     IMAGE_DETECTION_SCORES,
+    JOB_QUALITY,
     PRECISION_RECALL_CURVE,
     REGION_CONFLICTS,
     Table,
@@ -28,6 +29,9 @@ from pipeline.contract import (
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.ingest.scout import image_confidence
 from pipeline.metrics import classification, detection, quality, scores
+from pipeline.metrics.cvat_quality import QualitySettings
+from pipeline.steps.cvat import cvat_quality
+from pipeline.vocabulary import TASK
 
 Tables = Iterator[tuple[Table, pl.LazyFrame]]
 
@@ -328,7 +332,8 @@ def confusion_matrix(
     gt_regions = ground_truth_regions(ground_truth, regions)
     region_values = scores.region_value_pairs(annotations, answers, regions, ground_truth, gt_regions)
     categorical = classification.confusion_matrix(annotation_scores, region_values)
-    boxes = detection.conflict_counts(region_conflicts.drop("gt_version", "run_id"))
+    pairs = region_conflicts.filter(pl.col("kind").is_in(detection.CONFLICT_KINDS))  # CVAT's warnings: no pair
+    boxes = detection.conflict_counts(pairs.drop("gt_version", "run_id"))
     return stamped(pl.concat([categorical, boxes]), run_id, annotation_scores, region_conflicts)
 
 
@@ -524,14 +529,21 @@ def project_agreement(answers: pl.LazyFrame, *, run_id: str) -> pl.LazyFrame:
 
 
 def detection_scores(
-    annotations: pl.LazyFrame, regions: pl.LazyFrame, ground_truth: pl.LazyFrame, tasks: pl.LazyFrame, *, run_id: str
+    annotations: pl.LazyFrame,
+    regions: pl.LazyFrame,
+    ground_truth: pl.LazyFrame,
+    tasks: pl.LazyFrame,
+    *,
+    run_id: str,
+    cvat: QualitySettings | None = None,
 ) -> Tables:
-    """quality.detection_scores, region_conflicts, average_precision, precision_recall_curve and
+    """quality.detection_scores, region_conflicts, job_quality, average_precision, precision_recall_curve and
     image_detection_scores: every annotator's and model's boxes against the GT's, in that order.
 
     The boxes of each participant's latest submitted annotation on a task with GT against the GT's boxes
     (`metrics.detection.detection_inputs`): one-to-one matches at IoU 0.5:0.05:0.95 and their counts and F1, the
-    conflicts (box and per-region), COCO average precision and its precision-recall curve, and whole-image
+    conflicts (box and per-region; a CVAT job's frames as CVAT's quality report has them, with its figures per
+    job, `steps.cvat.cvat_quality`), COCO average precision and its precision-recall curve, and whole-image
     detection against the images' classifier confidence (`ingest.scout.image_confidence`).
 
     Parameters
@@ -540,11 +552,14 @@ def detection_scores(
         core.annotations, core.regions, core.ground_truth, core.tasks (the images' confidence).
     run_id : str
         The run.
+    cvat : QualitySettings, optional
+        How CVAT jobs are compared (the policy's `cvat_quality`); CVAT's defaults when None.
 
     Yields
     ------
     table : Table
-        DETECTION_SCORES, REGION_CONFLICTS, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES.
+        DETECTION_SCORES, REGION_CONFLICTS, JOB_QUALITY, AVERAGE_PRECISION, PRECISION_RECALL_CURVE,
+        IMAGE_DETECTION_SCORES.
     rows : pl.LazyFrame
         Its rows, stamped with the GT's version.
 
@@ -562,8 +577,9 @@ def detection_scores(
     >>> regions = REGIONS.of(**box, annotation_id=["10", "11"], region_id=["a", "b"], labels=[["car"]] * 2,
     ...                      x=[0.0, 1.0])
     >>> tables = dict(detection_scores(annotations, regions, ground_truth, TASKS.empty().lazy(), run_id="run-1"))
-    >>> [table.name for table in tables]
-    ['detection_scores', 'region_conflicts', 'average_precision', 'precision_recall_curve', 'image_detection_scores']
+    >>> [table.name for table in tables]  # doctest: +NORMALIZE_WHITESPACE
+    ['detection_scores', 'region_conflicts', 'job_quality', 'average_precision', 'precision_recall_curve',
+     'image_detection_scores']
     >>> at_50 = tables[DETECTION_SCORES].filter(matching="hungarian", iou_threshold=0.5)
     >>> at_50.select("annotator", "tp", "fp", "fn", "f1", "gt_version").collect().rows()
     [('ann', 1, 0, 0, 1.0, 2)]
@@ -575,11 +591,16 @@ def detection_scores(
         return table, stamped(rows.lazy(), run_id, ground_truth)
 
     yield scored(DETECTION_SCORES, detection.detection_scores(gt_boxes, boxes))
-    conflicts = [
-        detection.box_conflicts(gt_boxes, boxes),
-        detection.region_conflicts(annotations, regions, gt_regions, ground_truth),
-    ]
-    yield scored(REGION_CONFLICTS, pl.concat(conflicts))
+    cvat_conflicts, jobs = cvat_quality(annotations, regions, ground_truth, tasks, cvat)
+    own = pl.concat(
+        [
+            detection.box_conflicts(gt_boxes, boxes),
+            detection.region_conflicts(annotations, regions, gt_regions, ground_truth),
+        ]
+    ).with_columns(severity=pl.lit(None, pl.String))
+    compared_by_cvat = cvat_conflicts.select(TASK).unique()  # its frames are CVAT's to judge
+    yield scored(REGION_CONFLICTS, pl.concat([own.join(compared_by_cvat, on=TASK, how="anti"), cvat_conflicts]))
+    yield scored(JOB_QUALITY, jobs)
     ap, curves = detection.average_precision(gt_boxes, boxes, crowd)
     yield scored(AVERAGE_PRECISION, ap)
     yield scored(PRECISION_RECALL_CURVE, curves)
