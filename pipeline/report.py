@@ -32,6 +32,7 @@ from pipeline.contract import (
     CALIBRATION_CURVE,
     CONFUSION_MATRIX,
     GROUND_TRUTH_HISTORY,
+    JOB_QUALITY,
     LABEL_SCORES,
     MODEL_PERFORMANCE,
     PRECISION_RECALL_CURVE,
@@ -107,6 +108,7 @@ WHOLE_TABLES = (
     AGREEMENT_MATRIX,
     ANNOTATOR_DAILY,
     ANNOTATOR_PERFORMANCE,
+    JOB_QUALITY,
     REGION_CONFLICTS,
     CALIBRATION_CURVE,
     CONFUSION_MATRIX,
@@ -210,6 +212,7 @@ def render(
         _models(tables[MODEL_PERFORMANCE], tables[PRECISION_RECALL_CURVE], tables[CALIBRATION_CURVE]),
         _gt_versions(tables[GROUND_TRUTH_HISTORY]),
         _review_queue(tables[REVIEW_QUEUE], project_id, label_studio_url),
+        *_cvat_jobs(tables[JOB_QUALITY], people),
         _worst_tasks(tables[REGION_CONFLICTS], people, project_id, label_studio_url),
         _trend(tables[ANNOTATOR_DAILY], people),
         _glossary(),
@@ -295,6 +298,12 @@ HEADINGS = {
     "agreement": "task agreement",
     "model_disagreement": "model disagreement",
     "wrong_label": "wrong label",
+    "job_id": "CVAT job",
+    "frame_count": "frames with GT",
+    "valid_count": "valid",
+    "total_count": "total",
+    "error_count": "errors",
+    "warning_count": "warnings",
 }
 # Columns the report computes itself, and what they mean.
 REPORT_TERMS = {
@@ -895,6 +904,41 @@ def _worst_tasks(
     return "conflicts", heading, _table_html(shown, REGION_CONFLICTS, links)
 
 
+JOB_COLUMNS = (
+    "job_id",
+    "annotator",
+    "frame_count",
+    "valid_count",
+    "total_count",
+    "accuracy",
+    "precision",
+    "recall",
+    "error_count",
+    "warning_count",
+)
+
+
+def _cvat_jobs(jobs: pl.DataFrame, people: People) -> list[tuple[str, str, str]]:
+    """CVAT's quality report, for a project with CVAT jobs: each job's accuracy, precision and recall against
+    the GT, the least accurate first, under the project's (none for a project without CVAT jobs)."""
+    if jobs.is_empty():
+        return []
+    project = jobs.filter(pl.col("scope") == "project").row(0, named=True)
+    heading = "CVAT jobs: CVAT's quality report"
+    summary = (
+        f"<p>All jobs: accuracy {project['accuracy']:.3f}, precision {project['precision']:.3f}, recall"
+        f" {project['recall']:.3f} over {project['frame_count']} frame(s) with GT; {project['error_count']}"
+        f" error(s) and {project['warning_count']} warning(s) in the conflict list.</p>"
+    )
+    shown = (
+        jobs.filter(pl.col("scope") == "job")
+        .sort("accuracy", "job_id")
+        .with_columns(people.names("annotator"))
+        .select(JOB_COLUMNS)
+    )
+    return [("cvat", heading, summary + _table_html(shown, JOB_QUALITY))]
+
+
 def _day_axis(days: pl.Series) -> dict:
     """A date axis whose ticks fall on whole days (about 12 ticks at most), labelled by date without hours."""
     span = (days.max() - days.min()).days if days.len() else 0
@@ -936,6 +980,7 @@ GLOSSARY = (
     ("Agreement between annotators", PROJECT_AGREEMENT, AGREEMENT_COLUMNS),
     ("Models against GT", MODEL_PERFORMANCE, MODEL_COLUMNS),
     ("Review queue", REVIEW_QUEUE, QUEUE_COLUMNS),
+    ("CVAT jobs", JOB_QUALITY, JOB_COLUMNS),
     ("Region conflicts", REGION_CONFLICTS, CONFLICT_COLUMNS),
 )
 CHART_TERMS = (

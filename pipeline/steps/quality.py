@@ -322,8 +322,8 @@ def confusion_matrix(
     >>> ann = {"project_id": "p", "annotator": "ann", "origin": "human"}
     >>> scores = ANNOTATION_SCORES.of(**ann, task_id=["1", "2"], annotation_id=["10", "11"], control="label",
     ...                               type="choices", answer_key=["cat", "dog"], gt_answer_key="cat", gt_version=2)
-    >>> conflicts = REGION_CONFLICTS.of(**ann, task_id=["3"], control="box", gt_label="car", label="bus",
-    ...                                 gt_version=2)
+    >>> conflicts = REGION_CONFLICTS.of(**ann, task_id=["3"], control="box", kind="wrong_label", gt_label="car",
+    ...                                 label="bus", gt_version=2)
     >>> no_region_values = [t.empty().lazy() for t in (ANNOTATIONS, ANSWERS, REGIONS, GROUND_TRUTH)]
     >>> matrix = confusion_matrix(scores, conflicts, *no_region_values, run_id="run-1").collect()
     >>> matrix.select("control", "gt_label", "label", "count", "gt_version").rows()

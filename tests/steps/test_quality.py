@@ -18,6 +18,7 @@ from pipeline.contract import (
     CONSENSUS_LABELS,
     DETECTION_SCORES,
     IMAGE_DETECTION_SCORES,
+    JOB_QUALITY,
     LABEL_CONFIG,
     MODEL_PERFORMANCE,
     PRECISION_RECALL_CURVE,
@@ -124,7 +125,13 @@ def test_detection_tables_in_the_order_they_are_written(tmp_path):
     table, first = next(tables)  # each table is made when the one before is written
     assert table == DETECTION_SCORES and stamps(first) == {(0, "run-d")}
     rest = dict(tables)
-    assert list(rest) == [REGION_CONFLICTS, AVERAGE_PRECISION, PRECISION_RECALL_CURVE, IMAGE_DETECTION_SCORES]
+    assert list(rest) == [
+        REGION_CONFLICTS,
+        JOB_QUALITY,
+        AVERAGE_PRECISION,
+        PRECISION_RECALL_CURVE,
+        IMAGE_DETECTION_SCORES,
+    ]
     assert stamps(rest[AVERAGE_PRECISION]) == {(0, "run-d")}
     model = first.filter(pl.col("annotator") == "yolo-v9").collect()
     assert model.height > 0
