@@ -1237,19 +1237,7 @@ _FRAME_COLUMNS = [
     "error_count",
     "warning_count",
 ]
-_SUMMARY_COLUMNS = [
-    "job",
-    "gt_job",
-    "frame_count",
-    *COUNT_COLUMNS,
-    "accuracy",
-    "precision",
-    "recall",
-    "mean_iou",
-    "conflict_count",
-    "error_count",
-    "warning_count",
-]
+_SUMMARY_COLUMNS = ["frame_count" if c == "frame" else c for c in _FRAME_COLUMNS]
 
 _OPTIONAL = {
     "rle": (pl.List(pl.Int64), None),
@@ -1268,6 +1256,19 @@ _OPTIONAL = {
         None,
     ),
 }
+
+# The input frame of shapes, every column (the optional ones may be left out: `_with_defaults`).
+SHAPES = pl.Schema(
+    {
+        "job": pl.String,
+        "frame": pl.Int64,
+        "shape": pl.Int64,
+        "kind": pl.String,
+        "label": pl.String,
+        "points": pl.List(pl.Float64),
+        **{name: dtype for name, (dtype, _) in _OPTIONAL.items()},
+    }
+)
 
 
 def _with_defaults(shapes: pl.DataFrame) -> pl.DataFrame:

@@ -16,32 +16,13 @@ import polars as pl
 from pipeline.contract import JOB_QUALITY, REGION_CONFLICTS, RUN_COLUMNS, Table
 from pipeline.groundtruth import ground_truth_regions
 from pipeline.ingest.cvat import REGION_TYPES, box_extent
-from pipeline.metrics.cvat_quality import QualitySettings, compare_job, task_summary
+from pipeline.metrics.cvat_quality import SHAPES, QualitySettings, compare_job, task_summary
 from pipeline.vocabulary import ANNOTATION, HUMAN, TASK
 
 GT_JOB = "gt"  # the GT side of each comparison: the project's GT, from whichever GT job's frame
 # CVAT's error types are gtq's region kinds under other names; its warnings keep their own.
 KINDS = {"missing_annotation": "missing", "extra_annotation": "extra", "mismatching_label": "wrong_label"}
-SHAPE = pl.Schema(
-    {
-        "shape": pl.Int64,
-        "kind": pl.String,
-        "label": pl.String,
-        "points": pl.List(pl.Float64),
-        "rle": pl.List(pl.Int64),
-        "rotation": pl.Float64,
-        "occluded": pl.Boolean,
-        "outside": pl.Boolean,
-        "z_order": pl.Int64,
-        "group_id": pl.Int64,
-        "attributes": pl.List(pl.Struct({"name": pl.String, "value": pl.String})),
-        "elements": pl.List(
-            pl.Struct(
-                {"label": pl.String, "points": pl.List(pl.Float64), "outside": pl.Boolean, "occluded": pl.Boolean}
-            )
-        ),
-    }
-)
+SHAPE = pl.Schema({c: t for c, t in SHAPES.items() if c not in ("job", "frame")})  # a shape, wherever it is
 KEY = pl.Schema({"task_id": pl.String, "annotation_id": pl.String, "item_index": pl.Int32})
 
 

@@ -15,6 +15,7 @@ from pycocotools import mask as mask_utils
 
 from pipeline.metrics.cvat_quality import (
     CONFLICT_SCHEMA,
+    SHAPES,
     JobReport,
     QualitySettings,
     box_iou,
@@ -29,24 +30,7 @@ from pipeline.metrics.cvat_quality import (
 
 CASE = json.loads((Path(__file__).parent / "reference_cases" / "cvat_quality_tasks_22_23.json").read_text())
 
-SHAPE_SCHEMA = {
-    "job": pl.String,
-    "frame": pl.Int64,
-    "shape": pl.Int64,
-    "kind": pl.String,
-    "label": pl.String,
-    "points": pl.List(pl.Float64),
-    "rle": pl.List(pl.Int64),
-    "rotation": pl.Float64,
-    "occluded": pl.Boolean,
-    "outside": pl.Boolean,
-    "z_order": pl.Int64,
-    "group_id": pl.Int64,
-    "attributes": pl.List(pl.Struct({"name": pl.String, "value": pl.String})),
-    "elements": pl.List(
-        pl.Struct({"label": pl.String, "points": pl.List(pl.Float64), "outside": pl.Boolean, "occluded": pl.Boolean})
-    ),
-}
+SHAPE_SCHEMA = dict(SHAPES)
 LABEL_SCHEMA = {
     "label": pl.String,
     "attributes": pl.List(pl.Struct({"name": pl.String, "input_type": pl.String, "default_value": pl.String})),
