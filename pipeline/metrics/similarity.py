@@ -465,7 +465,10 @@ def polygon_iou(points_a: pl.Series, points_b: pl.Series) -> tuple[np.ndarray, n
     intersection = shapely.area(shapely.intersection(a, b))
     union = shapely.area(a) + shapely.area(b) - intersection
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, intersection / union, np.nan), invalid_a | invalid_b
+        # Clipped: the areas of a repaired (self-intersecting) polygon and of its intersection with an equal one
+        # are summed in other orders, so an IoU of 1 can come out as 1.0000000000000002.
+        iou = np.clip(intersection / union, 0.0, 1.0)
+        return np.where(union > 0, iou, np.nan), invalid_a | invalid_b
 
 
 REGION_COLUMNS = [

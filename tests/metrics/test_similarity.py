@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from itertools import count, product
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import shapely
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from pipeline.contract import REGIONS
 from pipeline.metrics import scores
-from pipeline.metrics.similarity import KEYPOINT_SIGMA, SEPARATOR, taxonomy_similarity
+from pipeline.metrics.similarity import KEYPOINT_SIGMA, SEPARATOR, polygon_iou, taxonomy_similarity
 
 CASES = Path(__file__).parent / "reference_cases"
 
@@ -380,3 +381,13 @@ def test_task_agreement_pairwise_mean_and_consensus_share():
     )
     # pairs: AB = 1, AC = BC = 1/3
     assert got["agreement"] == pytest.approx((1 + 2 / 3) / 3) and got["consensus_agreement"] == pytest.approx(1 / 3)
+
+
+def test_a_repaired_polygon_against_itself_has_an_iou_of_one_never_more():
+    """A self-intersecting polygon, repaired into several parts, compared with itself: its intersection's area is
+    summed in another order than its own, and the ratio must still not pass 1 (the suites bound scores by 1)."""
+    rnd = random.Random(7)
+    shapes = [[[rnd.uniform(0, 1900), rnd.uniform(0, 1060)] for _ in range(6)] for _ in range(2000)]
+    series = pl.Series(shapes, dtype=pl.List(pl.List(pl.Float64)))
+    iou, repaired = polygon_iou(series, series)
+    assert repaired.sum() > 1000 and np.nanmax(iou) == 1.0 and np.nanmin(iou) > 1 - 1e-12
