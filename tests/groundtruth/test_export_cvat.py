@@ -16,7 +16,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.contract import ANNOTATIONS, GROUND_TRUTH, LABEL_CONFIG, REGIONS, TASKS, Table
-from pipeline.groundtruth.export import FORMATS, to_cvat, write
+from pipeline.groundtruth.export import FORMATS, write
+from pipeline.groundtruth.export_cvat import to_cvat
 from pipeline.groundtruth.versioning import GroundTruthVersion, next_version
 from pipeline.warehouse import Warehouse
 from tests.conftest import ls_task, write_export
