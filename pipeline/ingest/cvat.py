@@ -37,7 +37,6 @@ every shape is a record: accepted, or quarantined naming the image and the shape
 from __future__ import annotations
 
 import io
-import json
 import math
 import mmap
 import xml.etree.ElementTree as ET
@@ -48,11 +47,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import msgspec
 import yaml
 
 from pipeline.ingest.records import BadRecord, ExportWriter, Format
 from pipeline.vocabulary import HUMAN, MODEL
 
+_JSON = msgspec.json.Encoder(order="sorted")  # value_json and data_json: compact, keys sorted
 COMPANION = "cvat.yaml"
 MEMBER = "annotations.xml"  # the annotations in CVAT's export zip
 AUTO_MODEL = "cvat-auto"  # the model of shapes whose source is `auto`
@@ -351,7 +352,7 @@ def _value_json(element: ET.Element, extra: dict) -> str:
     }
     if element.get("outside") == "1":
         value["outside"] = True
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _JSON.encode(value).decode()
 
 
 def _attribute_row(owner: tuple, region_id: str, index: int, label: str, name: str, value: str, kinds, size) -> tuple:
@@ -416,7 +417,7 @@ def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dat
     task_key = task_id(job.id, frame)
     data = {"image": name, "frame": frame, "width": width, "height": height, "cvat_task": task, "cvat_job": job.id}
     writer.tasks.append(
-        (project_id, task_key, name, json.dumps(data, sort_keys=True), dates["created"], dates["updated"], None)
+        (project_id, task_key, name, _JSON.encode(data).decode(), dates["created"], dates["updated"], None)
     )
     human = task_key  # annotation ids are unique in a project: the job's annotation of the frame
     annotation = (dates["created"], dates["updated"], None, False)
