@@ -341,13 +341,13 @@ def _shape(element: ET.Element) -> tuple[dict, dict]:
     return geometry, extra
 
 
-def _value_json(element: ET.Element, extra: dict) -> str:
+def _value_json(element: ET.Element, extra: dict, attributes: dict[str, str]) -> str:
     value = {
         "source": element.get("source", "manual"),
         "occluded": element.get("occluded") == "1",
         "z_order": int(element.get("z_order", "0") or 0),
         "group_id": int(element.get("group_id", "0") or 0),
-        "attributes": _attributes(element),
+        "attributes": attributes,
         **extra,
     }
     if element.get("outside") == "1":
@@ -470,7 +470,7 @@ def _image(element: ET.Element, task: str, jobs: list[Job], project_id: str, dat
                 None,
                 "pixel",
                 shape.tag not in ("cuboid",),
-                _value_json(shape, extra),
+                _value_json(shape, extra, attributes),
             )
         )
         for offset, (attribute, value) in enumerate(attributes.items(), start=1):
