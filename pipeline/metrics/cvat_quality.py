@@ -925,13 +925,29 @@ def _segment_masks(anns: Sequence[_Ann], height: int, width: int, panoptic: bool
         for i in obj:
             ann = anns[i]
             rles[i] = ann.rle if ann.rle is not None else _polygon_rle(ann.points.tolist(), height, width)
+    unions = [mask_utils.merge([rles[i] for i in obj]) for obj in objects]
     if not panoptic:
-        return objects, [mask_utils.merge([rles[i] for i in obj]) for obj in objects]
+        return objects, unions
+    # An object whose box meets no other object's box shows all of its pixels: only the others are painted in
+    # z-order to find what shows of each (the same masks, without decoding every shape to the image's size).
+    boxes = mask_utils.toBbox(unions) if unions else np.empty((0, 4))
+    near = (boxes[:, None, 0] < boxes[None, :, 0] + boxes[None, :, 2]) & (
+        boxes[None, :, 0] < boxes[:, None, 0] + boxes[:, None, 2]
+    )
+    near &= (boxes[:, None, 1] < boxes[None, :, 1] + boxes[None, :, 3]) & (
+        boxes[None, :, 1] < boxes[:, None, 1] + boxes[:, None, 3]
+    )
+    np.fill_diagonal(near, False)
+    overlapping = set(np.flatnonzero(near.any(axis=1)).tolist())
+    if not overlapping:
+        return objects, unions
     painted = np.zeros((height, width), dtype=np.uint16 if len(objects) < 2**16 - 1 else np.int64)
-    layers = sorted(((i, n) for n, obj in enumerate(objects) for i in obj), key=lambda p: anns[p[0]].z_order)
+    layers = sorted(
+        ((i, n) for n, obj in enumerate(objects) if n in overlapping for i in obj), key=lambda p: anns[p[0]].z_order
+    )
     for i, n in layers:
         painted[mask_utils.decode(rles[i]).astype(bool)] = n + 1
-    return objects, [_encode(painted == n + 1) for n in range(len(objects))]
+    return objects, [_encode(painted == n + 1) if n in overlapping else unions[n] for n in range(len(objects))]
 
 
 def _match_family(

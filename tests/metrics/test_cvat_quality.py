@@ -667,3 +667,41 @@ def test_input_errors():
         compare_job(box, box, pl.concat([images("1"), images("3")]), images("2"))
     with pytest.raises(ValueError, match="point_size_base"):
         QualitySettings(point_size_base="huge")
+
+
+def test_only_overlapping_segments_are_painted_and_the_masks_stay_cvats():
+    """`_segment_masks` paints in z-order only the objects whose boxes meet another's; the masks must equal
+    painting every object, as CVAT does, on frames of scattered, touching and stacked polygons and masks."""
+    from pipeline.metrics.cvat_quality import _Ann, _mask_rle, _polygon_rle, _segment_masks
+
+    def painted_all(anns, objects, height, width):
+        painted = np.zeros((height, width), dtype=np.uint16)
+        rles = {
+            i: a.rle if a.rle is not None else _polygon_rle(a.points.tolist(), height, width)
+            for i, a in enumerate(anns)
+        }
+        for i, n in sorted(((i, n) for n, obj in enumerate(objects) for i in obj), key=lambda p: anns[p[0]].z_order):
+            painted[mask_utils.decode(rles[i]).astype(bool)] = n + 1
+        return [mask_utils.encode(np.asfortranarray((painted == n + 1).astype(np.uint8))) for n in range(len(objects))]
+
+    rnd = np.random.default_rng(7)
+    height, width = 120, 160
+    for _ in range(60):
+        anns = []
+        for shape in range(int(rnd.integers(1, 7))):
+            x, y = rnd.uniform(0, width - 30), rnd.uniform(0, height - 30)
+            size = rnd.uniform(3, 40)
+            group, z_order = int(rnd.integers(0, 3)), int(rnd.integers(0, 3))
+            if rnd.random() < 0.3:
+                left, top, w, h = int(x), int(y), int(rnd.integers(2, 20)), int(rnd.integers(2, 20))
+                runs = [0, w * h]
+                rle = _mask_rle(runs, [left, top, w, h], height, width)
+                anns.append(_Ann(shape, "mask", "cat", "segment", group, z_order, {}, rle=rle))
+            else:
+                points = np.array([x, y, x + size, y, x + size * 0.7, y + size, x, y + size * 0.5])
+                anns.append(_Ann(shape, "polygon", rnd.choice(["cat", "dog"]), "segment", group, z_order, {}, points))
+        objects, masks = _segment_masks(anns, height, width, panoptic=True)
+        expected = painted_all(anns, objects, height, width)
+        assert [mask_utils.area(m) for m in masks] == [mask_utils.area(m) for m in expected]
+        for got, want in zip(masks, expected, strict=True):
+            assert mask_utils.iou([got], [want], [0])[0][0] == 1.0 or mask_utils.area(want) == 0
