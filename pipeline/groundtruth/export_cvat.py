@@ -17,30 +17,27 @@ from xml.sax.saxutils import XMLGenerator
 import polars as pl
 
 from pipeline.groundtruth.versioning import GroundTruthVersion
-from pipeline.ingest.cvat import box_extent
-
-# The CVAT element each region type becomes; a choices row is a tag (see `_image_content`).
-CVAT_SHAPES = {
-    "rectanglelabels": "box",
-    "rectangle": "box",
-    "polygonlabels": "polygon",
-    "polygon": "polygon",
-    "polyline": "polyline",
-    "keypointlabels": "points",
-    "keypoint": "points",
-    "points": "points",
-    "ellipselabels": "ellipse",
-    "ellipse": "ellipse",
-    "brushlabels": "mask",
-    "brush": "mask",
-    "skeleton": "skeleton",
-    "cuboid": "cuboid",
-}
-_ANSWERS = ("choices", "taxonomy", "number", "rating", "textarea", "datetime")  # beside a shape: its attributes
-_CUBOID = (
-    *("xtl1", "ytl1", "xbl1", "ybl1", "xtr1", "ytr1", "xbr1", "ybr1"),
-    *("xtl2", "ytl2", "xbl2", "ybl2", "xtr2", "ytr2", "xbr2", "ybr2"),
+from pipeline.ingest.cvat import CUBOID_POINTS, box_extent
+from pipeline.vocabulary import (
+    ANSWER_TYPES,
+    BOX_TYPES,
+    BRUSH_TYPES,
+    CVAT_SHAPE_TYPES,
+    ELLIPSE_TYPES,
+    KEYPOINT_TYPES,
+    POLYGON_TYPES,
 )
+
+# The CVAT element each region type becomes (Label Studio's and CVAT's own); a choices row is a tag (see
+# `_image_content`).
+CVAT_SHAPES = {
+    **dict.fromkeys(BOX_TYPES, "box"),
+    **dict.fromkeys(POLYGON_TYPES, "polygon"),
+    **dict.fromkeys(KEYPOINT_TYPES, "points"),
+    **dict.fromkeys(ELLIPSE_TYPES, "ellipse"),
+    **dict.fromkeys(BRUSH_TYPES, "mask"),
+    **{kind: kind for kind in CVAT_SHAPE_TYPES},
+}
 
 
 class CvatWritten(NamedTuple):
@@ -172,7 +169,7 @@ def _image_content(rows: list[dict], width: int | None, height: int | None) -> t
         group = sorted(groups[key], key=lambda r: r["item_index"] or 0)
         named_tags = [r for r in group if r["control"] == "tag"]
         drawn = [r for r in group if r["type"] in CVAT_SHAPES and r["control"] != "tag"]
-        answers = [r for r in group if r["type"] in _ANSWERS and r["control"] != "tag"]
+        answers = [r for r in group if r["type"] in ANSWER_TYPES and r["control"] != "tag"]
         labelling = [r for r in group if r["type"] == "labels"] if drawn else []  # <Rectangle> with <Labels>
         unfit += len(group) - len(named_tags) - len(drawn) - len(answers) - len(labelling)
         if drawn:
@@ -228,9 +225,9 @@ def _cvat_shape(r: dict, answers: list[dict], width, height, labelling: list[dic
         shape.geometry = {"rle": runs, **dict(zip(("left", "top", "width", "height"), map(str, box), strict=True))}
     elif kind == "cuboid":
         corners = value.get("cuboid")
-        if not isinstance(corners, dict) or any(not isinstance(corners.get(c), int | float) for c in _CUBOID):
+        if not isinstance(corners, dict) or any(not isinstance(corners.get(c), int | float) for c in CUBOID_POINTS):
             raise _Unfit("no cuboid corners")
-        shape.geometry = {c: _f(corners[c] * (sx if c[0] == "x" else sy)) for c in _CUBOID}
+        shape.geometry = {c: _f(corners[c] * (sx if c[0] == "x" else sy)) for c in CUBOID_POINTS}
     else:  # skeleton: its points are the elements of value_json
         elements = value.get("elements")
         if not isinstance(elements, list) or not elements:
@@ -388,7 +385,7 @@ def _cvat_labels(gt: GroundTruthVersion, contents: list) -> list:
     names = sorted({s.name for s in specs.values()}, key=len, reverse=True)
     for c in controls:  # `<label>.<attribute>`: what the attribute allows
         name = next((n for n in names if c["control"].startswith(f"{n}.")), None)
-        if name is None or c["type"] not in _ANSWERS:
+        if name is None or c["type"] not in ANSWER_TYPES:
             continue
         for label in (s for s in specs.values() if s.name == name):
             attribute = label.attributes.setdefault(c["control"][len(name) + 1 :], {"values": []})
