@@ -135,7 +135,6 @@ def cvat_quality(
     """
     settings = settings or QualitySettings()
     frames = cvat_frames(tasks).collect()
-    shapes = regions.filter(pl.col("control").is_in(list(REGION_TYPES)))
     # The frames compared: a CVAT job's frame whose GT is another CVAT job's frame (the GT job's own are not).
     gt = (
         ground_truth.select(*TASK, "source_task_id")
@@ -147,11 +146,16 @@ def cvat_quality(
     if compared.is_empty():
         return _empty(REGION_CONFLICTS), _empty(JOB_QUALITY)
     on_frames = compared.select(*TASK, "job", "frame")
+    # The shapes of the frames compared and of the GT's frames, read once.
+    read = pl.concat([compared.select(TASK), gt.select("project_id", task_id="source_task_id")]).unique()
+    shapes = (
+        regions.filter(pl.col("control").is_in(list(REGION_TYPES))).join(read.lazy(), on=TASK, how="semi").collect()
+    )
     people = annotations.select(*ANNOTATION, "annotator", "origin").collect().join(on_frames, on=TASK)
-    ds = cvat_shapes(shapes.join(people.lazy().select(ANNOTATION), on=ANNOTATION).collect()).join(
+    ds = cvat_shapes(shapes.join(people.select(ANNOTATION), on=ANNOTATION)).join(
         people.drop("project_id"), on=["task_id", "annotation_id"]
     )
-    gt_regions = ground_truth_regions(ground_truth.join(gt.lazy().select(TASK), on=TASK), shapes)
+    gt_regions = ground_truth_regions(ground_truth.join(gt.lazy().select(TASK), on=TASK), shapes.lazy())
     truth = cvat_shapes(gt_regions.filter(pl.col("region_id").is_not_null()).collect())  # an empty GT: no row
     truth = truth.join(on_frames.drop("project_id"), on="task_id")
     reports = {}
