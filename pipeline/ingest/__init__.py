@@ -16,7 +16,6 @@ import mmap
 import re
 import threading
 import traceback
-import zipfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,8 +26,7 @@ import polars as pl
 
 from pipeline.contract import QUARANTINE
 from pipeline.ingest.coco import COCO_GROUND_TRUTH, COCO_RESULTS
-from pipeline.ingest.cvat import CVAT_FOR_IMAGES
-from pipeline.ingest.cvat import MEMBER as ZIPPED_EXPORT
+from pipeline.ingest.cvat import CVAT_FOR_IMAGES, annotations_xml
 from pipeline.ingest.label_studio import LABEL_STUDIO_JSON
 from pipeline.ingest.label_studio_min import LABEL_STUDIO_CSV, LABEL_STUDIO_JSON_MIN
 from pipeline.ingest.records import BadRecord, ExportWriter, Format, KnownTasks, ParsedExport, without_bom
@@ -210,11 +208,8 @@ def _format_of(path: str, size: int, mtime_ns: int) -> str:
 
 
 def _zipped_head(path: str) -> bytes:
-    with zipfile.ZipFile(path) as archive:
-        if ZIPPED_EXPORT not in archive.namelist():
-            raise BadRecord("$", f"a zip without {ZIPPED_EXPORT}: no export gtq reads")
-        with archive.open(ZIPPED_EXPORT) as member:
-            return member.read(_SNIFF_BYTES)
+    with open(path, "rb") as file, annotations_xml(file) as member:
+        return member.read(_SNIFF_BYTES)
 
 
 def detect_format(head: bytes, path: Path | None = None) -> str:

@@ -141,7 +141,7 @@ def task_id(job: str, frame: int | str) -> str:
 
 
 @contextmanager
-def _annotations_xml(stream) -> Iterator:
+def annotations_xml(stream) -> Iterator:
     """The export's XML from a seekable binary stream: the file itself, or `annotations.xml` in CVAT's zip."""
     stream.seek(0)
     is_zip = stream.read(4) == b"PK\x03\x04"
@@ -484,7 +484,7 @@ def parse_cvat(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter
     companion = read_companion(Path(source_file))
     zipped = buffer[:4] == b"PK\x03\x04"  # zipfile wants a file object, which a memory map is not quite
     file = buffer if isinstance(buffer, mmap.mmap) and not zipped else io.BytesIO(buffer)
-    with _annotations_xml(file) as stream:
+    with annotations_xml(file) as stream:
         events = ET.iterparse(stream, events=("start", "end"))
         try:
             _, root = next(events)
@@ -521,7 +521,7 @@ def parse_cvat(buffer: bytes | mmap.mmap, source_file: str, writer: ExportWriter
 def projects_of(path: Path) -> list[str]:
     """The export's project from its `<meta>`, without reading its images."""
     companion = read_companion(path)
-    with open(path, "rb") as file, _annotations_xml(file) as stream:
+    with open(path, "rb") as file, annotations_xml(file) as stream:
         try:
             for _, element in ET.iterparse(stream, events=("end",)):
                 if element.tag == "meta":
